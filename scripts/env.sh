@@ -1,0 +1,20 @@
+# Creates or reuses .venv/ at the repo root (CPython 3.12) with the project and its dev extras installed.
+# Sourced by scripts/demo.sh and scripts/test.sh.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY312="${PY312:-/root/.pyenv/versions/3.12.1/bin/python}"
+command -v "$PY312" >/dev/null 2>&1 || PY312="$(command -v python3.12)"
+VENV="$ROOT/.venv"
+STAMP="$VENV/.torch-ttnn-installed"
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PY312" -m venv "$VENV"
+fi
+if [ ! -f "$STAMP" ] || [ "$ROOT/pyproject.toml" -nt "$STAMP" ]; then
+    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+    "$VENV/bin/python" -m pip install -q -e "$ROOT[dev]"
+    touch "$STAMP"
+fi
+export PATH="$VENV/bin:$PATH"
+export HF_HUB_OFFLINE=1
+export TT_METAL_MOCK_CLUSTER_DESC_PATH="${TT_METAL_MOCK_CLUSTER_DESC_PATH:-$ROOT/tests/data/wormhole_N150.yaml}"
+cd "$ROOT"

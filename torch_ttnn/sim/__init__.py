@@ -1,0 +1,67 @@
+"""torch_ttnn.sim: a functional simulator of a Tenstorrent device with the public API of ttnn 0.81.1.
+
+    import torch_ttnn.sim as ttnn
+    device = ttnn.open_device(device_id=0)
+    a = ttnn.from_torch(torch.randn(64, 64), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
+    b = ttnn.relu(a)
+    print(ttnn.to_torch(b))
+
+Only names that real ttnn has are exported here. What only the simulator has lives on the device object
+(`device.counters`, `device.memory_stats()`, `device.numerics`, `device.preset`) or in the submodules
+`torch_ttnn.sim.arch`, `torch_ttnn.sim.formats`.
+"""
+from __future__ import annotations
+
+from . import experimental, transformer
+from ._op import OPS
+from .device import Device, close_device, open_device, synchronize_device
+from .memory import OutOfMemoryError
+from .ops import load_all as _load_all
+from .ops._common import TTNNError
+from .tensor import Tensor
+from .types import (DRAM_MEMORY_CONFIG, L1_BLOCK_SHARDED_MEMORY_CONFIG, L1_HEIGHT_SHARDED_MEMORY_CONFIG,
+                    L1_MEMORY_CONFIG, L1_WIDTH_SHARDED_MEMORY_CONFIG, ROW_MAJOR_LAYOUT, TILE_LAYOUT, Arch,
+                    BlackholeComputeKernelConfig, BufferType, CoreCoord, CoreGrid, CoreRange, CoreRangeSet,
+                    DataType, DeviceComputeKernelConfig, GeluVariant, Layout, MathFidelity, MemoryConfig, Shape,
+                    ShardOrientation, ShardSpec, SigmoidMode, StorageType, TensorMemoryLayout, UnaryOpType,
+                    UnaryWithParam, WormholeComputeKernelConfig, bfloat4_b, bfloat8_b, bfloat16, element_size,
+                    float32, init_device_compute_kernel_config, int32, tile_size, uint8, uint16, uint32)
+
+TILE_SIZE = 32
+DEVICE_STORAGE_TYPE = StorageType.DEVICE
+
+_load_all()
+for _name, _op in OPS.items():
+    _mod, _, _attr = _name.rpartition(".")
+    if _mod == "transformer":
+        setattr(transformer, _attr, _op)
+    elif _mod == "experimental":
+        setattr(experimental, _attr, _op)
+    elif not _mod:
+        globals()[_attr] = _op
+    else:
+        raise RuntimeError(f"simulated op {_name!r} is in an unknown submodule")
+del _name, _op, _mod, _attr
+
+
+def get_golden_function(operation):
+    """The PyTorch reference of an op (as real ttnn), where the simulator defines one."""
+    fn = getattr(operation, "golden_function", None)
+    if fn is None:
+        raise RuntimeError(f"{operation!r} has no golden function")
+    return fn
+
+
+def is_tensor_storage_on_device(tensor) -> bool:
+    return tensor.storage_type() == StorageType.DEVICE
+
+
+def has_tile_padding(tensor, *, dim=None) -> bool:
+    if dim is not None:
+        return tensor.shape[dim] != tensor.padded_shape[dim]
+    return tuple(tensor.shape[-2:]) != tuple(tensor.padded_shape[-2:])
+
+
+def get_arch_name() -> str:
+    from .arch import DEFAULT_PRESET, PRESETS
+    return PRESETS[DEFAULT_PRESET].arch.name.lower()

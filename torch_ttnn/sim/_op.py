@@ -1,0 +1,72 @@
+"""Registration of simulated TT-NN operations.
+
+Each op is a plain function with the real 0.81.1 signature, registered with `@ttnn_op("name")` ("name" may be
+"transformer.x" or "experimental.x"). The registry refuses duplicates; `torch_ttnn.sim` exports exactly what
+is registered, so the simulator offers no op that real ttnn lacks (a test checks the names against the real
+API manifest). Launches of device ops are counted on the device.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Callable, Optional
+
+OPS: dict[str, "Operation"] = {}
+
+
+class Operation:
+    """A callable TT-NN op: counts its launches on the device of its output."""
+
+    def __init__(self, name: str, fn: Callable, golden: Optional[Callable], counted: bool):
+        self.name = name
+        self.fn = fn
+        self.golden_function = golden
+        self.counted = counted
+        functools.update_wrapper(self, fn)
+        self.__name__ = name.rsplit(".", 1)[-1]
+        self.__qualname__ = self.__name__
+        self.__module__ = "ttnn" if "." not in name else "ttnn." + name.rsplit(".", 1)[0]
+        self.python_fully_qualified_name = "ttnn." + name
+
+    def __call__(self, *args, **kwargs):
+        out = self.fn(*args, **kwargs)
+        if self.counted:
+            dev = _device_of_result(out)
+            if dev is not None:
+                dev.counters.op_launches[self.name] += 1
+        return out
+
+    def __repr__(self) -> str:
+        return f"<simulated ttnn.{self.name}>"
+
+    def __reduce__(self):
+        return (_lookup, (self.name,))
+
+
+def _lookup(name: str) -> "Operation":
+    return OPS[name]
+
+
+def _device_of_result(out):
+    from .tensor import Tensor
+    if isinstance(out, Tensor):
+        return out._device
+    if isinstance(out, (list, tuple)):
+        for o in out:
+            d = _device_of_result(o)
+            if d is not None:
+                return d
+    return None
+
+
+def ttnn_op(name: str, *, golden: Optional[Callable] = None, counted: bool = True):
+    """Register `fn` as the simulated `ttnn.<name>`."""
+
+    def register(fn: Callable) -> Operation:
+        if name in OPS:
+            raise RuntimeError(f"simulated ttnn op {name!r} registered twice "
+                               f"({OPS[name].fn.__module__} and {fn.__module__})")
+        op = Operation(name, fn, golden, counted)
+        OPS[name] = op
+        return op
+
+    return register

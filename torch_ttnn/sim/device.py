@@ -1,0 +1,153 @@
+"""The simulated device: arch preset, allocators, counters and the numerics switch.
+
+Everything that only the simulator has lives on the Device object (``device.counters``, ``device.memory``,
+``device.numerics``, ``device.preset``); the module-level functions are those of real ttnn.
+"""
+from __future__ import annotations
+
+import collections
+import os
+from dataclasses import dataclass, field
+
+from .arch import DEFAULT_PRESET, PRESETS, ArchPreset
+from .memory import BankAllocator
+from .types import BufferType, CoreCoord
+
+NUMERICS_MODES = ("hardware", "ideal")
+
+
+@dataclass
+class Counters:
+    """Host<->device transfers and op launches, as counted by the device."""
+    to_device: int = 0
+    to_device_bytes: int = 0
+    from_device: int = 0
+    from_device_bytes: int = 0
+    op_launches: collections.Counter = field(default_factory=collections.Counter)
+
+    @property
+    def transfers(self) -> int:
+        return self.to_device + self.from_device
+
+    @property
+    def ops(self) -> int:
+        return sum(self.op_launches.values())
+
+    def snapshot(self) -> dict:
+        return {"to_device": self.to_device, "to_device_bytes": self.to_device_bytes,
+                "from_device": self.from_device, "from_device_bytes": self.from_device_bytes,
+                "op_launches": dict(self.op_launches)}
+
+    def reset(self) -> None:
+        self.to_device = self.to_device_bytes = self.from_device = self.from_device_bytes = 0
+        self.op_launches.clear()
+
+
+class DeviceMemory:
+    """The allocators of one device, by buffer type."""
+
+    def __init__(self, preset: ArchPreset, l1_small_size: int, trace_region_size: int):
+        cores = preset.num_cores
+        l1_bank = preset.l1_bank_size - l1_small_size - trace_region_size
+        if l1_bank <= 0:
+            raise ValueError(f"open_device: l1_small_size={l1_small_size} + trace_region_size={trace_region_size} "
+                             f"leave no L1 (a core has {preset.l1_bank_size} B)")
+        self.allocators = {
+            BufferType.DRAM: BankAllocator(BufferType.DRAM, preset.dram_banks, preset.dram_bank_size,
+                                           preset.dram_alignment),
+            BufferType.L1: BankAllocator(BufferType.L1, cores, l1_bank, preset.l1_alignment),
+            BufferType.L1_SMALL: BankAllocator(BufferType.L1_SMALL, cores, l1_small_size, preset.l1_alignment),
+            BufferType.TRACE: BankAllocator(BufferType.TRACE, preset.dram_banks, trace_region_size,
+                                            preset.dram_alignment),
+        }
+
+    def __getitem__(self, buffer_type: BufferType) -> BankAllocator:
+        return self.allocators[BufferType(buffer_type)]
+
+    def stats(self) -> dict:
+        return {bt.name: a.stats() for bt, a in self.allocators.items()}
+
+    def reset_peak(self) -> None:
+        for a in self.allocators.values():
+            a.peak = a.current
+
+
+class Device:
+    """A simulated TT-NN device (one chip)."""
+
+    is_simulated = True
+
+    def __init__(self, device_id: int = 0, *, preset: str | ArchPreset | None = None, l1_small_size: int = 0,
+                 trace_region_size: int = 0, numerics: str | None = None):
+        if isinstance(preset, ArchPreset):
+            self.preset = preset
+        else:
+            name = preset or os.environ.get("TT_SIM_ARCH", DEFAULT_PRESET)
+            if name not in PRESETS:
+                raise ValueError(f"unknown simulated arch {name!r}; choose one of {sorted(PRESETS)}")
+            self.preset = PRESETS[name]
+        self.device_id = device_id
+        self.l1_small_size = int(l1_small_size)
+        self.trace_region_size = int(trace_region_size)
+        self.memory = DeviceMemory(self.preset, self.l1_small_size, self.trace_region_size)
+        self.counters = Counters()
+        self.numerics = numerics or os.environ.get("TT_SIM_NUMERICS", "hardware")
+        if self.numerics not in NUMERICS_MODES:
+            raise ValueError(f"numerics must be one of {NUMERICS_MODES}, got {self.numerics!r}")
+        self.is_open = True
+
+    # --- real ttnn Device API -----------------------------------------------------------------
+    def arch(self):
+        return self.preset.arch
+
+    def id(self) -> int:
+        return self.device_id
+
+    def compute_with_storage_grid_size(self) -> CoreCoord:
+        return CoreCoord(self.preset.grid_x, self.preset.grid_y)
+
+    def dram_grid_size(self) -> CoreCoord:
+        return CoreCoord(self.preset.dram_banks, 1)
+
+    def get_num_devices(self) -> int:
+        return 1
+
+    def __repr__(self) -> str:
+        return f"<simulated {self.preset.name} device {self.device_id}>"
+
+    # --- simulator only -----------------------------------------------------------------------
+    @property
+    def ideal(self) -> bool:
+        return self.numerics == "ideal"
+
+    def memory_stats(self) -> dict:
+        return self.memory.stats()
+
+    def check_open(self, what: str) -> None:
+        if not self.is_open:
+            raise RuntimeError(f"{what}: device {self.device_id} is closed")
+
+
+_OPEN_DEVICES: dict[int, Device] = {}
+
+
+def open_device(*, device_id: int = 0, l1_small_size: int = 0, trace_region_size: int = 0,
+                dispatch_core_config=None, worker_l1_size: int = 0, preset: str | None = None,
+                numerics: str | None = None) -> Device:
+    """Open the simulated device `device_id` (returns the open one if it is already open)."""
+    dev = _OPEN_DEVICES.get(device_id)
+    if dev is not None and dev.is_open:
+        return dev
+    dev = Device(device_id, preset=preset, l1_small_size=l1_small_size, trace_region_size=trace_region_size,
+                 numerics=numerics)
+    _OPEN_DEVICES[device_id] = dev
+    return dev
+
+
+def close_device(device) -> None:
+    device.is_open = False
+    _OPEN_DEVICES.pop(device.device_id, None)
+
+
+def synchronize_device(device, cq_id=None, sub_device_ids=[]) -> None:  # noqa: B006 (real default)
+    device.check_open("synchronize_device")

@@ -1,0 +1,96 @@
+"""Device memory: one bank-interleaved allocator per buffer type, with the real capacities.
+
+Interleaved buffers spread their pages round-robin over the banks and reserve the same offset in every bank,
+so an allocator manages a single address range the size of one bank. Sharded buffers take one shard per core
+(one L1 bank per core) at the same offset on every core.
+"""
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+from .types import BufferType
+
+
+class OutOfMemoryError(RuntimeError):
+    """Raised, as on hardware, when a buffer does not fit. Never a silent spill."""
+
+
+@dataclass
+class Allocation:
+    buffer_type: BufferType
+    address: int
+    bank_bytes: int          # bytes reserved in each bank
+    num_banks: int           # banks the buffer spans
+    size: int                # the buffer's own size in bytes (pages * page size)
+    freed: bool = False
+
+    @property
+    def reserved_bytes(self) -> int:
+        return self.bank_bytes * self.num_banks
+
+
+@dataclass
+class BankAllocator:
+    """First-fit allocator over one bank-sized address range shared by `num_banks` banks."""
+    buffer_type: BufferType
+    num_banks: int
+    bank_size: int
+    alignment: int
+    _starts: list = field(default_factory=list)   # sorted start addresses of live blocks
+    _sizes: dict = field(default_factory=dict)    # start -> size in one bank
+    current: int = 0                               # bytes reserved over all banks
+    peak: int = 0
+    allocations: int = 0
+
+    def _align(self, n: int) -> int:
+        return -(-n // self.alignment) * self.alignment
+
+    def free_bytes_per_bank(self) -> int:
+        return self.bank_size - sum(self._sizes.values())
+
+    def largest_free_block(self) -> int:
+        best, cursor = 0, 0
+        for start in self._starts:
+            best = max(best, start - cursor)
+            cursor = start + self._sizes[start]
+        return max(best, self.bank_size - cursor)
+
+    def allocate(self, size: int, bank_bytes: int, num_banks: int | None = None) -> Allocation:
+        num_banks = self.num_banks if num_banks is None else num_banks
+        need = self._align(max(bank_bytes, 1))
+        cursor = 0
+        address = None
+        for start in self._starts:
+            if start - cursor >= need:
+                address = cursor
+                break
+            cursor = start + self._sizes[start]
+        if address is None and self.bank_size - cursor >= need:
+            address = cursor
+        if address is None:
+            raise OutOfMemoryError(
+                f"Out of Memory: Not enough space to allocate {size} B {self.buffer_type.name} buffer across "
+                f"{num_banks} banks, where each bank needs to store {need} B, but bank size is {self.bank_size} B "
+                f"({self.free_bytes_per_bank()} B free per bank, largest free block {self.largest_free_block()} B)")
+        bisect.insort(self._starts, address)
+        self._sizes[address] = need
+        self.current += need * num_banks
+        self.peak = max(self.peak, self.current)
+        self.allocations += 1
+        return Allocation(self.buffer_type, address, need, num_banks, size)
+
+    def free(self, alloc: Allocation) -> None:
+        if alloc.freed:
+            return
+        alloc.freed = True
+        self._starts.remove(alloc.address)
+        del self._sizes[alloc.address]
+        self.current -= alloc.bank_bytes * alloc.num_banks
+
+    def stats(self) -> dict:
+        return {"buffer_type": self.buffer_type.name, "num_banks": self.num_banks, "bank_size": self.bank_size,
+                "total_bytes": self.bank_size * self.num_banks, "current_bytes": self.current,
+                "peak_bytes": self.peak, "free_bytes_per_bank": self.free_bytes_per_bank(),
+                "largest_free_block": self.largest_free_block(), "live_buffers": len(self._starts),
+                "allocations": self.allocations}

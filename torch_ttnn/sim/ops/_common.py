@@ -1,0 +1,215 @@
+"""What every simulated op does: check its operands as the hardware would, and make its outputs.
+
+Refusals name the op, the argument and what it needs, e.g.
+``ttnn.matmul: input_tensor_a must be in TILE layout, got ROW_MAJOR``.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+import torch
+
+from .. import formats
+from ..device import Device
+from ..tensor import Tensor, buffer_layout, padded_shape_of
+from ..types import (BLOCK_FLOAT_DTYPES, FLOAT_DTYPES, INT_DTYPES, BufferType, DataType, Layout, MathFidelity,
+                     MemoryConfig, TensorMemoryLayout, WormholeComputeKernelConfig)
+
+
+class TTNNError(RuntimeError):
+    """An op refused its arguments (wrong layout, dtype, placement or shape), as real TT-NN does."""
+
+
+def fail(op: str, msg: str):
+    raise TTNNError(f"ttnn.{op}: {msg}")
+
+
+def require_tensor(op: str, arg: str, t) -> Tensor:
+    if not isinstance(t, Tensor):
+        fail(op, f"{arg} must be a ttnn.Tensor, got {type(t).__name__}")
+    t._check_alive(f"ttnn.{op}: {arg}")
+    return t
+
+
+def on_device(op: str, **tensors) -> Device:
+    """All named tensors must be on one open device; returns it."""
+    device = None
+    for arg, t in tensors.items():
+        if t is None:
+            continue
+        require_tensor(op, arg, t)
+        if t._device is None:
+            fail(op, f"{arg} must be on a device, but it is on the host (use ttnn.to_device)")
+        if device is None:
+            device = t._device
+        elif t._device is not device:
+            fail(op, f"{arg} is on device {t._device.device_id} but the other operands are on device "
+                     f"{device.device_id}")
+    if device is None:
+        fail(op, "needs at least one tensor on a device")
+    device.check_open(f"ttnn.{op}")
+    return device
+
+
+def require_layout(op: str, arg: str, t: Tensor, *layouts: Layout) -> None:
+    if t._layout not in layouts:
+        need = " or ".join(l.name for l in layouts)
+        fail(op, f"{arg} must be in {need} layout, got {t._layout.name}")
+
+
+def require_dtype(op: str, arg: str, t: Tensor, allowed: Iterable[DataType]) -> None:
+    allowed = tuple(allowed)
+    if t._dtype not in allowed:
+        fail(op, f"{arg} has dtype {t._dtype.name}, supported: {', '.join(d.name for d in allowed)}")
+
+
+def require_rank(op: str, arg: str, t: Tensor, lo: int, hi: int = 8) -> None:
+    r = len(t.shape)
+    if not lo <= r <= hi:
+        fail(op, f"{arg} must have rank {lo}..{hi}, got rank {r} (shape {list(t.shape)})")
+
+
+def out_memory_config(memory_config: Optional[MemoryConfig], like: Optional[Tensor] = None) -> MemoryConfig:
+    if memory_config is not None:
+        return memory_config
+    if like is not None and like._memory_config is not None and not like._memory_config.is_sharded():
+        return like._memory_config
+    return MemoryConfig(TensorMemoryLayout.INTERLEAVED, BufferType.DRAM)
+
+
+# ------------------------------------------------------------------------------------------------
+# Allocation
+# ------------------------------------------------------------------------------------------------
+
+def allocate(device: Device, shape, dtype: DataType, layout: Layout, memory_config: MemoryConfig):
+    pages, page = buffer_layout(shape, dtype, layout)
+    size = pages * page
+    mc = memory_config
+    alloc = device.memory[mc.buffer_type]
+    if mc.is_sharded() and mc.shard_spec is not None:
+        cores = mc.shard_spec.num_cores()
+        sh, sw = mc.shard_spec.shape
+        if layout == Layout.TILE:
+            bank_bytes = (-(-sh // 32)) * (-(-sw // 32)) * page
+        else:
+            from ..types import ELEMENT_BYTES
+            bank_bytes = sh * sw * ELEMENT_BYTES[dtype]
+        return alloc.allocate(size, bank_bytes, cores)
+    num_banks = alloc.num_banks
+    if mc.is_sharded():  # sharded without a spec: spread over the grid like the op would
+        num_banks = min(num_banks, max(pages, 1))
+    per_bank_pages = -(-pages // num_banks)
+    return alloc.allocate(size, per_bank_pages * page, num_banks)
+
+
+# ------------------------------------------------------------------------------------------------
+# Output values: the packer rule of the output dtype
+# ------------------------------------------------------------------------------------------------
+
+def _bfp_with_padding(value: torch.Tensor, pad: Optional[float], dtype: DataType, quantize) -> torch.Tensor:
+    """Quantize block floats on the padded tensor: padding shares blocks with the last logical columns."""
+    w = value.shape[-1] if value.dim() else 1
+    if value.dim() == 0:
+        value = value.reshape(1)
+    pw = -(-w // 32) * 32
+    if pw != w:
+        fill = 0.0 if pad is None else pad
+        value = torch.nn.functional.pad(value, (0, pw - w), value=fill)
+    return quantize(value, dtype)[..., :w]
+
+
+def round_to(value: torch.Tensor, dtype: DataType, device: Optional[Device], *, rounding: str = "packer",
+             pad: Optional[float] = None) -> torch.Tensor:
+    """Round computed float32 (or integer) values to what `dtype` stores.
+
+    rounding: "packer" (FPU results), "sfpu" (SFPU results truncated into a 16-bit Dst), "host" (host
+    conversion, round to nearest even). The ideal numerics mode rounds every output to nearest even.
+    """
+    dtype = DataType(dtype)
+    if dtype in INT_DTYPES:
+        return formats.wrap_int(value, dtype)
+    value = value.to(torch.float32)
+    if device is not None and device.ideal:
+        rounding = "host"
+    if dtype == DataType.FLOAT32:
+        return value if rounding == "host" else formats.flush_fp32(value)
+    if dtype == DataType.BFLOAT16:
+        if rounding == "host":
+            return formats.round_bf16_rne(value)
+        if rounding == "sfpu":
+            return formats.truncate_bf16(value)
+        return formats.round_bf16_packer(value)
+    if dtype in BLOCK_FLOAT_DTYPES:
+        q = formats.quantize_bfp_host if rounding == "host" else formats.quantize_bfp_packer
+        return _bfp_with_padding(value, pad, dtype, q)
+    raise TTNNError(f"unsupported dtype {dtype!r}")
+
+
+def make_output(op: str, device: Device, value: torch.Tensor, dtype: DataType, layout: Layout,
+                memory_config: Optional[MemoryConfig] = None, *, rounding: str = "packer",
+                pad: Optional[float] = None, rounded: bool = False) -> Tensor:
+    """Allocate the output buffer on `device` and store `value` rounded to `dtype`."""
+    dtype, layout = DataType(dtype), Layout(layout)
+    if dtype in BLOCK_FLOAT_DTYPES and layout != Layout.TILE:
+        fail(op, "Layout must be Layout::TILE for bfloat8_b or bfloat4_b")
+    if not rounded:
+        value = round_to(value, dtype, device, rounding=rounding, pad=pad)
+    if pad is not None and layout == Layout.TILE and dtype in FLOAT_DTYPES:
+        pad = float(round_to(torch.tensor([pad], dtype=torch.float32), dtype if dtype not in BLOCK_FLOAT_DTYPES
+                             else DataType.BFLOAT16, device, rounding=rounding)[0])
+    mc = out_memory_config(memory_config)
+    alloc = allocate(device, value.shape, dtype, layout, mc)
+    return Tensor._new(value, dtype, layout, device, mc, alloc, pad if layout == Layout.TILE else None)
+
+
+def compute_dtype(*tensors: Tensor) -> torch.dtype:
+    return torch.float32 if all(t is None or t._dtype in FLOAT_DTYPES for t in tensors) else torch.int64
+
+
+def values(t: Tensor) -> torch.Tensor:
+    """The stored values (float32 for float formats, int64 for integers)."""
+    return t._value
+
+
+def fp32_values(t: Tensor) -> torch.Tensor:
+    v = t._value
+    return v if v.dtype == torch.float32 else v.to(torch.float32)
+
+
+def padded_values(t: Tensor, fill: Optional[float] = None) -> torch.Tensor:
+    """The tile-padded view a kernel would read: logical values, then the padding (its scalar model)."""
+    v = t._value
+    if t._layout != Layout.TILE:
+        return v
+    ps = padded_shape_of(v.shape, t._layout)
+    if v.dim() < 2:
+        v = v.reshape(1, -1) if v.dim() == 1 else v.reshape(1, 1)
+    pad = t._pad if fill is None else fill
+    pad = 0.0 if pad is None else pad
+    dh, dw = ps[-2] - v.shape[-2], ps[-1] - v.shape[-1]
+    if dh or dw:
+        v = torch.nn.functional.pad(v, (0, dw, 0, dh), value=pad)
+    return v
+
+
+def default_fidelity(*dtypes: DataType) -> MathFidelity:
+    """The real default math fidelity for FPU ops (matmul, conv) by input dtypes (FACTS.md)."""
+    if any(d == DataType.FLOAT32 for d in dtypes):
+        return MathFidelity.HiFi4
+    if dtypes and all(d in BLOCK_FLOAT_DTYPES for d in dtypes):
+        return MathFidelity.LoFi
+    return MathFidelity.HiFi2
+
+
+def kernel_config(cfg: Optional[WormholeComputeKernelConfig], *dtypes: DataType,
+                  fp32_acc_default: Optional[bool] = None, fidelity_default: Optional[MathFidelity] = None):
+    """(math_fidelity, fp32_dest_acc_en, math_approx_mode) for an op given its compute kernel config."""
+    fid = fidelity_default if fidelity_default is not None else default_fidelity(*dtypes)
+    fp32_acc = (any(d == DataType.FLOAT32 for d in dtypes) if fp32_acc_default is None else fp32_acc_default)
+    approx = False
+    if cfg is not None:
+        if cfg.math_fidelity != MathFidelity.Invalid:
+            fid = cfg.math_fidelity
+        fp32_acc = cfg.fp32_dest_acc_en
+        approx = cfg.math_approx_mode
+    return MathFidelity(fid), bool(fp32_acc), bool(approx)

@@ -1,0 +1,283 @@
+"""Host <-> device conversions, layout and dtype conversions, memory placement.
+
+Host conversions (from_torch, to_torch, host to_layout / typecast) are bit-exact with the real wheel.
+Transfers are counted on the device: count and bytes (tile padding included) in each direction.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from .. import formats
+from .._op import ttnn_op
+from ..device import Device
+from ..tensor import Tensor
+from ..types import (BLOCK_FLOAT_DTYPES, FLOAT_DTYPES, INT_DTYPES, DataType, Layout, MemoryConfig)
+from ._common import (TTNNError, allocate, fail, make_output, on_device, out_memory_config, require_tensor,
+                      round_to)
+
+_TORCH_TO_TTNN = {
+    torch.bfloat16: DataType.BFLOAT16, torch.float32: DataType.FLOAT32, torch.float16: DataType.BFLOAT16,
+    torch.float64: DataType.FLOAT32, torch.int32: DataType.INT32, torch.int64: DataType.INT32,
+    torch.int16: DataType.UINT16, torch.uint8: DataType.UINT8, torch.bool: DataType.UINT8,
+    torch.uint16: DataType.UINT16, torch.uint32: DataType.UINT32,
+}
+TTNN_TO_TORCH = {
+    DataType.BFLOAT16: torch.bfloat16, DataType.FLOAT32: torch.float32, DataType.BFLOAT8_B: torch.float32,
+    DataType.BFLOAT4_B: torch.float32, DataType.INT32: torch.int32, DataType.UINT32: torch.int32,
+    DataType.UINT16: torch.int16, DataType.UINT8: torch.uint8,
+}
+_BFP_LAYOUT_ERROR = "Layout must be Layout::TILE for bfloat8_b or bfloat4_b"
+
+
+def _check_dtype_layout(dtype: DataType, layout: Layout, what: str) -> None:
+    if dtype not in FLOAT_DTYPES | INT_DTYPES:
+        raise TTNNError(f"{what}: dtype {DataType(dtype).name} is not supported by the simulated device")
+    if dtype in BLOCK_FLOAT_DTYPES and layout != Layout.TILE:
+        raise TTNNError(f"{what}: {_BFP_LAYOUT_ERROR}")
+
+
+def _encode(value: torch.Tensor, dtype: DataType, layout: Layout, pad_value: float) -> tuple[torch.Tensor, object]:
+    """Host conversion of torch values to what `dtype` stores; returns (values, padding scalar)."""
+    pad = float(pad_value) if layout == Layout.TILE else None
+    if dtype in INT_DTYPES:
+        stored = formats.wrap_int(value, dtype)
+        return stored, (None if pad is None else float(formats.wrap_int(torch.tensor([pad]), dtype)[0]))
+    v = value.to(torch.float32) if value.dtype != torch.bool else value.to(torch.float32)
+    stored = round_to(v, dtype, None, rounding="host", pad=pad)
+    if pad is not None:
+        pad_dtype = DataType.BFLOAT16 if dtype in BLOCK_FLOAT_DTYPES else dtype
+        pad = float(round_to(torch.tensor([pad]), pad_dtype, None, rounding="host")[0])
+    return stored, pad
+
+
+def _host_tensor_from_torch(tensor: torch.Tensor, dtype, layout, pad_value, *, what: str) -> Tensor:
+    if not isinstance(tensor, torch.Tensor):
+        raise TTNNError(f"{what}: expected a torch.Tensor, got {type(tensor).__name__}")
+    if dtype is None:
+        if tensor.dtype not in _TORCH_TO_TTNN:
+            raise TTNNError(f"{what}: torch dtype {tensor.dtype} has no TT-NN equivalent; pass dtype=")
+        dtype = _TORCH_TO_TTNN[tensor.dtype]
+    dtype, layout = DataType(dtype), Layout(layout)
+    _check_dtype_layout(dtype, layout, what)
+    value, pad = _encode(tensor.detach().cpu(), dtype, layout, pad_value)
+    return Tensor._new(value, dtype, layout, None, None, None, pad)
+
+
+def _count_transfer(device: Device, t: Tensor, direction: str) -> None:
+    c = device.counters
+    if direction == "to":
+        c.to_device += 1
+        c.to_device_bytes += t.buffer_size()
+    else:
+        c.from_device += 1
+        c.from_device_bytes += t.buffer_size()
+
+
+@ttnn_op("from_torch", counted=False)
+def from_torch(tensor, dtype=None, *, spec=None, tile=None, pad_value=None, layout=None, device=None,
+               memory_config=None, mesh_mapper=None, cq_id=None, preserve_nan_values=False, col_tilize=False,
+               enable_bfloat_opt=False):
+    """Convert a torch.Tensor to a ttnn.Tensor (on the host, or on `device`)."""
+    layout = Layout.ROW_MAJOR if layout is None else layout
+    t = _host_tensor_from_torch(tensor, dtype, layout, 0.0 if pad_value is None else pad_value,
+                                what="ttnn.from_torch")
+    if device is not None:
+        t = to_device(t, device, memory_config=memory_config)
+    return t
+
+
+@ttnn_op("to_torch", counted=False)
+def to_torch(tensor, dtype=None, *, torch_rank=None, mesh_composer=None, device=None, cq_id=None):
+    """Convert a ttnn.Tensor (host or device) to a torch.Tensor of its logical shape."""
+    if isinstance(tensor, torch.Tensor):
+        return tensor if dtype is None else tensor.to(dtype)
+    require_tensor("to_torch", "tensor", tensor)
+    if tensor._device is not None:
+        tensor = from_device(tensor)
+    out_dtype = TTNN_TO_TORCH[tensor._dtype] if dtype is None else dtype
+    v = tensor._value
+    if tensor._dtype == DataType.UINT32 and out_dtype == torch.int32:
+        v = torch.where(v >= 2 ** 31, v - 2 ** 32, v)
+    elif tensor._dtype == DataType.UINT16 and out_dtype == torch.int16:
+        v = torch.where(v >= 2 ** 15, v - 2 ** 16, v)
+    out = v.to(out_dtype)
+    if torch_rank is not None:
+        while out.dim() > torch_rank:
+            if out.shape[0] != 1:
+                raise TTNNError(f"ttnn.to_torch: cannot reduce shape {list(out.shape)} to rank {torch_rank}")
+            out = out.squeeze(0)
+    return out
+
+
+@ttnn_op("to_device", counted=False)
+def to_device(tensor, device, memory_config=None, *, queue_id=None):
+    """Move a host tensor to `device` (a counted host->device transfer)."""
+    require_tensor("to_device", "tensor", tensor)
+    if device is None:
+        fail("to_device", "device is None")
+    if tensor._device is not None:
+        if tensor._device is device:
+            return tensor
+        fail("to_device", f"tensor is already on device {tensor._device.device_id}")
+    device.check_open("ttnn.to_device")
+    mc = out_memory_config(memory_config)
+    alloc = allocate(device, tensor._value.shape, tensor._dtype, tensor._layout, mc)
+    out = Tensor._new(tensor._value, tensor._dtype, tensor._layout, device, mc, alloc, tensor._pad)
+    _count_transfer(device, out, "to")
+    return out
+
+
+@ttnn_op("from_device", counted=False)
+def from_device(tensor, blocking=True, *, queue_id=None):
+    """Copy a device tensor back to the host (a counted device->host transfer)."""
+    require_tensor("from_device", "tensor", tensor)
+    if tensor._device is None:
+        return tensor
+    tensor._device.check_open("ttnn.from_device")
+    _count_transfer(tensor._device, tensor, "from")
+    return Tensor._new(tensor._value, tensor._dtype, tensor._layout, None, None, None, tensor._pad)
+
+
+@ttnn_op("deallocate", counted=False)
+def deallocate(tensor, force=True):
+    """Free a device tensor's buffer. Using the tensor afterwards raises."""
+    require_tensor("deallocate", "tensor", tensor)
+    if tensor._alloc is not None and tensor._device is not None:
+        tensor._device.memory[tensor._alloc.buffer_type].free(tensor._alloc)
+    elif tensor._device is None:
+        tensor._value = None
+
+
+def _convert(op: str, tensor: Tensor, layout: Layout, dtype: DataType, memory_config, pad_value: float):
+    """Layout/dtype conversion on the host (exact host rules) or on the device (packer rules)."""
+    layout, dtype = Layout(layout), DataType(dtype)
+    _check_dtype_layout(dtype, layout, f"ttnn.{op}")
+    if tensor._device is None:
+        if dtype != tensor._dtype:
+            value, pad = _encode(_as_source(tensor), dtype, layout, pad_value)
+        else:
+            value = tensor._value
+            pad = tensor._pad if (tensor._layout == layout == Layout.TILE) else (
+                float(pad_value) if layout == Layout.TILE else None)
+        return Tensor._new(value, dtype, layout, None, None, None, pad)
+    device = on_device(op, tensor=tensor)
+    pad = tensor._pad if tensor._layout == Layout.TILE and layout == Layout.TILE else (
+        float(pad_value) if layout == Layout.TILE else None)
+    if dtype == tensor._dtype:
+        return make_output(op, device, tensor._value, dtype, layout, out_memory_config(memory_config, tensor),
+                           pad=pad, rounded=True)
+    return make_output(op, device, _as_source(tensor), dtype, layout, out_memory_config(memory_config, tensor),
+                       pad=pad)
+
+
+def _as_source(tensor: Tensor) -> torch.Tensor:
+    return tensor._value.to(torch.float32) if tensor._dtype in FLOAT_DTYPES else tensor._value
+
+
+@ttnn_op("to_layout")
+def to_layout(tensor, layout, dtype=None, memory_config=None, sub_core_grids=None, pad_value=0.0):
+    """Convert between ROW_MAJOR and TILE (tilize pads, untilize unpads); on the device it is an op."""
+    require_tensor("to_layout", "tensor", tensor)
+    layout = Layout(layout)
+    dtype = tensor._dtype if dtype is None else DataType(dtype)
+    if tensor._device is not None and layout == tensor._layout and dtype == tensor._dtype and memory_config is None:
+        return tensor
+    if tensor._device is None and layout == tensor._layout and dtype == tensor._dtype:
+        return tensor
+    return _convert("to_layout", tensor, layout, dtype, memory_config, pad_value)
+
+
+@ttnn_op("typecast")
+def typecast(input_tensor, dtype, *, memory_config=None, output_tensor=None, sub_core_grids=None):
+    """Convert to another data type (host: exact host rules; device: the packer rule of the output)."""
+    require_tensor("typecast", "input_tensor", input_tensor)
+    dtype = DataType(dtype)
+    if input_tensor._device is not None and input_tensor._layout != Layout.TILE and (
+            dtype in BLOCK_FLOAT_DTYPES or input_tensor._dtype in BLOCK_FLOAT_DTYPES):
+        fail("typecast", f"input_tensor must be in TILE layout to convert to {dtype.name}")
+    if dtype == input_tensor._dtype:
+        return input_tensor if input_tensor._device is None else _convert(
+            "typecast", input_tensor, input_tensor._layout, dtype, memory_config, 0.0)
+    return _convert("typecast", input_tensor, input_tensor._layout, dtype, memory_config, 0.0)
+
+
+@ttnn_op("to_dtype", counted=False)
+def to_dtype(tensor, dtype):
+    """Host-only conversion of a host tensor's dtype."""
+    require_tensor("to_dtype", "tensor", tensor)
+    if tensor._device is not None:
+        fail("to_dtype", "tensor must be on the host")
+    return _convert("to_dtype", tensor, tensor._layout, dtype, None, 0.0)
+
+
+@ttnn_op("to_memory_config")
+def to_memory_config(tensor, memory_config, dtype=None, output_tensor=None):
+    """Move a device tensor between DRAM and L1, interleaved and sharded."""
+    device = on_device("to_memory_config", tensor=tensor)
+    dtype = tensor._dtype if dtype is None else DataType(dtype)
+    if memory_config == tensor._memory_config and dtype == tensor._dtype:
+        return tensor
+    if dtype != tensor._dtype:
+        return make_output("to_memory_config", device, _as_source(tensor), dtype, tensor._layout, memory_config,
+                           pad=tensor._pad)
+    return make_output("to_memory_config", device, tensor._value, dtype, tensor._layout, memory_config,
+                       pad=tensor._pad, rounded=True)
+
+
+@ttnn_op("reallocate")
+def reallocate(tensor, memory_config=None):
+    """Copy a device tensor to a fresh buffer (defragmentation) and free the old one."""
+    device = on_device("reallocate", tensor=tensor)
+    out = make_output("reallocate", device, tensor._value, tensor._dtype, tensor._layout,
+                      out_memory_config(memory_config, tensor), pad=tensor._pad, rounded=True)
+    deallocate(tensor)
+    return out
+
+
+@ttnn_op("clone")
+def clone(input, *, dtype=None, memory_config=None, compute_kernel_config=None):
+    """Copy a device tensor, optionally to another dtype or memory config."""
+    device = on_device("clone", input=input)
+    dtype = input._dtype if dtype is None else DataType(dtype)
+    mc = out_memory_config(memory_config, input)
+    if dtype == input._dtype:
+        return make_output("clone", device, input._value, dtype, input._layout, mc, pad=input._pad, rounded=True)
+    return make_output("clone", device, _as_source(input), dtype, input._layout, mc, pad=input._pad)
+
+
+@ttnn_op("tilize")
+def tilize(input_tensor, *, memory_config=None, dtype=None, use_multicore=True, use_low_perf=False, tile=None,
+           sub_core_grids=None):
+    """ROW_MAJOR -> TILE on the device. The last two dims must already be multiples of 32."""
+    device = on_device("tilize", input_tensor=input_tensor)
+    from ..types import Layout as L
+    if input_tensor._layout != L.ROW_MAJOR:
+        fail("tilize", "input_tensor must be in ROW_MAJOR layout")
+    shape = input_tensor.shape
+    if len(shape) < 2 or shape[-1] % 32 or shape[-2] % 32:
+        fail("tilize", f"input_tensor shape {list(shape)} must have its last two dims divisible by 32 "
+                       "(use tilize_with_val_padding or to_layout)")
+    return to_layout(input_tensor, Layout.TILE, dtype=dtype, memory_config=memory_config)
+
+
+@ttnn_op("untilize")
+def untilize(input_tensor, *, memory_config=None, use_multicore=True, sub_core_grids=None):
+    """TILE -> ROW_MAJOR on the device."""
+    device = on_device("untilize", input_tensor=input_tensor)
+    if input_tensor._layout != Layout.TILE:
+        fail("untilize", "input_tensor must be in TILE layout")
+    if input_tensor._dtype in BLOCK_FLOAT_DTYPES:
+        fail("untilize", "input_tensor is bfloat8_b/bfloat4_b, which cannot be ROW_MAJOR")
+    return to_layout(input_tensor, Layout.ROW_MAJOR, memory_config=memory_config)
+
+
+@ttnn_op("fill_implicit_tile_padding")
+def fill_implicit_tile_padding(input_tensor, fill_value, *, memory_config=None):
+    """Set the tile padding of a TILE device tensor to `fill_value`."""
+    device = on_device("fill_implicit_tile_padding", input_tensor=input_tensor)
+    if input_tensor._layout != Layout.TILE:
+        fail("fill_implicit_tile_padding", "input_tensor must be in TILE layout")
+    return make_output("fill_implicit_tile_padding", device, input_tensor._value, input_tensor._dtype, Layout.TILE,
+                       out_memory_config(memory_config, input_tensor), pad=float(fill_value), rounded=True)

@@ -1,0 +1,1 @@
+"""ttnn.transformer of the simulated device (filled from the op registry by torch_ttnn.sim)."""

@@ -1,0 +1,305 @@
+"""The type vocabulary of TT-NN 0.81.1: data types, layouts, memory configs, compute configs.
+
+Enum member names and values follow the real wheel (see ttnn-0.81.1-api.json, "types").
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+TILE_HEIGHT = 32
+TILE_WIDTH = 32
+FACE_HEIGHT = 16
+FACE_WIDTH = 16
+
+
+class DataType(enum.IntEnum):
+    BFLOAT16 = 0
+    FLOAT32 = 1
+    UINT32 = 2
+    BFLOAT8_B = 3
+    BFLOAT4_B = 4
+    UINT8 = 5
+    UINT16 = 6
+    INT32 = 7
+    FP8_E4M3 = 8
+    INT8 = 9
+    INVALID = 10
+
+    def __repr__(self) -> str:
+        return f"DataType.{self.name}"
+
+
+class Layout(enum.IntEnum):
+    ROW_MAJOR = 0
+    TILE = 1
+    INVALID = 2
+
+    def __repr__(self) -> str:
+        return f"Layout.{self.name}"
+
+
+class StorageType(enum.IntEnum):
+    HOST = 0
+    DEVICE = 1
+
+
+class BufferType(enum.IntEnum):
+    DRAM = 0
+    L1 = 1
+    L1_SMALL = 3
+    TRACE = 4
+
+    def __repr__(self) -> str:
+        return f"BufferType.{self.name}"
+
+
+class TensorMemoryLayout(enum.IntEnum):
+    INTERLEAVED = 0
+    HEIGHT_SHARDED = 2
+    WIDTH_SHARDED = 3
+    BLOCK_SHARDED = 4
+    ND_SHARDED = 5
+
+    def __repr__(self) -> str:
+        return f"TensorMemoryLayout.{self.name}"
+
+
+class ShardOrientation(enum.IntEnum):
+    ROW_MAJOR = 0
+    COL_MAJOR = 1
+
+
+class MathFidelity(enum.IntEnum):
+    LoFi = 0
+    HiFi2 = 2
+    HiFi3 = 3
+    HiFi4 = 4
+    Invalid = 255
+
+    def __repr__(self) -> str:
+        return f"MathFidelity.{self.name}"
+
+
+class Arch(enum.IntEnum):
+    WORMHOLE_B0 = 2
+    BLACKHOLE = 3
+    QUASAR = 4
+
+
+class GeluVariant(enum.IntEnum):
+    Accurate = 0
+    FastLut = 1
+    Tanh = 2
+
+
+class SigmoidMode(enum.IntEnum):
+    FastApproximate = 0
+    AccurateWithFastExp = 1
+    Accurate = 2
+
+
+class ThrottleLevel(enum.IntEnum):
+    NO_THROTTLE = 0
+
+
+# Aliases exported at the top level of ttnn.
+bfloat16 = DataType.BFLOAT16
+float32 = DataType.FLOAT32
+uint32 = DataType.UINT32
+bfloat8_b = DataType.BFLOAT8_B
+bfloat4_b = DataType.BFLOAT4_B
+uint8 = DataType.UINT8
+uint16 = DataType.UINT16
+int32 = DataType.INT32
+ROW_MAJOR_LAYOUT = Layout.ROW_MAJOR
+TILE_LAYOUT = Layout.TILE
+
+FLOAT_DTYPES = frozenset({DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B, DataType.BFLOAT4_B})
+BLOCK_FLOAT_DTYPES = frozenset({DataType.BFLOAT8_B, DataType.BFLOAT4_B})
+INT_DTYPES = frozenset({DataType.UINT32, DataType.INT32, DataType.UINT16, DataType.UINT8})
+SUPPORTED_DTYPES = FLOAT_DTYPES | INT_DTYPES
+
+# Bytes of one 32x32 tile per data type (FACTS.md) and of one element in ROW_MAJOR pages.
+TILE_BYTES = {
+    DataType.BFLOAT16: 2048, DataType.FLOAT32: 4096, DataType.UINT32: 4096, DataType.INT32: 4096,
+    DataType.UINT16: 2048, DataType.UINT8: 1024, DataType.BFLOAT8_B: 1088, DataType.BFLOAT4_B: 576,
+}
+ELEMENT_BYTES = {
+    DataType.BFLOAT16: 2, DataType.FLOAT32: 4, DataType.UINT32: 4, DataType.INT32: 4,
+    DataType.UINT16: 2, DataType.UINT8: 1,
+}
+# Integer ranges: (bits, signed)
+INT_FORMATS = {DataType.UINT32: (32, False), DataType.INT32: (32, True),
+               DataType.UINT16: (16, False), DataType.UINT8: (8, False)}
+
+
+class Shape(tuple):
+    """ttnn.Shape: a tuple of ints with `rank` and `to_rank`."""
+
+    def __new__(cls, shape: Sequence[int]):
+        return super().__new__(cls, (int(s) for s in shape))
+
+    @property
+    def rank(self) -> int:
+        return len(self)
+
+    def to_rank(self, rank: int) -> "Shape":
+        if rank >= len(self):
+            return Shape((1,) * (rank - len(self)) + tuple(self))
+        head = self[: len(self) - rank]
+        if any(d != 1 for d in head):
+            raise RuntimeError(f"Shape.to_rank: cannot squeeze {self} to rank {rank}: leading dims are not 1")
+        return Shape(self[len(self) - rank:])
+
+    def __repr__(self) -> str:
+        return f"Shape([{', '.join(str(d) for d in self)}])"
+
+
+@dataclass(frozen=True)
+class CoreCoord:
+    x: int
+    y: int
+
+
+@dataclass(frozen=True)
+class CoreGrid:
+    y: int
+    x: int
+
+    def __init__(self, *, x: int, y: int):
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "y", y)
+
+    @property
+    def num_cores(self) -> int:
+        return self.x * self.y
+
+
+@dataclass(frozen=True)
+class CoreRange:
+    start: CoreCoord
+    end: CoreCoord
+
+    def num_cores(self) -> int:
+        return (self.end.x - self.start.x + 1) * (self.end.y - self.start.y + 1)
+
+
+@dataclass(frozen=True)
+class CoreRangeSet:
+    ranges: tuple
+
+    def __init__(self, ranges):
+        object.__setattr__(self, "ranges", tuple(ranges))
+
+    def num_cores(self) -> int:
+        return sum(r.num_cores() for r in self.ranges)
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    grid: CoreRangeSet
+    shape: tuple
+    orientation: ShardOrientation = ShardOrientation.ROW_MAJOR
+
+    def __init__(self, grid, shard_shape, shard_orientation=ShardOrientation.ROW_MAJOR):
+        object.__setattr__(self, "grid", grid)
+        object.__setattr__(self, "shape", tuple(shard_shape))
+        object.__setattr__(self, "orientation", shard_orientation)
+
+    def num_cores(self) -> int:
+        return self.grid.num_cores()
+
+
+@dataclass(frozen=True)
+class MemoryConfig:
+    memory_layout: TensorMemoryLayout = TensorMemoryLayout.INTERLEAVED
+    buffer_type: BufferType = BufferType.DRAM
+    shard_spec: Optional[ShardSpec] = None
+
+    def is_sharded(self) -> bool:
+        return self.memory_layout != TensorMemoryLayout.INTERLEAVED
+
+    def __repr__(self) -> str:
+        return (f"MemoryConfig(memory_layout={self.memory_layout!r},buffer_type={self.buffer_type!r},"
+                f"shard_spec={self.shard_spec})")
+
+
+DRAM_MEMORY_CONFIG = MemoryConfig(TensorMemoryLayout.INTERLEAVED, BufferType.DRAM)
+L1_MEMORY_CONFIG = MemoryConfig(TensorMemoryLayout.INTERLEAVED, BufferType.L1)
+L1_HEIGHT_SHARDED_MEMORY_CONFIG = MemoryConfig(TensorMemoryLayout.HEIGHT_SHARDED, BufferType.L1)
+L1_WIDTH_SHARDED_MEMORY_CONFIG = MemoryConfig(TensorMemoryLayout.WIDTH_SHARDED, BufferType.L1)
+L1_BLOCK_SHARDED_MEMORY_CONFIG = MemoryConfig(TensorMemoryLayout.BLOCK_SHARDED, BufferType.L1)
+
+
+@dataclass
+class WormholeComputeKernelConfig:
+    """Compute kernel configuration (fidelity, approximation, accumulation precision)."""
+    math_fidelity: MathFidelity = MathFidelity.Invalid
+    math_approx_mode: bool = True
+    fp32_dest_acc_en: bool = False
+    packer_l1_acc: bool = False
+    dst_full_sync_en: bool = False
+    throttle_level: ThrottleLevel = ThrottleLevel.NO_THROTTLE
+
+    def __init__(self, *, math_fidelity=MathFidelity.Invalid, math_approx_mode=True, fp32_dest_acc_en=False,
+                 packer_l1_acc=False, dst_full_sync_en=False, throttle_level=ThrottleLevel.NO_THROTTLE):
+        self.math_fidelity = math_fidelity
+        self.math_approx_mode = math_approx_mode
+        self.fp32_dest_acc_en = fp32_dest_acc_en
+        self.packer_l1_acc = packer_l1_acc
+        self.dst_full_sync_en = dst_full_sync_en
+        self.throttle_level = throttle_level
+
+
+BlackholeComputeKernelConfig = WormholeComputeKernelConfig
+DeviceComputeKernelConfig = WormholeComputeKernelConfig
+
+
+def init_device_compute_kernel_config(arch, device_kernel_config=None, *, math_fidelity=MathFidelity.LoFi,
+                                      math_approx_mode=True, fp32_dest_acc_en=False, packer_l1_acc=False,
+                                      dst_full_sync_en=False, throttle_level=ThrottleLevel.NO_THROTTLE):
+    if device_kernel_config is not None:
+        return device_kernel_config
+    return WormholeComputeKernelConfig(math_fidelity=math_fidelity, math_approx_mode=math_approx_mode,
+                                       fp32_dest_acc_en=fp32_dest_acc_en, packer_l1_acc=packer_l1_acc,
+                                       dst_full_sync_en=dst_full_sync_en, throttle_level=throttle_level)
+
+
+class UnaryOpType(enum.IntEnum):
+    EXP = 0
+    RECIP = 1
+    GELU = 2
+    GELU_TANH = 3
+    RELU = 4
+    SQRT = 5
+    SIGMOID = 6
+    LOG = 7
+    TANH = 9
+    ABS = 16
+    SQUARE = 19
+    RELU6 = 40
+    SILU = 58
+    NEG = 61
+
+
+@dataclass(frozen=True)
+class UnaryWithParam:
+    op_type: UnaryOpType
+    params: tuple = field(default=())
+
+    def __init__(self, op_type, *params):
+        object.__setattr__(self, "op_type", op_type)
+        object.__setattr__(self, "params", tuple(float(p) for p in params))
+
+
+def tile_size(dtype: DataType) -> int:
+    return TILE_BYTES[DataType(dtype)]
+
+
+def element_size(dtype: DataType) -> int:
+    dtype = DataType(dtype)
+    if dtype in ELEMENT_BYTES:
+        return ELEMENT_BYTES[dtype]
+    raise RuntimeError(f"element_size: {dtype!r} is a block format with no per-element size")
