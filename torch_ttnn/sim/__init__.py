@@ -10,7 +10,6 @@ Only names that real ttnn has are exported here. What only the simulator has liv
 (`device.counters`, `device.memory_stats()`, `device.numerics`, `device.preset`) or in the submodules
 `torch_ttnn.sim.arch`, `torch_ttnn.sim.formats`.
 """
-from __future__ import annotations
 
 from . import experimental, transformer
 from ._op import OPS
@@ -23,7 +22,7 @@ from .types import (DRAM_MEMORY_CONFIG, L1_BLOCK_SHARDED_MEMORY_CONFIG, L1_HEIGH
                     L1_MEMORY_CONFIG, L1_WIDTH_SHARDED_MEMORY_CONFIG, ROW_MAJOR_LAYOUT, TILE_LAYOUT, Arch,
                     BlackholeComputeKernelConfig, BufferType, CoreCoord, CoreGrid, CoreRange, CoreRangeSet,
                     DataType, DeviceComputeKernelConfig, GeluVariant, Layout, MathFidelity, MemoryConfig, Shape,
-                    ShardOrientation, ShardSpec, SigmoidMode, StorageType, TensorMemoryLayout, UnaryOpType,
+                    ShardOrientation, ShardSpec, SigmoidMode, StorageType, TensorMemoryLayout, Tile, UnaryOpType,
                     UnaryWithParam, WormholeComputeKernelConfig, bfloat4_b, bfloat8_b, bfloat16, element_size,
                     float32, init_device_compute_kernel_config, int32, tile_size, uint8, uint16, uint32)
 

@@ -303,3 +303,25 @@ def element_size(dtype: DataType) -> int:
     if dtype in ELEMENT_BYTES:
         return ELEMENT_BYTES[dtype]
     raise RuntimeError(f"element_size: {dtype!r} is a block format with no per-element size")
+
+
+class Tile:
+    """ttnn.Tile: the tile shape (the simulator supports 32x32 tiles of 16x16 faces)."""
+
+    def __init__(self, tile_shape=(32, 32), transpose_tile: bool = False):
+        self.tile_shape = tuple(tile_shape)
+        self.transpose_tile = transpose_tile
+        if self.tile_shape != (32, 32):
+            raise NotImplementedError(f"the simulated device supports 32x32 tiles only, got {list(self.tile_shape)}")
+
+    def __eq__(self, other):
+        return isinstance(other, Tile) and other.tile_shape == self.tile_shape
+
+    def __hash__(self):
+        return hash(self.tile_shape)
+
+    def __repr__(self) -> str:
+        return f"Tile with shape: [{self.tile_shape[0]}, {self.tile_shape[1]}]"
+
+
+DEFAULT_TILE = Tile((32, 32))

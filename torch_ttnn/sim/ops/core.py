@@ -13,7 +13,7 @@ from .. import formats
 from .._op import ttnn_op
 from ..device import Device
 from ..tensor import Tensor
-from ..types import (BLOCK_FLOAT_DTYPES, FLOAT_DTYPES, INT_DTYPES, DataType, Layout, MemoryConfig)
+from ..types import (BLOCK_FLOAT_DTYPES, DEFAULT_TILE, FLOAT_DTYPES, INT_DTYPES, DataType, Layout, MemoryConfig)
 from ._common import (TTNNError, allocate, fail, make_output, on_device, out_memory_config, require_tensor,
                       round_to)
 
@@ -248,7 +248,7 @@ def clone(input, *, dtype=None, memory_config=None, compute_kernel_config=None):
 
 
 @ttnn_op("tilize")
-def tilize(input_tensor, *, memory_config=None, dtype=None, use_multicore=True, use_low_perf=False, tile=None,
+def tilize(input_tensor, *, memory_config=None, dtype=None, use_multicore=True, use_low_perf=False, tile=DEFAULT_TILE,
            sub_core_grids=None):
     """ROW_MAJOR -> TILE on the device. The last two dims must already be multiples of 32."""
     device = on_device("tilize", input_tensor=input_tensor)

@@ -1,0 +1,22 @@
+import os
+import pathlib
+
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+DATA = pathlib.Path(__file__).parent / "data"
+os.environ.setdefault("TT_METAL_MOCK_CLUSTER_DESC_PATH", str(DATA / "wormhole_N150.yaml"))
+
+
+@pytest.fixture
+def device():
+    import torch_ttnn.sim as ttnn
+    dev = ttnn.open_device(device_id=0, l1_small_size=16384)
+    yield dev
+    ttnn.close_device(dev)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
