@@ -1,0 +1,63 @@
+"""The torch.compile backend: dynamo -> aot_autograd -> pass pipeline -> a GraphModule calling TT-NN."""
+from __future__ import annotations
+
+import functools
+import logging
+import time
+
+import torch
+import torch.fx
+from torch._dynamo.backends.common import aot_autograd
+
+from . import runtime
+from .compiler.decompositions import decomposition_table
+from .compiler.pipeline import compile_graph
+from .options import TorchTtnnOption
+
+log = logging.getLogger("torch_ttnn")
+
+_DEFAULT_OPTION: TorchTtnnOption | None = None
+
+
+def _is_static(x) -> bool:
+    """Parameters and buffers of the module (dynamo marks them as static inputs)."""
+    return isinstance(x, torch.nn.Parameter) or getattr(x, "_dynamo_static_input_type", None) is not None
+
+
+def backend(gm: torch.fx.GraphModule, example_inputs, options: TorchTtnnOption | None = None):
+    """`torch.compile(model, backend=torch_ttnn.backend, options=TorchTtnnOption(device=...))`."""
+    option = options if options is not None else TorchTtnnOption()
+    if not isinstance(option, TorchTtnnOption):
+        raise TypeError(f"torch_ttnn.backend: options must be a TorchTtnnOption, got {type(option).__name__}")
+    if option.device is None:
+        option.device = runtime.open_device()
+    if option.bypass_compile:
+        option.results.graphs.append(gm.graph)
+        return gm.forward
+    ttnn = runtime.ttnn_for(option.device)
+    static = {i for i, x in enumerate(example_inputs) if _is_static(x)} if option.load_params_once else set()
+
+    def compiler(kind):
+        def compile_one(agm: torch.fx.GraphModule, ex):
+            t0 = time.perf_counter()
+            fn = compile_graph(agm, option=option, ttnn=ttnn, kind=kind,
+                               static_inputs=static if kind != "backward" else set())
+            option.results.compile_seconds += time.perf_counter() - t0
+            return fn
+        return compile_one
+
+    return aot_autograd(fw_compiler=compiler("forward"), bw_compiler=compiler("backward"),
+                        inference_compiler=compiler("inference"),
+                        decompositions=decomposition_table())(gm, example_inputs)
+
+
+def ttnn_backend(gm: torch.fx.GraphModule, example_inputs, **kwargs):
+    """`torch.compile(model, backend="ttnn")`: the registered backend, on a default simulated device
+    (or on the `options` handed to torch.compile)."""
+    global _DEFAULT_OPTION
+    option = kwargs.get("options")
+    if option is None:
+        if _DEFAULT_OPTION is None:
+            _DEFAULT_OPTION = TorchTtnnOption(device=runtime.open_device())
+        option = _DEFAULT_OPTION
+    return backend(gm, example_inputs, options=option)

@@ -1,0 +1,1 @@
+"""The compiler: lowering registry, rules, passes and the pipeline."""

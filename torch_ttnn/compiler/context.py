@@ -1,0 +1,140 @@
+"""The lowering context: what a rule uses to read its operands and emit TT-NN calls."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+import torch.fx
+
+from .dtypes import device_dtype
+from .meta import Req, TTMeta, is_tt, tt_meta, val
+
+
+class Unsupported(Exception):
+    """Raised by a rule: TT-NN cannot do this case; the op stays on the host."""
+
+
+class In:
+    """A tensor operand with what the TT-NN op needs of it (resolved by the data movement pass)."""
+    __slots__ = ("node", "req")
+
+    def __init__(self, node, req: Req):
+        self.node = node
+        self.req = req
+
+
+class LoweringContext:
+    def __init__(self, ttnn, option, graph: torch.fx.Graph, device_node: torch.fx.Node):
+        self.ttnn = ttnn
+        self.option = option
+        self.graph = graph
+        self.device = device_node
+        self.node: Optional[torch.fx.Node] = None   # the aten node being lowered
+
+    # --- reading operands ----------------------------------------------------------------------
+    @staticmethod
+    def val(x):
+        return val(x)
+
+    def shape(self, x) -> tuple:
+        return tuple(val(x).shape)
+
+    def rank(self, x) -> int:
+        return val(x).dim()
+
+    def torch_dtype(self, x) -> torch.dtype:
+        return val(x).dtype
+
+    @property
+    def out(self):
+        """The aten value of the node being lowered."""
+        return self.node.meta.get("val")
+
+    def is_tt(self, x) -> bool:
+        return is_tt(x)
+
+    def layout_of(self, x):
+        m = tt_meta(x)
+        return None if m is None else m.layout
+
+    # --- policies -------------------------------------------------------------------------------
+    def dtype_for(self, x_or_dtype):
+        """The TT-NN dtype a torch value of this dtype lives in on the device."""
+        dt = x_or_dtype if isinstance(x_or_dtype, torch.dtype) else val(x_or_dtype).dtype
+        d = device_dtype(self.ttnn, dt, fp32=getattr(self.option, "fp32", False))
+        if d is None:
+            raise Unsupported(f"{dt} tensors cannot live on the device")
+        return d
+
+    def float_dtype(self):
+        return self.ttnn.float32 if getattr(self.option, "fp32", False) else self.ttnn.bfloat16
+
+    # --- operands ------------------------------------------------------------------------------
+    def tile(self, x, dtype=None) -> In:
+        return In(x, Req(self.ttnn.TILE_LAYOUT, dtype if dtype is not None else self.dtype_for(x)))
+
+    def rm(self, x, dtype=None) -> In:
+        return In(x, Req(self.ttnn.ROW_MAJOR_LAYOUT, dtype if dtype is not None else self.dtype_for(x)))
+
+    def unsupported(self, reason: str):
+        raise Unsupported(reason)
+
+    # --- emitting ------------------------------------------------------------------------------
+    def op(self, name: str):
+        obj = self.ttnn
+        for part in name.split("."):
+            obj = getattr(obj, part, None)
+            if obj is None:
+                raise Unsupported(f"ttnn.{name} is not available in this TT-NN runtime")
+        return obj
+
+    def call(self, name: str, *args, out_layout=None, out_dtype=None, out_val=None, aliases=None,
+             **kwargs) -> torch.fx.Node:
+        """Emit `ttnn.<name>(*args, **kwargs)`; `In` operands record what the op needs of them."""
+        reqs: dict = {}
+        first: list = []
+
+        def unwrap(a, path):
+            if isinstance(a, In):
+                reqs[path] = a.req
+                if not first:
+                    first.append(a.req)
+                return a.node
+            if isinstance(a, (list, tuple)):
+                return type(a)(unwrap(x, path + (i,)) for i, x in enumerate(a))
+            return a
+
+        args = tuple(unwrap(a, ("args", i)) for i, a in enumerate(args))
+        kwargs = {k: unwrap(v, ("kwargs", k)) for k, v in kwargs.items()}
+        node = self.graph.call_function(self.op(name), args, kwargs)
+        node.meta["tt_in"] = reqs
+        lead = first[0] if first else Req(self.ttnn.TILE_LAYOUT, self.float_dtype())
+        node.meta["tt"] = TTMeta(out_layout if out_layout is not None else lead.layout,
+                                 out_dtype if out_dtype is not None else lead.dtype,
+                                 aliases)
+        node.meta["val"] = out_val if out_val is not None else self.out
+        if self.node is not None:
+            node.meta["aten"] = self.node.target
+            if "stack_trace" in self.node.meta:
+                node.meta["stack_trace"] = self.node.meta["stack_trace"]
+        return node
+
+    def outputs(self, node: torch.fx.Node, metas: list) -> tuple:
+        """Split a multi-output TT-NN call into one node per output: metas = [(val, layout, dtype)]."""
+        import operator
+        node.meta.pop("tt", None)
+        node.meta["tt_multi"] = True
+        outs = []
+        for i, (v, layout, dtype) in enumerate(metas):
+            g = self.graph.call_function(operator.getitem, (node, i))
+            g.meta["val"] = v
+            g.meta["tt"] = TTMeta(layout, dtype, None)
+            outs.append(g)
+        return tuple(outs)
+
+    def host(self, fn, *args, out_val=None, **kwargs) -> torch.fx.Node:
+        """Emit a host (torch) computation on host values."""
+        node = self.graph.call_function(fn, args, kwargs)
+        node.meta["val"] = out_val if out_val is not None else self.out
+        node.meta["host_helper"] = True
+        return node

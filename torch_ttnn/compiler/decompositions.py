@@ -1,0 +1,71 @@
+"""Which aten ops are decomposed by torch before lowering, chosen declaratively.
+
+We start from torch's core-aten decomposition table and keep, undecomposed, the ops that TT-NN has as a
+single fused op (the lowering of the fused form is better than the decomposition).
+"""
+from __future__ import annotations
+
+import torch
+from torch._decomp import core_aten_decompositions
+
+aten = torch.ops.aten
+
+# Kept whole because TT-NN has a fused op for them (op -> why).
+KEEP = {
+    aten.gelu.default: "ttnn.gelu",
+    aten.silu.default: "ttnn.silu",
+    aten.hardswish.default: "ttnn.hardswish",
+    aten.hardsigmoid.default: "ttnn.hardsigmoid",
+    aten.hardtanh.default: "ttnn.hardtanh",
+    aten.mish.default: "ttnn.mish",
+    aten.elu.default: "ttnn.elu",
+    aten.leaky_relu.default: "ttnn.leaky_relu",
+    aten.softplus.default: "ttnn.softplus",
+    aten.native_layer_norm.default: "ttnn.layer_norm",
+    aten.native_group_norm.default: "ttnn.group_norm",
+    aten._softmax.default: "ttnn.softmax",
+    aten._log_softmax.default: "ttnn.softmax + log",
+    aten.addmm.default: "ttnn.linear",
+    aten.linear.default: "ttnn.linear",
+    aten.baddbmm.default: "ttnn.matmul + add",
+    aten.addcmul.default: "ttnn.addcmul",
+    aten.addcdiv.default: "ttnn.addcdiv",
+    aten.lerp.Scalar: "ttnn.lerp",
+    aten.lerp.Tensor: "ttnn.lerp",
+    aten.clamp.default: "ttnn.clamp",
+    aten.clamp.Tensor: "ttnn.clamp",
+    aten.clamp_min.default: "ttnn.clamp",
+    aten.clamp_max.default: "ttnn.clamp",
+    aten.rsub.Scalar: "ttnn.rsub",
+    aten.rsub.Tensor: "ttnn.rsub",
+    aten.upsample_nearest2d.default: "ttnn.upsample",
+    aten.upsample_nearest2d.vec: "ttnn.upsample",
+    aten.upsample_bilinear2d.default: "ttnn.upsample",
+    aten.upsample_bilinear2d.vec: "ttnn.upsample",
+    aten.roll.default: "ttnn.roll",
+    aten.tril.default: "ttnn.tril",
+    aten.triu.default: "ttnn.triu",
+    aten.native_dropout.default: "ttnn.experimental.dropout",
+    aten.var_mean.correction: "ttnn.var + ttnn.mean",
+    aten.std.correction: "ttnn.std",
+    aten.var.correction: "ttnn.var",
+    aten.logsumexp.default: "ttnn ops",
+    aten.xlogy.Tensor: "ttnn.xlogy",
+    aten.stack.default: "ttnn.stack",
+    aten.repeat_interleave.self_int: "ttnn.repeat_interleave",
+    aten.expm1.default: "ttnn.expm1",
+    aten.log1p.default: "ttnn.log1p",
+    aten.logit.default: "ttnn.logit",
+    aten.sigmoid_backward.default: "ttnn ops",
+    aten.tanh_backward.default: "ttnn ops",
+    aten.threshold_backward.default: "ttnn ops",
+    aten.gelu_backward.default: "ttnn ops",
+    aten.silu_backward.default: "ttnn ops",
+}
+
+
+def decomposition_table() -> dict:
+    table = dict(core_aten_decompositions())
+    for op in KEEP:
+        table.pop(op, None)
+    return table

@@ -1,0 +1,44 @@
+"""What the compiler knows about a value in a lowered graph.
+
+A node of the lowered graph yields either a torch tensor on the host (placeholders, ops left to torch) or a
+TT-NN tensor on the device. `node.meta["tt"]` (a TTMeta) marks the latter with its TT-NN layout and dtype;
+`node.meta["val"]` keeps the aten value (a FakeTensor: logical shape and torch dtype) for both.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import torch
+import torch.fx
+
+
+@dataclass(frozen=True)
+class TTMeta:
+    layout: Any          # ttnn.Layout of the runtime in use
+    dtype: Any           # ttnn.DataType of the runtime in use
+    aliases: Optional[torch.fx.Node] = None   # the node whose buffer this one may share (views)
+
+
+@dataclass(frozen=True)
+class Req:
+    """What a TT-NN op needs of a tensor operand: on the device, in `layout`, with `dtype`."""
+    layout: Any
+    dtype: Any
+
+
+def tt_meta(node) -> Optional[TTMeta]:
+    return node.meta.get("tt") if isinstance(node, torch.fx.Node) else None
+
+
+def is_tt(node) -> bool:
+    return tt_meta(node) is not None
+
+
+def val(node):
+    """The aten value (FakeTensor, SymInt, tuple...) a node stands for."""
+    return node.meta.get("val") if isinstance(node, torch.fx.Node) else node
+
+
+def is_tensor_node(node) -> bool:
+    return isinstance(node, torch.fx.Node) and isinstance(val(node), torch.Tensor)

@@ -1,0 +1,182 @@
+"""Data movement: put every operand where, in the layout and in the dtype its consumer needs.
+
+- torch value -> TT-NN op: one `ttnn.from_torch(x, dtype, layout, device)` per (value, layout, dtype)
+  (parameters and buffers through the load-once cache instead);
+- TT-NN value -> TT-NN op needing another layout/dtype: `ttnn.to_layout` / `ttnn.typecast` on the device,
+  once per (value, layout, dtype);
+- TT-NN value -> host op or graph output: one `ttnn.to_torch(x, dtype=<aten dtype>)` per value.
+Conversions are placed right after their producer, so that every consumer shares them.
+"""
+from __future__ import annotations
+
+import torch
+import torch.fx
+
+from ... import runtime
+from ..meta import Req, TTMeta, tt_meta
+from ..report import GraphReport
+from .base import Pass, PassResult
+
+
+def _get(node: torch.fx.Node, path):
+    kind, *rest = path
+    obj = node.args if kind == "args" else node.kwargs
+    for p in rest:
+        obj = obj[p]
+    return obj
+
+
+def _set(node: torch.fx.Node, path, value) -> None:
+    kind, first, *rest = path
+    if kind == "args":
+        args = list(node.args)
+        args[first] = _replace(args[first], rest, value)
+        node.args = tuple(args)
+    else:
+        kwargs = dict(node.kwargs)
+        kwargs[first] = _replace(kwargs[first], rest, value)
+        node.kwargs = kwargs
+
+
+def _replace(container, rest, value):
+    if not rest:
+        return value
+    items = list(container)
+    items[rest[0]] = _replace(items[rest[0]], rest[1:], value)
+    return type(container)(items)
+
+
+class DataMovement(Pass):
+    name = "data_movement"
+
+    def __init__(self, ttnn, report: GraphReport, param_cache_attr: str = "param_cache"):
+        self.ttnn = ttnn
+        self.report = report
+        self.param_cache_attr = param_cache_attr
+
+    def call(self, gm: torch.fx.GraphModule) -> PassResult:
+        g = gm.graph
+        self.g = g
+        self.memo: dict = {}
+        self.device = next(n for n in g.nodes if n.op == "get_attr" and n.target == "ttnn_device")
+        self.cache_node = None
+        self.gm = gm
+        for node in list(g.nodes):
+            if node.op == "call_function" and "tt_in" in node.meta:
+                for path, req in node.meta["tt_in"].items():
+                    producer = _get(node, path)
+                    _set(node, path, self._to_req(producer, req))
+            elif node.op == "output":
+                node.args = (torch.fx.map_arg(node.args[0], self._to_host),)
+            elif node.op in ("call_function", "call_method") and not node.meta.get("dm_inserted"):
+                if node.target is __import__("operator").getitem and tt_meta(node) is not None:
+                    continue  # output of a multi-output TT-NN call
+                node.args = torch.fx.map_arg(node.args, self._to_host)
+                node.kwargs = torch.fx.map_arg(node.kwargs, self._to_host)
+        return PassResult(gm, True)
+
+    # --- helpers -----------------------------------------------------------------------------
+    def _after(self, producer: torch.fx.Node) -> torch.fx.Node:
+        """Where a conversion of `producer` goes: right after it (after the device handle for inputs)."""
+        if producer.op == "placeholder":
+            return self.device
+        return producer
+
+    def _emit(self, after: torch.fx.Node, target, args, kwargs=None, *, op="call_function") -> torch.fx.Node:
+        with self.g.inserting_after(after):
+            n = self.g.create_node(op, target, tuple(args), kwargs or {})
+        n.meta["dm_inserted"] = True
+        return n
+
+    def _param_cache(self) -> torch.fx.Node:
+        if self.cache_node is None:
+            self.gm.param_cache = runtime.ParamCache(self.ttnn)
+            with self.g.inserting_after(self.device):
+                self.cache_node = self.g.get_attr(self.param_cache_attr)
+        return self.cache_node
+
+    def _to_req(self, producer, req: Req):
+        if not isinstance(producer, torch.fx.Node):
+            return producer
+        key = (producer, req.layout, req.dtype)
+        if key in self.memo:
+            return self.memo[key]
+        m = tt_meta(producer)
+        ttnn = self.ttnn
+        if m is None:
+            out = self._from_host(producer, req)
+        else:
+            x, layout, dtype = producer, m.layout, m.dtype
+            after = producer
+            if req.layout == ttnn.TILE_LAYOUT:
+                if layout != ttnn.TILE_LAYOUT:
+                    x = after = self._emit(after, ttnn.to_layout, (x, ttnn.TILE_LAYOUT))
+                    self._meta(x, producer, ttnn.TILE_LAYOUT, dtype)
+                    self.report.conversions["to_layout(TILE)"] += 1
+                if dtype != req.dtype:
+                    x = after = self._emit(after, ttnn.typecast, (x, req.dtype))
+                    self._meta(x, producer, ttnn.TILE_LAYOUT, req.dtype)
+                    self.report.conversions["typecast"] += 1
+            else:
+                if dtype != req.dtype:
+                    if layout != ttnn.TILE_LAYOUT:
+                        x = after = self._emit(after, ttnn.to_layout, (x, ttnn.TILE_LAYOUT))
+                        self._meta(x, producer, ttnn.TILE_LAYOUT, dtype)
+                        self.report.conversions["to_layout(TILE)"] += 1
+                    x = after = self._emit(after, ttnn.typecast, (x, req.dtype))
+                    self._meta(x, producer, ttnn.TILE_LAYOUT, req.dtype)
+                    self.report.conversions["typecast"] += 1
+                    layout = ttnn.TILE_LAYOUT
+                if layout != req.layout:
+                    x = after = self._emit(after, ttnn.to_layout, (x, req.layout))
+                    self._meta(x, producer, req.layout, req.dtype)
+                    self.report.conversions["to_layout(ROW_MAJOR)"] += 1
+            out = x
+        self.memo[key] = out
+        return out
+
+    def _meta(self, node, producer, layout, dtype) -> None:
+        node.meta["val"] = producer.meta.get("val")
+        node.meta["tt"] = TTMeta(layout, dtype, None)
+
+    def _from_host(self, producer: torch.fx.Node, req: Req) -> torch.fx.Node:
+        ttnn = self.ttnn
+        v = producer.meta.get("val")
+        if producer.op == "placeholder" and producer.meta.get("static"):
+            cache = self._param_cache()
+            after = self.device if self.device.next is not cache else cache
+            n = self._emit(self._last_input_conversion(after), "load", (cache, producer, req.dtype, req.layout,
+                                                                        self.device), op="call_method")
+            self.report.conversions["load_param"] += 1
+        else:
+            src = producer
+            after = self._after(producer)
+            if isinstance(v, torch.Tensor) and v.dtype in (torch.int64, torch.bool, torch.int16, torch.int8,
+                                                          torch.uint8, torch.float64):
+                src = after = self._emit(after, runtime.narrow_for_device, (producer,))
+                src.meta["val"] = v
+            n = self._emit(after, ttnn.from_torch, (src,),
+                           {"dtype": req.dtype, "layout": req.layout, "device": self.device})
+            self.report.conversions["from_torch"] += 1
+        n.meta["val"] = v
+        n.meta["tt"] = TTMeta(req.layout, req.dtype, None)
+        n.meta["from_host"] = True
+        n.meta["param"] = bool(producer.op == "placeholder" and producer.meta.get("static"))
+        return n
+
+    def _last_input_conversion(self, after):
+        return after
+
+    def _to_host(self, producer):
+        if not isinstance(producer, torch.fx.Node) or tt_meta(producer) is None:
+            return producer
+        key = (producer, "host")
+        if key in self.memo:
+            return self.memo[key]
+        v = producer.meta.get("val")
+        kwargs = {"dtype": v.dtype} if isinstance(v, torch.Tensor) else {}
+        n = self._emit(producer, self.ttnn.to_torch, (producer,), kwargs)
+        n.meta["val"] = v
+        self.report.conversions["to_torch"] += 1
+        self.memo[key] = n
+        return n

@@ -1,0 +1,131 @@
+"""Lowering: aten graph -> graph of TT-NN calls, with explained fallback.
+
+Each aten node is looked up in the registry; its rule emits TT-NN calls (whose operand requirements the
+data movement pass resolves later) or declines with a reason, in which case the aten node is kept as a
+host op. Placeholders stay torch tensors; the output node is left for the data movement pass.
+"""
+from __future__ import annotations
+
+import operator
+
+import torch
+import torch.fx
+
+from .. import registry
+from ..context import LoweringContext, Unsupported
+from ..meta import is_tt
+from ..report import GraphReport
+from .base import Pass, PassResult
+
+# Nodes that are plumbing, not ops: never reported as fallbacks.
+_PLUMBING = {operator.getitem}
+
+
+def _shape_sig(node) -> str:
+    parts = []
+    for a in node.args:
+        v = a.meta.get("val") if isinstance(a, torch.fx.Node) else None
+        if isinstance(v, torch.Tensor):
+            parts.append(f"{list(v.shape)}:{str(v.dtype).replace('torch.', '')}")
+        elif isinstance(a, (int, float, bool)) or a is None:
+            parts.append(repr(a))
+    return "(" + ", ".join(parts) + ")"
+
+
+class LowerToTTNN(Pass):
+    name = "lower_to_ttnn"
+
+    def __init__(self, ttnn, option, report: GraphReport, device, static_inputs: set[int]):
+        self.ttnn = ttnn
+        self.option = option
+        self.report = report
+        self.device = device
+        self.static_inputs = static_inputs
+
+    def call(self, gm: torch.fx.GraphModule) -> PassResult:
+        registry.load_rules()
+        old = gm.graph
+        g = torch.fx.Graph()
+        env: dict = {}
+        placeholders = [n for n in old.nodes if n.op == "placeholder"]
+        for i, n in enumerate(placeholders):
+            p = g.placeholder(n.name)
+            p.meta = dict(n.meta)
+            p.meta["static"] = i in self.static_inputs
+            env[n] = p
+        device_node = g.get_attr("ttnn_device")
+        ctx = LoweringContext(self.ttnn, self.option, g, device_node)
+
+        for node in old.nodes:
+            if node.op == "placeholder":
+                continue
+            if node.op == "output":
+                g.output(torch.fx.map_arg(node.args[0], lambda n: env[n]))
+                continue
+            if node.op == "get_attr":
+                new = g.get_attr(node.target)
+                new.meta = dict(node.meta)
+                env[node] = new
+                continue
+            if node.op != "call_function":
+                raise RuntimeError(f"unexpected node {node.op} {node.target} in an aten graph")
+            if node.target is operator.getitem and isinstance(env[node.args[0]], (tuple, list)):
+                env[node] = env[node.args[0]][node.args[1]]
+                continue
+            env[node] = self._lower_node(ctx, node, env, g)
+
+        new_gm = torch.fx.GraphModule({"ttnn_device": self.device}, g)
+        return PassResult(new_gm, True)
+
+    def _lower_node(self, ctx, node, env, g):
+        target = node.target
+        is_op = target not in _PLUMBING
+        if is_op:
+            name = str(target)
+            self.report.aten_ops[name] += 1
+            self.report.input_shapes.setdefault(name, set()).add(_shape_sig(node))
+        rule = registry.rule_for(target)
+        reason = None
+        if rule is None:
+            reason = registry.UNSUPPORTED.get(target)
+            if reason is None and is_op:
+                reason = "no lowering rule for this aten op yet"
+        else:
+            reason = rule.check(ctx, node)
+        if reason is None and rule is not None:
+            ctx.node = node
+            args = torch.fx.map_arg(node.args, lambda n: env[n])
+            kwargs = torch.fx.map_arg(node.kwargs, lambda n: env[n])
+            mark = len(g.nodes)
+            try:
+                result = rule.fn(ctx, *args, **kwargs)
+                self._check_result(node, result)
+                self.report.lowered[str(target)] += 1
+                return result
+            except Unsupported as e:
+                reason = str(e)
+                self._erase_since(g, mark)
+            finally:
+                ctx.node = None
+        if is_op:
+            self.report.record_fallback(target, reason, strict=getattr(self.option, "strict", False))
+        new = g.node_copy(node, lambda n: env[n])
+        if is_op:
+            new.meta["fallback"] = reason
+        return new
+
+    @staticmethod
+    def _erase_since(g: torch.fx.Graph, mark: int) -> None:
+        nodes = list(g.nodes)[mark:]
+        for n in reversed(nodes):
+            g.erase_node(n)
+
+    @staticmethod
+    def _check_result(node, result) -> None:
+        """A lowered value must stand for the aten value: same logical shape."""
+        v = node.meta.get("val")
+        if isinstance(result, torch.fx.Node) and isinstance(v, torch.Tensor):
+            rv = result.meta.get("val")
+            if isinstance(rv, torch.Tensor) and tuple(rv.shape) != tuple(v.shape):
+                raise RuntimeError(f"lowering of {node.target} produced shape {tuple(rv.shape)}, "
+                                   f"aten has {tuple(v.shape)}")

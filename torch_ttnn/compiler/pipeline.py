@@ -1,0 +1,66 @@
+"""The pass pipeline that turns one aten graph into a TT-NN program."""
+from __future__ import annotations
+
+import logging
+import os
+
+import torch
+import torch.fx
+
+from .passes.base import PassManager
+from .passes.cleanup import CommonSubexpressionElimination, DeadCodeElimination
+from .passes.data_movement import DataMovement
+from .passes.deallocate import Deallocate
+from .passes.lower import LowerToTTNN
+from .report import GraphReport
+
+log = logging.getLogger("torch_ttnn")
+
+
+def build_passes(option, ttnn, report: GraphReport, static_inputs, device) -> list:
+    from .passes import fusion
+    passes = [DeadCodeElimination(), CommonSubexpressionElimination()]
+    if option.fusions:
+        passes += fusion.aten_fusions(option)
+    passes += [LowerToTTNN(ttnn, option, report, device, static_inputs)]
+    if option.fusions:
+        passes += fusion.ttnn_fusions(ttnn, option)
+    passes += [DataMovement(ttnn, report), DeadCodeElimination()]
+    if option.deallocate:
+        passes += [Deallocate(ttnn)]
+    return passes
+
+
+class CompiledGraph:
+    """Runs a lowered GraphModule; what aot_autograd calls."""
+
+    def __init__(self, gm: torch.fx.GraphModule, report: GraphReport, option):
+        self.gm = gm
+        self.report = report
+        self.option = option
+
+    def __call__(self, *args):
+        self.option.results.calls += 1
+        return self.gm(*args)
+
+
+def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_inputs) -> CompiledGraph:
+    report = GraphReport(kind)
+    index = len(option.results.graphs)
+    after_each = None
+    if option.gen_graphviz:
+        from ..tools.graphviz import write_pass_svg
+        out = os.path.join(option.metrics_path or "metrics", "graphviz")
+
+        def after_each(pass_name, gm):
+            write_pass_svg(gm, out, f"graph{index}_{kind}", pass_name)
+
+        after_each("aten", agm)
+    gm = PassManager(build_passes(option, ttnn, report, static_inputs, option.device), after_each)(agm)
+    for n in gm.graph.nodes:
+        if n.op == "call_function" and "tt" in n.meta and n.meta.get("aten") is not None:
+            report.ttnn_ops[getattr(n.target, "__name__", str(n.target))] += 1
+    option.results.graphs.append(gm.graph)
+    option.results.graph_modules.append(gm)
+    option.results.reports.append(report)
+    return CompiledGraph(gm, report, option)

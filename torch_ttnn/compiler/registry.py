@@ -1,0 +1,168 @@
+"""The lowering registry: one small rule per aten overload.
+
+    @lower(aten.relu.default)
+    def relu(ctx, x):
+        return ctx.call("relu", ctx.tile(x))
+
+A rule receives the lowering context and the aten node's arguments (tensor arguments as nodes of the
+lowered graph, everything else as Python values) and returns the node(s) standing for the aten result, or
+calls `ctx.unsupported(reason)` to leave the op to torch. `when=` lists capability predicates
+`(ctx, node) -> reason | None` checked before the rule runs; a reason means "TT-NN cannot do this case".
+Registering one overload twice is an error at import.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Iterable, Optional, Sequence
+
+import torch
+
+aten = torch.ops.aten
+
+Predicate = Callable[["LoweringContext", torch.fx.Node], Optional[str]]  # noqa: F821
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    target: object
+    fn: Callable
+    when: tuple = ()
+    family: str = ""
+
+    def check(self, ctx, node) -> Optional[str]:
+        for pred in self.when:
+            reason = pred(ctx, node)
+            if reason:
+                return reason
+        return None
+
+
+RULES: dict[object, Rule] = {}
+# Aten ops TT-NN has no equivalent for, grouped by reason. They stay on the host (logged, counted).
+UNSUPPORTED: dict[object, str] = {}
+
+
+def _overloads(target) -> list:
+    """An OpOverloadPacket stands for all of its overloads."""
+    if isinstance(target, torch._ops.OpOverloadPacket):
+        return [getattr(target, o) for o in target.overloads()]
+    return [target]
+
+
+def lower(*targets, when: Sequence[Predicate] = (), family: str = ""):
+    def register(fn):
+        for t in targets:
+            for overload in _overloads(t):
+                if overload in RULES:
+                    raise RuntimeError(f"two lowering rules for {overload}: {RULES[overload].fn.__module__}."
+                                       f"{RULES[overload].fn.__name__} and {fn.__module__}.{fn.__name__}")
+                RULES[overload] = Rule(overload, fn, tuple(when), family or fn.__module__.rsplit(".", 1)[-1])
+        return fn
+    return register
+
+
+def unsupported(reason: str, *targets) -> None:
+    for t in targets:
+        for overload in _overloads(t):
+            if overload in RULES or overload in UNSUPPORTED:
+                raise RuntimeError(f"{overload} is already registered")
+            UNSUPPORTED[overload] = reason
+
+
+def rule_for(target) -> Optional[Rule]:
+    return RULES.get(target)
+
+
+def load_rules() -> None:
+    from . import lowering  # noqa: F401  (imports every family module, which registers its rules)
+
+
+# --------------------------------------------------------------------------------------------------
+# Capability predicates. Each returns None when TT-NN can do the case, else the reason it cannot.
+# --------------------------------------------------------------------------------------------------
+
+def _tensor_args(node) -> list:
+    out = []
+    for a in list(node.args) + list(node.kwargs.values()):
+        if isinstance(a, torch.fx.Node) and isinstance(a.meta.get("val"), torch.Tensor):
+            out.append(a)
+        elif isinstance(a, (list, tuple)):
+            out += [x for x in a if isinstance(x, torch.fx.Node) and isinstance(x.meta.get("val"), torch.Tensor)]
+    return out
+
+
+def static_shapes(ctx, node) -> Optional[str]:
+    vals = [a.meta["val"] for a in _tensor_args(node)]
+    outv = node.meta.get("val")
+    if isinstance(outv, torch.Tensor):
+        vals.append(outv)
+    for v in vals:
+        if any(not isinstance(d, int) for d in v.shape):
+            return "symbolic (dynamic) shape"
+    return None
+
+
+def rank_at_most(n: int) -> Predicate:
+    def pred(ctx, node):
+        for a in _tensor_args(node):
+            if a.meta["val"].dim() > n:
+                return f"rank {a.meta['val'].dim()} > {n}"
+        return None
+    pred.__name__ = f"rank_at_most_{n}"
+    return pred
+
+
+def rank_at_least(n: int) -> Predicate:
+    def pred(ctx, node):
+        v = node.args[0].meta["val"]
+        if v.dim() < n:
+            return f"rank {v.dim()} < {n}"
+        return None
+    pred.__name__ = f"rank_at_least_{n}"
+    return pred
+
+
+def float_inputs(ctx, node) -> Optional[str]:
+    for a in _tensor_args(node):
+        dt = a.meta["val"].dtype
+        if not dt.is_floating_point:
+            return f"{dt} operand (op needs floating point on TT-NN)"
+    return None
+
+
+def no_complex(ctx, node) -> Optional[str]:
+    for a in _tensor_args(node):
+        if a.meta["val"].dtype.is_complex:
+            return "complex dtype"
+    return None
+
+
+def nonempty(ctx, node) -> Optional[str]:
+    for a in _tensor_args(node):
+        if a.meta["val"].numel() == 0:
+            return "empty tensor"
+    outv = node.meta.get("val")
+    if isinstance(outv, torch.Tensor) and outv.numel() == 0:
+        return "empty result"
+    return None
+
+
+def out_dtype_in(*dtypes) -> Predicate:
+    def pred(ctx, node):
+        v = node.meta.get("val")
+        if isinstance(v, torch.Tensor) and v.dtype not in dtypes:
+            return f"result dtype {v.dtype} is not one of {', '.join(map(str, dtypes))}"
+        return None
+    return pred
+
+
+def arg_is_scalar_or_none(index: int, what: str) -> Predicate:
+    def pred(ctx, node):
+        a = node.args[index] if len(node.args) > index else None
+        if isinstance(a, torch.fx.Node):
+            return f"{what} given as a tensor"
+        return None
+    return pred
+
+
+COMMON: tuple = (static_shapes, nonempty, no_complex)

@@ -1,0 +1,86 @@
+"""What the compiler did to a graph: ops lowered, ops left on the host and why."""
+from __future__ import annotations
+
+import collections
+import logging
+from dataclasses import dataclass, field
+
+log = logging.getLogger("torch_ttnn")
+_LOGGED: set = set()
+
+
+def op_name(target) -> str:
+    name = getattr(target, "__name__", None) or str(target)
+    if hasattr(target, "_schema"):  # aten OpOverload
+        return str(target).replace("aten.", "aten.", 1)
+    return name
+
+
+@dataclass
+class GraphReport:
+    kind: str                                       # "forward", "backward", "inference"
+    aten_ops: collections.Counter = field(default_factory=collections.Counter)     # before lowering
+    lowered: collections.Counter = field(default_factory=collections.Counter)      # aten op -> count
+    fallbacks: collections.Counter = field(default_factory=collections.Counter)    # (aten op, reason) -> n
+    ttnn_ops: collections.Counter = field(default_factory=collections.Counter)     # ttnn target -> count
+    conversions: collections.Counter = field(default_factory=collections.Counter)  # data movement inserted
+    input_shapes: dict = field(default_factory=dict)                               # aten op -> set of shapes
+
+    def record_fallback(self, target, reason: str, strict: bool) -> None:
+        name = op_name(target)
+        self.fallbacks[(name, reason)] += 1
+        key = (name, reason)
+        if key not in _LOGGED:
+            _LOGGED.add(key)
+            log.warning("torch_ttnn: %s stays on the host: %s", name, reason)
+        if strict:
+            raise FallbackError(f"{name} cannot be lowered to TT-NN: {reason} (strict mode forbids fallback)")
+
+    @property
+    def remaining(self) -> collections.Counter:
+        c = collections.Counter()
+        for (name, _), n in self.fallbacks.items():
+            c[name] += n
+        return c
+
+    def as_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "aten_ops": dict(self.aten_ops),
+            "lowered": dict(self.lowered),
+            "fallbacks": [{"op": op, "reason": r, "count": n} for (op, r), n in sorted(self.fallbacks.items())],
+            "ttnn_ops": dict(self.ttnn_ops),
+            "conversions": dict(self.conversions),
+            "input_shapes": {k: sorted(map(str, v)) for k, v in self.input_shapes.items()},
+        }
+
+
+class FallbackError(RuntimeError):
+    """Strict mode: an op could not be lowered."""
+
+
+def format_report(reports, counters: dict | None = None) -> str:
+    """A lowering report a person reads: ops lowered, ops left on the host and why, transfers."""
+    lines = []
+    total_before = sum(sum(r.aten_ops.values()) for r in reports)
+    total_remaining = sum(sum(r.remaining.values()) for r in reports)
+    lines.append(f"graphs compiled: {len(reports)}")
+    lines.append(f"aten ops: {total_before} before lowering, {total_remaining} left on the host")
+    lowered = collections.Counter()
+    for r in reports:
+        lowered.update(r.lowered)
+    if lowered:
+        lines.append("lowered to TT-NN:")
+        for name, n in sorted(lowered.items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"  {n:5d}  {name}")
+    fb = collections.Counter()
+    for r in reports:
+        fb.update(r.fallbacks)
+    if fb:
+        lines.append("left on the host:")
+        for (name, reason), n in sorted(fb.items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"  {n:5d}  {name}: {reason}")
+    if counters:
+        lines.append(f"transfers per call: {counters.get('to_device', 0)} to device, "
+                     f"{counters.get('from_device', 0)} from device")
+    return "\n".join(lines)

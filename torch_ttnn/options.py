@@ -1,0 +1,59 @@
+"""TorchTtnnOption: the user's choices for a compiled model (results live in CompileResults)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+
+@dataclass
+class CompileResults:
+    """What compiling produced: lowered graphs, per-graph reports, device counters per call."""
+    graphs: list = field(default_factory=list)          # torch.fx.Graph, one per compiled graph
+    graph_modules: list = field(default_factory=list)
+    reports: list = field(default_factory=list)         # GraphReport, one per compiled graph
+    compile_seconds: float = 0.0
+    calls: int = 0
+    last_call_counters: dict = field(default_factory=dict)
+
+
+class TorchTtnnOption:
+    """Options of the torch_ttnn backend.
+
+    device: a ttnn device (real or `torch_ttnn.sim`); None opens the default simulated device.
+    gen_graphviz: write the graph after each pass as SVG under `metrics_path`.
+    metrics_path: where graphs and metrics are written.
+    bypass_compile: run the captured graphs with torch (no lowering); useful to isolate capture problems.
+    load_params_once: convert and place parameters and buffers on the device once per compiled model.
+    strict: any op that cannot be lowered is an error instead of a host fallback.
+    fp32: keep float32 tensors in float32 on the device where TT-NN supports it (default bfloat16).
+    fusions: run the TT-NN fusion passes (linear+activation, softmax scale/mask, attention, conv+bn).
+    """
+
+    def __init__(self, device=None, gen_graphviz: bool = False, metrics_path: Optional[str] = None,
+                 bypass_compile: bool = False, load_params_once: bool = True, strict: bool = False,
+                 fp32: bool = False, fusions: bool = True, deallocate: bool = True, **unknown: Any):
+        if unknown:
+            raise TypeError(f"TorchTtnnOption: unknown option(s) {sorted(unknown)}")
+        self.device = device
+        self.gen_graphviz = gen_graphviz
+        self.metrics_path = metrics_path
+        self.bypass_compile = bypass_compile
+        self.load_params_once = load_params_once
+        self.strict = strict
+        self.fp32 = fp32
+        self.fusions = fusions
+        self.deallocate = deallocate
+        self.results = CompileResults()
+
+    # thin views kept for code written against the original torch-ttnn
+    @property
+    def _out_fx_graphs(self) -> list:
+        return self.results.graphs
+
+    def reset_results(self) -> None:
+        self.results = CompileResults()
+
+    def __repr__(self) -> str:
+        return (f"TorchTtnnOption(device={self.device!r}, gen_graphviz={self.gen_graphviz}, "
+                f"metrics_path={self.metrics_path!r}, bypass_compile={self.bypass_compile}, "
+                f"load_params_once={self.load_params_once}, strict={self.strict}, fp32={self.fp32})")
