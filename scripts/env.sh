@@ -14,6 +14,10 @@ if [ ! -f "$STAMP" ] || [ "$ROOT/pyproject.toml" -nt "$STAMP" ]; then
     "$VENV/bin/python" -m pip install -q -e "$ROOT[dev]"
     touch "$STAMP"
 fi
+# graphviz's `dot` renders the per-pass SVGs of gen_graphviz (best effort: skipped when apt is unavailable)
+if ! command -v dot >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && apt-get install -y -qq graphviz) >/dev/null 2>&1 || echo "note: graphviz not installed" >&2
+fi
 export PATH="$VENV/bin:$PATH"
 export HF_HUB_OFFLINE=1
 export TT_METAL_MOCK_CLUSTER_DESC_PATH="${TT_METAL_MOCK_CLUSTER_DESC_PATH:-$ROOT/tests/data/wormhole_N150.yaml}"

@@ -325,3 +325,99 @@ class Tile:
 
 
 DEFAULT_TILE = Tile((32, 32))
+
+
+# ------------------------------------------------------------------------------------------------
+# Convolution / pooling / embedding configuration types (names, keywords and defaults of 0.81.1)
+# ------------------------------------------------------------------------------------------------
+
+class PaddingMode(enum.IntEnum):
+    Zeros = 0
+    Replicate = 1
+
+    def __repr__(self) -> str:
+        return f"PaddingMode.{self.name}"
+
+
+class EmbeddingsType(enum.IntEnum):
+    GENERIC = 0
+    PADDED = 1
+    BINARY = 2
+
+    def __repr__(self) -> str:
+        return f"EmbeddingsType.{self.name}"
+
+
+class _SliceTypeEnum(enum.IntEnum):
+    DRAMSliceHeight = 0
+    DRAMSliceWidth = 1
+    L1Full = 2
+
+    def __repr__(self) -> str:
+        return f"SliceTypeEnum.{self.name}"
+
+
+class Op2DSliceConfig:
+    """ttnn.Op2DSliceConfig (alias ttnn.Conv2dSliceConfig): how conv/pool slice their tensors through DRAM."""
+
+    SliceTypeEnum = _SliceTypeEnum
+
+    def __init__(self, *, slice_type, num_slices: int = 0):
+        self.slice_type = _SliceTypeEnum(slice_type)
+        self.num_slices = int(num_slices)
+
+    def __eq__(self, other):
+        return (isinstance(other, Op2DSliceConfig) and other.slice_type == self.slice_type
+                and other.num_slices == self.num_slices)
+
+    def __repr__(self) -> str:
+        names = {0: "DRAM_HEIGHT", 1: "DRAM_WIDTH", 2: "L1_FULL"}
+        return f"Op2DSliceConfig(slice_type=SliceType::{names[int(self.slice_type)]},num_slices={self.num_slices})"
+
+
+Conv2dSliceConfig = Op2DSliceConfig
+Conv2dDRAMSliceHeight = _SliceTypeEnum.DRAMSliceHeight
+Conv2dDRAMSliceWidth = _SliceTypeEnum.DRAMSliceWidth
+Conv2dL1Full = _SliceTypeEnum.L1Full
+Conv2dL1FullSliceConfig = Op2DSliceConfig(slice_type=_SliceTypeEnum.L1Full)
+Op2DDRAMSliceHeight = _SliceTypeEnum.DRAMSliceHeight
+Op2DDRAMSliceWidth = _SliceTypeEnum.DRAMSliceWidth
+Op2DL1FullSliceConfig = Op2DSliceConfig(slice_type=_SliceTypeEnum.L1Full)
+
+
+class Conv2dConfig:
+    """ttnn.Conv2dConfig (also ttnn.Conv1dConfig): keyword-only, the real parameters and defaults of 0.81.1."""
+
+    _FIELDS = (("weights_dtype", None), ("activation", None), ("deallocate_activation", False),
+               ("reallocate_halo_output", True), ("config_tensors_in_dram", False), ("act_block_h_override", 0),
+               ("act_block_w_div", 1), ("reshard_if_not_optimal", False), ("override_sharding_config", False),
+               ("shard_layout", None), ("core_grid", None), ("transpose_shards", False),
+               ("output_layout", Layout.TILE), ("enable_act_double_buffer", False),
+               ("enable_weights_double_buffer", False), ("full_inner_dim", False),
+               ("enable_kernel_stride_folding", None), ("enable_activation_reuse", False),
+               ("force_split_reader", None), ("override_output_sharding_config", False),
+               ("padding_mode", PaddingMode.Zeros))
+
+    def __init__(self, *, weights_dtype=None, activation=None, deallocate_activation=False,
+                 reallocate_halo_output=True, config_tensors_in_dram=False, act_block_h_override=0,
+                 act_block_w_div=1, reshard_if_not_optimal=False, override_sharding_config=False,
+                 shard_layout=None, core_grid=None, transpose_shards=False, output_layout=Layout.TILE,
+                 enable_act_double_buffer=False, enable_weights_double_buffer=False, full_inner_dim=False,
+                 enable_kernel_stride_folding=None, enable_activation_reuse=False, force_split_reader=None,
+                 override_output_sharding_config=False, padding_mode=PaddingMode.Zeros):
+        if activation is not None and not isinstance(activation, UnaryWithParam):
+            # the real constructor is typed `ttnn.UnaryWithParam | None` and rejects strings
+            raise TypeError(f"Conv2dConfig: activation must be a ttnn.UnaryWithParam or None, "
+                            f"got {type(activation).__name__}")
+        values = dict(locals())
+        for name, _ in self._FIELDS:
+            setattr(self, name, values[name])
+        self.weights_dtype = None if weights_dtype is None else DataType(weights_dtype)
+        self.output_layout = Layout(output_layout)
+        self.padding_mode = PaddingMode(padding_mode)
+
+    def __repr__(self) -> str:
+        return "Conv2dConfig(" + ",".join(f"{n}={getattr(self, n)!r}" for n, _ in self._FIELDS) + ")"
+
+
+Conv1dConfig = Conv2dConfig

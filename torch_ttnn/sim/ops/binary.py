@@ -1,0 +1,920 @@
+"""Element-wise binary ops (binary_ng): add, subtract, multiply, divide, comparisons, logical and bitwise ops,
+remainders, transcendental binaries and their in-place variants.
+
+What is modelled (FACTS.md and the 0.81.1 docstrings of each op):
+
+- Operands: tensors on one open device; a Python int/float operand where the real op has a scalar overload
+  (`add(2.0, t)` too, for the ops whose first operand may be a Number). Scalars are stored as the tensor
+  operand's dtype (bf16 round-to-nearest-even for bf16/block-float tensors, fp32 for FLOAT32).
+- Broadcasting (docstring of add/multiply, "Broadcast of A and B operands is supported up to dimension 5"):
+  shapes are aligned on the right; in the 5 innermost dims any dim of size 1 in either operand expands to the
+  other (both operands may broadcast, in different dims); dims further out must be equal.
+- Dtypes: the docstring table of each op; float-family operands may mix (output follows A) unless the op
+  says "Operands must have the same dtype"; multiply/divide-like ops promote an integer operand to the float
+  operand's dtype; an INT32 tensor with a float scalar is promoted to FLOAT32 by multiply, divide,
+  remainder and fmod, and refused by the others unless the float is integral.
+- Numerics: add/subtract/rsub with `fast_and_approximate_mode=True` (default) run on the FPU and the packer
+  rounds (nearest, ties away); `False` runs on the SFPU and rounds to nearest even (BFLOAT16 outputs only).
+  multiply: `fast_and_approximate_mode=True` is the FPU path (MathFidelity bit slices, eltwise default HiFi4
+  = exact product), the default `False` the SFPU path with RNE. Other arithmetic runs on the SFPU in fp32 and
+  the result is truncated into a 16-bit Dst for bf16 outputs (rounded by the packer when an fp32 operand
+  makes Dst fp32). Comparisons and logical ops give 1/0 in the output dtype. Integer dtypes compute exactly
+  and wrap. `device.ideal` computes exactly and rounds to nearest even.
+- Tile padding: the output's padding scalar is f(pad_a, pad_b) when every operand's padding is known and no
+  operand is broadcast along the last two dims (a scalar operand's "padding" is the scalar).
+- Fused activations (`activations`, `input_tensor_a_activations`, `input_tensor_b_activations`): lists of
+  UnaryWithParam / UnaryOpType / names; RELU, RELU6, GELU, GELU_TANH, SILU, SIGMOID, TANH, EXP, LOG, SQRT,
+  RECIP, ABS, SQUARE, NEG are supported; anything else raises TTNNError.
+"""
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+from typing import Callable, Optional, Sequence
+
+import torch
+
+from .. import formats
+from .._op import ttnn_op
+from ..tensor import Tensor
+from ..types import (BLOCK_FLOAT_DTYPES, FLOAT_DTYPES, INT_DTYPES, SUPPORTED_DTYPES, DataType, Layout,
+                     MathFidelity)
+from ._common import fail, make_output, on_device, out_memory_config, require_dtype, require_layout, round_to
+
+BF16, FP32, BFP8, BFP4 = DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B, DataType.BFLOAT4_B
+INT32, UINT32, UINT16, UINT8 = DataType.INT32, DataType.UINT32, DataType.UINT16, DataType.UINT8
+
+FLOATS = (BF16, BFP8, BFP4, FP32)
+ARITH = FLOATS + (INT32, UINT32, UINT16)            # add, subtract, multiply, ...
+COMPARE = ARITH + (UINT8,)                          # eq, ne, lt, ...
+MAX_BROADCAST_DIMS = 5
+
+
+# ------------------------------------------------------------------------------------------------
+# Operands, broadcasting, padding
+# ------------------------------------------------------------------------------------------------
+
+class Operand:
+    """One input of an element-wise op: a device tensor or a Python scalar."""
+
+    __slots__ = ("arg", "tensor", "scalar", "dtype")
+
+    def __init__(self, arg: str, tensor: Optional[Tensor], scalar=None):
+        self.arg, self.tensor, self.scalar = arg, tensor, scalar
+        self.dtype = tensor._dtype if tensor is not None else None
+
+    @property
+    def is_tensor(self) -> bool:
+        return self.tensor is not None
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.tensor.shape) if self.tensor is not None else ()
+
+    def pad(self):
+        """The scalar held by this operand's tile padding (None when unknown)."""
+        if self.tensor is None:
+            return self.scalar
+        return self.tensor._pad if self.tensor._layout == Layout.TILE else None
+
+
+def operand(op: str, arg: str, x, *, scalar_ok: bool) -> Operand:
+    if isinstance(x, Tensor):
+        x._check_alive(f"ttnn.{op}: {arg}")
+        return Operand(arg, x)
+    if isinstance(x, (bool, int, float)) and not isinstance(x, Tensor):
+        if not scalar_ok:
+            fail(op, f"{arg} must be a ttnn.Tensor, got {type(x).__name__} (this op has no scalar overload)")
+        return Operand(arg, None, int(x) if isinstance(x, bool) else x)
+    fail(op, f"{arg} must be a ttnn.Tensor{' or a number' if scalar_ok else ''}, got {type(x).__name__}")
+
+
+def broadcast_shape(op: str, *shapes) -> tuple:
+    """TT-NN 0.81.1 broadcasting: right-aligned; dims of size 1 expand in the 5 innermost dims (in either
+    operand); dims further out must be equal."""
+    shapes = [tuple(int(d) for d in s) for s in shapes]
+    rank = max((len(s) for s in shapes), default=0)
+    padded = [(1,) * (rank - len(s)) + s for s in shapes]
+    out = []
+    for i in range(rank):
+        dims = {p[i] for p in padded}
+        if rank - i > MAX_BROADCAST_DIMS:
+            ok = len(dims) == 1
+            size = next(iter(dims))
+        else:
+            rest = dims - {1}
+            ok = len(rest) <= 1
+            size = next(iter(rest)) if rest else 1
+        if not ok:
+            fail(op, f"incompatible shapes {' and '.join(str(list(s)) for s in shapes)}: dims of size 1 broadcast "
+                     f"in the {MAX_BROADCAST_DIMS} innermost dims, other dims must be equal")
+        out.append(size)
+    return tuple(out)
+
+
+def padding_is_defined(out_shape: tuple, operands: Sequence[Operand]) -> bool:
+    """The output padding is a function of the operands' padding scalars when each tensor operand has a
+    known padding scalar and covers the output's last two dims (no broadcast along them)."""
+    if len(out_shape) == 0:
+        return False
+    for o in operands:
+        if not o.is_tensor:
+            continue
+        if o.pad() is None:
+            return False
+        s = (1,) * (len(out_shape) - len(o.shape)) + o.shape
+        if s[-2:] != tuple(out_shape[-2:]):
+            return False
+    return True
+
+
+# ------------------------------------------------------------------------------------------------
+# Fused activations
+# ------------------------------------------------------------------------------------------------
+
+def _float_act(fn):
+    return lambda x: fn(x if x.is_floating_point() else x.to(torch.float32))
+
+
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "RELU": torch.relu,
+    "RELU6": lambda x: x.clamp(0, 6),
+    "GELU": _float_act(torch.nn.functional.gelu),
+    "GELU_TANH": _float_act(lambda x: torch.nn.functional.gelu(x, approximate="tanh")),
+    "SILU": _float_act(torch.nn.functional.silu),
+    "SIGMOID": _float_act(torch.sigmoid),
+    "TANH": _float_act(torch.tanh),
+    "EXP": _float_act(torch.exp),
+    "LOG": _float_act(torch.log),
+    "SQRT": _float_act(torch.sqrt),
+    "RECIP": _float_act(torch.reciprocal),
+    "ABS": torch.abs,
+    "SQUARE": lambda x: x * x,
+    "NEG": torch.neg,
+}
+
+
+def activation_name(a) -> str:
+    if isinstance(a, str):
+        return a.upper()
+    t = getattr(a, "op_type", a)
+    return str(getattr(t, "name", t)).upper()
+
+
+def check_activations(op: str, arg: str, acts) -> list:
+    acts = list(acts or [])
+    for a in acts:
+        name = activation_name(a)
+        if name not in ACTIVATIONS:
+            fail(op, f"{arg}: activation {name} is not supported by the simulated device "
+                     f"(supported: {', '.join(sorted(ACTIVATIONS))})")
+    return acts
+
+
+def apply_activations(x: torch.Tensor, acts) -> torch.Tensor:
+    for a in acts:
+        x = ACTIVATIONS[activation_name(a)](x)
+    return x
+
+
+# ------------------------------------------------------------------------------------------------
+# Numerics
+# ------------------------------------------------------------------------------------------------
+
+def _masked(x: torch.Tensor, mask: int) -> torch.Tensor:
+    b = x.to(torch.float32).contiguous().view(torch.int32)
+    return (b & mask).view(torch.float32)
+
+
+def fpu_multiply(a: torch.Tensor, b: torch.Tensor, fidelity: MathFidelity) -> torch.Tensor:
+    """Product in the matrix unit at a math fidelity (FACTS "Compute numerics"). `a` is the SrcA operand
+    (input_tensor_a of an eltwise op), `b` SrcB. The passes are summed exactly and returned in fp32."""
+    a_hi = _masked(a, -0x80000)              # 0xFFF80000: hidden bit + 4 mantissa bits
+    a_lo = _masked(a, -0x4000) - a_hi        # next 5 mantissa bits
+    b_hi = _masked(b, -0x20000)              # 0xFFFE0000: 6 mantissa bits
+    b_lo = _masked(b, -0x2000) - b_hi        # next 4 mantissa bits
+    d = lambda t: t.to(torch.float64)
+    acc = d(a_hi) * d(b_hi)
+    if fidelity in (MathFidelity.HiFi2, MathFidelity.HiFi3, MathFidelity.HiFi4):
+        acc = acc + d(a_lo) * d(b_hi)
+    if fidelity in (MathFidelity.HiFi3, MathFidelity.HiFi4):
+        acc = acc + d(a_hi) * d(b_lo)
+    if fidelity == MathFidelity.HiFi4:
+        acc = acc + d(a_lo) * d(b_lo)
+    return acc.to(torch.float32)
+
+
+def _pre_round(value: torch.Tensor, dtype: DataType, rounding: str, device) -> tuple[torch.Tensor, str]:
+    """Map the op's rounding ("packer", "sfpu", "rne") onto what `make_output` offers."""
+    if device is not None and device.ideal or dtype in INT_DTYPES:
+        return value, "host"
+    if rounding == "rne":  # SFPU result rounded to nearest even into bf16 (denormals flushed)
+        if dtype == FP32:
+            return value, "packer"
+        value = formats.flush_fp32(formats.round_bf16_rne(value.to(torch.float32)))
+        return value, ("host" if dtype == BF16 else "packer")
+    if rounding == "sfpu" and dtype in BLOCK_FLOAT_DTYPES:  # truncated into bf16 Dst, then packed
+        return formats.truncate_bf16(value.to(torch.float32)), "packer"
+    return value, rounding
+
+
+def _to_dtype_domain(value: torch.Tensor, dtype: DataType) -> torch.Tensor:
+    if value.dtype == torch.bool:
+        value = value.to(torch.int64)
+    if dtype in FLOAT_DTYPES:
+        return value.to(torch.float32)
+    return value
+
+
+def emit(op: str, device, value: torch.Tensor, dtype: DataType, layout: Layout, memory_config, *,
+         rounding: str, pad, output_tensor: Optional[Tensor], like: Optional[Tensor]) -> Tensor:
+    """Round `value` to `dtype` and store it in a new device tensor, or into `output_tensor`."""
+    dtype = DataType(dtype)
+    value = _to_dtype_domain(value, dtype)
+    value, rnd = _pre_round(value, dtype, rounding, device)
+    if pad is not None:
+        p = _to_dtype_domain(torch.as_tensor(pad).reshape(1), dtype)
+        p, _ = _pre_round(p, dtype, rounding, device)
+        if dtype in INT_DTYPES:
+            p = formats.wrap_int(p, dtype)
+        pad = p[0].item()
+        if isinstance(pad, float) and math.isnan(pad) and dtype in INT_DTYPES:
+            pad = None
+    if output_tensor is None:
+        return make_output(op, device, value, dtype, layout, out_memory_config(memory_config, like),
+                           rounding=rnd, pad=pad)
+    out = output_tensor
+    if out._layout != Layout.TILE:
+        pad = None
+    stored = round_to(value, dtype, device, rounding=rnd, pad=pad)
+    if pad is not None and dtype in FLOAT_DTYPES:
+        pad_dtype = BF16 if dtype in BLOCK_FLOAT_DTYPES else dtype
+        pad = float(round_to(torch.tensor([float(pad)]), pad_dtype, device, rounding=rnd)[0])
+    out._value = stored.contiguous()
+    out._pad = pad
+    return out
+
+
+def check_output_tensor(op: str, device, output_tensor, shape: tuple, dtype: Optional[DataType]):
+    """Validate a preallocated output tensor; returns the output dtype it imposes."""
+    if output_tensor is None:
+        return dtype
+    if not isinstance(output_tensor, Tensor):
+        fail(op, f"output_tensor must be a ttnn.Tensor, got {type(output_tensor).__name__}")
+    output_tensor._check_alive(f"ttnn.{op}: output_tensor")
+    if output_tensor._device is not device:
+        fail(op, "output_tensor must be on the same device as the inputs")
+    if tuple(output_tensor.shape) != tuple(shape):
+        fail(op, f"output_tensor has shape {list(output_tensor.shape)}, but the result has shape {list(shape)}")
+    if dtype is not None and dtype != output_tensor._dtype:
+        fail(op, f"dtype {dtype.name} does not match output_tensor's dtype {output_tensor._dtype.name}")
+    return output_tensor._dtype
+
+
+def scalar_as(x, dtype: DataType, int_domain: bool) -> torch.Tensor:
+    """A Python scalar operand as the device holds it next to a tensor of `dtype`."""
+    if int_domain:
+        return torch.tensor(int(x), dtype=torch.int64)
+    v = torch.tensor(float(x), dtype=torch.float32)
+    if dtype != FP32:
+        v = formats.round_bf16_rne(v.reshape(1)).reshape(())
+    return v
+
+
+# ------------------------------------------------------------------------------------------------
+# Op specifications
+# ------------------------------------------------------------------------------------------------
+
+class Spec:
+    """How one binary op checks and computes.
+
+    mix: dtype pairs allowed: "float" (float-family may mix, others must match), "promote" (also an integer
+    operand is cast to the float operand's dtype), "same" (equal dtypes), "isclose" (FLOAT32 with BFLOAT16).
+    float_scalar: what an integer tensor does with a non-integral float scalar: "promote" (to FLOAT32) or
+    "refuse". kind: "fpu_add", "fpu_mul", "sfpu" or "exact" (selects the rounding).
+    """
+
+    def __init__(self, name: str, fn: Callable, dtypes, *, kind: str = "sfpu", mix: str = "float",
+                 scalar_a: bool = False, scalar_b: bool = True, float_scalar: str = "refuse",
+                 compare: bool = False, golden: Optional[Callable] = None):
+        self.name, self.fn, self.dtypes, self.kind, self.mix = name, fn, tuple(dtypes), kind, mix
+        self.scalar_a, self.scalar_b, self.float_scalar = scalar_a, scalar_b, float_scalar
+        self.compare, self.golden = compare, golden
+
+
+def run_binary(op: str, spec: Spec, a, b, *, names=("input_tensor_a", "input_tensor_b"), fast=None,
+               dtype=None, memory_config=None, output_tensor=None, activations=(), a_acts=(), b_acts=(),
+               inplace: bool = False, **params) -> Tensor:
+    A = operand(op, names[0], a, scalar_ok=spec.scalar_a and not inplace)
+    B = operand(op, names[1], b, scalar_ok=spec.scalar_b)
+    if not A.is_tensor and not B.is_tensor:
+        fail(op, "at least one operand must be a ttnn.Tensor (there is no scalar-scalar overload)")
+    tensors = {o.arg: o.tensor for o in (A, B) if o.is_tensor}
+    device = on_device(op, **tensors)
+    activations = check_activations(op, "activations", activations)
+    a_acts = check_activations(op, "input_tensor_a_activations", a_acts)
+    b_acts = check_activations(op, "input_tensor_b_activations", b_acts)
+    for o in (A, B):
+        if o.is_tensor:
+            require_dtype(op, o.arg, o.tensor, spec.dtypes)
+    lead = A if A.is_tensor else B
+
+    # --- dtypes: mixing, promotion -------------------------------------------------------------
+    promote_to = {}  # arg -> float dtype the integer operand is cast to
+    if A.is_tensor and B.is_tensor and A.dtype != B.dtype:
+        fa, fb = A.dtype in FLOAT_DTYPES, B.dtype in FLOAT_DTYPES
+        pair = f"{A.dtype.name} and {B.dtype.name}"
+        if spec.mix == "same":
+            fail(op, f"operands must have the same dtype, got {pair}")
+        if spec.mix == "isclose" and {A.dtype, B.dtype} != {FP32, BF16}:
+            fail(op, f"the only mixed dtype pair allowed is FLOAT32 with BFLOAT16, got {pair}")
+        if fa != fb:
+            if spec.mix != "promote" or (not fa and A.dtype not in (INT32, UINT32)) or (
+                    not fb and B.dtype not in (INT32, UINT32)):
+                fail(op, f"operands of dtypes {pair} cannot be mixed (only float-family dtypes may mix)")
+            ints, flt = (A, B) if not fa else (B, A)
+            promote_to[ints.arg] = flt.dtype
+        elif not fa:
+            fail(op, f"operands of dtypes {pair} cannot be mixed (integer operands must have the same dtype)")
+    scalar = A if not A.is_tensor else (B if not B.is_tensor else None)
+    if scalar is not None and lead.dtype in INT_DTYPES and isinstance(scalar.scalar, float):
+        if spec.float_scalar == "promote":
+            promote_to[lead.arg] = FP32
+        elif scalar.scalar.is_integer():
+            scalar.scalar = int(scalar.scalar)
+        else:
+            fail(op, f"{scalar.arg}={scalar.scalar} is not an integer, but {lead.arg} has dtype {lead.dtype.name}")
+    in_dtypes = [promote_to.get(o.arg, o.dtype) for o in (A, B) if o.is_tensor]
+    int_domain = all(d in INT_DTYPES for d in in_dtypes)
+    base = promote_to.get(A.arg, A.dtype) if A.is_tensor else promote_to.get(B.arg, B.dtype)
+    if spec.compare and base == UINT8 and not inplace:
+        base = UINT16
+    ctx = SimpleNamespace(op=op, int_domain=int_domain, fast=fast, in_dtypes=in_dtypes, device=device,
+                          out_dtype=None, dtype_kwarg=dtype, **params)
+    hook = params.get("out_dtype_hook")
+    if hook is not None:
+        base = hook(ctx, base)
+    if inplace:
+        output_tensor = A.tensor
+    out_shape = broadcast_shape(op, A.shape, B.shape)
+    out_dtype = DataType(dtype) if dtype is not None else None
+    out_dtype = check_output_tensor(op, device, output_tensor, out_shape, out_dtype) or base
+    if out_dtype not in SUPPORTED_DTYPES:
+        fail(op, f"output dtype {out_dtype.name} is not supported")
+    ctx.out_dtype = out_dtype
+    layout = output_tensor._layout if output_tensor is not None else lead.tensor._layout
+
+    # --- numerics --------------------------------------------------------------------------------
+    fp32_involved = FP32 in in_dtypes or out_dtype == FP32
+    if spec.kind == "fpu_add":
+        if fast is False and out_dtype != BF16 and not int_domain:
+            fail(op, f"fast_and_approximate_mode=False is only accepted for a BFLOAT16 output, got {out_dtype.name}")
+        rounding = "packer" if fast or fast is None else "rne"
+    elif spec.kind == "fpu_mul":
+        ctx.fpu = bool(fast) and not fp32_involved and not device.ideal
+        rounding = "packer" if (fast or out_dtype != BF16) else "rne"
+    elif spec.kind == "sfpu":
+        rounding = "packer" if fp32_involved else "sfpu"
+    else:
+        rounding = "packer"
+    ctx.fidelity = MathFidelity.HiFi4  # eltwise default; binary ops take no compute_kernel_config
+
+    def values(o: Operand, use_pad: bool) -> torch.Tensor:
+        if not o.is_tensor:
+            return scalar_as(o.scalar, lead.dtype if lead.dtype in FLOAT_DTYPES else promote_to.get(lead.arg, FP32),
+                             int_domain)
+        v = torch.tensor([o.pad()]) if use_pad else o.tensor._value
+        if int_domain:
+            return v.to(torch.int64) if use_pad else v
+        if o.arg in promote_to:  # device typecast of the integer operand
+            return round_to(v.to(torch.float64).to(torch.float32), promote_to[o.arg], device, rounding="packer",
+                            pad=0.0)
+        return v.to(torch.float32)
+
+    def compute(use_pad: bool) -> torch.Tensor:
+        va = apply_activations(values(A, use_pad), a_acts)
+        vb = apply_activations(values(B, use_pad), b_acts)
+        r = spec.fn(va, vb, ctx)
+        r = _to_dtype_domain(r, out_dtype) if r.dtype == torch.bool else r
+        return apply_activations(r, activations)
+
+    value = compute(False)
+    value = torch.broadcast_to(value, out_shape).clone() if tuple(value.shape) != out_shape else value
+    pad = None
+    if layout == Layout.TILE and padding_is_defined(out_shape, (A, B)):
+        pad = compute(True).reshape(-1)[0]
+    return emit(op, device, value, out_dtype, layout, memory_config, rounding=rounding, pad=pad,
+                output_tensor=output_tensor, like=lead.tensor)
+
+
+# ------------------------------------------------------------------------------------------------
+# Element functions: (a, b, ctx) -> values (float32 / int64 / bool)
+# ------------------------------------------------------------------------------------------------
+
+def _nonzero(b: torch.Tensor) -> torch.Tensor:
+    return torch.where(b == 0, torch.ones_like(b), b)
+
+
+def _int_div(a, b, mode):
+    """Integer division; division by zero is undefined on the device (modelled as 0)."""
+    q = torch.div(a, _nonzero(b), rounding_mode=mode)
+    return torch.where(b == 0, torch.zeros_like(q), q)
+
+
+def _add(a, b, ctx):
+    return a + b
+
+
+def _sub(a, b, ctx):
+    return a - b
+
+
+def _rsub(a, b, ctx):
+    return b - a
+
+
+def _mul(a, b, ctx):
+    if not ctx.int_domain and getattr(ctx, "fpu", False):
+        return fpu_multiply(a, b, ctx.fidelity)
+    return a * b
+
+
+def _divide(a, b, ctx):
+    mode = getattr(ctx, "rounding_mode", None)
+    if ctx.int_domain:
+        if mode is None:
+            return (a.to(torch.float64) / b.to(torch.float64)).to(torch.float32)
+        return _int_div(a, b, mode)
+    q = a / b
+    if mode == "floor":
+        q = torch.floor(q)
+    elif mode == "trunc":
+        q = torch.trunc(q)
+    return q
+
+
+def _divide_out_dtype(ctx, base):
+    mode = getattr(ctx, "rounding_mode", None)
+    if mode not in (None, "floor", "trunc"):
+        fail(ctx.op, f"rounding_mode must be None, 'floor' or 'trunc', got {mode!r}")
+    if ctx.int_domain and mode is None:
+        if ctx.dtype_kwarg is not None and DataType(ctx.dtype_kwarg) != FP32:
+            fail(ctx.op, "integer division with rounding_mode=None yields FLOAT32; dtype must be None or FLOAT32")
+        return FP32
+    return base
+
+
+def _int_to_fp32_out(ctx, base):
+    return FP32 if ctx.int_domain else base
+
+
+def _remainder(a, b, ctx):
+    if ctx.int_domain:
+        r = torch.remainder(a, _nonzero(b))
+        return torch.where(b == 0, torch.zeros_like(r), r)
+    return torch.remainder(a, b)
+
+
+def _fmod(a, b, ctx):
+    if ctx.int_domain:
+        r = torch.fmod(a, _nonzero(b))
+        return torch.where(b == 0, torch.zeros_like(r), r)
+    return torch.fmod(a, b)
+
+
+def _floor_div(a, b, ctx):
+    if ctx.int_domain:
+        return _int_div(a, b, "floor")
+    return torch.floor(a / b)
+
+
+def _div_no_nan(a, b, ctx):
+    if ctx.int_domain:
+        a, b = a.to(torch.float64), b.to(torch.float64)
+    q = torch.where(b == 0, torch.zeros_like(a / _nonzero(b)), a / _nonzero(b))
+    return q.to(torch.float32)
+
+
+def _truth(x):
+    return x != 0
+
+
+def _shift_left(a, b, ctx):
+    ok = (b >= 0) & (b <= 31)
+    r = torch.bitwise_left_shift(a, b.clamp(0, 31))
+    return torch.where(ok, r, torch.zeros_like(r))
+
+
+def _shift_right(a, b, ctx):
+    if ctx.out_dtype == INT32:  # arithmetic shift; counts outside [0, 31] give 0
+        ok = (b >= 0) & (b <= 31)
+        r = torch.bitwise_right_shift(a, b.clamp(0, 31))
+        return torch.where(ok, r, torch.zeros_like(r))
+    return torch.bitwise_right_shift(a, b.clamp(0, 31))  # logical; counts >= 32 saturate to 31
+
+
+def _squared_difference(a, b, ctx):
+    d = a - b
+    return d * d
+
+
+def _to_float(x):
+    return x if x.is_floating_point() else x.to(torch.float32)
+
+
+def _isclose(a, b, ctx):
+    return torch.isclose(_to_float(a), _to_float(b), rtol=ctx.rtol, atol=ctx.atol, equal_nan=ctx.equal_nan)
+
+
+def _bias_gelu(a, b, ctx):
+    return torch.nn.functional.gelu(a + b, approximate="tanh" if ctx.fast else "none")
+
+
+def _nextafter(a, b, ctx):
+    if FP32 in ctx.in_dtypes:
+        return torch.nextafter(a, b)
+    return torch.nextafter(a.to(torch.bfloat16), b.to(torch.bfloat16)).to(torch.float32)
+
+
+def _ldexp(a, b, ctx):
+    return a * torch.pow(torch.tensor(2.0), b)
+
+
+def _logaddexp2(a, b, ctx):
+    return torch.logaddexp2(a, b)
+
+
+def _g2(fn):
+    """A golden function taking (a, b, *args, **kwargs)."""
+    def golden(input_tensor_a, input_tensor_b, *args, **kwargs):
+        return fn(input_tensor_a, input_tensor_b)
+    return golden
+
+
+def _cmp_golden(fn):
+    return _g2(lambda a, b: fn(a, b) if torch.is_tensor(b) else fn(a, torch.tensor(b, dtype=a.dtype)))
+
+
+def _golden_divide(input_tensor_a, input_tensor_b, *args, rounding_mode=None, **kwargs):
+    return torch.div(input_tensor_a, input_tensor_b, rounding_mode=rounding_mode)
+
+
+SPECS = {s.name: s for s in [
+    Spec("add", _add, ARITH, kind="fpu_add", scalar_a=True, golden=_g2(torch.add)),
+    Spec("subtract", _sub, ARITH, kind="fpu_add", scalar_a=True, golden=_g2(torch.sub)),
+    Spec("rsub", _rsub, ARITH, kind="fpu_add", golden=_g2(lambda a, b: b - a)),
+    Spec("multiply", _mul, ARITH, kind="fpu_mul", mix="promote", scalar_a=True, float_scalar="promote",
+         golden=_g2(torch.mul)),
+    Spec("divide", _divide, FLOATS + (INT32,), mix="promote", scalar_a=True, float_scalar="promote",
+         golden=_golden_divide),
+    Spec("maximum", lambda a, b, c: torch.maximum(a, b), FLOATS + (INT32, UINT32), kind="exact",
+         golden=_cmp_golden(torch.maximum)),
+    Spec("minimum", lambda a, b, c: torch.minimum(a, b), FLOATS + (INT32, UINT32), kind="exact",
+         golden=_cmp_golden(torch.minimum)),
+    Spec("eq", lambda a, b, c: a == b, COMPARE, kind="exact", compare=True, golden=_g2(torch.eq)),
+    Spec("ne", lambda a, b, c: a != b, COMPARE, kind="exact", compare=True, golden=_g2(torch.ne)),
+    Spec("lt", lambda a, b, c: a < b, COMPARE, kind="exact", compare=True, golden=_g2(torch.lt)),
+    Spec("le", lambda a, b, c: a <= b, COMPARE, kind="exact", compare=True, golden=_g2(torch.le)),
+    Spec("gt", lambda a, b, c: a > b, COMPARE, kind="exact", compare=True, golden=_g2(torch.gt)),
+    Spec("ge", lambda a, b, c: a >= b, COMPARE, kind="exact", compare=True, golden=_g2(torch.ge)),
+    Spec("logical_and", lambda a, b, c: _truth(a) & _truth(b), ARITH, kind="exact", compare=True,
+         golden=_g2(torch.logical_and)),
+    Spec("logical_or", lambda a, b, c: _truth(a) | _truth(b), ARITH, kind="exact", compare=True,
+         golden=_g2(torch.logical_or)),
+    Spec("logical_xor", lambda a, b, c: _truth(a) ^ _truth(b), ARITH, kind="exact", compare=True,
+         golden=_g2(torch.logical_xor)),
+    Spec("bitwise_and", lambda a, b, c: a & b, (INT32, UINT16, UINT32), kind="exact", mix="same",
+         golden=_g2(torch.bitwise_and)),
+    Spec("bitwise_or", lambda a, b, c: a | b, (INT32, UINT16, UINT32), kind="exact", mix="same",
+         golden=_g2(torch.bitwise_or)),
+    Spec("bitwise_xor", lambda a, b, c: a ^ b, (INT32, UINT16, UINT32), kind="exact", mix="same",
+         golden=_g2(torch.bitwise_xor)),
+    Spec("bitwise_left_shift", _shift_left, (INT32, UINT16, UINT32), kind="exact", mix="same",
+         golden=_g2(torch.bitwise_left_shift)),
+    Spec("bitwise_right_shift", _shift_right, (INT32, UINT16, UINT32), kind="exact", mix="same",
+         golden=_g2(torch.bitwise_right_shift)),
+    Spec("remainder", _remainder, FLOATS + (INT32, UINT32), mix="same", float_scalar="promote",
+         golden=_g2(torch.remainder)),
+    Spec("fmod", _fmod, FLOATS + (INT32,), mix="same", float_scalar="promote", golden=_g2(torch.fmod)),
+    Spec("floor_div", _floor_div, FLOATS + (INT32,), mix="promote", golden=_g2(torch.floor_divide)),
+    Spec("atan2", lambda a, b, c: torch.atan2(a, b), FLOATS, mix="same", scalar_b=False,
+         golden=_g2(torch.atan2)),
+    Spec("xlogy", lambda a, b, c: torch.xlogy(a, b), FLOATS, mix="same", golden=_g2(torch.xlogy)),
+    Spec("squared_difference", _squared_difference, ARITH, golden=_g2(lambda a, b: (a - b) ** 2)),
+    Spec("hypot", lambda a, b, c: torch.hypot(a, b), FLOATS, mix="same", scalar_b=False,
+         golden=_g2(torch.hypot)),
+    Spec("logaddexp", lambda a, b, c: torch.logaddexp(a, b), FLOATS, mix="same", golden=_g2(torch.logaddexp)),
+    Spec("logaddexp2", _logaddexp2, FLOATS, mix="same", golden=_g2(torch.logaddexp2)),
+    Spec("ldexp", _ldexp, FLOATS, mix="same", golden=_g2(torch.ldexp)),
+    Spec("div_no_nan", _div_no_nan, FLOATS + (INT32,), mix="promote",
+         golden=_g2(lambda a, b: torch.where(torch.as_tensor(b) == 0, torch.zeros_like(a / b), a / b))),
+    Spec("isclose", _isclose, FLOATS + (INT32,), kind="exact", mix="isclose", scalar_b=False,
+         golden=lambda a, b, *args, rtol=1e-05, atol=1e-08, equal_nan=False, **kw: torch.isclose(
+             a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)),
+    Spec("addalpha", lambda a, b, c: a + c.alpha * b, FLOATS, scalar_b=False,
+         golden=lambda a, b, alpha, *args, **kw: torch.add(a, b, alpha=alpha)),
+    Spec("subalpha", lambda a, b, c: a - c.alpha * b, FLOATS, scalar_b=False,
+         golden=lambda a, b, alpha, *args, **kw: torch.sub(a, b, alpha=alpha)),
+    Spec("bias_gelu", _bias_gelu, FLOATS, mix="same",
+         golden=_g2(lambda a, b: torch.nn.functional.gelu(a + b))),
+    Spec("gcd", lambda a, b, c: torch.gcd(a, b), (INT32,), kind="exact", scalar_b=False, golden=_g2(torch.gcd)),
+    Spec("lcm", lambda a, b, c: torch.lcm(a, b), (INT32,), kind="exact", scalar_b=False, golden=_g2(torch.lcm)),
+    Spec("nextafter", _nextafter, (BF16, FP32), kind="exact", mix="same", scalar_b=False,
+         golden=_g2(torch.nextafter)),
+]}
+SPECS["divide"].hook = _divide_out_dtype
+SPECS["div_no_nan"].hook = _int_to_fp32_out
+
+
+def _golden(name: str):
+    return SPECS[name].golden
+
+
+def _call(name, a, b, names=("input_tensor_a", "input_tensor_b"), **kw):
+    spec = SPECS[name]
+    hook = getattr(spec, "hook", None)
+    if hook is not None:
+        kw["out_dtype_hook"] = hook
+    return run_binary(kw.pop("op", name), spec, a, b, names=names, **kw)
+
+
+# ------------------------------------------------------------------------------------------------
+# Registration: one explicit def per real signature shape
+# ------------------------------------------------------------------------------------------------
+
+def _register(name: str, fn, spec_name: str, doc: str = ""):
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc or f"Element-wise {spec_name} (simulated binary_ng op; see torch_ttnn.sim.ops.binary)."
+    return ttnn_op(name, golden=_golden(spec_name))(fn)
+
+
+def _arith(name: str, spec_name: str, fast_default: bool):
+    """(a, b, *, fast_and_approximate_mode, dtype, memory_config, output_tensor, activations..., sub_core_grids,
+    sub_device_id): add, subtract, multiply, bias_gelu and aliases."""
+    def f(input_tensor_a, input_tensor_b, *, fast_and_approximate_mode=fast_default, dtype=None,
+          memory_config=None, output_tensor=None, activations=[], input_tensor_a_activations=[],
+          input_tensor_b_activations=[], sub_core_grids=None, sub_device_id=None):
+        return _call(spec_name, input_tensor_a, input_tensor_b, op=name, fast=fast_and_approximate_mode,
+                     dtype=dtype, memory_config=memory_config, output_tensor=output_tensor, activations=activations,
+                     a_acts=input_tensor_a_activations, b_acts=input_tensor_b_activations)
+    return _register(name, f, spec_name)
+
+
+for _n, _s, _fast in [("add", "add", True), ("subtract", "subtract", True), ("sub", "subtract", True),
+                      ("multiply", "multiply", False), ("mul", "multiply", False),
+                      ("bias_gelu", "bias_gelu", False)]:
+    _arith(_n, _s, _fast)
+
+
+def _divide_like(name: str):
+    def f(input_tensor_a, input_tensor_b, *, fast_and_approximate_mode=False, rounding_mode=None, dtype=None,
+          memory_config=None, output_tensor=None, activations=[], input_tensor_a_activations=[],
+          input_tensor_b_activations=[], sub_core_grids=None, sub_device_id=None):
+        return _call("divide", input_tensor_a, input_tensor_b, op=name, fast=fast_and_approximate_mode,
+                     rounding_mode=rounding_mode, dtype=dtype, memory_config=memory_config,
+                     output_tensor=output_tensor, activations=activations, a_acts=input_tensor_a_activations,
+                     b_acts=input_tensor_b_activations)
+    return _register(name, f, "divide", "Element-wise division (rounding_mode None, 'floor' or 'trunc').")
+
+
+divide = _divide_like("divide")
+div = _divide_like("div")
+
+
+@ttnn_op("rsub", golden=_golden("rsub"))
+def rsub(input_tensor_a, input_tensor_b, *, dtype=None, memory_config=None, output_tensor=None, activations=[],
+         input_tensor_a_activations=[], input_tensor_b_activations=[], fast_and_approximate_mode=True):
+    """input_tensor_b - input_tensor_a."""
+    return _call("rsub", input_tensor_a, input_tensor_b, fast=fast_and_approximate_mode, dtype=dtype,
+                 memory_config=memory_config, output_tensor=output_tensor, activations=activations,
+                 a_acts=input_tensor_a_activations, b_acts=input_tensor_b_activations)
+
+
+def _plain(name: str):
+    """(a, b, *, dtype, memory_config, output_tensor, activations..., sub_core_grids, sub_device_id)."""
+    def f(input_tensor_a, input_tensor_b, *, dtype=None, memory_config=None, output_tensor=None, activations=[],
+          input_tensor_a_activations=[], input_tensor_b_activations=[], sub_core_grids=None, sub_device_id=None):
+        return _call(name, input_tensor_a, input_tensor_b, dtype=dtype, memory_config=memory_config,
+                     output_tensor=output_tensor, activations=activations, a_acts=input_tensor_a_activations,
+                     b_acts=input_tensor_b_activations)
+    return _register(name, f, name)
+
+
+for _n in ["eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "remainder", "xlogy",
+           "squared_difference", "logaddexp", "logaddexp2", "ldexp"]:
+    _plain(_n)
+
+
+def _plain_no_subdevice(name: str):
+    """(a, b, *, dtype, memory_config, output_tensor, activations...): maximum, minimum, gcd, lcm."""
+    def f(input_tensor_a, input_tensor_b, *, dtype=None, memory_config=None, output_tensor=None, activations=[],
+          input_tensor_a_activations=[], input_tensor_b_activations=[]):
+        return _call(name, input_tensor_a, input_tensor_b, dtype=dtype, memory_config=memory_config,
+                     output_tensor=output_tensor, activations=activations, a_acts=input_tensor_a_activations,
+                     b_acts=input_tensor_b_activations)
+    return _register(name, f, name)
+
+
+for _n in ["maximum", "minimum", "gcd", "lcm"]:
+    _plain_no_subdevice(_n)
+
+
+def _bitwise(name: str):
+    def f(input_tensor_a, input_tensor_b, *, memory_config=None, output_tensor=None, activations=[],
+          input_tensor_a_activations=[], input_tensor_b_activations=[], sub_core_grids=None, sub_device_id=None):
+        return _call(name, input_tensor_a, input_tensor_b, memory_config=memory_config, output_tensor=output_tensor,
+                     activations=activations, a_acts=input_tensor_a_activations, b_acts=input_tensor_b_activations)
+    return _register(name, f, name)
+
+
+for _n in ["bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift"]:
+    _bitwise(_n)
+
+
+@ttnn_op("fmod", golden=_golden("fmod"))
+def fmod(input_tensor_a, input_tensor_b, *, memory_config=None, sub_core_grids=None, sub_device_id=None):
+    """C-style remainder (sign of the dividend)."""
+    return _call("fmod", input_tensor_a, input_tensor_b, memory_config=memory_config)
+
+
+def _memory_only(name: str):
+    """(a, b, *, memory_config): floor_div, div_no_nan, atan2, hypot, nextafter."""
+    def f(input_tensor_a, input_tensor_b, *, memory_config=None):
+        return _call(name, input_tensor_a, input_tensor_b, memory_config=memory_config)
+    return _register(name, f, name)
+
+
+for _n in ["floor_div", "div_no_nan", "atan2", "hypot", "nextafter"]:
+    _memory_only(_n)
+
+
+@ttnn_op("isclose", golden=_golden("isclose"))
+def isclose(input_tensor_a, input_tensor_b, *, rtol=9.999999747378752e-06, atol=9.99999993922529e-09,
+            equal_nan=False, memory_config=None):
+    """1 where |a - b| <= atol + rtol * |b| (in the input dtype), else 0."""
+    return _call("isclose", input_tensor_a, input_tensor_b, memory_config=memory_config, rtol=float(rtol),
+                 atol=float(atol), equal_nan=bool(equal_nan))
+
+
+@ttnn_op("addalpha", golden=_golden("addalpha"))
+def addalpha(input_tensor_a, input_tensor_b, alpha, *, memory_config=None, output_tensor=None):
+    """input_tensor_a + alpha * input_tensor_b."""
+    return _call("addalpha", input_tensor_a, input_tensor_b, memory_config=memory_config,
+                 output_tensor=output_tensor, alpha=float(alpha))
+
+
+@ttnn_op("subalpha", golden=_golden("subalpha"))
+def subalpha(input_tensor_a, input_tensor_b, alpha, *, memory_config=None, output_tensor=None):
+    """input_tensor_a - alpha * input_tensor_b."""
+    return _call("subalpha", input_tensor_a, input_tensor_b, memory_config=memory_config,
+                 output_tensor=output_tensor, alpha=float(alpha))
+
+
+# ------------------------------------------------------------------------------------------------
+# In-place variants: the result is written into input A (shape, layout, dtype and memory config of A)
+# ------------------------------------------------------------------------------------------------
+
+def _inplace_tensor_names(name: str, spec_name: str, fast_default: bool):
+    def f(input_tensor_a, input_tensor_b, *, activations=[], input_tensor_a_activations=[],
+          input_tensor_b_activations=[], fast_and_approximate_mode=fast_default, sub_core_grids=None,
+          sub_device_id=None):
+        return _call(spec_name, input_tensor_a, input_tensor_b, op=name, inplace=True,
+                     fast=fast_and_approximate_mode, activations=activations, a_acts=input_tensor_a_activations,
+                     b_acts=input_tensor_b_activations)
+    return _register(name, f, spec_name, f"In-place {spec_name}: writes the result into input_tensor_a.")
+
+
+def _inplace_ab_fast(name: str, spec_name: str, fast_default: bool, dtypes=None):
+    def f(input_a, input_b, *, activations=[], input_tensor_a_activations=[], input_tensor_b_activations=[],
+          fast_and_approximate_mode=fast_default, sub_core_grids=None, sub_device_id=None):
+        if dtypes is not None and isinstance(input_a, Tensor):
+            require_dtype(name, "input_a", input_a, dtypes)
+        return _call(spec_name, input_a, input_b, names=("input_a", "input_b"), op=name, inplace=True,
+                     fast=fast_and_approximate_mode, activations=activations, a_acts=input_tensor_a_activations,
+                     b_acts=input_tensor_b_activations)
+    return _register(name, f, spec_name, f"In-place {spec_name}: writes the result into input_a.")
+
+
+def _inplace_ab(name: str, spec_name: str):
+    def f(input_a, input_b, *, activations=[], input_tensor_a_activations=[], input_tensor_b_activations=[],
+          sub_core_grids=None, sub_device_id=None):
+        return _call(spec_name, input_a, input_b, names=("input_a", "input_b"), op=name, inplace=True,
+                     activations=activations, a_acts=input_tensor_a_activations, b_acts=input_tensor_b_activations)
+    return _register(name, f, spec_name, f"In-place {spec_name}: writes the result into input_a.")
+
+
+for _n, _s in [("add_", "add"), ("subtract_", "subtract"), ("sub_", "subtract")]:
+    _inplace_tensor_names(_n, _s, True)
+for _n, _s, _fast, _dt in [("multiply_", "multiply", False, FLOATS + (UINT16, UINT32)),
+                           ("mul_", "multiply", False, FLOATS + (UINT16, UINT32)),
+                           ("divide_", "divide", False, FLOATS), ("div_", "divide", False, FLOATS),
+                           ("rsub_", "rsub", True, None)]:
+    _inplace_ab_fast(_n, _s, _fast, _dt)
+for _n in ["eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "ldexp", "logaddexp",
+           "logaddexp2", "squared_difference", "bias_gelu"]:
+    _inplace_ab(_n + "_", _n)
+
+
+# ------------------------------------------------------------------------------------------------
+# Ops with their own operand rules: pow, rpow, rdiv, prelu
+# ------------------------------------------------------------------------------------------------
+
+def _pow_fn(a, b, ctx):
+    if ctx.int_domain:
+        return torch.pow(a, b)  # int64 wraps modulo 2^64, then the output wraps to its width
+    return torch.pow(a, b)
+
+
+_POW_SPEC = Spec("pow", _pow_fn, ARITH, mix="same", scalar_a=True, golden=None)
+
+
+def _golden_pow(input_tensor, exponent, *args, **kwargs):
+    return torch.pow(input_tensor, exponent)
+
+
+@ttnn_op("pow", golden=_golden_pow)
+def pow(input_tensor, exponent, *, dtype=None, memory_config=None, output_tensor=None, activations=[],
+        input_tensor_a_activations=[], input_tensor_b_activations=[]):
+    """input_tensor ** exponent (tensor ** scalar, tensor ** tensor, or scalar ** tensor)."""
+    op = "pow"
+    if isinstance(input_tensor, Tensor) and input_tensor._dtype in INT_DTYPES:
+        if isinstance(exponent, Tensor):
+            fail(op, "integer inputs need a scalar exponent (tensor exponents are refused)")
+        if not isinstance(exponent, (int, float)) or float(exponent) != int(exponent) or exponent < 0:
+            fail(op, f"integer inputs need a non-negative integral exponent, got {exponent!r}")
+        exponent = int(exponent)
+        if exponent > 1:
+            require_layout(op, "input_tensor", input_tensor, Layout.TILE)
+    elif isinstance(input_tensor, Tensor) and isinstance(exponent, Tensor):
+        for arg, t in (("input_tensor", input_tensor), ("exponent", exponent)):
+            require_dtype(op, arg, t, FLOATS)
+    if not isinstance(input_tensor, Tensor) and isinstance(exponent, Tensor):
+        require_dtype(op, "exponent", exponent, FLOATS)
+    return run_binary(op, _POW_SPEC, input_tensor, exponent, names=("input_tensor", "exponent"), dtype=dtype,
+                      memory_config=memory_config, output_tensor=output_tensor, activations=activations,
+                      a_acts=input_tensor_a_activations, b_acts=input_tensor_b_activations)
+
+
+_RPOW_SPEC = Spec("rpow", lambda a, b, c: torch.pow(b, a), (BF16,), golden=None)
+
+
+@ttnn_op("rpow", golden=lambda input_tensor, exponent, *a, **k: torch.pow(exponent, input_tensor))
+def rpow(input_tensor, exponent, *, memory_config=None, output_tensor=None, sub_core_grids=None):
+    """exponent ** input_tensor (exponent a positive scalar)."""
+    if isinstance(exponent, Tensor) or not isinstance(exponent, (int, float)):
+        fail("rpow", f"exponent must be a number, got {type(exponent).__name__}")
+    if exponent <= 0:
+        fail("rpow", f"exponent must be positive, got {exponent}")
+    return run_binary("rpow", _RPOW_SPEC, input_tensor, float(exponent), names=("input_tensor", "exponent"),
+                      memory_config=memory_config, output_tensor=output_tensor)
+
+
+_RDIV_SPEC = Spec("rdiv", lambda a, b, c: _divide(b, a, c), (BF16, FP32), golden=None)
+
+
+@ttnn_op("rdiv", golden=lambda input_tensor, value, *a, rounding_mode=None, **k: torch.div(
+    torch.full_like(input_tensor, value), input_tensor, rounding_mode=rounding_mode))
+def rdiv(input_tensor, value, *, rounding_mode=None, memory_config=None, output_tensor=None, sub_core_grids=None):
+    """value / input_tensor, rounded per rounding_mode (None, 'floor', 'trunc')."""
+    if isinstance(value, Tensor) or not isinstance(value, (int, float)):
+        fail("rdiv", f"value must be a number, got {type(value).__name__}")
+    if rounding_mode not in (None, "floor", "trunc"):
+        fail("rdiv", f"rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
+    return run_binary("rdiv", _RDIV_SPEC, input_tensor, float(value), names=("input_tensor", "value"),
+                      memory_config=memory_config, output_tensor=output_tensor, rounding_mode=rounding_mode)
+
+
+_PRELU_SPEC = Spec("prelu", lambda a, w, c: torch.where(a >= 0, a, w * a), (BF16, BFP8, FP32), mix="same",
+                   golden=None)
+
+
+def _golden_prelu(input_tensor_a, weight, *args, **kwargs):
+    if not torch.is_tensor(weight):
+        weight = torch.tensor(weight, dtype=input_tensor_a.dtype)
+    return torch.nn.functional.prelu(input_tensor_a, weight=weight.reshape(-1))
+
+
+@ttnn_op("prelu", golden=_golden_prelu)
+def prelu(input_tensor_a, weight, *, memory_config=None):
+    """x if x >= 0 else weight * x; weight a scalar, a list of one float, or a 1-D tensor of one value per
+    channel (dim 1 of input_tensor_a)."""
+    op = "prelu"
+    if isinstance(weight, (list, tuple)):
+        if len(weight) != 1:
+            fail(op, f"weight as a list must have length 1, got {len(weight)}")
+        weight = float(weight[0])
+    if isinstance(weight, Tensor) and isinstance(input_tensor_a, Tensor):
+        rank = len(input_tensor_a.shape)
+        channels = input_tensor_a.shape[1] if rank >= 2 else 1
+        numel = math.prod(weight.shape)
+        if numel == 1 and rank >= 1:
+            view_shape = (1,) * rank
+        elif rank >= 2 and numel == channels:
+            view_shape = (1, channels) + (1,) * (rank - 2)
+        else:
+            fail(op, f"weight of shape {list(weight.shape)} must have 1 value or one per channel "
+                     f"({channels}) of input_tensor_a {list(input_tensor_a.shape)}")
+        weight = Tensor._new(weight._value.reshape(view_shape), weight._dtype, weight._layout, weight._device,
+                             weight._memory_config, weight._alloc, None)
+    return run_binary(op, _PRELU_SPEC, input_tensor_a, weight, names=("input_tensor_a", "weight"),
+                      memory_config=memory_config)
