@@ -9,6 +9,7 @@ import torch.fx
 
 from .passes.base import PassManager
 from .passes.cleanup import CommonSubexpressionElimination, DeadCodeElimination
+from .passes.constant_folding import ConstantFolding, FoldConvBatchNorm
 from .passes.data_movement import DataMovement
 from .passes.deallocate import Deallocate
 from .passes.lower import LowerToTTNN
@@ -21,7 +22,11 @@ def build_passes(option, ttnn, report: GraphReport, static_inputs, device) -> li
     from .passes import fusion
     passes = [DeadCodeElimination(), CommonSubexpressionElimination()]
     if option.fusions:
+        if report.kind == "inference":
+            passes += [FoldConvBatchNorm(static_inputs)]
         passes += fusion.aten_fusions(option)
+    if option.load_params_once:
+        passes += [ConstantFolding(static_inputs, report)]
     passes += [LowerToTTNN(ttnn, option, report, device, static_inputs)]
     if option.fusions:
         passes += fusion.ttnn_fusions(ttnn, option)

@@ -25,6 +25,7 @@ class GraphReport:
     ttnn_ops: collections.Counter = field(default_factory=collections.Counter)     # ttnn target -> count
     conversions: collections.Counter = field(default_factory=collections.Counter)  # data movement inserted
     input_shapes: dict = field(default_factory=dict)                               # aten op -> set of shapes
+    folded: collections.Counter = field(default_factory=collections.Counter)       # parameter preprocessing
 
     def record_fallback(self, target, reason: str, strict: bool) -> None:
         name = op_name(target)
@@ -51,6 +52,7 @@ class GraphReport:
             "fallbacks": [{"op": op, "reason": r, "count": n} for (op, r), n in sorted(self.fallbacks.items())],
             "ttnn_ops": dict(self.ttnn_ops),
             "conversions": dict(self.conversions),
+            "folded": dict(self.folded),
             "input_shapes": {k: sorted(map(str, v)) for k, v in self.input_shapes.items()},
         }
 

@@ -142,7 +142,7 @@ class DataMovement(Pass):
     def _from_host(self, producer: torch.fx.Node, req: Req) -> torch.fx.Node:
         ttnn = self.ttnn
         v = producer.meta.get("val")
-        if producer.op == "placeholder" and producer.meta.get("static"):
+        if producer.meta.get("static"):
             cache = self._param_cache()
             after = self.device if self.device.next is not cache else cache
             n = self._emit(self._last_input_conversion(after), "load", (cache, producer, req.dtype, req.layout,
@@ -161,7 +161,7 @@ class DataMovement(Pass):
         n.meta["val"] = v
         n.meta["tt"] = TTMeta(req.layout, req.dtype, None)
         n.meta["from_host"] = True
-        n.meta["param"] = bool(producer.op == "placeholder" and producer.meta.get("static"))
+        n.meta["param"] = bool(producer.meta.get("static"))
         return n
 
     def _last_input_conversion(self, after):

@@ -47,6 +47,7 @@ class LowerToTTNN(Pass):
         old = gm.graph
         g = torch.fx.Graph()
         env: dict = {}
+        attrs: dict = {"ttnn_device": self.device}
         placeholders = [n for n in old.nodes if n.op == "placeholder"]
         for i, n in enumerate(placeholders):
             p = g.placeholder(n.name)
@@ -66,6 +67,10 @@ class LowerToTTNN(Pass):
                 new = g.get_attr(node.target)
                 new.meta = dict(node.meta)
                 env[node] = new
+                attrs[node.target] = getattr(gm, node.target)
+                continue
+            if node.meta.get("folded"):
+                env[node] = g.node_copy(node, lambda n: env[n])
                 continue
             if node.op != "call_function":
                 raise RuntimeError(f"unexpected node {node.op} {node.target} in an aten graph")
@@ -74,7 +79,7 @@ class LowerToTTNN(Pass):
                 continue
             env[node] = self._lower_node(ctx, node, env, g)
 
-        new_gm = torch.fx.GraphModule({"ttnn_device": self.device}, g)
+        new_gm = torch.fx.GraphModule(attrs, g)
         return PassResult(new_gm, True)
 
     def _lower_node(self, ctx, node, env, g):
