@@ -70,3 +70,11 @@ class PassManager:
             if self.after_each is not None:
                 self.after_each(repr(p), gm)
         return gm
+
+
+def get_attr(graph: torch.fx.Graph, name: str) -> torch.fx.Node:
+    """A get_attr node for a plain (non-module, non-parameter) attribute of the GraphModule."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return graph.get_attr(name)

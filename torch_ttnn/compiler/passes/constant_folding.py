@@ -10,6 +10,7 @@ executed per call.
 from __future__ import annotations
 
 import operator
+import warnings
 import weakref
 
 import torch
@@ -100,13 +101,11 @@ class ConstantFolding(Pass):
         last_source = max(sources, key=lambda s: list(g.nodes).index(s))
         first_placeholder_after = [n for n in g.nodes if n.op != "placeholder"][0]
         anchor = first_placeholder_after if last_source.op == "placeholder" else last_source
-        with g.inserting_before(anchor):
+        with g.inserting_before(anchor), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # a plain attribute, not a module/parameter/buffer
             holder = g.get_attr("folded_params")
             call = g.call_function(_run_folded, (holder, *sources))
             call.meta["folded"] = True
-        with g.inserting_after(call):
-            for i, o in enumerate(reversed(outputs)):
-                pass
         cursor = call
         for i, o in enumerate(outputs):
             with g.inserting_after(cursor):

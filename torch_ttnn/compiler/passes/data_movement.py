@@ -15,7 +15,7 @@ import torch.fx
 from ... import runtime
 from ..meta import Req, TTMeta, tt_meta
 from ..report import GraphReport
-from .base import Pass, PassResult
+from .base import Pass, PassResult, get_attr
 
 
 def _get(node: torch.fx.Node, path):
@@ -92,7 +92,7 @@ class DataMovement(Pass):
         if self.cache_node is None:
             self.gm.param_cache = runtime.ParamCache(self.ttnn)
             with self.g.inserting_after(self.device):
-                self.cache_node = self.g.get_attr(self.param_cache_attr)
+                self.cache_node = get_attr(self.g, self.param_cache_attr)
         return self.cache_node
 
     def _to_req(self, producer, req: Req):

@@ -15,7 +15,7 @@ from .. import registry
 from ..context import LoweringContext, Unsupported
 from ..meta import is_tt
 from ..report import GraphReport
-from .base import Pass, PassResult
+from .base import Pass, PassResult, get_attr
 
 # Nodes that are plumbing, not ops: never reported as fallbacks.
 _PLUMBING = {operator.getitem}
@@ -54,7 +54,7 @@ class LowerToTTNN(Pass):
             p.meta = dict(n.meta)
             p.meta["static"] = i in self.static_inputs
             env[n] = p
-        device_node = g.get_attr("ttnn_device")
+        device_node = get_attr(g, "ttnn_device")
         ctx = LoweringContext(self.ttnn, self.option, g, device_node)
 
         for node in old.nodes:
@@ -64,7 +64,7 @@ class LowerToTTNN(Pass):
                 g.output(torch.fx.map_arg(node.args[0], lambda n: env[n]))
                 continue
             if node.op == "get_attr":
-                new = g.get_attr(node.target)
+                new = get_attr(g, node.target)
                 new.meta = dict(node.meta)
                 env[node] = new
                 attrs[node.target] = getattr(gm, node.target)
