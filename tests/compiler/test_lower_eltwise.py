@@ -1,0 +1,72 @@
+"""Differential tests of the element-wise lowering rules (OpInfo samples + hand-written shapes)."""
+import pytest
+import torch
+
+from .harness import check_lowered
+from .opinfo import sample_ids, samples
+
+# (OpInfo name, expected ttnn op, min PCC). Inputs are float32 and run in bfloat16 on the device.
+UNARY = [
+    ("exp", "exp"), ("log", "log"), ("sqrt", "sqrt"), ("rsqrt", "rsqrt"), ("reciprocal", "reciprocal"),
+    ("sigmoid", "sigmoid"), ("tanh", "tanh"), ("erf", "erf"), ("abs", "abs"), ("neg", "neg"), ("sign", "sign"),
+    ("floor", "floor"), ("ceil", "ceil"), ("trunc", "trunc"), ("sin", "sin"), ("cos", "cos"),
+    ("atan", "atan"), ("sinh", "sinh"), ("cosh", "cosh"), ("asinh", "asinh"), ("exp2", "exp2"),
+    ("expm1", "expm1"), ("log2", "log2"), ("log10", "log10"), ("log1p", "log1p"),
+    ("nn.functional.relu", "relu"), ("nn.functional.silu", "silu"), ("nn.functional.mish", "mish"),
+    ("nn.functional.hardswish", "hardswish"), ("nn.functional.hardsigmoid", "hardsigmoid"),
+    ("nn.functional.gelu", "gelu"), ("nn.functional.leaky_relu", "leaky_relu"), ("nn.functional.elu", "elu"),
+    ("nn.functional.hardtanh", "hardtanh"), ("nn.functional.softplus", "softplus"), ("square", None),
+    ("nn.functional.relu6", "hardtanh"), ("clamp", None), ("frac", "trunc"), ("deg2rad", "multiply"),
+]
+BINARY = [
+    ("add", "add"), ("sub", "subtract"), ("mul", "multiply"), ("div", "divide"), ("maximum", "maximum"),
+    ("minimum", "minimum"), ("eq", "eq"), ("ne", "ne"), ("lt", "lt"), ("le", "le"), ("gt", "gt"), ("ge", "ge"),
+    ("pow", "pow"), ("atan2", "atan2"), ("logical_and", "logical_and"), ("logical_or", "logical_or"),
+    ("logical_xor", "logical_xor"), ("rsub", None), ("remainder", "remainder"), ("fmod", "fmod"),
+    ("xlogy", "xlogy"),
+]
+
+
+def _cases(table):
+    out = []
+    for name, expect in table:
+        cases = samples(name, limit=3)
+        for (op, args, kwargs), sid in zip(cases, sample_ids(cases)):
+            out.append(pytest.param(op, args, kwargs, expect, id=f"{name}-{sid}"))
+    return out
+
+
+def _positive_domain(name, args):
+    # log-like ops are compared where they are defined
+    return args
+
+
+@pytest.mark.parametrize("op,args,kwargs,expect", _cases(UNARY))
+def test_unary_opinfo(device, op, args, kwargs, expect):
+    check_lowered(lambda *a: op(*a, **kwargs), args, device=device, expect=(expect,) if expect else (),
+                  min_pcc=0.98)
+
+
+@pytest.mark.parametrize("op,args,kwargs,expect", _cases(BINARY))
+def test_binary_opinfo(device, op, args, kwargs, expect):
+    check_lowered(lambda *a: op(*a, **kwargs), args, device=device, expect=(expect,) if expect else (),
+                  min_pcc=0.98)
+
+
+@pytest.mark.parametrize("shape_a,shape_b", [((7,), (7,)), ((3, 45), (1, 45)), ((2, 3, 33, 64), (1, 1, 1, 64)),
+                                             ((2, 3, 33, 64), (33, 1)), ((4, 1, 5), (1, 6, 1))])
+def test_add_broadcasting(device, shape_a, shape_b):
+    a, b = torch.randn(shape_a), torch.randn(shape_b)
+    check_lowered(lambda x, y: x + y * 0.5 - 1.0, (a, b), device=device, expect=("add", "multiply"))
+
+
+def test_integer_and_bool_results_are_exact(device):
+    a = torch.randint(-100, 100, (4, 33))
+    b = torch.randint(-100, 100, (4, 33))
+    check_lowered(lambda x, y: (x + y, x * 3 - y, x > y, (x == y) | (x < 0)), (a, b), device=device,
+                  expect=("add", "gt"))
+
+
+def test_comparison_mask_feeds_where(device):
+    x = torch.randn(5, 40)
+    check_lowered(lambda t: torch.where(t > 0, t, t * 0.1), (x,), device=device, expect=("gt", "where"))
