@@ -55,3 +55,92 @@ def test_intermediates_are_deallocated(device):
     compile_and_run(f, (x,), device=device)
     dram = device.memory_stats()["DRAM"]
     assert dram["current_bytes"] == 0, dram
+
+
+def _mlp():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(40, 64), torch.nn.ReLU(), torch.nn.Linear(64, 8)).eval()
+
+
+def test_parameters_are_converted_once(device):
+    model = _mlp()
+    option = torch_ttnn.TorchTtnnOption(device=device)
+    compiled = torch.compile(model, backend=torch_ttnn.backend, options=option)
+    x = torch.randn(3, 40)
+    with torch.no_grad():
+        compiled(x)
+        device.counters.reset()
+        out = compiled(x)
+    # second call: only the user input goes to the device, only the output comes back
+    assert device.counters.to_device == 1 and device.counters.from_device == 1
+    caches = [gm.param_cache for gm in option.results.graph_modules if hasattr(gm, "param_cache")]
+    assert caches and sum(c.conversions for c in caches) == sum(c.hits for c in caches)
+    torch.testing.assert_close(out, model(x), rtol=0.05, atol=0.05)
+
+
+def test_parameter_update_is_seen(device):
+    model = _mlp()
+    option = torch_ttnn.TorchTtnnOption(device=device)
+    compiled = torch.compile(model, backend=torch_ttnn.backend, options=option)
+    x = torch.randn(3, 40)
+    with torch.no_grad():
+        compiled(x)
+        model[2].bias.add_(10.0)          # an in-place update bumps the version: reconverted
+        out = compiled(x)
+    torch.testing.assert_close(out, model(x), rtol=0.05, atol=0.1)
+
+
+def test_bypass_compile_runs_torch(device):
+    model = _mlp()
+    option = torch_ttnn.TorchTtnnOption(device=device, bypass_compile=True)
+    compiled = torch.compile(model, backend=torch_ttnn.backend, options=option)
+    x = torch.randn(3, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x))
+    assert device.counters.transfers == 0
+
+
+def test_registered_backend_name():
+    torch._dynamo.reset()
+    model = _mlp()
+    compiled = torch.compile(model, backend="ttnn")
+    x = torch.randn(2, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x), rtol=0.05, atol=0.05)
+
+
+def test_gen_graphviz_writes_svg_per_pass(device, tmp_path):
+    option = torch_ttnn.TorchTtnnOption(device=device, gen_graphviz=True, metrics_path=str(tmp_path))
+    compiled = torch.compile(torch.exp, backend=torch_ttnn.backend, options=option)
+    compiled(torch.randn(4, 4))
+    files = sorted(p.name for p in (tmp_path / "graphviz").rglob("*") if p.is_file())
+    assert any(f.endswith("lower_to_ttnn.svg") or f.endswith("lower_to_ttnn.dot") for f in files), files
+    assert len(files) >= 5
+
+
+def test_unknown_option_is_an_error():
+    with pytest.raises(TypeError, match="unknown option"):
+        torch_ttnn.TorchTtnnOption(devcie=None)
+
+
+def test_import_changes_no_global_configuration():
+    import subprocess
+    import sys
+    code = ("import torch._dynamo.config as c, torch._functorch.config as f; before=(dict(c.__dict__.get('_config', {})));"
+            "import torch_ttnn; after=dict(c.__dict__.get('_config', {})); print(before == after)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().endswith("True")
+
+
+def test_conv_batch_norm_is_folded_once(device):
+    from torch_ttnn.zoo import get
+    model, inputs = get("small-cnn").build()
+    option = torch_ttnn.TorchTtnnOption(device=device)
+    compiled = torch.compile(model, backend=torch_ttnn.backend, options=option)
+    with torch.no_grad():
+        compiled(*inputs)
+        out = compiled(*inputs)
+    gm = option.results.graph_modules[0]
+    assert gm.folded_params.runs == 1
+    assert "aten._native_batch_norm_legit_no_training.default" not in str(gm.graph)
+    torch.testing.assert_close(out, model(*inputs), rtol=0.1, atol=0.1)

@@ -7,6 +7,7 @@ A model test builds the model and inputs, runs it eagerly and records
 This plugin then compiles the model with the TT-NN backend on the (simulated) device, runs it, compares
 with the eager outputs, and writes the metrics as JSON under $TORCH_TTNN_METRICS_DIR (if set). A test marked
 @pytest.mark.compilation_xfail is expected to fail when compiled (its eager run must still pass).
+With TORCH_TTNN_EAGER_ONLY=1 the compile/measure step is skipped (checks that models build and run eagerly).
 """
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ def record_property(record_property, request):
         return
     if "model_name" not in recorded:
         pytest.fail("a model test must record_property('model_name', ...) before 'torch_ttnn'")
+    if os.environ.get("TORCH_TTNN_EAGER_ONLY") == "1":
+        return      # eager construction and forward only: skip compiling and measuring
     import torch_ttnn
     from torch_ttnn.metrics import measure
 

@@ -1,6 +1,9 @@
 """The lowering context: what a rule uses to read its operands and emit TT-NN calls."""
 from __future__ import annotations
 
+import functools
+import json
+import pathlib
 from typing import Any, Optional
 
 import torch
@@ -8,6 +11,12 @@ import torch.fx
 
 from .dtypes import device_dtype
 from .meta import Req, TTMeta, is_tt, tt_meta, val
+
+
+@functools.lru_cache(None)
+def ttnn_caps() -> dict:
+    """Per TT-NN op: the dtypes and layouts its documentation lists (from the 0.81.1 API manifest)."""
+    return json.loads((pathlib.Path(__file__).parent / "ttnn_caps.json").read_text())
 
 
 class Unsupported(Exception):
@@ -106,6 +115,9 @@ class LoweringContext:
 
         args = tuple(unwrap(a, ("args", i)) for i, a in enumerate(args))
         kwargs = {k: unwrap(v, ("kwargs", k)) for k, v in kwargs.items()}
+        reqs = {path: self._supported(name, r) for path, r in reqs.items()}
+        if first:
+            first[0] = self._supported(name, first[0])
         node = self.graph.call_function(self.op(name), args, kwargs)
         node.meta["tt_in"] = reqs
         lead = first[0] if first else Req(self.ttnn.TILE_LAYOUT, self.float_dtype())
@@ -118,6 +130,16 @@ class LoweringContext:
             if "stack_trace" in self.node.meta:
                 node.meta["stack_trace"] = self.node.meta["stack_trace"]
         return node
+
+    def _supported(self, name: str, req: Req) -> Req:
+        """Move a requested dtype to one the op documents (e.g. sigmoid is bfloat16 only)."""
+        dtypes = ttnn_caps().get(name, {}).get("dtypes")
+        if not dtypes or getattr(req.dtype, "name", None) in dtypes:
+            return req
+        for fallback in ("BFLOAT16", "FLOAT32", "INT32", "UINT32"):
+            if fallback in dtypes:
+                return Req(req.layout, getattr(self.ttnn.DataType, fallback))
+        return req
 
     def outputs(self, node: torch.fx.Node, metas: list) -> tuple:
         """Split a multi-output TT-NN call into one node per output: metas = [(val, layout, dtype)]."""

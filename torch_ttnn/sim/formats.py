@@ -1,19 +1,83 @@
 """Bit-level models of the TT data formats.
 
-Every function takes and returns float32 torch tensors whose values are exactly representable in the
-target format (the simulator stores all float formats as float32 values; see FACTS.md for the rules):
+Storage model of the simulator (see tensor.py): float formats are held as float32 tensors whose values are
+exactly representable in the format (a bfloat16 value is a float32 whose low 16 bits are zero, NaN payloads
+included); integer formats are held as int64 tensors with values in the format's range.
 
-- host conversions (`from_torch`, host `typecast`):  bf16 round-to-nearest-even, NaN -> 0x7FC0;
-  bfp8/bfp4 shared-exponent blocks rounded to nearest-even, magnitudes saturating.
-- device packer (outputs of ops): bf16 round-to-nearest ties-away, denormals flushed, -0 -> +0,
-  NaN -> Inf; bfp8 formed from that bf16 by rounding ties-away; bfp4 a truncation of bfp8.
-- SFPU results stored to a 16-bit Dst: truncation.
+Two families of rules live here:
+
+- HOST conversions (`from_torch`, `ttnn.Tensor(...)`, host `typecast`, `to_torch`): bit-exact with the real
+  ttnn 0.81.1 wheel. Every rule below marked "oracle" was found by comparing with the wheel
+  (tests/sim/test_oracle_conversions.py checks them all).
+- DEVICE rules (outputs of simulated ops): the packer (bf16 round-to-nearest ties-away, denormals flushed,
+  -0 -> +0, NaN -> Inf; bfp8 formed from that bf16 by rounding ties-away; bfp4 a truncation of bfp8) and the
+  SFPU (truncation into a 16-bit Dst). These come from FACTS.md; the wheel cannot run them.
+
+Host rules found with the oracle (real wheel 0.81.1):
+
+  Source torch dtypes
+  (H1) "Native" torch dtypes are float32, bfloat16, int32, uint32, uint16, uint8 (and bool, read as uint8):
+       the C++ side converts them itself, with the rules below. Any other torch dtype (float64, float16,
+       int64, int16, int8) is first converted by torch's own `tensor.to(T)`, T being the torch dtype of the
+       target (bfloat16 for BFLOAT16 *and* for BFLOAT8_B / BFLOAT4_B, float32, int32, uint32, uint16, uint8),
+       with all of torch's quirks (its float->bf16 turns NaN into 0xFFFF in vectorized loops; float16 NaN ->
+       float32 gives 0x7FFFFFFF for a lone element). The simulator calls the same torch conversion.
+  (H2) dtype=None picks: float32 -> FLOAT32, bfloat16/float16 -> BFLOAT16, int32 -> INT32, int64 -> UINT32
+       (not INT32), int16/uint16 -> UINT16, uint8/bool -> UINT8, uint32 -> UINT32, int8 -> INT8 (the simulator
+       refuses INT8); float64 has no default: the wheel aborts the process ("get_dtype_from_ttnn_datatype: got
+       INVALID or unhandled DataType"), the simulator raises that message instead.
+  (H3) layout=None with dtype bfloat8_b/bfloat4_b gives TILE (an explicit ROW_MAJOR raises "Layout must be
+       Layout::TILE for bfloat8_b or bfloat4_b"); layout=None otherwise gives ROW_MAJOR.
+
+  Floats
+  (F1) float32 -> bfloat16: round to nearest, ties to even; overflow -> inf; denormals kept; every NaN
+       (any sign, any payload) -> 0x7FC0. bfloat16 -> bfloat16 and bfloat16 -> float32 keep the bits (NaN
+       payloads and sign included); float32 -> float32 keeps the bits.
+  (F2) integers -> float: int -> float32 round to nearest even; int -> bfloat16 goes through float32 (double
+       rounding: 2^24 + 2^16 + 1 -> 2^24, not 2^24 + 2^17).
+  (F3) to_torch of BFLOAT16 is bit-exact (the simulator builds the bf16 bits itself: torch's own float32->bf16
+       would turn NaN into 0xFFFF).
+
+  Block floats (bfloat8_b: k = 7 magnitude bits, bfloat4_b: k = 3), from float32 bit patterns:
+  (B1) elements with a zero exponent field (zeros and denormals) are flushed to 0 and do not take part in the
+       shared exponent, even when the shared exponent would represent them;
+  (B2) shared exponent E = the largest exponent field in the block of 16, 255 included (inf/NaN do not zero
+       the block: the other elements are quantized against E = 255 and mostly round to 0, 1e38 survives);
+  (B3) magnitude = the 24-bit significand (hidden one included) shifted right by (24 - k) + (E - e), rounded
+       to nearest, ties to even, saturating at 2^k - 1 (it never bumps the exponent);
+  (B4) a magnitude of 0 gives +0 (the sign is dropped; -0.0 -> +0.0);
+  (B5) decoding with E = 255 rebuilds the float bits: a magnitude with its top bit set gives exponent 255,
+       i.e. inf (rest zero) or a NaN whose mantissa is the remaining magnitude bits (0x7FC00000 stays
+       0x7FC00000, 0x7F800001 becomes inf, 0x7FFFFFFF -> 0x7FFE0000 for bfp8 / 0x7FE00000 for bfp4);
+  (B6) int32/uint32 sources are converted to float32 first (F2) and quantized from float32; the non-native
+       sources go to bfloat16 first (H1), which can round differently (1 + 2^-7 + 2^-9: 1.015625 from float32,
+       1.0 through bfloat16).
+  (B7) the tile padding takes part in the blocks of the last logical columns (pad_value is visible).
+
+  Float -> integer (float32 or bfloat16 values, also unpacked bfp): the wheel converts a buffer in a
+  vectorized loop and finishes with a scalar loop, and the two disagree outside the integer range:
+  (I1) buffer of n elements, vector width w: elements [0, w*floor(n/w)) take the vector rule, the last n mod w
+       the scalar rule. w = 4 for float32 -> uint16, else 8 (float32 -> uint8/uint32, bfloat16 -> any). A
+       TILE buffer (padded, a multiple of 1024) is all vector; a ROW_MAJOR buffer has n = the logical volume.
+       Independent of the buffer's alignment.
+  (I2) cvt32(x) = truncation toward zero, NaN and |x| >= 2^31 -> INT32_MIN (x86 cvttss2si); cvt64 the 64-bit
+       analogue.
+       int32:  vector and scalar cvt32.
+       uint16/uint8, vector: clamp(cvt32(x), 0, 2^n - 1) (saturating: -1.5 -> 0, 300 -> 255, NaN -> 0);
+                     scalar: cvt32(x) mod 2^n (wrapping: -1.5 -> 255, 300.7 -> 44).
+       uint32, vector: a = cvt32(x), b = cvt32(float32(x - 2^31)), result a | (b & (a >> 31)) (exact on
+                       [0, 2^32); -1.5 -> 2^32 - 1; NaN, inf, >= 2^32 -> 2^31);
+               scalar: cvt64(x) mod 2^32 (1e10 -> 1410065408, NaN -> 0).
+  (I3) integer -> integer: wraps modulo 2^n (static_cast), vector and scalar alike.
+  (I4) host typecast follows the same rules from the tensor's stored format; host to_layout ignores dtype.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 
-from .types import DataType, INT_FORMATS
+from .types import BLOCK_FLOAT_DTYPES, FLOAT_DTYPES, INT_DTYPES, INT_FORMATS, DataType
 
 _EXP_MASK = 0x7F800000
 _MANT_MASK = 0x007FFFFF
@@ -28,14 +92,28 @@ def _float(b: torch.Tensor) -> torch.Tensor:
     return b.to(torch.int32).view(torch.float32)
 
 
+def _ubits(x: torch.Tensor) -> torch.Tensor:
+    """float32 bit patterns as non-negative int64."""
+    return _bits(x).to(torch.int64) & 0xFFFFFFFF
+
+
+def _from_ubits(b: torch.Tensor) -> torch.Tensor:
+    b = torch.where(b >= 0x80000000, b - 0x100000000, b)
+    return _float(b)
+
+
+# ----------------------------------------------------------------------------------------------
+# bfloat16
+# ----------------------------------------------------------------------------------------------
+
 def round_bf16_rne(x: torch.Tensor) -> torch.Tensor:
-    """Host float32 -> bfloat16: round to nearest, ties to even; overflow -> inf; NaN -> 0x7FC0."""
-    b = _bits(x).to(torch.int64) & 0xFFFFFFFF
+    """Host float32 -> bfloat16 (F1): round to nearest, ties to even; overflow -> inf; NaN -> 0x7FC0."""
+    x = x.to(torch.float32)
+    b = _ubits(x)
     lsb = (b >> 16) & 1
     r = (b + 0x7FFF + lsb) & 0xFFFF0000
     r = torch.where(torch.isnan(x), torch.full_like(r, 0x7FC00000), r)
-    r = torch.where(r >= 0x80000000, r - 0x100000000, r)
-    return _float(r)
+    return _from_ubits(r)
 
 
 def _flush_denormals(b: torch.Tensor) -> torch.Tensor:
@@ -77,6 +155,18 @@ def truncate_tf32(x: torch.Tensor) -> torch.Tensor:
     return _float(_bits(x) & -0x2000)
 
 
+def bf16_to_torch(x: torch.Tensor) -> torch.Tensor:
+    """Stored bfloat16 values (float32 with zero low halves) -> a torch.bfloat16 tensor, bit-exact (F3)."""
+    hi = (_bits(x) >> 16).to(torch.int16)
+    return hi.view(torch.bfloat16)
+
+
+def bf16_from_torch(x: torch.Tensor) -> torch.Tensor:
+    """torch.bfloat16 -> stored float32, bit-exact (NaN payloads kept)."""
+    hi = x.contiguous().view(torch.int16).to(torch.int32) << 16
+    return _float(hi)
+
+
 # ----------------------------------------------------------------------------------------------
 # Block floats. A block is 16 consecutive values of one row of a 16x16 face, i.e. columns
 # [16k, 16k+16) of one row of the padded tensor, so the blocks can be formed without reordering.
@@ -92,31 +182,40 @@ def _blocks(x: torch.Tensor) -> torch.Tensor:
 
 
 def _quantize_blocks(x: torch.Tensor, mant_bits: int, ties_away: bool) -> torch.Tensor:
-    """Quantize blocks of 16 to a shared exponent and sign + `mant_bits` magnitude with no implicit one."""
+    """Quantize blocks of 16 to a shared exponent and sign + `mant_bits` magnitude with no implicit one,
+    in exact integer arithmetic on the float32 bit patterns (rules B1-B5)."""
+    k = mant_bits
     blocks = _blocks(x.to(torch.float32))
-    b = _bits(blocks)
+    b = _ubits(blocks)
+    sign = b >> 31
     exp = (b >> 23) & 0xFF
-    shared = exp.amax(dim=-1, keepdim=True)
-    special = shared == 255
-    # value = mag * 2^(E - 127 - (mant_bits - 1))
-    scale_exp = (shared - 127 - (mant_bits - 1)).to(torch.float64)
-    scaled = blocks.abs().to(torch.float64) * torch.pow(2.0, -scale_exp)
+    normal = exp != 0                                              # B1: zeros and denormals flush
+    sig = torch.where(normal, (b & _MANT_MASK) | 0x800000, torch.zeros_like(b))
+    shared = torch.where(normal, exp, torch.zeros_like(exp)).amax(dim=-1, keepdim=True)   # B2
+    shift = ((24 - k) + (shared - exp)).clamp(max=40)              # >= 17; beyond 25 everything rounds to 0
+    q = sig >> shift
+    rem = sig - (q << shift)
+    half = torch.ones_like(shift) << (shift - 1)
     if ties_away:
-        mag = torch.floor(scaled + 0.5)
+        up = rem >= half
     else:
-        mag = torch.round(scaled)  # torch.round is half-to-even
-    mag = mag.clamp(max=2 ** mant_bits - 1)
-    vals = torch.copysign(mag * torch.pow(2.0, scale_exp), blocks.to(torch.float64)).to(torch.float32)
-    # blocks holding inf/NaN: the special element is kept, the rest of the block is zero
-    if special.any():
-        is_special = ((b >> 23) & 0xFF) == 255
-        keep = torch.where(is_special, blocks, torch.zeros_like(blocks))
-        vals = torch.where(special, keep, vals)
-    return vals.reshape(x.shape)
+        up = (rem > half) | ((rem == half) & ((q & 1) == 1))      # B3: nearest, ties to even
+    mag = (q + up.to(torch.int64)).clamp(max=(1 << k) - 1)         # B3: saturate, never bump the exponent
+    # decode: value = mag * 2^(E - 127 - (k - 1)); exact in float64 and in float32 for E < 255
+    scale = torch.pow(2.0, (shared - 127 - (k - 1)).to(torch.float64))
+    val = (mag.to(torch.float64) * scale).to(torch.float32)
+    vbits = _ubits(val)
+    # B5: with E = 255 a magnitude with its top bit set rebuilds exponent 255 (inf or NaN)
+    top = 1 << (k - 1)
+    special = (shared == 255) & (mag >= top)
+    sbits = 0x7F800000 | ((mag - top) << (23 - (k - 1)))
+    vbits = torch.where(special, sbits, vbits)
+    vbits = torch.where(mag == 0, torch.zeros_like(vbits), vbits | (sign << 31))   # B4: 0 has no sign
+    return _from_ubits(vbits).reshape(x.shape)
 
 
 def quantize_bfp_host(x: torch.Tensor, dtype: DataType) -> torch.Tensor:
-    """Host conversion float32 -> bfloat8_b/bfloat4_b (round to nearest even, saturating)."""
+    """Host conversion float32 -> bfloat8_b/bfloat4_b (rules B1-B5: round to nearest even, saturating)."""
     return _quantize_blocks(x, _BFP_MANT_BITS[DataType(dtype)], ties_away=False)
 
 
@@ -134,12 +233,147 @@ def quantize_bfp_packer(x: torch.Tensor, dtype: DataType) -> torch.Tensor:
     mag8 = (blocks.abs().to(torch.float64) / step8).round()
     mag4 = torch.floor(mag8 / 16)
     vals = torch.copysign(mag4 * step8 * 16, blocks.to(torch.float64)).to(torch.float32)
+    vals = torch.where(mag4 == 0, torch.zeros_like(vals), vals)
     finite = torch.isfinite(blocks)
     return torch.where(finite, vals, blocks).reshape(x.shape)
 
 
+def bfp_scalar(value: float, dtype: DataType, *, host: bool = True) -> float:
+    """What a block made only of `value` stores (the model of a bfp tensor's tile padding)."""
+    v = torch.full((16,), float(value), dtype=torch.float32)
+    q = quantize_bfp_host(v, dtype) if host else quantize_bfp_packer(v, dtype)
+    return float(q[0])
+
+
+def quantize_bfp_padded(x: torch.Tensor, dtype: DataType, pad: Optional[float], quantize=None) -> torch.Tensor:
+    """Quantize logical values whose rows are tile-padded on the right with `pad` (None: 0), rule B7."""
+    quantize = quantize_bfp_host if quantize is None else quantize
+    if x.dim() == 0:
+        return quantize_bfp_padded(x.reshape(1), dtype, pad, quantize).reshape(())
+    w = x.shape[-1]
+    pw = -(-w // 32) * 32
+    if pw == 0:
+        return x.to(torch.float32)
+    if pw != w:
+        x = torch.nn.functional.pad(x.to(torch.float32), (0, pw - w), value=0.0 if pad is None else float(pad))
+    return quantize(x, dtype)[..., :w]
+
+
 # ----------------------------------------------------------------------------------------------
-# Integers: narrowing wraps modulo 2^n; float -> int truncates toward zero.
+# Host float -> integer (rules I1-I2) and integer -> integer (I3)
+# ----------------------------------------------------------------------------------------------
+
+_INT32_MIN = -(1 << 31)
+_INT64_MIN = -(1 << 63)
+
+
+def _cvt32(x: torch.Tensor) -> torch.Tensor:
+    """x86 cvttss2si (32-bit): truncate; NaN and out-of-range -> INT32_MIN. float32 in, int64 out."""
+    x64 = x.to(torch.float64)
+    ok = (x64 >= -2.0 ** 31) & (x64 < 2.0 ** 31)               # False for NaN
+    return torch.where(ok, torch.where(ok, x64, 0.0).trunc().to(torch.int64),
+                       torch.full(x64.shape, _INT32_MIN, dtype=torch.int64))
+
+
+def _cvt64(x: torch.Tensor) -> torch.Tensor:
+    """x86 cvttss2si (64-bit): truncate; NaN and out-of-range -> INT64_MIN."""
+    x64 = x.to(torch.float64)
+    ok = (x64 >= -2.0 ** 63) & (x64 < 2.0 ** 63)
+    return torch.where(ok, torch.where(ok, x64, 0.0).trunc().to(torch.int64),
+                       torch.full(x64.shape, _INT64_MIN, dtype=torch.int64))
+
+
+def _wrap(v: torch.Tensor, dtype: DataType) -> torch.Tensor:
+    bits, signed = INT_FORMATS[DataType(dtype)]
+    mod = 1 << bits
+    v = torch.remainder(v, mod) if bits < 64 else v
+    if signed:
+        v = torch.where(v >= (1 << (bits - 1)), v - mod, v)
+    return v
+
+
+def _float_to_int_vector(x: torch.Tensor, dtype: DataType) -> torch.Tensor:
+    dtype = DataType(dtype)
+    a = _cvt32(x)
+    if dtype == DataType.INT32:
+        return a
+    if dtype == DataType.UINT32:
+        b = _cvt32(x.to(torch.float32) - 2.0 ** 31)            # the subtraction is a float32 one
+        au, bu = a & 0xFFFFFFFF, b & 0xFFFFFFFF
+        return au | (bu & torch.where(a < 0, 0xFFFFFFFF, 0))
+    bits, _ = INT_FORMATS[dtype]
+    return a.clamp(0, (1 << bits) - 1)
+
+
+def _float_to_int_scalar(x: torch.Tensor, dtype: DataType) -> torch.Tensor:
+    dtype = DataType(dtype)
+    if dtype == DataType.UINT32:
+        return _wrap(_cvt64(x), dtype)
+    return _wrap(_cvt32(x), dtype)
+
+
+def vector_width(src: DataType, dst: DataType) -> int:
+    """Width of the wheel's vectorized float->int loop (rule I1)."""
+    if DataType(src) == DataType.FLOAT32 and DataType(dst) == DataType.UINT16:
+        return 4
+    return 8
+
+
+def host_float_to_int(x: torch.Tensor, dst: DataType, src: DataType = DataType.FLOAT32, *,
+                      all_vector: bool = False) -> torch.Tensor:
+    """Host float (float32-held) -> integer format `dst` (int64 values), rules I1-I2. The tensor's
+    row-major order is the buffer order; `all_vector` for TILE buffers (padded to whole tiles)."""
+    flat = x.reshape(-1).to(torch.float32)
+    n = flat.numel()
+    out = _float_to_int_vector(flat, dst)
+    if not all_vector:
+        w = vector_width(src, dst)
+        nvec = (n // w) * w
+        if nvec < n:
+            out = out.clone()
+            out[nvec:] = _float_to_int_scalar(flat[nvec:], dst)
+    return out.reshape(x.shape)
+
+
+def host_convert(value: torch.Tensor, src: DataType, dst: DataType, *, all_vector: bool,
+                 pad: Optional[float] = None) -> torch.Tensor:
+    """Host conversion of stored values of format `src` to format `dst` (the C++ rules of the wheel).
+
+    `all_vector`: the buffer is a TILE buffer (float->int uses the vector rule everywhere). `pad`: the
+    padding scalar of a TILE tensor, shared with the last blocks when `dst` is a block float (B7)."""
+    src, dst = DataType(src), DataType(dst)
+    if src in INT_DTYPES:
+        if dst in INT_DTYPES:
+            return _wrap(value.to(torch.int64), dst)                            # I3
+        value = value.to(torch.float32)                                         # F2 (RNE)
+        src = DataType.FLOAT32
+    if dst == DataType.FLOAT32:
+        return value.to(torch.float32)
+    if dst == DataType.BFLOAT16:
+        return value if src == DataType.BFLOAT16 else round_bf16_rne(value)     # F1
+    if dst in BLOCK_FLOAT_DTYPES:
+        return quantize_bfp_padded(value, dst, pad)                             # B1-B7
+    if dst in INT_DTYPES:
+        fsrc = DataType.BFLOAT16 if src == DataType.BFLOAT16 else DataType.FLOAT32
+        return host_float_to_int(value, dst, fsrc, all_vector=all_vector)       # I1-I2
+    raise ValueError(f"unsupported conversion {src.name} -> {dst.name}")
+
+
+def host_convert_scalar(value: float, src: DataType, dst: DataType) -> float:
+    """A padding scalar through `host_convert` (TILE buffers: vector rules; a block float pad is the value
+    of a block made of padding only)."""
+    src, dst = DataType(src), DataType(dst)
+    if dst in BLOCK_FLOAT_DTYPES:
+        v = host_convert(torch.tensor([value], dtype=torch.float32 if src in FLOAT_DTYPES else torch.int64), src,
+                         DataType.FLOAT32, all_vector=True)
+        return bfp_scalar(float(v[0]), dst)
+    t = torch.tensor([value], dtype=torch.float32 if src in FLOAT_DTYPES else torch.int64)
+    return float(host_convert(t, src, dst, all_vector=True)[0])
+
+
+# ----------------------------------------------------------------------------------------------
+# Integers on the device: narrowing wraps modulo 2^n; float -> int truncates toward zero.
+# (Device-side model used by simulated ops; the host rules are host_float_to_int / host_convert.)
 # ----------------------------------------------------------------------------------------------
 
 def wrap_int(x: torch.Tensor, dtype: DataType) -> torch.Tensor:

@@ -238,8 +238,6 @@ def emit(op: str, device, value: torch.Tensor, dtype: DataType, layout: Layout, 
         if dtype in INT_DTYPES:
             p = formats.wrap_int(p, dtype)
         pad = p[0].item()
-        if isinstance(pad, float) and math.isnan(pad) and dtype in INT_DTYPES:
-            pad = None
     if output_tensor is None:
         return make_output(op, device, value, dtype, layout, out_memory_config(memory_config, like),
                            rounding=rnd, pad=pad)
@@ -292,14 +290,17 @@ class Spec:
     operand is cast to the float operand's dtype), "same" (equal dtypes), "isclose" (FLOAT32 with BFLOAT16).
     float_scalar: what an integer tensor does with a non-integral float scalar: "promote" (to FLOAT32) or
     "refuse". kind: "fpu_add", "fpu_mul", "sfpu" or "exact" (selects the rounding).
+    scalar_fp32: a scalar operand is an fp32 parameter of the kernel (pow exponent, prelu weight...) rather
+    than a tile filled in the tensor's dtype. hook(ctx, dtype) -> output dtype, for op-specific rules.
     """
 
     def __init__(self, name: str, fn: Callable, dtypes, *, kind: str = "sfpu", mix: str = "float",
                  scalar_a: bool = False, scalar_b: bool = True, float_scalar: str = "refuse",
-                 compare: bool = False, golden: Optional[Callable] = None):
+                 compare: bool = False, scalar_fp32: bool = False, hook: Optional[Callable] = None,
+                 golden: Optional[Callable] = None):
         self.name, self.fn, self.dtypes, self.kind, self.mix = name, fn, tuple(dtypes), kind, mix
         self.scalar_a, self.scalar_b, self.float_scalar = scalar_a, scalar_b, float_scalar
-        self.compare, self.golden = compare, golden
+        self.compare, self.scalar_fp32, self.hook, self.golden = compare, scalar_fp32, hook, golden
 
 
 def run_binary(op: str, spec: Spec, a, b, *, names=("input_tensor_a", "input_tensor_b"), fast=None,
@@ -351,9 +352,8 @@ def run_binary(op: str, spec: Spec, a, b, *, names=("input_tensor_a", "input_ten
         base = UINT16
     ctx = SimpleNamespace(op=op, int_domain=int_domain, fast=fast, in_dtypes=in_dtypes, device=device,
                           out_dtype=None, dtype_kwarg=dtype, **params)
-    hook = params.get("out_dtype_hook")
-    if hook is not None:
-        base = hook(ctx, base)
+    if spec.hook is not None:
+        base = spec.hook(ctx, base)
     if inplace:
         output_tensor = A.tensor
     out_shape = broadcast_shape(op, A.shape, B.shape)
@@ -367,12 +367,12 @@ def run_binary(op: str, spec: Spec, a, b, *, names=("input_tensor_a", "input_ten
     # --- numerics --------------------------------------------------------------------------------
     fp32_involved = FP32 in in_dtypes or out_dtype == FP32
     if spec.kind == "fpu_add":
-        if fast is False and out_dtype != BF16 and not int_domain:
+        if fast is False and out_dtype != BF16:
             fail(op, f"fast_and_approximate_mode=False is only accepted for a BFLOAT16 output, got {out_dtype.name}")
-        rounding = "packer" if fast or fast is None else "rne"
+        rounding = "rne" if fast is False else "packer"
     elif spec.kind == "fpu_mul":
         ctx.fpu = bool(fast) and not fp32_involved and not device.ideal
-        rounding = "packer" if (fast or out_dtype != BF16) else "rne"
+        rounding = "packer" if (fast or fp32_involved) else "rne"
     elif spec.kind == "sfpu":
         rounding = "packer" if fp32_involved else "sfpu"
     else:
@@ -381,8 +381,8 @@ def run_binary(op: str, spec: Spec, a, b, *, names=("input_tensor_a", "input_ten
 
     def values(o: Operand, use_pad: bool) -> torch.Tensor:
         if not o.is_tensor:
-            return scalar_as(o.scalar, lead.dtype if lead.dtype in FLOAT_DTYPES else promote_to.get(lead.arg, FP32),
-                             int_domain)
+            sdtype = FP32 if spec.scalar_fp32 else promote_to.get(lead.arg, lead.dtype)
+            return scalar_as(o.scalar, sdtype, int_domain)
         v = torch.tensor([o.pad()]) if use_pad else o.tensor._value
         if int_domain:
             return v.to(torch.int64) if use_pad else v
@@ -566,7 +566,7 @@ SPECS = {s.name: s for s in [
     Spec("multiply", _mul, ARITH, kind="fpu_mul", mix="promote", scalar_a=True, float_scalar="promote",
          golden=_g2(torch.mul)),
     Spec("divide", _divide, FLOATS + (INT32,), mix="promote", scalar_a=True, float_scalar="promote",
-         golden=_golden_divide),
+         hook=_divide_out_dtype, golden=_golden_divide),
     Spec("maximum", lambda a, b, c: torch.maximum(a, b), FLOATS + (INT32, UINT32), kind="exact",
          golden=_cmp_golden(torch.maximum)),
     Spec("minimum", lambda a, b, c: torch.minimum(a, b), FLOATS + (INT32, UINT32), kind="exact",
@@ -606,7 +606,7 @@ SPECS = {s.name: s for s in [
     Spec("logaddexp", lambda a, b, c: torch.logaddexp(a, b), FLOATS, mix="same", golden=_g2(torch.logaddexp)),
     Spec("logaddexp2", _logaddexp2, FLOATS, mix="same", golden=_g2(torch.logaddexp2)),
     Spec("ldexp", _ldexp, FLOATS, mix="same", golden=_g2(torch.ldexp)),
-    Spec("div_no_nan", _div_no_nan, FLOATS + (INT32,), mix="promote",
+    Spec("div_no_nan", _div_no_nan, FLOATS + (INT32,), mix="promote", hook=_int_to_fp32_out,
          golden=_g2(lambda a, b: torch.where(torch.as_tensor(b) == 0, torch.zeros_like(a / b), a / b))),
     Spec("isclose", _isclose, FLOATS + (INT32,), kind="exact", mix="isclose", scalar_b=False,
          golden=lambda a, b, *args, rtol=1e-05, atol=1e-08, equal_nan=False, **kw: torch.isclose(
@@ -622,8 +622,6 @@ SPECS = {s.name: s for s in [
     Spec("nextafter", _nextafter, (BF16, FP32), kind="exact", mix="same", scalar_b=False,
          golden=_g2(torch.nextafter)),
 ]}
-SPECS["divide"].hook = _divide_out_dtype
-SPECS["div_no_nan"].hook = _int_to_fp32_out
 
 
 def _golden(name: str):
@@ -631,11 +629,8 @@ def _golden(name: str):
 
 
 def _call(name, a, b, names=("input_tensor_a", "input_tensor_b"), **kw):
-    spec = SPECS[name]
-    hook = getattr(spec, "hook", None)
-    if hook is not None:
-        kw["out_dtype_hook"] = hook
-    return run_binary(kw.pop("op", name), spec, a, b, names=names, **kw)
+    op = kw.pop("op", name)
+    return run_binary(op, SPECS[name], a, b, names=names, **kw)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -820,12 +815,10 @@ for _n in ["eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "log
 # ------------------------------------------------------------------------------------------------
 
 def _pow_fn(a, b, ctx):
-    if ctx.int_domain:
-        return torch.pow(a, b)  # int64 wraps modulo 2^64, then the output wraps to its width
-    return torch.pow(a, b)
+    return torch.pow(a, b)  # int64 wraps modulo 2^64, then the output wraps to its width
 
 
-_POW_SPEC = Spec("pow", _pow_fn, ARITH, mix="same", scalar_a=True, golden=None)
+_POW_SPEC = Spec("pow", _pow_fn, ARITH, mix="same", scalar_a=True, scalar_fp32=True)
 
 
 def _golden_pow(input_tensor, exponent, *args, **kwargs):
@@ -833,7 +826,7 @@ def _golden_pow(input_tensor, exponent, *args, **kwargs):
 
 
 @ttnn_op("pow", golden=_golden_pow)
-def pow(input_tensor, exponent, *, dtype=None, memory_config=None, output_tensor=None, activations=[],
+def _pow(input_tensor, exponent, *, dtype=None, memory_config=None, output_tensor=None, activations=[],
         input_tensor_a_activations=[], input_tensor_b_activations=[]):
     """input_tensor ** exponent (tensor ** scalar, tensor ** tensor, or scalar ** tensor)."""
     op = "pow"
@@ -855,7 +848,7 @@ def pow(input_tensor, exponent, *, dtype=None, memory_config=None, output_tensor
                       a_acts=input_tensor_a_activations, b_acts=input_tensor_b_activations)
 
 
-_RPOW_SPEC = Spec("rpow", lambda a, b, c: torch.pow(b, a), (BF16,), golden=None)
+_RPOW_SPEC = Spec("rpow", lambda a, b, c: torch.pow(b, a), (BF16,), scalar_fp32=True)
 
 
 @ttnn_op("rpow", golden=lambda input_tensor, exponent, *a, **k: torch.pow(exponent, input_tensor))
@@ -869,7 +862,7 @@ def rpow(input_tensor, exponent, *, memory_config=None, output_tensor=None, sub_
                       memory_config=memory_config, output_tensor=output_tensor)
 
 
-_RDIV_SPEC = Spec("rdiv", lambda a, b, c: _divide(b, a, c), (BF16, FP32), golden=None)
+_RDIV_SPEC = Spec("rdiv", lambda a, b, c: _divide(b, a, c), (BF16, FP32), scalar_fp32=True)
 
 
 @ttnn_op("rdiv", golden=lambda input_tensor, value, *a, rounding_mode=None, **k: torch.div(
@@ -884,8 +877,7 @@ def rdiv(input_tensor, value, *, rounding_mode=None, memory_config=None, output_
                       memory_config=memory_config, output_tensor=output_tensor, rounding_mode=rounding_mode)
 
 
-_PRELU_SPEC = Spec("prelu", lambda a, w, c: torch.where(a >= 0, a, w * a), (BF16, BFP8, FP32), mix="same",
-                   golden=None)
+_PRELU_SPEC = Spec("prelu", lambda a, w, c: torch.where(a >= 0, a, w * a), (BF16, BFP8, FP32), scalar_fp32=True)
 
 
 def _golden_prelu(input_tensor_a, weight, *args, **kwargs):

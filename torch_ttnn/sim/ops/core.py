@@ -17,16 +17,30 @@ from ..types import (BLOCK_FLOAT_DTYPES, DEFAULT_TILE, FLOAT_DTYPES, INT_DTYPES,
 from ._common import (TTNNError, allocate, fail, make_output, on_device, out_memory_config, require_tensor,
                       round_to)
 
+# dtype=None: the wheel's choice per torch dtype (formats.py, rule H2). float64 has none (the wheel aborts).
 _TORCH_TO_TTNN = {
     torch.bfloat16: DataType.BFLOAT16, torch.float32: DataType.FLOAT32, torch.float16: DataType.BFLOAT16,
-    torch.float64: DataType.FLOAT32, torch.int32: DataType.INT32, torch.int64: DataType.INT32,
-    torch.int16: DataType.UINT16, torch.uint8: DataType.UINT8, torch.bool: DataType.UINT8,
-    torch.uint16: DataType.UINT16, torch.uint32: DataType.UINT32,
+    torch.int32: DataType.INT32, torch.int64: DataType.UINT32, torch.int16: DataType.UINT16,
+    torch.uint8: DataType.UINT8, torch.bool: DataType.UINT8, torch.uint16: DataType.UINT16,
+    torch.uint32: DataType.UINT32,
 }
+# torch dtypes the wheel converts itself (rule H1), with the stored format they are read as.
+_NATIVE = {
+    torch.float32: DataType.FLOAT32, torch.bfloat16: DataType.BFLOAT16, torch.int32: DataType.INT32,
+    torch.uint32: DataType.UINT32, torch.uint16: DataType.UINT16, torch.uint8: DataType.UINT8,
+    torch.bool: DataType.UINT8,
+}
+# other torch dtypes are first converted by torch to the torch type of the target (block floats: bfloat16)
+_TORCH_STAGING = {
+    DataType.BFLOAT16: torch.bfloat16, DataType.FLOAT32: torch.float32, DataType.BFLOAT8_B: torch.bfloat16,
+    DataType.BFLOAT4_B: torch.bfloat16, DataType.INT32: torch.int32, DataType.UINT32: torch.uint32,
+    DataType.UINT16: torch.uint16, DataType.UINT8: torch.uint8,
+}
+# to_torch: the torch dtype of each format (block floats unpack to float32)
 TTNN_TO_TORCH = {
     DataType.BFLOAT16: torch.bfloat16, DataType.FLOAT32: torch.float32, DataType.BFLOAT8_B: torch.float32,
-    DataType.BFLOAT4_B: torch.float32, DataType.INT32: torch.int32, DataType.UINT32: torch.int32,
-    DataType.UINT16: torch.int16, DataType.UINT8: torch.uint8,
+    DataType.BFLOAT4_B: torch.float32, DataType.INT32: torch.int32, DataType.UINT32: torch.uint32,
+    DataType.UINT16: torch.uint16, DataType.UINT8: torch.uint8,
 }
 _BFP_LAYOUT_ERROR = "Layout must be Layout::TILE for bfloat8_b or bfloat4_b"
 
@@ -35,33 +49,59 @@ def _check_dtype_layout(dtype: DataType, layout: Layout, what: str) -> None:
     if dtype not in FLOAT_DTYPES | INT_DTYPES:
         raise TTNNError(f"{what}: dtype {DataType(dtype).name} is not supported by the simulated device")
     if dtype in BLOCK_FLOAT_DTYPES and layout != Layout.TILE:
-        raise TTNNError(f"{what}: {_BFP_LAYOUT_ERROR}")
+        raise TTNNError(f"{what}: {_BFP_LAYOUT_ERROR}! (layout == Layout::TILE)")
 
 
-def _encode(value: torch.Tensor, dtype: DataType, layout: Layout, pad_value: float) -> tuple[torch.Tensor, object]:
-    """Host conversion of torch values to what `dtype` stores; returns (values, padding scalar)."""
-    pad = float(pad_value) if layout == Layout.TILE else None
-    if dtype in INT_DTYPES:
-        stored = formats.wrap_int(value, dtype)
-        return stored, (None if pad is None else float(formats.wrap_int(torch.tensor([pad]), dtype)[0]))
-    v = value.to(torch.float32) if value.dtype != torch.bool else value.to(torch.float32)
-    stored = round_to(v, dtype, None, rounding="host", pad=pad)
-    if pad is not None:
-        pad_dtype = DataType.BFLOAT16 if dtype in BLOCK_FLOAT_DTYPES else dtype
-        pad = float(round_to(torch.tensor([pad]), pad_dtype, None, rounding="host")[0])
-    return stored, pad
+def _scalar_cast(value: float, fmt: DataType) -> float:
+    """static_cast<T>(pad_value) of the wheel: the pad in the source element type T (scalar rules)."""
+    v = torch.tensor([float(value)], dtype=torch.float32)
+    if fmt in INT_DTYPES:
+        return float(formats.host_float_to_int(v, fmt, DataType.FLOAT32)[0])   # one element: scalar rule
+    if fmt == DataType.BFLOAT16:
+        return float(formats.round_bf16_rne(v)[0])
+    return float(v[0])
+
+
+def _pad_of(pad_value: float, src: DataType, dst: DataType) -> float:
+    """Padding scalar of a TILE buffer: pad_value cast to the source type, then converted with the buffer."""
+    src_store = DataType.FLOAT32 if src in BLOCK_FLOAT_DTYPES else src
+    return formats.host_convert_scalar(_scalar_cast(pad_value, src_store), src_store, dst)
+
+
+def _stored_from_torch(tensor: torch.Tensor, dtype: DataType) -> tuple[torch.Tensor, DataType]:
+    """A torch tensor as the wheel reads it: (stored values, their format) -- rule H1."""
+    if tensor.dtype not in _NATIVE:
+        tensor = tensor.to(_TORCH_STAGING[dtype])
+    src = _NATIVE[tensor.dtype]
+    if tensor.dtype == torch.bfloat16:
+        return formats.bf16_from_torch(tensor), src
+    if tensor.dtype == torch.float32:
+        return tensor.clone(), src
+    return tensor.to(torch.int64), src
 
 
 def _host_tensor_from_torch(tensor: torch.Tensor, dtype, layout, pad_value, *, what: str) -> Tensor:
     if not isinstance(tensor, torch.Tensor):
         raise TTNNError(f"{what}: expected a torch.Tensor, got {type(tensor).__name__}")
     if dtype is None:
+        if tensor.dtype == torch.float64:
+            raise TTNNError(f"{what}: get_dtype_from_ttnn_datatype: got INVALID or unhandled DataType. (torch "
+                            "float64 has no default TT-NN dtype: pass dtype=)")
         if tensor.dtype not in _TORCH_TO_TTNN:
-            raise TTNNError(f"{what}: torch dtype {tensor.dtype} has no TT-NN equivalent; pass dtype=")
+            raise TTNNError(f"{what}: get_ttnn_datatype_from_dtype: got unexpected dlpack dtype "
+                            f"(torch {tensor.dtype} is not supported by the simulated device; pass dtype=)")
         dtype = _TORCH_TO_TTNN[tensor.dtype]
-    dtype, layout = DataType(dtype), Layout(layout)
+    dtype = DataType(dtype)
+    if layout is None:
+        layout = Layout.TILE if dtype in BLOCK_FLOAT_DTYPES else Layout.ROW_MAJOR
+    layout = Layout(layout)
     _check_dtype_layout(dtype, layout, what)
-    value, pad = _encode(tensor.detach().cpu(), dtype, layout, pad_value)
+    if tensor.dtype.is_complex or tensor.dtype not in set(_TORCH_TO_TTNN) | {torch.float64, torch.int8}:
+        raise TTNNError(f"{what}: get_ttnn_datatype_from_dtype: got unexpected dlpack dtype (torch {tensor.dtype})")
+    stored, src = _stored_from_torch(tensor.detach().cpu().contiguous(), dtype)
+    tile = layout == Layout.TILE
+    pad = _pad_of(0.0 if pad_value is None else pad_value, src, dtype) if tile else None
+    value = formats.host_convert(stored, src, dtype, all_vector=tile, pad=pad)
     return Tensor._new(value, dtype, layout, None, None, None, pad)
 
 

@@ -1,0 +1,105 @@
+"""The `torch-ttnn` command (also `python -m torch_ttnn`).
+
+    torch-ttnn run MODEL        compile, run, compare with eager, print the metrics
+    torch-ttnn report MODEL     lowering report: ops lowered, fallbacks with reasons, transfers, memory
+    torch-ttnn ops              the lowering table: every aten op with a rule or a known reason
+    torch-ttnn models           the models the commands know
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+
+def _measure(args):
+    from . import open_device, zoo
+    from .metrics import measure
+    entry = zoo.get(args.model)
+    model, inputs = entry.build()
+    device = open_device()
+    return device, measure(entry.name, model, inputs, device=device, runs=args.runs)
+
+
+def cmd_run(args) -> int:
+    from .metrics import format_metrics
+    device, m = _measure(args)
+    if args.json:
+        d = m.as_dict()
+        print(json.dumps(d, indent=1, default=str))
+    else:
+        print(f"device: {device!r}")
+        print(format_metrics(m))
+    return 0 if m.success else 1
+
+
+def cmd_report(args) -> int:
+    from .compiler.report import format_report
+    device, m = _measure(args)
+    reports = m.option.results.reports
+    if args.json:
+        print(json.dumps({"graphs": [r.as_dict() for r in reports],
+                          "transfers": {"to_device": m.to_device, "from_device": m.from_device},
+                          "peak_dram_bytes": m.peak_dram_bytes, "peak_l1_bytes": m.peak_l1_bytes},
+                         indent=1, default=str))
+        return 0
+    print(format_report(reports, {"to_device": m.to_device, "from_device": m.from_device}))
+    print(f"peak device memory: DRAM {m.peak_dram_bytes} B, L1 {m.peak_l1_bytes} B")
+    return 0
+
+
+def ops_table() -> list:
+    from .compiler import registry
+    registry.load_rules()
+    rows = [{"op": str(t), "lowered": True, "family": r.family,
+             "conditions": [getattr(p, "__name__", repr(p)) for p in r.when]} for t, r in registry.RULES.items()]
+    rows += [{"op": str(t), "lowered": False, "reason": reason} for t, reason in registry.UNSUPPORTED.items()]
+    return sorted(rows, key=lambda r: r["op"])
+
+
+def cmd_ops(args) -> int:
+    rows = ops_table()
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    width = max(len(r["op"]) for r in rows)
+    for r in rows:
+        if r["lowered"]:
+            print(f"{r['op']:<{width}}  lowered   [{r['family']}]")
+        else:
+            print(f"{r['op']:<{width}}  host      {r['reason']}")
+    n = sum(r["lowered"] for r in rows)
+    print(f"\n{n} aten overloads lowered, {len(rows) - n} with a known reason to stay on the host")
+    return 0
+
+
+def cmd_models(args) -> int:
+    from . import zoo
+    for name in zoo.names():
+        print(f"{name:24s} {zoo.get(name).description}")
+    return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="torch-ttnn", description="PyTorch 2 compiler for Tenstorrent devices")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name, fn, helptext in (("run", cmd_run, "compile and run a model, print its metrics"),
+                               ("report", cmd_report, "lowering report of a model")):
+        s = sub.add_parser(name, help=helptext)
+        s.add_argument("model")
+        s.add_argument("--runs", type=int, default=3)
+        s.add_argument("--json", action="store_true")
+        s.set_defaults(fn=fn)
+    s = sub.add_parser("ops", help="the lowering table")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_ops)
+    s = sub.add_parser("models", help="list the models")
+    s.set_defaults(fn=cmd_models)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR, format="%(message)s")
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,356 @@
+"""Numerics of the compute units of the simulated device: the matrix unit (FPU) and the Dst register.
+
+Specification: FACTS.md, "Compute numerics". Everything here takes and returns float32 torch tensors and never
+computes in torch.bfloat16 (the CPUs running the simulator have no bf16 arithmetic; bf16 values are float32
+values with 16 zero low bits).
+
+Matrix unit
+-----------
+``Dst += SrcB @ SrcA``: in a matmul the activations (input A) go to SrcB and the weights (input B) to SrcA.
+Each pass multiplies bit slices of the operands, cut from their fp32 bit patterns:
+
+- SrcA (weights):     A_hi = w & 0xFFF80000 (hidden bit + 4 mantissa bits), A_lo = the next 5 mantissa bits;
+- SrcB (activations): B_hi = x & 0xFFFE0000 (hidden bit + 6 mantissa bits), B_lo = the next 4 mantissa bits.
+
+Math fidelity picks the passes: LoFi = A_hi*B_hi; HiFi2 adds A_lo*B_hi; HiFi3 adds A_hi*B_lo; HiFi4 adds
+A_lo*B_lo. Operands first pass through the unpacker into the 19-bit source registers: fp32 values are truncated
+to TF32 (e8m10), or to bf16 when fp32_dest_acc_en is off; bf16 and block-float values pass unchanged.
+
+Dst accumulation
+----------------
+- fp32_dest_acc_en=True: Dst is fp32. Modelled by few large fp32 matmuls; all slice products are exact in fp32
+  (at most 10 x 9 significant bits), so only fp32 summation order differs from the hardware.
+- fp32_dest_acc_en=False: Dst is 16-bit (bf16). Every K=16 step of every fidelity pass is added to Dst and the
+  sum is rounded to bf16. **Model decision**: the rounding into Dst is round-to-nearest-even, and the steps
+  run chunk-major: for each K chunk of 16 (in K order), for each fidelity pass (LoFi slice pair first), the
+  16-term partial product (summed in fp32) is added to Dst and Dst is rounded.
+  Passes whose operand slice is all zero (e.g. bfp4 operands have no low slice) are skipped: adding 0 to a
+  bf16 Dst changes nothing.
+
+Ideal numerics (``device.ideal``): one fp32 matmul / fp32 sum on the stored values; no truncation, no slicing,
+no Dst rounding (the output is then rounded to its dtype nearest-even by ``round_to``).
+
+Reduce-sum uses the same machinery: the reduction multiplies the input by a scaler tile (1, or 1/N for mean)
+in the matrix unit, so fidelity applies to both, and partial sums of 16 values accumulate in Dst. A W (last dim)
+sum runs as a matmul with the input as activations (SrcB) and the scaler as weights (SrcA); other reductions
+put the input in SrcA and the scaler in SrcB. Reduce-max/min do not use the multipliers and are exact.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import torch
+
+from .types import MathFidelity
+
+# Bit masks on the fp32 pattern (as signed int32 constants).
+_TF32_MASK = -0x2000          # 0xFFFFE000: e8m10
+_BF16_MASK = -0x10000         # 0xFFFF0000: e8m7
+_A_HI_MASK = -0x80000         # 0xFFF80000: hidden + 4 mantissa bits
+_A_FULL_MASK = -0x4000        # 0xFFFFC000: hidden + 9 mantissa bits (A_hi + A_lo)
+_B_HI_MASK = -0x20000         # 0xFFFE0000: hidden + 6 mantissa bits
+_B_FULL_MASK = -0x2000        # 0xFFFFE000: hidden + 10 mantissa bits (B_hi + B_lo)
+
+K_STEP = 16                   # one matrix-unit step accumulates 16 products into Dst
+
+
+def _mask(x: torch.Tensor, mask: int) -> torch.Tensor:
+    x = x.to(torch.float32).contiguous()
+    return (x.view(torch.int32) & mask).view(torch.float32)
+
+
+def source_register(x: torch.Tensor, fp32_acc: bool) -> torch.Tensor:
+    """What the unpacker puts into SrcA/SrcB: fp32 truncated to TF32 (fp32 Dst) or bf16 (16-bit Dst)."""
+    return _mask(x, _TF32_MASK if fp32_acc else _BF16_MASK)
+
+
+def _finite_nonzero(t: torch.Tensor) -> tuple[bool, bool]:
+    """(all finite, any nonzero) with one min/max pass."""
+    if t.numel() == 0:
+        return True, False
+    lo, hi = torch.aminmax(t)
+    lo, hi = float(lo), float(hi)
+    return math.isfinite(lo) and math.isfinite(hi), lo != 0.0 or hi != 0.0
+
+
+class Slices:
+    """Lazily cut bit slices of one matrix-unit operand ("A" = SrcA, "B" = SrcB)."""
+
+    def __init__(self, x: torch.Tensor, operand: str, fp32_acc: bool):
+        self.x = source_register(x, fp32_acc)
+        self.hi_mask, self.full_mask = ((_A_HI_MASK, _A_FULL_MASK) if operand == "A" else (_B_HI_MASK, _B_FULL_MASK))
+        self._cache: dict = {}
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        if name not in self._cache:
+            if name == "hi":
+                v = _mask(self.x, self.hi_mask)
+            elif name == "full":
+                v = _mask(self.x, self.full_mask)
+            else:  # "lo": exact difference (same exponent, fewer bits); zero where the value is inf/NaN
+                hi = self["hi"]
+                v = self["full"] - hi
+                finite, _ = _finite_nonzero(hi)
+                if not finite:
+                    v = torch.where(torch.isfinite(hi), v, torch.zeros_like(v))
+            self._cache[name] = v
+        return self._cache[name]
+
+    def nonzero(self, name: str) -> bool:
+        key = name + "?"
+        if key not in self._cache:
+            self._cache[key] = _finite_nonzero(self[name])[1]
+        return self._cache[key]
+
+
+def split_srca(w: torch.Tensor, fp32_acc: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """SrcA (weights) slices: (A_hi, A_lo, A_hi + A_lo) after the source-register truncation."""
+    s = Slices(w, "A", fp32_acc)
+    return s["hi"], s["lo"], s["full"]
+
+
+def split_srcb(x: torch.Tensor, fp32_acc: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """SrcB (activations) slices: (B_hi, B_lo, B_hi + B_lo) after the source-register truncation."""
+    s = Slices(x, "B", fp32_acc)
+    return s["hi"], s["lo"], s["full"]
+
+
+def phases(fidelity) -> list[tuple[str, str]]:
+    """The (SrcB slice, SrcA slice) products of each fidelity pass, in order."""
+    f = MathFidelity(fidelity)
+    table = [("hi", "hi"), ("hi", "lo"), ("lo", "hi"), ("lo", "lo")]
+    n = {MathFidelity.LoFi: 1, MathFidelity.HiFi2: 2, MathFidelity.HiFi3: 3, MathFidelity.HiFi4: 4}.get(f)
+    if n is None:
+        raise ValueError(f"math fidelity {f!r} is not a valid matrix-unit fidelity")
+    return table[:n]
+
+
+def round_dst_(d: torch.Tensor, buf: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Round a float32 tensor in place to bf16 (nearest-even): the 16-bit Dst register.
+
+    The rounding goes through a bf16 buffer (a format conversion only, no bf16 arithmetic)."""
+    if buf is None:
+        buf = torch.empty_like(d, dtype=torch.bfloat16)
+    buf.copy_(d)
+    d.copy_(buf)
+    return d
+
+
+def round_dst(x: torch.Tensor) -> torch.Tensor:
+    """bf16 (nearest-even) rounding of a float32 tensor: a value stored in a 16-bit Dst."""
+    return x.to(torch.float32).to(torch.bfloat16).to(torch.float32)
+
+
+def dst_store(x: torch.Tensor, fp32_acc: bool, ideal: bool = False) -> torch.Tensor:
+    """An FPU result written to Dst: rounded to bf16 unless Dst is fp32 (or numerics are ideal)."""
+    if ideal or fp32_acc:
+        return x.to(torch.float32)
+    return round_dst(x)
+
+
+def sfpu_store(x: torch.Tensor, fp32_acc: bool, ideal: bool = False) -> torch.Tensor:
+    """An SFPU result (computed in fp32) stored to Dst: truncated to bf16 in a 16-bit Dst."""
+    if ideal or fp32_acc:
+        return x.to(torch.float32)
+    return _mask(x, _BF16_MASK)
+
+
+# ------------------------------------------------------------------------------------------------
+# Matrix multiply
+# ------------------------------------------------------------------------------------------------
+
+def _broadcast_batch(a: torch.Tensor, b: torch.Tensor):
+    """Return (a, b, out_batch_shape, mode): mode "2d" folds a's batch into M (b has no batch)."""
+    ba, bb = a.shape[:-2], b.shape[:-2]
+    if all(d == 1 for d in bb):
+        lead = tuple(ba) if len(ba) >= len(bb) else (1,) * (len(bb) - len(ba)) + tuple(ba)
+        return a, b.reshape(b.shape[-2], b.shape[-1]), lead, "2d"
+    batch = torch.broadcast_shapes(ba, bb)
+    a3 = a.expand(*batch, *a.shape[-2:]).reshape(-1, *a.shape[-2:])
+    b3 = b.expand(*batch, *b.shape[-2:]).reshape(-1, *b.shape[-2:])
+    return a3, b3, tuple(batch), "3d"
+
+
+def _mm(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return torch.matmul(x, y)
+
+
+def fpu_matmul(a: torch.Tensor, b: torch.Tensor, fidelity, fp32_acc: bool, ideal: bool = False) -> torch.Tensor:
+    """Dst content of ``a @ b`` computed by the matrix unit (before the packer).
+
+    a: activations [..., M, K] (SrcB); b: weights [..., K, N] (SrcA); float32 values; batch dims broadcast
+    like torch. Returns float32 [..., M, N] (bf16-valued when fp32_acc is False, unless ideal).
+    """
+    a = a.to(torch.float32)
+    b = b.to(torch.float32)
+    if ideal:
+        return torch.matmul(a, b)
+    if a.dim() < 2 or b.dim() < 2:
+        raise ValueError("fpu_matmul needs operands of rank >= 2")
+    M, K = a.shape[-2], a.shape[-1]
+    N = b.shape[-1]
+    a_, b_, batch, mode = _broadcast_batch(a, b)
+    if mode == "2d":
+        a_ = a_.reshape(-1, K)
+    fid = MathFidelity(fidelity)
+
+    sb = Slices(a_, "B", fp32_acc)   # activations -> SrcB
+    sa = Slices(b_, "A", fp32_acc)   # weights -> SrcA
+
+    if fp32_acc:
+        if fid == MathFidelity.LoFi:
+            out = _mm(sb["hi"], sa["hi"])
+        elif fid == MathFidelity.HiFi2:
+            out = _mm(sb["hi"], sa["full"])
+        elif fid == MathFidelity.HiFi3:
+            out = _mm(sb["hi"], sa["full"])
+            out += _mm(sb["lo"], sa["hi"])
+        else:
+            out = _mm(sb["full"], sa["full"])
+    else:
+        out = _bf16_dst_matmul(sb, sa, fid)
+    return out.reshape(*batch, M, N)
+
+
+def _bf16_dst_matmul(sb: Slices, sa: Slices, fid) -> torch.Tensor:
+    """Sequential accumulation in a 16-bit Dst: per K=16 step and fidelity pass, add then round."""
+    used = [(pb, pa) for pb, pa in phases(fid) if sb.nonzero(pb) and sa.nonzero(pa)]
+    b_hi, a_hi = sb["hi"], sa["hi"]
+    src_b = {p: sb[p] for p, _ in used}
+    src_a = {p: sa[p] for _, p in used}
+    K = b_hi.shape[-1]
+    out_shape = (*b_hi.shape[:-1], a_hi.shape[-1])
+    d = torch.zeros(out_shape, dtype=torch.float32)
+    if not used or K == 0:
+        return d
+    buf = torch.empty(out_shape, dtype=torch.bfloat16)
+    batched = d.dim() == 3
+    for k0 in range(0, K, K_STEP):
+        k1 = min(k0 + K_STEP, K)
+        for pb, pa in used:
+            x = src_b[pb][..., k0:k1]
+            w = src_a[pa][..., k0:k1, :]
+            if batched:
+                d.baddbmm_(x, w)
+            else:
+                d.addmm_(x, w)
+            round_dst_(d, buf)
+    return d
+
+
+# ------------------------------------------------------------------------------------------------
+# Reduce-sum
+# ------------------------------------------------------------------------------------------------
+
+def _scalar_slices(s: float, operand: str, fp32_acc: bool) -> dict:
+    t = torch.tensor([s], dtype=torch.float32)
+    hi, lo, full = (split_srca if operand == "A" else split_srcb)(t, fp32_acc)
+    return {"hi": float(hi[0]), "lo": float(lo[0]), "full": float(full[0])}
+
+
+def fpu_reduce_sum(x: torch.Tensor, dims: Sequence[int], scaler: float, fidelity, fp32_acc: bool,
+                   ideal: bool = False, *, input_operand: str = "A", keepdim: bool = True) -> torch.Tensor:
+    """Dst content of ``sum(x * scaler)`` over `dims` computed by the matrix unit (before the packer).
+
+    The reduced elements (the `dims`, flattened in row-major order) are taken 16 at a time; each 16-term
+    partial of each fidelity pass is accumulated into Dst (rounded to bf16 when fp32_acc is off).
+    input_operand: "A" (input in SrcA, scaler in SrcB; H and other reductions) or "B" (input in SrcB, scaler in
+    SrcA; the W reduction that runs as a matmul). `scaler` is the value held in the scaler tile.
+    """
+    x = x.to(torch.float32)
+    dims = sorted(d % x.dim() for d in dims) if x.dim() else []
+    if ideal:
+        out = x.sum(dim=dims, keepdim=True) * scaler if dims else x * scaler
+        return out if keepdim else _squeeze(out, dims)
+    keep = [d for d in range(x.dim()) if d not in dims]
+    xp = x.permute(*keep, *dims)
+    kept_shape = [x.shape[d] for d in keep]
+    R = 1
+    for d in dims:
+        R *= x.shape[d]
+    flat = xp.reshape(-1, R)
+
+    s_operand = "B" if input_operand == "A" else "A"
+    xs = Slices(flat, input_operand, fp32_acc)
+    s = _scalar_slices(scaler, s_operand, fp32_acc)
+    # fidelity pass list as (input slice, scaler slice)
+    pass_list = []
+    for pb, pa in phases(fidelity):
+        pin, psc = (pa, pb) if input_operand == "A" else (pb, pa)
+        pass_list.append((pin, psc))
+
+    if fp32_acc:
+        total = torch.zeros(flat.shape[0], dtype=torch.float32)
+        # group passes by input slice; each term is exact (<= 10 x 9 significant bits)
+        for pin, psc in pass_list:
+            if s[psc] != 0.0:
+                total += (xs[pin] * s[psc]).sum(-1)
+        out = total
+    else:
+        used = [(pin, psc) for pin, psc in pass_list if s[psc] != 0.0 and xs.nonzero(pin)]
+        nck = -(-R // K_STEP)
+        pad = nck * K_STEP - R
+        partials = []
+        for pin, psc in used:
+            v = xs[pin] * s[psc]
+            if pad:
+                v = torch.nn.functional.pad(v, (0, pad))
+            partials.append(v.reshape(-1, nck, K_STEP).sum(-1))
+        d = torch.zeros(flat.shape[0], dtype=torch.float32)
+        buf = torch.empty_like(d, dtype=torch.bfloat16)
+        for c in range(nck):
+            for p in partials:
+                d.add_(p[:, c])
+                round_dst_(d, buf)
+        out = d
+    out = out.reshape(kept_shape)
+    if keepdim:
+        for d in dims:
+            out = out.unsqueeze(d)
+    return out
+
+
+def _squeeze(t: torch.Tensor, dims: Sequence[int]) -> torch.Tensor:
+    for d in sorted(dims, reverse=True):
+        t = t.squeeze(d)
+    return t
+
+
+def accumulate_dst(values: torch.Tensor, dim: int, fp32_acc: bool, ideal: bool = False) -> torch.Tensor:
+    """Running sums along `dim` accumulated in Dst (each step rounded to bf16 in a 16-bit Dst)."""
+    values = values.to(torch.float32)
+    if ideal or fp32_acc:
+        return torch.cumsum(values.to(torch.float64), dim=dim).to(torch.float32)
+    v = values.movedim(dim, 0)
+    out = torch.empty_like(v)
+    acc = torch.zeros_like(v[0]) if v.shape[0] else None
+    for i in range(v.shape[0]):
+        acc = round_dst(acc + v[i])
+        out[i] = acc
+    return out.movedim(0, dim)
+
+
+# ------------------------------------------------------------------------------------------------
+# SFPU reciprocal
+# ------------------------------------------------------------------------------------------------
+
+_RECIP_SEED = 1.4426950408889634   # 1/ln 2: the initial guess held in a programmable SFPU constant
+
+
+def sfpu_reciprocal(x: torch.Tensor, approx: bool) -> torch.Tensor:
+    """The SFPU reciprocal: Newton-Raphson from a fixed seed on the mantissa scaled into [0.5, 1).
+
+    The seed 1/ln2 is refined by r <- r * (2 - m*r), 2 steps in approximate mode and 3 otherwise. Every step
+    squares the relative error, which is always an under-estimate: with 2 steps the result is 0% .. -3.84% low
+    (worst at mantissas near 1, about -0.6% near 0.5); with 3 steps at most -0.15%.
+    """
+    x = x.to(torch.float32)
+    m, e = torch.frexp(x.abs())                     # |x| = m * 2^e, m in [0.5, 1)
+    r = torch.full_like(m, _RECIP_SEED)
+    for _ in range(2 if approx else 3):
+        r = r * (2.0 - m * r)
+    out = torch.ldexp(r, -e) * torch.sign(x)
+    out = torch.where(x == 0, torch.copysign(torch.full_like(x, float("inf")), x), out)
+    out = torch.where(torch.isinf(x), torch.zeros_like(x), out)
+    return torch.where(torch.isnan(x), x, out)

@@ -1,0 +1,865 @@
+"""Element-wise unary ops (activations, math functions, predicates, rounding, tril/triu, fill, polyval).
+
+Numerics (FACTS.md, "Compute numerics"):
+- The SFPU computes in fp32 on the stored input values (bf16 / fp32, block floats unpacked losslessly), with
+  denormal inputs flushed to (signed) zero. The simulator evaluates each function in float64 and rounds once to
+  fp32, i.e. it models an SFPU whose function approximations are fp32-accurate.
+- bf16 / bfp outputs (fp32_dest_acc_en is off for these inputs): the fp32 result is TRUNCATED into the 16-bit
+  Dst; the packer then turns NaN into +Inf (and forms bfp8 from that bf16). fp32 outputs keep fp32 with
+  denormals flushed. Integer inputs give exact integer results wrapped to the dtype.
+- `fast_and_approximate_mode` and the approximate variants add modelled error: exp is a Schraudolph-style
+  2^i * (1 + f) estimate (about +-3%, ~6 bf16 ULP), tanh / sigmoid / GELU FastLut are piecewise-linear tables
+  (max abs error ~0.015), log is a cubic in the mantissa (abs error ~1e-3), rsqrt / sqrt a magic-constant
+  estimate plus one Newton step (~0.2%), erf the 4-term Abramowitz-Stegun 7.1.27 form (abs error 5e-4).
+- In the device's ideal numerics mode the exact function is used and rounded to nearest even.
+
+Padding: a TILE output's padding scalar is the op applied to the input's padding scalar (exp of 0 is 1).
+Dtypes: each op accepts the dtypes of its documentation table (see SUPPORTED_DTYPES), others are refused.
+"""
+from __future__ import annotations
+
+import builtins
+import inspect
+import math
+from typing import Callable, Optional
+
+import torch
+
+from .. import formats
+from .._op import ttnn_op
+from ..tensor import Tensor
+from ..types import (BLOCK_FLOAT_DTYPES, FLOAT_DTYPES, INT_DTYPES, DataType, GeluVariant, Layout, SigmoidMode)
+from ._common import (fail, make_output, on_device, out_memory_config, require_dtype, require_layout, require_rank,
+                      require_tensor, round_to)
+
+BF16, FP32, BFP8 = DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B
+INT32, UINT32, UINT16, UINT8 = DataType.INT32, DataType.UINT32, DataType.UINT16, DataType.UINT8
+
+_F = (BF16, BFP8, FP32)                       # the usual table: BFLOAT16, BFLOAT8_B, FLOAT32
+_ALL = _F + (INT32, UINT16, UINT32, UINT8)    # relu family
+_BF16_BFP8 = (BF16, BFP8)
+
+# Supported input dtypes by op, from the documentation tables of ttnn 0.81.1 (supported_dtypes_from_doc).
+# Ops whose docs give no table (abs, hardtanh, selu, threshold) get the float dtypes; abs also INT32, which
+# its integer kernel (abs_tile_int32) handles.
+SUPPORTED_DTYPES: dict[str, tuple] = {}
+
+_TINY = 2.0 ** -126
+_LN2 = math.log(2.0)
+
+
+# ------------------------------------------------------------------------------------------------
+# Approximations used by fast_and_approximate_mode / approximate variants
+# ------------------------------------------------------------------------------------------------
+
+# exp: 2^y = 2^i * 2^f ~ 2^i * (1 + f) * K; K balances the relative error of 1 + f against 2^f (+-2.98%).
+_EXP_K = 2.0 / (1.0 + (1.0 / _LN2) / 2.0 ** (1.0 / _LN2 - 1.0))
+# log: ln(m), m in [1, 2), as a least-squares cubic in (m - 1) through ln(1) = 0 (abs error < 1e-3).
+_LOG_C = (0.9866848343274781, -0.40738600835441857, 0.11475664941503529)
+# piecewise-linear tables on |x| (value beyond the last knot: 1)
+_PWL_KNOTS = torch.tensor([0.0, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0], dtype=torch.float64)
+_TANH_TABLE = torch.tanh(_PWL_KNOTS)
+_GELU_KNOTS = torch.tensor([0.0, 0.5, 1.0, 1.5, 2.0, 3.0], dtype=torch.float64)
+_PHI_TABLE = torch.erf(_GELU_KNOTS / math.sqrt(2.0))   # 6 segments incl. the constant one beyond 3
+
+
+def _pwl(t: torch.Tensor, knots: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """Piecewise-linear interpolation of `table` at `knots` for t >= 0; 1 beyond the last knot."""
+    idx = torch.bucketize(t, knots, right=True).clamp(1, len(knots) - 1)
+    k0, k1, v0, v1 = knots[idx - 1], knots[idx], table[idx - 1], table[idx]
+    out = v0 + (v1 - v0) * (t - k0) / (k1 - k0)
+    out = torch.where(t >= knots[-1], torch.ones_like(t), out)
+    return torch.where(torch.isnan(t), t, out)
+
+
+def _exp_fast(x: torch.Tensor) -> torch.Tensor:
+    y = x / _LN2
+    i = torch.floor(y)
+    f = y - i
+    r = torch.ldexp((1.0 + f) * _EXP_K, i.clamp(-2000, 2000))
+    r = torch.where(x == float("inf"), x, r)
+    r = torch.where(x == float("-inf"), torch.zeros_like(x), r)
+    return torch.where(torch.isnan(x), x, r)
+
+
+def _log_fast(x: torch.Tensor) -> torch.Tensor:
+    mant, e = torch.frexp(x)           # x = mant * 2^e, mant in [0.5, 1)
+    u = 2.0 * mant - 1.0               # m - 1 with m in [1, 2)
+    r = (e.to(x.dtype) - 1.0) * _LN2 + u * (_LOG_C[0] + u * (_LOG_C[1] + u * _LOG_C[2]))
+    r = torch.where(x == 0, torch.full_like(x, float("-inf")), r)
+    r = torch.where(x == float("inf"), x, r)
+    return torch.where((x < 0) | torch.isnan(x), torch.full_like(x, float("nan")), r)
+
+
+def _rsqrt_fast(x: torch.Tensor) -> torch.Tensor:
+    x32 = x.to(torch.float32).abs()
+    bits = x32.contiguous().view(torch.int32)
+    y = (0x5F3759DF - (bits >> 1)).view(torch.float32).to(torch.float64)
+    y = y * (1.5 - 0.5 * x32.to(torch.float64) * y * y)
+    y = torch.where(x == 0, torch.full_like(x, float("inf")), y)
+    y = torch.where(x == float("inf"), torch.zeros_like(x), y)
+    return torch.where((x < 0) | torch.isnan(x), torch.full_like(x, float("nan")), y)
+
+
+def _sqrt_fast(x: torch.Tensor) -> torch.Tensor:
+    r = x * _rsqrt_fast(x)
+    r = torch.where(x == 0, x, r)
+    return torch.where(x == float("inf"), x, r)
+
+
+def _tanh_fast(x: torch.Tensor) -> torch.Tensor:
+    return torch.sign(x) * _pwl(x.abs(), _PWL_KNOTS, _TANH_TABLE)
+
+
+def _erf_fast(x: torch.Tensor) -> torch.Tensor:
+    a = x.abs()
+    p = 1.0 + a * (0.278393 + a * (0.230389 + a * (0.000972 + a * 0.078108)))
+    return torch.sign(x) * (1.0 - p.pow(-4))
+
+
+def _gelu_fastlut(x: torch.Tensor) -> torch.Tensor:
+    return 0.5 * x + 0.5 * x.abs() * _pwl(x.abs(), _GELU_KNOTS, _PHI_TABLE)
+
+
+# ------------------------------------------------------------------------------------------------
+# Exact functions (float64)
+# ------------------------------------------------------------------------------------------------
+
+def _exp(x, approx=False):
+    return _exp_fast(x) if approx else torch.exp(x)
+
+
+def _log(x, approx=False):
+    return _log_fast(x) if approx else torch.log(x)
+
+
+def _sigmoid(x, approx_exp=False):
+    return 1.0 / (1.0 + _exp(-x, approx_exp))
+
+
+def _softplus(x, beta=1.0, threshold=20.0, approx=False):
+    bx = beta * x
+    soft = torch.log1p(_exp(bx, approx)) / beta
+    return torch.where(bx > threshold, x, soft)
+
+
+def _gelu_exact(x):
+    return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
+
+
+def _gelu_tanh(x):
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)))
+
+
+def _cbrt(x):
+    return torch.sign(x) * x.abs().pow(1.0 / 3.0)
+
+
+def _mish(x, approx=False):
+    if approx:
+        return x * _tanh_fast(torch.log1p(_exp_fast(x)))
+    return x * torch.tanh(torch.nn.functional.softplus(x))
+
+
+# ------------------------------------------------------------------------------------------------
+# The shared body of every unary op
+# ------------------------------------------------------------------------------------------------
+
+def _daz(x: torch.Tensor) -> torch.Tensor:
+    """Denormal inputs read as zero (sign kept)."""
+    return torch.where(x.abs() < _TINY, x * 0.0, x)
+
+
+def _eval_float(f: Callable, v: torch.Tensor, ideal: bool) -> torch.Tensor:
+    x = v.to(torch.float64)
+    if not ideal:
+        x = _daz(x)
+    y = f(x)
+    if y.dtype == torch.bool:
+        y = y.to(torch.float64)
+    return y.to(torch.float32)
+
+
+def _store(value: torch.Tensor, dtype: DataType, device, rounding: str, pad: Optional[float]) -> torch.Tensor:
+    """Round computed values to what the output dtype stores (SFPU: truncation into 16-bit Dst, then the
+    packer: NaN -> +Inf, bfp formed from that bf16)."""
+    dtype = DataType(dtype)
+    if dtype in INT_DTYPES or value.dtype == torch.int64:
+        return round_to(value, dtype, device, rounding=rounding)
+    if rounding == "sfpu" and not device.ideal and dtype in (BF16,) + tuple(BLOCK_FLOAT_DTYPES):
+        value = formats.truncate_bf16(value)
+        value = torch.where(torch.isnan(value), torch.full_like(value, float("inf")), value)
+    return round_to(value, dtype, device, rounding=rounding, pad=pad)
+
+
+def _store_pad(pad, dtype: DataType, device, rounding: str):
+    if pad is None:
+        return None
+    dtype = DataType(dtype)
+    if dtype in INT_DTYPES:
+        return float(formats.wrap_int(torch.tensor([pad]), dtype)[0])
+    pad_dtype = BF16 if dtype in BLOCK_FLOAT_DTYPES else dtype
+    return float(_store(torch.tensor([float(pad)], dtype=torch.float32), pad_dtype, device, rounding, None)[0])
+
+
+def _emit(op: str, device, like: Tensor, value: torch.Tensor, pad, *, memory_config, output_tensor,
+          dtype: Optional[DataType] = None, rounding: str = "sfpu") -> Tensor:
+    """Store `value` (and its padding scalar) as the op's output, or into `output_tensor`."""
+    layout = like._layout
+    if layout != Layout.TILE:
+        pad = None
+    if output_tensor is not None:
+        if tuple(output_tensor.shape) != tuple(value.shape):
+            fail(op, f"output_tensor has shape {list(output_tensor.shape)}, the result has {list(value.shape)}")
+        if output_tensor._layout != layout:
+            fail(op, f"output_tensor must be in {layout.name} layout like the input, got "
+                     f"{output_tensor._layout.name}")
+        dtype = output_tensor._dtype
+    elif dtype is None:
+        dtype = like._dtype
+    dtype = DataType(dtype)
+    if dtype in BLOCK_FLOAT_DTYPES and layout != Layout.TILE:
+        fail(op, "Layout must be Layout::TILE for bfloat8_b or bfloat4_b")
+    pad = _store_pad(pad, dtype, device, rounding)
+    stored = _store(value, dtype, device, rounding, pad)
+    if output_tensor is None:
+        return make_output(op, device, stored, dtype, layout, out_memory_config(memory_config, like),
+                           rounding=rounding, pad=pad, rounded=True)
+    output_tensor._value = stored
+    output_tensor._pad = pad
+    return output_tensor
+
+
+def _unary(op: str, input_tensor, f: Callable, *, memory_config=None, output_tensor=None,
+           int_f: Optional[Callable] = None, arg: str = "input_tensor") -> Tensor:
+    """Check the operand, apply `f` (float64 -> float64/bool) or `int_f` (int64 -> int64/bool), store."""
+    device = on_device(op, **{arg: input_tensor, "output_tensor": output_tensor})
+    require_dtype(op, arg, input_tensor, SUPPORTED_DTYPES[op])
+    pad = input_tensor._pad if input_tensor._layout == Layout.TILE else None
+    if input_tensor._dtype in INT_DTYPES:
+        if int_f is None:  # a table inconsistency, not a user error
+            raise AssertionError(f"ttnn.{op} lists {input_tensor._dtype.name} but has no integer function")
+        value = int_f(input_tensor._value).to(torch.int64)
+        if pad is not None:
+            pad = float(int_f(torch.tensor([int(pad)], dtype=torch.int64)).to(torch.int64)[0])
+    else:
+        value = _eval_float(f, input_tensor._value, device.ideal)
+        if pad is not None:
+            pad = float(_eval_float(f, torch.tensor([pad], dtype=torch.float32), device.ideal)[0])
+    return _emit(op, device, input_tensor, value, pad, memory_config=memory_config, output_tensor=output_tensor)
+
+
+def _approx(device_or_tensor, flag) -> bool:
+    """Approximations apply only in the hardware numerics mode."""
+    dev = device_or_tensor._device if isinstance(device_or_tensor, Tensor) else device_or_tensor
+    return bool(flag) and dev is not None and not dev.ideal
+
+
+def _torch_golden(torch_fn: Callable) -> Callable:
+    def golden(input_tensor, *args, **kwargs):
+        return torch_fn(input_tensor)
+    golden.__name__ = getattr(torch_fn, "__name__", "golden")
+    return golden
+
+
+# ------------------------------------------------------------------------------------------------
+# Table-driven ops: (input_tensor, *, memory_config=None, output_tensor=None, sub_core_grids=None)
+# ------------------------------------------------------------------------------------------------
+
+def _def_plain(name: str, f: Callable, dtypes, golden: Callable, int_f: Optional[Callable] = None,
+               doc: str = ""):
+    SUPPORTED_DTYPES[name] = tuple(dtypes)
+
+    def op(input_tensor, *, memory_config=None, output_tensor=None, sub_core_grids=None):
+        return _unary(name, input_tensor, f, memory_config=memory_config, output_tensor=output_tensor, int_f=int_f)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc or f"ttnn.{name}: element-wise {name} of input_tensor (same dtype and layout)."
+    return ttnn_op(name, golden=golden)(op)
+
+
+def _def_fast(name: str, f: Callable, dtypes, golden: Callable, doc: str = ""):
+    """Ops with (input_tensor, *, fast_and_approximate_mode=False, memory_config, output_tensor,
+    sub_core_grids); f(x, approx)."""
+    SUPPORTED_DTYPES[name] = tuple(dtypes)
+
+    def op(input_tensor, *, fast_and_approximate_mode=False, memory_config=None, output_tensor=None,
+           sub_core_grids=None):
+        require_tensor(name, "input_tensor", input_tensor)
+        approx = _approx(input_tensor, fast_and_approximate_mode)
+        return _unary(name, input_tensor, lambda x: f(x, approx), memory_config=memory_config,
+                      output_tensor=output_tensor)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc or (f"ttnn.{name}: element-wise {name}; fast_and_approximate_mode=True uses the device's "
+                         "faster, less accurate approximation.")
+    return ttnn_op(name, golden=golden)(op)
+
+
+_PLAIN = [
+    # name, float function, dtypes, torch reference, integer function
+    ("relu6", lambda x: x.clamp(0.0, 6.0), _ALL, torch.nn.functional.relu6, lambda v: v.clamp(0, 6)),
+    ("silu", lambda x: x * _sigmoid(x), _F, torch.nn.functional.silu, None),
+    ("swish", lambda x: x * _sigmoid(x), _F, torch.nn.functional.silu, None),
+    ("log_sigmoid", torch.nn.functional.logsigmoid, _F, torch.nn.functional.logsigmoid, None),
+    ("tanhshrink", lambda x: x - torch.tanh(x), _F, torch.nn.functional.tanhshrink, None),
+    ("exp2", torch.exp2, _F, torch.exp2, None),
+    ("expm1", torch.expm1, _F, torch.expm1, None),
+    ("cbrt", _cbrt, _F, _cbrt, None),
+    ("reciprocal", torch.reciprocal, _BF16_BFP8, torch.reciprocal, None),
+    ("square", lambda x: x * x, (BF16, BFP8, INT32, UINT32, UINT16), torch.square, lambda v: v * v),
+    ("abs", torch.abs, _F + (INT32,), torch.abs, torch.abs),
+    ("neg", torch.neg, _F, torch.neg, None),
+    ("sign", torch.sign, _F, torch.sign, None),
+    ("signbit", torch.signbit, _F + (INT32,), torch.signbit, lambda v: v < 0),
+    ("floor", torch.floor, _F, torch.floor, None),
+    ("ceil", torch.ceil, _F, torch.ceil, None),
+    ("trunc", torch.trunc, _F, torch.trunc, None),
+    ("frac", torch.frac, _F, torch.frac, None),
+    ("hardswish", torch.nn.functional.hardswish, _F, torch.nn.functional.hardswish, None),
+    ("hardsigmoid", torch.nn.functional.hardsigmoid, _F, torch.nn.functional.hardsigmoid, None),
+    ("softsign", lambda x: x / (1.0 + x.abs()), _F, torch.nn.functional.softsign, None),
+    ("sin", torch.sin, _F, torch.sin, None),
+    ("cos", torch.cos, _F, torch.cos, None),
+    ("tan", torch.tan, _F, torch.tan, None),
+    ("asin", torch.asin, _F, torch.asin, None),
+    ("acos", torch.acos, _F, torch.acos, None),
+    ("atan", torch.atan, _F, torch.atan, None),
+    ("sinh", torch.sinh, _F, torch.sinh, None),
+    ("cosh", torch.cosh, _F, torch.cosh, None),
+    ("asinh", torch.asinh, _F, torch.asinh, None),
+    ("acosh", torch.acosh, _F, torch.acosh, None),
+    ("atanh", torch.atanh, _F, torch.atanh, None),
+    ("erfc", torch.erfc, _BF16_BFP8, torch.erfc, None),
+    ("erfinv", torch.erfinv, _F, torch.erfinv, None),
+    ("logical_not", lambda x: x == 0, _F + (INT32, UINT16, UINT32), torch.logical_not, lambda v: v == 0),
+    ("isnan", torch.isnan, _F, torch.isnan, None),
+    ("isinf", torch.isinf, _F, torch.isinf, None),
+    ("isfinite", torch.isfinite, _F, torch.isfinite, None),
+    ("isposinf", torch.isposinf, _F, torch.isposinf, None),
+    ("isneginf", torch.isneginf, _F, torch.isneginf, None),
+    ("eqz", lambda x: x == 0, _F + (INT32, UINT16, UINT32), lambda t: torch.eq(t, 0), lambda v: v == 0),
+    ("nez", lambda x: x != 0, _F + (INT32, UINT16, UINT32), lambda t: torch.ne(t, 0), lambda v: v != 0),
+    ("gtz", lambda x: x > 0, _BF16_BFP8 + (INT32,), lambda t: torch.gt(t, 0), lambda v: v > 0),
+    ("ltz", lambda x: x < 0, _BF16_BFP8 + (INT32,), lambda t: torch.lt(t, 0), lambda v: v < 0),
+    ("gez", lambda x: x >= 0, _BF16_BFP8 + (INT32,), lambda t: torch.ge(t, 0), lambda v: v >= 0),
+    ("lez", lambda x: x <= 0, _BF16_BFP8 + (INT32,), lambda t: torch.le(t, 0), lambda v: v <= 0),
+    ("identity", lambda x: x, _F + (UINT32, UINT16, UINT8), torch.clone, lambda v: v),
+    ("deg2rad", lambda x: x * (math.pi / 180.0), _F, torch.deg2rad, None),
+    ("rad2deg", lambda x: x * (180.0 / math.pi), _F, torch.rad2deg, None),
+    ("lgamma", torch.lgamma, (BF16, FP32), torch.lgamma, None),
+    ("digamma", torch.digamma, (BF16, FP32), torch.digamma, None),
+    ("i0", torch.i0, _F, torch.i0, None),
+    ("bitwise_not", None, (INT32,), torch.bitwise_not, torch.bitwise_not),
+]
+
+for _name, _f, _dtypes, _golden, _int_f in _PLAIN:
+    _def_plain(_name, _f, _dtypes, _torch_golden(_golden), _int_f)
+
+_FAST = [
+    ("exp", _exp, torch.exp),
+    ("log", _log, torch.log),
+    ("log2", lambda x, a: _log(x, a) / _LN2, torch.log2),
+    ("log10", lambda x, a: _log(x, a) / math.log(10.0), torch.log10),
+    ("log1p", lambda x, a: _log_fast(1.0 + x) if a else torch.log1p(x), torch.log1p),
+    ("sqrt", lambda x, a: _sqrt_fast(x) if a else torch.sqrt(x), torch.sqrt),
+    ("rsqrt", lambda x, a: _rsqrt_fast(x) if a else torch.rsqrt(x), torch.rsqrt),
+    ("erf", lambda x, a: _erf_fast(x) if a else torch.erf(x), torch.erf),
+    ("mish", _mish, lambda t: torch.nn.functional.mish(t.float())),
+]
+
+for _name, _f, _golden in _FAST:
+    _def_fast(_name, _f, _F, _torch_golden(_golden))
+
+del _name, _f, _dtypes, _golden, _int_f
+
+
+# ------------------------------------------------------------------------------------------------
+# Ops with their own parameters
+# ------------------------------------------------------------------------------------------------
+
+SUPPORTED_DTYPES["relu"] = _ALL
+
+
+@ttnn_op("relu", golden=_torch_golden(torch.relu))
+def relu(input_tensor, *, memory_config=None, output_tensor=None, sub_core_grids=None):
+    """ttnn.relu: max(x, 0) element-wise (exact; integer dtypes supported)."""
+    return _unary("relu", input_tensor, lambda x: x.clamp_min(0.0), memory_config=memory_config,
+                  output_tensor=output_tensor, int_f=lambda v: v.clamp_min(0))
+
+
+SUPPORTED_DTYPES["relu_max"] = _ALL
+
+
+def _golden_relu_max(input_tensor, upper_limit, *args, **kwargs):
+    return torch.relu(torch.minimum(input_tensor, torch.tensor(upper_limit, dtype=input_tensor.dtype)))
+
+
+@ttnn_op("relu_max", golden=_golden_relu_max)
+def relu_max(input_tensor, upper_limit, *, memory_config=None, output_tensor=None, sub_core_grids=None):
+    """ttnn.relu_max: min(max(x, 0), upper_limit)."""
+    u = float(upper_limit)
+    return _unary("relu_max", input_tensor, lambda x: torch.minimum(x.clamp_min(0.0), torch.tensor(u, dtype=x.dtype)),
+                  memory_config=memory_config, output_tensor=output_tensor,
+                  int_f=lambda v: torch.minimum(v.clamp_min(0), torch.tensor(int(u))))
+
+
+SUPPORTED_DTYPES["relu_min"] = _ALL
+
+
+def _golden_relu_min(input_tensor, lower_limit, *args, **kwargs):
+    return torch.max(input_tensor, torch.tensor(lower_limit, dtype=input_tensor.dtype))
+
+
+@ttnn_op("relu_min", golden=_golden_relu_min)
+def relu_min(input_tensor, lower_limit, *, memory_config=None, output_tensor=None, sub_core_grids=None):
+    """ttnn.relu_min: max(x, lower_limit)."""
+    lo = float(lower_limit)
+    return _unary("relu_min", input_tensor, lambda x: x.clamp_min(lo), memory_config=memory_config,
+                  output_tensor=output_tensor, int_f=lambda v: v.clamp_min(int(lo)))
+
+
+SUPPORTED_DTYPES["gelu"] = _BF16_BFP8
+
+
+def _golden_gelu(input_tensor, *args, variant=None, fast_and_approximate_mode=False, **kwargs):
+    approximate = "tanh" if variant == GeluVariant.Tanh else "none"
+    return torch.nn.functional.gelu(input_tensor.float(), approximate=approximate).to(input_tensor.dtype)
+
+
+def gelu(input_tensor, *, variant=GeluVariant.Accurate, memory_config=None, output_tensor=None,
+         sub_core_grids=None, fast_and_approximate_mode=None):
+    """ttnn.gelu: Accurate = x * Phi(x) (erf form), Tanh = the tanh form, FastLut = a 6-segment
+    piecewise-linear table (~1% absolute error). The legacy keyword fast_and_approximate_mode of the other
+    real overload is accepted too (True -> FastLut, False -> Accurate)."""
+    require_tensor("gelu", "input_tensor", input_tensor)
+    if fast_and_approximate_mode is not None:
+        variant = GeluVariant.FastLut if fast_and_approximate_mode else GeluVariant.Accurate
+    try:
+        variant = GeluVariant(int(variant))
+    except (TypeError, ValueError):
+        fail("gelu", f"variant must be a ttnn.GeluVariant, got {variant!r}")
+    if variant == GeluVariant.Tanh:
+        f = _gelu_tanh
+    elif variant == GeluVariant.FastLut and _approx(input_tensor, True):
+        f = _gelu_fastlut
+    else:
+        f = _gelu_exact
+    return _unary("gelu", input_tensor, f, memory_config=memory_config, output_tensor=output_tensor)
+
+
+# Real gelu has two overloads (variant= / fast_and_approximate_mode=); the registered signature is the first.
+gelu.__signature__ = inspect.signature(gelu).replace(
+    parameters=[p for p in inspect.signature(gelu).parameters.values() if p.name != "fast_and_approximate_mode"])
+gelu = ttnn_op("gelu", golden=_golden_gelu)(gelu)
+
+
+SUPPORTED_DTYPES["sigmoid"] = (BF16,)
+
+
+@ttnn_op("sigmoid", golden=_torch_golden(torch.sigmoid))
+def sigmoid(input_tensor, *, vector_mode=4, mode=SigmoidMode.Accurate, memory_config=None, output_tensor=None,
+            sub_core_grids=None):
+    """ttnn.sigmoid: 1 / (1 + exp(-x)). mode: Accurate (exact), AccurateWithFastExp (approximate exp),
+    FastApproximate (piecewise-linear table). vector_mode 4 (RC) processes whole tiles."""
+    require_tensor("sigmoid", "input_tensor", input_tensor)
+    if vector_mode == 2:
+        raise NotImplementedError("ttnn.sigmoid: vector_mode=2 (VectorMode::C, first column only) is not modelled "
+                                  "by the simulator; use the default vector_mode=4")
+    if vector_mode != 4:
+        fail("sigmoid", f"vector_mode must be 2 (C) or 4 (RC), got {vector_mode!r}")
+    mode = SigmoidMode(int(mode))
+    if mode == SigmoidMode.FastApproximate and _approx(input_tensor, True):
+        f = lambda x: 0.5 + 0.5 * _tanh_fast(0.5 * x)  # noqa: E731
+    else:
+        fast_exp = mode == SigmoidMode.AccurateWithFastExp and _approx(input_tensor, True)
+        f = lambda x: _sigmoid(x, fast_exp)  # noqa: E731
+    return _unary("sigmoid", input_tensor, f, memory_config=memory_config, output_tensor=output_tensor)
+
+
+SUPPORTED_DTYPES["sigmoid_accurate"] = _F
+
+
+@ttnn_op("sigmoid_accurate", golden=_torch_golden(torch.sigmoid))
+def sigmoid_accurate(input_tensor, fast_and_approximate_mode=False, *, memory_config=None, output_tensor=None,
+                     sub_core_grids=None):
+    """ttnn.sigmoid_accurate (deprecated alias of sigmoid): 1 / (1 + exp(-x)); fast_and_approximate_mode
+    selects the approximate exp."""
+    require_tensor("sigmoid_accurate", "input_tensor", input_tensor)
+    fast_exp = _approx(input_tensor, fast_and_approximate_mode)
+    return _unary("sigmoid_accurate", input_tensor, lambda x: _sigmoid(x, fast_exp), memory_config=memory_config,
+                  output_tensor=output_tensor)
+
+
+SUPPORTED_DTYPES["tanh"] = _F
+
+
+def _golden_tanh(input_tensor, *args, **kwargs):
+    return torch.tanh(input_tensor)
+
+
+@ttnn_op("tanh", golden=_golden_tanh)
+def tanh(input_tensor, *, memory_config=None, output_tensor=None, fast_and_approximate_mode=False,
+         sub_core_grids=None):
+    """ttnn.tanh; fast_and_approximate_mode uses a piecewise-linear table (abs error < 0.015).
+    BFLOAT8_B input is documented as supported only with fast_and_approximate_mode=True."""
+    require_tensor("tanh", "input_tensor", input_tensor)
+    if input_tensor._dtype == BFP8 and not fast_and_approximate_mode:
+        fail("tanh", "input_tensor is BFLOAT8_B, which is supported only with fast_and_approximate_mode=True")
+    approx = _approx(input_tensor, fast_and_approximate_mode)
+    return _unary("tanh", input_tensor, _tanh_fast if approx else torch.tanh, memory_config=memory_config,
+                  output_tensor=output_tensor)
+
+
+SUPPORTED_DTYPES["round"] = _F
+
+
+def _golden_round(input_tensor, decimals=None, *args, **kwargs):
+    return torch.round(input_tensor) if decimals is None else torch.round(input_tensor, decimals=decimals)
+
+
+@ttnn_op("round", golden=_golden_round)
+def round(input_tensor, *, decimals=0, memory_config=None, output_tensor=None, sub_core_grids=None):  # noqa: A001
+    """ttnn.round: round to `decimals` decimal places (half to even), decimals in [-6, 7]."""
+    if not isinstance(decimals, int) or not -6 <= decimals <= 7:
+        fail("round", f"decimals must be an integer in [-6, 7], got {decimals!r}")
+    return _unary("round", input_tensor, lambda x: torch.round(x, decimals=decimals), memory_config=memory_config,
+                  output_tensor=output_tensor)
+
+
+# --- clamp / clip -----------------------------------------------------------------------------------
+
+SUPPORTED_DTYPES["clamp"] = _F + (INT32,)
+SUPPORTED_DTYPES["clip"] = (BF16,)
+_INT_CLAMP_DEFAULT = 16775716      # the bound real clamp uses for a missing int32 limit
+_FLT_MAX = float(torch.finfo(torch.float32).max)
+
+
+def _golden_clamp(input_tensor, min=None, max=None, *args, **kwargs):  # noqa: A002
+    return torch.clamp(input_tensor, min, max)
+
+
+def _clamp(op: str, input_tensor, lo, hi, memory_config, output_tensor):
+    device = on_device(op, input_tensor=input_tensor, output_tensor=output_tensor,
+                       **{k: v for k, v in (("min", lo), ("max", hi)) if isinstance(v, Tensor)})
+    require_dtype(op, "input_tensor", input_tensor, SUPPORTED_DTYPES[op])
+    if lo is None and hi is None:
+        fail(op, "only one of 'min' or 'max' can be None; give at least one")
+    tensors = isinstance(lo, Tensor) or isinstance(hi, Tensor)
+    pad = input_tensor._pad if input_tensor._layout == Layout.TILE else None
+    if tensors:
+        if input_tensor._dtype in INT_DTYPES:
+            fail(op, "INT32 input is supported only with scalar min/max")
+        bounds = []
+        for name, b in (("min", lo), ("max", hi)):
+            if isinstance(b, Tensor):
+                require_dtype(op, name, b, FLOAT_DTYPES)
+                bounds.append(b._value.to(torch.float64))
+            else:
+                bounds.append(None if b is None else torch.tensor(float(b), dtype=torch.float64))
+        x = input_tensor._value.to(torch.float64)
+        try:
+            shape = torch.broadcast_shapes(x.shape, *[b.shape for b in bounds if b is not None])
+        except RuntimeError:
+            fail(op, f"min/max shapes do not broadcast with input_tensor shape {list(x.shape)}")
+        value = torch.clamp(x.expand(shape), bounds[0], bounds[1]).to(torch.float32)
+        pad = None if any(isinstance(b, Tensor) for b in (lo, hi)) else pad
+        return _emit(op, device, input_tensor, value, pad, memory_config=memory_config, output_tensor=output_tensor,
+                     rounding="packer")
+    if input_tensor._dtype == INT32:
+        scalars = [b for b in (lo, hi) if b is not None]
+        if all(isinstance(b, int) for b in scalars):
+            a = -_INT_CLAMP_DEFAULT if lo is None else int(lo)
+            b = _INT_CLAMP_DEFAULT if hi is None else int(hi)
+            value = torch.clamp(input_tensor._value, a, b)
+            if pad is not None:
+                pad = float(builtins.min(builtins.max(int(pad), a), b))
+            return _emit(op, device, input_tensor, value, pad, memory_config=memory_config,
+                         output_tensor=output_tensor)
+        # float limits: the input is first converted to FLOAT32, and so is the result
+        x32 = round_to(input_tensor._value.to(torch.float32), FP32, device)
+        a = -_FLT_MAX if lo is None else float(lo)
+        b = _FLT_MAX if hi is None else float(hi)
+        value = _eval_float(lambda x: torch.clamp(x, a, b), x32, device.ideal)
+        if pad is not None:
+            pad = float(_eval_float(lambda x: torch.clamp(x, a, b), torch.tensor([pad]), device.ideal)[0])
+        return _emit(op, device, input_tensor, value, pad, memory_config=memory_config, output_tensor=output_tensor,
+                     dtype=FP32)
+    a = -_FLT_MAX if lo is None else float(lo)
+    b = _FLT_MAX if hi is None else float(hi)
+    return _unary(op, input_tensor, lambda x: torch.clamp(x, a, b), memory_config=memory_config,
+                  output_tensor=output_tensor)
+
+
+
+@ttnn_op("clamp", golden=_golden_clamp)
+def clamp(input_tensor, min=None, max=None, *, memory_config=None, output_tensor=None):  # noqa: A002
+    """ttnn.clamp: min(max(x, min), max); min/max are numbers or tensors (at least one given). INT32 input with
+    int limits stays INT32; with float limits it is computed (and returned) as FLOAT32."""
+    return _clamp("clamp", input_tensor, min, max, memory_config, output_tensor)
+
+
+@ttnn_op("clip", golden=_golden_clamp)
+def clip(input_tensor, min=None, max=None, *, memory_config=None):  # noqa: A002
+    """ttnn.clip: same as clamp (BFLOAT16 only per its documentation)."""
+    return _clamp("clip", input_tensor, min, max, memory_config, None)
+
+
+# --- parameterised activations ------------------------------------------------------------------------
+
+SUPPORTED_DTYPES["hardtanh"] = _F
+
+
+def _golden_hardtanh(input_tensor, *args, min_val=-1.0, max_val=1.0, **kwargs):
+    return torch.nn.functional.hardtanh(input_tensor, min_val, max_val)
+
+
+@ttnn_op("hardtanh", golden=_golden_hardtanh)
+def hardtanh(input_tensor, *, min_val=-1.0, max_val=1.0, memory_config=None, output_tensor=None,
+             sub_core_grids=None):
+    """ttnn.hardtanh: clamp(x, min_val, max_val)."""
+    lo, hi = float(min_val), float(max_val)
+    return _unary("hardtanh", input_tensor, lambda x: torch.clamp(x, lo, hi), memory_config=memory_config,
+                  output_tensor=output_tensor)
+
+
+SUPPORTED_DTYPES["hardshrink"] = _F
+SUPPORTED_DTYPES["softshrink"] = _F
+
+
+def _golden_hardshrink(input_tensor, *args, lambd=0.5, **kwargs):
+    return torch.nn.functional.hardshrink(input_tensor, lambd=lambd)
+
+
+def _golden_softshrink(input_tensor, *args, lambd=0.5, **kwargs):
+    return torch.nn.functional.softshrink(input_tensor, lambd=lambd)
+
+
+@ttnn_op("hardshrink", golden=_golden_hardshrink)
+def hardshrink(input_tensor, *, lambd=0.5, memory_config=None, output_tensor=None, sub_core_grids=None):
+    """ttnn.hardshrink: x where |x| > lambd, else 0."""
+    lam = float(lambd)
+    return _unary("hardshrink", input_tensor, lambda x: torch.where(x.abs() > lam, x, torch.zeros_like(x)),
+                  memory_config=memory_config, output_tensor=output_tensor)
+
+
+@ttnn_op("softshrink", golden=_golden_softshrink)
+def softshrink(input_tensor, *, lambd=0.5, memory_config=None, output_tensor=None, sub_core_grids=None):
+    """ttnn.softshrink: x - lambd above lambd, x + lambd below -lambd, else 0."""
+    lam = float(lambd)
+
+    def f(x):
+        return torch.where(x > lam, x - lam, torch.where(x < -lam, x + lam, torch.zeros_like(x)))
+    return _unary("softshrink", input_tensor, f, memory_config=memory_config, output_tensor=output_tensor)
+
+
+SUPPORTED_DTYPES["leaky_relu"] = _F + (UINT32, UINT16, UINT8)
+
+
+def _golden_leaky_relu(input_tensor, negative_slope=0.01, *args, **kwargs):
+    return torch.nn.functional.leaky_relu(input_tensor, negative_slope=negative_slope)
+
+
+@ttnn_op("leaky_relu", golden=_golden_leaky_relu)
+def leaky_relu(input_tensor, negative_slope, *, memory_config=None, output_tensor=None, sub_core_grids=None):
+    """ttnn.leaky_relu: x for x >= 0, negative_slope * x below (unsigned inputs pass unchanged)."""
+    s = float(negative_slope)
+    return _unary("leaky_relu", input_tensor, lambda x: torch.where(x >= 0, x, s * x), memory_config=memory_config,
+                  output_tensor=output_tensor, int_f=lambda v: v)
+
+
+SUPPORTED_DTYPES["elu"] = _BF16_BFP8
+SUPPORTED_DTYPES["celu"] = _F
+SUPPORTED_DTYPES["selu"] = _F
+
+
+def _golden_elu(input_tensor, *args, alpha=1.0, **kwargs):
+    return torch.nn.functional.elu(input_tensor, alpha=alpha)
+
+
+def _golden_celu(input_tensor, *args, alpha=1.0, **kwargs):
+    return torch.celu(input_tensor, alpha=alpha)
+
+
+def _golden_selu(input_tensor, *args, scale=1.0507009873554805, alpha=1.6732632423543772, **kwargs):
+    return torch.where(input_tensor >= 0, scale * input_tensor, scale * alpha * (torch.exp(input_tensor) - 1))
+
+
+@ttnn_op("elu", golden=_golden_elu)
+def elu(input_tensor, *, alpha=1.0, memory_config=None, output_tensor=None, sub_core_grids=None):
+    """ttnn.elu: x for x > 0, alpha * (exp(x) - 1) below."""
+    a = float(alpha)
+    return _unary("elu", input_tensor, lambda x: torch.where(x > 0, x, a * torch.expm1(x)),
+                  memory_config=memory_config, output_tensor=output_tensor)
+
+
+@ttnn_op("celu", golden=_golden_celu)
+def celu(input_tensor, *, alpha=1.0, memory_config=None, output_tensor=None, sub_core_grids=None):
+    """ttnn.celu: max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+    a = float(alpha)
+    if a == 0:
+        fail("celu", "alpha must be non-zero")
+    return _unary("celu", input_tensor,
+                  lambda x: x.clamp_min(0.0) + (a * torch.expm1(x / a)).clamp_max(0.0),
+                  memory_config=memory_config, output_tensor=output_tensor)
+
+
+@ttnn_op("selu", golden=_golden_selu)
+def selu(input_tensor, *, scale=1.0506999492645264, alpha=1.673259973526001, memory_config=None,
+         output_tensor=None, sub_core_grids=None):
+    """ttnn.selu: scale * (max(0, x) + min(0, alpha * (exp(x) - 1)))."""
+    s, a = float(scale), float(alpha)
+    return _unary("selu", input_tensor, lambda x: s * (x.clamp_min(0.0) + (a * torch.expm1(x)).clamp_max(0.0)),
+                  memory_config=memory_config, output_tensor=output_tensor)
+
+
+SUPPORTED_DTYPES["softplus"] = _F
+
+
+def _golden_softplus(input_tensor, *args, beta=1.0, threshold=20.0, **kwargs):
+    return torch.nn.functional.softplus(input_tensor, beta=beta, threshold=threshold)
+
+
+@ttnn_op("softplus", golden=_golden_softplus)
+def softplus(input_tensor, *, beta=1.0, threshold=20.0, memory_config=None, output_tensor=None,
+             sub_core_grids=None):
+    """ttnn.softplus: log(1 + exp(beta * x)) / beta, and x where beta * x > threshold."""
+    b, t = float(beta), float(threshold)
+    if b == 0:
+        fail("softplus", "beta must be non-zero")
+    return _unary("softplus", input_tensor, lambda x: _softplus(x, b, t), memory_config=memory_config,
+                  output_tensor=output_tensor)
+
+
+SUPPORTED_DTYPES["threshold"] = _F
+
+
+def _golden_threshold(input_tensor, threshold, value, *args, **kwargs):
+    return torch.threshold(input_tensor, threshold, value)
+
+
+@ttnn_op("threshold", golden=_golden_threshold)
+def threshold(input_tensor, threshold, value, *, memory_config=None, output_tensor=None, sub_core_grids=None):
+    """ttnn.threshold: x where x > threshold, else value."""
+    th, v = float(threshold), float(value)
+    return _unary("threshold", input_tensor, lambda x: torch.where(x > th, x, torch.full_like(x, v)),
+                  memory_config=memory_config, output_tensor=output_tensor)
+
+
+SUPPORTED_DTYPES["logit"] = _F
+
+
+def _golden_logit(input_tensor, *args, eps=None, **kwargs):
+    if eps is not None and eps > 0.5:
+        x = torch.clamp(input_tensor, 1.0 - eps, eps)
+        return torch.log(x / (1.0 - x))
+    return torch.special.logit(input_tensor, eps=eps)
+
+
+@ttnn_op("logit", golden=_golden_logit)
+def logit(input_tensor, *, eps=None, memory_config=None, output_tensor=None, sub_core_grids=None):
+    """ttnn.logit: log(z / (1 - z)), z = x clamped to [eps, 1 - eps] when eps is given."""
+    e = None if eps is None else float(eps)
+
+    def f(x):
+        if e is not None:
+            lo, hi = (e, 1.0 - e) if e <= 0.5 else (1.0 - e, e)
+            x = torch.clamp(x, lo, hi)
+        return torch.log(x / (1.0 - x))
+    return _unary("logit", input_tensor, f, memory_config=memory_config, output_tensor=output_tensor)
+
+
+# --- fill, tril / triu, polyval ------------------------------------------------------------------------
+
+SUPPORTED_DTYPES["fill"] = _F + (INT32, UINT32, UINT16)
+
+
+def _golden_fill(input_tensor, fill_value, *args, **kwargs):
+    return torch.full_like(input_tensor, fill_value)
+
+
+@ttnn_op("fill", golden=_golden_fill)
+def fill(input_tensor, fill_value, *, memory_config=None, output_tensor=None, sub_core_grids=None):
+    """ttnn.fill: a tensor like input_tensor (shape, dtype, layout) filled with fill_value, padding included."""
+    fv = fill_value
+    return _unary("fill", input_tensor, lambda x: torch.full_like(x, float(fv)), memory_config=memory_config,
+                  output_tensor=output_tensor, int_f=lambda v: torch.full_like(v, int(fv)))
+
+
+for _n in ("tril", "triu"):
+    SUPPORTED_DTYPES[_n] = _F
+del _n
+
+
+def _triangle(op: str, input_tensor, diagonal, memory_config):
+    device = on_device(op, input_tensor=input_tensor)
+    require_layout(op, "input_tensor", input_tensor, Layout.TILE)
+    require_dtype(op, "input_tensor", input_tensor, SUPPORTED_DTYPES[op])
+    require_rank(op, "input_tensor", input_tensor, 2)
+    if not isinstance(diagonal, int):
+        fail(op, f"diagonal must be an int, got {diagonal!r}")
+    fn = torch.tril if op == "tril" else torch.triu
+    value = fn(input_tensor._value, diagonal)
+    # the kernel multiplies by a 0/1 mask built over the padded shape: zero padding stays zero
+    pad = 0.0 if input_tensor._pad == 0.0 else None
+    return _emit(op, device, input_tensor, value, pad, memory_config=memory_config, output_tensor=None,
+                 rounding="packer")
+
+
+def _golden_tril(input_tensor, diagonal=0, *args, **kwargs):
+    return torch.tril(input_tensor, diagonal=diagonal)
+
+
+def _golden_triu(input_tensor, diagonal=0, *args, **kwargs):
+    return torch.triu(input_tensor, diagonal=diagonal)
+
+
+@ttnn_op("tril", golden=_golden_tril)
+def tril(input_tensor, *, diagonal=0, memory_config=None):
+    """ttnn.tril: keep elements on and below `diagonal` of the last two dims, zero the rest (TILE only)."""
+    return _triangle("tril", input_tensor, diagonal, memory_config)
+
+
+@ttnn_op("triu", golden=_golden_triu)
+def triu(input_tensor, *, diagonal=0, memory_config=None):
+    """ttnn.triu: keep elements on and above `diagonal` of the last two dims, zero the rest (TILE only)."""
+    return _triangle("triu", input_tensor, diagonal, memory_config)
+
+
+SUPPORTED_DTYPES["polyval"] = _F
+
+
+def _golden_polyval(input_tensor_a, coeffs, *args, **kwargs):
+    result = 0.0
+    for c in coeffs:
+        result = result * input_tensor_a + c
+    return result
+
+
+@ttnn_op("polyval", golden=_golden_polyval)
+def polyval(input_tensor_a, coeffs, *, memory_config=None):
+    """ttnn.polyval: sum_i coeffs[i] * x^(n-1-i) (highest power first), evaluated by Horner's rule as a chain
+    of element-wise multiply / add ops, each rounded by the packer to the working dtype."""
+    device = on_device("polyval", input_tensor_a=input_tensor_a)
+    require_dtype("polyval", "input_tensor_a", input_tensor_a, SUPPORTED_DTYPES["polyval"])
+    coeffs = [float(c) for c in coeffs]
+    if not coeffs:
+        fail("polyval", "coeffs must hold at least one coefficient")
+    work = FP32 if input_tensor_a._dtype == FP32 else BF16
+
+    def step(v: torch.Tensor) -> torch.Tensor:  # each intermediate op's output (exact in ideal mode)
+        return v if device.ideal else round_to(v, work, device)
+
+    def horner(x: torch.Tensor) -> torch.Tensor:
+        acc = step(torch.full_like(x, coeffs[0]))
+        for c in coeffs[1:]:
+            acc = step(step(acc * x) + c)
+        return acc
+
+    x = input_tensor_a._value.to(torch.float32)
+    value = horner(x)
+    pad = input_tensor_a._pad if input_tensor_a._layout == Layout.TILE else None
+    if pad is not None:
+        pad = float(horner(torch.tensor([pad], dtype=torch.float32))[0])
+    return _emit("polyval", device, input_tensor_a, value, pad, memory_config=memory_config, output_tensor=None,
+                 rounding="packer")
