@@ -79,14 +79,14 @@ class ParamCache:
 
     def load(self, x: torch.Tensor, dtype, layout, device):
         ttnn = self.ttnn
-        key = (id(x), dtype, layout)
+        key = (id(x), dtype, layout, device is not None)
         hit = self._entries.get(key)
         if hit is not None:
             ref, version, tt = hit
             if ref() is x and version == x._version and tt.is_allocated():
                 self.hits += 1
                 return tt
-            if tt.is_allocated():
+            if tt.is_allocated() and device is not None:
                 ttnn.deallocate(tt)
         tt = ttnn.from_torch(narrow_for_device(x.detach()), dtype=dtype, layout=layout, device=device)
         self._entries[key] = (weakref.ref(x), x._version, tt)

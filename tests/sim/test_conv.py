@@ -86,7 +86,7 @@ def test_conv2d_fidelity_masks_operands(device):
     lofi = ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.LoFi, fp32_dest_acc_en=True)
     out, (oh, ow) = run_conv(device, x, wt, None, (1, 1), (0, 0), (1, 1), 1, compute_config=lofi,
                              dtype=ttnn.float32)
-    ((a, b),) = fidelity_terms(x, wt, ttnn.MathFidelity.LoFi, True, False, False, False)
+    ((a, b),) = fidelity_terms(x, wt, ttnn.MathFidelity.LoFi, True, False)
     torch.testing.assert_close(from_flat(out, 1, oh, ow), F.conv2d(a, b), rtol=1e-6, atol=1e-5)
     assert not torch.allclose(from_flat(out, 1, oh, ow), F.conv2d(x, wt), rtol=1e-4, atol=1e-4)
     # HiFi4 (the conv default) is exact for bf16 operands
@@ -114,6 +114,25 @@ def test_conv2d_return_forms_and_prepared_weight_reuse(device):
     assert w_again is w_dev and b_again is b_dev
     assert torch.equal(ttnn.to_torch(out2), ttnn.to_torch(plain)) and torch.equal(ttnn.to_torch(out),
                                                                                     ttnn.to_torch(plain))
+
+
+def test_prepare_conv_weights_and_bias(device):
+    x, wt, b = bf16(1, 6, 7, 7), bf16(12, 3, 3, 3), bf16(1, 1, 1, 12)
+    common = dict(input_memory_config=ttnn.DRAM_MEMORY_CONFIG, input_layout=ttnn.ROW_MAJOR_LAYOUT, in_channels=6,
+                  out_channels=12, batch_size=1, input_height=7, input_width=7, kernel_size=[3, 3], stride=[1, 1],
+                  padding=[1, 1], dilation=[1, 1], groups=2, device=device, input_dtype=ttnn.bfloat16)
+    w_dev = ttnn.prepare_conv_weights(weight_tensor=ttnn.from_torch(wt, dtype=ttnn.bfloat16), weights_format="OIHW",
+                                      has_bias=True, **common)
+    b_dev = ttnn.prepare_conv_bias(bias_tensor=ttnn.from_torch(b, dtype=ttnn.bfloat16), **common)
+    assert ttnn.is_tensor_storage_on_device(w_dev) and w_dev.layout == ttnn.TILE_LAYOUT
+    with pytest.raises(TypeError):
+        ttnn.prepare_conv_weights(ttnn.from_torch(wt, dtype=ttnn.bfloat16))
+    out, (oh, ow) = ttnn.conv2d(input_tensor=ttnn.from_torch(nhwc_flat(x), dtype=ttnn.bfloat16, device=device),
+                                weight_tensor=w_dev, bias_tensor=b_dev, device=device, in_channels=6, out_channels=12,
+                                batch_size=1, input_height=7, input_width=7, kernel_size=(3, 3), padding=(1, 1),
+                                groups=2, return_output_dim=True)
+    assert w_dev.is_allocated()  # passed-in prepared weights stay with the caller
+    assert_bf16_close(from_flat(out, 1, oh, ow), torch_conv(x, wt, b, 1, (1, 1), 1, 2))
 
 
 def test_conv2d_config_options(device):

@@ -85,6 +85,20 @@ class LoweringContext:
     def rm(self, x, dtype=None) -> In:
         return In(x, Req(self.ttnn.ROW_MAJOR_LAYOUT, dtype if dtype is not None else self.dtype_for(x)))
 
+    def keep(self, x, layout=None) -> In:
+        """x as it already is on the device (its layout and dtype), for ops that move values without
+        converting them (reshape, permute, slice, concat...); a host value comes in `layout` (default TILE)
+        and its default device dtype. `layout=` forces a layout, the dtype is kept."""
+        m = tt_meta(x)
+        if m is not None:
+            return In(x, Req(layout if layout is not None else m.layout, m.dtype))
+        return In(x, Req(layout if layout is not None else self.ttnn.TILE_LAYOUT, self.dtype_for(x)))
+
+    def host_tt(self, x, dtype=None, layout=None) -> In:
+        """A ttnn tensor on the HOST (e.g. conv weights, which TT-NN prepares and places itself)."""
+        return In(x, Req(layout if layout is not None else self.ttnn.ROW_MAJOR_LAYOUT,
+                         dtype if dtype is not None else self.dtype_for(x), on_device=False))
+
     def unsupported(self, reason: str):
         raise Unsupported(reason)
 
@@ -138,7 +152,7 @@ class LoweringContext:
             return req
         for fallback in ("BFLOAT16", "FLOAT32", "INT32", "UINT32"):
             if fallback in dtypes:
-                return Req(req.layout, getattr(self.ttnn.DataType, fallback))
+                return Req(req.layout, getattr(self.ttnn.DataType, fallback), req.on_device)
         return req
 
     def outputs(self, node: torch.fx.Node, metas: list) -> tuple:

@@ -61,6 +61,9 @@ KEEP = {
     aten.threshold_backward.default: "ttnn ops",
     aten.gelu_backward.default: "ttnn ops",
     aten.silu_backward.default: "ttnn ops",
+    # attention: kept whole so that it lowers to ttnn.transformer.scaled_dot_product_attention (cases the op
+    # cannot do are lowered to matmul/softmax on the device by lowering/attention.py)
+    aten._scaled_dot_product_flash_attention_for_cpu.default: "ttnn.transformer.scaled_dot_product_attention",
 }
 
 

@@ -18,13 +18,16 @@ class TTMeta:
     layout: Any          # ttnn.Layout of the runtime in use
     dtype: Any           # ttnn.DataType of the runtime in use
     aliases: Optional[torch.fx.Node] = None   # the node whose buffer this one may share (views)
+    on_device: bool = True
 
 
 @dataclass(frozen=True)
 class Req:
-    """What a TT-NN op needs of a tensor operand: on the device, in `layout`, with `dtype`."""
+    """What a TT-NN op needs of a tensor operand: in `layout`, with `dtype`, on the device (or, for
+    operands such as conv weights that TT-NN prepares itself, a ttnn tensor on the host)."""
     layout: Any
     dtype: Any
+    on_device: bool = True
 
 
 def tt_meta(node) -> Optional[TTMeta]:

@@ -68,11 +68,16 @@ Host rules found with the oracle (real wheel 0.81.1):
        uint32, vector: a = cvt32(x), b = cvt32(float32(x - 2^31)), result a | (b & (a >> 31)) (exact on
                        [0, 2^32); -1.5 -> 2^32 - 1; NaN, inf, >= 2^32 -> 2^31);
                scalar: cvt64(x) mod 2^32 (1e10 -> 1410065408, NaN -> 0).
+       Rarely (heap-layout dependent, seen once in hundreds of runs) the wheel converts a whole ROW_MAJOR
+       buffer with the scalar rule: its vectorized loop is guarded by a run-time check on the source and
+       destination buffers. The simulator models the common case; `scalar_only()` gives the other outcome
+       (the oracle tests accept both).
   (I3) integer -> integer: wraps modulo 2^n (static_cast), vector and scalar alike.
   (I4) host typecast follows the same rules from the tensor's stored format; host to_layout ignores dtype.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Optional
 
 import torch
@@ -319,6 +324,21 @@ def vector_width(src: DataType, dst: DataType) -> int:
     return 8
 
 
+_SCALAR_ONLY = False
+
+
+@contextlib.contextmanager
+def scalar_only():
+    """Within the block, ROW_MAJOR host float->int conversions take the wheel's scalar rule for every element
+    (its rare fallback, rule I1). For tests."""
+    global _SCALAR_ONLY
+    old, _SCALAR_ONLY = _SCALAR_ONLY, True
+    try:
+        yield
+    finally:
+        _SCALAR_ONLY = old
+
+
 def host_float_to_int(x: torch.Tensor, dst: DataType, src: DataType = DataType.FLOAT32, *,
                       all_vector: bool = False) -> torch.Tensor:
     """Host float (float32-held) -> integer format `dst` (int64 values), rules I1-I2. The tensor's
@@ -328,7 +348,7 @@ def host_float_to_int(x: torch.Tensor, dst: DataType, src: DataType = DataType.F
     out = _float_to_int_vector(flat, dst)
     if not all_vector:
         w = vector_width(src, dst)
-        nvec = (n // w) * w
+        nvec = 0 if _SCALAR_ONLY else (n // w) * w
         if nvec < n:
             out = out.clone()
             out[nvec:] = _float_to_int_scalar(flat[nvec:], dst)

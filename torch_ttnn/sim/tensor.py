@@ -20,7 +20,7 @@ from .types import (BLOCK_FLOAT_DTYPES, ELEMENT_BYTES, FLOAT_DTYPES, TILE_BYTES,
 def padded_shape_of(shape, layout: Layout) -> Shape:
     shape = tuple(shape)
     if layout != Layout.TILE:
-        return Shape(shape)
+        return Shape(shape) if shape else Shape((1,))     # the wheel: a rank-0 tensor has padded_shape [1]
     if len(shape) == 0:
         return Shape((TILE_HEIGHT, TILE_WIDTH))
     if len(shape) == 1:
@@ -46,33 +46,38 @@ class Tensor:
     __slots__ = ("_value", "_dtype", "_layout", "_device", "_memory_config", "_alloc", "_pad", "__weakref__")
 
     def __init__(self, *args, **kwargs):
-        # Real constructors: Tensor(tensor); Tensor(data, shape, data_type, layout, device=None, tile=None,
-        # pad_value=0.0); Tensor(torch_tensor, data_type, device=None, layout=ROW_MAJOR, ...)
-        from .ops.core import _host_tensor_from_torch  # local: ops import this module
+        # Real constructors: Tensor(tensor); Tensor(data, shape, data_type, layout, [device, [memory_config,]]
+        # tile=None, pad_value=0.0); Tensor(tensor=torch_tensor, data_type=None, device=None, layout=None,
+        # mem_config=None, tile=None, cq_id=None, pad_value=None, ...)
+        from .ops.core import _host_tensor_from_torch, _host_tensor_from_list  # local: ops import this module
         if len(args) == 1 and not kwargs and isinstance(args[0], Tensor):
             src = args[0]
             self._init(src._value, src._dtype, src._layout, src._device, src._memory_config, src._alloc, src._pad)
             return
-        if args and isinstance(args[0], torch.Tensor):
-            names = ("tensor", "data_type", "device", "layout", "memory_config", "tile", "pad_value")
+        memory_config = None
+        if (args and isinstance(args[0], torch.Tensor)) or "tensor" in kwargs:
+            names = ("tensor", "data_type", "device", "layout", "mem_config", "tile", "cq_id", "pad_value")
             kw = dict(zip(names, args)); kw.update(kwargs)
-            t = _host_tensor_from_torch(kw["tensor"], kw.get("data_type"), kw.get("layout") or Layout.ROW_MAJOR,
-                                        kw.get("pad_value") or 0.0, what="Tensor")
-        else:
-            names = ("data", "shape", "data_type", "layout", "device", "tile", "pad_value")
-            kw = dict(zip(names, args)); kw.update(kwargs)
-            shape = tuple(kw["shape"])
-            dtype = DataType(kw["data_type"])
-            src_dtype = torch.float32 if dtype in FLOAT_DTYPES else torch.int64
-            data = torch.tensor(list(kw["data"]), dtype=src_dtype)
-            if data.numel() != math.prod(shape):
-                raise RuntimeError(f"Tensor: {data.numel()} values do not fill shape {list(shape)}")
-            t = _host_tensor_from_torch(data.reshape(shape), dtype, kw["layout"], kw.get("pad_value") or 0.0,
+            memory_config = kw.get("mem_config", kw.get("memory_config"))
+            t = _host_tensor_from_torch(kw["tensor"], kw.get("data_type"), kw.get("layout"), kw.get("pad_value"),
                                         what="Tensor")
+        else:
+            names = ["data", "shape", "data_type", "layout"]
+            rest = list(args[4:])
+            # positional tail: (tile, pad_value) or (device, tile, pad_value) or (device, memory_config, ...)
+            if rest and (rest[0] is None or _is_device(rest[0])):
+                names.append("device")
+                if len(rest) > 1 and _is_memory_config(rest[1]):
+                    names.append("memory_config")
+            names += ["tile", "pad_value"]
+            kw = dict(zip(names, args)); kw.update(kwargs)
+            memory_config = kw.get("memory_config")
+            t = _host_tensor_from_list(kw["data"], kw["shape"], kw["data_type"], kw["layout"], kw.get("pad_value", 0),
+                                       what="Tensor")
         self._init(t._value, t._dtype, t._layout, None, None, None, t._pad)
         if kw.get("device") is not None:
             from .ops.core import to_device
-            moved = to_device(self, kw["device"], memory_config=kw.get("memory_config"))
+            moved = to_device(self, kw["device"], memory_config=memory_config)
             self._init(moved._value, moved._dtype, moved._layout, moved._device, moved._memory_config,
                        moved._alloc, moved._pad)
 
@@ -140,7 +145,8 @@ class Tensor:
         return math.prod(self._value.shape)
 
     def element_size(self) -> int:
-        return ELEMENT_BYTES.get(self._dtype, 1)
+        from .types import element_size
+        return element_size(self._dtype)     # block floats raise ValueError, as in the wheel
 
     def buffer_size(self) -> int:
         """Bytes of the tensor's buffer (tile padding included)."""
@@ -173,6 +179,14 @@ class Tensor:
     def _check_alive(self, what: str) -> None:
         if not self.is_allocated():
             raise RuntimeError(f"{what}: the tensor was deallocated")
+
+
+def _is_device(x) -> bool:
+    return hasattr(x, "compute_with_storage_grid_size")
+
+
+def _is_memory_config(x) -> bool:
+    return isinstance(x, MemoryConfig)
 
 
 def is_block_float(dtype: DataType) -> bool:

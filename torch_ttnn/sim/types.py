@@ -408,7 +408,8 @@ def element_size(dtype: DataType) -> int:
     dtype = DataType(dtype)
     if dtype in ELEMENT_BYTES:
         return ELEMENT_BYTES[dtype]
-    raise RuntimeError(f"element_size: {dtype!r} is a block format with no per-element size")
+    # the wheel: ValueError('datum for bfp2, bfp4, bfp8 is invalid')
+    raise ValueError(f"datum for bfp2, bfp4, bfp8 is invalid (element_size: {dtype!r} is a block format)")
 
 
 class Tile:

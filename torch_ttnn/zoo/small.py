@@ -31,9 +31,11 @@ class MnistModel(nn.Module):
 
 
 class LinearAutoencoder(nn.Module):
-    """A linear autoencoder for 28x28 images: 784 -> 128 -> 64 -> 12 -> 3 and back."""
+    """A linear autoencoder for 28x28 images: 784 -> 128 -> 64 -> 12 -> 3 and back.
 
-    def __init__(self):
+    sigmoid=False gives the original torch-ttnn 'Autoencoder (linear)' (no output activation)."""
+
+    def __init__(self, sigmoid: bool = True):
         super().__init__()
         dims = [784, 128, 64, 12, 3]
         enc, dec = [], []
@@ -42,17 +44,20 @@ class LinearAutoencoder(nn.Module):
         for a, b in zip(dims[::-1], dims[::-1][1:]):
             dec += [nn.Linear(a, b), nn.ReLU()]
         self.encoder = nn.Sequential(*enc[:-1])
-        self.decoder = nn.Sequential(*dec[:-1], nn.Sigmoid())
+        self.decoder = nn.Sequential(*dec[:-1], *([nn.Sigmoid()] if sigmoid else []))
 
     def forward(self, x):
         return self.decoder(self.encoder(x))
 
 
 class ConvAutoencoder(nn.Module):
-    """A convolutional autoencoder for 1x28x28 images."""
+    """A convolutional autoencoder for 1x28x28 images.
 
-    def __init__(self):
+    sigmoid=False gives the original torch-ttnn 'Autoencoder (conv)' (no output activation)."""
+
+    def __init__(self, sigmoid: bool = True):
         super().__init__()
+        self.sigmoid = sigmoid
         self.enc1 = nn.Conv2d(1, 16, 3, padding=1)
         self.enc2 = nn.Conv2d(16, 4, 3, padding=1)
         self.pool = nn.MaxPool2d(2, 2)
@@ -63,7 +68,8 @@ class ConvAutoencoder(nn.Module):
         x = self.pool(F.relu(self.enc1(x)))
         x = self.pool(F.relu(self.enc2(x)))
         x = F.relu(self.dec1(x))
-        return torch.sigmoid(self.dec2(x))
+        x = self.dec2(x)
+        return torch.sigmoid(x) if self.sigmoid else x
 
 
 class MLP(nn.Module):

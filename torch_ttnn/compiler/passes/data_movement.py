@@ -98,12 +98,16 @@ class DataMovement(Pass):
     def _to_req(self, producer, req: Req):
         if not isinstance(producer, torch.fx.Node):
             return producer
-        key = (producer, req.layout, req.dtype)
+        key = (producer, req.layout, req.dtype, req.on_device)
         if key in self.memo:
             return self.memo[key]
         m = tt_meta(producer)
         ttnn = self.ttnn
-        if m is None:
+        if not req.on_device:
+            if m is not None:  # a device value needed on the host as a ttnn tensor
+                producer = self._to_host(producer)
+            out = self._from_host(producer, req)
+        elif m is None:
             out = self._from_host(producer, req)
         else:
             x, layout, dtype = producer, m.layout, m.dtype
@@ -145,8 +149,9 @@ class DataMovement(Pass):
         if producer.meta.get("static"):
             cache = self._param_cache()
             after = self.device if self.device.next is not cache else cache
-            n = self._emit(self._last_input_conversion(after), "load", (cache, producer, req.dtype, req.layout,
-                                                                        self.device), op="call_method")
+            n = self._emit(self._last_input_conversion(after), "load",
+                           (cache, producer, req.dtype, req.layout, self.device if req.on_device else None),
+                           op="call_method")
             self.report.conversions["load_param"] += 1
         else:
             src = producer
@@ -155,11 +160,13 @@ class DataMovement(Pass):
                                                           torch.uint8, torch.float64):
                 src = after = self._emit(after, runtime.narrow_for_device, (producer,))
                 src.meta["val"] = v
-            n = self._emit(after, ttnn.from_torch, (src,),
-                           {"dtype": req.dtype, "layout": req.layout, "device": self.device})
+            kwargs = {"dtype": req.dtype, "layout": req.layout}
+            if req.on_device:
+                kwargs["device"] = self.device
+            n = self._emit(after, ttnn.from_torch, (src,), kwargs)
             self.report.conversions["from_torch"] += 1
         n.meta["val"] = v
-        n.meta["tt"] = TTMeta(req.layout, req.dtype, None)
+        n.meta["tt"] = TTMeta(req.layout, req.dtype, None, req.on_device)
         n.meta["from_host"] = True
         n.meta["param"] = bool(producer.meta.get("static"))
         return n

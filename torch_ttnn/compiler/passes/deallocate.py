@@ -60,16 +60,39 @@ class Deallocate(Pass):
                 continue
             with g.inserting_after(last):
                 for m in members:
-                    if m.meta.get("tt_multi"):
-                        continue
+                    if m.meta.get("tt_multi") or self._is_view(m):
+                        continue  # a view shares its input's buffer: freed with the buffer's owner
                     d = g.call_function(self.ttnn.deallocate, (m,))
                     d.meta["dealloc"] = True
                     modified = True
         return PassResult(gm, modified)
 
+    def _is_view(self, n: torch.fx.Node) -> bool:
+        """Whether n is a zero-cost view of its input (same buffer): ttnn.view, or a reshape / squeeze /
+        unsqueeze keeping the last dim and, in TILE, the tiles (second-to-last dim unchanged or both
+        multiples of 32)."""
+        if n.target not in self.view_targets or not n.args or not isinstance(n.args[0], torch.fx.Node):
+            return False
+        if n.target is getattr(self.ttnn, "view", None):
+            return True
+        src, m = n.args[0], tt_meta(n.args[0])
+        a, b = src.meta.get("val"), n.meta.get("val")
+        if m is None or not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
+            return False
+        old, new = tuple(a.shape), tuple(b.shape)
+        if old == new:
+            return True
+        (oh, ow), (nh, nw) = [((s[-2] if len(s) >= 2 else 1), (s[-1] if s else 1)) for s in (old, new)]
+        if ow != nw:
+            return False
+        return m.layout != self.ttnn.TILE_LAYOUT or oh == nh or (oh % 32 == 0 and nh % 32 == 0)
+
     @staticmethod
     def _keep(n: torch.fx.Node) -> bool:
         if n.meta.get("param"):
+            return True
+        m = tt_meta(n)
+        if m is not None and not m.on_device:
             return True
         if n.op != "call_function" and n.op != "call_method":
             return True

@@ -1,10 +1,452 @@
-"""Fusions TT-NN offers, as passes (filled in by the fusion work; empty lists keep the pipeline whole)."""
+"""Fusions TT-NN offers, as passes.
+
+aten level (before lowering, on the aten graph: patterns are matched on aten ops, which do not depend on how
+other lowering rules are written, and the fused node is an op with a host implementation, so a case TT-NN
+cannot do still runs):
+- FuseAttention: matmul(q, k^T) [* scale] [+ mask] -> softmax(-1) -> matmul(v), as aten's matmul decomposition
+  leaves it (expand/view around bmm), becomes `aten._scaled_dot_product_flash_attention_for_cpu` (lowered to
+  ttnn.transformer.scaled_dot_product_attention by lowering/attention.py). Every intermediate must have this
+  pattern as its only user (attention probabilities returned to the user keep the unfused form).
+- FuseScaleMaskSoftmax: softmax(x * scale + mask, -1) with x [b, h, sq, sk] and a padding mask [1|b, 1, 1, sk]
+  becomes `ttnn_fused.scale_mask_softmax` (-> ttnn.scale_mask_softmax, the same formula in one op).
+- FuseRMSNorm: x * rsqrt(mean(x^2, -1, keepdim) + eps) [* weight] becomes `aten._fused_rms_norm`
+  (-> ttnn.rms_norm).
+
+TT-NN level (after lowering, on the TT-NN graph):
+- FuseLinearActivation: ttnn.linear / ttnn.matmul whose only consumer (possibly through reshapes/views that
+  only it feeds) is ttnn.relu / relu6 / silu / gelu (accurate) gets `activation=` and the activation op goes.
+"""
 from __future__ import annotations
 
+import logging
+import math
+import operator
+from typing import Optional
+
+import torch
+import torch.fx
+
+from .base import Pass, PassResult
+
+log = logging.getLogger("torch_ttnn.passes")
+aten = torch.ops.aten
+
+
+# --------------------------------------------------------------------------------------------------
+# Fused ops with a host implementation (targets of aten-level fusions that have no aten op)
+# --------------------------------------------------------------------------------------------------
+
+_FUSED = {}
+
+
+def fused_ops():
+    """The `torch.ops.ttnn_fused` namespace (registered once)."""
+    if not _FUSED:
+        @torch.library.custom_op("ttnn_fused::scale_mask_softmax", mutates_args=())
+        def scale_mask_softmax(x: torch.Tensor, scale: float, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+            y = x * scale
+            if mask is not None:
+                y = y + mask
+            return torch.softmax(y, dim=-1)
+
+        @scale_mask_softmax.register_fake
+        def _(x, scale, mask=None):
+            return torch.empty_like(x)
+
+        _FUSED["scale_mask_softmax"] = scale_mask_softmax
+    return torch.ops.ttnn_fused
+
+
+# --------------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------------
+
+def _val(n):
+    return n.meta.get("val") if isinstance(n, torch.fx.Node) else None
+
+
+def _shape(n):
+    v = _val(n)
+    return tuple(v.shape) if isinstance(v, torch.Tensor) else None
+
+
+def _is(n, *targets) -> bool:
+    return isinstance(n, torch.fx.Node) and n.op == "call_function" and n.target in targets
+
+
+def _single_use(n) -> bool:
+    return len(n.users) == 1
+
+
+def _scalar(x) -> Optional[float]:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return None
+    return float(x)
+
+
+def _fake_mode(gm):
+    from torch._guards import detect_fake_mode
+    vals = [n.meta.get("val") for n in gm.graph.nodes if n.op == "placeholder"]
+    return detect_fake_mode([v for v in vals if isinstance(v, torch.Tensor)])
+
+
+def _meta_of(gm, target, args, kwargs):
+    """The aten value (FakeTensor) of target(*args, **kwargs) on the fake values of the graph."""
+    mode = _fake_mode(gm)
+    fargs = torch.fx.map_arg(args, _val)
+    fkwargs = torch.fx.map_arg(kwargs, _val)
+    if mode is None:
+        return None
+    with mode:
+        return target(*fargs, **fkwargs)
+
+
+def _replace(gm, old: torch.fx.Node, target, args, kwargs, index=None):
+    """Insert target(*args, **kwargs) (and its getitem `index`) before `old` and make it replace `old`."""
+    g = gm.graph
+    with g.inserting_before(old):
+        new = g.call_function(target, args, kwargs)
+        new.meta["val"] = _meta_of(gm, target, args, kwargs)
+        for key in ("stack_trace", "nn_module_stack"):
+            if key in old.meta:
+                new.meta[key] = old.meta[key]
+        res = new
+        if index is not None:
+            res = g.call_function(operator.getitem, (new, index))
+            res.meta["val"] = new.meta["val"][index] if new.meta["val"] is not None else old.meta.get("val")
+    if res.meta.get("val") is None:
+        res.meta["val"] = old.meta.get("val")
+    old.replace_all_uses_with(res)
+    return res
+
+
+class AtenFusion(Pass):
+    def call(self, gm):
+        modified = False
+        for node in list(gm.graph.nodes):
+            if node.graph is None or node.op != "call_function":
+                continue
+            try:
+                modified |= bool(self.match(gm, node))
+            except Exception as e:  # a fusion never breaks compilation: it just does not apply
+                log.debug("%s: skipped %s: %s", self.name, node, e)
+        if modified:
+            gm.graph.eliminate_dead_code()
+        return PassResult(gm, modified)
+
+    def match(self, gm, node) -> bool:
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------------------------------
+# attention
+# --------------------------------------------------------------------------------------------------
+
+_VIEWS = (aten.view.default, aten._unsafe_view.default, aten.reshape.default)
+
+
+def _through_batch_view(n, want_rank4: bool = True):
+    """bmm operand -> the rank-4 tensor it is a [b*h, s, d] view of (via view(expand(x)) / view(clone(expand)))."""
+    if not _is(n, *_VIEWS) or not _single_use(n):
+        return None
+    src = n.args[0]
+    if _is(src, aten.clone.default) and _single_use(src):
+        src = src.args[0]
+    if _is(src, aten.expand.default) and _single_use(src):
+        if list(src.args[1]) != list(_shape(src.args[0]) or ()):
+            return None  # a real broadcast: not a plain attention operand
+        src = src.args[0]
+    s4, sv = _shape(src), _shape(n)
+    if s4 is None or len(s4) != 4 or sv is None or len(sv) != 3:
+        return None
+    if sv != (s4[0] * s4[1], s4[2], s4[3]):
+        return None
+    return src
+
+
+def _strip_scale(n):
+    """x * c / x / c (python scalars, single use) -> (x, factor)."""
+    factor = 1.0
+    while True:
+        if _is(n, aten.mul.Tensor, aten.mul.Scalar) and _single_use(n):
+            a, b = n.args[0], n.args[1]
+            if _scalar(b) is not None:
+                factor *= _scalar(b)
+                n = a
+                continue
+            if _scalar(a) is not None:
+                factor *= _scalar(a)
+                n = b
+                continue
+        if _is(n, aten.div.Tensor, aten.div.Scalar) and _single_use(n) and not n.kwargs.get("rounding_mode"):
+            b = _scalar(n.args[1])
+            if b is not None and b != 0:
+                factor /= b
+                n = n.args[0]
+                continue
+        return n, factor
+
+
+def _match_qk(n):
+    """view(bmm(view(q4), view(k4^T)), [b, h, sq, sk]) -> (q4, k4, factor)."""
+    if not _is(n, *_VIEWS) or not _single_use(n):
+        return None
+    mm = n.args[0]
+    if not _is(mm, aten.bmm.default) or not _single_use(mm):
+        return None
+    qs = _through_batch_view(mm.args[0])
+    kts = _through_batch_view(mm.args[1])
+    if qs is None or kts is None:
+        return None
+    q4, fq = _strip_scale(qs)
+    kt4, fk = _strip_scale(kts)
+    if not _is(kt4, aten.permute.default) or list(kt4.args[1]) not in ([0, 1, 3, 2], [0, 1, -1, -2]):
+        return None
+    k4 = kt4.args[0]
+    if not _single_use(kt4):
+        return None
+    qsh, ksh = _shape(q4), _shape(k4)
+    if qsh is None or ksh is None or len(qsh) != 4 or len(ksh) != 4:
+        return None
+    if qsh[0] != ksh[0] or qsh[1] != ksh[1] or qsh[3] != ksh[3]:
+        return None
+    if _shape(n) != (qsh[0], qsh[1], qsh[2], ksh[2]):
+        return None
+    return q4, k4, fq * fk
+
+
+def _match_scores(n):
+    """[q k^T * c] [+ mask] -> (q4, k4, scale, mask)."""
+    mask = None
+    if _is(n, aten.add.Tensor) and _single_use(n) and n.kwargs.get("alpha", 1) == 1:
+        for chain, m in ((n.args[0], n.args[1]), (n.args[1], n.args[0])):
+            if not isinstance(m, torch.fx.Node):
+                continue
+            inner, f = _strip_scale(chain)
+            qk = _match_qk(inner)
+            if qk is not None:
+                mv = _val(m)
+                if not isinstance(mv, torch.Tensor) or not mv.dtype.is_floating_point or mv.dim() > 4:
+                    return None
+                q4, k4, f2 = qk
+                return q4, k4, f * f2, m
+        return None
+    inner, f = _strip_scale(n)
+    qk = _match_qk(inner)
+    if qk is None:
+        return None
+    q4, k4, f2 = qk
+    return q4, k4, f * f2, mask
+
+
+class FuseAttention(AtenFusion):
+    name = "fuse_attention"
+
+    def match(self, gm, node):
+        if not _is(node, aten._softmax.default) or node.args[2]:
+            return False
+        x = node.args[0]
+        r = len(_shape(node) or ())
+        if r != 4 or int(node.args[1]) % r != 3 or not _single_use(node):
+            return False
+        scores = _match_scores(x)
+        if scores is None:
+            return False
+        q4, k4, scale, mask = scores
+        # consumer: view(bmm(view(expand(p)), view(expand(v4))), [b, h, sq, dv])
+        cur = node
+        while True:
+            if not _single_use(cur):
+                return False
+            cur = next(iter(cur.users))
+            if not _is(cur, aten.expand.default, aten.clone.default):
+                break
+        if _through_batch_view(cur) is not node:
+            return False
+        mm = next(iter(cur.users))
+        if not _is(mm, aten.bmm.default) or mm.args[0] is not cur or not _single_use(mm):
+            return False
+        v4 = _through_batch_view(mm.args[1])
+        out = next(iter(mm.users))
+        if v4 is None or not _is(out, *_VIEWS):
+            return False
+        qsh, ksh, vsh = _shape(q4), _shape(k4), _shape(v4)
+        if vsh is None or vsh[:3] != ksh[:3] or vsh[3] != qsh[3]:
+            return False
+        if _shape(out) != (qsh[0], qsh[1], qsh[2], vsh[3]):
+            return False
+        for t in (q4, k4, v4):
+            if not _val(t).dtype.is_floating_point:
+                return False
+        if mask is not None:
+            try:
+                torch.broadcast_shapes(_shape(mask), _shape(node))
+            except RuntimeError:
+                return False
+        _replace(gm, out, aten._scaled_dot_product_flash_attention_for_cpu.default, (q4, k4, v4, 0.0, False),
+                 {"attn_mask": mask, "scale": float(scale)}, index=0)
+        return True
+
+
+# --------------------------------------------------------------------------------------------------
+# scale-mask-softmax
+# --------------------------------------------------------------------------------------------------
+
+class FuseScaleMaskSoftmax(AtenFusion):
+    name = "fuse_scale_mask_softmax"
+
+    def match(self, gm, node):
+        from ..lowering.normalization import scale_mask_softmax_supported
+        if not _is(node, aten._softmax.default) or node.args[2]:
+            return False
+        shape = _shape(node)
+        if shape is None or len(shape) != 4 or int(node.args[1]) % 4 != 3:
+            return False
+        if not _val(node).dtype.is_floating_point:
+            return False
+        x, mask = node.args[0], None
+        if _is(x, aten.add.Tensor) and _single_use(x) and x.kwargs.get("alpha", 1) == 1:
+            a, b = x.args[0], x.args[1]
+            for cand, m in ((a, b), (b, a)):
+                if isinstance(m, torch.fx.Node) and isinstance(cand, torch.fx.Node) and _shape(cand) == shape:
+                    mv = _val(m)
+                    if isinstance(mv, torch.Tensor) and mv.dtype.is_floating_point and \
+                            scale_mask_softmax_supported(shape, _shape(m)):
+                        x, mask = cand, m
+                        break
+            else:
+                return False
+        inner, scale = _strip_scale(x)
+        if mask is None and scale == 1.0:
+            return False
+        if _shape(inner) != shape or not _val(inner).dtype.is_floating_point:
+            return False
+        _replace(gm, node, fused_ops().scale_mask_softmax.default, (inner, scale, mask), {})
+        return True
+
+
+# --------------------------------------------------------------------------------------------------
+# RMSNorm
+# --------------------------------------------------------------------------------------------------
+
+def _is_square_of(p, x) -> bool:
+    if _is(p, aten.pow.Tensor_Scalar) and p.args[0] is x and _scalar(p.args[1]) == 2.0:
+        return True
+    return _is(p, aten.mul.Tensor) and p.args[0] is x and p.args[1] is x
+
+
+class FuseRMSNorm(AtenFusion):
+    name = "fuse_rms_norm"
+
+    def match(self, gm, node):
+        if not _is(node, aten.mul.Tensor):
+            return False
+        for x, r in ((node.args[0], node.args[1]), (node.args[1], node.args[0])):
+            if not _is(r, aten.rsqrt.default) or not _single_use(r):
+                continue
+            a = r.args[0]
+            if not _is(a, aten.add.Tensor, aten.add.Scalar) or not _single_use(a) or a.kwargs.get("alpha", 1) != 1:
+                continue
+            mean, eps = a.args[0], _scalar(a.args[1])
+            if eps is None:
+                mean, eps = a.args[1], _scalar(a.args[0])
+            if eps is None or not _is(mean, aten.mean.dim) or not _single_use(mean):
+                continue
+            xs = _shape(x)
+            if xs is None or len(xs) == 0 or _shape(node) != xs:
+                continue
+            dims = mean.args[1]
+            keep = mean.args[2] if len(mean.args) > 2 else mean.kwargs.get("keepdim", False)
+            if len(dims) != 1 or int(dims[0]) % len(xs) != len(xs) - 1 or not keep:
+                continue
+            if mean.kwargs.get("dtype") is not None:
+                continue
+            p = mean.args[0]
+            if not _is_square_of(p, x) or not _single_use(p):
+                continue
+            if not _val(x).dtype.is_floating_point:
+                continue
+            d = xs[-1]
+            weight, last = None, node
+            if _single_use(node):
+                u = next(iter(node.users))
+                if _is(u, aten.mul.Tensor):
+                    w = u.args[1] if u.args[0] is node else u.args[0]
+                    if isinstance(w, torch.fx.Node) and _shape(w) == (d,) and _shape(u) == xs and \
+                            _val(w).dtype == _val(x).dtype:
+                        weight, last = w, u
+            _replace(gm, last, aten._fused_rms_norm.default, (x, [d], weight, float(eps)), {}, index=0)
+            return True
+        return False
+
+
+# --------------------------------------------------------------------------------------------------
+# linear + activation (TT-NN graph)
+# --------------------------------------------------------------------------------------------------
+
+class FuseLinearActivation(Pass):
+    name = "fuse_linear_activation"
+
+    def __init__(self, ttnn):
+        self.ttnn = ttnn
+
+    def _activation(self, n) -> Optional[str]:
+        name = getattr(n.target, "python_fully_qualified_name", "")
+        if len(n.args) != 1:
+            return None
+        kw = dict(n.kwargs)
+        if name in ("ttnn.relu", "ttnn.relu6", "ttnn.silu") and not kw:
+            return name[5:]
+        if name == "ttnn.gelu":
+            fast = kw.pop("fast_and_approximate_mode", False)
+            variant = kw.pop("variant", None)
+            if kw or fast:
+                return None
+            if variant is None or int(variant) == int(self.ttnn.GeluVariant.Accurate):
+                return "gelu"
+            if int(variant) == int(self.ttnn.GeluVariant.Tanh):
+                return "gelu_tanh"
+        return None
+
+    def call(self, gm):
+        g = gm.graph
+        modified = False
+        mm_names = ("ttnn.linear", "ttnn.matmul")
+        views = ("ttnn.reshape", "ttnn.view")
+        for node in list(g.nodes):
+            if node.op != "call_function" or getattr(node.target, "python_fully_qualified_name", "") not in mm_names:
+                continue
+            if node.kwargs.get("activation") is not None or "tt" not in node.meta:
+                continue
+            cur = node
+            while len(cur.users) == 1:
+                u = next(iter(cur.users))
+                if getattr(u.target, "python_fully_qualified_name", "") in views and u.args[0] is cur:
+                    cur = u
+                    continue
+                break
+            if len(cur.users) != 1:
+                continue
+            act = next(iter(cur.users))
+            if act.op != "call_function" or act.args[:1] != (cur,):
+                continue
+            name = self._activation(act)
+            req = act.meta.get("tt_in", {}).get(("args", 0))
+            m = node.meta["tt"]
+            if name is None or req is None or req.layout != m.layout or req.dtype != m.dtype:
+                continue
+            node.kwargs = {**node.kwargs, "activation": name}
+            act.replace_all_uses_with(cur)
+            g.erase_node(act)
+            modified = True
+        return PassResult(gm, modified)
+
+
+# --------------------------------------------------------------------------------------------------
 
 def aten_fusions(option) -> list:
-    return []
+    return [FuseAttention(), FuseScaleMaskSoftmax(), FuseRMSNorm()]
 
 
 def ttnn_fusions(ttnn, option) -> list:
-    return []
+    return [FuseLinearActivation(ttnn)]

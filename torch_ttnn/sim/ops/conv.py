@@ -36,19 +36,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 
-from .. import formats
+from .. import numerics
 from .._op import ttnn_op
 from ..device import Device
 from ..tensor import Tensor
 from ..types import (BufferType, Conv2dConfig, DataType, Layout, MathFidelity, MemoryConfig, Op2DSliceConfig,
                      PaddingMode, TensorMemoryLayout)
-from ._common import TTNNError, fail, kernel_config, make_output, out_memory_config, require_tensor, round_to
+from ._common import fail, kernel_config, make_output, out_memory_config, require_tensor, round_to
 
 log = logging.getLogger(__name__)
 
@@ -111,17 +110,26 @@ def check_device(op: str, device) -> Device:
     return device
 
 
+# Output rows per core of one DRAM slice: DRAM-sliced convs/pools run slice by slice, so their config tensors
+# only cover one slice.
+DRAM_SLICE_ROWS_PER_CORE = 2048
+
+
 @contextlib.contextmanager
-def sliding_window_config_buffer(device: Device, out_nhw: int, in_dram: bool = False):
+def sliding_window_config_buffer(device: Device, out_nhw: int, in_dram: bool = False, sliced: bool = False):
     """The halo / reader-index config tensors of a sliding-window op, alive while the op runs.
 
-    They live in L1_SMALL (or DRAM when the op is told to put its config tensors there). Per core: reader
-    indices for its share of output rows (4 B each) plus the halo padding/gather configs (64 B).
+    They live in L1_SMALL (or DRAM when the op is told to put its config tensors there). Per core: a uint16
+    reader index for each of its output rows plus the halo padding/gather configs (64 B). DRAM-sliced ops
+    (sliced=True) hold the configs of one slice at a time.
     """
     buffer_type = BufferType.DRAM if in_dram else BufferType.L1_SMALL
     allocator = device.memory[buffer_type]
     cores = device.preset.num_cores
-    per_core = -(-max(out_nhw, 1) // cores) * 4 + 64
+    rows = -(-max(out_nhw, 1) // cores)
+    if sliced:
+        rows = min(rows, DRAM_SLICE_ROWS_PER_CORE)
+    per_core = rows * 2 + 64
     total = per_core * cores
     banks = allocator.num_banks
     alloc = allocator.allocate(total, -(-total // banks))
@@ -135,46 +143,29 @@ def sliding_window_config_buffer(device: Device, out_nhw: int, in_dram: bool = F
 # Matrix-unit numerics
 # ------------------------------------------------------------------------------------------------
 
-# Bit masks on the fp32 pattern (FACTS.md): SrcA (weights) hi = hidden + 4 mantissa bits, hi+lo = 9 bits;
-# SrcB (activations) hi = 6 mantissa bits, hi+lo = 10 bits.
-_A_HI = -0x80000      # 0xFFF80000
-_A_FULL = -0x4000     # 0xFFFFC000
-_B_HI = -0x20000      # 0xFFFE0000
-_B_FULL = -0x2000     # 0xFFFFE000
+def fidelity_terms(act: torch.Tensor, wt: torch.Tensor, fidelity: MathFidelity, fp32_acc: bool, ideal: bool):
+    """[(activation operand, weight operand), ...] whose products sum to what the matrix unit computes.
 
-
-def _mask(x: torch.Tensor, m: int) -> torch.Tensor:
-    x = x.contiguous()
-    masked = (x.view(torch.int32) & m).view(torch.float32)
-    return torch.where(torch.isfinite(x), masked, x)
-
-
-def fidelity_terms(act: torch.Tensor, wt: torch.Tensor, fidelity: MathFidelity, fp32_acc: bool,
-                   ideal: bool, act_is_fp32: bool, wt_is_fp32: bool):
-    """[(activation operand, weight operand), ...] whose products sum to what the matrix unit computes."""
+    Activations are SrcB, weights SrcA; the bit slices come from torch_ttnn.sim.numerics (source-register
+    truncation to TF32 / bf16, then hi/lo slices). Passes are grouped: products are linear in each operand and
+    accumulate in fp32, so LoFi = B_hi*A_hi, HiFi2 = B_hi*(A_hi+A_lo), HiFi3 = HiFi2 + B_lo*A_hi,
+    HiFi4 = (B_hi+B_lo)*(A_hi+A_lo)."""
     if ideal:
         return [(act, wt)]
-    if not fp32_acc:
-        # without fp32 Dst accumulation, fp32 operands are unpacked as bf16 (truncated)
-        if act_is_fp32:
-            act = formats.truncate_bf16(act)
-        if wt_is_fp32:
-            wt = formats.truncate_bf16(wt)
-    b_hi, b_full = _mask(act, _B_HI), _mask(act, _B_FULL)
-    a_hi, a_full = _mask(wt, _A_HI), _mask(wt, _A_FULL)
+    sb, sa = numerics.Slices(act, "B", fp32_acc), numerics.Slices(wt, "A", fp32_acc)
     fidelity = MathFidelity(fidelity)
     if fidelity == MathFidelity.LoFi:
-        return [(b_hi, a_hi)]
+        return [(sb["hi"], sa["hi"])]
     if fidelity == MathFidelity.HiFi2:
-        return [(b_hi, a_full)]
+        return [(sb["hi"], sa["full"])]
     if fidelity == MathFidelity.HiFi3:
-        return [(b_hi, a_full), (b_full - b_hi, a_hi)]
-    return [(b_full, a_full)]
+        return [(sb["hi"], sa["full"]), (sb["lo"], sa["hi"])]
+    return [(sb["full"], sa["full"])]
 
 
-def conv_nchw(x: torch.Tensor, w: torch.Tensor, stride, pads, dilation, groups, padding_mode, numerics) -> torch.Tensor:
+def conv_nchw(x: torch.Tensor, w: torch.Tensor, stride, pads, dilation, groups, padding_mode, mu) -> torch.Tensor:
     """fp32 NCHW convolution as the matrix unit computes it. pads = (top, bottom, left, right), may be
-    negative (crop). numerics = (fidelity, fp32_acc, ideal, act_is_fp32, wt_is_fp32)."""
+    negative (crop). numerics = (fidelity, fp32_acc, ideal)."""
     pt, pb, pl, pr = pads
     if any(pads):
         if padding_mode == PaddingMode.Replicate:
@@ -182,7 +173,7 @@ def conv_nchw(x: torch.Tensor, w: torch.Tensor, stride, pads, dilation, groups, 
         else:
             x = F.pad(x, (pl, pr, pt, pb))
     out = None
-    for a, b in fidelity_terms(x, w, *numerics):
+    for a, b in fidelity_terms(x, w, *mu):
         r = F.conv2d(a, b, None, stride, 0, dilation, groups)
         out = r if out is None else out + r
     return out
@@ -412,21 +403,21 @@ def _run_conv(op: str, *, input_tensor, weight_tensor, device, in_channels, out_
         w_dev, w_oihw = _get_device_weight(op, prep, weight_tensor, to_oihw, device, groups, kh, kw, cin, cout,
                                            wdtype, cfg)
         b_dev, b_vals = _get_device_bias(op, prep, bias_tensor, device, cout, w_dev._dtype)
-        numerics = (fidelity, fp32_acc, device.ideal, input_tensor._dtype == DataType.FLOAT32,
-                    w_dev._dtype == DataType.FLOAT32)
+        mu = (fidelity, fp32_acc, device.ideal)
         act_fn, act_sfpu = _activation_fn(op, cfg.activation)
         config_scope = (contextlib.nullcontext() if mm_conv else
-                        sliding_window_config_buffer(device, n * oh * ow, bool(cfg.config_tensors_in_dram)))
+                        sliding_window_config_buffer(device, n * oh * ow, bool(cfg.config_tensors_in_dram),
+                                                     sliced=dram_path))
         with config_scope:
             xin = x.permute(0, 3, 1, 2)
             if transpose is None:
-                y = conv_nchw(xin, w_oihw, (sh, sw), pads, (dh, dw), groups, cfg.padding_mode, numerics)
+                y = conv_nchw(xin, w_oihw, (sh, sw), pads, (dh, dw), groups, cfg.padding_mode, mu)
             else:
                 up = xin.new_zeros(n, cin, (h - 1) * sh + 1, (w - 1) * sw + 1)
                 up[:, :, ::sh, ::sw] = xin
                 eh, ew = dh * (kh - 1), dw * (kw - 1)
                 tpads = (eh - pads[0], eh - pads[1] + transpose[0][0], ew - pads[2], ew - pads[3] + transpose[0][1])
-                y = conv_nchw(up, w_oihw, (1, 1), tpads, (dh, dw), groups, PaddingMode.Zeros, numerics)
+                y = conv_nchw(up, w_oihw, (1, 1), tpads, (dh, dw), groups, PaddingMode.Zeros, mu)
             if b_vals is not None:
                 y = y + b_vals.reshape(1, cout, 1, 1)
             rounding = "packer"
@@ -590,9 +581,7 @@ def conv_transpose2d(*, input_tensor, weight_tensor, device, in_channels, out_ch
 
 
 # ------------------------------------------------------------------------------------------------
-# Preparation functions (real signatures: (*args, **kwargs), keyword-only in the binding).
-# NOT registered: tests/sim/_api.py cannot yet match a (*args, **kwargs) signature against the manifest
-# (it compares 'args' with '*args'). Register them with @ttnn_op(name, counted=False) once it can.
+# Preparation functions (real signatures: (*args, **kwargs) Python wrappers; the binding is keyword-only).
 # ------------------------------------------------------------------------------------------------
 
 _PREP_WEIGHT_KEYS = ("weight_tensor", "input_memory_config", "input_layout", "weights_format", "in_channels",
@@ -658,24 +647,28 @@ def _prepare_bias_common(name: str, kw: dict) -> Tensor:
     return _to_device_counted(Tensor._new(v, wdtype, Layout.TILE, pad=0.0), device)
 
 
+@ttnn_op("prepare_conv_weights", counted=False)
 def prepare_conv_weights(*args, **kwargs):
     """Prepare OIHW conv2d weights once for reuse (keyword-only). Returns the prepared weights on the device."""
     kw = _prep_args("prepare_conv_weights", args, kwargs, _PREP_WEIGHT_KEYS)
     return _prepare_weights_common("prepare_conv_weights", kw, transposed=False)
 
 
+@ttnn_op("prepare_conv_bias", counted=False)
 def prepare_conv_bias(*args, **kwargs):
     """Prepare a conv2d bias once for reuse (keyword-only). Returns the prepared bias on the device."""
     kw = _prep_args("prepare_conv_bias", args, kwargs, _PREP_BIAS_KEYS)
     return _prepare_bias_common("prepare_conv_bias", kw)
 
 
+@ttnn_op("prepare_conv_transpose2d_weights", counted=False)
 def prepare_conv_transpose2d_weights(*args, **kwargs):
     """Prepare IOHW conv_transpose2d weights once for reuse (keyword-only)."""
     kw = _prep_args("prepare_conv_transpose2d_weights", args, kwargs, _PREP_WEIGHT_KEYS)
     return _prepare_weights_common("prepare_conv_transpose2d_weights", kw, transposed=True)
 
 
+@ttnn_op("prepare_conv_transpose2d_bias", counted=False)
 def prepare_conv_transpose2d_bias(*args, **kwargs):
     """Prepare a conv_transpose2d bias once for reuse (keyword-only)."""
     kw = _prep_args("prepare_conv_transpose2d_bias", args, kwargs, _PREP_BIAS_KEYS)

@@ -13,9 +13,9 @@ from .. import formats
 from .._op import ttnn_op
 from ..device import Device
 from ..tensor import Tensor
+from ..tensor import padded_shape_of
 from ..types import (BLOCK_FLOAT_DTYPES, DEFAULT_TILE, FLOAT_DTYPES, INT_DTYPES, DataType, Layout, MemoryConfig)
-from ._common import (TTNNError, allocate, fail, make_output, on_device, out_memory_config, require_tensor,
-                      round_to)
+from ._common import TTNNError, allocate, fail, make_output, on_device, out_memory_config, require_tensor
 
 # dtype=None: the wheel's choice per torch dtype (formats.py, rule H2). float64 has none (the wheel aborts).
 _TORCH_TO_TTNN = {
@@ -87,6 +87,9 @@ def _host_tensor_from_torch(tensor: torch.Tensor, dtype, layout, pad_value, *, w
         if tensor.dtype == torch.float64:
             raise TTNNError(f"{what}: get_dtype_from_ttnn_datatype: got INVALID or unhandled DataType. (torch "
                             "float64 has no default TT-NN dtype: pass dtype=)")
+        if tensor.dtype == torch.int8:
+            raise TTNNError(f"{what}: torch.int8 maps to DataType.INT8, which the simulated device does not "
+                            "support; pass dtype=")
         if tensor.dtype not in _TORCH_TO_TTNN:
             raise TTNNError(f"{what}: get_ttnn_datatype_from_dtype: got unexpected dlpack dtype "
                             f"(torch {tensor.dtype} is not supported by the simulated device; pass dtype=)")
@@ -105,6 +108,36 @@ def _host_tensor_from_torch(tensor: torch.Tensor, dtype, layout, pad_value, *, w
     return Tensor._new(value, dtype, layout, None, None, None, pad)
 
 
+def _host_tensor_from_list(data, shape, dtype, layout, pad_value, *, what: str) -> Tensor:
+    """ttnn.Tensor(data, shape, data_type, layout, ...): the wheel picks its int32 overload when every value
+    (and pad_value) is a Python int within int32, else its float32 overload; then the usual host rules."""
+    data = list(data)
+    shape = tuple(int(d) for d in shape)
+    dtype, layout = DataType(dtype), Layout(layout)
+    if dtype in BLOCK_FLOAT_DTYPES and layout != Layout.TILE:
+        raise TTNNError(f"{what}: layout == Layout::TILE: Only TILE layout is supported for {dtype.name} dtype! "
+                        f"({_BFP_LAYOUT_ERROR})")
+    _check_dtype_layout(dtype, layout, what)
+    n = 1
+    for d in shape:
+        n *= d
+    if len(data) != n:
+        raise TTNNError(f"{what}: buffer.size() == volume: Buffer size {len(data)} differs from shape volume {n}")
+    pad_value = 0 if pad_value is None else pad_value
+    ints = all(isinstance(v, int) and -(1 << 31) <= v < (1 << 31) for v in data + [pad_value])
+    if ints:
+        src = torch.tensor(data, dtype=torch.int64).reshape(shape)
+        src_fmt, pad_src = DataType.INT32, float(formats.host_convert(torch.tensor([pad_value]), DataType.INT32,
+                                                                      DataType.INT32, all_vector=True)[0])
+    else:
+        src = torch.tensor([float(v) for v in data], dtype=torch.float32).reshape(shape)
+        src_fmt, pad_src = DataType.FLOAT32, float(torch.tensor(float(pad_value), dtype=torch.float32))
+    tile = layout == Layout.TILE
+    pad = formats.host_convert_scalar(pad_src, src_fmt, dtype) if tile else None
+    value = formats.host_convert(src, src_fmt, dtype, all_vector=tile, pad=pad)
+    return Tensor._new(value, dtype, layout, None, None, None, pad)
+
+
 def _count_transfer(device: Device, t: Tensor, direction: str) -> None:
     c = device.counters
     if direction == "to":
@@ -119,13 +152,24 @@ def _count_transfer(device: Device, t: Tensor, direction: str) -> None:
 def from_torch(tensor, dtype=None, *, spec=None, tile=None, pad_value=None, layout=None, device=None,
                memory_config=None, mesh_mapper=None, cq_id=None, preserve_nan_values=False, col_tilize=False,
                enable_bfloat_opt=False):
-    """Convert a torch.Tensor to a ttnn.Tensor (on the host, or on `device`)."""
-    layout = Layout.ROW_MAJOR if layout is None else layout
-    t = _host_tensor_from_torch(tensor, dtype, layout, 0.0 if pad_value is None else pad_value,
-                                what="ttnn.from_torch")
+    """Convert a torch.Tensor to a ttnn.Tensor (on the host, or on `device`). Host conversion rules:
+    formats.py (H1-H3, F1-F3, B1-B7, I1-I3)."""
+    if tensor is None:
+        return None
+    t = _host_tensor_from_torch(tensor, dtype, layout, pad_value, what="ttnn.from_torch")
     if device is not None:
         t = to_device(t, device, memory_config=memory_config)
     return t
+
+
+def _natural_torch(tensor: Tensor) -> torch.Tensor:
+    """The torch tensor the wheel's Tensor.to_torch() gives: a fresh copy in the format's torch dtype."""
+    dtype, v = tensor._dtype, tensor._value
+    if dtype == DataType.BFLOAT16:
+        return formats.bf16_to_torch(v)                       # rule F3: bit-exact, NaN payloads included
+    if dtype in FLOAT_DTYPES:
+        return v.to(torch.float32, copy=True)
+    return v.to(TTNN_TO_TORCH[dtype])
 
 
 @ttnn_op("to_torch", counted=False)
@@ -136,18 +180,15 @@ def to_torch(tensor, dtype=None, *, torch_rank=None, mesh_composer=None, device=
     require_tensor("to_torch", "tensor", tensor)
     if tensor._device is not None:
         tensor = from_device(tensor)
-    out_dtype = TTNN_TO_TORCH[tensor._dtype] if dtype is None else dtype
-    v = tensor._value
-    if tensor._dtype == DataType.UINT32 and out_dtype == torch.int32:
-        v = torch.where(v >= 2 ** 31, v - 2 ** 32, v)
-    elif tensor._dtype == DataType.UINT16 and out_dtype == torch.int16:
-        v = torch.where(v >= 2 ** 15, v - 2 ** 16, v)
-    out = v.to(out_dtype)
+    out = _natural_torch(tensor)
     if torch_rank is not None:
         while out.dim() > torch_rank:
             if out.shape[0] != 1:
-                raise TTNNError(f"ttnn.to_torch: cannot reduce shape {list(out.shape)} to rank {torch_rank}")
+                raise TTNNError(f"ttnn: Unable to squeeze to desired rank! (ttnn.to_torch: cannot reduce shape "
+                                f"{list(out.shape)} to rank {torch_rank})")
             out = out.squeeze(0)
+    if dtype is not None:
+        out = out.to(dtype)                                   # torch's own conversion, as the wheel does
     return out
 
 
@@ -190,21 +231,68 @@ def deallocate(tensor, force=True):
         tensor._value = None
 
 
+_PHYSICAL_SHAPE_ERROR = ("input_tensor.tensor_spec().physical_shape() == output_spec.physical_shape(): to_dtype: "
+                         "Converting layout to Layout::TILE implicitly changed physical shape from {} to {} due to "
+                         "alignment constraints. This is currently unsupported. Please pad the tensor explicitly "
+                         "before conversion.")
+
+
+def _is_tile_aligned(tensor: Tensor) -> bool:
+    return tuple(padded_shape_of(tensor._value.shape, Layout.TILE)) == tuple(tensor._value.shape)
+
+
+def _host_typecast(op: str, tensor: Tensor, dtype: DataType) -> Tensor:
+    """Host dtype conversion with the wheel's C++ rules (formats.py, rule I4)."""
+    dtype = DataType(dtype)
+    _check_dtype_layout(dtype, Layout.TILE, f"ttnn.{op}")
+    if dtype == tensor._dtype:
+        return tensor
+    layout = tensor._layout
+    if dtype in BLOCK_FLOAT_DTYPES and layout != Layout.TILE:
+        if not _is_tile_aligned(tensor):
+            shape = tuple(tensor._value.shape)
+            fail(op, _PHYSICAL_SHAPE_ERROR.format(shape, tuple(padded_shape_of(shape, Layout.TILE))))
+        layout = Layout.TILE                       # a tile-aligned ROW_MAJOR tensor comes back in TILE
+    tile_in = tensor._layout == Layout.TILE
+    src_pad = tensor._pad if tile_in else None
+    value = formats.host_convert(tensor._value, tensor._dtype, dtype, all_vector=tile_in, pad=src_pad)
+    if layout != Layout.TILE:
+        pad = None
+    elif src_pad is None:
+        pad = None if tile_in else _pad_of(0.0, tensor._dtype, dtype)
+    else:
+        pad = formats.host_convert_scalar(src_pad, tensor._dtype, dtype)
+    return Tensor._new(value, dtype, layout, None, None, None, pad)
+
+
+def _host_to_layout(tensor: Tensor, layout: Layout, pad_value) -> Tensor:
+    """Host tilize (pads with pad_value cast to the tensor's type) / untilize (unpads). dtype is ignored."""
+    layout = Layout(layout)
+    if layout == tensor._layout:
+        return tensor
+    if layout == Layout.TILE:
+        store = DataType.FLOAT32 if tensor._dtype in BLOCK_FLOAT_DTYPES else tensor._dtype
+        pad = _scalar_cast(0.0 if pad_value is None else pad_value, store)
+        return Tensor._new(tensor._value, tensor._dtype, Layout.TILE, None, None, None, pad)
+    if tensor._dtype in BLOCK_FLOAT_DTYPES:
+        if _is_tile_aligned(tensor):
+            return tensor                          # nothing to unpad: the wheel keeps the block float in TILE
+        fail("to_layout", "tensor.layout() == Layout::ROW_MAJOR: Tensor layout must be ROW_MAJOR for unpadding "
+                          f"({_BFP_LAYOUT_ERROR})")
+    return Tensor._new(tensor._value, tensor._dtype, Layout.ROW_MAJOR, None, None, None, None)
+
+
 def _convert(op: str, tensor: Tensor, layout: Layout, dtype: DataType, memory_config, pad_value: float):
-    """Layout/dtype conversion on the host (exact host rules) or on the device (packer rules)."""
+    """Layout/dtype conversion on the device (packer rules). Host conversions: _host_typecast/_host_to_layout."""
     layout, dtype = Layout(layout), DataType(dtype)
     _check_dtype_layout(dtype, layout, f"ttnn.{op}")
-    if tensor._device is None:
-        if dtype != tensor._dtype:
-            value, pad = _encode(_as_source(tensor), dtype, layout, pad_value)
-        else:
-            value = tensor._value
-            pad = tensor._pad if (tensor._layout == layout == Layout.TILE) else (
-                float(pad_value) if layout == Layout.TILE else None)
-        return Tensor._new(value, dtype, layout, None, None, None, pad)
     device = on_device(op, tensor=tensor)
-    pad = tensor._pad if tensor._layout == Layout.TILE and layout == Layout.TILE else (
-        float(pad_value) if layout == Layout.TILE else None)
+    if tensor._layout == Layout.TILE and layout == Layout.TILE:
+        pad = tensor._pad
+    elif layout == Layout.TILE:
+        pad = float(pad_value)
+    else:
+        pad = None
     if dtype == tensor._dtype:
         return make_output(op, device, tensor._value, dtype, layout, out_memory_config(memory_config, tensor),
                            pad=pad, rounded=True)
@@ -218,13 +306,14 @@ def _as_source(tensor: Tensor) -> torch.Tensor:
 
 @ttnn_op("to_layout")
 def to_layout(tensor, layout, dtype=None, memory_config=None, sub_core_grids=None, pad_value=0.0):
-    """Convert between ROW_MAJOR and TILE (tilize pads, untilize unpads); on the device it is an op."""
+    """Convert between ROW_MAJOR and TILE (tilize pads, untilize unpads); on the device it is an op.
+    On the host the wheel ignores `dtype` (formats.py, rule I4)."""
     require_tensor("to_layout", "tensor", tensor)
     layout = Layout(layout)
+    if tensor._device is None:
+        return _host_to_layout(tensor, layout, pad_value)
     dtype = tensor._dtype if dtype is None else DataType(dtype)
-    if tensor._device is not None and layout == tensor._layout and dtype == tensor._dtype and memory_config is None:
-        return tensor
-    if tensor._device is None and layout == tensor._layout and dtype == tensor._dtype:
+    if layout == tensor._layout and dtype == tensor._dtype and memory_config is None:
         return tensor
     return _convert("to_layout", tensor, layout, dtype, memory_config, pad_value)
 
@@ -234,12 +323,11 @@ def typecast(input_tensor, dtype, *, memory_config=None, output_tensor=None, sub
     """Convert to another data type (host: exact host rules; device: the packer rule of the output)."""
     require_tensor("typecast", "input_tensor", input_tensor)
     dtype = DataType(dtype)
-    if input_tensor._device is not None and input_tensor._layout != Layout.TILE and (
+    if input_tensor._device is None:
+        return _host_typecast("typecast", input_tensor, dtype)
+    if input_tensor._layout != Layout.TILE and (
             dtype in BLOCK_FLOAT_DTYPES or input_tensor._dtype in BLOCK_FLOAT_DTYPES):
         fail("typecast", f"input_tensor must be in TILE layout to convert to {dtype.name}")
-    if dtype == input_tensor._dtype:
-        return input_tensor if input_tensor._device is None else _convert(
-            "typecast", input_tensor, input_tensor._layout, dtype, memory_config, 0.0)
     return _convert("typecast", input_tensor, input_tensor._layout, dtype, memory_config, 0.0)
 
 
@@ -249,7 +337,7 @@ def to_dtype(tensor, dtype):
     require_tensor("to_dtype", "tensor", tensor)
     if tensor._device is not None:
         fail("to_dtype", "tensor must be on the host")
-    return _convert("to_dtype", tensor, tensor._layout, dtype, None, 0.0)
+    return _host_typecast("to_dtype", tensor, dtype)
 
 
 @ttnn_op("to_memory_config")

@@ -545,7 +545,13 @@ def narrow(input_tensor, dim, start, length):
     mc = t._memory_config
     if mc is None or mc.is_sharded() or mc.buffer_type != BufferType.DRAM:
         fail("narrow", "the simulated device supports narrow of DRAM INTERLEAVED tensors only")
-    first = next((k for k, sz in enumerate(shape) if sz != 1), r - 1)
+    # pages: ROW_MAJOR rows (all dims but the last); TILE tiles (outer dims, tile rows, tile columns)
+    if t._layout == Layout.TILE:
+        page_dims = list(shape[:-2]) + [-(-_hw(shape)[0] // TILE), -(-_hw(shape)[1] // TILE)]
+        page_dims = page_dims[-r:] if r else page_dims
+    else:
+        page_dims = list(shape[:-1]) + [1]
+    first = next((k for k, sz in enumerate(page_dims) if sz != 1), r - 1)
     if d != first and not (s == 0 and n == shape[d]):
         fail("narrow", f"for DRAM INTERLEAVED tensors narrow works on the first non-trivial dim ({first}), got {d}")
     if t._layout == Layout.TILE and d >= r - 2 and (s % TILE or (n % TILE and s + n != shape[d])):

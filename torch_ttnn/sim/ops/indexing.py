@@ -71,7 +71,9 @@ def _embedding_golden(input_tensor, weight, *, dtype=None, **_):
 @ttnn_op("embedding", golden=_embedding_golden)
 def embedding(input_tensor, weight, *, padding_idx=None, layout=None, embeddings_type=EmbeddingsType.GENERIC,
               dtype=None, memory_config=None, output_tensor=None):
-    """Look up rows of `weight` ([V, D]) at `input_tensor` (UINT32/BFLOAT16 indices): [S] -> [S, D], [B, S] -> [B, S, D]."""
+    """Look up rows of `weight` ([V, D]) at `input_tensor` (UINT32/BFLOAT16 indices).
+
+    [S] -> [S, D]; [B, S] -> [B, S, D]."""
     op = "embedding"
     device = on_device(op, input_tensor=input_tensor, weight=weight)
     etype = EmbeddingsType(embeddings_type)
@@ -118,8 +120,7 @@ def embedding(input_tensor, weight, *, padding_idx=None, layout=None, embeddings
     value = rows.reshape(seq, dim) if len(ishape) == 1 else rows.reshape(batch, seq, dim)
     mc = out_memory_config(memory_config, input_tensor)
     same = out_dtype == weight._dtype
-    return _store(op, device, value, out_dtype, out_layout, mc, output_tensor, rounded=same,
-                  pad=0.0 if out_layout == Layout.TILE else None)
+    return _store(op, device, value, out_dtype, out_layout, mc, output_tensor, rounded=same)
 
 
 # ------------------------------------------------------------------------------------------------

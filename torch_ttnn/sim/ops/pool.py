@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from .. import formats
 from .._op import ttnn_op
-from ..types import DataType, Layout, MemoryConfig, TensorMemoryLayout
+from ..types import DataType, Layout, MemoryConfig, Op2DSliceConfig, TensorMemoryLayout
 from ._common import fail, make_output, on_device, out_memory_config
 from .conv import out_dim, pad4, pair, sliding_window_config_buffer
 
@@ -68,7 +68,7 @@ def _avg_scalar(divisor: torch.Tensor, ideal: bool) -> torch.Tensor:
 
 def _pool2d(op: str, kind: str, input_tensor, batch_size, input_h, input_w, channels, kernel_size, stride,
             padding, dilation, ceil_mode, count_include_pad, divisor_override, memory_config, deallocate_input,
-            return_indices, dtype, output_layout, config_tensor_in_dram):
+            return_indices, dtype, output_layout, config_tensor_in_dram, dram_slice_config=None):
     device = on_device(op, input_tensor=input_tensor)
     n, h, w, c = int(batch_size), int(input_h), int(input_w), int(channels)
     if min(n, h, w, c) <= 0:
@@ -117,7 +117,9 @@ def _pool2d(op: str, kind: str, input_tensor, batch_size, input_h, input_w, chan
         tpad = (pt, pl) if sym else (0, 0)
 
     mc = out_memory_config(memory_config, input_tensor)
-    with sliding_window_config_buffer(device, n * oh * ow, bool(config_tensor_in_dram)):
+    sliced = (dram_slice_config is not None and Op2DSliceConfig.SliceTypeEnum(dram_slice_config.slice_type)
+              != Op2DSliceConfig.SliceTypeEnum.L1Full)
+    with sliding_window_config_buffer(device, n * oh * ow, bool(config_tensor_in_dram), sliced=sliced):
         if kind == "max":
             y, idx = F.max_pool2d(xp, (kh, kw), (sh, sw), tpad, (dh, dw), ceil_mode, return_indices=True)
             y = y[:, :, :oh, :ow]
@@ -198,7 +200,7 @@ def max_pool2d(input_tensor, batch_size, input_h, input_w, channels, kernel_size
     """Max pooling of NHWC activations; output [1, 1, N*OH*OW, C] (exact)."""
     return _pool2d("max_pool2d", "max", input_tensor, batch_size, input_h, input_w, channels, kernel_size, stride,
                    padding, dilation, ceil_mode, True, None, memory_config, deallocate_input, return_indices, dtype,
-                   output_layout, config_tensor_in_dram)
+                   output_layout, config_tensor_in_dram, dram_slice_config)
 
 
 @ttnn_op("avg_pool2d", golden=_avg_pool2d_golden)
@@ -210,7 +212,7 @@ def avg_pool2d(input_tensor, batch_size, input_h, input_w, channels, kernel_size
     """Average pooling of NHWC activations; output [1, 1, N*OH*OW, C] (sum times the truncated-bf16 1/divisor)."""
     return _pool2d("avg_pool2d", "avg", input_tensor, batch_size, input_h, input_w, channels, kernel_size, stride,
                    padding, (1, 1), ceil_mode, count_include_pad, divisor_override, memory_config, deallocate_input,
-                   False, dtype, output_layout, config_tensor_in_dram)
+                   False, dtype, output_layout, config_tensor_in_dram, dram_slice_config)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -261,12 +263,12 @@ def _adaptive_params(op: str, h: int, w: int, oh: int, ow: int):
 
 
 def _adaptive(op: str, kind: str, input_tensor, batch_size, input_h, input_w, channels, output_size, memory_config,
-              deallocate_input):
+              deallocate_input, dram_slice_config):
     oh, ow = pair(op, "output_size", output_size)
     kernel, stride, pads = _adaptive_params(op, int(input_h), int(input_w), oh, ow)
     return _pool2d(op, kind, input_tensor, batch_size, input_h, input_w, channels, kernel, stride, pads, (1, 1),
                    False, False, None, memory_config, deallocate_input, False, DataType.BFLOAT16, Layout.ROW_MAJOR,
-                   False)
+                   False, dram_slice_config)
 
 
 def _adaptive_avg_golden(input_tensor, batch_size, input_h, input_w, channels, output_size, **_):
@@ -285,7 +287,7 @@ def adaptive_avg_pool2d(input_tensor, batch_size, input_h, input_w, channels, ou
                         deallocate_input=False, reallocate_output=True):
     """Adaptive average pooling of [1, 1, N*H*W, C] to output_size; output [1, 1, N*OH*OW, C] BFLOAT16 ROW_MAJOR."""
     return _adaptive("adaptive_avg_pool2d", "avg", input_tensor, batch_size, input_h, input_w, channels, output_size,
-                     memory_config, deallocate_input)
+                     memory_config, deallocate_input, dram_slice_config)
 
 
 @ttnn_op("adaptive_max_pool2d", golden=_adaptive_max_golden)
@@ -294,7 +296,7 @@ def adaptive_max_pool2d(input_tensor, batch_size, input_h, input_w, channels, ou
                         reallocate_output=True):
     """Adaptive max pooling of [1, 1, N*H*W, C] to output_size; output [1, 1, N*OH*OW, C] BFLOAT16 ROW_MAJOR."""
     return _adaptive("adaptive_max_pool2d", "max", input_tensor, batch_size, input_h, input_w, channels, output_size,
-                     memory_config, deallocate_input)
+                     memory_config, deallocate_input, dram_slice_config)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,0 +1,275 @@
+"""Indexing aten ops: embedding, index / index_select, gather, scatter, index_put, masked_fill, where.
+
+Indices live on the device as int32 (exact); the TT-NN ops take them as:
+- ttnn.embedding: indices UINT32 (or BFLOAT16), weight a BFLOAT16 [V, D] table; [S] -> [S, D], [B, S] ->
+  [B, S, D]. Used for lookups along dim 0 of a bfloat16 table.
+- ttnn.gather: TILE input, UINT32 TILE index of the input's rank (output = index shape). Used for the other
+  lookups (other dims, int/float32 tables): the 1-D index is reshaped and expanded along the other dims.
+- ttnn.scatter / scatter_add: INT32 index whose shape equals the input's off `dim`.
+aten.index accepts negative indices: they are wrapped on the device (ttnn.remainder, exact in int32).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..context import In
+from ..meta import Req, tt_meta
+from ..registry import COMMON, lower, unsupported
+from .data_movement import (dtype_of, expand_to, layout_of, meta_val, norm_dim, relabel, reshape_to)
+
+aten = torch.ops.aten
+
+IDX = COMMON
+
+
+def _index_operand(ctx, idx, size: int, *, wrap: bool):
+    """The int index tensor as an int32 device value; negative indices wrapped into [0, size) if `wrap`."""
+    if ctx.torch_dtype(idx) in (torch.bool, torch.uint8):
+        ctx.unsupported("boolean mask index (data-dependent result shape)")
+    if ctx.torch_dtype(idx).is_floating_point:
+        ctx.unsupported("floating point index tensor")
+    if not wrap:
+        return idx
+    return ctx.call("remainder", ctx.tile(idx, ctx.ttnn.int32), int(size), out_dtype=ctx.ttnn.int32,
+                    out_val=meta_val(ctx.shape(idx), torch.int32))
+
+
+def _take_rows(ctx, x, d, idx, *, out_shape):
+    """x indexed along dim d by the int tensor idx (values in range): x.shape[:d] + idx.shape + x.shape[d+1:]."""
+    shape = list(ctx.shape(x))
+    r = len(shape)
+    ishape = list(ctx.shape(idx))
+    m = math.prod(ishape)
+    tdt = ctx.torch_dtype(x)
+    if d == 0 and dtype_of(ctx, x) == ctx.ttnn.bfloat16 and r >= 1:
+        # an embedding lookup in the table x viewed as [V, D]
+        rest = math.prod(shape[1:])
+        table = reshape_to(ctx, x, [shape[0], rest]) if r != 2 else x
+        ids = idx   # ttnn.embedding takes [S] or [B, S] indices
+        if len(ishape) not in (1, 2):
+            ids = reshape_to(ctx, idx, [m], dtype=ctx.torch_dtype(idx))
+        ids_shape = ctx.shape(ids)
+        emb_shape = list(ids_shape) + [rest]
+        final = list(out_shape) == emb_shape and ctx.out.dtype == tdt
+        y = ctx.call("embedding", ctx.tile(ids, ctx.ttnn.uint32), ctx.rm(table, ctx.ttnn.bfloat16),
+                     layout=ctx.ttnn.TILE_LAYOUT, out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=ctx.ttnn.bfloat16,
+                     out_val=None if final else meta_val(emb_shape, tdt))
+        return y if final else reshape_to(ctx, y, out_shape, dtype=tdt)
+    # gather: the flattened index along d, expanded over the other dims
+    ishape_b = [1] * r
+    ishape_b[d] = m
+    full = list(shape)
+    full[d] = m
+    ir = reshape_to(ctx, idx, ishape_b, dtype=torch.int32) if len(ishape) != 1 or r != 1 else idx
+    ie = expand_to(ctx, ir, full, dtype=torch.int32) if full != ishape_b else ir
+    gathered_shape = full
+    final = list(out_shape) == gathered_shape and ctx.out.dtype == tdt
+    y = ctx.call("gather", ctx.keep(x, ctx.ttnn.TILE_LAYOUT), d, ctx.tile(ie, ctx.ttnn.uint32),
+                 out_val=None if final else meta_val(gathered_shape, tdt))
+    return y if final else reshape_to(ctx, y, out_shape, dtype=tdt)
+
+
+@lower(aten.index.Tensor, aten._unsafe_index.Tensor, when=IDX)
+def index(ctx, x, indices):
+    given = [(d, t) for d, t in enumerate(indices) if t is not None]
+    if len(given) != 1:
+        ctx.unsupported("advanced indexing with index tensors on several dims (no TT-NN equivalent)")
+    d, idx = given[0]
+    size = ctx.shape(x)[d]
+    idx = _index_operand(ctx, idx, size, wrap=ctx.node.target is aten.index.Tensor)
+    return _take_rows(ctx, x, d, idx, out_shape=ctx.out.shape)
+
+
+@lower(aten.index_select.default, when=IDX)
+def index_select(ctx, x, dim, index):
+    d = norm_dim(dim, ctx.rank(x))
+    idx = _index_operand(ctx, index, ctx.shape(x)[d] if ctx.rank(x) else 1, wrap=False)
+    if ctx.rank(x) == 0:
+        ctx.unsupported("0-dim input")
+    return _take_rows(ctx, x, d, idx, out_shape=ctx.out.shape)
+
+
+@lower(aten.embedding.default, when=IDX)
+def embedding(ctx, weight, indices, padding_idx=-1, scale_grad_by_freq=False, sparse=False):
+    # padding_idx only affects the gradient: the forward reads the pad row like any other
+    if not ctx.torch_dtype(weight).is_floating_point:
+        ctx.unsupported(f"{ctx.torch_dtype(weight)} table (ttnn.embedding takes a bfloat16 table)")
+    if ctx.rank(weight) != 2:
+        ctx.unsupported("table of rank != 2")
+    idx = _index_operand(ctx, indices, ctx.shape(weight)[0], wrap=False)
+    return _take_rows(ctx, weight, 0, idx, out_shape=ctx.out.shape)
+
+
+@lower(aten.gather.default, when=IDX)
+def gather(ctx, x, dim, index, sparse_grad=False):
+    if ctx.rank(x) == 0 or ctx.rank(index) != ctx.rank(x):
+        ctx.unsupported("0-dim gather")
+    d = norm_dim(dim, ctx.rank(x))
+    return ctx.call("gather", ctx.keep(x, ctx.ttnn.TILE_LAYOUT), d, ctx.tile(index, ctx.ttnn.uint32))
+
+
+# --------------------------------------------------------------------------------------------------
+# scatter
+# --------------------------------------------------------------------------------------------------
+
+def _scatter(ctx, x, dim, index, src, reduce=None, *, add=False):
+    r = ctx.rank(x)
+    if r == 0:
+        ctx.unsupported("0-dim scatter")
+    d = norm_dim(dim, r)
+    xs, ishape = ctx.shape(x), ctx.shape(index)
+    if any(ishape[k] != xs[k] for k in range(r) if k != d):
+        ctx.unsupported("index smaller than the input off the scatter dim (ttnn.scatter needs them equal)")
+    ttnn = ctx.ttnn
+    dt = ctx.dtype_for(ctx.out.dtype)
+    long_rows = ishape[d] > 256 or (dt == ttnn.int32 and (xs[d] > 256 or (
+        isinstance(src, torch.fx.Node) and ctx.shape(src)[d] > 256)))
+    # ttnn.scatter refuses float32 TILE tensors and int32 TILE tensors longer than 256 along dim
+    layout = ttnn.ROW_MAJOR_LAYOUT if (dt == ttnn.float32 or long_rows) else ttnn.TILE_LAYOUT
+    if not isinstance(src, torch.fx.Node):
+        from .creation import full_node
+        src = full_node(ctx, ishape, src, ctx.out.dtype)
+    elif ctx.rank(src) != r:
+        ctx.unsupported("src of another rank")
+    args = (In(x, Req(layout, dt)), d, In(index, Req(layout, ttnn.int32)), In(src, Req(layout, dt)))
+    if add:
+        return ctx.call("scatter_add", *args)
+    if reduce is None:
+        return ctx.call("scatter", *args)
+    return ctx.call("scatter", *args, reduce=reduce)
+
+
+@lower(aten.scatter.src, aten.scatter.value, when=IDX)
+def scatter(ctx, x, dim, index, src):
+    return _scatter(ctx, x, dim, index, src)
+
+
+@lower(aten.scatter.reduce, aten.scatter.value_reduce, when=IDX)
+def scatter_reduce_legacy(ctx, x, dim, index, src, reduce):
+    red = {"add": "sum", "multiply": "prod"}.get(reduce)
+    if red is None:
+        ctx.unsupported(f"scatter reduce={reduce!r}")
+    return _scatter(ctx, x, dim, index, src, red)
+
+
+@lower(aten.scatter_add.default, when=IDX)
+def scatter_add(ctx, x, dim, index, src):
+    return _scatter(ctx, x, dim, index, src, add=True)
+
+
+@lower(aten.scatter_reduce.two, when=IDX)
+def scatter_reduce(ctx, x, dim, index, src, reduce, include_self=True):
+    red = {"sum": "sum", "prod": "prod", "amax": "amax", "amin": "amin"}.get(reduce)
+    if red is None:
+        ctx.unsupported(f"scatter_reduce reduce={reduce!r} (ttnn.scatter reduces by sum/prod/amax/amin)")
+    if not include_self:
+        ctx.unsupported("scatter_reduce with include_self=False")
+    if red == "sum":
+        return _scatter(ctx, x, dim, index, src, add=True)
+    return _scatter(ctx, x, dim, index, src, red)
+
+
+@lower(aten.index_put.default, when=IDX)
+def index_put(ctx, x, indices, values, accumulate=False):
+    """x[idx] = values (or +=) with one index tensor on dim 0: a scatter along dim 0 of x viewed as [V, D]."""
+    given = [(d, t) for d, t in enumerate(indices) if t is not None]
+    if len(given) != 1 or given[0][0] != 0:
+        ctx.unsupported("index_put with index tensors on other dims than (only) dim 0")
+    _, idx = given[0]
+    shape = list(ctx.shape(x))
+    if ctx.torch_dtype(idx) in (torch.bool, torch.uint8):
+        ctx.unsupported("boolean mask index_put (data-dependent)")
+    if len(ctx.shape(idx)) != 1:
+        ctx.unsupported("index_put with a multi-dimensional index tensor")
+    m = ctx.shape(idx)[0]
+    rest = math.prod(shape[1:])
+    tdt = ctx.out.dtype
+    ttnn = ctx.ttnn
+    dt = ctx.dtype_for(tdt)
+    # the table as [V, D], the values as [m, D], the index as [m, D]
+    x2 = reshape_to(ctx, x, [shape[0], rest], dtype=ctx.torch_dtype(x))
+    vshape = [m] + shape[1:]
+    v = values
+    if list(ctx.shape(v)) != vshape:
+        v = expand_to(ctx, v, vshape, dtype=ctx.torch_dtype(values))
+    v2 = reshape_to(ctx, v, [m, rest], dtype=ctx.torch_dtype(values))
+    iw = ctx.call("remainder", ctx.tile(idx, ttnn.int32), int(shape[0]), out_dtype=ttnn.int32,
+                  out_val=meta_val([m], torch.int32))
+    i2 = expand_to(ctx, reshape_to(ctx, iw, [m, 1], dtype=torch.int32), [m, rest], dtype=torch.int32)
+    layout = ttnn.ROW_MAJOR_LAYOUT if (dt != ttnn.bfloat16 or m > 256 or shape[0] > 256) else ttnn.TILE_LAYOUT
+    name = "scatter_add" if accumulate else "scatter"
+    y = ctx.call(name, In(x2, Req(layout, dt)), 0, In(i2, Req(layout, ttnn.int32)), In(v2, Req(layout, dt)),
+                 out_val=meta_val([shape[0], rest], tdt))
+    return reshape_to(ctx, y, ctx.out.shape, dtype=tdt)
+
+
+# --------------------------------------------------------------------------------------------------
+# where / masked_fill
+# --------------------------------------------------------------------------------------------------
+
+def scalar_value(node):
+    """The Python value of an aten node that is a constant scalar tensor (scalar_tensor, full([])), else None."""
+    if not isinstance(node, torch.fx.Node) or node.op != "call_function":
+        return None
+    if node.target is aten.scalar_tensor.default:
+        return node.args[0]
+    if node.target is aten.full.default and len(node.args[0]) == 0:
+        return node.args[1]
+    if node.target in (aten.lift_fresh_copy.default, aten.clone.default, aten._to_copy.default):
+        inner = scalar_value(node.args[0])
+        if inner is not None and node.target is aten._to_copy.default:
+            dt = node.meta["val"].dtype
+            inner = bool(inner) if dt == torch.bool else (float(inner) if dt.is_floating_point else int(inner))
+        return inner
+    return None
+
+
+def _where_value(ctx, aten_arg, v, dt_torch):
+    """A where operand: a Python scalar (constants folded in) or a tensor operand in the result's dtype."""
+    s = scalar_value(aten_arg) if isinstance(aten_arg, torch.fx.Node) else v
+    if s is not None and not isinstance(s, torch.fx.Node):
+        if dt_torch.is_floating_point or dt_torch == torch.bool:
+            return float(s)
+        if not float(s).is_integer():
+            ctx.unsupported("non-integer scalar for an integer where")
+        return int(s)
+    return ctx.tile(v, ctx.dtype_for(dt_torch))
+
+
+def _where(ctx, cond, a, b, a_arg, b_arg):
+    tdt = ctx.out.dtype
+    dt = ctx.dtype_for(tdt)
+    t = _where_value(ctx, a_arg, a, tdt)
+    f = _where_value(ctx, b_arg, b, tdt)
+    if isinstance(t, In) or isinstance(f, In):
+        out_shape = list(ctx.out.shape)
+        # ttnn.where broadcasts in the 5 innermost dims
+        if len(out_shape) > 5:
+            ctx.unsupported("rank > 5 where (broadcast limit)")
+        return ctx.call("where", ctx.tile(cond, dtype_of(ctx, cond)), t, f, out_dtype=dt)
+    # two scalars: the predicate (0/1) in the result's dtype carries the shape and dtype
+    p = cond
+    if list(ctx.shape(cond)) != list(ctx.out.shape):
+        p = expand_to(ctx, cond, ctx.out.shape, dtype=ctx.torch_dtype(cond))
+    return ctx.call("where", ctx.tile(p, dt), t, f, out_dtype=dt)
+
+
+@lower(aten.where.self, when=IDX)
+def where(ctx, cond, a, b):
+    return _where(ctx, cond, a, b, ctx.node.args[1], ctx.node.args[2])
+
+
+@lower(aten.where.ScalarSelf, aten.where.ScalarOther, aten.where.Scalar, when=IDX)
+def where_scalar(ctx, cond, a, b):
+    return _where(ctx, cond, a, b, ctx.node.args[1], ctx.node.args[2])
+
+
+@lower(aten.masked_fill.Scalar, aten.masked_fill.Tensor, when=IDX)
+def masked_fill(ctx, x, mask, value):
+    return _where(ctx, mask, value, x, ctx.node.args[2], ctx.node.args[0])
+
+
+unsupported("boolean-mask selection has a data-dependent result shape", aten.masked_select.default,
+            aten.nonzero.default)

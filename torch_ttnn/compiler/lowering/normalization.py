@@ -1,0 +1,329 @@
+"""Softmax and normalizations: _softmax, _log_softmax, native_layer_norm, _fused_rms_norm, native_group_norm,
+batch norm (inference and training forms), and the fused scale-mask-softmax of the fusion passes.
+
+- _softmax -> ttnn.softmax (any dim). _log_softmax is computed as (x - max) - log(sum(exp(x - max))) on the
+  device: log(softmax(x)) would turn probabilities that underflow (or that the approximate reciprocal of the
+  bf16 softmax biases by up to -4%) into -inf / a visible offset.
+- native_layer_norm -> ttnn.layer_norm over the last dim (several normalized dims are flattened into one);
+  the mean/rstd outputs, when used (training), are computed with ttnn.mean / ttnn.var.
+- _fused_rms_norm (produced by the RMSNorm fusion) -> ttnn.rms_norm.
+- native_group_norm: ttnn.group_norm needs an NHWC [N, 1, H*W, C] input with C a multiple of 32 and
+  pre-formatted masks and parameters, so groups are normalized with reductions instead: x as [N, G, C/G*HW],
+  mean/var over the last dim, then the per-channel affine.
+- batch norm (inference) of a rank-4 input -> ttnn.batch_norm with the statistics as [1, C, 1, 1]; other ranks
+  with element-wise ops. Training forms compute the batch statistics with ttnn.mean/ttnn.var over (N, *spatial)
+  and return the updated running statistics as outputs (aot_autograd writes them back to the buffers).
+"""
+from __future__ import annotations
+
+import math
+import operator
+
+import torch
+
+from ..registry import COMMON, float_inputs, lower, rank_at_most
+from .matmul import fake
+from .reduction import reduce_call, reshape
+
+aten = torch.ops.aten
+
+NORM = COMMON + (float_inputs, rank_at_most(4))
+
+
+def used_outputs(ctx) -> set:
+    """Indices of the outputs of the aten node being lowered that something reads."""
+    used = set()
+    for u in ctx.node.users:
+        if u.op == "call_function" and u.target is operator.getitem:
+            used.add(u.args[1])
+        else:
+            return set(range(len(ctx.out)))
+    return used
+
+
+def _fdt(ctx):
+    return ctx.float_dtype()
+
+
+def _mul(ctx, a, b, out_val=None):
+    dt = _fdt(ctx)
+    bb = ctx.tile(b, dt) if isinstance(b, torch.fx.Node) else b
+    return ctx.call("multiply", ctx.tile(a, dt), bb, out_val=out_val if out_val is not None else ctx.val(a))
+
+
+def _add(ctx, a, b, out_val=None):
+    dt = _fdt(ctx)
+    bb = ctx.tile(b, dt) if isinstance(b, torch.fx.Node) else b
+    return ctx.call("add", ctx.tile(a, dt), bb, out_val=out_val if out_val is not None else ctx.val(a))
+
+
+def _sub(ctx, a, b, out_val=None):
+    dt = _fdt(ctx)
+    bb = ctx.tile(b, dt) if isinstance(b, torch.fx.Node) else b
+    return ctx.call("subtract", ctx.tile(a, dt), bb, out_val=out_val if out_val is not None else ctx.val(a))
+
+
+def _unary(ctx, name, a):
+    return ctx.call(name, ctx.tile(a, _fdt(ctx)), out_val=ctx.val(a))
+
+
+# --- softmax ---------------------------------------------------------------------------------------
+
+@lower(aten._softmax.default, when=NORM)
+def softmax(ctx, x, dim, half_to_float=False):
+    if ctx.rank(x) == 0:
+        ctx.unsupported("softmax of a rank-0 tensor")
+    r = ctx.rank(x)
+    d = int(dim) % r
+    return ctx.call("softmax", ctx.tile(x, ctx.dtype_for(ctx.out.dtype)), -1 if d == r - 1 else d)
+
+
+@lower(aten._log_softmax.default, when=NORM)
+def log_softmax(ctx, x, dim, half_to_float=False):
+    if ctx.rank(x) == 0:
+        ctx.unsupported("log_softmax of a rank-0 tensor")
+    d = int(dim) % ctx.rank(x)
+    dt = ctx.dtype_for(ctx.out.dtype)
+    kshape = [1 if i == d else s for i, s in enumerate(ctx.shape(x))]
+    m = reduce_call(ctx, "max", x, [d], True, dt, out_val=fake(kshape, ctx.out.dtype))
+    shifted = ctx.call("subtract", ctx.tile(x, dt), ctx.tile(m, dt), out_val=ctx.out)
+    e = ctx.call("exp", ctx.tile(shifted, dt))
+    s = reduce_call(ctx, "sum", e, [d], True, dt, out_val=fake(kshape, ctx.out.dtype))
+    lse = ctx.call("log", ctx.tile(s, dt))
+    return ctx.call("subtract", ctx.tile(shifted, dt), ctx.tile(lse, dt), out_val=ctx.out)
+
+
+# --- scale-mask-softmax (produced by the fusion pass) -------------------------------------------------
+
+def scale_mask_softmax_supported(x_shape, mask_shape) -> bool:
+    """softmax(x * scale + mask) over the last dim maps onto ttnn.scale_mask_softmax when the mask is an
+    attention padding mask: x rank 4 [b, h, sq, sk], mask [1|b, 1, 1, sk] (or no mask)."""
+    if len(x_shape) != 4:
+        return False
+    if mask_shape is None:
+        return True
+    return (len(mask_shape) == 4 and mask_shape[0] in (1, x_shape[0]) and mask_shape[1] == 1
+            and mask_shape[2] == 1 and mask_shape[3] == x_shape[3])
+
+
+def _lower_scale_mask_softmax(ctx, x, scale, mask=None):
+    if not scale_mask_softmax_supported(ctx.shape(x), None if mask is None else ctx.shape(mask)):
+        ctx.unsupported("mask shape not supported by ttnn.scale_mask_softmax")
+    dt = ctx.dtype_for(ctx.out.dtype)
+    args = [ctx.tile(x, dt), float(scale)]
+    if mask is not None:
+        args.append(ctx.tile(mask, ctx.ttnn.bfloat16))
+    return ctx.call("scale_mask_softmax", *args)
+
+
+def _register_fused():
+    from ..passes.fusion import fused_ops
+    lower(fused_ops().scale_mask_softmax.default, when=NORM)(_lower_scale_mask_softmax)
+
+
+_register_fused()
+
+
+# --- layer norm / rms norm ---------------------------------------------------------------------------
+
+def _flatten_norm(ctx, x, weight, bias, ndims: int):
+    """Flatten the normalized dims of x (and weight/bias) into one last dim."""
+    if ndims == 1:
+        return x, weight, bias
+    shape = ctx.shape(x)
+    inner = math.prod(shape[-ndims:])
+    xr = reshape(ctx, x, list(shape[:-ndims]) + [inner])
+    wr = reshape(ctx, weight, [inner]) if weight is not None else None
+    br = reshape(ctx, bias, [inner]) if bias is not None else None
+    return xr, wr, br
+
+
+def _norm_stats(ctx, xr, eps, mean_val, rstd_val, *, rms=False):
+    """mean and rstd over the last dim of xr, shaped as the aten outputs."""
+    dt = _fdt(ctx)
+    kshape = list(ctx.shape(xr)[:-1]) + [1]
+    mean = None
+    if rms:
+        sq = ctx.call("square", ctx.tile(xr, dt), out_val=ctx.val(xr))
+        var = reduce_call(ctx, "mean", sq, [ctx.rank(xr) - 1], True, dt, out_val=fake(kshape))
+    else:
+        mean = reduce_call(ctx, "mean", xr, [ctx.rank(xr) - 1], True, dt, out_val=fake(kshape))
+        var = ctx.call("var", ctx.tile(xr, dt), ctx.rank(xr) - 1, True, correction=False, out_val=fake(kshape))
+    rstd = ctx.call("rsqrt", ctx.tile(_add(ctx, var, float(eps)), dt), out_val=fake(kshape))
+    if mean is not None and mean_val is not None:
+        mean = reshape(ctx, mean, mean_val.shape)
+    if rstd_val is not None:
+        rstd = reshape(ctx, rstd, rstd_val.shape)
+    return mean, rstd
+
+
+@lower(aten.native_layer_norm.default, when=NORM)
+def native_layer_norm(ctx, x, normalized_shape, weight, bias, eps):
+    nd = len(normalized_shape)
+    if nd == 0 or ctx.rank(x) == 0:
+        ctx.unsupported("layer norm over no dims")
+    out_val, mean_val, rstd_val = ctx.out
+    xr, wr, br = _flatten_norm(ctx, x, weight, bias, nd)
+    dt = ctx.dtype_for(out_val.dtype)
+    kwargs = {"epsilon": float(eps)}
+    if wr is not None:
+        kwargs["weight"] = ctx.tile(wr, _fdt(ctx))
+    if br is not None:
+        kwargs["bias"] = ctx.tile(br, _fdt(ctx))
+    y = ctx.call("layer_norm", ctx.tile(xr, dt), out_val=fake(ctx.shape(xr), out_val.dtype), **kwargs)
+    y = reshape(ctx, y, out_val.shape)
+    used = used_outputs(ctx)
+    mean = rstd = None
+    if 1 in used or 2 in used:
+        mean, rstd = _norm_stats(ctx, xr, eps, mean_val, rstd_val)
+    return y, mean, rstd
+
+
+@lower(aten._fused_rms_norm.default, when=NORM)
+def fused_rms_norm(ctx, x, normalized_shape, weight=None, eps=None):
+    nd = len(normalized_shape)
+    if nd == 0 or ctx.rank(x) == 0:
+        ctx.unsupported("rms norm over no dims")
+    out_val, rstd_val = ctx.out
+    if eps is None:
+        eps = torch.finfo(ctx.torch_dtype(x)).eps
+    xr, wr, _ = _flatten_norm(ctx, x, weight, None, nd)
+    kwargs = {"epsilon": float(eps)}
+    if wr is not None:
+        kwargs["weight"] = ctx.tile(wr, _fdt(ctx))
+    y = ctx.call("rms_norm", ctx.tile(xr, ctx.dtype_for(out_val.dtype)),
+                 out_val=fake(ctx.shape(xr), out_val.dtype), **kwargs)
+    y = reshape(ctx, y, out_val.shape)
+    rstd = None
+    if 1 in used_outputs(ctx):
+        _, rstd = _norm_stats(ctx, xr, eps, None, rstd_val, rms=True)
+    return y, rstd
+
+
+# --- group norm --------------------------------------------------------------------------------------
+
+@lower(aten.native_group_norm.default, when=NORM)
+def native_group_norm(ctx, x, weight, bias, N, C, HxW, group, eps):
+    out_val, mean_val, rstd_val = ctx.out
+    shape = ctx.shape(x)
+    n, c, g = int(N), int(C), int(group)
+    m = (c // g) * int(HxW)
+    xr = reshape(ctx, x, [n, g, m])
+    dt = _fdt(ctx)
+    kshape = [n, g, 1]
+    mean = reduce_call(ctx, "mean", xr, [2], True, dt, out_val=fake(kshape))
+    var = ctx.call("var", ctx.tile(xr, dt), 2, True, correction=False, out_val=fake(kshape))
+    rstd = ctx.call("rsqrt", ctx.tile(_add(ctx, var, float(eps)), dt), out_val=fake(kshape))
+    y = _mul(ctx, _sub(ctx, xr, mean), rstd)
+    if weight is not None or bias is not None:
+        y = reshape(ctx, y, [n, c, int(HxW)])
+        if weight is not None:
+            y = _mul(ctx, y, reshape(ctx, weight, [c, 1]))
+        if bias is not None:
+            y = _add(ctx, y, reshape(ctx, bias, [c, 1]))
+    y = reshape(ctx, y, shape)
+    used = used_outputs(ctx)
+    if 1 in used:
+        mean = reshape(ctx, mean, mean_val.shape)
+    if 2 in used:
+        rstd = reshape(ctx, rstd, rstd_val.shape)
+    return y, (mean if 1 in used else None), (rstd if 2 in used else None)
+
+
+# --- batch norm --------------------------------------------------------------------------------------
+
+def _channel_shape(r: int, c: int) -> list:
+    """Shape of a per-channel vector broadcasting against [N, C, *spatial]."""
+    return [c] + [1] * (r - 2)
+
+
+def _bn_apply(ctx, x, mean, var, weight, bias, eps, stats_shaped=False):
+    """(x - mean) * rsqrt(var + eps) * weight + bias with per-channel vectors of shape [C] (or already
+    broadcastable when stats_shaped)."""
+    r = ctx.rank(x)
+    c = ctx.shape(x)[1]
+    cs = _channel_shape(r, c)
+    if r == 4 and not stats_shaped:
+        p4 = [1, c, 1, 1]
+        kwargs = {"running_mean": ctx.tile(reshape(ctx, mean, p4), _fdt(ctx)),
+                  "running_var": ctx.tile(reshape(ctx, var, p4), _fdt(ctx)),
+                  "training": False, "eps": float(eps)}
+        if weight is not None:
+            kwargs["weight"] = ctx.tile(reshape(ctx, weight, p4), _fdt(ctx))
+        if bias is not None:
+            kwargs["bias"] = ctx.tile(reshape(ctx, bias, p4), _fdt(ctx))
+        return ctx.call("batch_norm", ctx.tile(x, ctx.dtype_for(x)), out_val=fake(ctx.shape(x), ctx.torch_dtype(x)),
+                        **kwargs)
+    if not stats_shaped:
+        mean, var = reshape(ctx, mean, cs), reshape(ctx, var, cs)
+    rstd = _unary(ctx, "rsqrt", _add(ctx, var, float(eps)))
+    y = _mul(ctx, _sub(ctx, x, mean), rstd, out_val=fake(ctx.shape(x), ctx.torch_dtype(x)))
+    if weight is not None:
+        y = _mul(ctx, y, reshape(ctx, weight, cs))
+    if bias is not None:
+        y = _add(ctx, y, reshape(ctx, bias, cs))
+    return y
+
+
+def _bn_inference(ctx, x, weight, bias, running_mean, running_var, eps):
+    if ctx.rank(x) < 2:
+        ctx.unsupported("batch norm of a rank < 2 input")
+    if running_mean is None or running_var is None:
+        ctx.unsupported("inference batch norm without running statistics")
+    return _bn_apply(ctx, x, running_mean, running_var, weight, bias, eps)
+
+
+def _bn_training(ctx, x, weight, bias, running_mean, running_var, momentum, eps, outs):
+    """Batch statistics on the device; returns (out, save_mean, save_rstd, new_running_mean, new_running_var)."""
+    r = ctx.rank(x)
+    if r < 2:
+        ctx.unsupported("batch norm of a rank < 2 input")
+    shape = ctx.shape(x)
+    c = shape[1]
+    dims = [0] + list(range(2, r))
+    count = math.prod(shape) // c
+    kshape = [1, c] + [1] * (r - 2)
+    dt = _fdt(ctx)
+    mean = reduce_call(ctx, "mean", x, dims, True, dt, out_val=fake(kshape))
+    var = ctx.call("var", ctx.tile(x, dt), dims, True, correction=False, out_val=fake(kshape))
+    rstd = _unary(ctx, "rsqrt", _add(ctx, var, float(eps)))
+    y = _mul(ctx, _sub(ctx, x, mean, out_val=fake(shape, ctx.torch_dtype(x))), rstd)
+    cs = _channel_shape(r, c)
+    if weight is not None:
+        y = _mul(ctx, y, reshape(ctx, weight, cs))
+    if bias is not None:
+        y = _add(ctx, y, reshape(ctx, bias, cs))
+    used = used_outputs(ctx)
+    save_mean = reshape(ctx, mean, [c]) if 1 in used or 3 in used else None
+    save_rstd = reshape(ctx, rstd, [c]) if 2 in used else None
+    new_rm = new_rv = None
+    if 3 in used and running_mean is not None:
+        new_rm = _add(ctx, _mul(ctx, running_mean, 1.0 - momentum), _mul(ctx, save_mean, float(momentum)))
+    if 4 in used and running_var is not None:
+        unbiased = count / (count - 1) if count > 1 else 1.0
+        v = reshape(ctx, var, [c])
+        new_rv = _add(ctx, _mul(ctx, running_var, 1.0 - momentum), _mul(ctx, v, float(momentum) * unbiased))
+    return (y, save_mean, save_rstd, new_rm, new_rv)[:outs]
+
+
+@lower(aten._native_batch_norm_legit_no_training.default, when=NORM)
+def batch_norm_no_training(ctx, x, weight, bias, running_mean, running_var, momentum, eps):
+    if used_outputs(ctx) - {0}:
+        ctx.unsupported("saved statistics of an inference batch norm are read")
+    return _bn_inference(ctx, x, weight, bias, running_mean, running_var, eps), None, None
+
+
+@lower(aten._native_batch_norm_legit_functional.default, when=NORM)
+def batch_norm_functional(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
+    if not training:
+        if used_outputs(ctx) & {1, 2}:
+            ctx.unsupported("saved statistics of an inference batch norm are read")
+        return _bn_inference(ctx, x, weight, bias, running_mean, running_var, eps), None, None, running_mean, running_var
+    return _bn_training(ctx, x, weight, bias, running_mean, running_var, momentum, eps, 5)
+
+
+@lower(aten._native_batch_norm_legit.no_stats, when=NORM)
+def batch_norm_no_stats(ctx, x, weight, bias, training, momentum, eps):
+    if not training:
+        ctx.unsupported("inference batch norm without running statistics")
+    return _bn_training(ctx, x, weight, bias, None, None, momentum, eps, 3)
