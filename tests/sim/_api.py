@@ -1,5 +1,6 @@
 """The real ttnn 0.81.1 API manifest (tests/data/ttnn-0.81.1-api.json, read off the real wheel)."""
 import functools
+import re
 import inspect
 import json
 import pathlib
@@ -62,6 +63,17 @@ def _same(mine, real):
     if isinstance(d2, str) and isinstance(d1, str):
         return d1 == d2 or d2.endswith(d1) or d1.endswith(d2.split(".")[-1])
     if isinstance(d2, str) and d1 is not None and not isinstance(d1, (int, float, bool, list, str)):
+        opaque = re.match(r"^<([\w.]+) object at 0x[0-9a-f]+>$", d2)
+        if opaque:  # the manifest kept only the class of an object default
+            return type(d1).__name__ == opaque.group(1).rsplit(".", 1)[-1]
+        if d2.endswith("...") and "(" in d2:  # a truncated repr: compare the class and the fields shown
+            if d2.split("(", 1)[0] != type(d1).__name__:
+                return False
+            for field, _, member in re.findall(r"(\w+)=(\w+)::(\w+)", d2):
+                mine = getattr(d1, field, None)
+                if mine is not None and getattr(mine, "name", None) != member:
+                    return False
+            return True
         return repr(d1) == d2 or str(d1).split(".")[-1] == d2.split(".")[-1]
     if isinstance(d2, str):
         # nanobind shows enum defaults as 'Layout.TILE' etc.

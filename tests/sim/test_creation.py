@@ -88,6 +88,7 @@ def test_empty(device):
 def test_arange(device):
     assert torch.equal(back(ttnn.arange(0, 10, 3)), torch.tensor([0.0, 3.0, 6.0, 9.0]))
     assert torch.equal(back(ttnn.arange(5, 0, -2)), torch.tensor([5.0, 3.0, 1.0]))
+    assert torch.equal(back(ttnn.arange(4)), torch.tensor([0.0, 1.0, 2.0, 3.0]))   # the (end) overload
     t = ttnn.arange(0, 40, 1, dtype=ttnn.int32, device=device, layout=TL)
     assert t.device() is device and t._pad == 0.0
     assert torch.equal(ttnn.to_torch(t), torch.arange(40, dtype=torch.int32))

@@ -276,6 +276,7 @@ def test_expand_repeat_interleave_roll(device, layout):
     assert torch.equal(back(ttnn.repeat_interleave(t, 2, 0)), bf16(x).repeat_interleave(2, 0))
     assert torch.equal(back(ttnn.roll(t, 5, -1)), torch.roll(bf16(x), 5, -1))
     assert torch.equal(back(ttnn.roll(t, [1, -4], [0, 2])), torch.roll(bf16(x), (1, -4), (0, 2)))
+    assert torch.equal(back(ttnn.roll(t, 7)), torch.roll(bf16(x), 7))          # the overload without dim
     with pytest.raises(TTNNError, match="cannot be expanded"):
         ttnn.expand(t, (4, 3, 33))
 

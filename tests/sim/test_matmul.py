@@ -37,6 +37,7 @@ SHAPES = [
     ((45,), (45, 33)),               # vector-matrix
     ((7, 45), (45,)),                # matrix-vector
     ((45,), (45,)),                  # dot product
+    ((40,), (3, 40, 20)),            # batched vector-matrix
 ]
 
 

@@ -16,6 +16,7 @@ import torch_ttnn.sim as sim
 from torch_ttnn.sim import formats
 
 real = pytest.importorskip("ttnn")
+pytestmark = pytest.mark.oracle
 
 DTYPES = ["bfloat16", "float32", "bfloat8_b", "bfloat4_b", "uint32", "int32", "uint16", "uint8"]
 BFP = {"bfloat8_b", "bfloat4_b"}

@@ -1,6 +1,4 @@
 """ttnn.transformer ops and ttnn.experimental.dropout of the simulated device."""
-import math
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -81,6 +79,26 @@ def test_sdpa_sliding_window_and_output_concat_heads(device, real_ttnn):
     plain = ttnn.transformer.scaled_dot_product_attention(tq, tk, tv)
     assert cat.shape == ttnn.Shape([1, 1, 64, 64])
     assert torch.equal(back(cat)[0, 0], back(plain)[0].permute(1, 0, 2).reshape(64, 64))
+
+
+def test_sdpa_attention_sink_and_windows(device, real_ttnn):
+    golden = real_ttnn.get_golden_function(real_ttnn.transformer.scaled_dot_product_attention)
+    tq, tk, tv, q, k, v = qkv(device, nq=2, sq=64, sk=64, d=32)
+    sink = dev_tensor(device, torch.tensor([2.0, -1.0]).reshape(1, 2, 1, 1))
+    out = ttnn.transformer.scaled_dot_product_attention(tq, tk, tv, attention_sink=sink)
+    assert torch.allclose(back(out), golden(q, k, v, attention_sink=back(sink)), atol=0.04, rtol=0.03)
+    bounds = [0, 20, 50, 64]
+    cu = ttnn.from_torch(torch.tensor(bounds, dtype=torch.int32), dtype=ttnn.int32, device=device)
+    out = ttnn.transformer.scaled_dot_product_attention(tq, tk, tv, is_causal=False, cu_window_seqlens=cu)
+    ref = golden(q, k, v, is_causal=False, cu_window_seqlens=torch.tensor(bounds))
+    assert torch.allclose(back(out), ref, atol=0.04, rtol=0.03)
+    # causal windows (per the docstring: token t of window [c_i, c_i+1) attends to c_i..t); the real golden
+    # function ignores is_causal in windowed mode, so build the reference mask here
+    win = torch.bucketize(torch.arange(64), torch.tensor(bounds[1:]), right=True)
+    allowed = (win[:, None] == win[None, :]) & torch.ones(64, 64, dtype=torch.bool).tril()
+    out = ttnn.transformer.scaled_dot_product_attention(tq, tk, tv, is_causal=True, cu_window_seqlens=cu)
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
+    assert torch.allclose(back(out), ref, atol=0.04, rtol=0.03)
 
 
 def test_sdpa_refusals(device):

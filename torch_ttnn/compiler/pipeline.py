@@ -49,8 +49,17 @@ class CompiledGraph:
         return self.gm(*args)
 
 
+def _copy_aten(agm: torch.fx.GraphModule) -> torch.fx.GraphModule:
+    """The aten graph as it came from aot_autograd, before the passes change it. Node metas are shallow
+    copies: a lowered node's meta["val"] is the very object of the aten node it stands for."""
+    g = torch.fx.Graph()
+    g.output(g.graph_copy(agm.graph, {}))
+    return torch.fx.GraphModule(agm, g)
+
+
 def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_inputs) -> CompiledGraph:
     report = GraphReport(kind)
+    aten_gm = _copy_aten(agm)   # kept for the tools (export --accuracy runs it as the reference)
     index = len(option.results.graphs)
     after_each = None
     if option.gen_graphviz:
@@ -68,4 +77,7 @@ def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_
     option.results.graphs.append(gm.graph)
     option.results.graph_modules.append(gm)
     option.results.reports.append(report)
+    if not hasattr(option.results, "aten_graph_modules"):
+        option.results.aten_graph_modules = []   # aligned with graph_modules
+    option.results.aten_graph_modules.append(aten_gm)
     return CompiledGraph(gm, report, option)

@@ -65,5 +65,5 @@ def has_tile_padding(tensor, *, dim=None) -> bool:
 
 
 def get_arch_name() -> str:
-    from .arch import DEFAULT_PRESET, PRESETS
-    return PRESETS[DEFAULT_PRESET].arch.name.lower()
+    from .arch import resolve
+    return resolve().arch.name.lower()          # the preset TT_SIM_ARCH selects (default wormhole_n150)

@@ -1,7 +1,10 @@
 """The simulated device: arch preset, allocators, counters and the numerics switch.
 
 Everything that only the simulator has lives on the Device object (``device.counters``, ``device.memory``,
-``device.numerics``, ``device.preset``); the module-level functions are those of real ttnn.
+``device.memory_stats()``, ``device.numerics``, ``device.preset``); the module-level functions are those of
+real ttnn. Simulator-only selectors: ``open_device(..., preset=..., numerics=...)`` after the real parameters,
+and the environment variables TT_SIM_ARCH (arch preset, see arch.py) and TT_SIM_NUMERICS ("hardware": the
+rounding of the real hardware; "ideal": every result rounded to nearest even, no fidelity loss).
 """
 from __future__ import annotations
 
@@ -9,9 +12,9 @@ import collections
 import os
 from dataclasses import dataclass, field
 
-from .arch import DEFAULT_PRESET, PRESETS, ArchPreset
+from .arch import ArchPreset, resolve
 from .memory import BankAllocator
-from .types import BufferType, CoreCoord
+from .types import BufferType, CoreCoord, CoreGrid
 
 NUMERICS_MODES = ("hardware", "ideal")
 
@@ -44,17 +47,26 @@ class Counters:
 
 
 class DeviceMemory:
-    """The allocators of one device, by buffer type."""
+    """The allocators of one device, by buffer type.
+
+    L1: one bank per worker core, the usable L1 minus the L1_SMALL region (`l1_small_size` per core).
+    DRAM: the preset's banks, minus the trace region (`trace_region_size` per bank) that TRACE buffers use.
+    """
 
     def __init__(self, preset: ArchPreset, l1_small_size: int, trace_region_size: int):
         cores = preset.num_cores
-        l1_bank = preset.l1_bank_size - l1_small_size - trace_region_size
+        l1_bank = preset.l1_bank_size - l1_small_size
+        dram_bank = preset.dram_bank_size - trace_region_size
+        if l1_small_size < 0 or trace_region_size < 0:
+            raise ValueError("open_device: l1_small_size and trace_region_size must be >= 0")
         if l1_bank <= 0:
-            raise ValueError(f"open_device: l1_small_size={l1_small_size} + trace_region_size={trace_region_size} "
-                             f"leave no L1 (a core has {preset.l1_bank_size} B)")
+            raise ValueError(f"open_device: l1_small_size={l1_small_size} leaves no L1 (a core has "
+                             f"{preset.l1_bank_size} B)")
+        if dram_bank <= 0:
+            raise ValueError(f"open_device: trace_region_size={trace_region_size} leaves no DRAM (a bank has "
+                             f"{preset.dram_bank_size} B)")
         self.allocators = {
-            BufferType.DRAM: BankAllocator(BufferType.DRAM, preset.dram_banks, preset.dram_bank_size,
-                                           preset.dram_alignment),
+            BufferType.DRAM: BankAllocator(BufferType.DRAM, preset.dram_banks, dram_bank, preset.dram_alignment),
             BufferType.L1: BankAllocator(BufferType.L1, cores, l1_bank, preset.l1_alignment),
             BufferType.L1_SMALL: BankAllocator(BufferType.L1_SMALL, cores, l1_small_size, preset.l1_alignment),
             BufferType.TRACE: BankAllocator(BufferType.TRACE, preset.dram_banks, trace_region_size,
@@ -79,13 +91,7 @@ class Device:
 
     def __init__(self, device_id: int = 0, *, preset: str | ArchPreset | None = None, l1_small_size: int = 0,
                  trace_region_size: int = 0, numerics: str | None = None):
-        if isinstance(preset, ArchPreset):
-            self.preset = preset
-        else:
-            name = preset or os.environ.get("TT_SIM_ARCH", DEFAULT_PRESET)
-            if name not in PRESETS:
-                raise ValueError(f"unknown simulated arch {name!r}; choose one of {sorted(PRESETS)}")
-            self.preset = PRESETS[name]
+        self.preset = preset if isinstance(preset, ArchPreset) else resolve(preset)
         self.device_id = device_id
         self.l1_small_size = int(l1_small_size)
         self.trace_region_size = int(trace_region_size)
@@ -112,6 +118,29 @@ class Device:
     def get_num_devices(self) -> int:
         return 1
 
+    def get_device_ids(self) -> list:
+        return [self.device_id]
+
+    def get_device_id(self, *args) -> int:
+        return self.device_id
+
+    @property
+    def core_grid(self) -> CoreGrid:
+        return CoreGrid(x=self.preset.grid_x, y=self.preset.grid_y)
+
+    # program cache: the simulator compiles nothing; the calls are accepted and counted as no-ops
+    def enable_program_cache(self) -> None:
+        self._program_cache = True
+
+    def disable_and_clear_program_cache(self) -> None:
+        self._program_cache = False
+
+    def clear_program_cache(self) -> None:
+        pass
+
+    def num_program_cache_entries(self) -> int:
+        return 0
+
     def __repr__(self) -> str:
         return f"<simulated {self.preset.name} device {self.device_id}>"
 
@@ -121,7 +150,11 @@ class Device:
         return self.numerics == "ideal"
 
     def memory_stats(self) -> dict:
+        """Per buffer type (DRAM, L1, L1_SMALL, TRACE): banks, bank size, current and peak bytes, free bytes."""
         return self.memory.stats()
+
+    def reset_peak_memory(self) -> None:
+        self.memory.reset_peak()
 
     def check_open(self, what: str) -> None:
         if not self.is_open:

@@ -7,6 +7,7 @@ the compiled program runs in bf16 on the device either way.
 """
 from __future__ import annotations
 
+import time
 from importlib.util import find_spec
 
 import pytest
@@ -30,8 +31,10 @@ def _start(record_property, name, original_dtype=None, mode="eval"):
 def _run_eval(record_property, model, inputs):
     """Run an eval entry eagerly and record it (inputs: tuple for model(*inputs) or dict for model(**inputs))."""
     model = model.eval()
+    t0 = time.perf_counter()
     with torch.no_grad():
         outputs = model(**inputs) if isinstance(inputs, dict) else model(*inputs)
+    record_property("eager_ms", round((time.perf_counter() - t0) * 1000, 1))
     record_property("torch_ttnn", (model, inputs, outputs))
     return outputs
 
@@ -77,8 +80,10 @@ def test_mnist_train(record_property):
     def mnist_loss(x):
         return model(x).mean()
 
+    t0 = time.perf_counter()
     loss = mnist_loss(x)
     loss.backward()
+    record_property("eager_ms", round((time.perf_counter() - t0) * 1000, 1))
     assert x.grad is not None and x.grad.shape == x.shape
     record_property("torch_ttnn", (mnist_loss, (x,), loss.detach()))
 

@@ -5,6 +5,7 @@ the test checks that it still matches timm's registry. Inputs are normalized ima
 """
 from __future__ import annotations
 
+import time
 from importlib.util import find_spec
 
 import pytest
@@ -40,6 +41,8 @@ def test_timm(name, size, record_property):
     model = timm.create_model(name, pretrained=False).eval()
     assert tuple(model.pretrained_cfg["input_size"]) == (3, size, size)
     inputs = (torch.randn(1, 3, size, size),)
+    t0 = time.perf_counter()
     with torch.no_grad():
         outputs = model(*inputs)
+    record_property("eager_ms", round((time.perf_counter() - t0) * 1000, 1))
     record_property("torch_ttnn", (model, inputs, outputs))

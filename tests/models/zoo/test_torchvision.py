@@ -7,6 +7,7 @@ there (nonzero / nms have data-dependent shapes), and random heads may return an
 """
 from __future__ import annotations
 
+import time
 import pytest
 import torch
 import torchvision.models as tvm
@@ -105,6 +106,8 @@ def test_torchvision(name, build, shape, kind, original_dtype, record_property):
     torch.manual_seed(0)
     model = build().eval()
     inputs = (torch.randn(shape) if kind == "normalized" else torch.rand(shape),)
+    t0 = time.perf_counter()
     with torch.no_grad():
         outputs = model(*inputs)
+    record_property("eager_ms", round((time.perf_counter() - t0) * 1000, 1))
     record_property("torch_ttnn", (model, inputs, outputs))

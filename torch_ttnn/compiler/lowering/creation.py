@@ -1,10 +1,9 @@
 """Creation aten ops: full / zeros / ones / empty (and their _like / new_ forms), fill, arange, scalar_tensor.
 
-Tensors are created on the device (ttnn.full / ttnn.arange / ttnn.empty), never on the host and copied.
-ttnn.full's layouts: TILE needs the last two dims to be multiples of 32; ROW_MAJOR needs an even last dim
-for 2-byte dtypes (bfloat16), so a bfloat16 tensor with an odd last dim is created in float32 (the value is
-the same; a consumer needing bfloat16 gets a typecast). Integers are created as int32 (exact); int64
-values must fit in int32. Integer arange is int32 (exact); a float arange with integral start and step is
+Tensors are made by the TT-NN creation ops (ttnn.full / ttnn.arange / ttnn.empty with device=), in TILE
+layout and the value's device dtype: ttnn.full / ttnn.arange build the buffer on the host and copy it to the
+device (Tensor::from_vector, any shape; the tile padding holds the fill value), ttnn.empty allocates on the
+device. Integers are created as int32 (exact); int64 values must fit in int32. Integer arange is int32 (exact); a float arange with integral start and step is
 exact in bfloat16 up to 256, else float32; a fractional one is computed as start + i * step in float32.
 """
 from __future__ import annotations
@@ -43,27 +42,12 @@ def _is_final(ctx, shape, tdt) -> bool:
     return isinstance(out, torch.Tensor) and list(out.shape) == list(shape) and out.dtype == tdt
 
 
-def _layout_and_dtype(ctx, shape, dt):
-    """Where ttnn.full / ttnn.empty can create `shape`: (layout, dtype)."""
-    ttnn = ctx.ttnn
-    h = shape[-2] if len(shape) >= 2 else 1
-    w = shape[-1] if shape else 1
-    if len(shape) >= 2 and h % 32 == 0 and w % 32 == 0:
-        return ttnn.TILE_LAYOUT, dt
-    if w % 2 == 0 or dt in (ttnn.float32, ttnn.int32, ttnn.uint32):
-        return ttnn.ROW_MAJOR_LAYOUT, dt
-    return ttnn.ROW_MAJOR_LAYOUT, (ttnn.float32 if dt == ttnn.bfloat16 else dt)
-
-
 def full_node(ctx, shape, value, tdt, *, op="full"):
     """A device tensor of `shape` (torch dtype `tdt`) filled with `value` (op="empty": uninitialized)."""
     shape = [int(s) for s in shape]
     final = _is_final(ctx, shape, tdt)
-    if len(shape) == 0:
-        one = full_node(ctx, [1], value, tdt, op=op) if final or True else None
-        return reshape_to(ctx, one, [], dtype=tdt)
-    dt = ctx.dtype_for(tdt)
-    layout, dtype = _layout_and_dtype(ctx, shape, dt)
+    dtype = ctx.dtype_for(tdt)
+    layout = ctx.ttnn.TILE_LAYOUT
     val = None if final else meta_val(shape, tdt)
     if op == "empty":
         return ctx.call("empty", shape, dtype=dtype, layout=layout, device=ctx.device, out_layout=layout,

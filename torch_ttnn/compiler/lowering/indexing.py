@@ -122,17 +122,17 @@ def _scatter(ctx, x, dim, index, src, reduce=None, *, add=False):
     xs, ishape = ctx.shape(x), ctx.shape(index)
     if any(ishape[k] != xs[k] for k in range(r) if k != d):
         ctx.unsupported("index smaller than the input off the scatter dim (ttnn.scatter needs them equal)")
+    if not isinstance(src, torch.fx.Node):
+        from .creation import full_node
+        src = full_node(ctx, ishape, src, ctx.out.dtype)
+    elif ctx.rank(src) != r:
+        ctx.unsupported("src of another rank")
     ttnn = ctx.ttnn
     dt = ctx.dtype_for(ctx.out.dtype)
     long_rows = ishape[d] > 256 or (dt == ttnn.int32 and (xs[d] > 256 or (
         isinstance(src, torch.fx.Node) and ctx.shape(src)[d] > 256)))
     # ttnn.scatter refuses float32 TILE tensors and int32 TILE tensors longer than 256 along dim
     layout = ttnn.ROW_MAJOR_LAYOUT if (dt == ttnn.float32 or long_rows) else ttnn.TILE_LAYOUT
-    if not isinstance(src, torch.fx.Node):
-        from .creation import full_node
-        src = full_node(ctx, ishape, src, ctx.out.dtype)
-    elif ctx.rank(src) != r:
-        ctx.unsupported("src of another rank")
     args = (In(x, Req(layout, dt)), d, In(index, Req(layout, ttnn.int32)), In(src, Req(layout, dt)))
     if add:
         return ctx.call("scatter_add", *args)

@@ -31,6 +31,19 @@ def fake(shape, dtype=torch.float32):
     return torch.empty(tuple(int(s) for s in shape), dtype=dtype, device="meta")
 
 
+def finish(ctx, outs):
+    """Give the nodes a rule returns the aten values (shape and torch dtype) of the node being lowered, so the
+    host boundary restores the right dtype. Nodes the rule did not create (returned inputs) are left alone."""
+    single = not isinstance(outs, tuple)
+    vals = (ctx.out,) if single else tuple(ctx.out)
+    outs_t = (outs,) if single else outs
+    for n, v in zip(outs_t, vals):
+        if (isinstance(n, torch.fx.Node) and isinstance(v, torch.Tensor) and n.meta.get("aten") is ctx.node.target
+                and "tt" in n.meta and tuple(n.meta["val"].shape) == tuple(v.shape)):
+            n.meta["val"] = v
+    return outs
+
+
 def target_name(node) -> str:
     """`ttnn.<name>` of a lowered node (its op name), or '' for anything else."""
     if not isinstance(node, torch.fx.Node) or node.op != "call_function":

@@ -22,7 +22,7 @@ import operator
 import torch
 
 from ..registry import COMMON, float_inputs, lower, rank_at_most
-from .matmul import fake
+from .matmul import fake, finish
 from .reduction import reduce_call, reshape
 
 aten = torch.ops.aten
@@ -176,7 +176,7 @@ def native_layer_norm(ctx, x, normalized_shape, weight, bias, eps):
     mean = rstd = None
     if 1 in used or 2 in used:
         mean, rstd = _norm_stats(ctx, xr, eps, mean_val, rstd_val)
-    return y, mean, rstd
+    return finish(ctx, (y, mean, rstd))
 
 
 @lower(aten._fused_rms_norm.default, when=NORM)
@@ -197,7 +197,7 @@ def fused_rms_norm(ctx, x, normalized_shape, weight=None, eps=None):
     rstd = None
     if 1 in used_outputs(ctx):
         _, rstd = _norm_stats(ctx, xr, eps, None, rstd_val, rms=True)
-    return y, rstd
+    return finish(ctx, (y, rstd))
 
 
 # --- group norm --------------------------------------------------------------------------------------
@@ -227,7 +227,7 @@ def native_group_norm(ctx, x, weight, bias, N, C, HxW, group, eps):
         mean = reshape(ctx, mean, mean_val.shape)
     if 2 in used:
         rstd = reshape(ctx, rstd, rstd_val.shape)
-    return y, (mean if 1 in used else None), (rstd if 2 in used else None)
+    return finish(ctx, (y, (mean if 1 in used else None), (rstd if 2 in used else None)))
 
 
 # --- batch norm --------------------------------------------------------------------------------------
@@ -303,14 +303,14 @@ def _bn_training(ctx, x, weight, bias, running_mean, running_var, momentum, eps,
         unbiased = count / (count - 1) if count > 1 else 1.0
         v = reshape(ctx, var, [c])
         new_rv = _add(ctx, _mul(ctx, running_var, 1.0 - momentum), _mul(ctx, v, float(momentum) * unbiased))
-    return (y, save_mean, save_rstd, new_rm, new_rv)[:outs]
+    return finish(ctx, (y, save_mean, save_rstd, new_rm, new_rv)[:outs])
 
 
 @lower(aten._native_batch_norm_legit_no_training.default, when=NORM)
 def batch_norm_no_training(ctx, x, weight, bias, running_mean, running_var, momentum, eps):
     if used_outputs(ctx) - {0}:
         ctx.unsupported("saved statistics of an inference batch norm are read")
-    return _bn_inference(ctx, x, weight, bias, running_mean, running_var, eps), None, None
+    return finish(ctx, (_bn_inference(ctx, x, weight, bias, running_mean, running_var, eps), None, None))
 
 
 @lower(aten._native_batch_norm_legit_functional.default, when=NORM)
@@ -318,7 +318,8 @@ def batch_norm_functional(ctx, x, weight, bias, running_mean, running_var, train
     if not training:
         if used_outputs(ctx) & {1, 2}:
             ctx.unsupported("saved statistics of an inference batch norm are read")
-        return _bn_inference(ctx, x, weight, bias, running_mean, running_var, eps), None, None, running_mean, running_var
+        return finish(ctx, (_bn_inference(ctx, x, weight, bias, running_mean, running_var, eps), None, None,
+                            running_mean, running_var))
     return _bn_training(ctx, x, weight, bias, running_mean, running_var, momentum, eps, 5)
 
 

@@ -148,7 +148,9 @@ class DataMovement(Pass):
         v = producer.meta.get("val")
         if producer.meta.get("static"):
             cache = self._param_cache()
-            after = self.device if self.device.next is not cache else cache
+            # after the cache handle (itself right after the device handle); a folded parameter: after the host
+            # computation that yields it
+            after = cache if producer.op == "placeholder" else producer
             n = self._emit(self._last_input_conversion(after), "load",
                            (cache, producer, req.dtype, req.layout, self.device if req.on_device else None),
                            op="call_method")

@@ -19,15 +19,13 @@ torch's global generator). The streams are not the hardware's.
 from __future__ import annotations
 
 import inspect
-import math
 from typing import Optional
 
 import torch
 
 from .._op import ttnn_op
 from ..tensor import Tensor
-from ..types import (BLOCK_FLOAT_DTYPES, DRAM_MEMORY_CONFIG, FLOAT_DTYPES, INT_DTYPES, INT_FORMATS, DataType, Layout,
-                     MemoryConfig)
+from ..types import BLOCK_FLOAT_DTYPES, DRAM_MEMORY_CONFIG, INT_DTYPES, INT_FORMATS, DataType, Layout
 from ._common import (fail, make_output, on_device, out_memory_config, require_dtype, require_layout,
                       require_tensor, round_to)
 from .core import to_device
@@ -243,10 +241,12 @@ def _as_int(op: str, arg: str, v) -> int:
 
 
 @ttnn_op("arange", golden=_golden_arange, counted=False)
-def arange(start, end, step=1, *, dtype=DataType.BFLOAT16, device=None, memory_config=DRAM_MEMORY_CONFIG,
+def arange(start, end=None, step=1, *, dtype=DataType.BFLOAT16, device=None, memory_config=DRAM_MEMORY_CONFIG,
            layout=Layout.ROW_MAJOR):
     """Integers start, start+step, ... < end (a rank-1 tensor); ``arange(end)`` counts from 0."""
     op = "arange"
+    if end is None:  # the real (end, *, ...) overload
+        start, end = 0, start
     start, end, step = _as_int(op, "start", start), _as_int(op, "end", end), _as_int(op, "step", step)
     if step == 0:
         fail(op, "Step must be nonzero")
@@ -260,6 +260,14 @@ def arange(start, end, step=1, *, dtype=DataType.BFLOAT16, device=None, memory_c
     values = torch.arange(start, end, step, dtype=torch.int64)
     src = values if dtype in INT_DTYPES else values.to(torch.float64).to(torch.float32)
     return _make(op, src, dtype, layout, device, memory_config, 0.0)
+
+
+def _arange_overload(start, end, step=1, *, dtype=DataType.BFLOAT16, device=None, memory_config=DRAM_MEMORY_CONFIG,
+                     layout=Layout.ROW_MAJOR):
+    """The registered real overload of arange (the function also accepts the (end, *, ...) overload)."""
+
+
+arange.fn.__signature__ = inspect.signature(_arange_overload)
 
 
 # ------------------------------------------------------------------------------------------------

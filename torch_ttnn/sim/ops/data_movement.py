@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import builtins
 import enum
+import inspect
 import math
 from typing import Optional, Sequence
 
@@ -30,8 +31,7 @@ import torch
 
 from .._op import ttnn_op
 from ..tensor import Tensor, padded_shape_of
-from ..types import (BLOCK_FLOAT_DTYPES, FLOAT_DTYPES, INT_DTYPES, BufferType, DataType, Layout,
-                     TensorMemoryLayout)
+from ..types import BLOCK_FLOAT_DTYPES, FLOAT_DTYPES, BufferType, DataType, Layout, TensorMemoryLayout
 from ._common import (fail, make_output, on_device, out_memory_config, padded_values, require_layout,
                       require_tensor, round_to)
 
@@ -659,11 +659,17 @@ def _golden_roll(input_tensor, shifts, dim=None, *args, **kwargs):
 
 
 @ttnn_op("roll", golden=_golden_roll)
-def roll(input_tensor, shifts, dim, *, memory_config=None):
-    """Circular shift along one or several dims (shifts and dim: ints, or lists of equal length)."""
+def roll(input_tensor, shifts, dim=None, *, memory_config=None):
+    """Circular shift along one or several dims (shifts and dim: ints, or lists of equal length); without dim,
+    the flattened tensor is rolled (the real (input_tensor, shifts, *, memory_config) overload)."""
     device = on_device("roll", input_tensor=input_tensor)
     r = len(input_tensor.shape)
     sh = _ints("roll", "shifts", shifts)
+    if dim is None:
+        if len(sh) != 1:
+            fail("roll", f"without dim, shifts must be a single int, got {sh}")
+        value = torch.roll(input_tensor._value, sh[0])
+        return _output("roll", device, value, input_tensor, memory_config, pad=None)
     dims = _ints("roll", "dim", dim)
     if len(sh) != len(dims):
         fail("roll", f"shifts {sh} and dim {dims} must have the same length")
@@ -673,6 +679,13 @@ def roll(input_tensor, shifts, dim, *, memory_config=None):
     if input_tensor._layout == Layout.TILE and all(d < r - 2 for d in dims):
         pad = input_tensor._pad
     return _output("roll", device, value, input_tensor, memory_config, pad=pad)
+
+
+def _roll_overload(input_tensor, shifts, dim, *, memory_config=None):
+    """The registered real overload of roll (the function also accepts the overload without dim)."""
+
+
+roll.fn.__signature__ = inspect.signature(_roll_overload)
 
 
 # ------------------------------------------------------------------------------------------------

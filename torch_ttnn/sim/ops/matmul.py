@@ -148,7 +148,7 @@ def _plan(op: str, a_shape, b_shape, transpose_a: bool, transpose_b: bool):
             if vol_a == vol_b or any(x != y and x != 1 and y != 1 for x, y in zip(pa, pb)):
                 fail(op, f"batch dimensions {list(ba)} of input_tensor_a and {list(bb)} of input_tensor_b are "
                          "neither equal nor broadcastable the way ttnn.matmul broadcasts them")
-    elif vol_a == 1 and vol_b != 1:
+    elif vol_a == 1 and vol_b != 1 and not a_vec:
         if len(a2) < 3 or len(a2) != len(b2):
             fail(op, f"input_tensor_a {a_shape} has no batch but input_tensor_b {b_shape} does: reusing "
                      "input_tensor_a across the batches of input_tensor_b needs both inputs of rank >= 3 with "

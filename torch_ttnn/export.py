@@ -1,0 +1,732 @@
+"""Export a compiled model as a standalone Python script that runs its TT-NN program.
+
+    from torch_ttnn import export
+    result = export.export_model(model, inputs, "out/mlp", name="mlp")
+    # or: torch-ttnn export mlp out/mlp
+
+writes into the output folder:
+
+    model.py            the lowered graphs as plain Python: `ttnn.*` calls, host fallbacks as `torch.ops.aten.*`
+                        calls, the conversions and deallocations the compiler inserted; it imports `ttnn` (a
+                        chip) or, with --simulated or TTNN_SIMULATED=1, `torch_ttnn.sim as ttnn`
+    weights.safetensors the parameters and buffers (named as in the model)
+    inputs.safetensors  the inputs of each graph, the outputs the compiled model gave (`expected`) and those of
+                        the aten graph run by torch (`reference`)
+
+`python model.py --simulated` runs each graph on its saved inputs and prints its outputs with their PCC against
+the compiled model's and torch's; `--accuracy` also runs the aten graph and, after each TT-NN op, the aten op
+it came from on the same inputs brought back to the host, printing one PCC line per op: where a model loses
+accuracy shows as the first op whose PCC drops.
+
+The script needs torch and safetensors, plus ttnn (or torch_ttnn for the simulator). A graph with calls the
+exporter cannot write as plain Python (a helper function of a lowering rule) imports it from torch_ttnn; the
+script header lists such imports.
+"""
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+import math
+import operator
+import os
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import torch
+import torch.fx
+
+log = logging.getLogger("torch_ttnn")
+
+SCRIPT = "model.py"
+WEIGHTS = "weights.safetensors"
+INPUTS = "inputs.safetensors"
+
+
+class ExportError(RuntimeError):
+    """Something in a compiled graph that cannot be written as Python."""
+
+
+@dataclass
+class ExportResult:
+    out_dir: str
+    script: str
+    weights: str
+    inputs: str
+    graphs: int
+    ttnn_ops: int = 0
+    host_ops: int = 0
+    checked_ops: int = 0          # TT-NN ops the accuracy mode compares with their aten original
+    imports: list = field(default_factory=list)   # torch_ttnn helpers the script imports
+    outputs: list = field(default_factory=list)   # compiled-model outputs per graph (tensors)
+
+    def as_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d.pop("outputs")
+        return d
+
+
+# --- literals ---------------------------------------------------------------------------------------------
+
+_TTNN_CONSTANTS = ("DRAM_MEMORY_CONFIG", "L1_MEMORY_CONFIG", "L1_BLOCK_SHARDED_MEMORY_CONFIG",
+                   "L1_HEIGHT_SHARDED_MEMORY_CONFIG", "L1_WIDTH_SHARDED_MEMORY_CONFIG")
+
+
+class _Emitter:
+    """Writes the nodes of one graph as Python lines."""
+
+    def __init__(self, ttnn, consts: dict, gindex: int, imports: set):
+        self.ttnn = ttnn
+        self.consts = consts            # key -> tensor saved with the weights
+        self.gindex = gindex
+        self.imports = imports
+        self.names: dict = {}           # node -> expression
+
+    # values ------------------------------------------------------------------------------------------
+    def lit(self, v) -> str:
+        if isinstance(v, torch.fx.Node):
+            return self.names[v]
+        if isinstance(v, enum.Enum):   # before int: ttnn enums may be IntEnums
+            cls = type(v).__name__
+            if getattr(self.ttnn, cls, None) is not None:
+                return f"ttnn.{cls}.{v.name}"
+            raise ExportError(f"enum {type(v).__qualname__}.{v.name} is not a ttnn type")
+        if v is None or isinstance(v, (bool, str)):
+            return repr(v)
+        if isinstance(v, int):
+            return repr(int(v))
+        if isinstance(v, float):
+            if math.isnan(v):
+                return "float('nan')"
+            if math.isinf(v):
+                return "float('inf')" if v > 0 else "float('-inf')"
+            return repr(v)
+        if isinstance(v, torch.SymInt) or isinstance(v, torch.SymFloat):
+            raise ExportError(f"symbolic value {v} in the graph (dynamic shapes are not exported)")
+        if isinstance(v, torch.Size):
+            v = tuple(v)
+        if isinstance(v, tuple):
+            inner = ", ".join(self.lit(x) for x in v)
+            return f"({inner},)" if len(v) == 1 else f"({inner})"
+        if isinstance(v, list):
+            return "[" + ", ".join(self.lit(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{self.lit(k)}: {self.lit(x)}" for k, x in v.items()) + "}"
+        if isinstance(v, slice):
+            return f"slice({self.lit(v.start)}, {self.lit(v.stop)}, {self.lit(v.step)})"
+        if v is Ellipsis:
+            return "..."
+        if isinstance(v, (torch.dtype, torch.layout, torch.memory_format)):
+            return str(v)
+        if isinstance(v, torch.device):
+            return f"torch.device({str(v)!r})"
+        if isinstance(v, torch.Tensor):
+            key = f"g{self.gindex}.const{len(self.consts)}"
+            self.consts[key] = v
+            return f"_consts[{key!r}]"
+        for name in _TTNN_CONSTANTS:
+            c = getattr(self.ttnn, name, None)
+            if c is not None and type(c) is type(v):
+                try:
+                    if c == v:
+                        return f"ttnn.{name}"
+                except Exception:
+                    pass
+        if dataclasses.is_dataclass(v) and getattr(self.ttnn, type(v).__name__, None) is type(v):
+            args = ", ".join(f"{f.name}={self.lit(getattr(v, f.name))}" for f in dataclasses.fields(v)
+                             if f.init)
+            return f"ttnn.{type(v).__name__}({args})"
+        if callable(v):
+            return self.callable(v)
+        raise ExportError(f"cannot write a value of type {type(v).__qualname__} ({v!r}) as Python")
+
+    def args(self, args, kwargs) -> str:
+        parts = [self.lit(a) for a in args] + [f"{k}={self.lit(v)}" for k, v in kwargs.items()]
+        return ", ".join(parts)
+
+    def callable(self, t) -> str:
+        fq = getattr(t, "python_fully_qualified_name", None)
+        if isinstance(fq, str) and fq.startswith("ttnn."):
+            return fq
+        if isinstance(t, torch._ops.OpOverload):
+            return f"torch.ops.{t.namespace}.{t._schema.name.split('::')[-1]}.{t._overloadname}"
+        if isinstance(t, torch._ops.OpOverloadPacket):
+            return f"torch.ops.{t._qualified_op_name.replace('::', '.')}"
+        if getattr(operator, getattr(t, "__name__", ""), None) is t:
+            return f"operator.{t.__name__}"
+        if getattr(math, getattr(t, "__name__", ""), None) is t:
+            return f"math.{t.__name__}"
+        from . import runtime
+        if t is runtime.narrow_for_device:
+            return "narrow_for_device"
+        mod = getattr(t, "__module__", None) or ""
+        name = getattr(t, "__qualname__", None) or getattr(t, "__name__", None)
+        if name and mod.startswith("torch") and not mod.startswith("torch_ttnn"):
+            obj = torch
+            for part in (mod.split(".")[1:] if mod != "torch" else []):
+                obj = getattr(obj, part, None)
+            if obj is not None and getattr(obj, name, None) is t:
+                return f"{mod}.{name}"
+            if getattr(torch, name, None) is t:
+                return f"torch.{name}"
+        if name and mod and "<" not in name:
+            self.imports.add((mod, name))
+            return f"_import({mod!r}, {name!r})"
+        raise ExportError(f"cannot write a call to {t!r} as Python")
+
+
+def _is_ttnn_op(t) -> bool:
+    fq = getattr(t, "python_fully_qualified_name", None)
+    return isinstance(fq, str) and fq.startswith("ttnn.")
+
+
+def _aten_index(aten_gm: Optional[torch.fx.GraphModule]) -> dict:
+    """id(meta["val"]) -> aten node: how a lowered node finds the aten node whose value it computes."""
+    idx: dict = {}
+    if aten_gm is None:
+        return idx
+    for n in aten_gm.graph.nodes:
+        v = n.meta.get("val")
+        if n.op in ("call_function", "placeholder") and v is not None and id(v) not in idx:
+            idx[id(v)] = n
+    return idx
+
+
+def _dtypes_of(v):
+    if isinstance(v, torch.Tensor):
+        return v.dtype
+    if isinstance(v, (tuple, list)):
+        return tuple(_dtypes_of(x) for x in v)
+    return None
+
+
+def emit_graph(gm: torch.fx.GraphModule, fn_name: str, *, ttnn, gindex: int, consts: dict, imports: set,
+               aten_gm: Optional[torch.fx.GraphModule] = None, folded_fns: Optional[list] = None,
+               return_all: bool = False, lowered: bool = True, stats: Optional[dict] = None) -> str:
+    """One lowered graph as `def fn_name(_device, _params, <placeholders>, _acc=None)`, or (lowered=False)
+    a torch graph as `def fn_name(<placeholders>)`; return_all: return every value in a dict by node name
+    (the aten graph as the reference of --accuracy)."""
+    em = _Emitter(ttnn, consts, gindex, imports)
+    aten_of = _aten_index(aten_gm)
+    lowered = lowered and not return_all
+    params = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    for p in params:
+        em.names[p] = p.name
+    body: list = []
+    every: list = []
+    stats = stats if stats is not None else {}
+    for n in gm.graph.nodes:
+        if n.op == "placeholder":
+            every.append(n.name)
+            continue
+        if n.op == "output":
+            if return_all:
+                body.append("return {" + ", ".join(f"{x!r}: {x}" for x in every) + "}")
+            else:
+                body.append(f"return {em.lit(n.args[0])}")
+            continue
+        if n.op == "get_attr":
+            obj = gm
+            for part in n.target.split("."):
+                obj = getattr(obj, part)
+            if n.target == "ttnn_device":
+                em.names[n] = "_device"
+            elif type(obj).__name__ == "ParamCache":
+                em.names[n] = "_params"
+            elif type(obj).__name__ == "FoldedParams":
+                if folded_fns is None:
+                    raise ExportError("folded parameters inside a folded subgraph")
+                fname = f"fold_{gindex}_{len(folded_fns)}"
+                folded_fns.append(emit_graph(obj.gm, fname, ttnn=ttnn, gindex=gindex, consts=consts,
+                                             imports=imports, lowered=False, stats={}))
+                em.names[n] = fname
+            elif isinstance(obj, torch.Tensor):
+                key = f"g{gindex}.{n.target}"
+                consts[key] = obj
+                em.names[n] = f"_consts[{key!r}]"
+            else:
+                raise ExportError(f"attribute {n.target} of type {type(obj).__name__} cannot be exported")
+            continue
+        var = n.name
+        em.names[n] = var
+        every.append(var)
+        if n.op == "call_method":
+            self_, *rest = n.args
+            body.append(f"{var} = {em.lit(self_)}.{n.target}({em.args(rest, n.kwargs)})")
+        elif n.op == "call_function":
+            t = n.target
+            if getattr(t, "__name__", "") == "_run_folded":
+                fold, *srcs = n.args
+                body.append(f"{var} = _run_folded({em.lit(fold)}, {em.args(srcs, {})})")
+            elif t is operator.getitem and not n.kwargs:
+                body.append(f"{var} = {em.lit(n.args[0])}[{em.lit(n.args[1])}]")
+            else:
+                if n.meta.get("fallback"):
+                    body.append(f"# host fallback: {str(n.meta['fallback']).splitlines()[0]}")
+                    stats["host_ops"] = stats.get("host_ops", 0) + 1
+                elif _is_ttnn_op(t) and not n.meta.get("dm_inserted") and not n.meta.get("dealloc"):
+                    stats["ttnn_ops"] = stats.get("ttnn_ops", 0) + 1
+                body.append(f"{var} = {em.callable(t)}({em.args(n.args, n.kwargs)})")
+        else:
+            raise ExportError(f"node {n.name}: {n.op} nodes cannot be exported")
+        if lowered and aten_of:
+            line = _accuracy_line(n, var, aten_of, em)
+            if line:
+                body.append(line)
+                if line.startswith("if _acc: _acc.check("):
+                    stats["checked_ops"] = stats.get("checked_ops", 0) + 1
+    sig = ", ".join(p.name for p in params)
+    if lowered:
+        sig = "_device, _params" + (", " + sig if sig else "") + ", _acc=None"
+    text = f"def {fn_name}({sig}):\n" + textwrap.indent("\n".join(body) or "pass", "    ")
+    return text
+
+
+_ACTIVATION_ATEN = {"relu": "aten.relu.default", "silu": "aten.silu.default", "gelu": "aten.gelu.default",
+                    "relu6": "aten.hardtanh.default", "gelu_tanh": "aten.gelu.default"}
+
+
+def _accuracy_line(n: torch.fx.Node, var: str, aten_of: dict, em: _Emitter) -> Optional[str]:
+    """The --accuracy hook after a lowered node: compare a TT-NN op with the aten op it computes, or keep
+    the host value of a node that stands for an aten value (host fallbacks, outputs of multi-output ops)."""
+    if n.op != "call_function" or n.meta.get("dm_inserted") or n.meta.get("dealloc"):
+        return None
+    v = n.meta.get("val")
+    a = aten_of.get(id(v)) if v is not None else None
+    if a is None or a.op != "call_function":
+        return None
+    dtypes = em.lit(_dtypes_of(a.meta.get("val")))
+    if _is_ttnn_op(n.target) and n.meta.get("aten") is not None:
+        aem = _Emitter(em.ttnn, em.consts, em.gindex, em.imports)
+        for inp in a.all_input_nodes:
+            aem.names[inp] = f"h({inp.name!r})"
+        try:
+            if a.target is operator.getitem:
+                ref = f"{aem.lit(a.args[0])}[{aem.lit(a.args[1])}]"
+            else:
+                ref = f"{aem.callable(a.target)}({aem.args(a.args, a.kwargs)})"
+        except ExportError:
+            return None
+        ttnn_name = getattr(n.target, "python_fully_qualified_name", str(n.target))
+        act = n.kwargs.get("activation")
+        if act is None:
+            return (f"if _acc: _acc.check({var!r}, {var}, {ttnn_name!r}, {str(a.target)!r}, {a.name!r}, "
+                    f"{dtypes}, lambda h: {ref})")
+        # a fused activation (linear/matmul + activation=): the node carries the aten value of the matmul;
+        # it computes activation(matmul). Keep its host value under the activation's aten node when that
+        # node reads the matmul directly.
+        users = [u for u in a.users if u.op == "call_function"]
+        store = users[0].name if len(users) == 1 and _ACTIVATION_ATEN.get(act) == str(users[0].target) else ""
+        return (f"if _acc: _acc.check({var!r}, {var}, {ttnn_name!r}, {str(a.target) + ' + ' + act!r}, "
+                f"{a.name!r}, {dtypes}, lambda h: {ref}, activation={act!r}, store={store!r})")
+    return f"if _acc: _acc.keep({a.name!r}, {var}, {dtypes})"
+
+
+# --- the script -------------------------------------------------------------------------------------------
+
+_PRELUDE = '''\
+import argparse
+import math
+import operator
+import os
+import sys
+
+import torch
+from safetensors.torch import load_file, save_file
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _simulated() -> bool:
+    env = os.environ.get("TTNN_SIMULATED", os.environ.get("TORCH_TTNN_SIMULATED", ""))
+    return "--simulated" in sys.argv[1:] or env.lower() in ("1", "true", "yes")
+
+
+if _simulated():
+    import torch_ttnn.sim as ttnn        # the simulated device of torch-ttnn
+else:
+    import ttnn                          # a Tenstorrent chip
+
+
+def _import(module, name):
+    import importlib
+    obj = importlib.import_module(module)
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def narrow_for_device(x):
+    """int64 -> int32 (range checked), bool -> float32, float64 -> float32: what the device holds."""
+    if x.dtype == torch.bool:
+        return x.to(torch.float32)
+    if x.dtype in (torch.int64, torch.int16, torch.int8, torch.uint8):
+        if x.numel() and x.dtype == torch.int64 and (int(x.min()) < -2**31 or int(x.max()) > 2**31 - 1):
+            raise OverflowError(f"an int64 tensor of shape {list(x.shape)} is outside the int32 range")
+        return x.to(torch.int32)
+    if x.dtype == torch.float64:
+        return x.to(torch.float32)
+    return x
+
+
+class ParamCache:
+    """Parameters converted and placed on the device once (the compiler's load-params-once)."""
+
+    def __init__(self):
+        self.entries = {}
+
+    def load(self, x, dtype, layout, device):
+        key = (id(x), dtype, layout)
+        if key not in self.entries:
+            self.entries[key] = (x, ttnn.from_torch(narrow_for_device(x.detach()), dtype=dtype, layout=layout,
+                                                    device=device))
+        return self.entries[key][1]
+
+
+_FOLDED = {}
+
+
+def _run_folded(fn, *inputs):
+    """Parameter preprocessing (run on the host once per set of parameters)."""
+    key = (fn.__name__,) + tuple(id(x) for x in inputs)
+    if key not in _FOLDED:
+        with torch.no_grad():
+            _FOLDED[key] = (tuple(fn(*inputs)), inputs)
+    return _FOLDED[key][0]
+
+
+def pcc(a, b):
+    """Pearson correlation of two tensors (1.0 for identical ones)."""
+    if a is None or b is None:
+        return float("nan")
+    a = a.detach().to(torch.float64).flatten()
+    b = b.detach().to(torch.float64).flatten()
+    if a.shape != b.shape:
+        return float("nan")
+    if a.numel() == 0 or torch.equal(a, b):
+        return 1.0
+    finite = torch.isfinite(a) & torch.isfinite(b)
+    if not bool(finite.all()):
+        if not torch.equal(torch.isfinite(a), torch.isfinite(b)):
+            return 0.0
+        a, b = a[finite], b[finite]
+    if a.numel() < 2 or float(a.std()) == 0.0 or float(b.std()) == 0.0:
+        return 1.0 if torch.allclose(a, b, rtol=1e-2, atol=1e-2) else 0.0
+    return float(torch.corrcoef(torch.stack([a, b]))[0, 1])
+
+
+def _host(x, dtype=None):
+    """A value of the program as a torch tensor (tuples element-wise)."""
+    if isinstance(x, (tuple, list)):
+        dts = dtype if isinstance(dtype, (tuple, list)) else [dtype] * len(x)
+        return type(x)(_host(v, d) for v, d in zip(x, dts))
+    if isinstance(x, ttnn.Tensor):
+        x = ttnn.to_torch(x)
+    if isinstance(x, torch.Tensor) and isinstance(dtype, torch.dtype):
+        x = x.to(dtype)
+    return x
+
+
+def _pcc_any(a, b):
+    if isinstance(a, (tuple, list)):
+        if not isinstance(b, (tuple, list)) or len(a) != len(b):
+            return float("nan")
+        vals = [_pcc_any(x, y) for x, y in zip(a, b) if isinstance(x, torch.Tensor)]
+        return min(vals) if vals else float("nan")
+    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
+        return float("nan")
+    if a.shape != b.shape and a.numel() == b.numel():
+        a = a.reshape(b.shape)
+    return pcc(a, b)
+
+
+def _shape(x):
+    if isinstance(x, (tuple, list)):
+        return "(" + ", ".join(_shape(v) for v in x) + ")"
+    return str(list(x.shape)) if isinstance(x, torch.Tensor) else type(x).__name__
+
+
+ACTIVATIONS = {"relu": torch.relu, "relu6": lambda x: torch.clamp(x, 0, 6), "silu": torch.nn.functional.silu,
+               "gelu": torch.nn.functional.gelu,
+               "gelu_tanh": lambda x: torch.nn.functional.gelu(x, approximate="tanh")}
+
+
+class Accuracy:
+    """--accuracy: after each TT-NN op, the aten op it came from runs on the same inputs (brought to the
+    host): `op` is the PCC of the TT-NN op against it, `model` the PCC against the aten graph run end to
+    end by torch (errors accumulated so far)."""
+
+    def __init__(self, reference, graph):
+        self.reference = reference      # aten node name -> value of the aten graph run by torch
+        self.graph = graph
+        self.host = {}                  # aten node name -> what the program computed for it
+        self.rows = []
+
+    def h(self, name):
+        return self.host[name] if name in self.host else self.reference[name]
+
+    def keep(self, name, value, dtype):
+        self.host[name] = _host(value, dtype)
+
+    def check(self, var, value, ttnn_op, aten_op, aten_name, dtype, reference_fn, activation=None, store=None):
+        got = _host(value, dtype)
+        model = self.reference.get(aten_name)
+        try:
+            with torch.no_grad():
+                local = reference_fn(self.h)
+        except Exception as e:          # the aten op refused the host values: report, go on
+            local = None
+            print(f"  ({aten_op} on the program's inputs failed: {type(e).__name__}: {e})")
+        if activation is not None:      # a fused activation: the op computes activation(aten op)
+            act = ACTIVATIONS[activation]
+            local = act(local) if local is not None else None
+            model = act(model) if model is not None else None
+        if store is None:
+            store = aten_name
+        if store:
+            self.host[store] = got
+        op_pcc, model_pcc = _pcc_any(got, local), _pcc_any(got, model)
+        self.rows.append((op_pcc, model_pcc, var, ttnn_op, aten_op))
+        print(f"pcc  op {op_pcc:9.6f}  model {model_pcc:9.6f}  {var:<18s} {ttnn_op:<24s} <- {aten_op:<32s} "
+              f"{_shape(got)}")
+'''
+
+_MAIN = '''
+
+def _print_outputs(gname, outs, expected, reference):
+    for k, o in enumerate(outs):
+        if not isinstance(o, torch.Tensor):
+            print(f"{gname} output {k}: {o!r}")
+            continue
+        e, r = expected.get(k), reference.get(k)
+        diff = float((o.double() - e.double()).abs().max()) if e is not None and e.shape == o.shape and o.numel() else 0.0
+        print(f"{gname} output {k}: {list(o.shape)} {str(o.dtype).replace('torch.', '')}  "
+              f"PCC vs compiled {pcc(o, e):.6f} (max |diff| {diff:.3g})  PCC vs torch {pcc(o, r):.6f}")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\\n\\n")[0])
+    p.add_argument("--simulated", action="store_true",
+                   help="run on the simulated device of torch-ttnn (also TTNN_SIMULATED=1)")
+    p.add_argument("--accuracy", action="store_true", help="compare each TT-NN op with its aten original")
+    p.add_argument("--save", metavar="FILE", help="write the outputs to a safetensors file")
+    p.add_argument("--graph", type=int, action="append", help="run only this graph (repeatable)")
+    args = p.parse_args(argv)
+    weights = load_file(os.path.join(HERE, "weights.safetensors"))
+    data = load_file(os.path.join(HERE, "inputs.safetensors"))
+    global _consts
+    _consts = {k[len("const."):]: v for k, v in weights.items() if k.startswith("const.")}
+    device = ttnn.open_device(device_id=0, l1_small_size=16384)
+    print(f"device: {'simulated' if _simulated() else 'ttnn'} {getattr(device, 'arch', lambda: '')()}")
+    saved = {}
+    worst = []
+    try:
+        for gi, (fn, ref_fn, kind, sources, n_out) in enumerate(GRAPHS):
+            if args.graph and gi not in args.graph:
+                continue
+            inputs = [weights[key] if src == "weight" else data[key] if src == "input" else key
+                      for src, key in sources]
+            expected = {k: data[f"g{gi}.expected.{k}"] for k in range(n_out) if f"g{gi}.expected.{k}" in data}
+            reference = {k: data[f"g{gi}.reference.{k}"] for k in range(n_out) if f"g{gi}.reference.{k}" in data}
+            acc = None
+            if args.accuracy:
+                with torch.no_grad():
+                    acc = Accuracy(ref_fn(*inputs), f"graph {gi}")
+                print(f"graph {gi} ({kind}): PCC per TT-NN op")
+            with torch.no_grad():
+                outs = fn(device, ParamCache(), *inputs, _acc=acc)
+            outs = list(outs) if isinstance(outs, (tuple, list)) else [outs]
+            _print_outputs(f"graph {gi} ({kind})", outs, expected, reference)
+            for k, o in enumerate(outs):
+                if isinstance(o, torch.Tensor):
+                    saved[f"g{gi}.{k}"] = o.detach().contiguous()
+            if acc is not None:
+                worst += [r + (gi,) for r in acc.rows]
+    finally:
+        ttnn.close_device(device)
+    if args.accuracy:
+        finite = [r for r in worst if r[0] == r[0]]
+        print(f"accuracy: {len(worst)} TT-NN ops compared", end="")
+        if finite:
+            op_pcc, model_pcc, var, ttnn_op, aten_op, gi = min(finite)
+            print(f"; lowest op PCC {op_pcc:.6f} at {var} ({ttnn_op} <- {aten_op}, graph {gi})")
+        else:
+            print()
+    if args.save:
+        save_file(saved, args.save)
+        print(f"outputs written to {args.save}")
+    return 0
+
+
+_consts = {}
+
+if __name__ == "__main__":
+    sys.exit(main())
+'''
+
+
+def _capture(option):
+    """Wrap the lowered GraphModules so that the next call records their inputs and outputs."""
+    records: dict = {}
+    saved = []
+    for i, gm in enumerate(option.results.graph_modules):
+        orig = gm.forward
+
+        def run(*args, _i=i, _orig=orig):
+            out = _orig(*args)
+            records.setdefault(_i, (list(args), out))
+            return out
+        gm.forward = run
+        saved.append(gm)
+
+    def restore():
+        for gm in saved:
+            gm.__dict__.pop("forward", None)
+    return records, restore
+
+
+def _tensor_outputs(out) -> list:
+    if isinstance(out, (tuple, list)):
+        return list(out)
+    return [out]
+
+
+def export_compiled(option, records: dict, out_dir: str, *, name: str = "model",
+                    param_names: Optional[dict] = None) -> ExportResult:
+    """Write the script and data for graphs compiled with `option` whose inputs/outputs are in `records`."""
+    from safetensors.torch import save_file
+
+    from . import runtime
+    ttnn = runtime.ttnn_for(option.device)
+    os.makedirs(out_dir, exist_ok=True)
+    param_names = param_names or {}
+    results = option.results
+    aten_gms = getattr(results, "aten_graph_modules", [None] * len(results.graph_modules))
+    consts: dict = {}
+    imports: set = set()
+    weights: dict = {}
+    data: dict = {}
+    functions: list = []
+    graphs_table: list = []
+    stats: dict = {}
+    res = ExportResult(out_dir, os.path.join(out_dir, SCRIPT), os.path.join(out_dir, WEIGHTS),
+                       os.path.join(out_dir, INPUTS), 0)
+    for gi, (gm, report) in enumerate(zip(results.graph_modules, results.reports)):
+        if gi not in records:
+            log.warning("torch_ttnn.export: graph %d was not run; not exported", gi)
+            continue
+        args, out = records[gi]
+        aten_gm = aten_gms[gi] if gi < len(aten_gms) else None
+        folded: list = []
+        fn = emit_graph(gm, f"graph_{gi}", ttnn=ttnn, gindex=gi, consts=consts, imports=imports,
+                        aten_gm=aten_gm, folded_fns=folded, stats=stats)
+        functions += folded + [fn]
+        if aten_gm is not None:
+            functions.append(emit_graph(aten_gm, f"aten_graph_{gi}", ttnn=ttnn, gindex=gi, consts=consts,
+                                        imports=imports, return_all=True, lowered=False))
+            ref_name = f"aten_graph_{gi}"
+        else:
+            ref_name = "None"
+        sources = []
+        placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+        for p, a in zip(placeholders, args):
+            if isinstance(a, torch.Tensor):
+                pname = param_names.get(id(a))
+                if pname is not None:
+                    weights.setdefault(pname, a.detach().contiguous().clone())
+                    sources.append(("weight", pname))
+                else:
+                    key = f"g{gi}.{p.name}"
+                    data[key] = a.detach().contiguous().clone()
+                    sources.append(("input", key))
+            else:
+                sources.append(("value", a))
+        outs = _tensor_outputs(out)
+        for k, o in enumerate(outs):
+            if isinstance(o, torch.Tensor):
+                data[f"g{gi}.expected.{k}"] = o.detach().contiguous().clone()
+        if aten_gm is not None:
+            with torch.no_grad():
+                ref = aten_gm(*args)
+            for k, o in enumerate(_tensor_outputs(ref)):
+                if isinstance(o, torch.Tensor):
+                    data[f"g{gi}.reference.{k}"] = o.detach().contiguous().clone()
+        res.outputs.append(outs)
+        graphs_table.append(f"    (graph_{gi}, {ref_name}, {report.kind!r}, {sources!r}, {len(outs)}),")
+    for k, v in consts.items():
+        weights[f"const.{k}"] = v.detach().contiguous().clone()
+    res.graphs = len(graphs_table)
+    res.ttnn_ops = stats.get("ttnn_ops", 0)
+    res.host_ops = stats.get("host_ops", 0)
+    res.checked_ops = stats.get("checked_ops", 0)
+    res.imports = sorted(f"{m}.{n}" for m, n in imports)
+    header = _header(name, res, results)
+    text = (header + _PRELUDE + "\n\n" + "\n\n\n".join(functions) + "\n\n\n# (graph, aten reference, kind, "
+            "[(source, key)] of its inputs, number of outputs)\nGRAPHS = [\n" + "\n".join(graphs_table) + "\n]\n"
+            + _MAIN)
+    compile(text, res.script, "exec")   # a syntax error here is an exporter bug: fail before writing
+    with open(res.script, "w") as f:
+        f.write(text)
+    save_file(weights, res.weights)
+    save_file(data, res.inputs)
+    return res
+
+
+def _header(name: str, res: ExportResult, results) -> str:
+    lines = [f'"""TT-NN program of the model {name!r}, exported by torch-ttnn.', "",
+             "    python model.py --simulated            run on the simulated device (or TTNN_SIMULATED=1)",
+             "    python model.py                        run on a Tenstorrent chip (real ttnn)",
+             "    python model.py --simulated --accuracy PCC of each TT-NN op against its aten original",
+             "",
+             f"{res.graphs} graph(s); {res.ttnn_ops} TT-NN ops, {res.host_ops} host fallback ops (torch calls). "
+             "Weights in weights.safetensors,", "inputs and expected outputs in inputs.safetensors."]
+    fb: dict = {}
+    for r in results.reports:
+        for (op, reason), n in r.fallbacks.items():
+            fb[(op, reason)] = fb.get((op, reason), 0) + n
+    if fb:
+        lines += ["", "Ops left on the host:"]
+        lines += [f"    {n:3d} x {op}: {reason}" for (op, reason), n in sorted(fb.items())]
+    if res.imports:
+        lines += ["", "Imported from torch_ttnn (no plain-Python form): " + ", ".join(res.imports)]
+    lines.append('"""')
+    return "\n".join(lines) + "\n"
+
+
+def export_model(model, inputs, out_dir: str, *, name: str = "model", device=None,
+                 option_kwargs: Optional[dict] = None) -> ExportResult:
+    """Compile `model` with the TT-NN backend, run it on `inputs` and export its program to `out_dir`."""
+    import torch._dynamo
+
+    import torch_ttnn
+    from .tools.common import call
+    from . import runtime
+    torch._dynamo.reset()
+    dev = device if device is not None else runtime.open_device()
+    option = torch_ttnn.TorchTtnnOption(device=dev, **(option_kwargs or {}))
+    compiled = torch.compile(model, backend=torch_ttnn.backend, options=option)
+    with torch.no_grad():
+        call(compiled, inputs)                   # compiles
+        records, restore = _capture(option)
+        try:
+            call(compiled, inputs)               # records the inputs and outputs of each graph
+        finally:
+            restore()
+    names = {}
+    if isinstance(model, torch.nn.Module):
+        names = {id(t): k for k, t in list(model.named_parameters()) + list(model.named_buffers())}
+    res = export_compiled(option, records, out_dir, name=name, param_names=names)
+    torch._dynamo.reset()
+    return res
+
+
+def run_script(script: str, *args: str, simulated: bool = True, timeout: float = 600):
+    """Run an exported script in a subprocess; returns the CompletedProcess (text output)."""
+    import subprocess
+    import sys
+    env = dict(os.environ)
+    if simulated:
+        env["TTNN_SIMULATED"] = "1"
+    return subprocess.run([sys.executable, script, *args], capture_output=True, text=True, env=env,
+                          timeout=timeout)
