@@ -212,17 +212,18 @@ def emit_graph(gm: torch.fx.GraphModule, fn_name: str, *, ttnn, gindex: int, con
     lowered = lowered and not return_all
     params = [n for n in gm.graph.nodes if n.op == "placeholder"]
     for p in params:
-        em.names[p] = p.name
+        em.names[p] = _var(p.name)
     body: list = []
     every: list = []
     stats = stats if stats is not None else {}
+    fused = _fused_activations(gm) if lowered and aten_of else {}
     for n in gm.graph.nodes:
         if n.op == "placeholder":
-            every.append(n.name)
+            every.append(em.names[n])
             continue
         if n.op == "output":
             if return_all:
-                body.append("return {" + ", ".join(f"{x!r}: {x}" for x in every) + "}")
+                body.append("return {" + ", ".join(f"{_unvar(x)!r}: {x}" for x in every) + "}")
             else:
                 body.append(f"return {em.lit(n.args[0])}")
             continue
@@ -248,7 +249,7 @@ def emit_graph(gm: torch.fx.GraphModule, fn_name: str, *, ttnn, gindex: int, con
             else:
                 raise ExportError(f"attribute {n.target} of type {type(obj).__name__} cannot be exported")
             continue
-        var = n.name
+        var = _var(n.name)
         em.names[n] = var
         every.append(var)
         if n.op == "call_method":
@@ -271,12 +272,12 @@ def emit_graph(gm: torch.fx.GraphModule, fn_name: str, *, ttnn, gindex: int, con
         else:
             raise ExportError(f"node {n.name}: {n.op} nodes cannot be exported")
         if lowered and aten_of:
-            line = _accuracy_line(n, var, aten_of, em)
+            line = _accuracy_line(n, var, aten_of, em, fused.get(n))
             if line:
                 body.append(line)
                 if line.startswith("if _acc: _acc.check("):
                     stats["checked_ops"] = stats.get("checked_ops", 0) + 1
-    sig = ", ".join(p.name for p in params)
+    sig = ", ".join(em.names[p] for p in params)
     if lowered:
         sig = "_device, _params" + (", " + sig if sig else "") + ", _acc=None"
     text = f"def {fn_name}({sig}):\n" + textwrap.indent("\n".join(body) or "pass", "    ")
@@ -287,7 +288,48 @@ _ACTIVATION_ATEN = {"relu": "aten.relu.default", "silu": "aten.silu.default", "g
                     "relu6": "aten.hardtanh.default", "gelu_tanh": "aten.gelu.default"}
 
 
-def _accuracy_line(n: torch.fx.Node, var: str, aten_of: dict, em: _Emitter) -> Optional[str]:
+# names the script defines; a node with such a name gets a suffix
+_RESERVED = {"ttnn", "torch", "operator", "math", "os", "sys", "argparse", "narrow_for_device", "ParamCache",
+             "_run_folded", "_import", "_consts", "pcc", "h", "_acc", "_device", "_params", "_host", "Accuracy",
+             "ACTIVATIONS", "GRAPHS", "HERE", "main", "load_file", "save_file"}
+_SUFFIX = "__v"
+
+
+def _var(name: str) -> str:
+    if name in _RESERVED or name.startswith(("fold_", "graph_", "aten_graph_")):
+        return name + _SUFFIX
+    return name
+
+
+def _unvar(var: str) -> str:
+    return var[:-len(_SUFFIX)] if var.endswith(_SUFFIX) else var
+
+
+def _fused_activations(gm: torch.fx.GraphModule) -> dict:
+    """node -> activation for linear/matmul nodes with a fused `activation=` and the reshapes/views that
+    only pass their value on: these compute activation(<the aten value their meta names>)."""
+    out: dict = {}
+    for n in gm.graph.nodes:
+        act = n.kwargs.get("activation") if n.op == "call_function" and _is_ttnn_op(n.target) else None
+        if not isinstance(act, str):
+            continue
+        cur = n
+        out[cur] = act
+        while True:
+            users = [u for u in cur.users if not u.meta.get("dealloc")]
+            if len(users) != 1:
+                break
+            u = users[0]
+            if getattr(u.target, "python_fully_qualified_name", "") not in ("ttnn.reshape", "ttnn.view") \
+                    or u.args[0] is not cur:
+                break
+            cur = u
+            out[cur] = act
+    return out
+
+
+def _accuracy_line(n: torch.fx.Node, var: str, aten_of: dict, em: _Emitter,
+                   act: Optional[str] = None) -> Optional[str]:
     """The --accuracy hook after a lowered node: compare a TT-NN op with the aten op it computes, or keep
     the host value of a node that stands for an aten value (host fallbacks, outputs of multi-output ops)."""
     if n.op != "call_function" or n.meta.get("dm_inserted") or n.meta.get("dealloc"):
@@ -309,13 +351,12 @@ def _accuracy_line(n: torch.fx.Node, var: str, aten_of: dict, em: _Emitter) -> O
         except ExportError:
             return None
         ttnn_name = getattr(n.target, "python_fully_qualified_name", str(n.target))
-        act = n.kwargs.get("activation")
         if act is None:
             return (f"if _acc: _acc.check({var!r}, {var}, {ttnn_name!r}, {str(a.target)!r}, {a.name!r}, "
                     f"{dtypes}, lambda h: {ref})")
-        # a fused activation (linear/matmul + activation=): the node carries the aten value of the matmul;
-        # it computes activation(matmul). Keep its host value under the activation's aten node when that
-        # node reads the matmul directly.
+        # a fused activation (linear/matmul + activation=, and the views after it): the node carries the aten
+        # value of the matmul (or view) but computes activation(that value). Its host value stands for the
+        # activation's aten node when that node reads this one.
         users = [u for u in a.users if u.op == "call_function"]
         store = users[0].name if len(users) == 1 and _ACTIVATION_ATEN.get(act) == str(users[0].target) else ""
         return (f"if _acc: _acc.check({var!r}, {var}, {ttnn_name!r}, {str(a.target) + ' + ' + act!r}, "
@@ -518,7 +559,8 @@ def main(argv=None):
     global _consts
     _consts = {k[len("const."):]: v for k, v in weights.items() if k.startswith("const.")}
     device = ttnn.open_device(device_id=0, l1_small_size=16384)
-    print(f"device: {'simulated' if _simulated() else 'ttnn'} {getattr(device, 'arch', lambda: '')()}")
+    arch = getattr(device, "arch", lambda: "")()
+    print(f"device: {'simulated' if _simulated() else 'ttnn'} {getattr(arch, 'name', arch)}".rstrip())
     saved = {}
     worst = []
     try:

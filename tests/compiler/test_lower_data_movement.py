@@ -67,7 +67,8 @@ CASES_HAND = [
     ("reshape-noncontig", lambda a: a.transpose(1, 2).reshape(2, 33, 51), [x4], ("permute",)),
     ("permute-4d", lambda a: a.permute(3, 1, 0, 2), [x4], ("permute",)),
     ("permute-neg", lambda a: a.permute(-1, -2, 0), [(5, 33, 7)], ("permute",)),
-    ("permute-size1-is-reshape", lambda a: a.permute(0, 2, 1, 3), [(2, 1, 5, 7)], ("view",)),
+    ("permute-size1-is-view", lambda a: a.permute(1, 0, 2, 3), [(1, 2, 5, 7)], ("view",)),
+    ("permute-size1-is-reshape", lambda a: a.permute(0, 2, 1, 3), [(2, 1, 5, 7)], ("reshape",)),
     ("transpose-last2", lambda a: a.transpose(-1, -2), [(3, 45, 70)], ("permute",)),
     ("transpose-outer", lambda a: a.transpose(0, 1), [(3, 45, 7)], ("permute",)),
     ("t-2d", lambda a: a.t(), [(45, 7)], ("permute",)),
@@ -85,7 +86,7 @@ CASES_HAND = [
     ("slice-1d", lambda a: a[3:40:2], [(50,)], ("slice",)),
     ("slice-full-is-noop", lambda a: a[:, :] * 2, [(4, 5)], ()),
     ("select-neg", lambda a: a[:, -1], [(4, 37, 5)], ("slice",)),
-    ("select-1d", lambda a: a[3] + a, [(7,)], ("slice",)),
+    ("select-1d-to-0d", lambda a: a[3], [(7,)], ("slice",)),
     ("cat-dim0", lambda a, b: torch.cat([a, b]), [(3, 5), (4, 5)], ("concat",)),
     ("cat-last-neg", lambda a, b, c: torch.cat([a, b, c], -1), [(2, 3, 5), (2, 3, 33), (2, 3, 1)], ("concat",)),
     ("cat-mixed-dtype", lambda a, b: torch.cat([a, b], 1), [(3, 5), ((3, 2), torch.int64)], ("concat",)),
@@ -111,8 +112,9 @@ CASES_HAND = [
     ("contiguous", lambda a: a.t().contiguous(), [(4, 7)], ("permute",)),
     ("detach", lambda a: a.detach() * 2, [(4, 7)], ()),
     ("slice-scatter", lambda a, b: torch.slice_scatter(a, b, 1, 2, 5), [(4, 7), (4, 3)], ("concat",)),
-    ("select-scatter", lambda a, b: torch.select_scatter(a, b, 0, -1), [(4, 7), (7,)], ("concat",)),
-    ("repeat-interleave", lambda a: a.repeat_interleave(3, dim=1), [(4, 7)], ("repeat_interleave",)),
+    ("slice-scatter-step", lambda a, b: torch.slice_scatter(a, b, 1, 1, 7, 3), [(4, 7), (4, 2)], ("scatter",)),
+    ("select-scatter", lambda a, b: torch.select_scatter(a, b, 0, -1), [(4, 7), (7,)], ()),
+    ("repeat-interleave", lambda a: a.repeat_interleave(3, dim=1), [(4, 7)], ()),
 ]
 
 

@@ -250,3 +250,16 @@ def test_matches_real_golden_functions(device):
     ref = real_ttnn.get_golden_function(real_ttnn.batch_norm)(bn, running_mean=rm, running_var=rv)
     got = ttnn.batch_norm(_t(device, bn), running_mean=_t(device, rm), running_var=_t(device, rv))
     assert torch.allclose(_np(got).float(), ref, rtol=0.03, atol=0.05)
+
+
+def test_in_place_variants_write_the_input(device):
+    x, mask = _bf16(2, 32, 64), round_bf16_rne(torch.where(torch.rand(1, 32, 64) < 0.3, -1e4, 0.0))
+    t = _t(device, x)
+    used = device.memory_stats()
+    out = ttnn.softmax_in_place(t)
+    assert out is t and device.memory_stats() == used
+    assert torch.equal(_np(t), _np(ttnn.softmax(_t(device, x))))
+    t2 = _t(device, x)
+    out = ttnn.scale_mask_softmax_in_place(t2, 0.25, _t(device, mask))
+    assert out is t2
+    assert torch.allclose(_np(t2), torch.softmax(x.double() * 0.25 + mask.double(), -1), rtol=0.05, atol=2e-3)

@@ -11,6 +11,7 @@ import torch_ttnn.sim as ttnn
 from torch_ttnn.sim import TTNNError, formats
 from torch_ttnn.sim.arch import PRESETS
 from torch_ttnn.sim.memory import BankAllocator, OutOfMemoryError
+from torch_ttnn.sim.ops._common import allocate
 from torch_ttnn.sim.types import BufferType, DataType
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -19,7 +20,8 @@ DTYPES = [ttnn.bfloat16, ttnn.float32, ttnn.bfloat8_b, ttnn.bfloat4_b, ttnn.uint
 TILE_BYTES = {ttnn.bfloat16: 2048, ttnn.float32: 4096, ttnn.bfloat8_b: 1088, ttnn.bfloat4_b: 576, ttnn.uint32: 4096,
               ttnn.int32: 4096, ttnn.uint16: 2048, ttnn.uint8: 1024}
 
-shapes = st.lists(st.integers(1, 70), min_size=1, max_size=4).map(tuple)
+shapes = st.tuples(st.lists(st.integers(1, 3), max_size=2), st.lists(st.integers(1, 70), min_size=1, max_size=2)).map(
+    lambda p: tuple(p[0] + p[1]) if len(p[1]) == 2 else tuple(p[1]))      # rank 1..4, leading dims small
 
 
 def up32(n):
@@ -87,7 +89,7 @@ def test_tile_padding_counts_in_buffer_sizes(device):
 # Block floats
 # ------------------------------------------------------------------------------------------------
 
-finite_normal = st.floats(min_value=-1e30, max_value=1e30, allow_nan=False, allow_infinity=False, width=32).filter(
+finite_normal = st.floats(min_value=-1.0000000150474662e+30, max_value=1.0000000150474662e+30, allow_nan=False, allow_infinity=False, width=32).filter(
     lambda v: v == 0 or abs(v) >= 1.2e-38)
 blocks16 = st.lists(finite_normal, min_size=16, max_size=16)
 
@@ -190,6 +192,20 @@ def test_pad_model_through_conversions(device):
     assert ttnn.to_layout(dt, ttnn.ROW_MAJOR_LAYOUT)._pad is None
 
 
+def test_device_pads_are_stored_in_the_output_format(device):
+    rm = ttnn.from_torch(torch.ones(3, 5, dtype=torch.int32), dtype=ttnn.uint16, device=device)
+    t = ttnn.to_layout(rm, ttnn.TILE_LAYOUT, pad_value=-1.5)
+    assert t._pad == 65535.0                                   # integers wrap (device rule)
+    f = ttnn.from_torch(torch.ones(3, 5), dtype=ttnn.float32, device=device)
+    tf = ttnn.to_layout(f, ttnn.TILE_LAYOUT, pad_value=1.999)
+    assert tf._pad == float(torch.tensor(1.999, dtype=torch.float32))      # a float32 value
+    assert ttnn.typecast(tf, ttnn.bfloat16)._pad == 2.0
+    assert ttnn.typecast(tf, ttnn.bfloat4_b)._pad == formats.bfp_scalar(1.999, ttnn.bfloat4_b, host=False)
+    assert ttnn.fill_implicit_tile_padding(tf, 7.25)._pad == 7.25
+    assert ttnn.typecast(tf, ttnn.int32)._pad == 1.0
+    assert ttnn.clone(tf, dtype=ttnn.uint8)._pad == 1.0
+
+
 def test_device_bfp_typecast_uses_the_pad(device):
     x = torch.full((1, 20), 1.015625)
     t = ttnn.from_torch(x, dtype=ttnn.float32, layout=ttnn.TILE_LAYOUT, pad_value=1000.0, device=device)
@@ -246,26 +262,35 @@ def test_capacities_per_preset(name):
         assert st_["L1"]["num_banks"] == p.num_cores and st_["L1"]["bank_size"] == l1_core - 8192
         assert st_["L1_SMALL"]["bank_size"] == 8192 and st_["L1_SMALL"]["num_banks"] == p.num_cores
         assert st_["DRAM"]["num_banks"] == (8 if name.startswith("blackhole") else 12)
-        # an L1 buffer bigger than a core's share of every bank: out of memory, never a spill to DRAM
-        big = (l1_core - 8192 + 32) * p.num_cores // 2048 * 2048 + 2048 * p.num_cores
+        assert st_["DRAM"]["total_bytes"] == p.dram_banks * p.dram_bank_size
+        gib = st_["DRAM"]["total_bytes"] / 2 ** 30
+        assert (11.9 < gib <= 12) if name.startswith("wormhole") else (31.5 < gib <= 32)
+        # a TILE buffer one tile per core too big for L1: out of memory, never a spill to DRAM
+        tiles_per_core = (l1_core - 8192) // 2048 + 1
+        shape = (32, 32 * tiles_per_core * p.num_cores)
         with pytest.raises(OutOfMemoryError, match="Out of Memory: Not enough space to allocate .* L1 buffer"):
-            ttnn.from_torch(torch.zeros(big // 2), dtype=ttnn.bfloat16, device=dev, memory_config=ttnn.L1_MEMORY_CONFIG)
+            allocate(dev, shape, DataType.BFLOAT16, ttnn.TILE_LAYOUT, ttnn.L1_MEMORY_CONFIG)
         assert dev.memory_stats()["L1"]["current_bytes"] == 0
+        ok = allocate(dev, (32, 32 * (tiles_per_core - 1) * p.num_cores), DataType.BFLOAT16, ttnn.TILE_LAYOUT,
+                      ttnn.L1_MEMORY_CONFIG)
+        assert dev.memory_stats()["L1"]["current_bytes"] == ok.reserved_bytes == (tiles_per_core - 1) * 2048 * p.num_cores
     finally:
         ttnn.close_device(dev)
 
 
 def test_out_of_memory_message_content(device):
     n = 1_463_968 - 16384                          # the conftest device reserves 16384 B of L1_SMALL per core
-    per_bank = n + 32
-    elems = per_bank * 64 // 2
+    tiles = 64 * (n // 2048 + 1)                   # one tile per core more than fits
     with pytest.raises(OutOfMemoryError) as e:
-        ttnn.from_torch(torch.zeros(1, elems), dtype=ttnn.bfloat16, device=device,
-                        memory_config=ttnn.L1_MEMORY_CONFIG)
+        allocate(device, (32, 32 * tiles), DataType.BFLOAT16, ttnn.TILE_LAYOUT, ttnn.L1_MEMORY_CONFIG)
     msg = str(e.value)
-    assert msg.startswith(f"Out of Memory: Not enough space to allocate {elems * 2} B L1 buffer across 64 banks, "
-                          f"where each bank needs to store")
-    assert f"but bank size is {n} B" in msg and "free" in msg
+    assert msg.startswith(f"Out of Memory: Not enough space to allocate {tiles * 2048} B L1 buffer across 64 banks, "
+                          f"where each bank needs to store {(n // 2048 + 1) * 2048} B, but bank size is {n} B")
+    assert "free" in msg
+    # a DRAM buffer that fits nowhere either
+    with pytest.raises(OutOfMemoryError, match="DRAM buffer across 12 banks"):
+        allocate(device, (32, 32 * 12 * (2 ** 30 // 2048 + 1)), DataType.BFLOAT16, ttnn.TILE_LAYOUT,
+                 ttnn.DRAM_MEMORY_CONFIG)
 
 
 # ------------------------------------------------------------------------------------------------

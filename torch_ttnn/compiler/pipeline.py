@@ -12,7 +12,9 @@ from .passes.cleanup import CommonSubexpressionElimination, DeadCodeElimination
 from .passes.constant_folding import ConstantFolding, FoldConvBatchNorm
 from .passes.data_movement import DataMovement
 from .passes.deallocate import Deallocate
+from .passes.layout import ChannelsLastLayout
 from .passes.lower import LowerToTTNN
+from .passes.upsample import RecognizeUpsample
 from .report import GraphReport
 
 log = logging.getLogger("torch_ttnn")
@@ -20,7 +22,7 @@ log = logging.getLogger("torch_ttnn")
 
 def build_passes(option, ttnn, report: GraphReport, static_inputs, device) -> list:
     from .passes import fusion
-    passes = [DeadCodeElimination(), CommonSubexpressionElimination()]
+    passes = [DeadCodeElimination(), CommonSubexpressionElimination(), RecognizeUpsample()]
     if option.fusions:
         if report.kind == "inference":
             passes += [FoldConvBatchNorm(static_inputs)]
@@ -28,6 +30,7 @@ def build_passes(option, ttnn, report: GraphReport, static_inputs, device) -> li
     if option.load_params_once:
         passes += [ConstantFolding(static_inputs, report)]
     passes += [LowerToTTNN(ttnn, option, report, device, static_inputs)]
+    passes += [ChannelsLastLayout(ttnn)]
     if option.fusions:
         passes += fusion.ttnn_fusions(ttnn, option)
     passes += [DataMovement(ttnn, report), DeadCodeElimination()]

@@ -11,6 +11,14 @@ import functools
 from typing import Callable, Optional
 
 OPS: dict[str, "Operation"] = {}
+_SKIP_LAUNCH = False
+
+
+def not_launched() -> None:
+    """Called by an op that returns without running a program (e.g. to_layout to the layout it already has):
+    the registry does not count this call as a launch."""
+    global _SKIP_LAUNCH
+    _SKIP_LAUNCH = True
 
 
 class Operation:
@@ -28,8 +36,14 @@ class Operation:
         self.python_fully_qualified_name = "ttnn." + name
 
     def __call__(self, *args, **kwargs):
-        out = self.fn(*args, **kwargs)
-        if self.counted:
+        global _SKIP_LAUNCH
+        outer, _SKIP_LAUNCH = _SKIP_LAUNCH, False
+        try:
+            out = self.fn(*args, **kwargs)
+            skip = _SKIP_LAUNCH
+        finally:
+            _SKIP_LAUNCH = outer
+        if self.counted and not skip:
             dev = _device_of_result(out)
             if dev is not None:
                 dev.counters.op_launches[self.name] += 1

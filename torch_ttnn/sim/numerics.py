@@ -317,20 +317,6 @@ def _squeeze(t: torch.Tensor, dims: Sequence[int]) -> torch.Tensor:
     return t
 
 
-def accumulate_dst(values: torch.Tensor, dim: int, fp32_acc: bool, ideal: bool = False) -> torch.Tensor:
-    """Running sums along `dim` accumulated in Dst (each step rounded to bf16 in a 16-bit Dst)."""
-    values = values.to(torch.float32)
-    if ideal or fp32_acc:
-        return torch.cumsum(values.to(torch.float64), dim=dim).to(torch.float32)
-    v = values.movedim(dim, 0)
-    out = torch.empty_like(v)
-    acc = torch.zeros_like(v[0]) if v.shape[0] else None
-    for i in range(v.shape[0]):
-        acc = round_dst(acc + v[i])
-        out[i] = acc
-    return out.movedim(0, dim)
-
-
 # ------------------------------------------------------------------------------------------------
 # SFPU reciprocal
 # ------------------------------------------------------------------------------------------------

@@ -114,6 +114,11 @@ def gather(ctx, x, dim, index, sparse_grad=False):
 # scatter
 # --------------------------------------------------------------------------------------------------
 
+def scatter_into(ctx, x, d, index, src):
+    """ttnn.scatter of src into x along d at the int32 device `index` (shaped like src)."""
+    return _scatter(ctx, x, d, index, src)
+
+
 def _scatter(ctx, x, dim, index, src, reduce=None, *, add=False):
     r = ctx.rank(x)
     if r == 0:
@@ -173,36 +178,59 @@ def scatter_reduce(ctx, x, dim, index, src, reduce, include_self=True):
 
 @lower(aten.index_put.default, when=IDX)
 def index_put(ctx, x, indices, values, accumulate=False):
-    """x[idx] = values (or +=) with one index tensor on dim 0: a scatter along dim 0 of x viewed as [V, D]."""
+    """x[idx] = values (or +=) with one index tensor on dim 0: a scatter along dim 0 of x viewed as [V, D];
+    with a boolean mask and a single value: a where."""
     given = [(d, t) for d, t in enumerate(indices) if t is not None]
     if len(given) != 1 or given[0][0] != 0:
         ctx.unsupported("index_put with index tensors on other dims than (only) dim 0")
     _, idx = given[0]
-    shape = list(ctx.shape(x))
     if ctx.torch_dtype(idx) in (torch.bool, torch.uint8):
-        ctx.unsupported("boolean mask index_put (data-dependent)")
-    if len(ctx.shape(idx)) != 1:
-        ctx.unsupported("index_put with a multi-dimensional index tensor")
-    m = ctx.shape(idx)[0]
+        return _masked_put(ctx, x, idx, values, accumulate)
+    shape = list(ctx.shape(x))
+    ishape = list(ctx.shape(idx))
+    m = math.prod(ishape)
     rest = math.prod(shape[1:])
     tdt = ctx.out.dtype
     ttnn = ctx.ttnn
     dt = ctx.dtype_for(tdt)
     # the table as [V, D], the values as [m, D], the index as [m, D]
     x2 = reshape_to(ctx, x, [shape[0], rest], dtype=ctx.torch_dtype(x))
-    vshape = [m] + shape[1:]
+    vshape = ishape + shape[1:]
     v = values
     if list(ctx.shape(v)) != vshape:
         v = expand_to(ctx, v, vshape, dtype=ctx.torch_dtype(values))
     v2 = reshape_to(ctx, v, [m, rest], dtype=ctx.torch_dtype(values))
     iw = ctx.call("remainder", ctx.tile(idx, ttnn.int32), int(shape[0]), out_dtype=ttnn.int32,
-                  out_val=meta_val([m], torch.int32))
+                  out_val=meta_val(ishape, torch.int32))
     i2 = expand_to(ctx, reshape_to(ctx, iw, [m, 1], dtype=torch.int32), [m, rest], dtype=torch.int32)
     layout = ttnn.ROW_MAJOR_LAYOUT if (dt != ttnn.bfloat16 or m > 256 or shape[0] > 256) else ttnn.TILE_LAYOUT
     name = "scatter_add" if accumulate else "scatter"
     y = ctx.call(name, In(x2, Req(layout, dt)), 0, In(i2, Req(layout, ttnn.int32)), In(v2, Req(layout, dt)),
                  out_val=meta_val([shape[0], rest], tdt))
     return reshape_to(ctx, y, ctx.out.shape, dtype=tdt)
+
+
+def _masked_put(ctx, x, mask, values, accumulate):
+    """x[mask] = v (mask over the leading dims, v a single value): where(mask, v, x)."""
+    shape, mshape = list(ctx.shape(x)), list(ctx.shape(mask))
+    if shape[:len(mshape)] != mshape:
+        ctx.unsupported("boolean index_put whose mask does not cover the leading dims")
+    if ctx.val(values).numel() != 1:
+        ctx.unsupported("boolean index_put of several values (data-dependent)")
+    tdt = ctx.out.dtype
+    dt = ctx.dtype_for(tdt)
+    m = mask
+    if len(mshape) < len(shape):
+        m = reshape_to(ctx, mask, mshape + [1] * (len(shape) - len(mshape)), dtype=ctx.torch_dtype(mask))
+    s = scalar_value(ctx.node.args[2])
+    v = s if s is not None else values
+    if s is None and ctx.rank(values) != len(shape):
+        v = reshape_to(ctx, values, [1] * len(shape), dtype=ctx.torch_dtype(values))
+    if accumulate:
+        v = ctx.call("add", ctx.tile(x, dt), v if s is not None else ctx.tile(v, dt), out_dtype=dt,
+                     out_val=meta_val(shape, tdt))
+    tv = _where_value(ctx, None, v, tdt) if not isinstance(v, torch.fx.Node) else ctx.tile(v, dt)
+    return ctx.call("where", ctx.tile(m, dtype_of(ctx, m)), tv, ctx.tile(x, dt), out_dtype=dt)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -228,7 +256,8 @@ def scalar_value(node):
 
 def _where_value(ctx, aten_arg, v, dt_torch):
     """A where operand: a Python scalar (constants folded in) or a tensor operand in the result's dtype."""
-    s = scalar_value(aten_arg) if isinstance(aten_arg, torch.fx.Node) else v
+    s = scalar_value(aten_arg) if isinstance(aten_arg, torch.fx.Node) else (
+        v if not isinstance(v, torch.fx.Node) else None)
     if s is not None and not isinstance(s, torch.fx.Node):
         if dt_torch.is_floating_point or dt_torch == torch.bool:
             return float(s)

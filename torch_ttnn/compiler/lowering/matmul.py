@@ -172,3 +172,11 @@ def linear(ctx, x, weight, bias=None):
     x, weight = zero_k_padding(ctx, x, weight, k)
     return ctx.call("linear", ctx.tile(x, ctx.float_dtype()), ctx.tile(weight, ctx.float_dtype()),
                     transpose_b=True, **kwargs)
+
+
+@lower(aten.matmul.default, when=MATMUL)
+def matmul(ctx, a, b):
+    """aten.matmul of a batched left operand and a 2-D right one (produced by the linear fusion)."""
+    if ctx.rank(a) < 2 or ctx.rank(b) != 2:
+        ctx.unsupported("matmul other than [..., M, K] @ [K, N]")
+    return matmul_call(ctx, "matmul", a, b)

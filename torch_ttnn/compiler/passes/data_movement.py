@@ -104,9 +104,12 @@ class DataMovement(Pass):
         m = tt_meta(producer)
         ttnn = self.ttnn
         if not req.on_device:
-            if m is not None:  # a device value needed on the host as a ttnn tensor
-                producer = self._to_host(producer)
-            out = self._from_host(producer, req)
+            if m is not None and not m.on_device and m.layout == req.layout and m.dtype == req.dtype:
+                out = producer   # already a ttnn tensor on the host (e.g. a host-side reshape of a weight)
+            else:
+                if m is not None:  # a device value needed on the host as a ttnn tensor
+                    producer = self._to_host(producer)
+                out = self._from_host(producer, req)
         elif m is None:
             out = self._from_host(producer, req)
         else:

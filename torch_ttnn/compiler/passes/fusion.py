@@ -3,6 +3,9 @@
 aten level (before lowering, on the aten graph: patterns are matched on aten ops, which do not depend on how
 other lowering rules are written, and the fused node is an op with a host implementation, so a case TT-NN
 cannot do still runs):
+- FuseLinear: view(x, [M, K]) -> addmm(b, ., permute(w, [1, 0])) / mm -> view([..., N]) (aten's decomposition of
+  linear/matmul) becomes `aten.linear(x, w, b)` (-> one ttnn.linear on the batched input reading the weight
+  transposed in place: no reshapes, no weight transpose), or `aten.matmul(x, w)` for an unpermuted weight.
 - FuseAttention: matmul(q, k^T) [* scale] [+ mask] -> softmax(-1) -> matmul(v), as aten's matmul decomposition
   leaves it (expand/view around bmm), becomes `aten._scaled_dot_product_flash_attention_for_cpu` (lowered to
   ttnn.transformer.scaled_dot_product_attention by lowering/attention.py). Every intermediate must have this
@@ -136,6 +139,62 @@ class AtenFusion(Pass):
 
     def match(self, gm, node) -> bool:
         raise NotImplementedError
+
+
+# --------------------------------------------------------------------------------------------------
+# linear
+# --------------------------------------------------------------------------------------------------
+
+class FuseLinear(AtenFusion):
+    """aten's linear/matmul decomposition, view(x, [M, K]) -> addmm(b, ., permute(w)) / mm -> view([..., N]),
+    back to one `aten.linear(x, w, b)` (or `aten.matmul(x, w)` for an unpermuted 2-D right operand): ttnn.linear
+    takes the batched input and reads the [N, K] weight transposed in place, so neither the reshapes (which move
+    data when M is not tile aligned) nor the weight transpose are executed."""
+    name = "fuse_linear"
+
+    def match(self, gm, node):
+        if _is(node, aten.addmm.default):
+            bias, a, b = node.args[:3]
+            if node.kwargs.get("beta", 1) != 1 or node.kwargs.get("alpha", 1) != 1:
+                return False
+        elif _is(node, aten.mm.default):
+            bias, (a, b) = None, node.args[:2]
+        else:
+            return False
+        out = node
+        if _single_use(node):
+            u = next(iter(node.users))
+            if _is(u, *_VIEWS):
+                out = u
+        x = a
+        if _is(a, *_VIEWS):
+            x = a.args[0]
+        xs, ms, os_ = _shape(x), _shape(node), _shape(out)
+        bs = _shape(b)
+        if xs is None or ms is None or bs is None or len(bs) != 2 or len(xs) < 2 or len(xs) > 4:
+            return False
+        lead = xs[:-1]
+        if os_ != tuple(lead) + (ms[-1],) or xs[-1] != bs[0] or math.prod(lead) != ms[0]:
+            return False
+        if x is a and out is not node:
+            return False
+        for t in (x, b) + ((bias,) if bias is not None else ()):
+            if not isinstance(t, torch.fx.Node) or not _val(t).dtype.is_floating_point:
+                return False
+        n = ms[-1]
+        if bias is not None and _shape(bias) not in ((n,), (1, n)):
+            return False
+        if _is(b, aten.permute.default) and list(b.args[1]) in ([1, 0], [-1, -2], [1, -2], [-1, 0]):
+            w = b.args[0]
+            args = (x, w) if bias is None else (x, w, bias if _shape(bias) == (n,) else None)
+            if bias is not None and _shape(bias) != (n,):
+                return False
+            _replace(gm, out, aten.linear.default, args, {})
+            return True
+        if bias is None and x is not a:
+            _replace(gm, out, aten.matmul.default, (x, b), {})
+            return True
+        return False
 
 
 # --------------------------------------------------------------------------------------------------
@@ -445,7 +504,7 @@ class FuseLinearActivation(Pass):
 # --------------------------------------------------------------------------------------------------
 
 def aten_fusions(option) -> list:
-    return [FuseAttention(), FuseScaleMaskSoftmax(), FuseRMSNorm()]
+    return [FuseAttention(), FuseScaleMaskSoftmax(), FuseRMSNorm(), FuseLinear()]
 
 
 def ttnn_fusions(ttnn, option) -> list:

@@ -5,12 +5,13 @@ Transfers are counted on the device: count and bytes (tile padding included) in 
 """
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import torch
 
 from .. import formats
-from .._op import ttnn_op
+from .._op import not_launched, ttnn_op
 from ..device import Device
 from ..tensor import Tensor
 from ..tensor import padded_shape_of
@@ -282,6 +283,22 @@ def _host_to_layout(tensor: Tensor, layout: Layout, pad_value) -> Tensor:
     return Tensor._new(tensor._value, tensor._dtype, Layout.ROW_MAJOR, None, None, None, None)
 
 
+def _device_pad(pad, dtype: DataType, device: Device):
+    """The padding scalar of a device op's TILE output in `dtype` (None: unknown). Float formats are rounded by
+    make_output (bf16/fp32: the packer rule); a block float pad is what a block of padding alone stores;
+    integers wrap (the device rule of formats.wrap_int)."""
+    if pad is None:
+        return None
+    dtype = DataType(dtype)
+    if dtype in INT_DTYPES:
+        if math.isnan(pad):
+            return None
+        return float(formats.wrap_int(torch.tensor([float(pad)], dtype=torch.float64), dtype)[0])
+    if dtype in BLOCK_FLOAT_DTYPES:
+        return formats.bfp_scalar(pad, dtype, host=device.ideal)
+    return float(pad)
+
+
 def _convert(op: str, tensor: Tensor, layout: Layout, dtype: DataType, memory_config, pad_value: float):
     """Layout/dtype conversion on the device (packer rules). Host conversions: _host_typecast/_host_to_layout."""
     layout, dtype = Layout(layout), DataType(dtype)
@@ -293,6 +310,7 @@ def _convert(op: str, tensor: Tensor, layout: Layout, dtype: DataType, memory_co
         pad = float(pad_value)
     else:
         pad = None
+    pad = _device_pad(pad, dtype, device)
     if dtype == tensor._dtype:
         return make_output(op, device, tensor._value, dtype, layout, out_memory_config(memory_config, tensor),
                            pad=pad, rounded=True)
@@ -314,6 +332,7 @@ def to_layout(tensor, layout, dtype=None, memory_config=None, sub_core_grids=Non
         return _host_to_layout(tensor, layout, pad_value)
     dtype = tensor._dtype if dtype is None else DataType(dtype)
     if layout == tensor._layout and dtype == tensor._dtype and memory_config is None:
+        not_launched()
         return tensor
     return _convert("to_layout", tensor, layout, dtype, memory_config, pad_value)
 
@@ -346,10 +365,11 @@ def to_memory_config(tensor, memory_config, dtype=None, output_tensor=None):
     device = on_device("to_memory_config", tensor=tensor)
     dtype = tensor._dtype if dtype is None else DataType(dtype)
     if memory_config == tensor._memory_config and dtype == tensor._dtype:
+        not_launched()
         return tensor
     if dtype != tensor._dtype:
         return make_output("to_memory_config", device, _as_source(tensor), dtype, tensor._layout, memory_config,
-                           pad=tensor._pad)
+                           pad=_device_pad(tensor._pad, dtype, device))
     return make_output("to_memory_config", device, tensor._value, dtype, tensor._layout, memory_config,
                        pad=tensor._pad, rounded=True)
 
@@ -372,7 +392,8 @@ def clone(input, *, dtype=None, memory_config=None, compute_kernel_config=None):
     mc = out_memory_config(memory_config, input)
     if dtype == input._dtype:
         return make_output("clone", device, input._value, dtype, input._layout, mc, pad=input._pad, rounded=True)
-    return make_output("clone", device, _as_source(input), dtype, input._layout, mc, pad=input._pad)
+    return make_output("clone", device, _as_source(input), dtype, input._layout, mc,
+                       pad=_device_pad(input._pad, dtype, device))
 
 
 @ttnn_op("tilize")
@@ -387,7 +408,8 @@ def tilize(input_tensor, *, memory_config=None, dtype=None, use_multicore=True, 
     if len(shape) < 2 or shape[-1] % 32 or shape[-2] % 32:
         fail("tilize", f"input_tensor shape {list(shape)} must have its last two dims divisible by 32 "
                        "(use tilize_with_val_padding or to_layout)")
-    return to_layout(input_tensor, Layout.TILE, dtype=dtype, memory_config=memory_config)
+    return _convert("tilize", input_tensor, Layout.TILE, input_tensor._dtype if dtype is None else dtype,
+                    memory_config, 0.0)
 
 
 @ttnn_op("untilize")
@@ -398,7 +420,7 @@ def untilize(input_tensor, *, memory_config=None, use_multicore=True, sub_core_g
         fail("untilize", "input_tensor must be in TILE layout")
     if input_tensor._dtype in BLOCK_FLOAT_DTYPES:
         fail("untilize", "input_tensor is bfloat8_b/bfloat4_b, which cannot be ROW_MAJOR")
-    return to_layout(input_tensor, Layout.ROW_MAJOR, memory_config=memory_config)
+    return _convert("untilize", input_tensor, Layout.ROW_MAJOR, input_tensor._dtype, memory_config, 0.0)
 
 
 @ttnn_op("fill_implicit_tile_padding")
@@ -408,4 +430,5 @@ def fill_implicit_tile_padding(input_tensor, fill_value, *, memory_config=None):
     if input_tensor._layout != Layout.TILE:
         fail("fill_implicit_tile_padding", "input_tensor must be in TILE layout")
     return make_output("fill_implicit_tile_padding", device, input_tensor._value, input_tensor._dtype, Layout.TILE,
-                       out_memory_config(memory_config, input_tensor), pad=float(fill_value), rounded=True)
+                       out_memory_config(memory_config, input_tensor),
+                       pad=_device_pad(float(fill_value), input_tensor._dtype, device), rounded=True)

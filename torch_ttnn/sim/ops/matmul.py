@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Optional
 
 import torch
 
 from .. import numerics
 from .._op import ttnn_op
-from ..types import BLOCK_FLOAT_DTYPES, DataType, Layout, UnaryOpType, UnaryWithParam
+from ..types import DataType, Layout, UnaryOpType, UnaryWithParam
 from ._common import (fail, kernel_config, make_output, on_device, out_memory_config, require_dtype,
                       require_layout, require_tensor)
 

@@ -20,8 +20,8 @@ SFPU step. Defaults: layer_norm HiFi4, approx off, fp32_dest_acc_en on; rms_norm
 
 group_norm / batch_norm: fp32 statistics, then the normalization steps written to Dst as above.
 
-Not offered: softmax_in_place and scale_mask_softmax_in_place (their real default ``program_config`` is a
-SoftmaxDefaultProgramConfig object the simulator has no type for).
+softmax_in_place / scale_mask_softmax_in_place compute the same values and write them into the input's buffer
+(no new allocation); ``program_config`` is accepted and ignored.
 """
 from __future__ import annotations
 
@@ -32,9 +32,24 @@ import torch
 
 from .. import formats, numerics
 from .._op import ttnn_op
-from ..types import (BLOCK_FLOAT_DTYPES, DataType, Layout, MathFidelity, ShardOrientation, TensorMemoryLayout)
+from ..types import (DataType, Layout, MathFidelity, ShardOrientation, TensorMemoryLayout)
 from ._common import (fail, kernel_config, make_output, on_device, out_memory_config, require_dtype,
                       require_layout, require_rank, require_tensor)
+
+try:  # the default program config of the softmax family (shared with ttnn.transformer.attention_softmax)
+    from .transformer import SoftmaxDefaultProgramConfig
+except ImportError:  # pragma: no cover - keep the normalization ops usable on their own
+    class SoftmaxDefaultProgramConfig:
+        """ttnn.SoftmaxDefaultProgramConfig: let the op choose its grid."""
+
+        def __eq__(self, other):
+            return type(other).__name__ == "SoftmaxDefaultProgramConfig"
+
+        def __hash__(self):
+            return hash("SoftmaxDefaultProgramConfig")
+
+        def __repr__(self):
+            return "SoftmaxDefaultProgramConfig()"
 
 BF16, FP32, BFP8 = DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B
 NORM_DTYPES = (BF16, FP32, BFP8)
@@ -150,12 +165,7 @@ def _softmax_config(cfg, dtype):
 # softmax
 # ------------------------------------------------------------------------------------------------
 
-@ttnn_op("softmax", golden=_golden_softmax)
-def softmax(input_tensor, dim=-1, *, memory_config=None, compute_kernel_config=None, numeric_stable=True):
-    """Softmax along `dim` of a TILE device tensor."""
-    op = "softmax"
-    device = on_device(op, input_tensor=input_tensor)
-    t = input_tensor
+def _softmax_values(op: str, t, dim, compute_kernel_config, numeric_stable, device) -> torch.Tensor:
     _check_input(op, "input_tensor", t)
     rank = len(t.shape)
     require_rank(op, "input_tensor", t, 1)
@@ -164,8 +174,34 @@ def softmax(input_tensor, dim=-1, *, memory_config=None, compute_kernel_config=N
     d = dim % rank
     fp32_acc, approx = _softmax_config(compute_kernel_config, t._dtype)
     x = _f32(t).movedim(d, -1)
-    y = _softmax_core(x, numeric_stable, fp32_acc, approx, device.ideal).movedim(-1, d)
-    return make_output(op, device, y, t._dtype, Layout.TILE, out_memory_config(memory_config, t))
+    return _softmax_core(x, numeric_stable, fp32_acc, approx, device.ideal).movedim(-1, d)
+
+
+def _write_in_place(op: str, device, t, y: torch.Tensor):
+    """Store `y` (rounded to the input's dtype by the packer) into the input tensor's own buffer."""
+    from ._common import round_to
+    t._value = round_to(y, t._dtype, device, rounding="packer")
+    t._pad = None
+    return t
+
+
+@ttnn_op("softmax", golden=_golden_softmax)
+def softmax(input_tensor, dim=-1, *, memory_config=None, compute_kernel_config=None, numeric_stable=True):
+    """Softmax along `dim` of a TILE device tensor."""
+    op = "softmax"
+    device = on_device(op, input_tensor=input_tensor)
+    y = _softmax_values(op, input_tensor, dim, compute_kernel_config, numeric_stable, device)
+    return make_output(op, device, y, input_tensor._dtype, Layout.TILE, out_memory_config(memory_config, input_tensor))
+
+
+@ttnn_op("softmax_in_place", golden=_golden_softmax)
+def softmax_in_place(input_tensor, dim=-1, *, program_config=SoftmaxDefaultProgramConfig(), compute_kernel_config=None,
+                     numeric_stable=True):
+    """Softmax along `dim`, written over the input tensor (which is returned)."""
+    op = "softmax_in_place"
+    device = on_device(op, input_tensor=input_tensor)
+    y = _softmax_values(op, input_tensor, dim, compute_kernel_config, numeric_stable, device)
+    return _write_in_place(op, device, input_tensor, y)
 
 
 def _mask_values(op: str, mask, shape) -> torch.Tensor:
@@ -189,13 +225,7 @@ def _mask_values(op: str, mask, shape) -> torch.Tensor:
     return m
 
 
-@ttnn_op("scale_mask_softmax", golden=_golden_scale_mask_softmax)
-def scale_mask_softmax(input_tensor, scale=None, mask=None, *, memory_config=None, is_causal_mask=False,
-                       compute_kernel_config=None, numeric_stable=True):
-    """softmax(input_tensor * scale + mask) along the last dim."""
-    op = "scale_mask_softmax"
-    device = on_device(op, input_tensor=input_tensor, mask=mask)
-    t = input_tensor
+def _scale_mask_softmax_values(op, t, scale, mask, compute_kernel_config, numeric_stable, device):
     _check_input(op, "input_tensor", t)
     require_rank(op, "input_tensor", t, 1)
     fp32_acc, approx = _softmax_config(compute_kernel_config, t._dtype)
@@ -205,8 +235,27 @@ def scale_mask_softmax(input_tensor, scale=None, mask=None, *, memory_config=Non
         x = numerics.dst_store(x * float(scale), fp32_acc, ideal)
     if mask is not None:
         x = numerics.dst_store(x + _mask_values(op, mask, t.shape), fp32_acc, ideal)
-    y = _softmax_core(x, numeric_stable, fp32_acc, approx, ideal)
-    return make_output(op, device, y, t._dtype, Layout.TILE, out_memory_config(memory_config, t))
+    return _softmax_core(x, numeric_stable, fp32_acc, approx, ideal)
+
+
+@ttnn_op("scale_mask_softmax", golden=_golden_scale_mask_softmax)
+def scale_mask_softmax(input_tensor, scale=None, mask=None, *, memory_config=None, is_causal_mask=False,
+                       compute_kernel_config=None, numeric_stable=True):
+    """softmax(input_tensor * scale + mask) along the last dim."""
+    op = "scale_mask_softmax"
+    device = on_device(op, input_tensor=input_tensor, mask=mask)
+    y = _scale_mask_softmax_values(op, input_tensor, scale, mask, compute_kernel_config, numeric_stable, device)
+    return make_output(op, device, y, input_tensor._dtype, Layout.TILE, out_memory_config(memory_config, input_tensor))
+
+
+@ttnn_op("scale_mask_softmax_in_place", golden=_golden_scale_mask_softmax)
+def scale_mask_softmax_in_place(input_tensor, scale=None, mask=None, *, program_config=SoftmaxDefaultProgramConfig(),
+                                is_causal_mask=False, compute_kernel_config=None, numeric_stable=False):
+    """softmax(input_tensor * scale + mask) along the last dim, written over the input tensor (returned)."""
+    op = "scale_mask_softmax_in_place"
+    device = on_device(op, input_tensor=input_tensor, mask=mask)
+    y = _scale_mask_softmax_values(op, input_tensor, scale, mask, compute_kernel_config, numeric_stable, device)
+    return _write_in_place(op, device, input_tensor, y)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ logical values alone are reduced. Outputs carry unknown padding.
 from __future__ import annotations
 
 import builtins
-from typing import Optional
 
 import torch
 

@@ -1,0 +1,277 @@
+"""Pooling and upsampling: max/avg/adaptive pooling -> ttnn.max_pool2d / avg_pool2d / adaptive_*_pool2d,
+nearest/bilinear upsampling -> ttnn.upsample.
+
+As for convolutions (conv.py), the NCHW value is permuted to NHWC on the device; the pools take it ROW_MAJOR
+bfloat16 (TT-NN pools refuse FLOAT32) and return the flattened [1, 1, N*OH*OW, C] ROW_MAJOR, which is reshaped
+(a free view) and permuted back. ttnn.upsample takes and returns [N, H, W, C]. Unbatched [C, H, W] inputs get
+N = 1. The layout pass removes the permute pairs between consecutive pools and convolutions.
+
+F.interpolate decomposes into index arithmetic in aten; passes/upsample.py recognizes it and rebuilds the
+aten upsample ops lowered here.
+"""
+from __future__ import annotations
+
+import operator
+
+import torch
+
+from ..context import In
+from ..meta import Req
+from ..registry import COMMON, float_inputs, lower, unsupported
+from .conv import channels_first, channels_last, float_act, meta_val, reshape
+
+aten = torch.ops.aten
+
+POOL = COMMON + (float_inputs,)
+
+
+def _pair(v, default=None):
+    if v is None or (isinstance(v, (list, tuple)) and len(v) == 0):
+        return default
+    if isinstance(v, int):
+        return [int(v), int(v)]
+    v = [int(a) for a in v]
+    return v * 2 if len(v) == 1 else v
+
+
+def _nhwc_in(ctx, x, tdt):
+    """(NHWC node, N, C, H, W, unbatched): [N, C, H, W] or unbatched [C, H, W] -> [N, H, W, C]."""
+    shape = ctx.shape(x)
+    if len(shape) == 3:
+        c, h, w = shape
+        x4 = reshape(ctx, x, [1, c, h, w], tdt, operand=float_act(ctx, x))
+        return channels_last(ctx, x4, tdt), 1, c, h, w, True
+    if len(shape) != 4:
+        ctx.unsupported(f"rank-{len(shape)} input of a 2-d pool")
+    n, c, h, w = shape
+    return channels_last(ctx, x, tdt), n, c, h, w, False
+
+
+def _pool_operand(ctx, xn) -> In:
+    """TT-NN pools read ROW_MAJOR bfloat16 (FLOAT32 is refused)."""
+    return In(xn, Req(ctx.ttnn.ROW_MAJOR_LAYOUT, ctx.ttnn.bfloat16))
+
+
+def _indices_used(node) -> bool:
+    for u in node.users:
+        if u.target is operator.getitem and u.args[1] == 0:
+            continue
+        if u.target is operator.getitem and u.args[1] == 1 and not u.users:
+            continue
+        return True
+    return False
+
+
+def _finish(ctx, flat, n, c, oh, ow, out_val, unbatched, *, layout_dtype=None):
+    """[1, 1, N*OH*OW, C] -> the aten [N, C, OH, OW] (or [C, OH, OW])."""
+    tdt = out_val.dtype
+    out_shape = list(out_val.shape)
+    if layout_dtype is not None:   # e.g. uint16 indices -> int32 TILE before moving them
+        flat = In(flat, Req(*layout_dtype))
+        y = reshape(ctx, flat.node, [n, oh, ow, c], tdt, operand=flat)
+    else:
+        y = reshape(ctx, flat, [n, oh, ow, c], tdt)
+    nchw = [n, c, oh, ow]
+    final_here = out_shape == nchw
+    y = ctx.call("permute", ctx.keep(y), [0, 3, 1, 2], out_val=out_val if final_here else meta_val(nchw, tdt))
+    if not final_here:
+        y = ctx.call("reshape", ctx.keep(y), out_shape, out_val=out_val)
+    return y
+
+
+# --------------------------------------------------------------------------------------------------
+# max / avg pooling
+# --------------------------------------------------------------------------------------------------
+
+@lower(aten.max_pool2d_with_indices.default, when=POOL)
+def max_pool2d_with_indices(ctx, x, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+    kernel = _pair(kernel_size)
+    stride = _pair(stride, kernel)
+    padding, dilation = _pair(padding), _pair(dilation)
+    vals, idx_val = ctx.out
+    need_indices = _indices_used(ctx.node)
+    tdt = vals.dtype
+    xn, n, c, h, w, unbatched = _nhwc_in(ctx, x, tdt)
+    oh, ow = vals.shape[-2], vals.shape[-1]
+    if need_indices:
+        if h * w > 65535:
+            ctx.unsupported(f"indices of a {h}x{w} plane overflow ttnn.max_pool2d's uint16 indices")
+        if kernel[0] * kernel[1] > 32:
+            ctx.unsupported(f"return_indices with a {kernel[0]}x{kernel[1]} kernel (ttnn: at most 32 elements)")
+    flat = [1, 1, n * oh * ow, c]
+    node = ctx.call("max_pool2d", _pool_operand(ctx, xn), n, h, w, c, kernel, stride, padding, dilation,
+                    bool(ceil_mode), return_indices=need_indices, out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT,
+                    out_dtype=ctx.ttnn.bfloat16, out_val=meta_val(flat, tdt))
+    if not need_indices:
+        return _finish(ctx, node, n, c, oh, ow, vals, unbatched), None
+    ttnn = ctx.ttnn
+    v, i = ctx.outputs(node, [(meta_val(flat, tdt), ttnn.ROW_MAJOR_LAYOUT, ttnn.bfloat16),
+                              (meta_val(flat, torch.int64), ttnn.ROW_MAJOR_LAYOUT, ttnn.uint16)])
+    values = _finish(ctx, v, n, c, oh, ow, vals, unbatched)
+    indices = _finish(ctx, i, n, c, oh, ow, idx_val, unbatched, layout_dtype=(ttnn.TILE_LAYOUT, ttnn.int32))
+    return values, indices
+
+
+@lower(aten.avg_pool2d.default, when=POOL)
+def avg_pool2d(ctx, x, kernel_size, stride=(), padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    kernel = _pair(kernel_size)
+    stride = _pair(stride, kernel)
+    padding = _pair(padding)
+    tdt = ctx.out.dtype
+    xn, n, c, h, w, unbatched = _nhwc_in(ctx, x, tdt)
+    oh, ow = ctx.out.shape[-2], ctx.out.shape[-1]
+    flat = [1, 1, n * oh * ow, c]
+    node = ctx.call("avg_pool2d", _pool_operand(ctx, xn), n, h, w, c, kernel, stride, padding, bool(ceil_mode),
+                    bool(count_include_pad), None if divisor_override is None else int(divisor_override),
+                    out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT, out_dtype=ctx.ttnn.bfloat16, out_val=meta_val(flat, tdt))
+    return _finish(ctx, node, n, c, oh, ow, ctx.out, unbatched)
+
+
+# --------------------------------------------------------------------------------------------------
+# adaptive pooling
+# --------------------------------------------------------------------------------------------------
+
+def _torch_windows(size: int, out: int) -> list:
+    return [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
+
+
+def _ttnn_adaptive_params(size: int, out: int):
+    """(kernel, stride, pad_before) tt-metal's adaptive pooling uses along one dim (uniform windows, borders
+    padded), or None when it refuses the pattern."""
+    k = [e - s for s, e in _torch_windows(size, out)]
+    if len(k) > 2 and (any(v != k[1] for v in k[1:-1]) or k[0] > k[1] or k[-1] > k[1]):
+        return None
+    base_k, base_s = -(-size // out), size // out
+    if all(v == k[0] for v in k):
+        return base_k, base_s, 0, 0
+    kernel = k[1] if len(k) >= 3 else base_k
+    s, before, after = base_s, 0, 0
+    if len(k) >= 3 and (k[0] < k[1] or k[-1] < k[1]):
+        s = k[1] - 1
+        before = k[1] - k[0] if k[0] < k[1] else 0
+        after = k[1] - k[-1] if k[-1] < k[1] else 0
+    if s <= 0 or (size + before + after - kernel) // s + 1 != out:
+        return base_k, base_s, 0, 0
+    return kernel, s, before, after
+
+
+def _adaptive_supported(ctx, h, w, oh, ow):
+    """Refuse the adaptive patterns tt-metal refuses, and those where its uniform windows are not torch's."""
+    for size, out, what in ((h, oh, "height"), (w, ow, "width")):
+        p = _ttnn_adaptive_params(size, out)
+        if p is None:
+            ctx.unsupported(f"adaptive pooling {size}->{out} along the {what}: window sizes cannot be made "
+                            f"uniform (refused by ttnn)")
+        kernel, stride, before, after = p
+        if before > kernel // 2 or after > kernel // 2 or stride <= 0:
+            ctx.unsupported(f"adaptive pooling {size}->{out} along the {what}: padding exceeds half the kernel")
+        got = [(max(i * stride - before, 0), min(i * stride - before + kernel, size)) for i in range(out)]
+        if got != _torch_windows(size, out):
+            ctx.unsupported(f"adaptive pooling {size}->{out} along the {what}: ttnn's uniform windows differ "
+                            f"from torch's")
+
+
+def _adaptive(ctx, name, x, output_size, out_val):
+    tdt = out_val.dtype
+    shape = ctx.shape(x)
+    if len(shape) not in (3, 4):
+        ctx.unsupported(f"rank-{len(shape)} input of a 2-d pool")
+    h, w = shape[-2], shape[-1]
+    oh, ow = out_val.shape[-2], out_val.shape[-1]
+    _adaptive_supported(ctx, h, w, oh, ow)
+    xn, n, c, h, w, unbatched = _nhwc_in(ctx, x, tdt)
+    flat = [1, 1, n * oh * ow, c]
+    node = ctx.call(name, _pool_operand(ctx, xn), n, h, w, c, [oh, ow], out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT,
+                    out_dtype=ctx.ttnn.bfloat16, out_val=meta_val(flat, tdt))
+    return _finish(ctx, node, n, c, oh, ow, out_val, unbatched)
+
+
+@lower(aten._adaptive_avg_pool2d.default, aten.adaptive_avg_pool2d.default, when=POOL)
+def adaptive_avg_pool2d(ctx, x, output_size):
+    return _adaptive(ctx, "adaptive_avg_pool2d", x, output_size, ctx.out)
+
+
+@lower(aten.adaptive_max_pool2d.default, when=POOL)
+def adaptive_max_pool2d(ctx, x, output_size):
+    if _indices_used(ctx.node):
+        ctx.unsupported("indices of adaptive max pooling (ttnn.adaptive_max_pool2d has no return_indices)")
+    return _adaptive(ctx, "adaptive_max_pool2d", x, output_size, ctx.out[0]), None
+
+
+# --------------------------------------------------------------------------------------------------
+# upsampling
+# --------------------------------------------------------------------------------------------------
+
+def _int_scales(ctx, x, scales):
+    """Integer (sh, sw) with OH = H*sh, OW = W*sw, agreeing with explicit aten scales if any."""
+    h, w = ctx.shape(x)[-2:]
+    oh, ow = ctx.out.shape[-2:]
+    out = []
+    for size, o, s, what in ((h, oh, scales[0], "height"), (w, ow, scales[1], "width")):
+        if o % size:
+            ctx.unsupported(f"non-integer upsampling scale {o}/{size} along the {what} (ttnn.upsample "
+                            f"computes fractional scales otherwise than torch)")
+        k = o // size
+        if k < 1:
+            ctx.unsupported("downsampling (ttnn.upsample only enlarges)")
+        if s is not None and float(s) != float(k):
+            ctx.unsupported(f"scale {s} with output size {o} from {size} (torch samples at 1/scale)")
+        out.append(k)
+    return out
+
+
+def _upsample(ctx, x, mode, scales):
+    if ctx.rank(x) != 4:
+        ctx.unsupported(f"rank-{ctx.rank(x)} input of a 2-d upsample")
+    sh, sw = _int_scales(ctx, x, scales)
+    tdt = ctx.out.dtype
+    n, c, h, w = ctx.shape(x)
+    xn = channels_last(ctx, x, tdt)
+    nhwc = [n, h * sh, w * sw, c]
+    y = ctx.call("upsample", float_act(ctx, xn), [sh, sw], mode=mode, out_val=meta_val(nhwc, tdt))
+    return ctx.call("permute", ctx.keep(y), [0, 3, 1, 2])
+
+
+def _vec_scales(scale_factors):
+    if scale_factors is None:
+        return (None, None)
+    s = list(scale_factors)
+    return (s[0], s[-1])
+
+
+@lower(aten.upsample_nearest2d.default, aten._upsample_nearest_exact2d.default, when=POOL)
+def upsample_nearest2d(ctx, x, output_size, scales_h=None, scales_w=None):
+    # nearest-exact samples floor((dst + 0.5) / s): for integer scales s this is dst // s, as nearest
+    return _upsample(ctx, x, "nearest", (scales_h, scales_w))
+
+
+@lower(aten.upsample_nearest2d.vec, aten._upsample_nearest_exact2d.vec, when=POOL)
+def upsample_nearest2d_vec(ctx, x, output_size, scale_factors):
+    return _upsample(ctx, x, "nearest", _vec_scales(scale_factors))
+
+
+def _bilinear(ctx, x, align_corners, scales):
+    if align_corners:
+        ctx.unsupported("align_corners=True (ttnn.upsample bilinear samples at half-pixel centers)")
+    return _upsample(ctx, x, "bilinear", scales)
+
+
+@lower(aten.upsample_bilinear2d.default, when=POOL)
+def upsample_bilinear2d(ctx, x, output_size, align_corners, scales_h=None, scales_w=None):
+    return _bilinear(ctx, x, align_corners, (scales_h, scales_w))
+
+
+@lower(aten.upsample_bilinear2d.vec, when=POOL)
+def upsample_bilinear2d_vec(ctx, x, output_size, align_corners, scale_factors):
+    return _bilinear(ctx, x, align_corners, _vec_scales(scale_factors))
+
+
+unsupported("3-d pooling has no TT-NN equivalent", aten.max_pool3d_with_indices.default, aten.avg_pool3d.default,
+            aten._adaptive_avg_pool3d.default, aten.adaptive_max_pool3d.default)
+unsupported("bicubic / trilinear / 1-d linear upsampling have no TT-NN equivalent",
+            aten.upsample_bicubic2d.default, aten.upsample_bicubic2d.vec, aten.upsample_trilinear3d.default,
+            aten.upsample_trilinear3d.vec, aten.upsample_linear1d.default, aten.upsample_linear1d.vec)
+unsupported("sliding-window backward ops have no TT-NN equivalent", aten.max_pool2d_with_indices_backward.default,
+            aten.avg_pool2d_backward.default, aten._adaptive_avg_pool2d_backward.default,
+            aten.adaptive_max_pool2d_backward.default)
