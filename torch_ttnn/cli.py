@@ -74,6 +74,22 @@ def cmd_ops(args) -> int:
     return 0
 
 
+def cmd_zoo(args) -> int:
+    from .zoo import runner
+    if args.list:
+        for node in runner.collect(args.k):
+            print(node)
+        return 0
+    res = runner.run(args.k, timeout=args.timeout, mem_gb=args.mem_gb, force=args.force)
+    if args.json:
+        print(json.dumps(res))
+    else:
+        print(f"zoo: {res['total']} tests, {res['ran']} run ({res['passed']} passed, {res['failed']} failed, "
+              f"{res['timeout']} timed out), {res['skipped']} skipped (metrics current)")
+        print("regenerate the README table with: python tools/collect_metrics.py")
+    return 0
+
+
 def cmd_models(args) -> int:
     from . import zoo
     for name in zoo.names():
@@ -94,6 +110,14 @@ def main(argv=None) -> int:
     s = sub.add_parser("ops", help="the lowering table")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_ops)
+    s = sub.add_parser("zoo", help="run the model zoo (one subprocess per model), resumable")
+    s.add_argument("-k", default=None, help="pytest -k expression selecting models")
+    s.add_argument("--timeout", type=float, default=1800.0, help="seconds per model")
+    s.add_argument("--mem-gb", type=float, default=20.0, help="address-space cap per model process")
+    s.add_argument("--force", action="store_true", help="rerun models whose metrics are current")
+    s.add_argument("--list", action="store_true", help="only list the model tests")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_zoo)
     s = sub.add_parser("models", help="list the models")
     s.set_defaults(fn=cmd_models)
     args = p.parse_args(argv)

@@ -52,9 +52,15 @@ def record_property(record_property, request):
         record_property(k, getattr(m, k))
     out_dir = os.environ.get("TORCH_TTNN_METRICS_DIR")
     if out_dir:
+        m.code_version = os.environ.get("TORCH_TTNN_CODE_VERSION")  # type: ignore[attr-defined]
         os.makedirs(out_dir, exist_ok=True)
         with open(metrics_file(out_dir, m.model_name, mode), "w") as f:
-            json.dump(m.as_dict(), f, indent=1, default=str)
+            d = m.as_dict()
+            d["code_version"] = getattr(m, "code_version", None)
+            for extra in ("full_params",):
+                if extra in recorded:
+                    d[extra] = recorded[extra]
+            json.dump(d, f, indent=1, default=str)
     xfail = request.node.get_closest_marker("compilation_xfail")
     if not m.success:
         if xfail:

@@ -1,0 +1,109 @@
+"""The zoo runner: every model test in its own subprocess, with a timeout and a memory cap, resumable.
+
+    torch-ttnn zoo [-k EXPR] [--timeout S] [--mem-gb G] [--force] [--list]
+
+Each model test (tests/models/zoo, marker "zoo") runs as `pytest <node id>` with the metrics directory set;
+the model-test plugin writes the metrics JSON. An index (metrics/zoo-index.json) remembers, per test, the
+code version it was measured with, so a rerun skips models whose metrics are current unless --force.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+import re
+import resource
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def code_version() -> str:
+    """A hash of the compiler and simulator sources: metrics measured with other code are stale."""
+    h = hashlib.sha256()
+    for p in sorted((ROOT / "torch_ttnn").rglob("*.py")):
+        h.update(p.relative_to(ROOT).as_posix().encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def collect(k: str | None = None) -> list:
+    cmd = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-m", "zoo",
+           str(ROOT / "tests" / "models" / "zoo")]
+    if k:
+        cmd += ["-k", k]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    ids = [line.strip() for line in out.stdout.splitlines() if "::" in line]
+    if out.returncode not in (0, 5) and not ids:
+        raise RuntimeError(f"collecting the zoo failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+    return ids
+
+
+def _limit(mem_gb: float):
+    def apply():
+        b = int(mem_gb * 2 ** 30)
+        resource.setrlimit(resource.RLIMIT_AS, (b, b))
+    return apply
+
+
+def _entry_from_id(node_id: str) -> str:
+    m = re.search(r"\[(.*)\]$", node_id)
+    return m.group(1) if m else node_id.rsplit("::", 1)[-1].removeprefix("test_")
+
+
+def _bar(i: int, n: int, label: str, t0: float) -> None:
+    width = 30
+    done = int(width * i / max(n, 1))
+    el = time.time() - t0
+    sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {i}/{n} {el:6.0f}s {label[:50]:50s}")
+    sys.stderr.flush()
+
+
+def run(k: str | None = None, *, timeout: float = 1800, mem_gb: float = 20.0, force: bool = False,
+        metrics_dir: pathlib.Path | None = None) -> dict:
+    metrics_dir = metrics_dir or ROOT / "metrics" / "models"
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    index_path = metrics_dir.parent / "zoo-index.json"
+    index = json.loads(index_path.read_text()) if index_path.exists() else {}
+    version = code_version()
+    ids = collect(k)
+    results = {"ran": 0, "skipped": 0, "passed": 0, "failed": 0, "timeout": 0}
+    t0 = time.time()
+    for i, node in enumerate(ids):
+        _bar(i, len(ids), node.split("::")[-1], t0)
+        prev = index.get(node)
+        if not force and prev and prev.get("code_version") == version and prev.get("files"):
+            results["skipped"] += 1
+            continue
+        before = {p: p.stat().st_mtime for p in metrics_dir.glob("*.json")}
+        env = dict(os.environ, TORCH_TTNN_METRICS_DIR=str(metrics_dir), HF_HUB_OFFLINE="1",
+                   TORCH_TTNN_CODE_VERSION=version, TORCH_TTNN_RUNS=os.environ.get("TORCH_TTNN_RUNS", "3"))
+        start = time.time()
+        try:
+            proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", node],
+                                  cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+                                  preexec_fn=_limit(mem_gb))
+            outcome = "passed" if proc.returncode == 0 else "failed"
+            tail = (proc.stdout + proc.stderr)[-3000:]
+        except subprocess.TimeoutExpired:
+            outcome, tail = "timeout", f"timed out after {timeout:.0f} s"
+        written = [p.name for p in metrics_dir.glob("*.json") if before.get(p) != p.stat().st_mtime]
+        if not written:  # the test died before the plugin could write: record the failure ourselves
+            name = _entry_from_id(node)
+            err = tail.strip().splitlines()[-1] if tail.strip() else outcome
+            fname = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{name} eval").strip("_") + ".json"
+            (metrics_dir / fname).write_text(json.dumps({"model_name": name, "mode": "eval", "success": False,
+                                                         "error": f"{outcome}: {err}"}, indent=1))
+            written = [fname]
+        results["ran"] += 1
+        results[outcome] += 1
+        index[node] = {"code_version": version, "outcome": outcome, "seconds": round(time.time() - start, 1),
+                       "files": written}
+        index_path.write_text(json.dumps(index, indent=1, sort_keys=True))
+    _bar(len(ids), len(ids), "done", t0)
+    sys.stderr.write("\n")
+    results["total"] = len(ids)
+    return results
