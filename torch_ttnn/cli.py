@@ -4,12 +4,15 @@
     torch-ttnn report MODEL     lowering report: ops lowered, fallbacks with reasons, transfers, memory
     torch-ttnn ops              the lowering table: every aten op with a rule or a known reason
     torch-ttnn models           the models the commands know
+    torch-ttnn stat [MODEL...]  trace the fx graphs before/after lowering (JSON per graph; tools/stat_models.py)
+    torch-ttnn export MODEL OUT export the compiled model as a standalone TT-NN script (+ safetensors)
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
 
 
@@ -97,6 +100,37 @@ def cmd_models(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from . import export
+    from .tools.common import load_model
+    from .tools.stat import quiet_warnings
+    quiet_warnings()
+    model, inputs, _ = load_model(args.model)
+    res = export.export_model(model, inputs, args.out, name=args.model)
+    proc = None
+    if args.run or args.accuracy:
+        proc = export.run_script(res.script, *(["--accuracy"] if args.accuracy else []), simulated=True)
+    if args.json:
+        d = res.as_dict()
+        if proc is not None:
+            d["run"] = {"returncode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr[-4000:]}
+        print(json.dumps(d, indent=1))
+    else:
+        print(f"exported {args.model}: {res.graphs} graph(s), {res.ttnn_ops} TT-NN ops, {res.host_ops} host ops "
+              f"({res.checked_ops} checked by --accuracy)")
+        for f in (res.script, res.weights, res.inputs):
+            print(f"  {f}  ({os.path.getsize(f) / 1024:.1f} KiB)")
+        if res.imports:
+            print(f"  imports from torch_ttnn: {', '.join(res.imports)}")
+        print(f"run it: python {res.script} --simulated [--accuracy]   (on a chip: without --simulated)")
+        if proc is not None:
+            print()
+            print(proc.stdout, end="")
+            if proc.returncode:
+                print(proc.stderr[-4000:], end="", file=sys.stderr)
+    return 0 if proc is None or proc.returncode == 0 else 1
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="torch-ttnn", description="PyTorch 2 compiler for Tenstorrent devices")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -120,6 +154,17 @@ def main(argv=None) -> int:
     s.set_defaults(fn=cmd_zoo)
     s = sub.add_parser("models", help="list the models")
     s.set_defaults(fn=cmd_models)
+    s = sub.add_parser("stat", help="trace the fx graphs of models (tools/stat_models.py)")
+    from .tools import stat as _stat
+    _stat.add_arguments(s)
+    s.set_defaults(fn=_stat.run_from_args)
+    s = sub.add_parser("export", help="export a compiled model as a standalone TT-NN Python script")
+    s.add_argument("model")
+    s.add_argument("out", help="output folder (model.py, weights.safetensors, inputs.safetensors)")
+    s.add_argument("--run", action="store_true", help="then run the script on the simulated device")
+    s.add_argument("--accuracy", action="store_true", help="run it in accuracy mode (PCC per TT-NN op)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_export)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.ERROR, format="%(message)s")
     return args.fn(args)

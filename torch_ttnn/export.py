@@ -32,7 +32,7 @@ import operator
 import os
 import textwrap
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Optional
 
 import torch
 import torch.fx
@@ -150,6 +150,8 @@ class _Emitter:
         if isinstance(fq, str) and fq.startswith("ttnn."):
             return fq
         if isinstance(t, torch._ops.OpOverload):
+            if t.namespace not in ("aten", "prims"):   # a custom op of torch_ttnn (fused ops): registered there
+                self.imports.add((t.namespace, "<ops>"))
             return f"torch.ops.{t.namespace}.{t._schema.name.split('::')[-1]}.{t._overloadname}"
         if isinstance(t, torch._ops.OpOverloadPacket):
             return f"torch.ops.{t._qualified_op_name.replace('::', '.')}"
@@ -238,10 +240,13 @@ def emit_graph(gm: torch.fx.GraphModule, fn_name: str, *, ttnn, gindex: int, con
             elif type(obj).__name__ == "FoldedParams":
                 if folded_fns is None:
                     raise ExportError("folded parameters inside a folded subgraph")
-                fname = f"fold_{gindex}_{len(folded_fns)}"
-                folded_fns.append(emit_graph(obj.gm, fname, ttnn=ttnn, gindex=gindex, consts=consts,
-                                             imports=imports, lowered=False, stats={}))
-                em.names[n] = fname
+                key = ("fold", id(obj))
+                if key not in consts:      # one function per folded subgraph (shared by the aten graph)
+                    fname = f"fold_{gindex}_{sum(1 for k in consts if isinstance(k, tuple))}"
+                    folded_fns.append(emit_graph(obj.gm, fname, ttnn=ttnn, gindex=gindex, consts=consts,
+                                                 imports=imports, lowered=False, stats={}))
+                    consts[key] = fname
+                em.names[n] = consts[key]
             elif isinstance(obj, torch.Tensor):
                 key = f"g{gindex}.{n.target}"
                 consts[key] = obj
@@ -351,15 +356,18 @@ def _accuracy_line(n: torch.fx.Node, var: str, aten_of: dict, em: _Emitter,
         except ExportError:
             return None
         ttnn_name = getattr(n.target, "python_fully_qualified_name", str(n.target))
+        aten_label = str(a.target)
+        if a.target is operator.getitem and isinstance(a.args[0], torch.fx.Node):
+            aten_label = f"{a.args[0].target}[{a.args[1]}]"
         if act is None:
-            return (f"if _acc: _acc.check({var!r}, {var}, {ttnn_name!r}, {str(a.target)!r}, {a.name!r}, "
+            return (f"if _acc: _acc.check({var!r}, {var}, {ttnn_name!r}, {aten_label!r}, {a.name!r}, "
                     f"{dtypes}, lambda h: {ref})")
         # a fused activation (linear/matmul + activation=, and the views after it): the node carries the aten
         # value of the matmul (or view) but computes activation(that value). Its host value stands for the
         # activation's aten node when that node reads this one.
         users = [u for u in a.users if u.op == "call_function"]
         store = users[0].name if len(users) == 1 and _ACTIVATION_ATEN.get(act) == str(users[0].target) else ""
-        return (f"if _acc: _acc.check({var!r}, {var}, {ttnn_name!r}, {str(a.target) + ' + ' + act!r}, "
+        return (f"if _acc: _acc.check({var!r}, {var}, {ttnn_name!r}, {aten_label + ' + ' + act!r}, "
                 f"{a.name!r}, {dtypes}, lambda h: {ref}, activation={act!r}, store={store!r})")
     return f"if _acc: _acc.keep({a.name!r}, {var}, {dtypes})"
 
@@ -541,7 +549,8 @@ def _print_outputs(gname, outs, expected, reference):
             print(f"{gname} output {k}: {o!r}")
             continue
         e, r = expected.get(k), reference.get(k)
-        diff = float((o.double() - e.double()).abs().max()) if e is not None and e.shape == o.shape and o.numel() else 0.0
+        same = e is not None and e.shape == o.shape and o.numel()
+        diff = float((o.double() - e.double()).abs().max()) if same else 0.0
         print(f"{gname} output {k}: {list(o.shape)} {str(o.dtype).replace('torch.', '')}  "
               f"PCC vs compiled {pcc(o, e):.6f} (max |diff| {diff:.3g})  PCC vs torch {pcc(o, r):.6f}")
 
@@ -572,7 +581,9 @@ def main(argv=None):
             expected = {k: data[f"g{gi}.expected.{k}"] for k in range(n_out) if f"g{gi}.expected.{k}" in data}
             reference = {k: data[f"g{gi}.reference.{k}"] for k in range(n_out) if f"g{gi}.reference.{k}" in data}
             acc = None
-            if args.accuracy:
+            if args.accuracy and ref_fn is None:
+                print(f"graph {gi} ({kind}): no aten graph was kept for it; no PCC per op")
+            elif args.accuracy:
                 with torch.no_grad():
                     acc = Accuracy(ref_fn(*inputs), f"graph {gi}")
                 print(f"graph {gi} ({kind}): PCC per TT-NN op")
@@ -665,8 +676,10 @@ def export_compiled(option, records: dict, out_dir: str, *, name: str = "model",
                         aten_gm=aten_gm, folded_fns=folded, stats=stats)
         functions += folded + [fn]
         if aten_gm is not None:
-            functions.append(emit_graph(aten_gm, f"aten_graph_{gi}", ttnn=ttnn, gindex=gi, consts=consts,
-                                        imports=imports, return_all=True, lowered=False))
+            ref_folded: list = []
+            ref_fn = emit_graph(aten_gm, f"aten_graph_{gi}", ttnn=ttnn, gindex=gi, consts=consts,
+                                imports=imports, return_all=True, lowered=False, folded_fns=ref_folded)
+            functions += ref_folded + [ref_fn]
             ref_name = f"aten_graph_{gi}"
         else:
             ref_name = "None"
@@ -697,14 +710,20 @@ def export_compiled(option, records: dict, out_dir: str, *, name: str = "model",
         res.outputs.append(outs)
         graphs_table.append(f"    (graph_{gi}, {ref_name}, {report.kind!r}, {sources!r}, {len(outs)}),")
     for k, v in consts.items():
-        weights[f"const.{k}"] = v.detach().contiguous().clone()
+        if isinstance(v, torch.Tensor):
+            weights[f"const.{k}"] = v.detach().contiguous().clone()
     res.graphs = len(graphs_table)
     res.ttnn_ops = stats.get("ttnn_ops", 0)
     res.host_ops = stats.get("host_ops", 0)
     res.checked_ops = stats.get("checked_ops", 0)
-    res.imports = sorted(f"{m}.{n}" for m, n in imports)
+    res.imports = sorted(f"torch.ops.{m} (custom ops)" if n == "<ops>" else f"{m}.{n}" for m, n in imports)
+    requires = ""
+    for m, n in sorted(imports):
+        if n == "<ops>" and m == "ttnn_fused":
+            requires += ('\n# the fused ops of torch-ttnn (torch.ops.ttnn_fused), with their host implementation\n'
+                         '_import("torch_ttnn.compiler.passes.fusion", "fused_ops")()\n')
     header = _header(name, res, results)
-    text = (header + _PRELUDE + "\n\n" + "\n\n\n".join(functions) + "\n\n\n# (graph, aten reference, kind, "
+    text = (header + _PRELUDE + requires + "\n\n" + "\n\n\n".join(functions) + "\n\n\n# (graph, aten reference, kind, "
             "[(source, key)] of its inputs, number of outputs)\nGRAPHS = [\n" + "\n".join(graphs_table) + "\n]\n"
             + _MAIN)
     compile(text, res.script, "exec")   # a syntax error here is an exporter bug: fail before writing

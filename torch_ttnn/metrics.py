@@ -60,6 +60,37 @@ def accuracy(out, ref) -> Optional[float]:
     return round(100.0 * worst, 2)
 
 
+def grad_leaves(loss) -> list:
+    """The leaf tensors (parameters, inputs) whose .grad a backward of `loss` writes, in graph order."""
+    out, seen, stack = [], set(), [getattr(loss, "grad_fn", None)]
+    while stack:
+        fn = stack.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        var = getattr(fn, "variable", None)   # AccumulateGrad
+        if isinstance(var, torch.Tensor):
+            out.append(var)
+            continue
+        stack.extend(f for f, _ in fn.next_functions)
+    return out
+
+
+def _backward(out, also=()) -> list:
+    """Train mode: backward of the loss (the first tensor output; summed when it is not a scalar) with the
+    gradients of its leaves (and of `also`) reset first; returns the leaves."""
+    loss = tensors_of(out)[0]
+    leaves = grad_leaves(loss)
+    for t in list(leaves) + list(also):
+        t.grad = None
+    (loss if loss.numel() == 1 else loss.sum()).backward()
+    return leaves
+
+
+def _grads(leaves) -> list:
+    return [t.grad.detach().clone() if t.grad is not None else torch.zeros_like(t) for t in leaves]
+
+
 def _call(fn, inputs):
     if isinstance(inputs, dict):
         return fn(**inputs)
@@ -102,15 +133,24 @@ class ModelMetrics:
 
 def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "eval", runs: int = 3,
             option_kwargs: Optional[dict] = None, ref_output=None, batch_size=None) -> ModelMetrics:
-    """Compile `fn` with the TT-NN backend, run it, and compare with eager."""
+    """Compile `fn` with the TT-NN backend, run it, and compare with eager.
+
+    mode="train": `fn` computes a loss; each run (eager and compiled) also runs loss.backward(), and the
+    accuracy is the minimum PCC over the loss and the gradients of every leaf the loss depends on (parameters,
+    inputs requiring grad). The eager reference is always recomputed (its gradients are needed)."""
     import torch._dynamo
     import torch_ttnn
     m = ModelMetrics(model_name, mode, batch_size=batch_size)
     torch._dynamo.reset()
+    train = mode == "train"
     ctx = torch.no_grad() if mode == "eval" else torch.enable_grad()
     with ctx:
         t0 = time.perf_counter()
-        ref = _call(fn, inputs) if ref_output is None else ref_output
+        ref = _call(fn, inputs) if ref_output is None or train else ref_output
+        if train:
+            leaves = _backward(ref)     # compared by identity: the compiled backward writes the same leaves
+            ref_grads = _grads(leaves)
+            ref = tensors_of(ref)[0].detach()
         m.eager_ms = round((time.perf_counter() - t0) * 1000, 2)
         option = TorchTtnnOption(device=device, **(option_kwargs or {}))
         compiled = torch.compile(fn, backend=torch_ttnn.backend, options=option)
@@ -120,6 +160,8 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
         try:
             t0 = time.perf_counter()
             out = _call(compiled, inputs)
+            if train:
+                _backward(out, leaves)
             m.compiled_first_ms = round((time.perf_counter() - t0) * 1000, 2)
             times = []
             counters = getattr(device, "counters", None)
@@ -128,12 +170,17 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
                     counters.reset()
                 t0 = time.perf_counter()
                 out = _call(compiled, inputs)
+                if train:
+                    _backward(out, leaves)
                 times.append((time.perf_counter() - t0) * 1000)
             m.compiled_ms = round(statistics.median(times), 2)
             if counters is not None:
                 m.to_device, m.from_device = counters.to_device, counters.from_device
                 m.to_device_bytes, m.from_device_bytes = counters.to_device_bytes, counters.from_device_bytes
                 m.op_launches = counters.ops
+            if train:
+                out = [tensors_of(out)[0].detach()] + _grads(leaves)
+                ref = [ref] + ref_grads
             m.accuracy = accuracy(out, ref)
             m.success = True
         except Exception as e:  # the metrics record the failure; the caller decides

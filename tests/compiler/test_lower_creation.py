@@ -49,7 +49,8 @@ FULL = [
     ("new-ones-int", lambda a: a.new_ones(4, 3) * 5, (2,), torch.int64),
     ("new-full", lambda a: a.new_full((4, 3), 7.0), (2,), torch.float32),
     ("fill", lambda a: (a * 2).fill_(3.0), (6, 5), torch.float32),
-    ("full-int64-big", lambda a: torch.full((3, 4), 2 ** 31 - 1) - a, (3, 4), torch.int64),
+    ("full-int64-big", lambda a: (torch.full((3, 4), 2 ** 30) + a, torch.full((2,), -2 ** 31)), (3, 4),
+     torch.int64),
     ("full-bf16", lambda a: torch.full((3, 4), 1.5, dtype=torch.bfloat16) + a, (3, 4), torch.bfloat16),
 ]
 
@@ -75,8 +76,18 @@ def test_full_is_made_on_the_device(device):
 
 
 def test_fill_tensor_value(device):
-    check_lowered(lambda a, v: a.clone().fill_(v[0] * 2), (torch.randn(4, 33), torch.randn(3)), device=device,
+    check_lowered(lambda a, v: a.clone().fill_(v[1]), (torch.randn(4, 33), torch.randn(3)), device=device,
                   expect=("expand",))
+
+
+def test_full_outside_int32_falls_back(device):
+    from .harness import compile_and_run, remaining_aten_ops
+    import torch_ttnn
+    out, option = compile_and_run(lambda a: (torch.full((3,), 2 ** 40), a + 1), (torch.tensor([1, 2, 3]),),
+                                  device=device)
+    assert torch.equal(out[0], torch.full((3,), 2 ** 40))
+    assert "aten.full.default" in remaining_aten_ops(option)
+    assert "int32 range" in torch_ttnn.lowering_report(option)
 
 
 def test_empty_then_filled(device):
@@ -88,7 +99,7 @@ def test_empty_then_filled(device):
 
 def test_scalar_tensor(device):
     def f(a):
-        return torch.where(a > 0, a, torch.scalar_tensor(-3.0)), torch.scalar_tensor(5.0) + 0
+        return torch.where(a > 0, a, torch.scalar_tensor(-3.0)), torch.scalar_tensor(5, dtype=torch.int64)
     check_lowered(f, (torch.randn(4, 9),), device=device)
 
 

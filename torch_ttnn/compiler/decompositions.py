@@ -61,9 +61,25 @@ KEEP = {
     aten.threshold_backward.default: "ttnn ops",
     aten.gelu_backward.default: "ttnn ops",
     aten.silu_backward.default: "ttnn ops",
+    # training (lowering/backward.py). Losses: their decompositions end in 0-dim arithmetic (the mean's
+    # division by the total weight, the scalar gradient times the error) and gather/scatter/where chains; the
+    # rules build one [N, C] one-hot mask on the device and reduce it (a handful of ops, no 0-dim operands).
+    aten.nll_loss_forward.default: "one-hot mask (ttnn.eq/arange) + ttnn.sum",
+    aten.nll_loss_backward.default: "one-hot mask * scaled gradient",
+    aten.mse_loss.default: "ttnn.subtract/square/mean",
+    aten.mse_loss_backward.default: "ttnn ops",
+    # its decomposition is a masked index_put with accumulation; the rule is one ttnn.scatter_add
+    aten.embedding_dense_backward.default: "ttnn.scatter_add",
+    # Left to the decomposition on purpose (they lower to the same element-wise + reduction formula a rule would
+    # emit, TT-NN 0.81.1 having no fused op for them): native_layer_norm_backward, native_batch_norm_backward,
+    # native_group_norm_backward, _softmax_backward_data, _log_softmax_backward_data, native_dropout_backward
+    # (mask * grad * scale), and the *_backward of the decomposed activations.
     # attention: kept whole so that it lowers to ttnn.transformer.scaled_dot_product_attention (cases the op
     # cannot do are lowered to matmul/softmax on the device by lowering/attention.py)
     aten._scaled_dot_product_flash_attention_for_cpu.default: "ttnn.transformer.scaled_dot_product_attention",
+    aten.all.default: "ttnn.min",
+    aten.all.dim: "ttnn.min",
+    aten.all.dims: "ttnn.min",
 }
 
 

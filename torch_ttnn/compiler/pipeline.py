@@ -14,6 +14,7 @@ from .passes.data_movement import DataMovement
 from .passes.deallocate import Deallocate
 from .passes.layout import ChannelsLastLayout
 from .passes.lower import LowerToTTNN
+from .passes.training import TrainingPrecision
 from .passes.upsample import RecognizeUpsample
 from .report import GraphReport
 
@@ -33,6 +34,8 @@ def build_passes(option, ttnn, report: GraphReport, static_inputs, device) -> li
     passes += [ChannelsLastLayout(ttnn)]
     if option.fusions:
         passes += fusion.ttnn_fusions(ttnn, option)
+    if report.kind in ("forward", "backward"):   # a training step (aot_autograd's joint graph, split)
+        passes += [TrainingPrecision(ttnn)]
     passes += [DataMovement(ttnn, report), DeadCodeElimination()]
     if option.deallocate:
         passes += [Deallocate(ttnn)]
@@ -47,13 +50,17 @@ class CompiledGraph:
         self.report = report
         self.option = option
 
+    _boxed_call = True  # aot_autograd passes the arguments as one list where it honours boxing
+
     def __call__(self, *args):
+        if len(args) == 1 and isinstance(args[0], list):  # boxed call (graph inputs are never lists)
+            args = args[0]
         self.option.results.calls += 1
         return self.gm(*args)
 
 
 def _copy_aten(agm: torch.fx.GraphModule) -> torch.fx.GraphModule:
-    """The aten graph as it came from aot_autograd, before the passes change it. Node metas are shallow
+    """A copy of the aten graph as lowering sees it (after the aten-level passes). Node metas are shallow
     copies: a lowered node's meta["val"] is the very object of the aten node it stands for."""
     g = torch.fx.Graph()
     g.output(g.graph_copy(agm.graph, {}))
@@ -62,7 +69,7 @@ def _copy_aten(agm: torch.fx.GraphModule) -> torch.fx.GraphModule:
 
 def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_inputs) -> CompiledGraph:
     report = GraphReport(kind)
-    aten_gm = _copy_aten(agm)   # kept for the tools (export --accuracy runs it as the reference)
+    kept: list = []   # the aten graph entering lowering, for the tools (export --accuracy runs it)
     index = len(option.results.graphs)
     after_each = None
     if option.gen_graphviz:
@@ -73,7 +80,17 @@ def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_
             write_pass_svg(gm, out, f"graph{index}_{kind}", pass_name)
 
         after_each("aten", agm)
-    gm = PassManager(build_passes(option, ttnn, report, static_inputs, option.device), after_each)(agm)
+    passes = build_passes(option, ttnn, report, static_inputs, option.device)
+    before_lower = next((repr(passes[i - 1]) for i, p in enumerate(passes)
+                         if isinstance(p, LowerToTTNN) and i > 0), None)
+
+    def after(pass_name, gm):
+        if pass_name == before_lower:
+            kept.append(_copy_aten(gm))
+        if after_each is not None:
+            after_each(pass_name, gm)
+
+    gm = PassManager(passes, after)(agm)
     for n in gm.graph.nodes:
         if n.op == "call_function" and "tt" in n.meta and n.meta.get("aten") is not None:
             report.ttnn_ops[getattr(n.target, "__name__", str(n.target))] += 1
@@ -82,5 +99,5 @@ def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_
     option.results.reports.append(report)
     if not hasattr(option.results, "aten_graph_modules"):
         option.results.aten_graph_modules = []   # aligned with graph_modules
-    option.results.aten_graph_modules.append(aten_gm)
+    option.results.aten_graph_modules.append(kept[-1] if kept else None)
     return CompiledGraph(gm, report, option)

@@ -8,7 +8,8 @@ A rule receives the lowering context and the aten node's arguments (tensor argum
 lowered graph, everything else as Python values) and returns the node(s) standing for the aten result, or
 calls `ctx.unsupported(reason)` to leave the op to torch. `when=` lists capability predicates
 `(ctx, node) -> reason | None` checked before the rule runs; a reason means "TT-NN cannot do this case".
-Registering one overload twice is an error at import.
+Registering two rules for one overload (or declaring one gap twice) is an error at import; a rule
+supersedes a gap another family declared.
 """
 from __future__ import annotations
 
@@ -56,16 +57,22 @@ def lower(*targets, when: Sequence[Predicate] = (), family: str = ""):
                 if overload in RULES:
                     raise RuntimeError(f"two lowering rules for {overload}: {RULES[overload].fn.__module__}."
                                        f"{RULES[overload].fn.__name__} and {fn.__module__}.{fn.__name__}")
+                UNSUPPORTED.pop(overload, None)   # a rule supersedes a gap declared by another family
                 RULES[overload] = Rule(overload, fn, tuple(when), family or fn.__module__.rsplit(".", 1)[-1])
         return fn
     return register
 
 
 def unsupported(reason: str, *targets) -> None:
+    """Declare a gap. A rule registered for the same overload by another family (e.g. backward.py lowering a
+    backward op a forward family declared impossible) wins, whatever the import order; declaring one gap twice
+    is an error."""
     for t in targets:
         for overload in _overloads(t):
-            if overload in RULES or overload in UNSUPPORTED:
+            if overload in UNSUPPORTED:
                 raise RuntimeError(f"{overload} is already registered")
+            if overload in RULES:
+                continue
             UNSUPPORTED[overload] = reason
 
 

@@ -7,8 +7,8 @@ included); integer formats are held as int64 tensors with values in the format's
 Two families of rules live here:
 
 - HOST conversions (`from_torch`, `ttnn.Tensor(...)`, host `typecast`, `to_torch`): bit-exact with the real
-  ttnn 0.81.1 wheel. Every rule below marked "oracle" was found by comparing with the wheel
-  (tests/sim/test_oracle_conversions.py checks them all).
+  ttnn 0.81.1 wheel. Every host rule below (H, F, B, I, P, T, E) was found by comparing with the wheel;
+  tests/sim/test_oracle_conversions.py checks them all.
 - DEVICE rules (outputs of simulated ops): the packer (bf16 round-to-nearest ties-away, denormals flushed,
   -0 -> +0, NaN -> Inf; bfp8 formed from that bf16 by rounding ties-away; bfp4 a truncation of bfp8) and the
   SFPU (truncation into a 16-bit Dst). These come from FACTS.md; the wheel cannot run them.
@@ -74,16 +74,45 @@ Host rules found with the oracle (real wheel 0.81.1):
        (the oracle tests accept both).
   (I3) integer -> integer: wraps modulo 2^n (static_cast), vector and scalar alike.
   (I4) host typecast follows the same rules from the tensor's stored format; host to_layout ignores dtype.
+
+  Tile padding
+  (P1) from_torch(layout=TILE, pad_value=p): p is cast to the *source* element type first (a scalar C++ cast:
+       bfloat16 RNE, 1.999 -> 2.0; int32 source -1.5 -> -1, which then wraps to 255 in uint8), then converted
+       with the padded buffer (vector rules: float32 -1.5 -> uint8 0).
+  (P2) host to_layout(TILE, pad_value=p) casts p to the tensor's own type (uint8: -1.5 -> 255, 300.7 -> 44).
+  (P3) host typecast converts the padding like the values.
+
+  ttnn.Tensor(data, shape, data_type, layout, ...)
+  (T1) the wheel has an int32 overload and a float32 overload: a list of Python ints that all fit int32 (with an
+       int pad_value) is an int32 source (wrapping into narrower ints: 70000 -> 4464 in uint16); any float, or an
+       int outside int32, makes the whole list float32 (then the float -> int rules, 2^31 -> INT32_MIN in int32).
+
+  Refusals and small facts
+  (E1) host typecast / to_dtype of a ROW_MAJOR tensor to a block float raises "...physical_shape() ==
+       output_spec.physical_shape()" unless the shape is tile-aligned, in which case the result is TILE. Host
+       to_layout(ROW_MAJOR) of a block float raises "Tensor layout must be ROW_MAJOR for unpadding" unless the
+       shape is tile-aligned (then the tensor comes back unchanged, still TILE). ttnn.Tensor(list, ...) of a
+       block float in ROW_MAJOR raises "Only TILE layout is supported for BFLOAT8_B dtype!"; a wrong number of
+       values raises "Buffer size N differs from shape volume M".
+  (E2) to_torch gives torch.uint32 for UINT32 and torch.uint16 for UINT16 (not int32/int16); to_torch(dtype=)
+       is torch's own conversion of that result; torch_rank that cannot be reached raises "Unable to squeeze to
+       desired rank!". A rank-0 ROW_MAJOR tensor has padded_shape [1]. element_size() of a block float raises
+       ValueError("datum for bfp2, bfp4, bfp8 is invalid").
+
+  Not checkable here: with device=..., the wheel's own source may convert on the device (tilize and typecast
+  run there when both dtypes allow it). The simulator always converts on the host, then transfers.
 """
 from __future__ import annotations
 
 import contextlib
+import sys
 from typing import Optional
 
 import torch
 
 from .types import BLOCK_FLOAT_DTYPES, FLOAT_DTYPES, INT_DTYPES, INT_FORMATS, DataType
 
+_LITTLE_ENDIAN = sys.byteorder == "little"
 _EXP_MASK = 0x7F800000
 _MANT_MASK = 0x007FFFFF
 _SIGN_MASK = -0x80000000  # 0x80000000 as int32
@@ -97,62 +126,55 @@ def _float(b: torch.Tensor) -> torch.Tensor:
     return b.to(torch.int32).view(torch.float32)
 
 
-def _ubits(x: torch.Tensor) -> torch.Tensor:
-    """float32 bit patterns as non-negative int64."""
-    return _bits(x).to(torch.int64) & 0xFFFFFFFF
-
-
-def _from_ubits(b: torch.Tensor) -> torch.Tensor:
-    b = torch.where(b >= 0x80000000, b - 0x100000000, b)
-    return _float(b)
-
-
 # ----------------------------------------------------------------------------------------------
 # bfloat16
 # ----------------------------------------------------------------------------------------------
 
 def round_bf16_rne(x: torch.Tensor) -> torch.Tensor:
     """Host float32 -> bfloat16 (F1): round to nearest, ties to even; overflow -> inf; NaN -> 0x7FC0."""
-    x = x.to(torch.float32)
-    b = _ubits(x)
-    lsb = (b >> 16) & 1
-    r = (b + 0x7FFF + lsb) & 0xFFFF0000
-    r = torch.where(torch.isnan(x), torch.full_like(r, 0x7FC00000), r)
-    return _from_ubits(r)
+    x = x.to(torch.float32).contiguous()
+    b = x.view(torch.int32)
+    r = b >> 16                             # int32 arithmetic wraps: exact for every non-NaN pattern
+    r &= 1
+    r += 0x7FFF
+    r += b
+    r &= -0x10000
+    r.masked_fill_(torch.isnan(x), 0x7FC00000)
+    return r.view(torch.float32)
 
 
 def _flush_denormals(b: torch.Tensor) -> torch.Tensor:
     """int32 bit patterns: zero exponent -> +0 (also turns -0 into +0)."""
-    return torch.where((b & _EXP_MASK) == 0, torch.zeros_like(b), b)
+    return b.masked_fill((b & _EXP_MASK) == 0, 0)
 
 
 def round_bf16_packer(x: torch.Tensor) -> torch.Tensor:
     """Device packer float32 Dst -> bfloat16: nearest, ties away from zero; denormals and -0 -> +0;
     NaN -> +Inf."""
-    b = _flush_denormals(_bits(x))
-    nan = torch.isnan(x)
-    b64 = b.to(torch.int64) & 0xFFFFFFFF
-    r = (b64 + 0x8000) & 0xFFFF0000
-    r = torch.where(r >= 0x80000000, r - 0x100000000, r).to(torch.int32)
-    # rounding a finite value up to the exponent 255 gives inf (mantissa 0), which is what the packer does
-    r = _flush_denormals(r)
-    r = torch.where(nan, torch.full_like(r, 0x7F800000), r)
-    return _float(r)
+    x = x.to(torch.float32).contiguous()
+    b = x.view(torch.int32)
+    r = b + 0x8000                          # sign-magnitude: ties away from zero; a carry into exponent 255
+    r &= -0x10000                           # gives inf (mantissa 0), which is what the packer does
+    r.masked_fill_((b & _EXP_MASK) == 0, 0)
+    r.masked_fill_(torch.isnan(x), 0x7F800000)
+    return r.view(torch.float32)
 
 
 def truncate_bf16(x: torch.Tensor) -> torch.Tensor:
     """SFPU result stored to a 16-bit Dst: the low 16 bits are dropped; denormals flushed."""
-    b = _bits(x)
-    nan = torch.isnan(x)
-    r = _flush_denormals(b & -0x10000)
-    r = torch.where(nan, torch.full_like(r, 0x7FC00000), r)
-    return _float(r)
+    x = x.to(torch.float32).contiguous()
+    b = x.view(torch.int32)
+    r = b & -0x10000
+    r.masked_fill_((b & _EXP_MASK) == 0, 0)
+    r.masked_fill_(torch.isnan(x), 0x7FC00000)
+    return r.view(torch.float32)
 
 
 def flush_fp32(x: torch.Tensor) -> torch.Tensor:
     """Device float32 result: denormals flushed to +0."""
-    b = _bits(x)
-    return torch.where(torch.isnan(x), x.to(torch.float32), _float(_flush_denormals(b)))
+    x = x.to(torch.float32).contiguous()
+    b = x.view(torch.int32)
+    return b.masked_fill((b & _EXP_MASK) == 0, 0).view(torch.float32)
 
 
 def truncate_tf32(x: torch.Tensor) -> torch.Tensor:
@@ -162,14 +184,22 @@ def truncate_tf32(x: torch.Tensor) -> torch.Tensor:
 
 def bf16_to_torch(x: torch.Tensor) -> torch.Tensor:
     """Stored bfloat16 values (float32 with zero low halves) -> a torch.bfloat16 tensor, bit-exact (F3)."""
-    hi = (_bits(x) >> 16).to(torch.int16)
-    return hi.view(torch.bfloat16)
+    flat = x.to(torch.float32).contiguous().reshape(-1)
+    if _LITTLE_ENDIAN:
+        hi = flat.view(torch.int16)[1::2]            # the upper half of every float32
+    else:  # pragma: no cover
+        hi = (flat.view(torch.int32) >> 16).to(torch.int16)
+    return hi.contiguous().view(torch.bfloat16).reshape(x.shape)
 
 
 def bf16_from_torch(x: torch.Tensor) -> torch.Tensor:
     """torch.bfloat16 -> stored float32, bit-exact (NaN payloads kept)."""
-    hi = x.contiguous().view(torch.int16).to(torch.int32) << 16
-    return _float(hi)
+    flat = x.contiguous().reshape(-1).view(torch.int16)
+    if _LITTLE_ENDIAN:
+        out = torch.zeros(2 * flat.numel(), dtype=torch.int16)
+        out[1::2] = flat
+        return out.view(torch.float32).reshape(x.shape)
+    return (flat.to(torch.int32) << 16).view(torch.float32).reshape(x.shape)  # pragma: no cover
 
 
 # ----------------------------------------------------------------------------------------------
@@ -188,16 +218,15 @@ def _blocks(x: torch.Tensor) -> torch.Tensor:
 
 def _quantize_blocks(x: torch.Tensor, mant_bits: int, ties_away: bool) -> torch.Tensor:
     """Quantize blocks of 16 to a shared exponent and sign + `mant_bits` magnitude with no implicit one,
-    in exact integer arithmetic on the float32 bit patterns (rules B1-B5)."""
+    in exact int32 arithmetic on the float32 bit patterns (rules B1-B5)."""
     k = mant_bits
-    blocks = _blocks(x.to(torch.float32))
-    b = _ubits(blocks)
-    sign = b >> 31
+    blocks = _blocks(x.to(torch.float32).contiguous())
+    b = blocks.view(torch.int32)
     exp = (b >> 23) & 0xFF
     normal = exp != 0                                              # B1: zeros and denormals flush
-    sig = torch.where(normal, (b & _MANT_MASK) | 0x800000, torch.zeros_like(b))
-    shared = torch.where(normal, exp, torch.zeros_like(exp)).amax(dim=-1, keepdim=True)   # B2
-    shift = ((24 - k) + (shared - exp)).clamp(max=40)              # >= 17; beyond 25 everything rounds to 0
+    sig = torch.where(normal, (b & _MANT_MASK) | 0x800000, 0)
+    shared = exp.amax(dim=-1, keepdim=True)                        # B2 (a zero exponent never wins)
+    shift = ((24 - k) + (shared - exp)).clamp_(max=31)             # >= 17; from 25 on everything rounds to 0
     q = sig >> shift
     rem = sig - (q << shift)
     half = torch.ones_like(shift) << (shift - 1)
@@ -205,18 +234,13 @@ def _quantize_blocks(x: torch.Tensor, mant_bits: int, ties_away: bool) -> torch.
         up = rem >= half
     else:
         up = (rem > half) | ((rem == half) & ((q & 1) == 1))      # B3: nearest, ties to even
-    mag = (q + up.to(torch.int64)).clamp(max=(1 << k) - 1)         # B3: saturate, never bump the exponent
-    # decode: value = mag * 2^(E - 127 - (k - 1)); exact in float64 and in float32 for E < 255
-    scale = torch.pow(2.0, (shared - 127 - (k - 1)).to(torch.float64))
-    val = (mag.to(torch.float64) * scale).to(torch.float32)
-    vbits = _ubits(val)
-    # B5: with E = 255 a magnitude with its top bit set rebuilds exponent 255 (inf or NaN)
-    top = 1 << (k - 1)
-    special = (shared == 255) & (mag >= top)
-    sbits = 0x7F800000 | ((mag - top) << (23 - (k - 1)))
-    vbits = torch.where(special, sbits, vbits)
-    vbits = torch.where(mag == 0, torch.zeros_like(vbits), vbits | (sign << 31))   # B4: 0 has no sign
-    return _from_ubits(vbits).reshape(x.shape)
+    mag = (q + up.to(torch.int32)).clamp_(max=(1 << k) - 1)        # B3: saturate, never bump the exponent
+    # decode: mag * 2^(E - 127 - (k - 1)) by moving the exponent of float(mag); with E = 255 a magnitude with
+    # its top bit set lands on exponent 255 (inf or NaN, B5). No result is denormal: an element of exponent e
+    # keeps about k - (E - e) bits, so a nonzero magnitude is worth at least 2^(e - 127) >= 2^-126.
+    vbits = mag.to(torch.float32).view(torch.int32) + ((shared - 127 - (k - 1)) << 23)
+    vbits = torch.where(mag == 0, 0, vbits | (b & _SIGN_MASK))    # B4: a zero magnitude has no sign
+    return vbits.view(torch.float32).reshape(x.shape)
 
 
 def quantize_bfp_host(x: torch.Tensor, dtype: DataType) -> torch.Tensor:
@@ -274,10 +298,11 @@ _INT64_MIN = -(1 << 63)
 
 def _cvt32(x: torch.Tensor) -> torch.Tensor:
     """x86 cvttss2si (32-bit): truncate; NaN and out-of-range -> INT32_MIN. float32 in, int64 out."""
-    x64 = x.to(torch.float64)
-    ok = (x64 >= -2.0 ** 31) & (x64 < 2.0 ** 31)               # False for NaN
-    return torch.where(ok, torch.where(ok, x64, 0.0).trunc().to(torch.int64),
-                       torch.full(x64.shape, _INT32_MIN, dtype=torch.int64))
+    x = x.to(torch.float32)
+    ok = (x >= -2.0 ** 31) & (x < 2.0 ** 31)                   # exact bounds in float32; False for NaN
+    v = torch.where(ok, x, 0.0).trunc_().to(torch.int32)
+    v.masked_fill_(~ok, _INT32_MIN)
+    return v.to(torch.int64)
 
 
 def _cvt64(x: torch.Tensor) -> torch.Tensor:

@@ -1,9 +1,19 @@
 """ttnn.Tensor of the simulated device.
 
 A tensor stores its logical values (float32 for the float formats, holding values exactly representable in
-the format; int64 for the integer formats, holding values in the format's range) plus a model of its tile
-padding: `_pad` is the scalar every padding element holds, or None when it is unknown (after device ops
-that do not define it). Memory and transfer sizes count the padding; compute does not pay for it.
+the format, bfloat16 NaN payloads included; int64 for the integer formats, holding values in the format's
+range) plus a model of its tile padding: `_pad` is the scalar every padding element holds, or None when it is
+unknown. Memory and transfer sizes count the padding; compute does not pay for it.
+
+How `_pad` is kept (only TILE tensors have one; ROW_MAJOR tensors have None):
+- host from_torch / ttnn.Tensor(...) / to_layout(TILE): pad_value cast to the source element type, then
+  converted with the buffer (the wheel's rules, ops/core.py `_pad_of`); a block-float pad is what a block made
+  only of padding stores (formats.bfp_scalar). Block-float quantization of the last blocks of a row uses it.
+- host typecast / to_dtype: converted like the values; to_layout(ROW_MAJOR): dropped.
+- to_device / from_device / reallocate / clone / to_memory_config: kept (converted when the dtype changes).
+- device to_layout(TILE) / tilize: pad_value (0 for tilize); fill_implicit_tile_padding: its fill value.
+- other device ops: whatever the op defines (make_output(pad=...)), else None: FACTS.md says padding is not
+  guaranteed after device ops, and consumers treat None as unknown (ops/_common.padded_values reads it as 0).
 """
 from __future__ import annotations
 

@@ -365,5 +365,88 @@ def format_trace_results(results: list) -> str:
                      by.get(("ttnn", "fw"), ""), by.get(("ttnn", "bw"), ""),
                      f"{m['ops_remaining']}/{m['ops_before']}" if m.get("ops_before") else "",
                      f"{r.seconds:.1f}", "; ".join(f"{k}: {v}" for k, v in r.errors.items()) or "ok"])
-    return table(rows, ["model", "aten fw", "aten bw", "ttnn fw", "ttnn bw", "host ops", "s", "status"],
+    return table(rows, ["model", "aten fw", "aten bw", "ttnn fw", "ttnn bw", "host/aten ops", "s", "status"],
                  align="lrrrrrrl")
+
+
+# --- command line (tools/stat_models.py and `torch-ttnn stat`) ----------------------------------------------
+
+
+def add_arguments(p) -> None:
+    p.add_argument("models", nargs="*", metavar="MODEL", help="models to trace (also --model)")
+    p.add_argument("--model", action="append", default=[], help="a model to trace (repeatable); default: "
+                   + ", ".join(DEFAULT_MODELS))
+    p.add_argument("--model_list", nargs="+", default=[], help="models to trace (the original's flag)")
+    p.add_argument("--model_list_txt", help="a file with one model name a line (# comments)")
+    p.add_argument("--trace_orig", action="store_true", help="trace the aten graphs (torch_stat backend); "
+                   "the default when neither --trace_orig nor --trace_modi is given")
+    p.add_argument("--trace_modi", action="store_true", help="trace the lowered graphs (torch_ttnn backend)")
+    p.add_argument("--backward", action="store_true", help="also the backward graphs (training mode)")
+    p.add_argument("--profile", action="store_true", help="PyTorch profiler trace per model under OUT/profile/")
+    p.add_argument("--graphviz", action="store_true", help="SVG of the graphs under OUT/models/<model>/graphviz")
+    p.add_argument("--out_folder", "-o", default="stat", help="output folder (default: stat)")
+    p.add_argument("--report", action="store_true", help="then write the report (tools/generate_report.py)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
+def quiet_warnings() -> None:
+    """aot_autograd warns about compilers taking unboxed arguments (torch_ttnn's): noise in the tools."""
+    import warnings
+    warnings.filterwarnings("ignore", message=".*doesn't take boxed arguments.*")
+
+
+def run_from_args(args) -> int:
+    import sys
+    quiet_warnings()
+
+    from .common import progress
+    models = list(args.models) + list(args.model) + list(args.model_list)
+    if args.model_list_txt:
+        with open(args.model_list_txt) as f:
+            models += [m.strip() for m in f if m.strip() and not m.strip().startswith("#")]
+    models = models or list(DEFAULT_MODELS)
+    trace_orig, trace_modi = args.trace_orig, args.trace_modi
+    if not trace_orig and not trace_modi:
+        trace_orig = True
+    device = None
+    if trace_modi:
+        from .. import runtime
+        device = runtime.open_device()
+    results = []
+    bar = progress(models, desc="tracing")
+    for name in bar:
+        if hasattr(bar, "set_postfix_str"):
+            bar.set_postfix_str(name)
+        results.append(trace_model(name, args.out_folder, trace_orig=trace_orig, trace_modi=trace_modi,
+                                   backward=args.backward, profile=args.profile, graphviz=args.graphviz,
+                                   device=device))
+    rep = None
+    if args.report:
+        from .report import generate_report
+        rep = generate_report(args.out_folder, progress=progress)
+    if args.json:
+        d = {"out_folder": args.out_folder, "models": [r.as_dict() for r in results]}
+        if rep is not None:
+            d["report"] = rep.as_dict()
+        print(json.dumps(d, indent=1, default=str))
+    else:
+        print(format_trace_results(results))
+        files = sum(len(r.graphs) for r in results)
+        print(f"\n{files} graph files in {os.path.join(args.out_folder, 'raw')}/"
+              + (f"; profiles in {os.path.join(args.out_folder, 'profile')}/" if args.profile else ""))
+        if rep is not None:
+            from .report import format_report
+            print()
+            print(format_report(rep))
+    sys.stdout.flush()
+    return 0 if all(not r.errors for r in results) else 1
+
+
+def main(argv=None) -> int:
+    import argparse
+    p = argparse.ArgumentParser(prog="stat_models.py", description="Trace the fx graphs of models before "
+                                "(aten) and after (TT-NN) lowering: one JSON file per graph under OUT/raw/.")
+    add_arguments(p)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR, format="%(message)s")
+    return run_from_args(args)

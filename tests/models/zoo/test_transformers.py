@@ -44,8 +44,9 @@ def _from_config(cls, config):
 
 
 def _reduced_depth(cls, config, layers_attr="num_hidden_layers", layers=2):
-    """The architecture with `layers` decoder layers, and the parameter count of the full one (on the meta
-    device: nothing is allocated)."""
+    """The architecture with `layers` decoder layers, and the parameter count of the full one (built on the meta
+    device: nothing is allocated). Tied weights count once (Falcon ties lm_head to the embedding: 6.92B; counted
+    twice it would be 7.22B)."""
     with torch.device("meta"):
         full = cls(config)
     full_params = sum(p.numel() for p in full.parameters())

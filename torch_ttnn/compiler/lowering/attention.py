@@ -23,7 +23,7 @@ import torch
 
 from ..registry import COMMON, float_inputs, lower, rank_at_most
 from .matmul import fake, finish, zero_k_padding
-from .normalization import scale_mask_softmax_supported, used_outputs
+from .normalization import scale_mask_softmax_supported, softmax_call, used_outputs
 from .reduction import reduce_call, reshape
 
 aten = torch.ops.aten
@@ -95,13 +95,13 @@ def _math_forward(ctx, q, k, v, mask, is_causal, scale, need_lse, lse_shape):
         mshape = None if mask is None else ctx.shape(mask)
         if not is_causal and (mask is None or (len(mshape) == 4 and scale_mask_softmax_supported(shape, mshape))):
             s = _mm(ctx, q, k, shape, tb=True)
-            args = [ctx.tile(s, dt), float(scale)]
+            args = [float(scale)]
             if mask is not None:
                 args.append(ctx.tile(mask, ctx.ttnn.bfloat16))
-            p = ctx.call("scale_mask_softmax", *args, out_val=fake(shape))
+            p = softmax_call(ctx, "scale_mask_softmax", s, *args, dtype=dt, out_val=fake(shape))
         else:
             x = _logits(ctx, q, k, scale, mask, is_causal)
-            p = ctx.call("softmax", ctx.tile(x, dt), -1, out_val=fake(shape))
+            p = softmax_call(ctx, "softmax", x, -1, dtype=dt, out_val=fake(shape))
         return _mm(ctx, p, v, [b, h, sq, dv]), None
     x = _logits(ctx, q, k, scale, mask, is_causal)
     kshape = [b, h, sq, 1]

@@ -19,7 +19,7 @@ import torch
 
 from ..context import In
 from ..meta import Req, tt_meta
-from ..registry import COMMON, float_inputs, lower, unsupported
+from ..registry import COMMON, float_inputs, lower
 
 aten = torch.ops.aten
 
@@ -177,5 +177,3 @@ def convolution(ctx, x, weight, bias, stride, padding, dilation, transposed, out
                             out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=act.req.dtype, out_val=meta_val(flat, tdt))
     return channels_first(ctx, flat_out, [n, ol, cout], tdt)
 
-
-unsupported("convolution backward has no TT-NN equivalent", aten.convolution_backward.default)

@@ -8,8 +8,6 @@ exact in bfloat16 up to 256, else float32; a fractional one is computed as start
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
 from ..registry import COMMON, lower

@@ -194,24 +194,15 @@ def expand(ctx, x, size, implicit=False):
 def repeat(ctx, x, repeats):
     repeats = [int(r) for r in repeats]
     shape = list(ctx.shape(x))
+    if all(r == 1 for r in repeats):
+        return _copy_of(ctx, x) if len(repeats) <= len(shape) else reshape_to(ctx, x, ctx.out.shape)
     if len(repeats) > len(shape):
         shape = [1] * (len(repeats) - len(shape)) + shape
         x = reshape_to(ctx, x, shape)
-    if all(r == 1 for r in repeats):
-        return reshape_to(ctx, x, ctx.out.shape) if tt_meta(x) is None else x
     # repeating only size-1 dims is an expand
     if all(r == 1 or s == 1 for r, s in zip(repeats, shape)):
         return expand_to(ctx, x, ctx.out.shape)
     return ctx.call("repeat", ctx.keep(x), repeats)
-
-
-@lower(aten.repeat_interleave.self_int, when=DM)
-def repeat_interleave(ctx, x, repeats, dim=None, output_size=None):
-    if dim is None:
-        ctx.unsupported("repeat_interleave without dim (flattening) is not lowered")
-    if not isinstance(repeats, int):
-        ctx.unsupported("symbolic repeats")
-    return ctx.call("repeat_interleave", ctx.keep(x), int(repeats), norm_dim(dim, ctx.rank(x)))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -464,11 +455,15 @@ unsupported("TT-NN 0.81.1 has no flip/reverse op (and ttnn.slice takes positive 
 # --------------------------------------------------------------------------------------------------
 
 def _copy_of(ctx, x, arg=0):
-    """The value of x as a fresh aten value: x itself on the device unless x (the aten input `arg`) is a graph
-    output too (the two outputs must be distinct tensors: a zero-cost view then)."""
+    """The value of x as a fresh aten value: x itself unless the result would then be the same tensor as
+    another graph output (x's aten value, or a host input / constant returned as is): a zero-cost view of
+    x's device value then."""
     src = _aten_arg(ctx, arg)
-    if tt_meta(x) is not None and not (isinstance(src, torch.fx.Node) and _is_graph_output(src)):
-        return x
+    if tt_meta(x) is not None:
+        if not (isinstance(src, torch.fx.Node) and _is_graph_output(src)):
+            return x
+    elif not _is_graph_output(ctx.node):
+        return x   # a host value (an input, a lifted constant): its consumers bring it to the device
     return relabel(ctx, x)
 
 
@@ -497,10 +492,13 @@ def convert(ctx, x, dst, arg=0):
     if dst in _NARROW_INTS and src != torch.bool:
         ctx.unsupported(f"conversion {src} -> {dst}: integers live as int32 on the device, the narrowing "
                         "would not wrap")
-    # a host value comes in its exact device dtype (float32 stays float32: 2.999 must not round to 3.0
-    # before a float -> int conversion)
-    have = dtype_of(ctx, x) if tt_meta(x) is not None else exact_dtype(ctx, src)
     want = ctx.dtype_for(dst)
+    if tt_meta(x) is not None:
+        have = dtype_of(ctx, x)
+    elif src.is_floating_point and not dst.is_floating_point:
+        have = exact_dtype(ctx, src)   # float32 stays float32: 2.999 must not round to 3.0 before an int cast
+    else:
+        have = want if src.is_floating_point and dst.is_floating_point else ctx.dtype_for(src)  # host rounding
     if dst == torch.bool:
         # nonzero -> 1: a comparison, whose 0/1 result stays in the operand's dtype
         return ctx.call("ne", ctx.tile(x, have), 0, out_dtype=have)

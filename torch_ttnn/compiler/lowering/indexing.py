@@ -17,7 +17,7 @@ import torch
 from ..context import In
 from ..meta import Req, tt_meta
 from ..registry import COMMON, lower, unsupported
-from .data_movement import (dtype_of, expand_to, layout_of, meta_val, norm_dim, relabel, reshape_to)
+from .data_movement import dtype_of, expand_to, layout_of, meta_val, norm_dim, reshape_to
 
 aten = torch.ops.aten
 
@@ -53,7 +53,10 @@ def _take_rows(ctx, x, d, idx, *, out_shape):
         ids_shape = ctx.shape(ids)
         emb_shape = list(ids_shape) + [rest]
         final = list(out_shape) == emb_shape and ctx.out.dtype == tdt
-        y = ctx.call("embedding", ctx.tile(ids, ctx.ttnn.uint32), ctx.rm(table, ctx.ttnn.bfloat16),
+        # the table ROW_MAJOR (parameters are loaded so once), or TILE if it already is (the op untilizes)
+        tlayout = ctx.ttnn.TILE_LAYOUT if layout_of(ctx, table) == ctx.ttnn.TILE_LAYOUT and tt_meta(table) \
+            else ctx.ttnn.ROW_MAJOR_LAYOUT
+        y = ctx.call("embedding", ctx.tile(ids, ctx.ttnn.uint32), In(table, Req(tlayout, ctx.ttnn.bfloat16)),
                      layout=ctx.ttnn.TILE_LAYOUT, out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=ctx.ttnn.bfloat16,
                      out_val=None if final else meta_val(emb_shape, tdt))
         return y if final else reshape_to(ctx, y, out_shape, dtype=tdt)
@@ -62,7 +65,7 @@ def _take_rows(ctx, x, d, idx, *, out_shape):
     ishape_b[d] = m
     full = list(shape)
     full[d] = m
-    ir = reshape_to(ctx, idx, ishape_b, dtype=torch.int32) if len(ishape) != 1 or r != 1 else idx
+    ir = reshape_to(ctx, idx, ishape_b, dtype=torch.int32)
     ie = expand_to(ctx, ir, full, dtype=torch.int32) if full != ishape_b else ir
     gathered_shape = full
     final = list(out_shape) == gathered_shape and ctx.out.dtype == tdt
@@ -105,7 +108,7 @@ def embedding(ctx, weight, indices, padding_idx=-1, scale_grad_by_freq=False, sp
 @lower(aten.gather.default, when=IDX)
 def gather(ctx, x, dim, index, sparse_grad=False):
     if ctx.rank(x) == 0 or ctx.rank(index) != ctx.rank(x):
-        ctx.unsupported("0-dim gather")
+        ctx.unsupported("0-dim gather (ttnn.gather needs input and index of the same rank >= 1)")
     d = norm_dim(dim, ctx.rank(x))
     return ctx.call("gather", ctx.keep(x, ctx.ttnn.TILE_LAYOUT), d, ctx.tile(index, ctx.ttnn.uint32))
 

@@ -69,13 +69,47 @@ def _unary(ctx, name, a):
 
 # --- softmax ---------------------------------------------------------------------------------------
 
+_CONFIGS: dict = {}
+
+
+def accurate_softmax_config(ctx, dtype):
+    """A node yielding the compute kernel config softmax runs with: the default fidelity and accumulation for
+    `dtype`, but the accurate reciprocal (math_approx_mode=False; the approximate one biases bf16 row sums by
+    up to -4%). A config object cannot be written into the generated code, so a host helper returns it."""
+    cls = getattr(ctx.ttnn, "WormholeComputeKernelConfig", None)
+    if cls is None:
+        return None
+    fp32 = dtype == ctx.ttnn.float32
+    key = (id(ctx.ttnn), fp32)
+    fn = _CONFIGS.get(key)
+    if fn is None:
+        cfg = cls(math_fidelity=ctx.ttnn.MathFidelity.HiFi4, math_approx_mode=False, fp32_dest_acc_en=fp32,
+                  packer_l1_acc=False)
+
+        def softmax_kernel_config():
+            return cfg
+        fn = _CONFIGS[key] = softmax_kernel_config
+    node = ctx.host(fn, out_val=fake(()))
+    node.meta["val"] = None
+    return node
+
+
+def softmax_call(ctx, name, x, *args, dtype=None, **kwargs):
+    """ttnn.softmax / ttnn.scale_mask_softmax with the accurate reciprocal."""
+    dt = dtype if dtype is not None else ctx.dtype_for(ctx.out.dtype)
+    cfg = accurate_softmax_config(ctx, dt)
+    if cfg is not None:
+        kwargs["compute_kernel_config"] = cfg
+    return ctx.call(name, ctx.tile(x, dt), *args, **kwargs)
+
+
 @lower(aten._softmax.default, when=NORM)
 def softmax(ctx, x, dim, half_to_float=False):
     if ctx.rank(x) == 0:
         ctx.unsupported("softmax of a rank-0 tensor")
     r = ctx.rank(x)
     d = int(dim) % r
-    return ctx.call("softmax", ctx.tile(x, ctx.dtype_for(ctx.out.dtype)), -1 if d == r - 1 else d)
+    return softmax_call(ctx, "softmax", x, -1 if d == r - 1 else d)
 
 
 @lower(aten._log_softmax.default, when=NORM)
@@ -109,11 +143,10 @@ def scale_mask_softmax_supported(x_shape, mask_shape) -> bool:
 def _lower_scale_mask_softmax(ctx, x, scale, mask=None):
     if not scale_mask_softmax_supported(ctx.shape(x), None if mask is None else ctx.shape(mask)):
         ctx.unsupported("mask shape not supported by ttnn.scale_mask_softmax")
-    dt = ctx.dtype_for(ctx.out.dtype)
-    args = [ctx.tile(x, dt), float(scale)]
+    args = [float(scale)]
     if mask is not None:
         args.append(ctx.tile(mask, ctx.ttnn.bfloat16))
-    return ctx.call("scale_mask_softmax", *args)
+    return softmax_call(ctx, "scale_mask_softmax", x, *args)
 
 
 def _register_fused():

@@ -209,12 +209,12 @@ def _int_scales(ctx, x, scales):
     oh, ow = ctx.out.shape[-2:]
     out = []
     for size, o, s, what in ((h, oh, scales[0], "height"), (w, ow, scales[1], "width")):
+        if o < size:
+            ctx.unsupported(f"downsampling {size}->{o} along the {what} (ttnn.upsample only enlarges)")
         if o % size:
             ctx.unsupported(f"non-integer upsampling scale {o}/{size} along the {what} (ttnn.upsample "
                             f"computes fractional scales otherwise than torch)")
         k = o // size
-        if k < 1:
-            ctx.unsupported("downsampling (ttnn.upsample only enlarges)")
         if s is not None and float(s) != float(k):
             ctx.unsupported(f"scale {s} with output size {o} from {size} (torch samples at 1/scale)")
         out.append(k)
@@ -272,6 +272,3 @@ unsupported("3-d pooling has no TT-NN equivalent", aten.max_pool3d_with_indices.
 unsupported("bicubic / trilinear / 1-d linear upsampling have no TT-NN equivalent",
             aten.upsample_bicubic2d.default, aten.upsample_bicubic2d.vec, aten.upsample_trilinear3d.default,
             aten.upsample_trilinear3d.vec, aten.upsample_linear1d.default, aten.upsample_linear1d.vec)
-unsupported("sliding-window backward ops have no TT-NN equivalent", aten.max_pool2d_with_indices_backward.default,
-            aten.avg_pool2d_backward.default, aten._adaptive_avg_pool2d_backward.default,
-            aten.adaptive_max_pool2d_backward.default)

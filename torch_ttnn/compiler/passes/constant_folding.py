@@ -66,6 +66,17 @@ class ConstantFolding(Pass):
     def call(self, gm: torch.fx.GraphModule) -> PassResult:
         g = gm.graph
         placeholders = [n for n in g.nodes if n.op == "placeholder"]
+        # get_attr nodes (constants) have no inputs: gather them right after the placeholders, so that the
+        # folded call placed after them sees every source before any user of a folded value
+        anchor = placeholders[-1] if placeholders else None
+        for n in [n for n in g.nodes if n.op == "get_attr"]:
+            if anchor is None:
+                first = next(iter(g.nodes))
+                if first is not n:
+                    first.prepend(n)
+            else:
+                anchor.append(n)
+            anchor = n
         static = {n for i, n in enumerate(placeholders) if i in self.static_inputs}
         static |= {n for n in g.nodes if n.op == "get_attr"}
         folded = []
@@ -98,10 +109,8 @@ class ConstantFolding(Pass):
         sub_gm = torch.fx.GraphModule(gm, sub)
         fold = FoldedParams(sub_gm)
         gm.folded_params = fold
-        last_source = max(sources, key=lambda s: list(g.nodes).index(s))
-        first_placeholder_after = [n for n in g.nodes if n.op != "placeholder"][0]
-        anchor = first_placeholder_after if last_source.op == "placeholder" else last_source
-        with g.inserting_before(anchor), warnings.catch_warnings():
+        first_op = next(n for n in g.nodes if n.op not in ("placeholder", "get_attr"))
+        with g.inserting_before(first_op), warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # a plain attribute, not a module/parameter/buffer
             holder = g.get_attr("folded_params")
             call = g.call_function(_run_folded, (holder, *sources))

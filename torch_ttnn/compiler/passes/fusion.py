@@ -16,6 +16,7 @@ cannot do still runs):
   (-> ttnn.rms_norm).
 
 TT-NN level (after lowering, on the TT-NN graph):
+- FuseMatmulBias: ttnn.matmul whose only consumer adds a row bias becomes ttnn.linear(bias=).
 - FuseLinearActivation: ttnn.linear / ttnn.matmul whose only consumer (possibly through reshapes/views that
   only it feeds) is ttnn.relu / relu6 / silu / gelu (accurate) gets `activation=` and the activation op goes.
 """
@@ -191,8 +192,14 @@ class FuseLinear(AtenFusion):
                 return False
             _replace(gm, out, aten.linear.default, args, {})
             return True
-        if bias is None and x is not a:
-            _replace(gm, out, aten.matmul.default, (x, b), {})
+        if x is not a:
+            if bias is None:
+                _replace(gm, out, aten.matmul.default, (x, b), {})
+            else:   # matmul + add of the bias (folded into ttnn.linear's bias by FuseMatmulBias)
+                with gm.graph.inserting_before(out):
+                    mm = gm.graph.call_function(aten.matmul.default, (x, b))
+                    mm.meta["val"] = _meta_of(gm, aten.matmul.default, (x, b), {})
+                _replace(gm, out, aten.add.Tensor, (mm, bias), {})
             return True
         return False
 
@@ -414,10 +421,11 @@ class FuseRMSNorm(AtenFusion):
             xs = _shape(x)
             if xs is None or len(xs) == 0 or _shape(node) != xs:
                 continue
-            dims = mean.args[1]
+            dims = sorted(int(d) % len(xs) for d in mean.args[1])
             keep = mean.args[2] if len(mean.args) > 2 else mean.kwargs.get("keepdim", False)
-            if len(dims) != 1 or int(dims[0]) % len(xs) != len(xs) - 1 or not keep:
-                continue
+            k = len(dims)
+            if not keep or k == 0 or dims != list(range(len(xs) - k, len(xs))):
+                continue   # normalized over the trailing dims only
             if mean.kwargs.get("dtype") is not None:
                 continue
             p = mean.args[0]
@@ -425,16 +433,16 @@ class FuseRMSNorm(AtenFusion):
                 continue
             if not _val(x).dtype.is_floating_point:
                 continue
-            d = xs[-1]
+            norm = list(xs[len(xs) - k:])
             weight, last = None, node
             if _single_use(node):
                 u = next(iter(node.users))
                 if _is(u, aten.mul.Tensor):
                     w = u.args[1] if u.args[0] is node else u.args[0]
-                    if isinstance(w, torch.fx.Node) and _shape(w) == (d,) and _shape(u) == xs and \
+                    if isinstance(w, torch.fx.Node) and list(_shape(w) or ()) == norm and _shape(u) == xs and \
                             _val(w).dtype == _val(x).dtype:
                         weight, last = w, u
-            _replace(gm, last, aten._fused_rms_norm.default, (x, [d], weight, float(eps)), {}, index=0)
+            _replace(gm, last, aten._fused_rms_norm.default, (x, norm, weight, float(eps)), {}, index=0)
             return True
         return False
 
@@ -442,6 +450,58 @@ class FuseRMSNorm(AtenFusion):
 # --------------------------------------------------------------------------------------------------
 # linear + activation (TT-NN graph)
 # --------------------------------------------------------------------------------------------------
+
+class FuseMatmulBias(Pass):
+    """ttnn.matmul whose only consumer is ttnn.add of a row bias ([N] / [1, N]) -> ttnn.linear(bias=): the bias is
+    added in Dst before the result is packed (x @ W + b written by hand, GPT-2's Conv1D)."""
+    name = "fuse_matmul_bias"
+
+    def __init__(self, ttnn):
+        self.ttnn = ttnn
+
+    def call(self, gm):
+        from ..meta import Req
+        g = gm.graph
+        modified = False
+        for node in list(g.nodes):
+            if node.op != "call_function" or _ttnn_name(node) != "ttnn.matmul" or "tt" not in node.meta:
+                continue
+            if node.kwargs.get("activation") is not None or len(node.users) != 1:
+                continue
+            add = next(iter(node.users))
+            if _ttnn_name(add) != "ttnn.add" or len(add.args) != 2 or add.kwargs:
+                continue
+            pos = 0 if add.args[0] is node else 1
+            bias = add.args[1 - pos]
+            out = _val(node)
+            if not isinstance(bias, torch.fx.Node) or bias is node or not isinstance(out, torch.Tensor):
+                continue
+            bv = _val(bias)
+            n = out.shape[-1] if out.dim() else None
+            if not isinstance(bv, torch.Tensor) or not bv.dtype.is_floating_point or bv.dim() == 0 or \
+                    bv.shape[-1] != n or any(d != 1 for d in bv.shape[:-1]) or bv.dim() > out.dim():
+                continue
+            if out.dim() < 2 or tuple(_val(add).shape) != tuple(out.shape):
+                continue
+            reqs = add.meta.get("tt_in", {})
+            m = node.meta["tt"]
+            own, other = reqs.get(("args", pos)), reqs.get(("args", 1 - pos))
+            if own is None or other is None or own.dtype != m.dtype or own.layout != m.layout:
+                continue
+            node.target = self.ttnn.linear
+            node.kwargs = {**node.kwargs, "bias": bias}
+            node.meta["tt_in"] = {**node.meta.get("tt_in", {}),
+                                  ("kwargs", "bias"): Req(self.ttnn.TILE_LAYOUT, other.dtype)}
+            node.meta["val"] = _val(add)
+            add.replace_all_uses_with(node)
+            g.erase_node(add)
+            modified = True
+        return PassResult(gm, modified)
+
+
+def _ttnn_name(n) -> str:
+    return getattr(n.target, "python_fully_qualified_name", "") if isinstance(n, torch.fx.Node) else ""
+
 
 class FuseLinearActivation(Pass):
     name = "fuse_linear_activation"
@@ -456,6 +516,9 @@ class FuseLinearActivation(Pass):
         kw = dict(n.kwargs)
         if name in ("ttnn.relu", "ttnn.relu6", "ttnn.silu") and not kw:
             return name[5:]
+        if name == "ttnn.hardtanh" and set(kw) == {"min_val", "max_val"} and \
+                float(kw["min_val"]) == 0.0 and float(kw["max_val"]) == 6.0:
+            return "relu6"   # aten's relu6 is hardtanh(0, 6)
         if name == "ttnn.gelu":
             fast = kw.pop("fast_and_approximate_mode", False)
             variant = kw.pop("variant", None)
@@ -508,4 +571,4 @@ def aten_fusions(option) -> list:
 
 
 def ttnn_fusions(ttnn, option) -> list:
-    return [FuseLinearActivation(ttnn)]
+    return [FuseMatmulBias(ttnn), FuseLinearActivation(ttnn)]

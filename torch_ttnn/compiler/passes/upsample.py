@@ -42,6 +42,12 @@ class RecognizeUpsample(Pass):
     name = "recognize_upsample"
 
     def call(self, gm: torch.fx.GraphModule) -> PassResult:
+        # the probes are real computations: step out of the fake tensor mode aot_autograd compiles under
+        from torch._subclasses.fake_tensor import unset_fake_temporarily
+        with unset_fake_temporarily():
+            return self._call(gm)
+
+    def _call(self, gm: torch.fx.GraphModule) -> PassResult:
         g = gm.graph
         self._const: dict = {}
         self._values: dict = {}
@@ -151,20 +157,25 @@ class RecognizeUpsample(Pass):
             return False
         low = xv.dtype in (torch.bfloat16, torch.float16)
         tol = 2e-2 if low else 1e-4
+        scales = self._scale_literals(idx_nodes)
         for y in cands:
             oh, ow = (int(s) for s in y.meta["val"].shape[2:])
-            for target, args, ref in self._candidates(x, oh, ow):
+            for target, rest in self._candidates(oh, ow, scales):
                 ok = True
                 for p, env in zip(probes, envs):
                     got = env[y]
-                    want = ref(p.float())
+                    try:
+                        want = target(p, *rest)
+                    except Exception:
+                        ok = False
+                        break
                     if not isinstance(got, torch.Tensor) or got.shape != want.shape or \
-                            not torch.allclose(got.float(), want, rtol=tol, atol=tol):
+                            not torch.allclose(got.float(), want.float(), rtol=tol, atol=tol):
                         ok = False
                         break
                 if ok:
                     with g.inserting_before(y):
-                        new = g.call_function(target, args)
+                        new = g.call_function(target, (x, *rest))
                     new.meta = {k: v for k, v in y.meta.items() if k in ("val", "stack_trace", "nn_module_stack",
                                                                           "source_fn_stack", "seq_nr")}
                     y.replace_all_uses_with(new)
@@ -174,16 +185,33 @@ class RecognizeUpsample(Pass):
                     return True
         return False
 
+    def _scale_literals(self, idx_nodes) -> list:
+        """Float literals of the index arithmetic (1/scale_factor when F.interpolate got one): candidate aten
+        scales 1/literal."""
+        lits, seen, todo = [], set(), []
+        for n in idx_nodes:
+            todo += [i for i in n.args[1] if isinstance(i, torch.fx.Node)]
+        while todo and len(seen) < 200:
+            n = todo.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            for a in list(n.args) + list(n.kwargs.values()):
+                if isinstance(a, torch.fx.Node):
+                    todo.append(a)
+                elif isinstance(a, float) and 0.0 < a and a not in (0.5, 1.0) and a not in lits:
+                    lits.append(a)
+        return [1.0 / a for a in lits[:6]]
+
     @staticmethod
-    def _candidates(x, oh, ow):
+    def _candidates(oh, ow, scales):
+        """(aten op, args after x): size-based first, then with explicit scales (scale-factor interpolation)."""
         size = [oh, ow]
-        return [
-            (aten.upsample_nearest2d.default, (x, size, None, None),
-             lambda p: F.interpolate(p, size=size, mode="nearest")),
-            (aten._upsample_nearest_exact2d.default, (x, size, None, None),
-             lambda p: F.interpolate(p, size=size, mode="nearest-exact")),
-            (aten.upsample_bilinear2d.default, (x, size, False, None, None),
-             lambda p: F.interpolate(p, size=size, mode="bilinear", align_corners=False)),
-            (aten.upsample_bilinear2d.default, (x, size, True, None, None),
-             lambda p: F.interpolate(p, size=size, mode="bilinear", align_corners=True)),
-        ]
+        pairs = [(None, None)] + [(a, b) for a in scales for b in scales]
+        out = []
+        for sh, sw in pairs:
+            out += [(aten.upsample_nearest2d.default, (size, sh, sw)),
+                    (aten._upsample_nearest_exact2d.default, (size, sh, sw)),
+                    (aten.upsample_bilinear2d.default, (size, False, sh, sw))]
+        out.append((aten.upsample_bilinear2d.default, (size, True, None, None)))
+        return out

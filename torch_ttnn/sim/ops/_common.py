@@ -99,7 +99,8 @@ def allocate(device: Device, shape, dtype: DataType, layout: Layout, memory_conf
     if mc.is_sharded():  # sharded without a spec: spread over the grid like the op would
         num_banks = min(num_banks, max(pages, 1))
     per_bank_pages = -(-pages // num_banks)
-    return alloc.allocate(size, per_bank_pages * page, num_banks)
+    aligned_page = -(-page // alloc.alignment) * alloc.alignment   # every page starts at an aligned address
+    return alloc.allocate(size, per_bank_pages * aligned_page, num_banks)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,0 +1,176 @@
+"""The fusion passes: linear (+bias) + activation, linear on batched inputs, attention, scale-mask-softmax,
+RMSNorm. Each fused program must agree with eager and contain the fused TT-NN op instead of the pieces."""
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .harness import check_lowered, ttnn_targets
+
+
+def _nodes(option, name):
+    return [n for g in option._out_fx_graphs for n in g.nodes if getattr(n.target, "__name__", "") == name]
+
+
+# --- linear + activation --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("act,name", [(nn.ReLU(), "relu"), (nn.GELU(), "gelu"), (nn.SiLU(), "silu"),
+                                      (nn.ReLU6(), "relu6")])
+def test_linear_activation(device, act, name):
+    model = nn.Sequential(nn.Linear(40, 64), act, nn.Linear(64, 8)).eval()
+    option = check_lowered(model, (torch.randn(3, 5, 40),), device=device, expect=("linear",))
+    targets = ttnn_targets(option)
+    linears = _nodes(option, "linear")
+    assert len(linears) == 2 and [n.kwargs.get("activation") for n in linears] == [name, None]
+    assert name not in targets and "hardtanh" not in targets, targets
+
+
+def test_linear_relu_mlp_is_one_op_per_layer(device):
+    model = nn.Sequential(nn.Linear(32, 48), nn.ReLU(), nn.Linear(48, 48), nn.ReLU()).eval()
+    option = check_lowered(model, (torch.randn(7, 32),), device=device, expect=("linear",))
+    compute = [t for t in ttnn_targets(option) if t not in ("from_torch", "to_torch", "deallocate")]
+    assert compute == ["linear", "linear"], compute
+
+
+def test_activation_not_fused_when_linear_output_is_reused(device):
+    lin = nn.Linear(40, 24).eval()
+    option = check_lowered(lambda x: (torch.relu(lin(x)), lin(x) * 2), (torch.randn(5, 40),), device=device,
+                           expect=("linear", "relu"))
+    assert all(n.kwargs.get("activation") is None for n in _nodes(option, "linear"))
+
+
+def test_tanh_gelu_is_not_fused_as_accurate_gelu(device):
+    model = nn.Sequential(nn.Linear(40, 24), nn.GELU(approximate="tanh")).eval()
+    option = check_lowered(model, (torch.randn(5, 40),), device=device, expect=("linear",), min_pcc=0.98)
+    assert all(n.kwargs.get("activation") in (None, "gelu_tanh") for n in _nodes(option, "linear"))
+
+
+def test_matmul_plus_bias_becomes_linear(device):
+    """x @ W + b (GPT-2's Conv1D: addmm with an unpermuted weight) -> one ttnn.linear with bias (and activation)."""
+    w, b = torch.randn(40, 24), torch.randn(24)
+    option = check_lowered(lambda x: torch.relu(x @ w + b), (torch.randn(2, 5, 40),), device=device,
+                           expect=("linear",))
+    compute = [t for t in ttnn_targets(option) if t not in ("from_torch", "to_torch", "deallocate")]
+    assert compute == ["linear"], compute
+    (lin,) = _nodes(option, "linear")
+    assert lin.kwargs.get("activation") == "relu" and lin.kwargs.get("bias") is not None
+
+
+def test_matmul_on_batched_input_without_reshapes(device):
+    w = torch.randn(40, 24)
+    option = check_lowered(lambda x: x @ w, (torch.randn(2, 5, 40),), device=device, expect=("matmul",))
+    assert "reshape" not in ttnn_targets(option)
+
+
+# --- attention ------------------------------------------------------------------------------------------
+
+def _attention(q, k, v, mask=None, scale_on_q=False):
+    d = q.shape[-1]
+    if scale_on_q:
+        s = (q * d ** -0.5) @ k.transpose(-2, -1)
+    else:
+        s = q @ k.transpose(-2, -1) / math.sqrt(d)
+    if mask is not None:
+        s = s + mask
+    return s.softmax(-1) @ v
+
+
+@pytest.mark.parametrize("mask_shape,scale_on_q", [(None, False), ((2, 1, 1, 40), False), ((1, 1, 40, 40), True)])
+def test_attention_pattern_becomes_sdpa(device, mask_shape, scale_on_q):
+    q, k, v = (torch.randn(2, 2, 40, 32) for _ in range(3))
+    args = [q, k, v] + ([torch.randn(mask_shape)] if mask_shape else [])
+    fn = (lambda a, b, c, *m: _attention(a, b, c, m[0] if m else None, scale_on_q))
+    option = check_lowered(fn, args, device=device, expect=("scaled_dot_product_attention",))
+    targets = ttnn_targets(option)
+    assert "softmax" not in targets and "matmul" not in targets, targets
+
+
+def test_attention_probabilities_returned_are_not_fused(device):
+    def fn(q, k, v):
+        p = (q @ k.transpose(-2, -1) * 0.2).softmax(-1)
+        return p @ v, p
+    q, k, v = (torch.randn(1, 2, 40, 32) for _ in range(3))
+    option = check_lowered(fn, (q, k, v), device=device, expect=("matmul",))
+    assert "scaled_dot_product_attention" not in ttnn_targets(option)
+
+
+class _Block(nn.Module):
+    """A pre-norm transformer block with hand-written attention."""
+
+    def __init__(self, d=64, heads=2):
+        super().__init__()
+        self.h = heads
+        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+        self.fc1, self.fc2 = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+
+    def forward(self, x, mask):
+        b, t, d = x.shape
+        q, k, v = self.qkv(self.ln1(x)).split(d, -1)
+        q, k, v = (z.reshape(b, t, self.h, d // self.h).transpose(1, 2) for z in (q, k, v))
+        o = _attention(q, k, v, mask)
+        x = x + self.proj(o.transpose(1, 2).reshape(b, t, d))
+        return x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
+
+
+def test_transformer_block(device):
+    model = _Block().eval()
+    mask = torch.zeros(2, 1, 1, 40)
+    mask[1, ..., 30:] = -1e9
+    option = check_lowered(model, (torch.randn(2, 40, 64), mask), device=device,
+                           expect=("scaled_dot_product_attention", "layer_norm", "linear"))
+    targets = ttnn_targets(option)
+    assert "softmax" not in targets and "gelu" not in targets, targets
+    assert [n.kwargs.get("activation") for n in _nodes(option, "linear")].count("gelu") == 1
+
+
+# --- scale-mask-softmax ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fn,mask_shape", [
+    (lambda x, m: (x * 0.125 + m).softmax(-1), (2, 1, 1, 40)),
+    (lambda x, m: (x / 4 + m).softmax(-1), (1, 1, 1, 40)),
+    (lambda x: (x * 0.5).softmax(-1), None),
+])
+def test_scale_mask_softmax(device, fn, mask_shape):
+    args = [torch.randn(2, 3, 9, 40)] + ([torch.randn(mask_shape)] if mask_shape else [])
+    option = check_lowered(fn, args, device=device, expect=("scale_mask_softmax",))
+    assert "softmax" not in ttnn_targets(option)
+
+
+def test_full_mask_softmax_is_not_fused(device):
+    """ttnn.scale_mask_softmax takes a padding mask [b, 1, 1, sk]; a full mask keeps add + softmax."""
+    option = check_lowered(lambda x, m: (x * 0.5 + m).softmax(-1), (torch.randn(2, 3, 9, 40),
+                           torch.randn(2, 3, 9, 40)), device=device, expect=("softmax", "add"))
+    assert "scale_mask_softmax" not in ttnn_targets(option)
+
+
+# --- RMSNorm -------------------------------------------------------------------------------------------
+
+class _LlamaRMSNorm(nn.Module):
+    def __init__(self, d, eps=1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(d))
+        self.eps = eps
+
+    def forward(self, x):
+        var = x.pow(2).mean(-1, keepdim=True)
+        return self.weight * (x * torch.rsqrt(var + self.eps))
+
+
+@pytest.mark.parametrize("model", [
+    pytest.param(_LlamaRMSNorm(40).eval(), id="llama-style"),
+    pytest.param(nn.RMSNorm(40, eps=1e-5).eval(), id="nn.RMSNorm"),
+    pytest.param(nn.RMSNorm((5, 40)).eval(), id="nn.RMSNorm-2-dims"),
+])
+def test_rms_norm(device, model):
+    option = check_lowered(model, (torch.randn(2, 3, 5, 40),), device=device, expect=("rms_norm",))
+    targets = ttnn_targets(option)
+    assert "rsqrt" not in targets and "mean" not in targets, targets
+
+
+def test_fusions_disabled(device):
+    model = nn.Sequential(nn.Linear(40, 64), nn.ReLU()).eval()
+    option = check_lowered(model, (torch.randn(3, 40),), device=device, expect=("linear", "relu"), fusions=False)
+    assert all(n.kwargs.get("activation") is None for n in _nodes(option, "linear"))

@@ -1,0 +1,119 @@
+"""Differential tests of the reduction rules (sum, mean, amax/amin, max/min, argmax/argmin, prod, var/std,
+any/all, logsumexp, cumsum, topk, sort)."""
+import pytest
+import torch
+
+from .harness import check_lowered
+from .opinfo import sample_ids, samples
+
+# (OpInfo name, variant, expected ttnn op)
+OPINFO = [
+    ("sum", "", "sum"), ("mean", "", "mean"), ("amax", "", "max"), ("amin", "", "min"),
+    ("max", "reduction_with_dim", "max"), ("max", "reduction_no_dim", "max"),
+    ("min", "reduction_with_dim", "min"), ("min", "reduction_no_dim", "min"),
+    ("argmax", "", "argmax"), ("argmin", "", "argmax"), ("prod", "", "prod"), ("var", "", "var"),
+    ("std", "", "std"), ("var_mean", "", "var"), ("logsumexp", "", "exp"), ("cumsum", "", "cumsum"),
+    ("topk", "", "topk"), ("any", "", "max"), ("all", "", "min"),
+]
+
+
+def _distinct(args):
+    """Replace float tensors by distinct values exact in bfloat16 (indices are then unambiguous)."""
+    out = []
+    for a in args:
+        if isinstance(a, torch.Tensor) and a.is_floating_point() and a.numel() <= 256:
+            a = (torch.randperm(a.numel()).reshape(a.shape).float() - a.numel() / 2) / 4
+        out.append(a)
+    return tuple(out)
+
+
+def _cases():
+    out = []
+    for name, variant, expect in OPINFO:
+        cases = samples(name, variant, limit=3)
+        for (op, args, kwargs), sid in zip(cases, sample_ids(cases)):
+            out.append(pytest.param(op, args, kwargs, expect, id=f"{name}{'.' + variant if variant else ''}-{sid}"))
+    return out
+
+
+@pytest.mark.parametrize("op,args,kwargs,expect", _cases())
+def test_opinfo(device, op, args, kwargs, expect):
+    check_lowered(lambda *a: op(*a, **kwargs), _distinct(args), device=device, expect=(expect,))
+
+
+X = (2, 3, 5, 7)
+
+
+def _perm(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return ((torch.randperm(n).float() - n / 2) / 4).reshape(shape)   # distinct, exact in bfloat16
+
+
+# (name, fn, input, expected ttnn ops)
+HAND = [
+    ("sum-all", lambda x: x.sum(), "x", ("sum",)),
+    ("sum-neg-dim", lambda x: x.sum(-1), "x", ("sum",)),
+    ("sum-dims-keepdim", lambda x: x.sum((0, 2), keepdim=True), "x", ("sum",)),
+    ("sum-rank1", lambda x: x[0, 0, 0].sum(0), "x", ("sum",)),
+    ("sum-dtype", lambda x: x.sum(1, dtype=torch.float32), "i", ("sum",)),
+    ("sum-int", lambda x: x.sum(1), "i", ("sum",)),
+    ("sum-bool-count", lambda x: (x > 0).sum(-1), "x", ("sum",)),
+    ("mean-variants", lambda x: (x.mean(), x.mean(-2), x.mean((1, 3), keepdim=True)), "x", ("mean",)),
+    ("amax-amin", lambda x: (x.amax(-1), x.amin((1, 2)), x.amax((0, 3), keepdim=True)), "x", ("max", "min")),
+    ("max-min-all", lambda x: (x.max(), x.min()), "x", ("max", "min")),
+    ("amax-int", lambda x: (x.amax(-1), x.amin(0)), "i", ("max", "min")),
+    ("max-dim", lambda x: x.max(dim=1), "p", ("max", "argmax")),
+    ("min-dim-keepdim", lambda x: x.min(dim=-1, keepdim=True), "p", ("min", "argmax")),
+    ("argmax-variants", lambda x: (x.argmax(-1), x.argmax(), x.argmax(0, keepdim=True), x.argmax(2)), "p",
+     ("argmax",)),
+    ("argmin", lambda x: (x.argmin(1), x.argmin()), "p", ("argmax", "neg")),
+    ("argmax-int-last", lambda x: (x.argmax(-1), x.argmin(-1)), "r", ("argmax",)),
+    ("prod", lambda x: (x.prod(-1), x.prod(1, keepdim=True)), "s", ("prod",)),
+    ("prod-all", lambda x: x.prod(), "s", ("prod",)),
+    ("var-std", lambda x: (x.var(-1), x.std(1, correction=0), x.var((0, 2), keepdim=True)), "x", ("var", "std")),
+    ("var-correction-2", lambda x: (x.var(-1, correction=2), x.std((1, 2), correction=3)), "x",
+     ("var", "std", "multiply")),
+    ("var-mean", lambda x: torch.var_mean(x, (1, 3), keepdim=True), "x", ("var", "mean")),
+    ("any-all", lambda x: ((x > 0).any(-1), (x > 0).all(), (x > 0).any(), x.any(1), x.all(-2)), "x",
+     ("max", "min")),
+    ("logsumexp", lambda x: (torch.logsumexp(x, -1), torch.logsumexp(x * 10, (1, 2), keepdim=True)), "x",
+     ("max", "exp", "sum", "log")),
+    ("cumsum", lambda x: (x.cumsum(-1), x.cumsum(1)), "x", ("cumsum",)),
+    ("topk", lambda x: (x.topk(3, -1), x.topk(2, 1, largest=False)), "p", ("topk",)),
+    ("sort", lambda x: (x.sort(-1), torch.sort(x, dim=1, descending=True, stable=True)), "p", ("sort",)),
+]
+
+INPUTS = {
+    "x": lambda: torch.randn(X),
+    "i": lambda: torch.randint(-50, 50, X),
+    "p": lambda: _perm(X),
+    "r": lambda: torch.randperm(70).reshape(7, 10),
+    "s": lambda: 1 + 0.1 * torch.randn(X),
+}
+
+
+@pytest.mark.parametrize("fn,inp,expect", [pytest.param(f, i, e, id=n) for n, f, i, e in HAND])
+def test_hand_written(device, fn, inp, expect):
+    check_lowered(fn, (INPUTS[inp](),), device=device, expect=expect)
+
+
+def test_sum_fp32_option(device):
+    x = torch.randn(3, 45, 70)
+    check_lowered(lambda t: (t.sum(-1), t.mean(1)), (x,), device=device, expect=("sum", "mean"), fp32=True,
+                  atol=1e-3, rtol=1e-4)
+
+
+@pytest.mark.parametrize("fn,inp", [
+    pytest.param(lambda x: x.cumsum(-1), "i", id="int-cumsum", marks=pytest.mark.xfail(
+        reason="ttnn.cumsum documents BFLOAT16/FLOAT32 only: an integer scan would not be exact", strict=True)),
+    pytest.param(lambda x: x.prod(-1), "i", id="int-prod", marks=pytest.mark.xfail(
+        reason="ttnn.prod is floating point only", strict=True)),
+    pytest.param(lambda x: x.argmax(1), "i", id="int-argmax-inner-dim", marks=pytest.mark.xfail(
+        reason="ttnn.argmax of integers only over the last dim", strict=True)),
+    pytest.param(lambda x: x.sort(-1), "i", id="int-sort", marks=pytest.mark.xfail(
+        reason="ttnn.sort takes BFLOAT16/FLOAT32/UINT16 only", strict=True)),
+])
+def test_known_gaps(device, fn, inp):
+    check_lowered(fn, (INPUTS[inp](),), device=device)

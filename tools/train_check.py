@@ -1,0 +1,322 @@
+"""Training through the TT-NN backend: gradients, buffers and loss curves against eager.
+
+    .venv/bin/python tools/train_check.py [--steps 50] [--models mnist,autoencoder,...] [--no-doc]
+
+For each model of the table: one training step (forward + loss + backward) eagerly and compiled with the
+backend on the (simulated) device, from the same weights and inputs; reports the PCC of the loss and of every
+parameter gradient (the minimum), the batch-norm buffers after the step, the ops left on the host in the forward
+and backward graphs, and the device transfers of one steady-state step (how many of them carry the activations
+the forward saves for the backward). Then a short SGD run of the MNIST CNN on synthetic data, eager and
+compiled, and the per-step relative difference of the loss. Writes docs/training.md (no timing claims: the
+device is simulated).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import os
+import pathlib
+import sys
+import time
+import warnings
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch_ttnn  # noqa: E402
+from torch_ttnn.metrics import pcc  # noqa: E402
+from torch_ttnn.zoo import small  # noqa: E402
+
+
+# --------------------------------------------------------------------------------------------------
+# the models (seeded; dropout off where gradients are compared: TT-NN's generator is not torch's)
+# --------------------------------------------------------------------------------------------------
+
+def _no_dropout(model):
+    for m in model.modules():
+        if isinstance(m, nn.Dropout):
+            m.p = 0.0
+    return model
+
+
+def mnist(batch=4):
+    torch.manual_seed(0)
+    model = _no_dropout(small.MnistModel().train())
+    x, y = torch.rand(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
+    return model, (x, y), lambda m, x, y: F.nll_loss(m(x), y)
+
+
+def autoencoder(batch=4):
+    torch.manual_seed(0)
+    model = small.LinearAutoencoder().train()
+    x = torch.rand(batch, 784)
+    return model, (x,), lambda m, x: F.mse_loss(m(x), x)
+
+
+def transformer_block(batch=2, seq=40):
+    torch.manual_seed(0)
+    model = small.TransformerBlock().train()
+    x, t = torch.randn(batch, seq, 128), torch.randn(batch, seq, 128)
+    mask = torch.zeros(batch, 1, seq, seq)
+    return model, (x, mask, t), lambda m, x, mask, t: F.mse_loss(m(x, mask), t)
+
+
+def transformer_encoder_layer(batch=2, seq=40):
+    torch.manual_seed(0)
+    model = nn.TransformerEncoderLayer(128, 4, 512, dropout=0.0, batch_first=True).train()
+    x, t = torch.randn(batch, seq, 128), torch.randn(batch, seq, 128)
+    return model, (x, t), lambda m, x, t: F.mse_loss(m(x), t)
+
+
+def resnet18(batch=2, size=64):
+    import torchvision
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None).train()
+    x, y = torch.randn(batch, 3, size, size), torch.randint(0, 1000, (batch,))
+    return model, (x, y), lambda m, x, y: F.cross_entropy(m(x), y)
+
+
+MODELS = {
+    "mnist": ("Mnist (MnistModel, batch 4, NLL)", mnist),
+    "autoencoder": ("Autoencoder (LinearAutoencoder, batch 4, MSE)", autoencoder),
+    "transformer-block": ("TransformerBlock (zoo.small, 2x40x128, MSE)", transformer_block),
+    "transformer-encoder-layer": ("nn.TransformerEncoderLayer (2x40x128, MSE)", transformer_encoder_layer),
+    "resnet18": ("ResNet18 (torchvision, batch 2, 64x64, CE)", resnet18),
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# one step, eager vs compiled
+# --------------------------------------------------------------------------------------------------
+
+def _saved_activation_transfers(option) -> dict:
+    """Transfers of the forward -> backward hand-over per step. aot_autograd's forward returns the activations
+    the backward needs (matched by name with the backward's placeholders); the data movement pass brings each
+    device value among them to the host (to_torch) and the backward converts it back (from_torch)."""
+    ttnn = torch_ttnn.runtime.ttnn_for(option.device)
+    res = {"saved": 0, "fw_to_host": 0, "bw_to_device": 0, "bw_params_to_device": 0}
+    pairs = list(zip(option.results.aten_graph_modules, option.results.graph_modules, option.results.reports))
+    saved_names = set()
+    for agm, _, rep in pairs:
+        if rep.kind == "backward":
+            saved_names |= {n.name for n in agm.graph.nodes if n.op == "placeholder"
+                            and not n.name.startswith(("primals", "tangents"))}
+    for agm, gm, rep in pairs:
+        if rep.kind == "forward":
+            aten_out = next(n for n in agm.graph.nodes if n.op == "output").args[0]
+            low_out = next(n for n in gm.graph.nodes if n.op == "output").args[0]
+            for a, b in zip(aten_out, low_out):
+                if isinstance(a, torch.fx.Node) and a.name in saved_names:
+                    res["saved"] += 1
+                    if isinstance(b, torch.fx.Node) and b.target is ttnn.to_torch:
+                        res["fw_to_host"] += 1
+        elif rep.kind == "backward":
+            for n in gm.graph.nodes:
+                if n.op == "call_function" and n.target is ttnn.from_torch:
+                    src = n.args[0]
+                    if isinstance(src, torch.fx.Node) and src.op == "call_function" and src.args:
+                        src = src.args[0]   # narrow_for_device
+                    if isinstance(src, torch.fx.Node) and src.op == "placeholder":
+                        if src.name.startswith("primals"):
+                            res["bw_params_to_device"] += 1
+                        elif not src.name.startswith("tangents"):
+                            res["bw_to_device"] += 1
+    return res
+
+
+def step_check(key: str, device, *, fp32: bool = False) -> dict:
+    title, build = MODELS[key]
+    model, inputs, loss_fn = build()
+    eager_m, comp_m = model, copy.deepcopy(model)
+    t0 = time.perf_counter()
+    loss = loss_fn(eager_m, *inputs)
+    loss.backward()
+    eager_s = time.perf_counter() - t0
+
+    torch._dynamo.reset()
+    option = torch_ttnn.TorchTtnnOption(device=device, fp32=fp32)
+    step = torch.compile(lambda *a: loss_fn(comp_m, *a), backend=torch_ttnn.backend, options=option)
+    t0 = time.perf_counter()
+    closs = step(*inputs)
+    closs.backward()
+    first_s = time.perf_counter() - t0
+
+    grads = {}
+    for (name, p), (_, q) in zip(eager_m.named_parameters(), comp_m.named_parameters()):
+        if p.grad is None:
+            continue
+        grads[name] = pcc(q.grad, p.grad) if q.grad is not None else 0.0
+    buffers = {}
+    for (name, b), (_, c) in zip(eager_m.named_buffers(), comp_m.named_buffers()):
+        if b.dtype.is_floating_point:
+            buffers[name] = (pcc(c, b), float((c - b).abs().max() / b.abs().max().clamp_min(1e-12)))
+        else:
+            buffers[name] = (1.0 if torch.equal(c, b) else 0.0, float((c - b).abs().max()))
+    fallbacks = {"forward": {}, "backward": {}}
+    for rep in option.results.reports:
+        kind = "backward" if rep.kind == "backward" else "forward"
+        for (op, reason), n in rep.fallbacks.items():
+            fallbacks[kind][(op, reason)] = fallbacks[kind].get((op, reason), 0) + n
+
+    # a second step (weights unchanged, gradients reset) for the steady-state transfers
+    for p in comp_m.parameters():
+        p.grad = None
+    device.counters.reset()
+    step(*inputs).backward()
+    counters = device.counters.snapshot()
+    worst = min(grads.items(), key=lambda kv: kv[1])
+    return {
+        "key": key, "title": title, "loss_eager": float(loss), "loss_compiled": float(closs),
+        "loss_pcc": pcc(closs.detach(), loss.detach()),
+        "grad_min_pcc": worst[1], "grad_worst": worst[0], "grads": grads, "n_grads": len(grads),
+        "buffers": buffers, "fallbacks": fallbacks, "counters": counters,
+        "handover": _saved_activation_transfers(option),
+        "aten_ops": {kind: sum(sum(r.aten_ops.values()) for r in option.results.reports
+                               if (r.kind == "backward") == (kind == "backward")) for kind in ("forward", "backward")},
+        "eager_s": eager_s, "first_s": first_s,
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# a short training run
+# --------------------------------------------------------------------------------------------------
+
+def mnist_run(device, steps: int, *, compiled: bool, batch: int = 8, dropout: bool = False, lr: float = 0.05) -> list:
+    torch.manual_seed(0)
+    model = small.MnistModel().train()
+    if not dropout:
+        _no_dropout(model)
+    g = torch.Generator().manual_seed(1)
+    data = [(torch.rand(batch, 1, 28, 28, generator=g), torch.randint(0, 10, (batch,), generator=g))
+            for _ in range(4)]
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+
+    def loss_fn(x, y):
+        return F.nll_loss(model(x), y)
+
+    fn = loss_fn
+    if compiled:
+        torch._dynamo.reset()
+        fn = torch.compile(loss_fn, backend=torch_ttnn.backend, options=torch_ttnn.TorchTtnnOption(device=device))
+    torch.manual_seed(2)   # the dropout generator state: same start for both runs
+    losses = []
+    for i in range(steps):
+        x, y = data[i % len(data)]
+        opt.zero_grad()
+        loss = fn(x, y)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    return losses
+
+
+# --------------------------------------------------------------------------------------------------
+# report
+# --------------------------------------------------------------------------------------------------
+
+def _fmt_fallbacks(fb: dict) -> str:
+    if not fb:
+        return "none"
+    return "; ".join(f"{op} x{n}: {reason}" for (op, reason), n in sorted(fb.items()))
+
+
+def write_doc(path: pathlib.Path, results: list, curve: dict) -> str:
+    lines = ["# Training through the TT-NN backend", "",
+             "Generated by `tools/train_check.py` on the simulated device (bfloat16 on the device, eager reference in "
+             "float32). One training step per model, eager and compiled from the same weights and inputs: PCC of "
+             "the loss and minimum PCC over all parameter gradients; the ops left on the host; the device "
+             "transfers of one steady-state step (forward + backward). No timing claims (simulated device).", "",
+             "## Gradients", "",
+             "| model | loss eager / compiled | grad PCC (min over params) | worst param | params |",
+             "|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['title']} | {r['loss_eager']:.5f} / {r['loss_compiled']:.5f} | {r['grad_min_pcc']:.4f} | "
+                     f"{r['grad_worst']} | {r['n_grads']} |")
+    lines += ["", "## Ops left on the host", "", "| model | aten ops fw / bw | forward fallbacks | backward fallbacks |",
+              "|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['key']} | {r['aten_ops']['forward']} / {r['aten_ops']['backward']} | "
+                     f"{_fmt_fallbacks(r['fallbacks']['forward'])} | {_fmt_fallbacks(r['fallbacks']['backward'])} |")
+    bn = [(r, name, v) for r in results for name, v in r["buffers"].items()]
+    if bn:
+        lines += ["", "## Buffers after one step (batch norm running statistics)", "",
+                  "| model | buffers | min PCC | max relative error | num_batches_tracked equal |", "|---|---|---|---|---|"]
+        for r in results:
+            if not r["buffers"]:
+                continue
+            fl = {k: v for k, v in r["buffers"].items() if not k.endswith("num_batches_tracked")}
+            nb = [v for k, v in r["buffers"].items() if k.endswith("num_batches_tracked")]
+            lines.append(f"| {r['key']} | {len(r['buffers'])} | {min(v[0] for v in fl.values()):.5f} | "
+                         f"{max(v[1] for v in fl.values()):.4f} | {all(v[0] == 1.0 for v in nb)} |")
+    lines += ["", "## Transfers per training step (steady state)", "",
+              "| model | to device | from device | saved tensors | fw: saved activations to host | "
+              "bw: saved activations back | bw: parameters/inputs to device |", "|---|---|---|---|---|---|---|"]
+    for r in results:
+        c, h = r["counters"], r["handover"]
+        lines.append(f"| {r['key']} | {c['to_device']} | {c['from_device']} | {h['saved']} | {h['fw_to_host']} | "
+                     f"{h['bw_to_device']} | {h['bw_params_to_device']} |")
+    if curve:
+        e, c = curve["eager"], curve["compiled"]
+        rel = [abs(a - b) / abs(a) for a, b in zip(e, c)]
+        lines += ["", f"## MNIST loss curve ({len(e)} SGD steps, lr {curve['lr']}, momentum 0.9, batch {curve['batch']}, "
+                      "4 synthetic batches cycled, dropout off)", "",
+                  f"- final loss: eager {e[-1]:.5f}, compiled {c[-1]:.5f}",
+                  f"- max relative difference of the loss per step: {max(rel):.4f} (step {rel.index(max(rel))}); "
+                  f"mean {sum(rel) / len(rel):.4f}",
+                  f"- first loss: eager {e[0]:.5f}, compiled {c[0]:.5f}", ""]
+        if curve.get("dropout"):
+            de, dc = curve["dropout"]
+            lines += [f"- with dropout on (p=0.25/0.5; masks from TT-NN's generator, so the curves are not expected "
+                      f"to coincide): final loss eager {de[-1]:.5f}, compiled {dc[-1]:.5f}", ""]
+        lines += ["| step | eager | compiled | rel. diff |", "|---|---|---|---|"]
+        for i in list(range(0, len(e), max(1, len(e) // 10))) + [len(e) - 1]:
+            lines.append(f"| {i} | {e[i]:.5f} | {c[i]:.5f} | {rel[i]:.4f} |")
+    text = "\n".join(lines) + "\n"
+    path.write_text(text)
+    return text
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--dropout-run", action="store_true", help="also run the MNIST loop with dropout on")
+    ap.add_argument("--no-doc", action="store_true")
+    ap.add_argument("--doc", default=str(ROOT / "docs" / "training.md"))
+    args = ap.parse_args(argv)
+    logging.getLogger("torch_ttnn").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+    device = torch_ttnn.open_device()
+    results = []
+    print(f"{'model':28s} {'loss eager':>11s} {'compiled':>11s} {'grad PCC':>9s}  fallbacks fw/bw  transfers to/from")
+    for key in [k for k in args.models.split(",") if k]:
+        r = step_check(key, device)
+        results.append(r)
+        print(f"{key:28s} {r['loss_eager']:11.5f} {r['loss_compiled']:11.5f} {r['grad_min_pcc']:9.4f}  "
+              f"{sum(r['fallbacks']['forward'].values()):>5d} / {sum(r['fallbacks']['backward'].values()):<5d}    "
+              f"{r['counters']['to_device']} / {r['counters']['from_device']}", flush=True)
+    curve = {}
+    if args.steps:
+        curve = {"lr": 0.05, "batch": 8,
+                 "eager": mnist_run(device, args.steps, compiled=False),
+                 "compiled": mnist_run(device, args.steps, compiled=True)}
+        if args.dropout_run:
+            curve["dropout"] = (mnist_run(device, args.steps, compiled=False, dropout=True),
+                                mnist_run(device, args.steps, compiled=True, dropout=True))
+        e, c = curve["eager"], curve["compiled"]
+        rel = [abs(a - b) / abs(a) for a, b in zip(e, c)]
+        print(f"MNIST {args.steps} steps: final loss eager {e[-1]:.5f} compiled {c[-1]:.5f}; "
+              f"max rel. diff per step {max(rel):.4f}")
+    if not args.no_doc:
+        write_doc(pathlib.Path(args.doc), results, curve)
+        print(f"wrote {args.doc}")
+    return results, curve
+
+
+if __name__ == "__main__":
+    main()

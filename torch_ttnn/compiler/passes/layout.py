@@ -1,0 +1,447 @@
+"""Channels-last layout: keep chains of convolutions, pools and element-wise ops in NHWC on the device.
+
+Each conv/pool rule permutes its NCHW operand to NHWC and its flattened [1, 1, N*OH*OW, C] result back to
+NCHW, so that every lowered node stands for its aten value. Between two such ops the graph then holds
+`reshape -> permute(NCHW) [-> relu ...] -> permute(NHWC)`. This pass, run right after lowering (before data
+movement), rewrites the TT-NN graph until nothing changes:
+
+- cancel: permute(permute(x, p), q) with p∘q the identity -> x (otherwise one permute); a reshape/view of a
+  reshape/view back to x's shape -> x (otherwise one reshape of x); identity permutes and reshapes -> x;
+- sink: a move M (permute / reshape / view) feeding a layout-agnostic element-wise op E (unary, or binary
+  with a scalar) is moved after E -- E(M(x)) = M(E(x)) -- when a consumer downstream then cancels or absorbs
+  M; a binary element-wise op whose two operands are the same move of same-shaped values becomes one move of
+  the op on the unmoved values;
+- absorb: a conv/pool whose NHWC input is a reshape of a flattened [1, 1, N*H*W, C] value reads that value
+  directly (TT-NN sliding-window ops accept both forms).
+
+Element-wise ops do not care about the order of the elements, so moving permutes across them is exact.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.fx
+
+from ..meta import Req, TTMeta, tt_meta
+from .base import Pass, PassResult
+
+_MOVES = ("permute", "reshape", "view")
+
+# layout-agnostic element-wise ops: the output element i depends only on the input elements i
+_ELTWISE = (
+    "relu", "relu6", "exp", "log", "sqrt", "rsqrt", "reciprocal", "sigmoid", "tanh", "erf", "abs", "neg", "sign",
+    "floor", "ceil", "trunc", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh",
+    "atanh", "exp2", "expm1", "log2", "log10", "log1p", "silu", "mish", "hardswish", "hardsigmoid", "erfc",
+    "erfinv", "frac", "lgamma", "digamma", "i0", "square", "deg2rad", "rad2deg", "gelu", "leaky_relu", "elu",
+    "hardtanh", "softplus", "clamp", "logical_not", "bitwise_not", "typecast", "clone",
+    "add", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "atan2", "xlogy", "remainder", "fmod",
+    "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or",
+    "bitwise_xor", "rsub", "squared_difference",
+)
+
+# sliding-window ops reading an NHWC activation that may also be given flattened as [1, 1, N*H*W, C]:
+# name -> where the activation is (kwarg name or positional index)
+_FLAT_INPUT = {"conv2d": "input_tensor", "conv_transpose2d": "input_tensor", "conv1d": "input_tensor",
+               "max_pool2d": 0, "avg_pool2d": 0, "adaptive_avg_pool2d": 0, "adaptive_max_pool2d": 0}
+
+# reductions ttnn.<name>(x, dims, keepdim): with keepdim, reduce(permute(x, p), dims) = permute(reduce(x, p[dims]), p)
+_REDUCE = ("sum", "mean", "max", "min", "prod")
+
+_MAX_DEPTH = 8
+
+
+def _shape(n) -> tuple:
+    v = n.meta.get("val") if isinstance(n, torch.fx.Node) else None
+    return tuple(v.shape) if isinstance(v, torch.Tensor) else None
+
+
+def _tdtype(n):
+    v = n.meta.get("val") if isinstance(n, torch.fx.Node) else None
+    return v.dtype if isinstance(v, torch.Tensor) else None
+
+
+def _meta_val(shape, dtype):
+    return torch.empty(tuple(int(s) for s in shape), dtype=dtype, device="meta")
+
+
+class ChannelsLastLayout(Pass):
+    name = "channels_last_layout"
+
+    def __init__(self, ttnn):
+        self.ttnn = ttnn
+        self.moves = {getattr(ttnn, n): n for n in _MOVES if hasattr(ttnn, n)}
+        self.eltwise = {getattr(ttnn, n) for n in _ELTWISE if hasattr(ttnn, n)}
+        self.flat_input = {getattr(ttnn, n): where for n, where in _FLAT_INPUT.items() if hasattr(ttnn, n)}
+        self.reduce = {getattr(ttnn, n) for n in _REDUCE if hasattr(ttnn, n)}
+        self.stats = {"cancelled": 0, "sunk": 0, "absorbed": 0, "merged": 0}
+
+    # --- classification ------------------------------------------------------------------------
+    def _move(self, n):
+        """'permute' / 'reshape' / 'view' for a plain TT-NN move node (x, perm_or_shape), else None."""
+        if not isinstance(n, torch.fx.Node) or n.op != "call_function" or n.target not in self.moves:
+            return None
+        if n.kwargs or len(n.args) != 2 or tt_meta(n) is None or not isinstance(n.args[0], torch.fx.Node):
+            return None
+        if _shape(n) is None or _shape(n.args[0]) is None:
+            return None
+        return self.moves[n.target]
+
+    def _tensor_operands(self, n) -> list:
+        """[(path, node)] of an element-wise op's tensor operands, or None if it is not a plain one."""
+        if n.op != "call_function" or n.target not in self.eltwise or tt_meta(n) is None:
+            return None
+        tin = n.meta.get("tt_in") or {}
+        paths = sorted(tin)
+        if not paths or any(p[0] != "args" or len(p) != 2 for p in paths):
+            return None
+        out = [(p, n.args[p[1]]) for p in paths]
+        # no other tensor node among the arguments (e.g. a host value passed without requirement)
+        for a in list(n.args) + list(n.kwargs.values()):
+            if isinstance(a, torch.fx.Node) and all(a is not o for _, o in out):
+                return None
+        shape = _shape(n)
+        if shape is None or any(_shape(o) != shape for _, o in out):
+            return None   # broadcasting: the operands are not element-aligned with the output
+        return out
+
+    # --- the pass ------------------------------------------------------------------------------
+    def call(self, gm: torch.fx.GraphModule) -> PassResult:
+        g = gm.graph
+        self.g = g
+        modified = False
+        for _ in range(100):
+            changed = False
+            for n in list(g.nodes):
+                if n.graph is not g or getattr(n, "_erased", False):
+                    continue
+                if self._cancel(n) or self._merge_binary(n) or self._sink(n) or self._absorb(n) or \
+                        self._sink_reduce(n) or self._permute_as_reshape(n):
+                    changed = True
+            if not changed:
+                break
+            modified = True
+        if modified:
+            self._dce(g)
+        gm.layout_stats = dict(self.stats)
+        return PassResult(gm, modified)
+
+    def _dce(self, g):
+        for n in reversed(list(g.nodes)):
+            if n.op == "call_function" and not n.users and (self._move(n) or n.target in self.eltwise) \
+                    and n.meta.get("layout_pass"):
+                g.erase_node(n)
+
+    def _erase_if_dead(self, n):
+        if isinstance(n, torch.fx.Node) and not n.users and n.op == "call_function" and \
+                (n.target in self.moves or n.target in self.eltwise):
+            args = n.all_input_nodes
+            self.g.erase_node(n)
+            for a in args:
+                self._erase_if_dead(a)
+
+    def _replace(self, old, new):
+        old.replace_all_uses_with(new)
+        self._erase_if_dead(old)
+
+    # --- cancel / compose ----------------------------------------------------------------------
+    @staticmethod
+    def _would_alias_outputs(n, src) -> bool:
+        """Replacing n by src would return one value twice from the graph (two outputs sharing a tensor)."""
+        return any(u.op == "output" for u in n.users) and (any(u.op == "output" for u in src.users)
+                                                            or src.op == "placeholder")
+
+    def _cancel(self, n) -> bool:
+        kind = self._move(n)
+        if kind is None:
+            return False
+        x = n.args[0]
+        # identity move
+        if _shape(x) == _shape(n) and _tdtype(x) == _tdtype(n) and tt_meta(x) is not None and \
+                not self._would_alias_outputs(n, x) and \
+                (kind != "permute" or list(n.args[1]) == list(range(len(n.args[1])))):
+            self._replace(n, x)
+            self.stats["cancelled"] += 1
+            return True
+        inner = self._move(x)
+        if inner is None:
+            return False
+        src = x.args[0]
+        if _tdtype(src) != _tdtype(n) or tt_meta(src) is None or self._would_alias_outputs(n, src):
+            return False
+        if kind == "permute" and inner == "permute":
+            p, q = list(x.args[1]), list(n.args[1])
+            comp = [p[k] for k in q]
+            if comp == list(range(len(comp))):
+                self._replace(n, src)
+                self.stats["cancelled"] += 1
+                return True
+            new = self._emit_move(n, "permute", src, comp, _shape(n), _tdtype(n), like=n)
+            self._replace(n, new)
+            self.stats["merged"] += 1
+            return True
+        if kind in ("reshape", "view") and inner in ("reshape", "view"):
+            if _shape(src) == _shape(n):
+                self._replace(n, src)
+                self.stats["cancelled"] += 1
+                return True
+            new = self._emit_move(n, "reshape", src, list(_shape(n)), _shape(n), _tdtype(n), like=n)
+            self._replace(n, new)
+            self.stats["merged"] += 1
+            return True
+        return False
+
+    def _emit_move(self, before, kind, src, arg, shape, tdt, like):
+        """A move node of src placed before `before`: permute, or reshape (a view when it is free)."""
+        m = tt_meta(src)
+        if kind in ("reshape", "view"):
+            kind = "view" if self._free_view(src, shape) else "reshape"
+            arg = [int(s) for s in shape]
+        with self.g.inserting_before(before):
+            new = self.g.call_function(getattr(self.ttnn, kind), (src, list(arg)))
+        self._copy_meta(new, like)
+        new.meta["val"] = _meta_val(shape, tdt) if like is None or _shape(like) != tuple(shape) \
+            else like.meta["val"]
+        new.meta["tt_in"] = {("args", 0): Req(m.layout, m.dtype)}
+        new.meta["tt"] = TTMeta(m.layout, m.dtype, None)
+        new.meta["layout_pass"] = True
+        return new
+
+    def _free_view(self, src, shape) -> bool:
+        m = tt_meta(src)
+        old, new = _shape(src), tuple(shape)
+        if old == new:
+            return True
+        if old[-1] != new[-1]:
+            return False
+        oh = old[-2] if len(old) >= 2 else 1
+        nh = new[-2] if len(new) >= 2 else 1
+        return m.layout != self.ttnn.TILE_LAYOUT or oh == nh or (oh % 32 == 0 and nh % 32 == 0)
+
+    @staticmethod
+    def _copy_meta(new, like):
+        if like is None:
+            return
+        for k in ("aten", "stack_trace"):
+            if k in like.meta:
+                new.meta[k] = like.meta[k]
+
+    # --- sink a move past element-wise ops -----------------------------------------------------
+    def _inverse_of(self, kind, move_node, v) -> bool:
+        """Whether move node v applied after `move_node`'s move would cancel it (or be absorbed)."""
+        vk = self._move(v)
+        if vk is None:
+            return False
+        src_shape = _shape(move_node.args[0])
+        if kind == "permute" and vk == "permute":
+            p, q = list(move_node.args[1]), list(v.args[1])
+            return [p[k] for k in q] == list(range(len(p)))
+        if kind in ("reshape", "view") and vk in ("reshape", "view"):
+            return _shape(v) == src_shape
+        return False
+
+    def _absorbs(self, kind, move_node, e, depth=0) -> bool:
+        """Whether some consumer of e (reached through element-wise ops) cancels or absorbs the move."""
+        if depth > _MAX_DEPTH:
+            return False
+        for v in e.users:
+            if self._inverse_of(kind, move_node, v):
+                return True
+            if kind in ("reshape", "view") and self._flat_reader(v, e) and self._is_flat_of(move_node.args[0], e):
+                return True
+            if kind == "permute" and v.op == "call_function" and v.target in self.reduce and len(v.args) == 3 \
+                    and v.args[0] is e and v.args[2] is True and len(e.users) == 1:
+                return True   # a keepdim reduction takes the permute onto its smaller result
+            ops = self._tensor_operands(v) if v.op == "call_function" else None
+            if ops is not None and len(ops) == 1 and self._absorbs(kind, move_node, v, depth + 1):
+                return True
+        return False
+
+    def _sink(self, m) -> bool:
+        kind = self._move(m)
+        if kind is None or len(m.users) != 1:
+            return False
+        e = next(iter(m.users))
+        ops = self._tensor_operands(e) if e.op == "call_function" else None
+        if ops is None or len(ops) != 1 or ops[0][1] is not m:
+            return False
+        if not self._absorbs(kind, m, e):
+            return False
+        x = m.args[0]
+        if tt_meta(x) is None:
+            return False
+        path = ops[0][0]
+        # E'(x)
+        args = list(e.args)
+        args[path[1]] = x
+        with self.g.inserting_before(e):
+            e2 = self.g.call_function(e.target, tuple(args), dict(e.kwargs))
+        e2.meta = {k: v for k, v in e.meta.items()}
+        e2.meta["val"] = _meta_val(_shape(x), _tdtype(e))
+        e2.meta["tt_in"] = dict(e.meta["tt_in"])
+        e2.meta["layout_pass"] = True
+        # M'(E'(x))
+        me = tt_meta(e2)
+        with self.g.inserting_before(e):
+            m2 = self.g.call_function(m.target, (e2, m.args[1]))
+        self._copy_meta(m2, m)
+        m2.meta["val"] = e.meta["val"]
+        m2.meta["tt_in"] = {("args", 0): Req(me.layout, me.dtype)}
+        m2.meta["tt"] = TTMeta(me.layout, me.dtype, None)
+        m2.meta["layout_pass"] = True
+        if kind == "view" and not self._free_view(e2, _shape(e)):
+            m2.target = self.ttnn.reshape
+        e.replace_all_uses_with(m2)
+        self.g.erase_node(e)
+        self._erase_if_dead(m)
+        self.stats["sunk"] += 1
+        return True
+
+    def _merge_binary(self, e) -> bool:
+        """E(M(a), M(b)) -> M(E(a, b)) when both operands are the same move of same-shaped values."""
+        ops = self._tensor_operands(e) if e.op == "call_function" else None
+        if ops is None or len(ops) != 2:
+            return False
+        (pa, ma), (pb, mb) = ops
+        ka, kb = self._move(ma), self._move(mb)
+        if ka is None or kb is None or ma.target is not mb.target or list(ma.args[1]) != list(mb.args[1]):
+            return False
+        a, b = ma.args[0], mb.args[0]
+        if _shape(a) != _shape(b) or tt_meta(a) is None or tt_meta(b) is None:
+            return False
+        if not (ma is mb or (len(ma.users) == 1 and len(mb.users) == 1)):
+            return False
+        args = list(e.args)
+        args[pa[1]], args[pb[1]] = a, b
+        with self.g.inserting_before(e):
+            e2 = self.g.call_function(e.target, tuple(args), dict(e.kwargs))
+        e2.meta = {k: v for k, v in e.meta.items()}
+        e2.meta["val"] = _meta_val(_shape(a), _tdtype(e))
+        e2.meta["tt_in"] = dict(e.meta["tt_in"])
+        e2.meta["layout_pass"] = True
+        me = tt_meta(e2)
+        with self.g.inserting_before(e):
+            m2 = self.g.call_function(ma.target, (e2, ma.args[1]))
+        self._copy_meta(m2, ma)
+        m2.meta["val"] = e.meta["val"]
+        m2.meta["tt_in"] = {("args", 0): Req(me.layout, me.dtype)}
+        m2.meta["tt"] = TTMeta(me.layout, me.dtype, None)
+        m2.meta["layout_pass"] = True
+        if ka == "view" and not self._free_view(e2, _shape(e)):
+            m2.target = self.ttnn.reshape
+        e.replace_all_uses_with(m2)
+        self.g.erase_node(e)
+        self._erase_if_dead(ma)
+        if mb is not ma:
+            self._erase_if_dead(mb)
+        self.stats["sunk"] += 1
+        return True
+
+    # --- reductions and trivial permutes ------------------------------------------------------
+    def _sink_reduce(self, r) -> bool:
+        """reduce(permute(x, p), dims, keepdim=True) -> permute(reduce(x, p[dims], True), p): the permute then
+        moves the (smaller) reduced value, and often only size-1 dims (a reshape)."""
+        if r.op != "call_function" or r.target not in self.reduce or r.kwargs or len(r.args) != 3 \
+                or r.args[2] is not True or tt_meta(r) is None:
+            return False
+        m, dims = r.args[0], r.args[1]
+        if self._move(m) != "permute" or len(m.users) != 1 or set(r.meta.get("tt_in") or {}) != {("args", 0)}:
+            return False
+        x = m.args[0]
+        if tt_meta(x) is None:
+            return False
+        p = list(m.args[1])
+        rank = len(p)
+        dims_l = [dims] if isinstance(dims, int) else list(dims)
+        if not dims_l or any(not isinstance(d, int) for d in dims_l):
+            return False
+        new_dims = sorted(p[d % rank] for d in dims_l)
+        xs = _shape(x)
+        red_shape = [1 if i in new_dims else v for i, v in enumerate(xs)]
+        with self.g.inserting_before(r):
+            r2 = self.g.call_function(r.target, (x, new_dims if isinstance(dims, (list, tuple)) or len(new_dims) > 1
+                                                 else new_dims[0], True))
+        r2.meta = {k: v for k, v in r.meta.items()}
+        r2.meta["val"] = _meta_val(red_shape, _tdtype(r))
+        r2.meta["tt_in"] = dict(r.meta["tt_in"])
+        r2.meta["layout_pass"] = True
+        mr = tt_meta(r2)
+        with self.g.inserting_before(r):
+            m2 = self.g.call_function(m.target, (r2, p))
+        self._copy_meta(m2, m)
+        m2.meta["val"] = r.meta["val"]
+        m2.meta["tt_in"] = {("args", 0): Req(mr.layout, mr.dtype)}
+        m2.meta["tt"] = TTMeta(mr.layout, mr.dtype, None)
+        m2.meta["layout_pass"] = True
+        r.replace_all_uses_with(m2)
+        self.g.erase_node(r)
+        self._erase_if_dead(m)
+        self.stats["sunk"] += 1
+        return True
+
+    def _permute_as_reshape(self, n) -> bool:
+        """A permute that only moves size-1 dims keeps the order of the values: a reshape (a view when free),
+        which composes with neighbouring reshapes."""
+        if self._move(n) != "permute":
+            return False
+        x = n.args[0]
+        xs = _shape(x)
+        if tt_meta(x) is None or xs is None:
+            return False
+        big = [d for d in n.args[1] if xs[d] != 1]
+        if big != sorted(big):
+            return False
+        new = self._emit_move(n, "reshape", x, list(_shape(n)), _shape(n), _tdtype(n), like=n)
+        self._replace(n, new)
+        self.stats["merged"] += 1
+        return True
+
+    # --- absorb a reshape into a conv/pool input -----------------------------------------------
+    def _flat_reader(self, v, operand) -> bool:
+        """Whether v is a sliding-window op reading `operand` as its NHWC activation."""
+        if v.op != "call_function" or v.target not in self.flat_input:
+            return False
+        where = self.flat_input[v.target]
+        a = v.kwargs.get(where) if isinstance(where, str) else (v.args[where] if len(v.args) > where else None)
+        return a is operand
+
+    @staticmethod
+    def _is_flat_of(src, nhwc) -> bool:
+        """src is the flattened [1, 1, N*H*W, C] form of the NHWC value nhwc ([N, H, W, C] or [N, L, C])."""
+        s, t = _shape(src), _shape(nhwc)
+        if s is None or t is None or len(s) != 4 or len(t) not in (3, 4):
+            return False
+        return s[0] == 1 and s[1] == 1 and s[3] == t[-1] and s[2] == math.prod(t[:-1])
+
+    def _absorb(self, v) -> bool:
+        if v.op != "call_function" or v.target not in self.flat_input:
+            return False
+        where = self.flat_input[v.target]
+        r = v.kwargs.get(where) if isinstance(where, str) else (v.args[where] if len(v.args) > where else None)
+        if self._move(r) not in ("reshape", "view"):
+            return False
+        src = r.args[0]
+        if tt_meta(src) is None or not self._is_flat_of(src, r):
+            return False
+        path = ("kwargs", where) if isinstance(where, str) else ("args", where)
+        old = v.meta.get("tt_in", {}).get(path)
+        if isinstance(where, str):
+            kwargs = dict(v.kwargs)
+            kwargs[where] = src
+            v.kwargs = kwargs
+        else:
+            args = list(v.args)
+            args[where] = src
+            v.args = tuple(args)
+        if old is not None and self.ttnn_name(v).startswith("conv"):
+            # convolutions read either layout: take the value as it is
+            v.meta["tt_in"][path] = Req(tt_meta(src).layout, old.dtype, old.on_device)
+        self._erase_if_dead(r)
+        self.stats["absorbed"] += 1
+        return True
+
+    def ttnn_name(self, v) -> str:
+        for name in _FLAT_INPUT:
+            if getattr(self.ttnn, name, None) is v.target:
+                return name
+        return ""
