@@ -70,3 +70,16 @@ def test_integer_and_bool_results_are_exact(device):
 def test_comparison_mask_feeds_where(device):
     x = torch.randn(5, 40)
     check_lowered(lambda t: torch.where(t > 0, t, t * 0.1), (x,), device=device, expect=("gt", "where"))
+
+
+@pytest.mark.parametrize("op", [torch.tril, torch.triu])
+@pytest.mark.parametrize("shape,diagonal", [((5, 7), 0), ((2, 40, 40), 1), ((3, 33), -2)])
+def test_tril_triu(device, op, shape, diagonal):
+    x = torch.randn(shape)
+    check_lowered(lambda t: op(t, diagonal), (x,), device=device, expect=(op.__name__,))
+
+
+def test_zero_dim_operand_broadcasts(device):
+    x = torch.randn(6, 35)
+    check_lowered(lambda t: t * t[2, 3] + t.sum() * 0 + t[0, 0], (x,), device=device, expect=("multiply",),
+                  allow_remaining=("aten.sum.default",))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ..registry import COMMON, float_inputs, lower, rank_at_most
+from ..registry import COMMON, float_inputs, lower, rank_at_least, rank_at_most
 
 aten = torch.ops.aten
 
@@ -105,10 +105,12 @@ def clamp_tensor(ctx, x, min=None, max=None):
 # --- binary: aten op -> ttnn op; operands in the promoted dtype -----------------------------------
 
 def _operand(ctx, v, dt):
-    """A tensor operand in dtype `dt`, or a Python scalar as is."""
+    """A tensor operand in dtype `dt`, or a Python scalar as is. A 0-dim tensor becomes shape [1] (TT-NN
+    tensors have rank >= 1), which broadcasts the same way."""
     if isinstance(v, torch.fx.Node):
         if ctx.rank(v) == 0:
-            ctx.unsupported("0-dim tensor operand")
+            one = torch.empty((1,), dtype=ctx.torch_dtype(v), device="meta")
+            return ctx.tile(ctx.call("reshape", ctx.rm(v, dt), [1], out_val=one), dt)
         return ctx.tile(v, dt)
     if isinstance(v, bool):
         return int(v)
@@ -238,3 +240,9 @@ def threshold_backward(ctx, grad, x, threshold):
     dt = ctx.float_dtype()
     mask = ctx.call("gt", ctx.tile(x, dt), float(threshold))
     return ctx.call("multiply", ctx.tile(grad, dt), ctx.tile(mask, dt))
+
+
+@lower(aten.tril.default, aten.triu.default, when=ELTWISE + (rank_at_least(2),), family="eltwise_unary")
+def tril_triu(ctx, x, diagonal=0):
+    name = "tril" if ctx.node.target is aten.tril.default else "triu"
+    return ctx.call(name, ctx.tile(x, ctx.dtype_for(x)), diagonal=int(diagonal))

@@ -224,7 +224,10 @@ def from_device(tensor, blocking=True, *, queue_id=None):
 
 @ttnn_op("deallocate", counted=False)
 def deallocate(tensor, force=True):
-    """Free a device tensor's buffer. Using the tensor afterwards raises."""
+    """Free a device tensor's buffer. Using the tensor afterwards raises. Freeing a buffer that is already
+    free (e.g. through another view of it) does nothing."""
+    if isinstance(tensor, Tensor) and tensor._alloc is not None and tensor._alloc.freed:
+        return
     require_tensor("deallocate", "tensor", tensor)
     if tensor._alloc is not None and tensor._device is not None:
         tensor._device.memory[tensor._alloc.buffer_type].free(tensor._alloc)
