@@ -8,7 +8,6 @@ import time
 import torch
 import torch.fx
 from torch._dynamo.backends.common import aot_autograd
-from torch._functorch.aot_autograd import make_boxed_func
 
 from . import runtime
 from .compiler.decompositions import decomposition_table
@@ -44,7 +43,7 @@ def backend(gm: torch.fx.GraphModule, example_inputs, options: TorchTtnnOption |
             fn = compile_graph(agm, option=option, ttnn=ttnn, kind=kind,
                                static_inputs=static if kind != "backward" else set())
             option.results.compile_seconds += time.perf_counter() - t0
-            return make_boxed_func(fn)   # aot_autograd's calling convention (a list of arguments)
+            return fn
         return compile_one
 
     return aot_autograd(fw_compiler=compiler("forward"), bw_compiler=compiler("backward"),

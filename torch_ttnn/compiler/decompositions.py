@@ -61,9 +61,10 @@ KEEP = {
     aten.threshold_backward.default: "ttnn ops",
     aten.gelu_backward.default: "ttnn ops",
     aten.silu_backward.default: "ttnn ops",
-    # training (lowering/backward.py). Losses: their decompositions end in 0-dim arithmetic (the mean's
-    # division by the total weight, the scalar gradient times the error) and gather/scatter/where chains; the
-    # rules build one [N, C] one-hot mask on the device and reduce it (a handful of ops, no 0-dim operands).
+    # training (lowering/backward.py). Losses: their decompositions are chains of where/gather (forward) and
+    # full/scatter/where (backward) on int64 targets plus 0-dim arithmetic (the mean's division by the total
+    # weight, the scalar gradient times the error); the rules build one [N, C] one-hot mask on the device
+    # (ttnn.eq against ttnn.arange) and reduce it: about half the ops, no gather/scatter.
     aten.nll_loss_forward.default: "one-hot mask (ttnn.eq/arange) + ttnn.sum",
     aten.nll_loss_backward.default: "one-hot mask * scaled gradient",
     aten.mse_loss.default: "ttnn.subtract/square/mean",

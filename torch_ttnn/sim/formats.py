@@ -24,8 +24,9 @@ Host rules found with the oracle (real wheel 0.81.1):
        float32 gives 0x7FFFFFFF for a lone element). The simulator calls the same torch conversion.
   (H2) dtype=None picks: float32 -> FLOAT32, bfloat16/float16 -> BFLOAT16, int32 -> INT32, int64 -> UINT32
        (not INT32), int16/uint16 -> UINT16, uint8/bool -> UINT8, uint32 -> UINT32, int8 -> INT8 (the simulator
-       refuses INT8); float64 has no default: the wheel aborts the process ("get_dtype_from_ttnn_datatype: got
-       INVALID or unhandled DataType"), the simulator raises that message instead.
+       refuses INT8); float64 and uint64 have no default: the wheel aborts the process
+       ("get_dtype_from_ttnn_datatype: got INVALID or unhandled DataType"), the simulator raises that message
+       instead. Complex dtypes raise "get_ttnn_datatype_from_dtype: got unexpected dlpack dtype" either way.
   (H3) layout=None with dtype bfloat8_b/bfloat4_b gives TILE (an explicit ROW_MAJOR raises "Layout must be
        Layout::TILE for bfloat8_b or bfloat4_b"); layout=None otherwise gives ROW_MAJOR.
 

@@ -23,7 +23,7 @@ from typing import Optional
 import torch
 
 from .memory import Allocation
-from .types import (BLOCK_FLOAT_DTYPES, ELEMENT_BYTES, FLOAT_DTYPES, TILE_BYTES, TILE_HEIGHT, TILE_WIDTH,
+from .types import (BLOCK_FLOAT_DTYPES, ELEMENT_BYTES, TILE_BYTES, TILE_HEIGHT, TILE_WIDTH,
                     BufferType, DataType, Layout, MemoryConfig, Shape, StorageType, TensorMemoryLayout)
 
 

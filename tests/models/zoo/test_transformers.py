@@ -457,7 +457,18 @@ def build_beit_large():
 
 # ---------------------------------------------------------------------------------------------------- test
 
-@pytest.mark.parametrize("name", [pytest.param(n, id=n) for n in ENTRIES])
+# Verified to fail when compiled (on the simulated device, at the commit named); the eager run passes.
+COMPILATION_XFAIL = {
+    # dfc1dc1: PassError in channels_last_layout (IndexError: tuple index out of range) on the first graph
+    # of ViltEmbeddings.visual_embed (patch conv + position-embedding interpolation, before the nonzero/
+    # multinomial graph breaks)
+    "ViLT",
+}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, id=n, marks=[pytest.mark.compilation_xfail] if n in COMPILATION_XFAIL else [])
+    for n in ENTRIES])
 def test_transformers(name, record_property):
     build, props = ENTRIES[name]
     record_property("model_name", name)

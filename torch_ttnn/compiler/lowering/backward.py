@@ -1,4 +1,4 @@
-"""Training: the gradient ops left in aot_autograd's backward graphs, the losses, and dropout.
+"""Training: the gradient ops left in aot_autograd's backward graphs, and the losses.
 
 What reaches the lowering (after compiler/decompositions.py) and how it runs on the device:
 - gelu_backward / silu_backward: the derivative written with TT-NN element-wise ops (TT-NN 0.81.1's
@@ -22,10 +22,6 @@ What reaches the lowering (after compiler/decompositions.py) and how it runs on 
   in 0-dim arithmetic, gather/scatter and where): the target becomes a one-hot [N, C] mask on the device
   (ttnn.eq of the int32 target against ttnn.arange), weighted by the class weights and zeroed at
   ignore_index; the loss is -sum(mask * logp) (/ sum(mask) for 'mean'), the gradient -mask * grad / total.
-- native_dropout (training): the keep mask is ttnn.experimental.dropout of a ones tensor (0/1, exact), the
-  output x * mask * 1/(1-p). The seed is drawn on the host from torch's default generator at every call, so
-  every step gets a new mask and torch.manual_seed reproduces a run (the masks differ from eager's: TT-NN's
-  generator is not torch's). The mask is returned as the aten bool mask (0/1) for the backward.
 
 Layer norm, batch norm, softmax and log_softmax backward are decomposed by aot_autograd's table into the
 same element-wise/reduction formula a rule would emit (TT-NN has no fused backward op for them); see
@@ -118,48 +114,6 @@ def silu_backward(ctx, grad, x):
     s = _ew(ctx, "sigmoid", x)
     d = _ew(ctx, "multiply", s, _ew(ctx, "add", _ew(ctx, "multiply", x, _ew(ctx, "rsub", s, 1.0)), 1.0))
     return ctx.call("multiply", ctx.tile(grad, _fdt(ctx)), ctx.tile(d, _fdt(ctx)))
-
-
-# --------------------------------------------------------------------------------------------------
-# dropout
-# --------------------------------------------------------------------------------------------------
-
-def dropout_seed() -> int:
-    """A fresh seed for the device's dropout, drawn from torch's default generator (so torch.manual_seed
-    makes a compiled run reproducible)."""
-    return int(torch.randint(0, 2 ** 31 - 1, (1,)).item())
-
-
-@lower(aten.native_dropout.default, when=BW + (float_inputs,))
-def native_dropout(ctx, x, p, train):
-    p = float(p)
-    shape = list(ctx.shape(x))
-    out_val, mask_val = ctx.out
-    used = used_outputs(ctx)
-    if not train or p == 0.0:
-        y = ctx.call("view", ctx.keep(x), shape, out_val=out_val) if 0 in used else None   # a distinct node
-        mask = full_node(ctx, shape, 1, torch.bool) if 1 in used else None
-        return finish(ctx, (y, mask))
-    if len(shape) == 0 or len(shape) > 4:
-        ctx.unsupported(f"dropout of a rank-{len(shape)} tensor (ttnn.experimental.dropout: rank 2 to 4)")
-    bf16 = ctx.ttnn.bfloat16
-    work = shape if len(shape) >= 2 else [1] + shape
-    seed = ctx.host(dropout_seed, out_val=0)
-    if p >= 1.0:
-        keep = full_node(ctx, work, 0, torch.float32)
-    else:
-        ones = full_node(ctx, work, 1, torch.float32)
-        keep = ctx.call("experimental.dropout", ctx.tile(ones, bf16), p, 1.0, seed, out_val=fake(work))
-    keep = _as_shape(ctx, keep, shape)
-    y = None
-    if 0 in used:
-        y = _ew(ctx, "multiply", x, keep)
-        if p < 1.0:
-            y = _ew(ctx, "multiply", y, 1.0 / (1.0 - p))
-    mask = None
-    if 1 in used:
-        mask = ctx.call("view", In(keep, Req(ctx.ttnn.TILE_LAYOUT, bf16)), shape, out_val=mask_val)
-    return finish(ctx, (y, mask))
 
 
 # --------------------------------------------------------------------------------------------------

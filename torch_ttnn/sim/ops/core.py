@@ -6,16 +6,14 @@ Transfers are counted on the device: count and bytes (tile padding included) in 
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 
 from .. import formats
 from .._op import not_launched, ttnn_op
 from ..device import Device
-from ..tensor import Tensor
-from ..tensor import padded_shape_of
-from ..types import (BLOCK_FLOAT_DTYPES, DEFAULT_TILE, FLOAT_DTYPES, INT_DTYPES, DataType, Layout, MemoryConfig)
+from ..tensor import Tensor, padded_shape_of
+from ..types import BLOCK_FLOAT_DTYPES, DEFAULT_TILE, FLOAT_DTYPES, INT_DTYPES, DataType, Layout
 from ._common import TTNNError, allocate, fail, make_output, on_device, out_memory_config, require_tensor
 
 # dtype=None: the wheel's choice per torch dtype (formats.py, rule H2). float64 has none (the wheel aborts).
@@ -85,9 +83,9 @@ def _host_tensor_from_torch(tensor: torch.Tensor, dtype, layout, pad_value, *, w
     if not isinstance(tensor, torch.Tensor):
         raise TTNNError(f"{what}: expected a torch.Tensor, got {type(tensor).__name__}")
     if dtype is None:
-        if tensor.dtype == torch.float64:
+        if tensor.dtype in (torch.float64, torch.uint64):
             raise TTNNError(f"{what}: get_dtype_from_ttnn_datatype: got INVALID or unhandled DataType. (torch "
-                            "float64 has no default TT-NN dtype: pass dtype=)")
+                            f"{tensor.dtype} has no default TT-NN dtype: pass dtype=)")
         if tensor.dtype == torch.int8:
             raise TTNNError(f"{what}: torch.int8 maps to DataType.INT8, which the simulated device does not "
                             "support; pass dtype=")
@@ -100,7 +98,7 @@ def _host_tensor_from_torch(tensor: torch.Tensor, dtype, layout, pad_value, *, w
         layout = Layout.TILE if dtype in BLOCK_FLOAT_DTYPES else Layout.ROW_MAJOR
     layout = Layout(layout)
     _check_dtype_layout(dtype, layout, what)
-    if tensor.dtype.is_complex or tensor.dtype not in set(_TORCH_TO_TTNN) | {torch.float64, torch.int8}:
+    if tensor.dtype.is_complex:
         raise TTNNError(f"{what}: get_ttnn_datatype_from_dtype: got unexpected dlpack dtype (torch {tensor.dtype})")
     stored, src = _stored_from_torch(tensor.detach().cpu().contiguous(), dtype)
     tile = layout == Layout.TILE
