@@ -12,6 +12,7 @@ from .passes.cleanup import CommonSubexpressionElimination, DeadCodeElimination
 from .passes.constant_folding import ConstantFolding, FoldConvBatchNorm
 from .passes.data_movement import DataMovement
 from .passes.deallocate import Deallocate
+from .passes.index_put import IndexPutAsScatter
 from .passes.layout import ChannelsLastLayout
 from .passes.lower import LowerToTTNN
 from .passes.training import TrainingPrecision
@@ -23,7 +24,7 @@ log = logging.getLogger("torch_ttnn")
 
 def build_passes(option, ttnn, report: GraphReport, static_inputs, device) -> list:
     from .passes import fusion
-    passes = [DeadCodeElimination(), CommonSubexpressionElimination(), RecognizeUpsample()]
+    passes = [DeadCodeElimination(), CommonSubexpressionElimination(), RecognizeUpsample(), IndexPutAsScatter()]
     if option.fusions:
         if report.kind == "inference":
             passes += [FoldConvBatchNorm(static_inputs)]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from ..context import In
-from ..registry import COMMON, float_inputs, lower, rank_at_most
+from ..registry import COMMON, float_inputs, lower, rank_at_most, unsupported
 
 aten = torch.ops.aten
 
@@ -180,3 +180,24 @@ def matmul(ctx, a, b):
     if ctx.rank(a) < 2 or ctx.rank(b) != 2:
         ctx.unsupported("matmul other than [..., M, K] @ [K, N]")
     return matmul_call(ctx, "matmul", a, b)
+
+
+@lower(aten.addmv.default, when=MATMUL)
+def addmv(ctx, bias, mat, vec, *, beta=1, alpha=1):
+    """beta * bias + alpha * (mat @ vec): a matrix-vector ttnn.matmul."""
+    prod = matmul_call(ctx, "matmul", mat, vec, out_val=fake(ctx.out.shape, ctx.out.dtype))
+    return _scaled_sum(ctx, prod, bias, beta, alpha)
+
+
+@lower(aten.addbmm.default, when=MATMUL)
+def addbmm(ctx, bias, b1, b2, *, beta=1, alpha=1):
+    """beta * bias + alpha * sum_b(b1[b] @ b2[b]): batched ttnn.matmul, then ttnn.sum over the batch."""
+    bsz, n = ctx.shape(b1)[0], ctx.shape(b1)[1]
+    p = ctx.shape(b2)[2]
+    prod = matmul_call(ctx, "matmul", b1, b2, out_val=fake((bsz, n, p), ctx.out.dtype))
+    total = ctx.call("sum", ctx.tile(prod, ctx.float_dtype()), 0, False, out_val=fake((n, p), ctx.out.dtype))
+    return _scaled_sum(ctx, total, bias, beta, alpha)
+
+
+unsupported("pairwise distances have no TT-NN op (cdist is decomposed by aten where possible)",
+            aten._cdist_forward)

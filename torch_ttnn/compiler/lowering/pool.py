@@ -18,7 +18,7 @@ import torch
 from ..context import In
 from ..meta import Req
 from ..registry import COMMON, float_inputs, lower, unsupported
-from .conv import channels_first, channels_last, float_act, meta_val, reshape
+from .conv import channels_last, float_act, meta_val, reshape
 
 aten = torch.ops.aten
 
@@ -35,16 +35,16 @@ def _pair(v, default=None):
 
 
 def _nhwc_in(ctx, x, tdt):
-    """(NHWC node, N, C, H, W, unbatched): [N, C, H, W] or unbatched [C, H, W] -> [N, H, W, C]."""
+    """(NHWC node, N, C, H, W): [N, C, H, W] or unbatched [C, H, W] -> [N, H, W, C]."""
     shape = ctx.shape(x)
     if len(shape) == 3:
         c, h, w = shape
         x4 = reshape(ctx, x, [1, c, h, w], tdt, operand=float_act(ctx, x))
-        return channels_last(ctx, x4, tdt), 1, c, h, w, True
+        return channels_last(ctx, x4, tdt), 1, c, h, w
     if len(shape) != 4:
         ctx.unsupported(f"rank-{len(shape)} input of a 2-d pool")
     n, c, h, w = shape
-    return channels_last(ctx, x, tdt), n, c, h, w, False
+    return channels_last(ctx, x, tdt), n, c, h, w
 
 
 def _pool_operand(ctx, xn) -> In:
@@ -62,7 +62,7 @@ def _indices_used(node) -> bool:
     return False
 
 
-def _finish(ctx, flat, n, c, oh, ow, out_val, unbatched, *, layout_dtype=None):
+def _finish(ctx, flat, n, c, oh, ow, out_val, *, layout_dtype=None):
     """[1, 1, N*OH*OW, C] -> the aten [N, C, OH, OW] (or [C, OH, OW])."""
     tdt = out_val.dtype
     out_shape = list(out_val.shape)
@@ -91,7 +91,7 @@ def max_pool2d_with_indices(ctx, x, kernel_size, stride=(), padding=0, dilation=
     vals, idx_val = ctx.out
     need_indices = _indices_used(ctx.node)
     tdt = vals.dtype
-    xn, n, c, h, w, unbatched = _nhwc_in(ctx, x, tdt)
+    xn, n, c, h, w = _nhwc_in(ctx, x, tdt)
     oh, ow = vals.shape[-2], vals.shape[-1]
     if need_indices:
         if h * w > 65535:
@@ -103,12 +103,12 @@ def max_pool2d_with_indices(ctx, x, kernel_size, stride=(), padding=0, dilation=
                     bool(ceil_mode), return_indices=need_indices, out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT,
                     out_dtype=ctx.ttnn.bfloat16, out_val=meta_val(flat, tdt))
     if not need_indices:
-        return _finish(ctx, node, n, c, oh, ow, vals, unbatched), None
+        return _finish(ctx, node, n, c, oh, ow, vals), None
     ttnn = ctx.ttnn
     v, i = ctx.outputs(node, [(meta_val(flat, tdt), ttnn.ROW_MAJOR_LAYOUT, ttnn.bfloat16),
                               (meta_val(flat, torch.int64), ttnn.ROW_MAJOR_LAYOUT, ttnn.uint16)])
-    values = _finish(ctx, v, n, c, oh, ow, vals, unbatched)
-    indices = _finish(ctx, i, n, c, oh, ow, idx_val, unbatched, layout_dtype=(ttnn.TILE_LAYOUT, ttnn.int32))
+    values = _finish(ctx, v, n, c, oh, ow, vals)
+    indices = _finish(ctx, i, n, c, oh, ow, idx_val, layout_dtype=(ttnn.TILE_LAYOUT, ttnn.int32))
     return values, indices
 
 
@@ -119,13 +119,13 @@ def avg_pool2d(ctx, x, kernel_size, stride=(), padding=0, ceil_mode=False, count
     stride = _pair(stride, kernel)
     padding = _pair(padding)
     tdt = ctx.out.dtype
-    xn, n, c, h, w, unbatched = _nhwc_in(ctx, x, tdt)
+    xn, n, c, h, w = _nhwc_in(ctx, x, tdt)
     oh, ow = ctx.out.shape[-2], ctx.out.shape[-1]
     flat = [1, 1, n * oh * ow, c]
     node = ctx.call("avg_pool2d", _pool_operand(ctx, xn), n, h, w, c, kernel, stride, padding, bool(ceil_mode),
                     bool(count_include_pad), None if divisor_override is None else int(divisor_override),
                     out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT, out_dtype=ctx.ttnn.bfloat16, out_val=meta_val(flat, tdt))
-    return _finish(ctx, node, n, c, oh, ow, ctx.out, unbatched)
+    return _finish(ctx, node, n, c, oh, ow, ctx.out)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -180,11 +180,11 @@ def _adaptive(ctx, name, x, output_size, out_val):
     h, w = shape[-2], shape[-1]
     oh, ow = out_val.shape[-2], out_val.shape[-1]
     _adaptive_supported(ctx, h, w, oh, ow)
-    xn, n, c, h, w, unbatched = _nhwc_in(ctx, x, tdt)
+    xn, n, c, h, w = _nhwc_in(ctx, x, tdt)
     flat = [1, 1, n * oh * ow, c]
     node = ctx.call(name, _pool_operand(ctx, xn), n, h, w, c, [oh, ow], out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT,
                     out_dtype=ctx.ttnn.bfloat16, out_val=meta_val(flat, tdt))
-    return _finish(ctx, node, n, c, oh, ow, out_val, unbatched)
+    return _finish(ctx, node, n, c, oh, ow, out_val)
 
 
 @lower(aten._adaptive_avg_pool2d.default, aten.adaptive_avg_pool2d.default, when=POOL)

@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from ..registry import COMMON, float_inputs, lower, rank_at_most
+from ..registry import COMMON, float_inputs, lower, rank_at_most, unsupported
 from .matmul import fake
 
 aten = torch.ops.aten
@@ -309,6 +309,22 @@ def cumsum(ctx, x, dim, *, dtype=None):
     if ctx.rank(x) == 0:
         return _identity_rank0(ctx, x)
     return ctx.call("cumsum", ctx.tile(x, ctx.dtype_for(ctx.out.dtype)), int(dim) % ctx.rank(x))
+
+
+@lower(aten.cumprod.default, when=REDUCE)
+def cumprod(ctx, x, dim, *, dtype=None):
+    if not ctx.out.dtype.is_floating_point:
+        ctx.unsupported("integer cumprod (kept exact on the host)")
+    if ctx.rank(x) == 0:
+        return _identity_rank0(ctx, x)
+    return ctx.call("cumprod", ctx.tile(x, ctx.dtype_for(ctx.out.dtype)), int(dim) % ctx.rank(x))
+
+
+unsupported("order statistics (median, mode, k-th value) have no TT-NN op", aten.median, aten.nanmedian,
+            aten.mode, aten.kthvalue)
+unsupported("running max/min with indices have no TT-NN op", aten.cummax, aten.cummin)
+unsupported("logcumsumexp has no TT-NN op", aten.logcumsumexp)
+unsupported("histograms have no TT-NN op", aten.histc)
 
 
 def _index_dtype(ctx, x, dim):

@@ -187,6 +187,8 @@ class DataMovement(Pass):
             return self.memo[key]
         v = producer.meta.get("val")
         kwargs = {"dtype": v.dtype} if isinstance(v, torch.Tensor) else {}
+        if isinstance(v, torch.Tensor) and v.dim() == 0:
+            kwargs["torch_rank"] = 0   # a 0-dim aten value some rules compute as [1] (ttnn's rank >= 1 habit)
         n = self._emit(producer, self.ttnn.to_torch, (producer,), kwargs)
         n.meta["val"] = v
         self.report.conversions["to_torch"] += 1

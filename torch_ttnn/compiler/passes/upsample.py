@@ -6,8 +6,9 @@ aten op (upsample_nearest2d / _upsample_nearest_exact2d / upsample_bilinear2d wi
 the pooling family lowers to ttnn.upsample or leaves to torch with a reason (e.g. align_corners=True).
 
 Recognition is semantic, not structural: the region (nodes computed from x only through constant-index
-gathers on H and W, plus constants) is evaluated on a random probe and compared with F.interpolate; a node
-that equals one of the candidates is replaced. Constants are evaluated once on the host at compile time.
+gathers on H and W, plus constants) is evaluated on random probes and compared with the candidate aten ops
+(size-based, then with the scales 1/literal found in the index arithmetic: scale_factor interpolation); the
+latest node equal to a candidate is replaced by it. Everything runs on the host at compile time.
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import operator
 
 import torch
 import torch.fx
-import torch.nn.functional as F
 
 from .base import Pass, PassResult
 from .cleanup import _NONDETERMINISTIC
