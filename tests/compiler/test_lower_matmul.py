@@ -7,7 +7,7 @@ from .harness import check_lowered, ttnn_targets
 from .opinfo import sample_ids, samples
 
 OPINFO = [("mm", ""), ("bmm", ""), ("addmm", ""), ("addmm", "decomposed"), ("baddbmm", ""), ("matmul", ""),
-          ("nn.functional.linear", ""), ("mv", ""), ("dot", "")]
+          ("nn.functional.linear", ""), ("mv", ""), ("dot", ""), ("addmv", ""), ("addbmm", "")]
 
 
 def _cases():
@@ -52,6 +52,9 @@ HAND = [
      ("matmul",)),
     # matmul + row-bias add are fused into ttnn.linear(bias=)
     ("baddbmm-broadcast-bias", torch.baddbmm, [(7,), (3, 5, 40), (3, 40, 7)], ("linear",)),
+    ("addmv", lambda b, m, v: torch.addmv(b, m, v, beta=0.5, alpha=2.0), [(5,), (5, 40), (40,)], ("matmul",)),
+    ("addbmm", lambda b, x, y: torch.addbmm(b, x, y, alpha=0.5), [(5, 7), (3, 5, 40), (3, 40, 7)],
+     ("matmul", "sum")),
     ("k-padding-both-device", lambda a, b: torch.exp(a) @ torch.exp(b), [(5, 40), (40, 7)],
      ("matmul", "fill_implicit_tile_padding")),
 ]

@@ -13,7 +13,7 @@ OPINFO = [
     ("min", "reduction_with_dim", "min"), ("min", "reduction_no_dim", "min"),
     ("argmax", "", "argmax"), ("argmin", "", "argmax"), ("prod", "", "prod"), ("var", "", "var"),
     ("std", "", "std"), ("var_mean", "", "var"), ("logsumexp", "", "exp"), ("cumsum", "", "cumsum"),
-    ("topk", "", "topk"), ("any", "", "max"), ("all", "", "min"),
+    ("topk", "", "topk"), ("any", "", "max"), ("all", "", "min"), ("cumprod", "", "cumprod"),
 ]
 
 
@@ -81,6 +81,7 @@ HAND = [
     ("logsumexp", lambda x: (torch.logsumexp(x, -1), torch.logsumexp(x * 10, (1, 2), keepdim=True)), "x",
      ("max", "exp", "sum", "log")),
     ("cumsum", lambda x: (x.cumsum(-1), x.cumsum(1)), "x", ("cumsum",)),
+    ("cumprod", lambda x: (x.cumprod(-1), x.cumprod(0)), "s", ("cumprod",)),
     ("topk", lambda x: (x.topk(3, -1), x.topk(2, 1, largest=False)), "p", ("topk",)),
     ("sort", lambda x: (x.sort(-1), torch.sort(x, dim=1, descending=True, stable=True)), "p", ("sort",)),
 ]
@@ -114,6 +115,8 @@ def test_sum_fp32_option(device):
         reason="ttnn.argmax of integers only over the last dim", strict=True)),
     pytest.param(lambda x: x.sort(-1), "i", id="int-sort", marks=pytest.mark.xfail(
         reason="ttnn.sort takes BFLOAT16/FLOAT32/UINT16 only", strict=True)),
+    pytest.param(lambda x: x.median(-1), "p", id="median", marks=pytest.mark.xfail(
+        reason="no TT-NN op for order statistics", strict=True)),
 ])
 def test_known_gaps(device, fn, inp):
     check_lowered(fn, (INPUTS[inp](),), device=device)

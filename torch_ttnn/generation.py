@@ -1,0 +1,243 @@
+"""Autoregressive generation (`model.generate`) through the TT-NN backend.
+
+    import torch_ttnn
+    option = torch_ttnn.TorchTtnnOption(device=torch_ttnn.open_device())
+    tokens = torch_ttnn.generate(model, option, input_ids, max_new_tokens=32)   # = model.generate(...)
+
+Strategy: static shapes, a static KV cache with a bucketed maximum length.
+- The lowering rules refuse symbolic shapes, so dynamic shapes would leave every op on the host; with the
+  default DynamicCache each decoding step has a new sequence length, i.e. a new graph per step with
+  dynamic=False (a recompile storm, cut off by dynamo's recompile limit, after which the frame runs eagerly).
+- transformers' StaticCache (`cache_implementation="static"`) preallocates the keys/values as
+  [batch, heads, max_cache_len, head_dim] and writes each step's keys/values in place (`index_copy_` at
+  `arange(n) + cumulative_length`, a 0-dim tensor, so no Python int changes between steps), and `generate`
+  builds a 4-D attention mask of fixed width max_cache_len for such caches. Every decoding step then has the
+  same shapes: ONE decode graph. The cache update reaches the aten graph as `index_put` along dim 2, which
+  the pipeline rewrites to a scatter (passes/index_put.py); aot_autograd returns the updated cache and its
+  runtime wrapper copies it back into the torch cache tensors (input mutations are not kept in the graph).
+- max_cache_len is bucketed (powers of two, at least one tile of 32), so `max_new_tokens` only changes the
+  graphs when it crosses a bucket; transformers keeps the largest cache length a model has used, so a
+  shorter generation after a longer one reuses the longer one's graphs.
+- The model's forward is compiled with `nn.Module.compile(backend=torch_ttnn.backend, dynamic=False)` (and
+  the encoder of an encoder-decoder model, which `generate` calls on its own): the prefill (the prompt, with
+  the cache being created), the decode step and the encoder are one graph each. Graphs per model:
+  decoder-only 2 (prefill + decode), encoder-decoder 3 (encoder + first decoder step, which also fills the
+  cross-attention cache + decode). Each new prompt length (batch x length) adds one prefill graph (and one
+  encoder graph); the decode graph only depends on the batch and the cache bucket.
+- transformers' own auto-compilation of the decode step (`compile_config`, only on accelerators or with
+  `_compile_all_devices`) is disabled (`disable_compile=True`): it would compile again on top of ours.
+
+The compiled graphs are in `option.results` (graphs, reports: ops left on the host); `compare()` runs eager
+and compiled generation and reports the token agreement and, at the first divergence, the logits margins.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional
+
+import torch
+
+from . import runtime
+from .options import TorchTtnnOption
+
+log = logging.getLogger("torch_ttnn")
+
+MIN_CACHE_LEN = 32   # one tile
+
+
+def cache_bucket(n: int, minimum: int = MIN_CACHE_LEN) -> int:
+    """The static cache length for `n` positions: the next power of two, at least `minimum`."""
+    b = minimum
+    while b < n:
+        b *= 2
+    return b
+
+
+def _modules(model) -> list:
+    """The modules `generate` calls: the model and, for encoder-decoder models, its encoder."""
+    mods = [model]
+    if getattr(model.config, "is_encoder_decoder", False) and hasattr(model, "get_encoder"):
+        enc = model.get_encoder()
+        if enc is not None and enc is not model:
+            mods.append(enc)
+    return mods
+
+
+def prepare(model, option: Optional[TorchTtnnOption] = None) -> TorchTtnnOption:
+    """Compile the forward of `model` (and of its encoder) with the TT-NN backend for generation; idempotent
+    for the same option. Returns the option (its results collect the compiled graphs)."""
+    from .backend import backend
+    current = getattr(model, "_torch_ttnn_generation", None)
+    if current is not None and (option is None or option is current):
+        return current
+    if current is not None:
+        release(model)
+    if option is None:
+        option = TorchTtnnOption()
+    if option.device is None:
+        option.device = runtime.open_device()
+    for m in _modules(model):
+        m.compile(backend=backend, options=option, dynamic=False)
+    model._torch_ttnn_generation = option
+    return option
+
+
+def release(model) -> None:
+    """Undo `prepare`: the model runs eagerly again."""
+    for m in _modules(model):
+        if getattr(m, "_compiled_call_impl", None) is not None:
+            m._compiled_call_impl = None
+    if hasattr(model, "_torch_ttnn_generation"):
+        del model._torch_ttnn_generation
+
+
+def _input_length(model, args, kwargs) -> int:
+    """Length of the sequence the decoder starts from (the prompt; the decoder input for encoder-decoders)."""
+    if getattr(model.config, "is_encoder_decoder", False):
+        dec = kwargs.get("decoder_input_ids")
+        return int(dec.shape[-1]) if isinstance(dec, torch.Tensor) else 1
+    ids = args[0] if args else kwargs.get("input_ids", kwargs.get("inputs"))
+    if isinstance(ids, torch.Tensor):
+        return int(ids.shape[-1])
+    emb = kwargs.get("inputs_embeds")
+    return int(emb.shape[1]) if isinstance(emb, torch.Tensor) else 0
+
+
+def generate_kwargs(model, args: tuple = (), kwargs: Optional[dict] = None) -> dict:
+    """The `generate` keyword arguments for a static-shape generation: `kwargs` plus the static cache
+    (unless the caller chose a cache), its bucketed length, and transformers' own compilation disabled."""
+    kw = dict(kwargs or {})
+    kw.setdefault("disable_compile", True)
+    if kw.get("past_key_values") is None and kw.get("use_cache", True) is not False:
+        kw.setdefault("cache_implementation", "static")
+    if kw.get("cache_implementation") == "static" and kw.get("max_cache_len") is None:
+        gc = kw.get("generation_config") or model.generation_config
+        new = kw.get("max_new_tokens", getattr(gc, "max_new_tokens", None))
+        start = _input_length(model, args, kw)
+        if new is not None:
+            total = start + int(new)
+        else:
+            total = int(kw.get("max_length") or getattr(gc, "max_length", None) or 20)
+            if getattr(model.config, "is_encoder_decoder", False):
+                total = max(total, start)
+        kw["max_cache_len"] = cache_bucket(total)
+    return kw
+
+
+def generate(model, option: Optional[TorchTtnnOption] = None, *args, **kwargs):
+    """`model.generate(*args, **kwargs)` with the model's forward running on TT-NN (static KV cache, bucketed
+    length, static shapes). Returns what `model.generate` returns."""
+    prepare(model, option)
+    with torch.no_grad():
+        return model.generate(*args, **generate_kwargs(model, args, kwargs))
+
+
+# --------------------------------------------------------------------------------------------------
+# Comparing with eager
+# --------------------------------------------------------------------------------------------------
+
+def sequences(out) -> torch.Tensor:
+    """The token ids of a `generate` result (a tensor or a GenerateOutput)."""
+    if isinstance(out, torch.Tensor):
+        return out
+    seq = getattr(out, "sequences", None)
+    if seq is None and isinstance(out, dict):
+        seq = out.get("sequences")
+    if not isinstance(seq, torch.Tensor):
+        raise TypeError(f"not a generate() result: {type(out).__name__}")
+    return seq
+
+
+def token_agreement(out, ref, start: int = 0) -> tuple:
+    """(percent of generated positions where `out` has `ref`'s token, first differing step or None).
+
+    Positions from `start` on (the prompt of a decoder-only model is skipped) over the longer of the two
+    (a sequence that stopped early disagrees at the positions the other one generated)."""
+    a, b = sequences(out), sequences(ref)
+    a, b = a[..., start:], b[..., start:]
+    n = max(a.shape[-1], b.shape[-1])
+    if n == 0:
+        return 100.0, None
+    m = min(a.shape[-1], b.shape[-1])
+    same = torch.zeros(b.shape[:-1] + (n,), dtype=torch.bool)
+    same[..., :m] = a[..., :m] == b[..., :m]
+    cols = same.all(dim=tuple(range(same.dim() - 1))) if same.dim() > 1 else same
+    bad = (~cols).nonzero()
+    first = int(bad[0]) if bad.numel() else None
+    return round(100.0 * float(same.float().mean()), 2), first
+
+
+def _margin(logits: torch.Tensor, token: int) -> float:
+    """How much the top logit beats the best other one (>= 0), for the first sequence of the batch."""
+    row = logits[0].float()
+    top2 = torch.topk(row, 2).values
+    return float(top2[0] - top2[1])
+
+
+def compare(model, option: Optional[TorchTtnnOption] = None, *args, **kwargs) -> dict:
+    """Run `model.generate(*args, **kwargs)` eagerly and through TT-NN (greedy decoding recommended) and
+    report the agreement: tokens, compiled graphs, ops left on the host, and at the first divergence the
+    eager and compiled logits of that step (top-1 vs top-2 margins, and how far apart the two candidates are
+    in each run), which tells a bf16 near-tie from a real error."""
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+    kw = dict(kwargs)
+    kw.update(return_dict_in_generate=True, output_logits=True)
+    with torch.no_grad():
+        ref = model.generate(*args, **kw)
+    counters.clear()
+    option = prepare(model, option)
+    n_before = len(option.results.reports)
+    out = generate(model, option, *args, **kw)
+    start = 0 if getattr(model.config, "is_encoder_decoder", False) else _input_length(model, args, kw)
+    agree, first = token_agreement(out, ref, start)
+    reports = option.results.reports[n_before:]
+    host = {}
+    for r in reports:
+        for (op, reason), n in r.fallbacks.items():
+            host[(op, reason)] = host.get((op, reason), 0) + n
+    res = {
+        "eager": sequences(ref)[..., start:].tolist(),
+        "compiled": sequences(out)[..., start:].tolist(),
+        "agreement": agree,
+        "first_divergence": first,
+        "graphs": len(reports),
+        "graph_kinds": [r.kind for r in reports],
+        "unique_graphs": int(counters["stats"].get("unique_graphs", 0)),
+        "host_ops": [{"op": op, "reason": reason, "count": n} for (op, reason), n in sorted(host.items())],
+        "aten_ops": sum(sum(r.aten_ops.values()) for r in reports),
+    }
+    el, cl = getattr(ref, "logits", None), getattr(out, "logits", None)
+    if el and cl:
+        k = min(len(el), len(cl), first if first is not None else len(el))
+        res["logits_pcc"] = [round(_pcc(cl[i], el[i]), 5) for i in range(k)]
+        if first is not None and first < len(el) and first < len(cl):
+            e, c = el[first][0].float(), cl[first][0].float()
+            te, tc = int(e.argmax()), int(c.argmax())
+            res["divergence"] = {
+                "step": first, "eager_token": te, "compiled_token": tc,
+                "eager_margin": round(float(e[te] - e[tc]), 4),       # how much eager prefers its token
+                "compiled_margin": round(float(c[tc] - c[te]), 4),    # how much compiled prefers its token
+                "eager_top2_margin": round(_margin(el[first], te), 4),
+                "logits_scale": round(float(e.std()), 4),
+                "logits_pcc": round(_pcc(c, e), 5),
+                "max_abs_logit_error": round(float((c - e).abs().max()), 4),
+            }
+            res["divergence"]["cause"] = divergence_cause(res["divergence"])
+    return res
+
+
+def divergence_cause(d: dict) -> str:
+    """A near-tie (the eager margin between the two tokens is within the compiled logits' error at that step,
+    with the logits still highly correlated) is bf16 rounding; otherwise the compiled logits are wrong."""
+    if d["logits_pcc"] >= 0.99 and d["eager_margin"] <= d["max_abs_logit_error"]:
+        return (f"bf16 numerics: eager prefers token {d['eager_token']} over {d['compiled_token']} by only "
+                f"{d['eager_margin']} (logits std {d['logits_scale']}), within the device's logit error "
+                f"{d['max_abs_logit_error']} (logits PCC {d['logits_pcc']})")
+    return (f"compiled logits differ: eager margin {d['eager_margin']} > max logit error "
+            f"{d['max_abs_logit_error']} or PCC {d['logits_pcc']} < 0.99")
+
+
+def _pcc(a: torch.Tensor, b: torch.Tensor) -> float:
+    from .metrics import pcc
+    return pcc(a, b)
