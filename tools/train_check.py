@@ -129,7 +129,7 @@ def _saved_activation_transfers(option) -> dict:
     return res
 
 
-def step_check(key: str, device, *, fp32: bool = False) -> dict:
+def step_check(key: str, device, *, fp32: bool = False, **option_kwargs) -> dict:
     title, build = MODELS[key]
     model, inputs, loss_fn = build()
     eager_m, comp_m = model, copy.deepcopy(model)
@@ -139,7 +139,7 @@ def step_check(key: str, device, *, fp32: bool = False) -> dict:
     eager_s = time.perf_counter() - t0
 
     torch._dynamo.reset()
-    option = torch_ttnn.TorchTtnnOption(device=device, fp32=fp32)
+    option = torch_ttnn.TorchTtnnOption(device=device, fp32=fp32, **option_kwargs)
     step = torch.compile(lambda *a: loss_fn(comp_m, *a), backend=torch_ttnn.backend, options=option)
     t0 = time.perf_counter()
     closs = step(*inputs)

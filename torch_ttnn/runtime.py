@@ -74,6 +74,8 @@ class ParamCache:
     def __init__(self, ttnn):
         self.ttnn = ttnn
         self._entries: dict = {}
+        self._derived: dict = {}
+        self.derivations = 0
         self.conversions = 0
         self.hits = 0
 
@@ -93,6 +95,22 @@ class ParamCache:
         self.conversions += 1
         return tt
 
+    def derive(self, key, op_name: str, *args, **kwargs):
+        """Run the TT-NN op `op_name` on parameter tensors once (weight preparation, layout/dtype conversions)
+        and reuse its result while the same parameter tensors are passed in."""
+        ident = tuple(id(a) for a in _flat(args) + _flat(list(kwargs.values())) if hasattr(a, "is_allocated"))
+        hit = self._derived.get(key)
+        if hit is not None and hit[0] == ident and _alive(hit[1]):
+            self.hits += 1
+            return hit[1]
+        fn = self.ttnn
+        for part in op_name.split("."):
+            fn = getattr(fn, part)
+        out = fn(*args, **kwargs)
+        self._derived[key] = (ident, out, (args, kwargs))   # holding the inputs keeps their ids unique
+        self.derivations += 1
+        return out
+
     def clear(self) -> None:
         for ref, _, tt in self._entries.values():
             try:
@@ -101,3 +119,18 @@ class ParamCache:
             except Exception:  # device already closed
                 pass
         self._entries.clear()
+        self._derived.clear()
+
+
+def _flat(xs) -> list:
+    out = []
+    for x in xs:
+        if isinstance(x, (list, tuple)):
+            out += _flat(x)
+        else:
+            out.append(x)
+    return out
+
+
+def _alive(out) -> bool:
+    return all(t.is_allocated() for t in _flat([out]) if hasattr(t, "is_allocated"))

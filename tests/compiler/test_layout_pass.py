@@ -75,7 +75,7 @@ def test_small_cnn_stays_nhwc(device, no_layout_pass):
     before = _counts(check_lowered(model, (x,), device=device))
     assert before["permute"] == 12, before
     assert after["permute"] == 2, after
-    assert after["reshape"] + after["view"] == 4 + 1, after   # 4 host bias reshapes + the output's
+    assert after["reshape"] + after["view"] == 1, after   # the output's (bias reshapes run once, cached)
     assert after["conv2d"] == before["conv2d"] == 4
 
 

@@ -85,7 +85,8 @@ def test_conv_hand(device, fn, args, expect):
 
 def test_conv_modules_parameters_cached(device):
     """nn.Conv2d / ConvTranspose2d modules: weights and biases come from the load-once cache (host ttnn
-    tensors) and the bias is reshaped to [1, 1, 1, O] on the host; the second call converts nothing."""
+    tensors), are prepared on the device once (ParamCache.derive), and the second call moves only the input
+    and the output."""
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.ConvTranspose2d(16, 8, 2, stride=2)).eval()
     x = torch.randn(2, 3, 10, 12)
@@ -94,8 +95,16 @@ def test_conv_modules_parameters_cached(device):
     assert caches and sum(c.conversions for c in caches) == 4   # 2 weights + 2 biases, once
     g = option._out_fx_graphs[0]
     conv = next(n for n in g.nodes if getattr(n.target, "__name__", "") == "conv2d")
-    bias = conv.kwargs["bias_tensor"]
-    assert getattr(bias.target, "__name__", "") == "reshape" and bias.args[1] == [1, 1, 1, 16]
+    bias, weight = conv.kwargs["bias_tensor"], conv.kwargs["weight_tensor"]
+    assert bias.op == "call_method" and bias.args[2] == "prepare_conv_bias"
+    assert weight.op == "call_method" and weight.args[2] == "prepare_conv_weights"
+    compiled = torch.compile(model, backend=torch_ttnn.backend, options=option)
+    with torch.no_grad():
+        compiled(x)
+        device.counters.reset()
+        compiled(x)
+    assert device.counters.to_device == 1 and device.counters.from_device == 1
+    assert "prepare_conv_weights" not in device.counters.op_launches
 
 
 def test_conv_weights_computed_on_device(device):

@@ -58,15 +58,36 @@ def test_hand_written(device, fn, shapes, expect):
     check_lowered(fn, [torch.randn(s) for s in shapes], device=device, expect=expect)
 
 
+@pytest.mark.parametrize("fusions", [True, False], ids=["prepared-params", "rules-only"])
 @pytest.mark.parametrize("shape,expect", [((4, 3, 5, 6), "batch_norm"), ((4, 3), "rsqrt"), ((4, 3, 7), "rsqrt")])
-def test_batch_norm_inference(device, shape, expect):
+def test_batch_norm_inference(device, shape, expect, fusions):
     bn = torch.nn.BatchNorm2d(3) if len(shape) == 4 else torch.nn.BatchNorm1d(3)
     with torch.no_grad():
         bn.running_mean.copy_(torch.randn(3))
         bn.running_var.copy_(torch.rand(3) + 0.5)
         bn.weight.copy_(torch.randn(3))
         bn.bias.copy_(torch.randn(3))
-    check_lowered(bn.eval(), (torch.randn(shape),), device=device, expect=(expect,), fusions=False)
+    check_lowered(bn.eval(), (torch.randn(shape),), device=device, expect=(expect,), fusions=fusions)
+
+
+@pytest.mark.parametrize("model,shape", [(torch.nn.BatchNorm2d(3), (4, 3, 5, 6)), (torch.nn.GroupNorm(3, 6), (2, 6, 5, 7))],
+                         ids=["batch-norm", "group-norm"])
+def test_norm_parameters_prepared_once(device, model, shape):
+    """Per-channel vectors are reshaped once on the host (constant folding), not on the device every call."""
+    torch._dynamo.reset()
+    option = torch_ttnn.TorchTtnnOption(device=device)
+    compiled = torch.compile(model.eval(), backend=torch_ttnn.backend, options=option)
+    x = torch.randn(shape)
+    with torch.no_grad():
+        compiled(x)
+        before = device.memory_stats()["DRAM"]["current_bytes"]
+        out = compiled(x)
+        assert device.memory_stats()["DRAM"]["current_bytes"] == before   # nothing left behind per call
+        assert pcc(out, model(x)) > 0.999
+    gm = option.results.graph_modules[0]
+    reshaped = [n for n in gm.graph.nodes if getattr(n.target, "__name__", "") == "reshape"
+                and n.args[0].meta.get("param")]
+    assert not reshaped, reshaped
 
 
 def test_batch_norm_training_updates_running_stats(device):

@@ -39,6 +39,21 @@ class LoweringContext:
         self.graph = graph
         self.device = device_node
         self.node: Optional[torch.fx.Node] = None   # the aten node being lowered
+        self.constants: dict = {}                   # attribute name -> object, for get_attr constants
+        self._const_nodes: dict = {}
+
+    def constant(self, obj) -> torch.fx.Node:
+        """A get_attr node for a runtime object that code generation cannot spell (a MemoryConfig...)."""
+        key = id(obj)
+        if key not in self._const_nodes:
+            name = f"ttnn_const_{len(self._const_nodes)}"
+            self.constants[name] = obj
+            import warnings
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                with self.graph.inserting_after(self.device):
+                    self._const_nodes[key] = self.graph.get_attr(name)
+        return self._const_nodes[key]
 
     # --- reading operands ----------------------------------------------------------------------
     @staticmethod

@@ -12,6 +12,7 @@ from .passes.cleanup import CommonSubexpressionElimination, DeadCodeElimination
 from .passes.constant_folding import ConstantFolding, FoldConvBatchNorm
 from .passes.data_movement import DataMovement
 from .passes.deallocate import Deallocate
+from .passes.param_cache import CacheParamDerived
 from .passes.index_put import IndexPutAsScatter
 from .passes.layout import ChannelsLastLayout
 from .passes.lower import LowerToTTNN
@@ -37,7 +38,10 @@ def build_passes(option, ttnn, report: GraphReport, static_inputs, device) -> li
         passes += fusion.ttnn_fusions(ttnn, option)
     if report.kind in ("forward", "backward"):   # a training step (aot_autograd's joint graph, split)
         passes += [TrainingPrecision(ttnn)]
-    passes += [DataMovement(ttnn, report), DeadCodeElimination()]
+    passes += [DataMovement(ttnn, report)]
+    if option.load_params_once:
+        passes += [CacheParamDerived(ttnn)]
+    passes += [DeadCodeElimination()]
     if option.deallocate:
         passes += [Deallocate(ttnn)]
     return passes

@@ -148,12 +148,26 @@ def convolution(ctx, x, weight, bias, stride, padding, dilation, transposed, out
         flat = [1, 1, n * oh * ow, cout]
         geo = dict(input_height=h, input_width=w, kernel_size=list(ws[2:]), stride=stride, padding=padding,
                    dilation=dilation)
+        # weights (and bias) prepared on the device once per model: the param cache runs these calls once
+        prep = dict(input_memory_config=ctx.constant(ctx.ttnn.DRAM_MEMORY_CONFIG), input_layout=act.req.layout,
+                    in_channels=cin, out_channels=cout, batch_size=n, input_height=h, input_width=w,
+                    kernel_size=list(ws[2:]), stride=stride, padding=padding, dilation=dilation, groups=groups,
+                    device=ctx.device, input_dtype=act.req.dtype)
+        kind = "conv_transpose2d" if transposed else "conv"
+        taps = ws[2] * ws[3] * (ws[0] if transposed else ws[1])
+        wprep = ctx.call(f"prepare_{kind}_weights", weight_tensor=ctx.host_tt(weight, wdt),
+                         weights_format="IOHW" if transposed else "OIHW", has_bias=bias is not None, **prep,
+                         out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=wdt, out_val=meta_val([1, 1, taps, cout], tdt))
+        if bias_op is not None:
+            common["bias_tensor"] = ctx.call(f"prepare_{kind}_bias", bias_tensor=bias_op, **prep,
+                                             out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=wdt,
+                                             out_val=meta_val([1, 1, 1, cout], tdt))
         if transposed:
-            flat_out = ctx.call("conv_transpose2d", weight_tensor=ctx.host_tt(weight, wdt), **common, **geo,
+            flat_out = ctx.call("conv_transpose2d", weight_tensor=wprep, **common, **geo,
                                 output_padding=output_padding, out_layout=ctx.ttnn.TILE_LAYOUT,
                                 out_dtype=act.req.dtype, out_val=meta_val(flat, tdt))
         else:
-            flat_out = ctx.call("conv2d", weight_tensor=ctx.host_tt(weight, wdt), **common, **geo,
+            flat_out = ctx.call("conv2d", weight_tensor=wprep, **common, **geo,
                                 out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=act.req.dtype,
                                 out_val=meta_val(flat, tdt))
         return channels_first(ctx, flat_out, [n, oh, ow, cout], tdt)

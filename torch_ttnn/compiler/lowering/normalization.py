@@ -149,12 +149,6 @@ def _lower_scale_mask_softmax(ctx, x, scale, mask=None):
     return softmax_call(ctx, "scale_mask_softmax", x, *args)
 
 
-def _register_fused():
-    from ..passes.fusion import fused_ops
-    lower(fused_ops().scale_mask_softmax.default, when=NORM)(_lower_scale_mask_softmax)
-
-
-_register_fused()
 
 
 # --- layer norm / rms norm ---------------------------------------------------------------------------
@@ -238,9 +232,27 @@ def fused_rms_norm(ctx, x, normalized_shape, weight=None, eps=None):
 @lower(aten.native_group_norm.default, when=NORM)
 def native_group_norm(ctx, x, weight, bias, N, C, HxW, group, eps):
     out_val, mean_val, rstd_val = ctx.out
+    y, mean, rstd = _group_norm(ctx, x, weight, bias, int(N), int(C), int(HxW), int(group), eps)
+    used = used_outputs(ctx)
+    if 1 in used:
+        mean = reshape(ctx, mean, mean_val.shape)
+    if 2 in used:
+        rstd = reshape(ctx, rstd, rstd_val.shape)
+    return finish(ctx, (y, (mean if 1 in used else None), (rstd if 2 in used else None)))
+
+
+def _lower_fused_group_norm(ctx, x, weight, bias, groups, eps):
+    """ttnn_fused.group_norm: weight/bias come as [C, 1] (prepared once on the host)."""
     shape = ctx.shape(x)
-    n, c, g = int(N), int(C), int(group)
-    m = (c // g) * int(HxW)
+    hxw = math.prod(shape[2:]) if len(shape) > 2 else 1
+    return _group_norm(ctx, x, weight, bias, shape[0], shape[1], hxw, int(groups), eps)[0]
+
+
+def _group_norm(ctx, x, weight, bias, n, c, hxw, g, eps):
+    """Group norm with reductions: x as [N, G, C/G * HxW], mean/var over the last dim, then the affine with
+    weight/bias as [C, 1] against [N, C, HxW]. Returns (y, mean [N, G, 1], rstd [N, G, 1])."""
+    shape = ctx.shape(x)
+    m = (c // g) * hxw
     xr = reshape(ctx, x, [n, g, m])
     dt = _fdt(ctx)
     kshape = [n, g, 1]
@@ -249,18 +261,13 @@ def native_group_norm(ctx, x, weight, bias, N, C, HxW, group, eps):
     rstd = ctx.call("rsqrt", ctx.tile(_add(ctx, var, float(eps)), dt), out_val=fake(kshape))
     y = _mul(ctx, _sub(ctx, xr, mean), rstd)
     if weight is not None or bias is not None:
-        y = reshape(ctx, y, [n, c, int(HxW)])
+        y = reshape(ctx, y, [n, c, hxw])
         if weight is not None:
             y = _mul(ctx, y, reshape(ctx, weight, [c, 1]))
         if bias is not None:
             y = _add(ctx, y, reshape(ctx, bias, [c, 1]))
     y = reshape(ctx, y, shape)
-    used = used_outputs(ctx)
-    if 1 in used:
-        mean = reshape(ctx, mean, mean_val.shape)
-    if 2 in used:
-        rstd = reshape(ctx, rstd, rstd_val.shape)
-    return finish(ctx, (y, (mean if 1 in used else None), (rstd if 2 in used else None)))
+    return y, mean, rstd
 
 
 # --- batch norm --------------------------------------------------------------------------------------
@@ -361,3 +368,23 @@ def batch_norm_no_stats(ctx, x, weight, bias, training, momentum, eps):
     if not training:
         ctx.unsupported("inference batch norm without running statistics")
     return _bn_training(ctx, x, weight, bias, None, None, momentum, eps, 3)
+
+
+# --- fused ops of the aten-level passes -------------------------------------------------------------------
+
+def _lower_fused_batch_norm(ctx, x, weight, bias, mean, var, eps):
+    """ttnn_fused.batch_norm_inference: the vectors come shaped for broadcasting ([1, C, 1, 1] for rank 4)."""
+    if ctx.rank(x) < 2:
+        ctx.unsupported("batch norm of a rank < 2 input")
+    return _bn_apply(ctx, x, mean, var, weight, bias, eps)
+
+
+def _register_fused():
+    from ..passes.fusion import fused_ops
+    ops = fused_ops()
+    lower(ops.scale_mask_softmax.default, when=NORM)(_lower_scale_mask_softmax)
+    lower(ops.batch_norm_inference.default, when=NORM)(_lower_fused_batch_norm)
+    lower(ops.group_norm.default, when=NORM)(_lower_fused_group_norm)
+
+
+_register_fused()

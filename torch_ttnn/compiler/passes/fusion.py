@@ -14,6 +14,9 @@ cannot do still runs):
   becomes `ttnn_fused.scale_mask_softmax` (-> ttnn.scale_mask_softmax, the same formula in one op).
 - FuseRMSNorm: x * rsqrt(mean(x^2, -1, keepdim) + eps) [* weight] becomes `aten._fused_rms_norm`
   (-> ttnn.rms_norm).
+- PrepareNormParams: inference batch norm / group norm -> `ttnn_fused.batch_norm_inference` /
+  `ttnn_fused.group_norm` taking the per-channel vectors as views shaped for broadcasting ([1, C, 1, 1] for
+  ttnn.batch_norm), which constant folding computes once: no per-call reshape of parameters on the device.
 
 TT-NN level (after lowering, on the TT-NN graph):
 - FuseMatmulBias: ttnn.matmul whose only consumer adds a row bias becomes ttnn.linear(bias=).
@@ -58,6 +61,37 @@ def fused_ops():
             return torch.empty_like(x)
 
         _FUSED["scale_mask_softmax"] = scale_mask_softmax
+
+        @torch.library.custom_op("ttnn_fused::batch_norm_inference", mutates_args=())
+        def batch_norm_inference(x: torch.Tensor, weight: Optional[torch.Tensor], bias: Optional[torch.Tensor],
+                                 mean: torch.Tensor, var: torch.Tensor, eps: float) -> torch.Tensor:
+            """Inference batch norm with the per-channel vectors already shaped to broadcast against x
+            ([1, C, 1, 1] for NCHW, [C, 1] for NCL, [C] for NC)."""
+            y = (x - mean) * torch.rsqrt(var + eps)
+            if weight is not None:
+                y = y * weight
+            if bias is not None:
+                y = y + bias
+            return y
+
+        @batch_norm_inference.register_fake
+        def _(x, weight, bias, mean, var, eps):
+            return torch.empty_like(x)
+
+        @torch.library.custom_op("ttnn_fused::group_norm", mutates_args=())
+        def group_norm(x: torch.Tensor, weight: Optional[torch.Tensor], bias: Optional[torch.Tensor], groups: int,
+                       eps: float) -> torch.Tensor:
+            """Group norm of x [N, C, *] with weight/bias shaped [C, 1]."""
+            w = None if weight is None else weight.reshape(-1)
+            b = None if bias is None else bias.reshape(-1)
+            return torch.nn.functional.group_norm(x, groups, w, b, eps)
+
+        @group_norm.register_fake
+        def _(x, weight, bias, groups, eps):
+            return torch.empty_like(x)
+
+        _FUSED["batch_norm_inference"] = batch_norm_inference
+        _FUSED["group_norm"] = group_norm
     return torch.ops.ttnn_fused
 
 
@@ -108,9 +142,10 @@ def _meta_of(gm, target, args, kwargs):
 def _replace(gm, old: torch.fx.Node, target, args, kwargs, index=None):
     """Insert target(*args, **kwargs) (and its getitem `index`) before `old` and make it replace `old`."""
     g = gm.graph
+    val = _meta_of(gm, target, args, kwargs)   # before any change: a failure leaves the graph as it was
     with g.inserting_before(old):
         new = g.call_function(target, args, kwargs)
-        new.meta["val"] = _meta_of(gm, target, args, kwargs)
+        new.meta["val"] = val
         for key in ("stack_trace", "nn_module_stack"):
             if key in old.meta:
                 new.meta[key] = old.meta[key]
@@ -401,6 +436,62 @@ def _is_square_of(p, x) -> bool:
     return _is(p, aten.mul.Tensor) and p.args[0] is x and p.args[1] is x
 
 
+class PrepareNormParams(AtenFusion):
+    """Inference batch norm / group norm whose statistics outputs are unused -> ttnn_fused ops taking the
+    per-channel vectors already shaped for broadcasting (a view of a parameter, which constant folding then
+    computes once on the host): ttnn.batch_norm wants [1, C, 1, 1], group norm's affine [C, 1], and reshaping
+    them on the device would cost ops on every call."""
+    name = "prepare_norm_params"
+
+    def match(self, gm, node):
+        if _is(node, aten._native_batch_norm_legit_no_training.default):
+            x, w, b, rm, rv, _momentum, eps = node.args
+        elif _is(node, aten._native_batch_norm_legit_functional.default) and not node.args[5]:
+            x, w, b, rm, rv, _training, _momentum, eps = node.args
+        elif _is(node, aten.native_group_norm.default):
+            return self._group_norm(gm, node)
+        else:
+            return False
+        users = list(node.users)
+        if not users or not all(_is(u, operator.getitem) and u.args[1] == 0 for u in users):
+            return False
+        xs = _shape(x)
+        if xs is None or not 2 <= len(xs) <= 4 or not _val(x).dtype.is_floating_point:
+            return False
+        c = xs[1]
+        shape = [1, c, 1, 1] if len(xs) == 4 else [c] + [1] * (len(xs) - 2)
+        params = [self._view(gm, node, p, shape) for p in (w, b, rm, rv)]
+        res = _replace(gm, users[0], fused_ops().batch_norm_inference.default,
+                       (x, params[0], params[1], params[2], params[3], float(eps)), {})
+        for u in users[1:]:
+            u.replace_all_uses_with(res)
+        return True
+
+    def _group_norm(self, gm, node):
+        x, w, b, n, c, hxw, group, eps = node.args
+        users = list(node.users)
+        if not users or not all(_is(u, operator.getitem) and u.args[1] == 0 for u in users):
+            return False
+        xs = _shape(x)
+        if xs is None or len(xs) > 4 or not _val(x).dtype.is_floating_point:
+            return False
+        params = [self._view(gm, node, p, [int(c), 1]) for p in (w, b)]
+        res = _replace(gm, users[0], fused_ops().group_norm.default, (x, params[0], params[1], int(group),
+                                                                      float(eps)), {})
+        for u in users[1:]:
+            u.replace_all_uses_with(res)
+        return True
+
+    @staticmethod
+    def _view(gm, before, p, shape):
+        if p is None:
+            return None
+        with gm.graph.inserting_before(before):
+            v = gm.graph.call_function(aten.view.default, (p, list(shape)))
+        v.meta["val"] = _meta_of(gm, aten.view.default, (p, list(shape)), {})
+        return v
+
+
 class FuseRMSNorm(AtenFusion):
     name = "fuse_rms_norm"
 
@@ -567,7 +658,7 @@ class FuseLinearActivation(Pass):
 # --------------------------------------------------------------------------------------------------
 
 def aten_fusions(option) -> list:
-    return [FuseAttention(), FuseScaleMaskSoftmax(), FuseRMSNorm(), FuseLinear()]
+    return [FuseAttention(), FuseScaleMaskSoftmax(), FuseRMSNorm(), FuseLinear(), PrepareNormParams()]
 
 
 def ttnn_fusions(ttnn, option) -> list:

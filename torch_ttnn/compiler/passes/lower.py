@@ -79,6 +79,7 @@ class LowerToTTNN(Pass):
                 continue
             env[node] = self._lower_node(ctx, node, env, g)
 
+        attrs.update(ctx.constants)
         new_gm = torch.fx.GraphModule(attrs, g)
         return PassResult(new_gm, True)
 
