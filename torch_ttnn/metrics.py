@@ -152,6 +152,13 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
             ref_grads = _grads(leaves)
             ref = tensors_of(ref)[0].detach()
         m.eager_ms = round((time.perf_counter() - t0) * 1000, 2)
+        if not train:  # steady-state eager time: median of warm calls, like the compiled one
+            eager = []
+            for _ in range(max(1, runs)):
+                t0 = time.perf_counter()
+                _call(fn, inputs)
+                eager.append((time.perf_counter() - t0) * 1000)
+            m.eager_ms = round(statistics.median(eager), 2)
         option = TorchTtnnOption(device=device, **(option_kwargs or {}))
         compiled = torch.compile(fn, backend=torch_ttnn.backend, options=option)
         mem = getattr(device, "memory", None)
@@ -192,8 +199,8 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
         m.peak_l1_bytes = stats["L1"]["peak_bytes"]
     reports = option.results.reports
     aten = {}
-    for r in reports:
-        for k, v in r.aten_ops.items():
+    for r in reports:  # the captured graphs, before any pass (folding, fusion) changed them
+        for k, v in (r.captured_ops or r.aten_ops).items():
             aten[k] = aten.get(k, 0) + v
     m.aten_ops = aten
     m.ops_before = sum(aten.values())

@@ -74,6 +74,9 @@ def _copy_aten(agm: torch.fx.GraphModule) -> torch.fx.GraphModule:
 
 def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_inputs) -> CompiledGraph:
     report = GraphReport(kind)
+    for n in agm.graph.nodes:
+        if n.op == "call_function" and isinstance(n.target, torch._ops.OpOverload):
+            report.captured_ops[str(n.target)] += 1
     kept: list = []   # the aten graph entering lowering, for the tools (export --accuracy runs it)
     index = len(option.results.graphs)
     after_each = None

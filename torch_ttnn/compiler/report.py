@@ -26,6 +26,7 @@ class GraphReport:
     conversions: collections.Counter = field(default_factory=collections.Counter)  # data movement inserted
     input_shapes: dict = field(default_factory=dict)                               # aten op -> set of shapes
     folded: collections.Counter = field(default_factory=collections.Counter)       # parameter preprocessing
+    captured_ops: collections.Counter = field(default_factory=collections.Counter)  # as captured, pre-passes
 
     def record_fallback(self, target, reason: str, strict: bool) -> None:
         name = op_name(target)
@@ -48,6 +49,7 @@ class GraphReport:
         return {
             "kind": self.kind,
             "aten_ops": dict(self.aten_ops),
+            "captured_ops": dict(self.captured_ops),
             "lowered": dict(self.lowered),
             "fallbacks": [{"op": op, "reason": r, "count": n} for (op, r), n in sorted(self.fallbacks.items())],
             "ttnn_ops": dict(self.ttnn_ops),
