@@ -4,15 +4,18 @@
     device = torch_ttnn.open_device()      # a chip if there is one, else the simulated device
     option = torch_ttnn.TorchTtnnOption(device=device)
     model = torch.compile(model, backend=torch_ttnn.backend, options=option)
+    tokens = torch_ttnn.generate(hf_model, option, input_ids, max_new_tokens=8)  # a transformers model's
+                                           # generate, its forward on TT-NN (see torch_ttnn/generation.py)
 
 Importing torch_ttnn registers nothing globally and changes no torch configuration.
 """
 from .backend import backend, ttnn_backend
+from .generation import generate
 from .options import CompileResults, TorchTtnnOption
 from .runtime import close_device, open_device
 
 __all__ = ["backend", "ttnn_backend", "TorchTtnnOption", "CompileResults", "open_device", "close_device",
-           "lowering_report"]
+           "lowering_report", "generate"]
 
 
 def lowering_report(option: TorchTtnnOption) -> str:

@@ -53,6 +53,11 @@ def cache_bucket(n: int, minimum: int = MIN_CACHE_LEN) -> int:
     return b
 
 
+def _unwrap(model):
+    """The module itself for a `torch.compile`d one (an OptimizedModule)."""
+    return getattr(model, "_orig_mod", model)
+
+
 def _modules(model) -> list:
     """The modules `generate` calls: the model and, for encoder-decoder models, its encoder."""
     mods = [model]
@@ -67,6 +72,7 @@ def prepare(model, option: Optional[TorchTtnnOption] = None) -> TorchTtnnOption:
     """Compile the forward of `model` (and of its encoder) with the TT-NN backend for generation; idempotent
     for the same option. Returns the option (its results collect the compiled graphs)."""
     from .backend import backend
+    model = _unwrap(model)
     current = getattr(model, "_torch_ttnn_generation", None)
     if current is not None and (option is None or option is current):
         return current
@@ -84,6 +90,7 @@ def prepare(model, option: Optional[TorchTtnnOption] = None) -> TorchTtnnOption:
 
 def release(model) -> None:
     """Undo `prepare`: the model runs eagerly again."""
+    model = _unwrap(model)
     for m in _modules(model):
         if getattr(m, "_compiled_call_impl", None) is not None:
             m._compiled_call_impl = None
@@ -121,20 +128,71 @@ def generate_kwargs(model, args: tuple = (), kwargs: Optional[dict] = None) -> d
             if getattr(model.config, "is_encoder_decoder", False):
                 total = max(total, start)
         kw["max_cache_len"] = cache_bucket(total)
+        if not getattr(model.config, "is_encoder_decoder", False):
+            cache = full_static_cache(model, kw["max_cache_len"])
+            if cache is not None:
+                del kw["cache_implementation"], kw["max_cache_len"]
+                kw["past_key_values"] = cache
     return kw
+
+
+def full_static_cache(model, max_cache_len: int):
+    """For a model with sliding-window (or chunked) attention layers: a StaticCache whose layers are all full
+    static layers of `max_cache_len`, else None (transformers' own static cache is used).
+
+    transformers' StaticSlidingWindowLayer tracks its length in a Python int and branches on it, so dynamo
+    specializes every decoding step on it: one recompile per token. A full layer keeps every position and the
+    attention mask, built per layer type from the config's window over absolute positions, still restricts each
+    query to its window: the same attention, with a cache of max_cache_len instead of the window."""
+    from transformers.cache_utils import StaticCache, StaticLayer
+    cache = StaticCache(config=model.config.get_text_config(decoder=True), max_cache_len=max_cache_len)
+    if not any(getattr(layer, "is_sliding", False) for layer in cache.layers):
+        return None
+    for i, layer in enumerate(cache.layers):
+        if getattr(layer, "is_sliding", False):
+            cache.layers[i] = StaticLayer(max_cache_len=max_cache_len)
+    return cache
 
 
 def generate(model, option: Optional[TorchTtnnOption] = None, *args, **kwargs):
     """`model.generate(*args, **kwargs)` with the model's forward running on TT-NN (static KV cache, bucketed
     length, static shapes). Returns what `model.generate` returns."""
+    model = _unwrap(model)
     prepare(model, option)
     with torch.no_grad():
         return model.generate(*args, **generate_kwargs(model, args, kwargs))
 
 
+def bound_generate(model, option: Optional[TorchTtnnOption] = None):
+    """A callable standing for `model.generate` run through TT-NN (what `torch.compile(model.generate)` would
+    be if compiling generate's Python loop made sense: only the model's forward is compiled)."""
+    def run(*args, **kwargs):
+        return generate(model, option, *args, **kwargs)
+    run.__name__ = "generate"
+    return run
+
+
 # --------------------------------------------------------------------------------------------------
 # Comparing with eager
 # --------------------------------------------------------------------------------------------------
+
+def prompt_length(model, args: tuple = (), kwargs: Optional[dict] = None) -> int:
+    """Positions of a `generate` result that were not generated: the prompt of a decoder-only model, the decoder
+    start token(s) of an encoder-decoder."""
+    return _input_length(model, args, kwargs or {})
+
+
+def agreement_summary(model, inputs, out, ref) -> dict:
+    """Token agreement of a compiled `generate` result with the eager one, for `inputs` as given to generate
+    (a dict of keyword arguments, a tuple of positional ones, or the input ids)."""
+    if isinstance(inputs, dict):
+        args, kwargs = (), inputs
+    else:
+        args, kwargs = (tuple(inputs) if isinstance(inputs, (list, tuple)) else (inputs,)), {}
+    start = prompt_length(model, args, kwargs)
+    agree, first = token_agreement(out, ref, start)
+    return {"agreement": agree, "first_divergence": first,
+            "new_tokens": int(sequences(ref).shape[-1]) - start}
 
 def sequences(out) -> torch.Tensor:
     """The token ids of a `generate` result (a tensor or a GenerateOutput)."""
@@ -167,7 +225,7 @@ def token_agreement(out, ref, start: int = 0) -> tuple:
     return round(100.0 * float(same.float().mean()), 2), first
 
 
-def _margin(logits: torch.Tensor, token: int) -> float:
+def _margin(logits: torch.Tensor) -> float:
     """How much the top logit beats the best other one (>= 0), for the first sequence of the batch."""
     row = logits[0].float()
     top2 = torch.topk(row, 2).values
@@ -189,7 +247,7 @@ def compare(model, option: Optional[TorchTtnnOption] = None, *args, **kwargs) ->
     option = prepare(model, option)
     n_before = len(option.results.reports)
     out = generate(model, option, *args, **kw)
-    start = 0 if getattr(model.config, "is_encoder_decoder", False) else _input_length(model, args, kw)
+    start = prompt_length(model, args, kw)
     agree, first = token_agreement(out, ref, start)
     reports = option.results.reports[n_before:]
     host = {}
@@ -218,7 +276,7 @@ def compare(model, option: Optional[TorchTtnnOption] = None, *args, **kwargs) ->
                 "step": first, "eager_token": te, "compiled_token": tc,
                 "eager_margin": round(float(e[te] - e[tc]), 4),       # how much eager prefers its token
                 "compiled_margin": round(float(c[tc] - c[te]), 4),    # how much compiled prefers its token
-                "eager_top2_margin": round(_margin(el[first], te), 4),
+                "eager_top2_margin": round(_margin(el[first]), 4),
                 "logits_scale": round(float(e.std()), 4),
                 "logits_pcc": round(_pcc(c, e), 5),
                 "max_abs_logit_error": round(float((c - e).abs().max()), 4),

@@ -124,6 +124,7 @@ class ModelMetrics:
     batch_size: Optional[int] = None
     graphs: int = 0
     graph_breaks: int = 0
+    generation: Optional[dict] = None                   # model.generate: token agreement, first divergence
     aten_ops: dict = field(default_factory=dict)
     input_shapes: dict = field(default_factory=dict)
 
@@ -131,9 +132,18 @@ class ModelMetrics:
         return asdict(self)
 
 
+def _is_generate(fn) -> bool:
+    """A bound `generate` method of a module (a transformers model's `model.generate`)."""
+    return getattr(fn, "__name__", None) == "generate" and isinstance(getattr(fn, "__self__", None), torch.nn.Module)
+
+
 def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "eval", runs: int = 3,
             option_kwargs: Optional[dict] = None, ref_output=None, batch_size=None) -> ModelMetrics:
     """Compile `fn` with the TT-NN backend, run it, and compare with eager.
+
+    `fn` may be a model's bound `generate`: it then runs through `torch_ttnn.generate` (the model's forward
+    compiled, static KV cache, see torch_ttnn/generation.py) with the same inputs, and the accuracy is the token
+    agreement in % (generated positions equal to eager's) instead of a PCC.
 
     mode="train": `fn` computes a loss; each run (eager and compiled) also runs loss.backward(), and the
     accuracy is the minimum PCC over the loss and the gradients of every leaf the loss depends on (parameters,
@@ -160,7 +170,14 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
                 eager.append((time.perf_counter() - t0) * 1000)
             m.eager_ms = round(statistics.median(eager), 2)
         option = TorchTtnnOption(device=device, **(option_kwargs or {}))
-        compiled = torch.compile(fn, backend=torch_ttnn.backend, options=option)
+        gen = _is_generate(fn) and not train
+        if gen:
+            from torch._dynamo.utils import counters
+            from . import generation
+            compiled = generation.bound_generate(fn.__self__, option)
+            breaks = sum(counters["graph_break"].values())
+        else:
+            compiled = torch.compile(fn, backend=torch_ttnn.backend, options=option)
         mem = getattr(device, "memory", None)
         if mem is not None:
             mem.reset_peak()
@@ -188,11 +205,18 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
             if train:
                 out = [tensors_of(out)[0].detach()] + _grads(leaves)
                 ref = [ref] + ref_grads
-            m.accuracy = accuracy(out, ref)
+            if gen:
+                m.generation = generation.agreement_summary(fn.__self__, inputs, out, ref)
+                m.accuracy = m.generation["agreement"]
+            else:
+                m.accuracy = accuracy(out, ref)
             m.success = True
         except Exception as e:  # the metrics record the failure; the caller decides
             m.error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
             m.traceback = traceback.format_exc()  # type: ignore[attr-defined]
+        finally:
+            if gen:
+                generation.release(fn.__self__)
     if mem is not None:
         stats = device.memory_stats()
         m.peak_dram_bytes = stats["DRAM"]["peak_bytes"]
@@ -214,6 +238,8 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
     m.ops_remaining_unique = len({op for op, _ in remaining})
     m.graphs = len(reports)
     m.graph_breaks = max(0, len([r for r in reports if r.kind != "backward"]) - 1)
+    if gen:   # prefill, decode step and encoder are separate graphs by design, not graph breaks
+        m.graph_breaks = sum(counters["graph_break"].values()) - breaks
     shapes = {}
     for r in reports:
         for k, v in r.input_shapes.items():
@@ -241,7 +267,7 @@ def format_metrics(m: ModelMetrics) -> str:
         f"eager run:             {m.eager_ms} ms",
         f"compiled first run:    {m.compiled_first_ms} ms (includes compilation)",
         f"compiled steady state: {m.compiled_ms} ms (median; simulated device on this CPU)",
-        f"accuracy (PCC):        {m.accuracy} %",
+        f"{'accuracy (tokens):' if m.generation else 'accuracy (PCC):':<23}{m.accuracy} %",
         f"peak device memory:    DRAM {mb(m.peak_dram_bytes)}, L1 {mb(m.peak_l1_bytes)}",
         f"compiled graphs:       {m.graphs} ({m.graph_breaks} graph breaks)",
     ]

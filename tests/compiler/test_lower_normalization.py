@@ -72,8 +72,8 @@ def test_batch_norm_inference(device, shape, expect, fusions):
     check_lowered(bn.eval(), (torch.randn(shape),), device=device, expect=(expect,), fusions=fusions)
 
 
-@pytest.mark.parametrize("model,shape", [(torch.nn.BatchNorm2d(3), (4, 3, 5, 6)), (torch.nn.GroupNorm(3, 6), (2, 6, 5, 7))],
-                         ids=["batch-norm", "group-norm"])
+@pytest.mark.parametrize("model,shape", [(torch.nn.BatchNorm2d(3), (4, 3, 5, 6)),
+                                         (torch.nn.GroupNorm(3, 6), (2, 6, 5, 7))], ids=["batch-norm", "group-norm"])
 def test_norm_parameters_prepared_once(device, model, shape):
     """Per-channel vectors are reshaped once on the host (constant folding), not on the device every call."""
     torch._dynamo.reset()

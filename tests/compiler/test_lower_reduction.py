@@ -82,6 +82,7 @@ HAND = [
      ("max", "exp", "sum", "log")),
     ("cumsum", lambda x: (x.cumsum(-1), x.cumsum(1)), "x", ("cumsum",)),
     ("cumprod", lambda x: (x.cumprod(-1), x.cumprod(0)), "s", ("cumprod",)),
+    ("cumsum-bool-count", lambda x: ((x > 0).cumsum(-1), (x > 0).cumsum(1) - 1), "x", ("cumsum", "typecast")),
     ("topk", lambda x: (x.topk(3, -1), x.topk(2, 1, largest=False)), "p", ("topk",)),
     ("sort", lambda x: (x.sort(-1), torch.sort(x, dim=1, descending=True, stable=True)), "p", ("sort",)),
 ]

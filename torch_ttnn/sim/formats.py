@@ -129,7 +129,25 @@ def _float(b: torch.Tensor) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------------------------
 # bfloat16
+#
+# The rules below work on the int32 bit patterns with in-place integer arithmetic: element-wise integer ops
+# are cheap, while boolean masks (comparisons, masked_fill, where) cost several times more on the CPU. NaNs are
+# rare, so they are detected with one reduction (`has_nan`) and only then patched with a mask.
 # ----------------------------------------------------------------------------------------------
+
+def has_nan(x: torch.Tensor) -> bool:
+    """Whether float tensor `x` holds a NaN (max propagates NaN; one cheap reduction)."""
+    return x.numel() > 0 and bool(torch.isnan(x.amax()))
+
+
+def nonzero_exponent_mask(b: torch.Tensor) -> torch.Tensor:
+    """int32 bit patterns -> -1 (all bits set) where the exponent field is nonzero, 0 where it is zero (zeros and
+    denormals). AND-ing a result with it flushes those elements to +0."""
+    m = b & _EXP_MASK                       # 0 or a positive int32 ...
+    m.neg_()                                # ... so its negation is negative exactly when the exponent is nonzero
+    m >>= 31                                # arithmetic shift: negative -> -1, zero -> 0
+    return m
+
 
 def round_bf16_rne(x: torch.Tensor) -> torch.Tensor:
     """Host float32 -> bfloat16 (F1): round to nearest, ties to even; overflow -> inf; NaN -> 0x7FC0."""
@@ -140,13 +158,9 @@ def round_bf16_rne(x: torch.Tensor) -> torch.Tensor:
     r += 0x7FFF
     r += b
     r &= -0x10000
-    r.masked_fill_(torch.isnan(x), 0x7FC00000)
+    if has_nan(x):
+        r.masked_fill_(torch.isnan(x), 0x7FC00000)
     return r.view(torch.float32)
-
-
-def _flush_denormals(b: torch.Tensor) -> torch.Tensor:
-    """int32 bit patterns: zero exponent -> +0 (also turns -0 into +0)."""
-    return b.masked_fill((b & _EXP_MASK) == 0, 0)
 
 
 def round_bf16_packer(x: torch.Tensor) -> torch.Tensor:
@@ -156,8 +170,9 @@ def round_bf16_packer(x: torch.Tensor) -> torch.Tensor:
     b = x.view(torch.int32)
     r = b + 0x8000                          # sign-magnitude: ties away from zero; a carry into exponent 255
     r &= -0x10000                           # gives inf (mantissa 0), which is what the packer does
-    r.masked_fill_((b & _EXP_MASK) == 0, 0)
-    r.masked_fill_(torch.isnan(x), 0x7F800000)
+    r &= nonzero_exponent_mask(b)           # denormals and zeros -> +0
+    if has_nan(x):
+        r.masked_fill_(torch.isnan(x), 0x7F800000)
     return r.view(torch.float32)
 
 
@@ -165,9 +180,11 @@ def truncate_bf16(x: torch.Tensor) -> torch.Tensor:
     """SFPU result stored to a 16-bit Dst: the low 16 bits are dropped; denormals flushed."""
     x = x.to(torch.float32).contiguous()
     b = x.view(torch.int32)
-    r = b & -0x10000
-    r.masked_fill_((b & _EXP_MASK) == 0, 0)
-    r.masked_fill_(torch.isnan(x), 0x7FC00000)
+    r = nonzero_exponent_mask(b)            # denormals and zeros -> +0
+    r &= b
+    r &= -0x10000
+    if has_nan(x):
+        r.masked_fill_(torch.isnan(x), 0x7FC00000)
     return r.view(torch.float32)
 
 
@@ -175,7 +192,9 @@ def flush_fp32(x: torch.Tensor) -> torch.Tensor:
     """Device float32 result: denormals flushed to +0."""
     x = x.to(torch.float32).contiguous()
     b = x.view(torch.int32)
-    return b.masked_fill((b & _EXP_MASK) == 0, 0).view(torch.float32)
+    r = nonzero_exponent_mask(b)
+    r &= b
+    return r.view(torch.float32)
 
 
 def truncate_tf32(x: torch.Tensor) -> torch.Tensor:

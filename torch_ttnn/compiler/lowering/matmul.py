@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import torch
 
-from ..context import In
 from ..registry import COMMON, float_inputs, lower, rank_at_most, unsupported
 
 aten = torch.ops.aten

@@ -69,27 +69,22 @@ def _unary(ctx, name, a):
 
 # --- softmax ---------------------------------------------------------------------------------------
 
-_CONFIGS: dict = {}
+def _softmax_config(device, fp32: bool):
+    """HiFi4 with the accurate reciprocal for `device`'s architecture (host helper of compiled graphs)."""
+    from ... import runtime
+    ttnn = runtime.ttnn_for(device)
+    return ttnn.init_device_compute_kernel_config(device.arch(), math_fidelity=ttnn.MathFidelity.HiFi4,
+                                                  math_approx_mode=False, fp32_dest_acc_en=fp32,
+                                                  packer_l1_acc=False)
 
 
 def accurate_softmax_config(ctx, dtype):
     """A node yielding the compute kernel config softmax runs with: the default fidelity and accumulation for
     `dtype`, but the accurate reciprocal (math_approx_mode=False; the approximate one biases bf16 row sums by
-    up to -4%). A config object cannot be written into the generated code, so a host helper returns it."""
-    cls = getattr(ctx.ttnn, "WormholeComputeKernelConfig", None)
-    if cls is None:
+    up to -4%). A config object cannot be written into the generated code, so a host helper builds it."""
+    if not hasattr(ctx.ttnn, "init_device_compute_kernel_config"):
         return None
-    fp32 = dtype == ctx.ttnn.float32
-    key = (id(ctx.ttnn), fp32)
-    fn = _CONFIGS.get(key)
-    if fn is None:
-        cfg = cls(math_fidelity=ctx.ttnn.MathFidelity.HiFi4, math_approx_mode=False, fp32_dest_acc_en=fp32,
-                  packer_l1_acc=False)
-
-        def softmax_kernel_config():
-            return cfg
-        fn = _CONFIGS[key] = softmax_kernel_config
-    node = ctx.host(fn, out_val=fake(()))
+    node = ctx.host(_softmax_config, ctx.device, dtype == ctx.ttnn.float32, out_val=fake(()))
     node.meta["val"] = None
     return node
 

@@ -158,13 +158,6 @@ def argmax_call(ctx, x, dim, keepdim, out_val, negate=False):
             src = ctx.call("neg", ctx.tile(x, ctx.float_dtype()), out_val=fake(ctx.shape(x), ctx.torch_dtype(x)))
     dt = ctx.ttnn.int32 if is_int else ctx.float_dtype()
     operand = ctx.tile(src, dt) if (dim is not None and not is_int) else ctx.rm(src, dt)
-    if dim is None:
-        res = ctx.call("argmax", operand, out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT, out_dtype=ctx.ttnn.uint32,
-                       out_val=fake((), torch.int64))
-        if keepdim:
-            res = ctx.call("reshape", ctx.rm(res, ctx.ttnn.uint32), [1] * r, out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT,
-                           out_dtype=ctx.ttnn.uint32, out_val=out_val)
-        return res
     return ctx.call("argmax", operand, dim, keepdim, out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT,
                     out_dtype=ctx.ttnn.uint32, out_val=out_val)
 
@@ -304,11 +297,18 @@ def logsumexp(ctx, x, dim, keepdim=False):
 
 @lower(aten.cumsum.default, when=REDUCE)
 def cumsum(ctx, x, dim, *, dtype=None):
-    if not ctx.out.dtype.is_floating_point:
-        ctx.unsupported("integer cumsum (ttnn.cumsum is BFLOAT16/FLOAT32 only: not exact)")
     if ctx.rank(x) == 0:
         return _identity_rank0(ctx, x)
-    return ctx.call("cumsum", ctx.tile(x, ctx.dtype_for(ctx.out.dtype)), int(dim) % ctx.rank(x))
+    d = int(dim) % ctx.rank(x)
+    if not ctx.out.dtype.is_floating_point:
+        # ttnn.cumsum is documented for BFLOAT16/FLOAT32. A count of booleans is exact in FLOAT32 (partial sums
+        # are integers <= the dim size < 2^24); other integers could exceed that and stay on the host.
+        if ctx.torch_dtype(x) != torch.bool or ctx.shape(x)[d] >= 2 ** 24:
+            ctx.unsupported("integer cumsum (ttnn.cumsum is BFLOAT16/FLOAT32 only: not exact)")
+        f32 = ctx.ttnn.float32
+        counts = ctx.call("cumsum", ctx.tile(x, f32), d, out_val=fake(ctx.shape(x), torch.float32))
+        return ctx.call("typecast", ctx.tile(counts, f32), ctx.ttnn.int32, out_dtype=ctx.ttnn.int32)
+    return ctx.call("cumsum", ctx.tile(x, ctx.dtype_for(ctx.out.dtype)), d)
 
 
 @lower(aten.cumprod.default, when=REDUCE)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import builtins
 import inspect
 import math
+from collections import OrderedDict
 from typing import Callable, Optional
 
 import torch
@@ -170,25 +171,49 @@ def _daz(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x.abs() < _TINY, x * 0.0, x)
 
 
+def _daz_widen(v: torch.Tensor) -> torch.Tensor:
+    """float32 values -> float64 with denormals read as zero (sign kept): `_daz` done on the float32 bit
+    patterns (zero the exponent and mantissa, keep the sign), which avoids a masked select on float64."""
+    b = v.contiguous().view(torch.int32)
+    keep = formats.nonzero_exponent_mask(b)
+    keep |= _SIGN_BIT
+    keep &= b
+    return keep.view(torch.float32).to(torch.float64)
+
+
 def _eval_float(f: Callable, v: torch.Tensor, ideal: bool) -> torch.Tensor:
-    x = v.to(torch.float64)
-    if not ideal:
-        x = _daz(x)
+    if ideal:
+        x = v.to(torch.float64)
+    elif v.dtype == torch.float32:
+        x = _daz_widen(v)
+    else:
+        x = _daz(v.to(torch.float64))
     y = f(x)
     if y.dtype == torch.bool:
         y = y.to(torch.float64)
     return y.to(torch.float32)
 
 
-def _store(value: torch.Tensor, dtype: DataType, device, rounding: str, pad: Optional[float]) -> torch.Tensor:
+def _sfpu_bf16(value: torch.Tensor) -> torch.Tensor:
+    """An fp32 SFPU result as the packer reads it from a 16-bit Dst: truncated to bf16, NaN -> +Inf."""
+    value = formats.truncate_bf16(value)
+    if formats.has_nan(value):
+        value = torch.where(torch.isnan(value), torch.full_like(value, float("inf")), value)
+    return value
+
+
+def _store(value: torch.Tensor, dtype: DataType, device, rounding: str, pad: Optional[float],
+           in_dst: bool = False) -> torch.Tensor:
     """Round computed values to what the output dtype stores (SFPU: truncation into 16-bit Dst, then the
-    packer: NaN -> +Inf, bfp formed from that bf16)."""
+    packer: NaN -> +Inf, bfp formed from that bf16). `in_dst`: `value` is already `_sfpu_bf16` of the result."""
     dtype = DataType(dtype)
     if dtype in INT_DTYPES or value.dtype == torch.int64:
         return round_to(value, dtype, device, rounding=rounding)
-    if rounding == "sfpu" and not device.ideal and dtype in (BF16,) + tuple(BLOCK_FLOAT_DTYPES):
-        value = formats.truncate_bf16(value)
-        value = torch.where(torch.isnan(value), torch.full_like(value, float("inf")), value)
+    if rounding == "sfpu" and not device.ideal and dtype in _TABLE_FORMATS:
+        if not in_dst:
+            value = _sfpu_bf16(value)
+        if dtype == BF16:
+            return value                # round_to would truncate again: nothing left to change
     return round_to(value, dtype, device, rounding=rounding, pad=pad)
 
 
@@ -203,7 +228,7 @@ def _store_pad(pad, dtype: DataType, device, rounding: str):
 
 
 def _emit(op: str, device, like: Tensor, value: torch.Tensor, pad, *, memory_config, output_tensor,
-          dtype: Optional[DataType] = None, rounding: str = "sfpu") -> Tensor:
+          dtype: Optional[DataType] = None, rounding: str = "sfpu", in_dst: bool = False) -> Tensor:
     """Store `value` (and its padding scalar) as the op's output, or into `output_tensor`."""
     layout = like._layout
     if layout != Layout.TILE:
@@ -221,7 +246,7 @@ def _emit(op: str, device, like: Tensor, value: torch.Tensor, pad, *, memory_con
     if dtype in BLOCK_FLOAT_DTYPES and layout != Layout.TILE:
         fail(op, "Layout must be Layout::TILE for bfloat8_b or bfloat4_b")
     pad = _store_pad(pad, dtype, device, rounding)
-    stored = _store(value, dtype, device, rounding, pad)
+    stored = _store(value, dtype, device, rounding, pad, in_dst)
     if output_tensor is None:
         return make_output(op, device, stored, dtype, layout, out_memory_config(memory_config, like),
                            rounding=rounding, pad=pad, rounded=True)
@@ -230,12 +255,68 @@ def _emit(op: str, device, like: Tensor, value: torch.Tensor, pad, *, memory_con
     return output_tensor
 
 
+# ------------------------------------------------------------------------------------------------
+# bf16 inputs: the SFPU result as a lookup table
+#
+# A bf16 (or block-float) input holds one of 65536 bit patterns, and the bf16 result of a unary op on the
+# SFPU depends on that pattern alone. For an op run on large tensors, the simulator evaluates the float64 path
+# above once on every pattern and then looks each element up: the same values at a fraction of the cost.
+# A table is keyed by the op and every parameter of its function (`table_key`); ops whose function depends on
+# anything else (tensor operands, positions) have no key.
+# ------------------------------------------------------------------------------------------------
+
+_TABLE_FORMATS = (BF16,) + tuple(sorted(BLOCK_FLOAT_DTYPES))   # formats whose values are bf16 patterns
+_TABLE_MIN_NUMEL = 4096        # smaller inputs are evaluated directly, unless the op's table exists already
+_MAX_TABLES = 128              # 256 KiB each
+_TABLES: "OrderedDict[tuple, torch.Tensor]" = OrderedDict()
+_SIGN_BIT = -0x80000000        # 0x80000000 as int32
+
+
+def table_key(op: str, *params) -> Optional[tuple]:
+    """The table key of `op` with these parameters of its element function (floats by their exact bits), or
+    None when a parameter is NaN (never equal to itself) or not a plain number / string."""
+    key = [op]
+    for p in params:
+        if isinstance(p, float):
+            if math.isnan(p):
+                return None
+            p = p.hex()
+        elif not isinstance(p, (bool, int, str, type(None))):
+            return None
+        key.append(p)
+    return tuple(key)
+
+
+def _all_bf16_values() -> torch.Tensor:
+    """Every bf16 bit pattern as a stored (float32) value; index i holds the pattern i."""
+    return (torch.arange(65536, dtype=torch.int32) << 16).view(torch.float32)
+
+
+def _sfpu_table(key: tuple, f: Callable, build: bool) -> Optional[torch.Tensor]:
+    table = _TABLES.get(key)
+    if table is None and build:
+        table = _sfpu_bf16(_eval_float(f, _all_bf16_values(), ideal=False))
+        _TABLES[key] = table
+        if len(_TABLES) > _MAX_TABLES:
+            _TABLES.popitem(last=False)
+    return table
+
+
+def _lookup(table: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """table[bf16 pattern of each element of v] (v holds bf16 values stored as float32)."""
+    idx = v.contiguous().view(torch.int32) >> 16
+    idx &= 0xFFFF
+    return table.index_select(0, idx.reshape(-1)).reshape(v.shape)
+
+
 def _unary(op: str, input_tensor, f: Callable, *, memory_config=None, output_tensor=None,
-           int_f: Optional[Callable] = None, arg: str = "input_tensor") -> Tensor:
-    """Check the operand, apply `f` (float64 -> float64/bool) or `int_f` (int64 -> int64/bool), store."""
+           int_f: Optional[Callable] = None, arg: str = "input_tensor", key: Optional[tuple] = None) -> Tensor:
+    """Check the operand, apply `f` (float64 -> float64/bool) or `int_f` (int64 -> int64/bool), store.
+    `key`: the table key of `f` (see `table_key`), when f is a pure element function."""
     device = on_device(op, **{arg: input_tensor, "output_tensor": output_tensor})
     require_dtype(op, arg, input_tensor, SUPPORTED_DTYPES[op])
     pad = input_tensor._pad if input_tensor._layout == Layout.TILE else None
+    in_dst = False
     if input_tensor._dtype in INT_DTYPES:
         if int_f is None:  # a table inconsistency, not a user error
             raise AssertionError(f"ttnn.{op} lists {input_tensor._dtype.name} but has no integer function")
@@ -243,10 +324,19 @@ def _unary(op: str, input_tensor, f: Callable, *, memory_config=None, output_ten
         if pad is not None:
             pad = float(int_f(torch.tensor([int(pad)], dtype=torch.int64)).to(torch.int64)[0])
     else:
-        value = _eval_float(f, input_tensor._value, device.ideal)
+        table = None
+        out_dtype = output_tensor._dtype if output_tensor is not None else input_tensor._dtype
+        if (key is not None and not device.ideal and input_tensor._dtype in _TABLE_FORMATS
+                and out_dtype in _TABLE_FORMATS):
+            table = _sfpu_table(key, f, build=input_tensor._value.numel() >= _TABLE_MIN_NUMEL)
+        if table is not None:
+            value, in_dst = _lookup(table, input_tensor._value), True
+        else:
+            value = _eval_float(f, input_tensor._value, device.ideal)
         if pad is not None:
             pad = float(_eval_float(f, torch.tensor([pad], dtype=torch.float32), device.ideal)[0])
-    return _emit(op, device, input_tensor, value, pad, memory_config=memory_config, output_tensor=output_tensor)
+    return _emit(op, device, input_tensor, value, pad, memory_config=memory_config, output_tensor=output_tensor,
+                 in_dst=in_dst)
 
 
 def _approx(device_or_tensor, flag) -> bool:
@@ -271,7 +361,8 @@ def _def_plain(name: str, f: Callable, dtypes, golden: Callable, int_f: Optional
     SUPPORTED_DTYPES[name] = tuple(dtypes)
 
     def op(input_tensor, *, memory_config=None, output_tensor=None, sub_core_grids=None):
-        return _unary(name, input_tensor, f, memory_config=memory_config, output_tensor=output_tensor, int_f=int_f)
+        return _unary(name, input_tensor, f, memory_config=memory_config, output_tensor=output_tensor, int_f=int_f,
+                      key=table_key(name))
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc or f"ttnn.{name}: element-wise {name} of input_tensor (same dtype and layout)."
@@ -288,7 +379,7 @@ def _def_fast(name: str, f: Callable, dtypes, golden: Callable, doc: str = ""):
         require_tensor(name, "input_tensor", input_tensor)
         approx = _approx(input_tensor, fast_and_approximate_mode)
         return _unary(name, input_tensor, lambda x: f(x, approx), memory_config=memory_config,
-                      output_tensor=output_tensor)
+                      output_tensor=output_tensor, key=table_key(name, approx))
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc or (f"ttnn.{name}: element-wise {name}; fast_and_approximate_mode=True uses the device's "
@@ -385,7 +476,7 @@ SUPPORTED_DTYPES["relu"] = _ALL
 def relu(input_tensor, *, memory_config=None, output_tensor=None, sub_core_grids=None):
     """ttnn.relu: max(x, 0) element-wise (exact; integer dtypes supported)."""
     return _unary("relu", input_tensor, lambda x: x.clamp_min(0.0), memory_config=memory_config,
-                  output_tensor=output_tensor, int_f=lambda v: v.clamp_min(0))
+                  output_tensor=output_tensor, int_f=lambda v: v.clamp_min(0), key=table_key("relu"))
 
 
 SUPPORTED_DTYPES["relu_max"] = _ALL
@@ -401,7 +492,7 @@ def relu_max(input_tensor, upper_limit, *, memory_config=None, output_tensor=Non
     u = float(upper_limit)
     return _unary("relu_max", input_tensor, lambda x: torch.minimum(x.clamp_min(0.0), torch.tensor(u, dtype=x.dtype)),
                   memory_config=memory_config, output_tensor=output_tensor,
-                  int_f=lambda v: torch.minimum(v.clamp_min(0), torch.tensor(int(u))))
+                  int_f=lambda v: torch.minimum(v.clamp_min(0), torch.tensor(int(u))), key=table_key("relu_max", u))
 
 
 SUPPORTED_DTYPES["relu_min"] = _ALL
@@ -416,7 +507,7 @@ def relu_min(input_tensor, lower_limit, *, memory_config=None, output_tensor=Non
     """ttnn.relu_min: max(x, lower_limit)."""
     lo = float(lower_limit)
     return _unary("relu_min", input_tensor, lambda x: x.clamp_min(lo), memory_config=memory_config,
-                  output_tensor=output_tensor, int_f=lambda v: v.clamp_min(int(lo)))
+                  output_tensor=output_tensor, int_f=lambda v: v.clamp_min(int(lo)), key=table_key("relu_min", lo))
 
 
 SUPPORTED_DTYPES["gelu"] = _BF16_BFP8
@@ -445,7 +536,8 @@ def gelu(input_tensor, *, variant=GeluVariant.Accurate, memory_config=None, outp
         f = _gelu_fastlut
     else:
         f = _gelu_exact
-    return _unary("gelu", input_tensor, f, memory_config=memory_config, output_tensor=output_tensor)
+    return _unary("gelu", input_tensor, f, memory_config=memory_config, output_tensor=output_tensor,
+                  key=table_key("gelu", f.__name__))
 
 
 # Real gelu has two overloads (variant= / fast_and_approximate_mode=); the registered signature is the first.
@@ -471,10 +563,12 @@ def sigmoid(input_tensor, *, vector_mode=4, mode=SigmoidMode.Accurate, memory_co
     mode = SigmoidMode(int(mode))
     if mode == SigmoidMode.FastApproximate and _approx(input_tensor, True):
         f = lambda x: 0.5 + 0.5 * _tanh_fast(0.5 * x)  # noqa: E731
+        key = table_key("sigmoid", "fast_tanh")
     else:
         fast_exp = mode == SigmoidMode.AccurateWithFastExp and _approx(input_tensor, True)
         f = lambda x: _sigmoid(x, fast_exp)  # noqa: E731
-    return _unary("sigmoid", input_tensor, f, memory_config=memory_config, output_tensor=output_tensor)
+        key = table_key("sigmoid", "exp", fast_exp)
+    return _unary("sigmoid", input_tensor, f, memory_config=memory_config, output_tensor=output_tensor, key=key)
 
 
 SUPPORTED_DTYPES["sigmoid_accurate"] = _F
@@ -488,7 +582,7 @@ def sigmoid_accurate(input_tensor, fast_and_approximate_mode=False, *, memory_co
     require_tensor("sigmoid_accurate", "input_tensor", input_tensor)
     fast_exp = _approx(input_tensor, fast_and_approximate_mode)
     return _unary("sigmoid_accurate", input_tensor, lambda x: _sigmoid(x, fast_exp), memory_config=memory_config,
-                  output_tensor=output_tensor)
+                  output_tensor=output_tensor, key=table_key("sigmoid_accurate", fast_exp))
 
 
 SUPPORTED_DTYPES["tanh"] = _F
@@ -508,7 +602,7 @@ def tanh(input_tensor, *, memory_config=None, output_tensor=None, fast_and_appro
         fail("tanh", "input_tensor is BFLOAT8_B, which is supported only with fast_and_approximate_mode=True")
     approx = _approx(input_tensor, fast_and_approximate_mode)
     return _unary("tanh", input_tensor, _tanh_fast if approx else torch.tanh, memory_config=memory_config,
-                  output_tensor=output_tensor)
+                  output_tensor=output_tensor, key=table_key("tanh", approx))
 
 
 SUPPORTED_DTYPES["round"] = _F
@@ -524,7 +618,7 @@ def round(input_tensor, *, decimals=0, memory_config=None, output_tensor=None, s
     if not isinstance(decimals, int) or not -6 <= decimals <= 7:
         fail("round", f"decimals must be an integer in [-6, 7], got {decimals!r}")
     return _unary("round", input_tensor, lambda x: torch.round(x, decimals=decimals), memory_config=memory_config,
-                  output_tensor=output_tensor)
+                  output_tensor=output_tensor, key=table_key("round", decimals))
 
 
 # --- clamp / clip -----------------------------------------------------------------------------------
@@ -588,7 +682,7 @@ def _clamp(op: str, input_tensor, lo, hi, memory_config, output_tensor):
     a = -_FLT_MAX if lo is None else float(lo)
     b = _FLT_MAX if hi is None else float(hi)
     return _unary(op, input_tensor, lambda x: torch.clamp(x, a, b), memory_config=memory_config,
-                  output_tensor=output_tensor)
+                  output_tensor=output_tensor, key=table_key(op, a, b))
 
 
 
@@ -620,7 +714,7 @@ def hardtanh(input_tensor, *, min_val=-1.0, max_val=1.0, memory_config=None, out
     """ttnn.hardtanh: clamp(x, min_val, max_val)."""
     lo, hi = float(min_val), float(max_val)
     return _unary("hardtanh", input_tensor, lambda x: torch.clamp(x, lo, hi), memory_config=memory_config,
-                  output_tensor=output_tensor)
+                  output_tensor=output_tensor, key=table_key("hardtanh", lo, hi))
 
 
 SUPPORTED_DTYPES["hardshrink"] = _F
@@ -640,7 +734,7 @@ def hardshrink(input_tensor, *, lambd=0.5, memory_config=None, output_tensor=Non
     """ttnn.hardshrink: x where |x| > lambd, else 0."""
     lam = float(lambd)
     return _unary("hardshrink", input_tensor, lambda x: torch.where(x.abs() > lam, x, torch.zeros_like(x)),
-                  memory_config=memory_config, output_tensor=output_tensor)
+                  memory_config=memory_config, output_tensor=output_tensor, key=table_key("hardshrink", lam))
 
 
 @ttnn_op("softshrink", golden=_golden_softshrink)
@@ -650,7 +744,8 @@ def softshrink(input_tensor, *, lambd=0.5, memory_config=None, output_tensor=Non
 
     def f(x):
         return torch.where(x > lam, x - lam, torch.where(x < -lam, x + lam, torch.zeros_like(x)))
-    return _unary("softshrink", input_tensor, f, memory_config=memory_config, output_tensor=output_tensor)
+    return _unary("softshrink", input_tensor, f, memory_config=memory_config, output_tensor=output_tensor,
+                  key=table_key("softshrink", lam))
 
 
 SUPPORTED_DTYPES["leaky_relu"] = _F + (UINT32, UINT16, UINT8)
@@ -665,7 +760,7 @@ def leaky_relu(input_tensor, negative_slope, *, memory_config=None, output_tenso
     """ttnn.leaky_relu: x for x >= 0, negative_slope * x below (unsigned inputs pass unchanged)."""
     s = float(negative_slope)
     return _unary("leaky_relu", input_tensor, lambda x: torch.where(x >= 0, x, s * x), memory_config=memory_config,
-                  output_tensor=output_tensor, int_f=lambda v: v)
+                  output_tensor=output_tensor, int_f=lambda v: v, key=table_key("leaky_relu", s))
 
 
 SUPPORTED_DTYPES["elu"] = _BF16_BFP8
@@ -690,7 +785,7 @@ def elu(input_tensor, *, alpha=1.0, memory_config=None, output_tensor=None, sub_
     """ttnn.elu: x for x > 0, alpha * (exp(x) - 1) below."""
     a = float(alpha)
     return _unary("elu", input_tensor, lambda x: torch.where(x > 0, x, a * torch.expm1(x)),
-                  memory_config=memory_config, output_tensor=output_tensor)
+                  memory_config=memory_config, output_tensor=output_tensor, key=table_key("elu", a))
 
 
 @ttnn_op("celu", golden=_golden_celu)
@@ -701,7 +796,7 @@ def celu(input_tensor, *, alpha=1.0, memory_config=None, output_tensor=None, sub
         fail("celu", "alpha must be non-zero")
     return _unary("celu", input_tensor,
                   lambda x: x.clamp_min(0.0) + (a * torch.expm1(x / a)).clamp_max(0.0),
-                  memory_config=memory_config, output_tensor=output_tensor)
+                  memory_config=memory_config, output_tensor=output_tensor, key=table_key("celu", a))
 
 
 @ttnn_op("selu", golden=_golden_selu)
@@ -710,7 +805,7 @@ def selu(input_tensor, *, scale=1.0506999492645264, alpha=1.673259973526001, mem
     """ttnn.selu: scale * (max(0, x) + min(0, alpha * (exp(x) - 1)))."""
     s, a = float(scale), float(alpha)
     return _unary("selu", input_tensor, lambda x: s * (x.clamp_min(0.0) + (a * torch.expm1(x)).clamp_max(0.0)),
-                  memory_config=memory_config, output_tensor=output_tensor)
+                  memory_config=memory_config, output_tensor=output_tensor, key=table_key("selu", s, a))
 
 
 SUPPORTED_DTYPES["softplus"] = _F
@@ -728,7 +823,7 @@ def softplus(input_tensor, *, beta=1.0, threshold=20.0, memory_config=None, outp
     if b == 0:
         fail("softplus", "beta must be non-zero")
     return _unary("softplus", input_tensor, lambda x: _softplus(x, b, t), memory_config=memory_config,
-                  output_tensor=output_tensor)
+                  output_tensor=output_tensor, key=table_key("softplus", b, t))
 
 
 SUPPORTED_DTYPES["threshold"] = _F
@@ -743,7 +838,7 @@ def threshold(input_tensor, threshold, value, *, memory_config=None, output_tens
     """ttnn.threshold: x where x > threshold, else value."""
     th, v = float(threshold), float(value)
     return _unary("threshold", input_tensor, lambda x: torch.where(x > th, x, torch.full_like(x, v)),
-                  memory_config=memory_config, output_tensor=output_tensor)
+                  memory_config=memory_config, output_tensor=output_tensor, key=table_key("threshold", th, v))
 
 
 SUPPORTED_DTYPES["logit"] = _F
@@ -766,7 +861,8 @@ def logit(input_tensor, *, eps=None, memory_config=None, output_tensor=None, sub
             lo, hi = (e, 1.0 - e) if e <= 0.5 else (1.0 - e, e)
             x = torch.clamp(x, lo, hi)
         return torch.log(x / (1.0 - x))
-    return _unary("logit", input_tensor, f, memory_config=memory_config, output_tensor=output_tensor)
+    return _unary("logit", input_tensor, f, memory_config=memory_config, output_tensor=output_tensor,
+                  key=table_key("logit", e))
 
 
 # --- fill, tril / triu, polyval ------------------------------------------------------------------------
