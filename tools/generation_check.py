@@ -122,9 +122,16 @@ def check(name: str, device, max_new_tokens: int) -> dict:
     if counters is not None and n:
         res["transfers_per_call"] = (round(counters.to_device / n, 1), round(counters.from_device / n, 1))
         res["ops_per_call"] = round(counters.ops / n, 1)
-    res["cache_len"] = generation.generate_kwargs(model, (), dict(inputs, max_new_tokens=max_new_tokens)).get(
-        "max_cache_len", "full static")
     generation.release(model)
+    if res["first_divergence"] is not None:
+        # the same generation with float32 on the device (TorchTtnnOption(fp32=True)): if it agrees, bf16 is
+        # what made the tokens differ
+        torch._dynamo.reset()
+        fp32 = torch_ttnn.TorchTtnnOption(device=device, fp32=True)
+        r32 = generation.compare(model, fp32, **inputs, max_new_tokens=max_new_tokens, do_sample=False)
+        generation.release(model)
+        res["fp32"] = {"agreement": r32["agreement"], "first_divergence": r32["first_divergence"],
+                       "min_logits_pcc": min(r32.get("logits_pcc") or [1.0])}
     return res
 
 
@@ -140,9 +147,12 @@ def _fmt_agreement(r: dict) -> str:
     d = r.get("divergence")
     s = f"{r['agreement']} %, first divergence at step {r['first_divergence']}"
     if d:
-        s += (f": eager {d['eager_token']} vs compiled {d['compiled_token']}, eager margin {d['eager_margin']}"
-              f" / max logit error {d['max_abs_logit_error']} (logits std {d['logits_scale']}, PCC "
-              f"{d['logits_pcc']}) -> {d['cause'].split(':')[0]}")
+        s += (f": eager {d['eager_token']} vs compiled {d['compiled_token']}, swing "
+              f"{d['eager_margin'] + d['compiled_margin']:.4f} vs max logit error {d['max_abs_logit_error']} "
+              f"(logits std {d['logits_scale']}, PCC {d['logits_pcc']}) -> {d['cause'].split(':')[0]}")
+    f = r.get("fp32")
+    if f:
+        s += f"; with fp32 on the device: {f['agreement']} %"
     return s
 
 
@@ -221,15 +231,22 @@ def write_doc(results: dict, max_new_tokens: int, path: pathlib.Path) -> None:
         tr = r.get("transfers_per_call")
         lines.append(f"| {name} | {graphs} | {_fmt_host(r['host_ops'])} | {_fmt_agreement(r)} | "
                      f"{r['graphs_after_second_call']} | {f'{tr[0]} / {tr[1]}' if tr else 'n/a'} |")
-    lines += ["", "Divergences, in detail (eager margin = how much eager's logit for its token beats its logit for "
-              "the compiled run's token; max logit error = max |compiled - eager| over that step's logits):", ""]
+    lines += ["", "Divergences, in detail. At the first differing step, eager margin = eager's logit for its token "
+              "minus its logit for the compiled run's token, compiled margin = the converse in the compiled run, "
+              "swing = their sum (how far the two logits moved relative to each other); max logit error = max "
+              "|compiled - eager| over that step's logits. A swing within twice the max error, at a logits PCC "
+              ">= 0.99, is a near-tie decided by bf16 rounding; the same generation with `TorchTtnnOption(fp32="
+              "True)` confirms it when it agrees with eager.", ""]
     any_div = False
     for name, r in results.items():
         d = r.get("divergence")
         if d:
             any_div = True
+            f = r.get("fp32")
+            fp = (f" With fp32 on the device: {f['agreement']} % agreement (min logits PCC "
+                  f"{f['min_logits_pcc']})." if f else "")
             lines.append(f"- {name}: step {d['step']}: {d['cause']}. Eager tokens {r['eager'][0]}, compiled "
-                         f"{r['compiled'][0]}.")
+                         f"{r['compiled'][0]}.{fp}")
     if not any_div:
         lines.append("- none")
     lines += [
@@ -243,7 +260,7 @@ def write_doc(results: dict, max_new_tokens: int, path: pathlib.Path) -> None:
         "  derives for decoder-only models. dynamo's recompile limit (8 per code object) caps the distinct",
         "  prompt shapes per process.",
         "- T5's relative position buckets are computed with int64 `abs`/`neg`, which the element-wise rules only",
-        "  lower for floating point (they stay on the host; ttnn.abs/neg do take INT32).",
+        "  lower for floating point (they stay on the host; ttnn.abs takes INT32, an int neg is a multiply by -1).",
         "- bf16: random tiny models have small logit margins; a divergence at a near-tie is bf16 rounding, after",
         "  which the sequences differ by construction (the prefixes differ).",
         "",

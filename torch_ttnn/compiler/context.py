@@ -175,6 +175,7 @@ class LoweringContext:
         import operator
         node.meta.pop("tt", None)
         node.meta["tt_multi"] = True
+        node.meta["n_outputs"] = len(metas)
         outs = []
         for i, (v, layout, dtype) in enumerate(metas):
             g = self.graph.call_function(operator.getitem, (node, i))

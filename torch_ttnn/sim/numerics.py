@@ -60,8 +60,13 @@ def _mask(x: torch.Tensor, mask: int) -> torch.Tensor:
     return (x.view(torch.int32) & mask).view(torch.float32)
 
 
-def source_register(x: torch.Tensor, fp32_acc: bool) -> torch.Tensor:
-    """What the unpacker puts into SrcA/SrcB: fp32 truncated to TF32 (fp32 Dst) or bf16 (16-bit Dst)."""
+def source_register(x: torch.Tensor, fp32_acc: bool, bf16_exact: bool = False) -> torch.Tensor:
+    """What the unpacker puts into SrcA/SrcB: fp32 truncated to TF32 (fp32 Dst) or bf16 (16-bit Dst).
+
+    bf16_exact: the caller knows x holds bf16 values (float32 with zero low 16 bits, e.g. the values of a
+    BFLOAT16 or block-float tensor); both truncations keep them as they are, so no mask is applied."""
+    if bf16_exact:
+        return x.to(torch.float32).contiguous()
     return _mask(x, _TF32_MASK if fp32_acc else _BF16_MASK)
 
 
@@ -75,11 +80,15 @@ def _finite_nonzero(t: torch.Tensor) -> tuple[bool, bool]:
 
 
 class Slices:
-    """Lazily cut bit slices of one matrix-unit operand ("A" = SrcA, "B" = SrcB)."""
+    """Lazily cut bit slices of one matrix-unit operand ("A" = SrcA, "B" = SrcB).
 
-    def __init__(self, x: torch.Tensor, operand: str, fp32_acc: bool):
-        self.x = source_register(x, fp32_acc)
+    bf16_exact: x holds bf16 values (see `source_register`); the full slices (hidden bit + 9 or 10 mantissa bits)
+    then equal the source register itself."""
+
+    def __init__(self, x: torch.Tensor, operand: str, fp32_acc: bool, bf16_exact: bool = False):
+        self.x = source_register(x, fp32_acc, bf16_exact)
         self.hi_mask, self.full_mask = ((_A_HI_MASK, _A_FULL_MASK) if operand == "A" else (_B_HI_MASK, _B_FULL_MASK))
+        self.bf16_exact = bf16_exact
         self._cache: dict = {}
 
     def __getitem__(self, name: str) -> torch.Tensor:
@@ -87,7 +96,7 @@ class Slices:
             if name == "hi":
                 v = _mask(self.x, self.hi_mask)
             elif name == "full":
-                v = _mask(self.x, self.full_mask)
+                v = self.x if self.bf16_exact else _mask(self.x, self.full_mask)
             else:  # "lo": exact difference (same exponent, fewer bits); zero where the value is inf/NaN
                 hi = self["hi"]
                 v = self["full"] - hi
@@ -176,11 +185,13 @@ def _mm(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.matmul(x, y)
 
 
-def fpu_matmul(a: torch.Tensor, b: torch.Tensor, fidelity, fp32_acc: bool, ideal: bool = False) -> torch.Tensor:
+def fpu_matmul(a: torch.Tensor, b: torch.Tensor, fidelity, fp32_acc: bool, ideal: bool = False, *,
+               a_bf16: bool = False, b_bf16: bool = False) -> torch.Tensor:
     """Dst content of ``a @ b`` computed by the matrix unit (before the packer).
 
     a: activations [..., M, K] (SrcB); b: weights [..., K, N] (SrcA); float32 values; batch dims broadcast
     like torch. Returns float32 [..., M, N] (bf16-valued when fp32_acc is False, unless ideal).
+    a_bf16 / b_bf16: the operand holds bf16 values (`Slices`).
     """
     a = a.to(torch.float32)
     b = b.to(torch.float32)
@@ -195,8 +206,8 @@ def fpu_matmul(a: torch.Tensor, b: torch.Tensor, fidelity, fp32_acc: bool, ideal
         a_ = a_.reshape(-1, K)
     fid = MathFidelity(fidelity)
 
-    sb = Slices(a_, "B", fp32_acc)   # activations -> SrcB
-    sa = Slices(b_, "A", fp32_acc)   # weights -> SrcA
+    sb = Slices(a_, "B", fp32_acc, a_bf16)   # activations -> SrcB
+    sa = Slices(b_, "A", fp32_acc, b_bf16)   # weights -> SrcA
 
     if fp32_acc:
         if fid == MathFidelity.LoFi:

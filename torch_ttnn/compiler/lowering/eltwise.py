@@ -40,7 +40,9 @@ for _aten, _name in UNARY.items():
 
 @lower(aten.gelu.default, when=ELTWISE + (float_inputs,))
 def gelu(ctx, x, approximate="none"):
-    return ctx.call("gelu", ctx.tile(x, ctx.float_dtype()), fast_and_approximate_mode=(approximate == "tanh"))
+    if approximate == "tanh":
+        return ctx.call("gelu", ctx.tile(x, ctx.float_dtype()), variant=ctx.ttnn.GeluVariant.Tanh)
+    return ctx.call("gelu", ctx.tile(x, ctx.float_dtype()))
 
 
 @lower(aten.leaky_relu.default, when=ELTWISE + (float_inputs,))

@@ -26,6 +26,7 @@ class Deallocate(Pass):
 
     def call(self, gm: torch.fx.GraphModule) -> PassResult:
         g = gm.graph
+        freed_outputs = self._free_unused_outputs(g)
         nodes = list(g.nodes)
         order = {n: i for i, n in enumerate(nodes)}
         root: dict = {}
@@ -40,14 +41,13 @@ class Deallocate(Pass):
             if tt_meta(n) is None and not n.meta.get("tt_multi"):
                 continue
             root.setdefault(n, n)
-            if n.target in self.view_targets and n.args and isinstance(n.args[0], torch.fx.Node):
-                root[find(n)] = find(n.args[0]) if n.args[0] in root else find(n)
-            if n.target is operator.getitem and isinstance(n.args[0], torch.fx.Node) and n.args[0] in root:
-                pass  # outputs of a multi-output op own their buffers
+            # only a zero-cost view shares its input's buffer; a data-moving reshape owns a new one
+            if self._is_view(n) and n.args[0] in root:
+                root[find(n)] = find(n.args[0])
         groups: dict = {}
         for n in root:
             groups.setdefault(find(n), []).append(n)
-        modified = False
+        modified = freed_outputs
         for members in groups.values():
             if any(self._keep(m) for m in members):
                 continue
@@ -66,6 +66,28 @@ class Deallocate(Pass):
                     d.meta["dealloc"] = True
                     modified = True
         return PassResult(gm, modified)
+
+    def _free_unused_outputs(self, g: torch.fx.Graph) -> bool:
+        """Outputs of a multi-output op that nothing reads (topk values when only indices are used) are
+        freed right after the op."""
+        modified = False
+        for n in list(g.nodes):
+            count = n.meta.get("n_outputs")
+            if not n.meta.get("tt_multi") or not count or n.meta.get("param"):
+                continue
+            used = {u.args[1] for u in n.users if u.target is operator.getitem}
+            anchor = n
+            for i in range(count):
+                if i in used:
+                    continue
+                with g.inserting_after(anchor):
+                    item = g.call_function(operator.getitem, (n, i))
+                with g.inserting_after(item):
+                    d = g.call_function(self.ttnn.deallocate, (item,))
+                d.meta["dealloc"] = True
+                anchor = d
+                modified = True
+        return modified
 
     def _is_view(self, n: torch.fx.Node) -> bool:
         """Whether n is a zero-cost view of its input (same buffer): ttnn.view, or a reshape / squeeze /

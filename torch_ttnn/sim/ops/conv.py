@@ -42,6 +42,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import numerics
+from .._memo import TensorMemo
 from .._op import ttnn_op
 from ..device import Device
 from ..tensor import Tensor
@@ -143,16 +144,18 @@ def sliding_window_config_buffer(device: Device, out_nhw: int, in_dram: bool = F
 # Matrix-unit numerics
 # ------------------------------------------------------------------------------------------------
 
-def fidelity_terms(act: torch.Tensor, wt: torch.Tensor, fidelity: MathFidelity, fp32_acc: bool, ideal: bool):
+def fidelity_terms(act: torch.Tensor, wt: torch.Tensor, fidelity: MathFidelity, fp32_acc: bool, ideal: bool,
+                   act_bf16: bool = False, wt_bf16: bool = False):
     """[(activation operand, weight operand), ...] whose products sum to what the matrix unit computes.
 
     Activations are SrcB, weights SrcA; the bit slices come from torch_ttnn.sim.numerics (source-register
     truncation to TF32 / bf16, then hi/lo slices). Passes are grouped: products are linear in each operand and
     accumulate in fp32, so LoFi = B_hi*A_hi, HiFi2 = B_hi*(A_hi+A_lo), HiFi3 = HiFi2 + B_lo*A_hi,
-    HiFi4 = (B_hi+B_lo)*(A_hi+A_lo)."""
+    HiFi4 = (B_hi+B_lo)*(A_hi+A_lo). act_bf16 / wt_bf16: the operand holds bf16 values (numerics.Slices)."""
     if ideal:
         return [(act, wt)]
-    sb, sa = numerics.Slices(act, "B", fp32_acc), numerics.Slices(wt, "A", fp32_acc)
+    sb = numerics.Slices(act, "B", fp32_acc, act_bf16)
+    sa = numerics.Slices(wt, "A", fp32_acc, wt_bf16)
     fidelity = MathFidelity(fidelity)
     if fidelity == MathFidelity.LoFi:
         return [(sb["hi"], sa["hi"])]
@@ -165,7 +168,7 @@ def fidelity_terms(act: torch.Tensor, wt: torch.Tensor, fidelity: MathFidelity, 
 
 def conv_nchw(x: torch.Tensor, w: torch.Tensor, stride, pads, dilation, groups, padding_mode, mu) -> torch.Tensor:
     """fp32 NCHW convolution as the matrix unit computes it. pads = (top, bottom, left, right), may be
-    negative (crop). numerics = (fidelity, fp32_acc, ideal)."""
+    negative (crop). mu = (fidelity, fp32_acc, ideal[, x holds bf16 values, w holds bf16 values])."""
     pt, pb, pl, pr = pads
     if any(pads):
         if padding_mode == PaddingMode.Replicate:
@@ -230,6 +233,14 @@ def _weight_from_prepared(t: Tensor, kh: int, kw: int) -> torch.Tensor:
     return t._value.to(torch.float32).reshape(kh, kw, cg, o).permute(3, 2, 0, 1).contiguous()
 
 
+_OIHW = TensorMemo()   # prepared device weights -> their OIHW compute layout (a model reuses its weights)
+
+
+def _cached_weight_from_prepared(t: Tensor, kh: int, kw: int) -> torch.Tensor:
+    """`_weight_from_prepared` of a device weight that outlives the call (read-only result)."""
+    return _OIHW.get(t._value, (kh, kw), lambda v: _weight_from_prepared(t, kh, kw))
+
+
 def _to_device_counted(t: Tensor, device: Device) -> Tensor:
     from .core import to_device
     return to_device(t, device)
@@ -280,7 +291,7 @@ def _get_device_weight(op: str, prep: _Prepared, weight: Tensor, w_oihw_fn, devi
         fail(op, f"weight_tensor is on device {weight._device.device_id}, the op runs on device {device.device_id}")
     if (weight._device is not None and weight._layout == Layout.TILE and tuple(weight.shape) == shape
             and (cfg.weights_dtype is None or weight._dtype == cfg.weights_dtype)):
-        return weight, _weight_from_prepared(weight, kh, kw)
+        return weight, _cached_weight_from_prepared(weight, kh, kw)
     if wdtype not in _PREPARED_WEIGHT_DTYPES:
         fail(op, f"weights_dtype {wdtype.name} is not supported; use BFLOAT16, FLOAT32 or BFLOAT8_B")
     w = w_oihw_fn(_host_weight_values(op, "weight_tensor", weight))
@@ -403,7 +414,8 @@ def _run_conv(op: str, *, input_tensor, weight_tensor, device, in_channels, out_
         w_dev, w_oihw = _get_device_weight(op, prep, weight_tensor, to_oihw, device, groups, kh, kw, cin, cout,
                                            wdtype, cfg)
         b_dev, b_vals = _get_device_bias(op, prep, bias_tensor, device, cout, w_dev._dtype)
-        mu = (fidelity, fp32_acc, device.ideal)
+        bf16_values = (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B)
+        mu = (fidelity, fp32_acc, device.ideal, input_tensor._dtype in bf16_values, w_dev._dtype in bf16_values)
         act_fn, act_sfpu = _activation_fn(op, cfg.activation)
         config_scope = (contextlib.nullcontext() if mm_conv else
                         sliding_window_config_buffer(device, n * oh * ow, bool(cfg.config_tensors_in_dram),

@@ -199,7 +199,9 @@ def _compute(op: str, a, b, transpose_a: bool, transpose_b: bool, compute_kernel
         av = torch.cat([av, torch.full((*av.shape[:-1], count), pad_a)], dim=-1)
         bv = torch.cat([bv, torch.full((*bv.shape[:-2], count, bv.shape[-1]), pad_b)], dim=-2)
     fid, fp32_acc, approx = kernel_config(compute_kernel_config, a._dtype, b._dtype)
-    dst = numerics.fpu_matmul(av, bv, fid, fp32_acc, device.ideal)
+    bf16_values = (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B)   # K padding may hold any pad
+    dst = numerics.fpu_matmul(av, bv, fid, fp32_acc, device.ideal, a_bf16=kp is None and a._dtype in bf16_values,
+                              b_bf16=kp is None and b._dtype in bf16_values)
     return dst.reshape(out_shape), fp32_acc, approx
 
 
