@@ -172,10 +172,10 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
         option = TorchTtnnOption(device=device, **(option_kwargs or {}))
         gen = _is_generate(fn) and not train
         if gen:
-            from torch._dynamo.utils import counters
+            from torch._dynamo.utils import counters as dynamo_counters
             from . import generation
             compiled = generation.bound_generate(fn.__self__, option)
-            breaks = sum(counters["graph_break"].values())
+            breaks = sum(dynamo_counters["graph_break"].values())
         else:
             compiled = torch.compile(fn, backend=torch_ttnn.backend, options=option)
         mem = getattr(device, "memory", None)
@@ -239,7 +239,7 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
     m.graphs = len(reports)
     m.graph_breaks = max(0, len([r for r in reports if r.kind != "backward"]) - 1)
     if gen:   # prefill, decode step and encoder are separate graphs by design, not graph breaks
-        m.graph_breaks = sum(counters["graph_break"].values()) - breaks
+        m.graph_breaks = sum(dynamo_counters["graph_break"].values()) - breaks
     shapes = {}
     for r in reports:
         for k, v in r.input_shapes.items():
