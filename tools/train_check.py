@@ -95,11 +95,20 @@ MODELS = {
 # --------------------------------------------------------------------------------------------------
 
 def _nbytes(node) -> int:
+    """Bytes of the device buffer of a lowered value: TILE pads the last two dims to 32 (as the device counters
+    count them)."""
     v, m = node.meta.get("val"), node.meta.get("tt")
     if not isinstance(v, torch.Tensor):
         return 0
     size = 4 if m is None or "32" in str(getattr(m.dtype, "name", m.dtype)) else 2
-    return v.numel() * size
+    shape = list(v.shape) or [1]
+    if m is not None and "TILE" in str(getattr(m.layout, "name", m.layout)):
+        shape = [1] * max(0, 2 - len(shape)) + shape
+        shape[-1], shape[-2] = -(-shape[-1] // 32) * 32, -(-shape[-2] // 32) * 32
+    n = 1
+    for d in shape:
+        n *= d
+    return n * size
 
 
 def _saved_activation_transfers(option) -> dict:

@@ -18,29 +18,34 @@ Strategy: static shapes, a static KV cache with a bucketed maximum length.
 - max_cache_len is bucketed (powers of two, at least one tile of 32), so `max_new_tokens` only changes the
   graphs when it crosses a bucket; transformers keeps the largest cache length a model has used, so a
   shorter generation after a longer one reuses the longer one's graphs.
-- The model's forward is compiled with `nn.Module.compile(backend=torch_ttnn.backend, dynamic=False)` (and
-  the encoder of an encoder-decoder model, which `generate` calls on its own): the prefill (the prompt, with
+- The model's forward is compiled with `nn.Module.compile(backend=torch_ttnn.backend, dynamic=False,
+  isolate_recompiles=True)` (and the encoder of an encoder-decoder model, which `generate` calls on its own;
+  isolated because transformers wraps every model's forward in one decorator function, whose code object -
+  and recompile limit - all compiled models would otherwise share): the prefill (the prompt, with
   the cache being created), the decode step and the encoder are one graph each. Graphs per model:
   decoder-only 2 (prefill + decode), encoder-decoder 3 (encoder + first decoder step, which also fills the
   cross-attention cache + decode). Each new prompt length (batch x length) adds one prefill graph (and one
   encoder graph); the decode graph only depends on the batch and the cache bucket.
 - transformers' own auto-compilation of the decode step (`compile_config`, only on accelerators or with
   `_compile_all_devices`) is disabled (`disable_compile=True`): it would compile again on top of ours.
+- Sliding-window layers: transformers' StaticSlidingWindowLayer branches on a Python int (its length), i.e. a
+  recompile per token; decoder-only models with such layers get a StaticCache of full layers instead (the
+  attention mask still applies the window; see `full_static_cache`).
+
+`prepare(model, option)` + `model.generate(..., **generate_kwargs(model, args, kwargs))` is the same as
+`generate`; a prepared model called with a plain `model.generate(...)` (dynamic cache) recompiles per token.
 
 The compiled graphs are in `option.results` (graphs, reports: ops left on the host); `compare()` runs eager
 and compiled generation and reports the token agreement and, at the first divergence, the logits margins.
 """
 from __future__ import annotations
 
-import logging
-from typing import Any, Optional
+from typing import Optional
 
 import torch
 
 from . import runtime
 from .options import TorchTtnnOption
-
-log = logging.getLogger("torch_ttnn")
 
 MIN_CACHE_LEN = 32   # one tile
 
@@ -119,17 +124,18 @@ def generate_kwargs(model, args: tuple = (), kwargs: Optional[dict] = None) -> d
     kw.setdefault("disable_compile", True)
     if kw.get("past_key_values") is None and kw.get("use_cache", True) is not False:
         kw.setdefault("cache_implementation", "static")
-    if kw.get("cache_implementation") == "static" and kw.get("max_cache_len") is None:
-        gc = kw.get("generation_config") or model.generation_config
-        new = kw.get("max_new_tokens", getattr(gc, "max_new_tokens", None))
-        start = _input_length(model, args, kw)
-        if new is not None:
-            total = start + int(new)
-        else:
-            total = int(kw.get("max_length") or getattr(gc, "max_length", None) or 20)
-            if getattr(model.config, "is_encoder_decoder", False):
-                total = max(total, start)
-        kw["max_cache_len"] = cache_bucket(total)
+    if kw.get("cache_implementation") == "static":
+        if kw.get("max_cache_len") is None:
+            gc = kw.get("generation_config") or model.generation_config
+            new = kw.get("max_new_tokens", getattr(gc, "max_new_tokens", None))
+            start = _input_length(model, args, kw)
+            if new is not None:
+                total = start + int(new)
+            else:
+                total = int(kw.get("max_length") or getattr(gc, "max_length", None) or 20)
+                if getattr(model.config, "is_encoder_decoder", False):
+                    total = max(total, start)
+            kw["max_cache_len"] = cache_bucket(total)
         if not getattr(model.config, "is_encoder_decoder", False):
             cache = full_static_cache(model, kw["max_cache_len"])
             if cache is not None:

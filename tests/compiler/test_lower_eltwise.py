@@ -83,3 +83,8 @@ def test_zero_dim_operand_broadcasts(device):
     x = torch.randn(6, 35)
     check_lowered(lambda t: t * t[2, 3] + t.sum() * 0 + t[0, 0], (x,), device=device, expect=("multiply",),
                   allow_remaining=("aten.sum.default",))
+
+
+def test_integer_abs_neg_are_exact(device):
+    x = torch.randint(-1000, 1000, (3, 37))
+    check_lowered(lambda t: (torch.abs(t), -t, torch.abs(-t) + 1), (x,), device=device, expect=("abs", "multiply"))

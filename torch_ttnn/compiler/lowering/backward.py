@@ -8,7 +8,8 @@ What reaches the lowering (after compiler/decompositions.py) and how it runs on 
   for a transposed forward, a ttnn.conv2d), output_padding restoring the rows/columns the forward never read.
   grad_weight: im2col + one matmul. The (zero padded) input is permuted to NHWC, each of the KH*KW kernel
   offsets is a strided ttnn.slice [N, OH, OW, C], the slices are concatenated along C and
-  dW = grad^T @ cols ([O, N*OH*OW] @ [N*OH*OW, KH*KW*C]), reshaped/permuted to OIHW. Depthwise weights
+  dW = grad^T @ cols ([O, N*OH*OW] @ [N*OH*OW, KH*KW*C]), reshaped/permuted to OIHW in ROW_MAJOR (a TILE
+  [.., KH, KW] tensor would carry 100x its size in tile padding back to the host). Depthwise weights
   (one channel per group) use a multiply + sum per offset instead; other groupings stay on the host.
   grad_bias: ttnn.sum over (N, H, W).
 - max_pool2d_with_indices_backward: ttnn.scatter_add of the output gradient at the saved argmax indices into a
@@ -245,6 +246,19 @@ def _im2col(ctx, src_nhwc, kernel, stride, padding, dilation, out_hw, tdt):
     return ctx.call("reshape", In(cols, rm), [n * oh * ow, kh * kw * c], out_val=fake([n * oh * ow, kh * kw * c], tdt))
 
 
+def _rm_reshape(ctx, x, shape, tdt):
+    return ctx.call("reshape", ctx.rm(x, _fdt(ctx)), [int(v) for v in shape], out_val=fake(shape, tdt))
+
+
+def _to_oihw(ctx, flat, co, kh, kw, ci, tdt):
+    """[O, KH*KW*I] -> [O, I, KH, KW] in ROW_MAJOR: the gradient goes back to the host, and a TILE tensor whose
+    last dims are KH x KW would carry (32/KH)*(32/KW) times its size in tile padding."""
+    if kh == kw == 1:
+        return _rm_reshape(ctx, flat, [co, ci, 1, 1], tdt)
+    dw = _rm_reshape(ctx, flat, [co, kh, kw, ci], tdt)
+    return ctx.call("permute", ctx.rm(dw, _fdt(ctx)), [0, 3, 1, 2], out_val=fake([co, ci, kh, kw], tdt))
+
+
 def _weight_grad(ctx, src, lhs, kernel, stride, padding, dilation, groups, tdt):
     """Gradient of a convolution weight: sum over (n, oh, ow) of lhs[n, o, oh, ow] * window(src)[n, i, kh, kw],
     -> [O, I/groups, KH, KW] where O = lhs channels, I = src channels (src is the convolution's input, lhs its
@@ -262,8 +276,7 @@ def _weight_grad(ctx, src, lhs, kernel, stride, padding, dilation, groups, tdt):
         a, b = zero_k_padding(ctx, g, cols, m)
         dw = ctx.call("matmul", ctx.tile(a, dt), ctx.tile(b, dt), transpose_a=True,
                       out_val=fake([co, kh * kw * ci], tdt))
-        dw = reshape(ctx, dw, [co, kh, kw, ci])
-        return ctx.call("permute", ctx.tile(dw, dt), [0, 3, 1, 2], out_val=fake([co, ci, kh, kw], tdt))
+        return _to_oihw(ctx, dw, co, kh, kw, ci, tdt)
     if ci // groups > 1 or co // groups > 1:
         # grouped: the columns of all channels once, then one matmul per group
         cig, cog = ci // groups, co // groups
@@ -281,8 +294,7 @@ def _weight_grad(ctx, src, lhs, kernel, stride, padding, dilation, groups, tdt):
             parts.append(ctx.call("matmul", ctx.tile(a, dt), ctx.tile(b, dt), transpose_a=True,
                                   out_val=fake([cog, kh * kw * cig], tdt)))
         dw = ctx.call("concat", [ctx.tile(p, dt) for p in parts], 0, out_val=fake([co, kh * kw * cig], tdt))
-        dw = reshape(ctx, dw, [co, kh, kw, cig])
-        return ctx.call("permute", ctx.tile(dw, dt), [0, 3, 1, 2], out_val=fake([co, cig, kh, kw], tdt))
+        return _to_oihw(ctx, dw, co, kh, kw, cig, tdt)
     if groups == ci == co:
         # depthwise: one product + sum over (n, oh, ow) per kernel offset
         cols = _im2col(ctx, src_n, kernel, stride, padding, dilation, (oh, ow), tdt)
@@ -291,7 +303,7 @@ def _weight_grad(ctx, src, lhs, kernel, stride, padding, dilation, groups, tdt):
         prod = _ew(ctx, "multiply", cols, g, shape=[m, kh * kw, ci])
         s = reduce_call(ctx, "sum", prod, [0], False, dt, out_val=fake([kh * kw, ci], tdt))
         dw = ctx.call("permute", ctx.tile(s, dt), [1, 0], out_val=fake([ci, kh * kw], tdt))
-        return reshape(ctx, dw, [ci, 1, kh, kw])
+        return _rm_reshape(ctx, dw, [ci, 1, kh, kw], tdt)
     ctx.unsupported(f"weight gradient of a grouped convolution with groups={groups}, {ci} input and {co} output "
                     f"channels")
 
@@ -355,7 +367,7 @@ def convolution_backward(ctx, grad_output, x, weight, bias_sizes, stride, paddin
         else:
             # y = conv_transpose(x): dW[i, o] pairs x's channel i with the windows of the output gradient
             dw = _weight_grad(ctx, g4, x4, (kh, kw), stride, padding, dilation, groups, tdt)
-        gw = _as_shape(ctx, dw, gw_val.shape)
+        gw = dw if list(ctx.shape(dw)) == list(gw_val.shape) else _rm_reshape(ctx, dw, gw_val.shape, tdt)
 
     if want[2]:
         gb = reduce_call(ctx, "sum", g4, [0, 2, 3], False, _fdt(ctx), out_val=gb_val)

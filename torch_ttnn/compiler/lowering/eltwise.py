@@ -32,8 +32,30 @@ def _unary_rule(ttnn_name: str):
     return rule
 
 
+# abs and neg keep integer tensors exact (int32 on the device)
+INT_UNARY = {aten.abs: "abs", aten.neg: "neg"}
+
 for _aten, _name in UNARY.items():
-    lower(_aten.default, when=ELTWISE + (float_inputs,), family="eltwise_unary")(_unary_rule(_name))
+    if _aten not in INT_UNARY:
+        lower(_aten.default, when=ELTWISE + (float_inputs,), family="eltwise_unary")(_unary_rule(_name))
+
+
+def _int_or_float_unary(ttnn_name: str):
+    def rule(ctx, x):
+        if ctx.torch_dtype(x).is_floating_point:
+            return ctx.call(ttnn_name, ctx.tile(x, ctx.float_dtype()))
+        if ctx.torch_dtype(x) == torch.bool:
+            ctx.unsupported(f"{ttnn_name} of a bool tensor")
+        dt = ctx.dtype_for(x)
+        if ttnn_name == "neg":  # ttnn.neg is float-only: an exact int32 multiply by -1
+            return ctx.call("multiply", ctx.tile(x, dt), -1, out_dtype=dt)
+        return ctx.call(ttnn_name, ctx.tile(x, dt), out_dtype=dt)
+    rule.__name__ = f"lower_{ttnn_name}"
+    return rule
+
+
+for _aten, _name in INT_UNARY.items():
+    lower(_aten.default, when=ELTWISE, family="eltwise_unary")(_int_or_float_unary(_name))
 
 
 # --- unary with parameters --------------------------------------------------------------------------

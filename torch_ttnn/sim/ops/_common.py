@@ -5,6 +5,8 @@ Refusals name the op, the argument and what it needs, e.g.
 """
 from __future__ import annotations
 
+import functools
+import struct
 from typing import Iterable, Optional
 
 import torch
@@ -146,6 +148,21 @@ def round_to(value: torch.Tensor, dtype: DataType, device: Optional[Device], *, 
     raise TTNNError(f"unsupported dtype {dtype!r}")
 
 
+def round_scalar(value: float, dtype: DataType, device: Optional[Device], *, rounding: str = "packer") -> float:
+    """`round_to` of one float scalar (e.g. a padding value): float(round_to(tensor([value]), ...)[0]).
+
+    Ops convert the same few padding scalars over and over, so results are remembered, keyed by the exact bits
+    of `value` (0.0 and -0.0, NaN payloads stay distinct)."""
+    ideal = device is not None and device.ideal
+    return _round_scalar(struct.pack("<d", value), DataType(dtype), "host" if ideal else rounding)
+
+
+@functools.lru_cache(maxsize=4096)
+def _round_scalar(bits: bytes, dtype: DataType, rounding: str) -> float:
+    value = torch.tensor([struct.unpack("<d", bits)[0]], dtype=torch.float32)
+    return float(round_to(value, dtype, None, rounding=rounding)[0])
+
+
 def make_output(op: str, device: Device, value: torch.Tensor, dtype: DataType, layout: Layout,
                 memory_config: Optional[MemoryConfig] = None, *, rounding: str = "packer",
                 pad: Optional[float] = None, rounded: bool = False) -> Tensor:
@@ -156,8 +173,8 @@ def make_output(op: str, device: Device, value: torch.Tensor, dtype: DataType, l
     if not rounded:
         value = round_to(value, dtype, device, rounding=rounding, pad=pad)
     if pad is not None and layout == Layout.TILE and dtype in FLOAT_DTYPES:
-        pad = float(round_to(torch.tensor([pad], dtype=torch.float32), dtype if dtype not in BLOCK_FLOAT_DTYPES
-                             else DataType.BFLOAT16, device, rounding=rounding)[0])
+        pad = round_scalar(pad, dtype if dtype not in BLOCK_FLOAT_DTYPES else DataType.BFLOAT16, device,
+                           rounding=rounding)
     mc = out_memory_config(memory_config)
     alloc = allocate(device, value.shape, dtype, layout, mc)
     return Tensor._new(value, dtype, layout, device, mc, alloc, pad if layout == Layout.TILE else None)

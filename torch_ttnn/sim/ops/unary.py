@@ -19,8 +19,10 @@ Dtypes: each op accepts the dtypes of its documentation table (see SUPPORTED_DTY
 from __future__ import annotations
 
 import builtins
+import functools
 import inspect
 import math
+import struct
 from collections import OrderedDict
 from typing import Callable, Optional
 
@@ -202,29 +204,42 @@ def _sfpu_bf16(value: torch.Tensor) -> torch.Tensor:
     return value
 
 
-def _store(value: torch.Tensor, dtype: DataType, device, rounding: str, pad: Optional[float],
+def _store(value: torch.Tensor, dtype: DataType, ideal: bool, rounding: str, pad: Optional[float],
            in_dst: bool = False) -> torch.Tensor:
     """Round computed values to what the output dtype stores (SFPU: truncation into 16-bit Dst, then the
-    packer: NaN -> +Inf, bfp formed from that bf16). `in_dst`: `value` is already `_sfpu_bf16` of the result."""
+    packer: NaN -> +Inf, bfp formed from that bf16). `in_dst`: `value` is already `_sfpu_bf16` of the result.
+    ideal: the device's ideal numerics (every output rounded to nearest even)."""
     dtype = DataType(dtype)
+    if ideal:
+        rounding = "host"
     if dtype in INT_DTYPES or value.dtype == torch.int64:
-        return round_to(value, dtype, device, rounding=rounding)
-    if rounding == "sfpu" and not device.ideal and dtype in _TABLE_FORMATS:
+        return round_to(value, dtype, None, rounding=rounding)
+    if rounding == "sfpu" and dtype in _TABLE_FORMATS:
         if not in_dst:
             value = _sfpu_bf16(value)
         if dtype == BF16:
             return value                # round_to would truncate again: nothing left to change
-    return round_to(value, dtype, device, rounding=rounding, pad=pad)
+    return round_to(value, dtype, None, rounding=rounding, pad=pad)
 
 
-def _store_pad(pad, dtype: DataType, device, rounding: str):
+def _store_pad(pad, dtype: DataType, ideal: bool, rounding: str):
     if pad is None:
         return None
-    dtype = DataType(dtype)
+    if type(pad) is float:              # the usual case: remembered (ops see the same few padding values)
+        return _stored_pad(struct.pack("<d", pad), DataType(dtype), ideal, rounding)
+    return _stored_pad_value(pad, DataType(dtype), ideal, rounding)
+
+
+@functools.lru_cache(maxsize=4096)
+def _stored_pad(bits: bytes, dtype: DataType, ideal: bool, rounding: str) -> float:
+    return _stored_pad_value(struct.unpack("<d", bits)[0], dtype, ideal, rounding)
+
+
+def _stored_pad_value(pad, dtype: DataType, ideal: bool, rounding: str) -> float:
     if dtype in INT_DTYPES:
         return float(formats.wrap_int(torch.tensor([pad]), dtype)[0])
     pad_dtype = BF16 if dtype in BLOCK_FLOAT_DTYPES else dtype
-    return float(_store(torch.tensor([float(pad)], dtype=torch.float32), pad_dtype, device, rounding, None)[0])
+    return float(_store(torch.tensor([float(pad)], dtype=torch.float32), pad_dtype, ideal, rounding, None)[0])
 
 
 def _emit(op: str, device, like: Tensor, value: torch.Tensor, pad, *, memory_config, output_tensor,
@@ -245,8 +260,8 @@ def _emit(op: str, device, like: Tensor, value: torch.Tensor, pad, *, memory_con
     dtype = DataType(dtype)
     if dtype in BLOCK_FLOAT_DTYPES and layout != Layout.TILE:
         fail(op, "Layout must be Layout::TILE for bfloat8_b or bfloat4_b")
-    pad = _store_pad(pad, dtype, device, rounding)
-    stored = _store(value, dtype, device, rounding, pad, in_dst)
+    pad = _store_pad(pad, dtype, device.ideal, rounding)
+    stored = _store(value, dtype, device.ideal, rounding, pad, in_dst)
     if output_tensor is None:
         return make_output(op, device, stored, dtype, layout, out_memory_config(memory_config, like),
                            rounding=rounding, pad=pad, rounded=True)
@@ -266,25 +281,31 @@ def _emit(op: str, device, like: Tensor, value: torch.Tensor, pad, *, memory_con
 # ------------------------------------------------------------------------------------------------
 
 _TABLE_FORMATS = (BF16,) + tuple(sorted(BLOCK_FLOAT_DTYPES))   # formats whose values are bf16 patterns
-_TABLE_MIN_NUMEL = 4096        # smaller inputs are evaluated directly, unless the op's table exists already
+_TABLE_MIN_NUMEL = 4096        # an op with float parameters builds its table for inputs this large only
 _MAX_TABLES = 128              # 256 KiB each
 _TABLES: "OrderedDict[tuple, torch.Tensor]" = OrderedDict()
 _SIGN_BIT = -0x80000000        # 0x80000000 as int32
 
 
 def table_key(op: str, *params) -> Optional[tuple]:
-    """The table key of `op` with these parameters of its element function (floats by their exact bits), or
-    None when a parameter is NaN (never equal to itself) or not a plain number / string."""
+    """The table key of `op` with these parameters of its element function (a float as ("float", its exact
+    hex form)), or None when a parameter is NaN (never equal to itself) or not a plain number / string."""
     key = [op]
     for p in params:
         if isinstance(p, float):
             if math.isnan(p):
                 return None
-            p = p.hex()
+            p = ("float", p.hex())
         elif not isinstance(p, (bool, int, str, type(None))):
             return None
         key.append(p)
     return tuple(key)
+
+
+def _worth_a_table(key: tuple, numel: int) -> bool:
+    """Build a table for a large input, or for any input of an op without float parameters (a bounded set of
+    tables); an op called with ever new float parameters on small inputs is evaluated directly."""
+    return numel >= _TABLE_MIN_NUMEL or not any(isinstance(p, tuple) for p in key)
 
 
 def _all_bf16_values() -> torch.Tensor:
@@ -328,15 +349,31 @@ def _unary(op: str, input_tensor, f: Callable, *, memory_config=None, output_ten
         out_dtype = output_tensor._dtype if output_tensor is not None else input_tensor._dtype
         if (key is not None and not device.ideal and input_tensor._dtype in _TABLE_FORMATS
                 and out_dtype in _TABLE_FORMATS):
-            table = _sfpu_table(key, f, build=input_tensor._value.numel() >= _TABLE_MIN_NUMEL)
+            table = _sfpu_table(key, f, build=_worth_a_table(key, input_tensor._value.numel()))
         if table is not None:
             value, in_dst = _lookup(table, input_tensor._value), True
         else:
             value = _eval_float(f, input_tensor._value, device.ideal)
         if pad is not None:
-            pad = float(_eval_float(f, torch.tensor([pad], dtype=torch.float32), device.ideal)[0])
+            pad = _pad_value(f, pad, device.ideal, key)
     return _emit(op, device, input_tensor, value, pad, memory_config=memory_config, output_tensor=output_tensor,
                  in_dst=in_dst)
+
+
+_PAD_VALUES: dict = {}          # (table key, bits of the pad, ideal) -> f(pad)
+
+
+def _pad_value(f: Callable, pad, ideal: bool, key: Optional[tuple]) -> float:
+    """f applied to a padding scalar (as `_eval_float` computes it); remembered for ops with a table key."""
+    if key is None or type(pad) is not float:
+        return float(_eval_float(f, torch.tensor([pad], dtype=torch.float32), ideal)[0])
+    slot = (key, struct.pack("<d", pad), ideal)
+    value = _PAD_VALUES.get(slot)
+    if value is None:
+        if len(_PAD_VALUES) >= 4096:
+            _PAD_VALUES.clear()
+        value = _PAD_VALUES[slot] = float(_eval_float(f, torch.tensor([pad], dtype=torch.float32), ideal)[0])
+    return value
 
 
 def _approx(device_or_tensor, flag) -> bool:
