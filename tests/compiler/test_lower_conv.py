@@ -14,7 +14,7 @@ from .opinfo import sample_ids, samples
 OPINFO = [
     # (OpInfo name, expected ttnn op, how many samples)
     ("nn.functional.conv2d", "conv2d", 12),
-    ("nn.functional.conv1d", "conv1d", 4),
+    ("nn.functional.conv1d", "conv2d", 4),
     ("nn.functional.conv_transpose2d", "conv_transpose2d", 6),
     ("nn.functional.conv_transpose1d", "conv_transpose2d", 3),
 ]
@@ -63,9 +63,9 @@ HAND = [
     ("conv2d-large-kernel", lambda x, w: F.conv2d(x, w, stride=4, padding=3), (_r(1, 3, 40, 40), _r(8, 3, 7, 7)),
      "conv2d"),
     ("conv1d-bias-stride", lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=2), (_r(2, 3, 20), _r(5, 3, 4), _r(5)),
-     "conv1d"),
+     "conv2d"),
     ("conv1d-depthwise-dilated", lambda x, w: F.conv1d(x, w, groups=6, dilation=2, padding=2),
-     (_r(2, 6, 17), _r(6, 1, 3)), "conv1d"),
+     (_r(2, 6, 17), _r(6, 1, 3)), "conv2d"),
     ("conv_transpose2d-stride2-outpad", lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1,
                                                                            output_padding=1),
      (_r(2, 3, 9, 7), _r(3, 5, 3, 3), _r(5)), "conv_transpose2d"),

@@ -4,7 +4,8 @@ Everything that only the simulator has lives on the Device object (``device.coun
 ``device.memory_stats()``, ``device.numerics``, ``device.preset``); the module-level functions are those of
 real ttnn. Simulator-only selectors: ``open_device(..., preset=..., numerics=...)`` after the real parameters,
 and the environment variables TT_SIM_ARCH (arch preset, see arch.py) and TT_SIM_NUMERICS ("hardware": the
-rounding of the real hardware; "ideal": every result rounded to nearest even, no fidelity loss).
+rounding of the real hardware; "ideal": every result rounded to nearest even, no fidelity loss). Opening a device
+also tunes glibc malloc for the simulator's allocation pattern (_malloc.py; TT_SIM_MALLOC_TUNING=0 disables it).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import collections
 import os
 from dataclasses import dataclass, field
 
+from . import _malloc
 from .arch import ArchPreset, resolve
 from .memory import BankAllocator
 from .types import BufferType, CoreCoord, CoreGrid
@@ -168,6 +170,7 @@ def open_device(*, device_id: int = 0, l1_small_size: int = 0, trace_region_size
                 dispatch_core_config=None, worker_l1_size: int = 0, preset: str | None = None,
                 numerics: str | None = None) -> Device:
     """Open the simulated device `device_id` (returns the open one if it is already open)."""
+    _malloc.tune()
     dev = _OPEN_DEVICES.get(device_id)
     if dev is not None and dev.is_open:
         return dev

@@ -186,8 +186,26 @@ def convolution(ctx, x, weight, bias, stride, padding, dilation, transposed, out
                             output_padding=[output_padding[0], 0], dilation=[dilation[0], 1],
                             out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=act.req.dtype, out_val=meta_val(flat, tdt))
     else:
-        flat_out = ctx.call("conv1d", weight_tensor=ctx.host_tt(weight, wdt), **common, input_length=length,
-                            kernel_size=ws[2], stride=stride[0], padding=padding[0], dilation=dilation[0],
-                            out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=act.req.dtype, out_val=meta_val(flat, tdt))
+        # a conv2d of height 1: its weights [O, I/g, 1, K] can be prepared on the device once per model,
+        # which ttnn.conv1d (host weights on every call) cannot
+        w4 = host_reshape(ctx, weight, [ws[0], ws[1], 1, ws[2]], wdt)
+        xn4 = reshape(ctx, xn, [n, 1, length, cin], tdt, operand=act)
+        act4 = float_act(ctx, xn4)
+        common["input_tensor"] = act4
+        geo = dict(input_height=1, input_width=length, kernel_size=[1, ws[2]], stride=[1, stride[0]],
+                   padding=[0, padding[0]], dilation=[1, dilation[0]])
+        prep = dict(input_memory_config=ctx.constant(ctx.ttnn.DRAM_MEMORY_CONFIG), input_layout=act4.req.layout,
+                    in_channels=cin, out_channels=cout, batch_size=n, groups=groups, device=ctx.device,
+                    input_dtype=act4.req.dtype, **geo)
+        common["weight_tensor"] = ctx.call("prepare_conv_weights", weight_tensor=ctx.host_tt(w4, wdt),
+                                           weights_format="OIHW", has_bias=bias is not None, **prep,
+                                           out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=wdt,
+                                           out_val=meta_val([1, 1, ws[1] * ws[2], cout], tdt))
+        if bias_op is not None:
+            common["bias_tensor"] = ctx.call("prepare_conv_bias", bias_tensor=bias_op, **prep,
+                                             out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=wdt,
+                                             out_val=meta_val([1, 1, 1, cout], tdt))
+        flat_out = ctx.call("conv2d", **common, **geo, out_layout=ctx.ttnn.TILE_LAYOUT,
+                            out_dtype=act4.req.dtype, out_val=meta_val(flat, tdt))
     return channels_first(ctx, flat_out, [n, ol, cout], tdt)
 

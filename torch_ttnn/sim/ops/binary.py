@@ -204,18 +204,19 @@ def fpu_multiply(a: torch.Tensor, b: torch.Tensor, fidelity: MathFidelity) -> to
     return acc.to(torch.float32)
 
 
-def _pre_round(value: torch.Tensor, dtype: DataType, rounding: str, device) -> tuple[torch.Tensor, str]:
-    """Map the op's rounding ("packer", "sfpu", "rne") onto what `make_output` offers."""
+def _pre_round(value: torch.Tensor, dtype: DataType, rounding: str, device) -> tuple[torch.Tensor, str, bool]:
+    """Map the op's rounding ("packer", "sfpu", "rne") onto what `make_output` offers. Returns (value, rounding,
+    final): final when value is already what `dtype` stores (rounding it again would change nothing)."""
     if device is not None and device.ideal or dtype in INT_DTYPES:
-        return value, "host"
+        return value, "host", False
     if rounding == "rne":  # SFPU result rounded to nearest even into bf16 (denormals flushed)
         if dtype == FP32:
-            return value, "packer"
+            return value, "packer", False
         value = formats.flush_fp32(formats.round_bf16_rne(value.to(torch.float32)))
-        return value, ("host" if dtype == BF16 else "packer")
+        return value, ("host" if dtype == BF16 else "packer"), dtype == BF16
     if rounding == "sfpu" and dtype in BLOCK_FLOAT_DTYPES:  # truncated into bf16 Dst, then packed
-        return formats.truncate_bf16(value.to(torch.float32)), "packer"
-    return value, rounding
+        return formats.truncate_bf16(value.to(torch.float32)), "packer", False
+    return value, rounding, False
 
 
 def _to_dtype_domain(value: torch.Tensor, dtype: DataType) -> torch.Tensor:
@@ -231,20 +232,20 @@ def emit(op: str, device, value: torch.Tensor, dtype: DataType, layout: Layout, 
     """Round `value` to `dtype` and store it in a new device tensor, or into `output_tensor`."""
     dtype = DataType(dtype)
     value = _to_dtype_domain(value, dtype)
-    value, rnd = _pre_round(value, dtype, rounding, device)
+    value, rnd, final = _pre_round(value, dtype, rounding, device)
     if pad is not None:
         p = _to_dtype_domain(torch.as_tensor(pad).reshape(1), dtype)
-        p, _ = _pre_round(p, dtype, rounding, device)
+        p, _, _ = _pre_round(p, dtype, rounding, device)
         if dtype in INT_DTYPES:
             p = formats.wrap_int(p, dtype)
         pad = p[0].item()
     if output_tensor is None:
         return make_output(op, device, value, dtype, layout, out_memory_config(memory_config, like),
-                           rounding=rnd, pad=pad)
+                           rounding=rnd, pad=pad, rounded=final)
     out = output_tensor
     if out._layout != Layout.TILE:
         pad = None
-    stored = round_to(value, dtype, device, rounding=rnd, pad=pad)
+    stored = value if final else round_to(value, dtype, device, rounding=rnd, pad=pad)
     if pad is not None and dtype in FLOAT_DTYPES:
         pad_dtype = BF16 if dtype in BLOCK_FLOAT_DTYPES else dtype
         pad = float(round_to(torch.tensor([float(pad)]), pad_dtype, device, rounding=rnd)[0])
