@@ -88,3 +88,14 @@ def test_zero_dim_operand_broadcasts(device):
 def test_integer_abs_neg_are_exact(device):
     x = torch.randint(-1000, 1000, (3, 37))
     check_lowered(lambda t: (torch.abs(t), -t, torch.abs(-t) + 1), (x,), device=device, expect=("abs", "multiply"))
+
+
+def test_scalar_base_pow(device):
+    x = torch.randn(4, 33)
+    check_lowered(lambda t: 2.0 ** t + 10000.0 ** (t * 0.1), (x,), device=device, expect=("rpow",))
+
+
+def test_rank5_elementwise(device):
+    a, b = torch.randn(1, 3, 4, 5, 6), torch.randn(1, 3, 1, 1, 6)
+    check_lowered(lambda x, y: torch.sigmoid(x) * 2.0 + y ** 2, (a, b), device=device,
+                  expect=("sigmoid", "multiply", "add"))

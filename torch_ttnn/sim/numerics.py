@@ -37,7 +37,9 @@ put the input in SrcA and the scaler in SrcB. Reduce-max/min do not use the mult
 """
 from __future__ import annotations
 
+import functools
 import math
+import struct
 from typing import Optional, Sequence
 
 import torch
@@ -100,17 +102,20 @@ class Slices:
             else:  # "lo": exact difference (same exponent, fewer bits); zero where the value is inf/NaN
                 hi = self["hi"]
                 v = self["full"] - hi
-                finite, _ = _finite_nonzero(hi)
+                finite, _ = self._finite_nonzero("hi")
                 if not finite:
                     v = torch.where(torch.isfinite(hi), v, torch.zeros_like(v))
             self._cache[name] = v
         return self._cache[name]
 
-    def nonzero(self, name: str) -> bool:
+    def _finite_nonzero(self, name: str) -> tuple[bool, bool]:
         key = name + "?"
         if key not in self._cache:
-            self._cache[key] = _finite_nonzero(self[name])[1]
+            self._cache[key] = _finite_nonzero(self[name])
         return self._cache[key]
+
+    def nonzero(self, name: str) -> bool:
+        return self._finite_nonzero(name)[1]
 
 
 def split_srca(w: torch.Tensor, fp32_acc: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -175,7 +180,7 @@ def _broadcast_batch(a: torch.Tensor, b: torch.Tensor):
     if all(d == 1 for d in bb):
         lead = tuple(ba) if len(ba) >= len(bb) else (1,) * (len(bb) - len(ba)) + tuple(ba)
         return a, b.reshape(b.shape[-2], b.shape[-1]), lead, "2d"
-    batch = torch.broadcast_shapes(ba, bb)
+    batch = ba if ba == bb else torch.broadcast_shapes(ba, bb)
     a3 = a.expand(*batch, *a.shape[-2:]).reshape(-1, *a.shape[-2:])
     b3 = b.expand(*batch, *b.shape[-2:]).reshape(-1, *b.shape[-2:])
     return a3, b3, tuple(batch), "3d"
@@ -236,16 +241,14 @@ def _bf16_dst_matmul(sb: Slices, sa: Slices, fid) -> torch.Tensor:
     if not used or K == 0:
         return d
     buf = torch.empty(out_shape, dtype=torch.bfloat16)
-    batched = d.dim() == 3
-    for k0 in range(0, K, K_STEP):
-        k1 = min(k0 + K_STEP, K)
-        for pb, pa in used:
-            x = src_b[pb][..., k0:k1]
-            w = src_a[pa][..., k0:k1, :]
-            if batched:
-                d.baddbmm_(x, w)
-            else:
-                d.addmm_(x, w)
+    accumulate = d.baddbmm_ if d.dim() == 3 else d.addmm_
+    # the K=16 steps of each operand slice, as views: step c of a pass is x[..., 16c:16c+16] @ w[..., 16c:16c+16, :]
+    steps_b = {p: src_b[p].split(K_STEP, dim=-1) for p in src_b}
+    steps_a = {p: src_a[p].split(K_STEP, dim=-2) for p in src_a}
+    passes = [(steps_b[pb], steps_a[pa]) for pb, pa in used]
+    for c in range(len(steps_b[used[0][0]])):
+        for xs, ws in passes:
+            accumulate(xs[c], ws[c])
             round_dst_(d, buf)
     return d
 
@@ -255,19 +258,27 @@ def _bf16_dst_matmul(sb: Slices, sa: Slices, fid) -> torch.Tensor:
 # ------------------------------------------------------------------------------------------------
 
 def _scalar_slices(s: float, operand: str, fp32_acc: bool) -> dict:
-    t = torch.tensor([s], dtype=torch.float32)
+    return dict(_scalar_slices_of(struct.pack("<d", s), operand, fp32_acc))
+
+
+@functools.lru_cache(maxsize=1024)
+def _scalar_slices_of(bits: bytes, operand: str, fp32_acc: bool) -> tuple:
+    """The slices of a scaler value (remembered by its exact bits: a reduction sees the same few scalers)."""
+    t = torch.tensor([struct.unpack("<d", bits)[0]], dtype=torch.float32)
     hi, lo, full = (split_srca if operand == "A" else split_srcb)(t, fp32_acc)
-    return {"hi": float(hi[0]), "lo": float(lo[0]), "full": float(full[0])}
+    return (("hi", float(hi[0])), ("lo", float(lo[0])), ("full", float(full[0])))
 
 
 def fpu_reduce_sum(x: torch.Tensor, dims: Sequence[int], scaler: float, fidelity, fp32_acc: bool,
-                   ideal: bool = False, *, input_operand: str = "A", keepdim: bool = True) -> torch.Tensor:
+                   ideal: bool = False, *, input_operand: str = "A", keepdim: bool = True,
+                   bf16_exact: bool = False) -> torch.Tensor:
     """Dst content of ``sum(x * scaler)`` over `dims` computed by the matrix unit (before the packer).
 
     The reduced elements (the `dims`, flattened in row-major order) are taken 16 at a time; each 16-term
     partial of each fidelity pass is accumulated into Dst (rounded to bf16 when fp32_acc is off).
     input_operand: "A" (input in SrcA, scaler in SrcB; H and other reductions) or "B" (input in SrcB, scaler in
     SrcA; the W reduction that runs as a matmul). `scaler` is the value held in the scaler tile.
+    bf16_exact: x holds bf16 values (`Slices`).
     """
     x = x.to(torch.float32)
     dims = sorted(d % x.dim() for d in dims) if x.dim() else []
@@ -283,7 +294,7 @@ def fpu_reduce_sum(x: torch.Tensor, dims: Sequence[int], scaler: float, fidelity
     flat = xp.reshape(-1, R)
 
     s_operand = "B" if input_operand == "A" else "A"
-    xs = Slices(flat, input_operand, fp32_acc)
+    xs = Slices(flat, input_operand, fp32_acc, bf16_exact)
     s = _scalar_slices(scaler, s_operand, fp32_acc)
     # fidelity pass list as (input slice, scaler slice)
     pass_list = []
@@ -296,7 +307,7 @@ def fpu_reduce_sum(x: torch.Tensor, dims: Sequence[int], scaler: float, fidelity
         # group passes by input slice; each term is exact (<= 10 x 9 significant bits)
         for pin, psc in pass_list:
             if s[psc] != 0.0:
-                total += (xs[pin] * s[psc]).sum(-1)
+                total += _times(xs[pin], s[psc]).sum(-1)
         out = total
     else:
         used = [(pin, psc) for pin, psc in pass_list if s[psc] != 0.0 and xs.nonzero(pin)]
@@ -304,15 +315,16 @@ def fpu_reduce_sum(x: torch.Tensor, dims: Sequence[int], scaler: float, fidelity
         pad = nck * K_STEP - R
         partials = []
         for pin, psc in used:
-            v = xs[pin] * s[psc]
+            v = _times(xs[pin], s[psc])
             if pad:
                 v = torch.nn.functional.pad(v, (0, pad))
             partials.append(v.reshape(-1, nck, K_STEP).sum(-1))
         d = torch.zeros(flat.shape[0], dtype=torch.float32)
         buf = torch.empty_like(d, dtype=torch.bfloat16)
+        columns = [p.unbind(1) for p in partials]          # columns[i][c] is partials[i][:, c]
         for c in range(nck):
-            for p in partials:
-                d.add_(p[:, c])
+            for col in columns:
+                d.add_(col[c])
                 round_dst_(d, buf)
         out = d
     out = out.reshape(kept_shape)
@@ -320,6 +332,12 @@ def fpu_reduce_sum(x: torch.Tensor, dims: Sequence[int], scaler: float, fidelity
         for d in dims:
             out = out.unsqueeze(d)
     return out
+
+
+def _times(v: torch.Tensor, s: float) -> torch.Tensor:
+    """The products v * s that a reduce-sum adds up. A scaler of 1 gives v itself: x * 1 == x exactly, except
+    that a signaling NaN comes out quiet, which the sums the products go to do anyway."""
+    return v if s == 1.0 else v * s
 
 
 def _squeeze(t: torch.Tensor, dims: Sequence[int]) -> torch.Tensor:
@@ -348,6 +366,10 @@ def sfpu_reciprocal(x: torch.Tensor, approx: bool) -> torch.Tensor:
     for _ in range(2 if approx else 3):
         r = r * (2.0 - m * r)
     out = torch.ldexp(r, -e) * torch.sign(x)
+    if x.numel():
+        lo, hi = torch.aminmax(x.abs())
+        if float(lo) > 0.0 and float(hi) < math.inf:   # no zero, inf or NaN (a NaN fails both tests)
+            return out
     out = torch.where(x == 0, torch.copysign(torch.full_like(x, float("inf")), x), out)
     out = torch.where(torch.isinf(x), torch.zeros_like(x), out)
     return torch.where(torch.isnan(x), x, out)

@@ -139,7 +139,7 @@ class Shape(tuple):
     """ttnn.Shape: a tuple of ints with `rank` and `to_rank`."""
 
     def __new__(cls, shape: Sequence[int]):
-        return super().__new__(cls, (int(s) for s in shape))
+        return super().__new__(cls, map(int, shape))
 
     @property
     def rank(self) -> int:

@@ -7,7 +7,8 @@ from ..registry import COMMON, float_inputs, lower, rank_at_least, rank_at_most
 
 aten = torch.ops.aten
 
-ELTWISE = COMMON + (rank_at_most(4),)
+# TT-NN element-wise ops fold outer dims into tile rows; binary broadcasting works up to rank 5
+ELTWISE = COMMON + (rank_at_most(5),)
 
 
 # --- unary: aten op -> ttnn op (float in, float out) ------------------------------------------------
@@ -270,3 +271,11 @@ def threshold_backward(ctx, grad, x, threshold):
 def tril_triu(ctx, x, diagonal=0):
     name = "tril" if ctx.node.target is aten.tril.default else "triu"
     return ctx.call(name, ctx.tile(x, ctx.dtype_for(x)), diagonal=int(diagonal))
+
+
+@lower(aten.pow.Scalar, when=ELTWISE + (float_inputs,), family="eltwise_binary")
+def pow_scalar_base(ctx, base, exponent):
+    """base ** tensor with a scalar base: ttnn.rpow (the base must be positive)."""
+    if not isinstance(base, (int, float)) or base <= 0:
+        ctx.unsupported(f"scalar base {base!r} of pow (ttnn.rpow needs a positive number)")
+    return ctx.call("rpow", ctx.tile(exponent, ctx.float_dtype()), float(base))

@@ -69,7 +69,7 @@ class Operand:
 
     @property
     def shape(self) -> tuple:
-        return tuple(self.tensor.shape) if self.tensor is not None else ()
+        return tuple(self.tensor._value.shape) if self.tensor is not None else ()
 
     def pad(self):
         """The scalar held by this operand's tile padding (None when unknown)."""

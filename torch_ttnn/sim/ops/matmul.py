@@ -121,6 +121,13 @@ def _check_operand(op: str, arg: str, t) -> None:
         fail(op, f"{arg} must be at least 1-dimensional, got a rank-0 tensor")
 
 
+def _batch_shape(ba: list, bb: list) -> list:
+    """torch.broadcast_shapes of two batch shapes that _plan has checked (each dim pair equal or with a 1)."""
+    n = max(len(ba), len(bb))
+    pa, pb = [1] * (n - len(ba)) + list(ba), [1] * (n - len(bb)) + list(bb)
+    return [x if y == 1 else y for x, y in zip(pa, pb)]
+
+
 def _plan(op: str, a_shape, b_shape, transpose_a: bool, transpose_b: bool):
     """Validate shapes; returns (a_view_shape, b_view_shape, out_shape) where views are rank >= 2."""
     a_shape, b_shape = list(a_shape), list(b_shape)
@@ -152,7 +159,7 @@ def _plan(op: str, a_shape, b_shape, transpose_a: bool, transpose_b: bool):
             fail(op, f"input_tensor_a {a_shape} has no batch but input_tensor_b {b_shape} does: reusing "
                      "input_tensor_a across the batches of input_tensor_b needs both inputs of rank >= 3 with "
                      "matching ranks")
-    batch = list(torch.broadcast_shapes(tuple(ba), tuple(bb)))
+    batch = _batch_shape(ba, bb)
     out = batch + [a2[-2], b2[-1]]
     if b_vec:
         out = out[:-1]

@@ -151,7 +151,8 @@ def _softmax_core(x: torch.Tensor, numeric_stable: bool, fp32_acc: bool, approx:
     if numeric_stable:
         x = numerics.dst_store(x - x.amax(dim=-1, keepdim=True), fp32_acc)
     e = numerics.sfpu_store(torch.exp(x), fp32_acc)
-    s = numerics.fpu_reduce_sum(e, [-1], 1.0, MathFidelity.HiFi4, fp32_acc, False, input_operand="A")
+    s = numerics.fpu_reduce_sum(e, [-1], 1.0, MathFidelity.HiFi4, fp32_acc, False, input_operand="A",
+                                bf16_exact=not fp32_acc)   # a 16-bit Dst holds bf16 values
     r = numerics.sfpu_store(numerics.sfpu_reciprocal(s, approx), fp32_acc)
     return numerics.dst_store(e * r, fp32_acc)
 
@@ -294,12 +295,14 @@ def _norm(op: str, rms: bool, input_tensor, epsilon, weight, bias, residual_inpu
                                      fp32_acc_default=not rms)
     ideal = device.ideal
     x = _f32(t)
+    x_bf16 = t._dtype in (BF16, BFP8)           # x holds bf16 values (numerics.Slices)
     if residual_input_tensor is not None:
         _check_input(op, "residual_input_tensor", residual_input_tensor)
         if tuple(residual_input_tensor.shape) != tuple(t.shape):
             fail(op, f"residual_input_tensor {list(residual_input_tensor.shape)} must match input_tensor "
                      f"{list(t.shape)}")
         x = numerics.dst_store(x + _f32(residual_input_tensor), fp32_acc, ideal)
+        x_bf16 = not fp32_acc
     if ideal:
         xc = x if rms else x - x.mean(-1, keepdim=True)
         y = xc * torch.rsqrt((xc * xc).mean(-1, keepdim=True) + epsilon)
@@ -312,10 +315,10 @@ def _norm(op: str, rms: bool, input_tensor, epsilon, weight, bias, residual_inpu
         if rms:
             xc = x
         else:
-            mu = numerics.fpu_reduce_sum(x, [-1], winv, fid, fp32_acc, input_operand="A")
+            mu = numerics.fpu_reduce_sum(x, [-1], winv, fid, fp32_acc, input_operand="A", bf16_exact=x_bf16)
             xc = numerics.dst_store(x - mu, fp32_acc)
         sq = numerics.dst_store(xc * xc, fp32_acc)
-        var = numerics.fpu_reduce_sum(sq, [-1], winv, fid, fp32_acc, input_operand="A")
+        var = numerics.fpu_reduce_sum(sq, [-1], winv, fid, fp32_acc, input_operand="A", bf16_exact=not fp32_acc)
         var = numerics.dst_store(var + epsilon, fp32_acc)
         rstd = numerics.sfpu_store(torch.rsqrt(var), fp32_acc)
         y = numerics.dst_store(xc * rstd, fp32_acc)

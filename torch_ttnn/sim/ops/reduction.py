@@ -168,7 +168,7 @@ def _fpu_sum(t, dims, scaler: float, compute_kernel_config, fast_and_approximate
         return (x.to(torch.float64).sum(dim=dims, keepdim=True) * scaler).to(torch.float32) if dims else x * scaler
     operand = "B" if dims == [x.dim() - 1] else "A"
     return numerics.fpu_reduce_sum(x, dims, _scaler_value(scaler, t._dtype, False), fid, fp32_acc, False,
-                                   input_operand=operand)
+                                   input_operand=operand, bf16_exact=t._dtype in (BF16, *BLOCK_FLOAT_DTYPES))
 
 
 def _finish(op: str, device, value: torch.Tensor, dims, keepdim: bool, dtype, layout, memory_config, like):
