@@ -214,7 +214,6 @@ def test_lift_fresh_copy(device):
     check_lowered(_with_constants, (torch.randn(3, 5),), device=device, load_params_once=False)
 
 
-@pytest.mark.xfail(reason="passes/constant_folding.py: lifted tensor constant used before defined", strict=False)
 def test_lift_fresh_copy_with_constant_folding(device):
     check_lowered(_with_constants, (torch.randn(3, 5),), device=device)
 

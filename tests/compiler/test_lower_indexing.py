@@ -9,10 +9,6 @@ from .harness import check_lowered, compile_and_run, remaining_aten_ops
 from .opinfo import sample_ids, samples
 
 xfail = pytest.mark.xfail
-# Python lists used as indices become lifted tensor constants, which the constant folding pass currently
-# mishandles (it emits its _run_folded call before the get_attr of the constant).
-CONST_FOLDING_BUG = xfail(reason="passes/constant_folding.py: lifted tensor constant used before defined",
-                          strict=False)
 
 
 def _cases(name, variant="", limit=3, keep=lambda args, kwargs: True):
@@ -51,9 +47,6 @@ def _opinfo_param(name, case):
     if name == "__getitem__" and isinstance(args[1], (list, tuple)) and sum(
             isinstance(i, (torch.Tensor, list)) for i in args[1]) > 1:
         marks = xfail(reason="advanced indexing with index tensors on several dims has no TT-NN equivalent")
-    elif name == "__getitem__" and (isinstance(args[1], list) or isinstance(args[1], tuple) and any(
-            isinstance(i, list) for i in args[1])):
-        marks = CONST_FOLDING_BUG
     if name == "index_put" and any(isinstance(i, torch.Tensor) and i.dtype == torch.bool for i in args[1]) \
             and args[2].numel() > 1:
         marks = xfail(reason="boolean-mask index_put of several values is data-dependent")

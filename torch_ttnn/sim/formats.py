@@ -238,28 +238,37 @@ def _blocks(x: torch.Tensor) -> torch.Tensor:
 
 def _quantize_blocks(x: torch.Tensor, mant_bits: int, ties_away: bool) -> torch.Tensor:
     """Quantize blocks of 16 to a shared exponent and sign + `mant_bits` magnitude with no implicit one,
-    in exact int32 arithmetic on the float32 bit patterns (rules B1-B5)."""
+    in exact int32 arithmetic on the float32 bit patterns (rules B1-B5). Selections are done with all-ones /
+    all-zero int32 masks (as in the bf16 rules above) rather than boolean tensors."""
     k = mant_bits
     blocks = _blocks(x.to(torch.float32).contiguous())
     b = blocks.view(torch.int32)
     exp = (b >> 23) & 0xFF
-    normal = exp != 0                                              # B1: zeros and denormals flush
-    sig = torch.where(normal, (b & _MANT_MASK) | 0x800000, 0)
+    sig = b & _MANT_MASK
+    sig |= 0x800000
+    sig &= nonzero_exponent_mask(b)                                # B1: zeros and denormals flush
     shared = exp.amax(dim=-1, keepdim=True)                        # B2 (a zero exponent never wins)
     shift = ((24 - k) + (shared - exp)).clamp_(max=31)             # >= 17; from 25 on everything rounds to 0
     q = sig >> shift
-    rem = sig - (q << shift)
-    half = torch.ones_like(shift) << (shift - 1)
+    below = sig >> (shift - 1)                                     # q followed by the first dropped bit
+    below &= 1                                                     # the first dropped bit: rem >= half
     if ties_away:
-        up = rem >= half
-    else:
-        up = (rem > half) | ((rem == half) & ((q & 1) == 1))      # B3: nearest, ties to even
-    mag = (q + up.to(torch.int32)).clamp_(max=(1 << k) - 1)        # B3: saturate, never bump the exponent
+        up = below
+    else:                                                          # B3: nearest, ties to even
+        rest = sig & ((1 << (shift - 1)) - 1)                      # the other dropped bits
+        rest.neg_()
+        rest >>= 31                                                # -1 where rem > half, given the first bit
+        rest |= q                                                  # ... or where q is odd (bit 0)
+        up = below & rest
+    mag = (q + up).clamp_(max=(1 << k) - 1)                        # B3: saturate, never bump the exponent
     # decode: mag * 2^(E - 127 - (k - 1)) by moving the exponent of float(mag); with E = 255 a magnitude with
     # its top bit set lands on exponent 255 (inf or NaN, B5). No result is denormal: an element of exponent e
     # keeps about k - (E - e) bits, so a nonzero magnitude is worth at least 2^(e - 127) >= 2^-126.
     vbits = mag.to(torch.float32).view(torch.int32) + ((shared - 127 - (k - 1)) << 23)
-    vbits = torch.where(mag == 0, 0, vbits | (b & _SIGN_MASK))    # B4: a zero magnitude has no sign
+    vbits |= b & _SIGN_MASK
+    nonzero = mag.neg_()
+    nonzero >>= 31                                                 # -1 where mag > 0
+    vbits &= nonzero                                               # B4: a zero magnitude has no sign
     return vbits.view(torch.float32).reshape(x.shape)
 
 
