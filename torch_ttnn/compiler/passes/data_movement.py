@@ -179,6 +179,17 @@ class DataMovement(Pass):
     def _last_input_conversion(self, after):
         return after
 
+    def _mostly_padding(self, m, v) -> bool:
+        """A device TILE value whose tiles are mostly padding (small last dims), on the device, not bfp."""
+        if m is None or not m.on_device or m.layout != self.ttnn.TILE_LAYOUT or not isinstance(v, torch.Tensor):
+            return False
+        if m.dtype not in (self.ttnn.bfloat16, self.ttnn.float32, self.ttnn.int32, self.ttnn.uint32):
+            return False
+        shape = tuple(v.shape) or (1,)
+        h = shape[-2] if len(shape) >= 2 else 1
+        padded = (-(-h // 32) * 32) * (-(-shape[-1] // 32) * 32)
+        return padded >= 4 * h * shape[-1] and v.numel() >= 64
+
     def _to_host(self, producer):
         if not isinstance(producer, torch.fx.Node) or tt_meta(producer) is None:
             return producer
@@ -189,7 +200,14 @@ class DataMovement(Pass):
         kwargs = {"dtype": v.dtype} if isinstance(v, torch.Tensor) else {}
         if isinstance(v, torch.Tensor) and v.dim() == 0:
             kwargs["torch_rank"] = 0   # a 0-dim aten value some rules compute as [1] (ttnn's rank >= 1 habit)
-        n = self._emit(producer, self.ttnn.to_torch, (producer,), kwargs)
+        src, after = producer, producer
+        m = tt_meta(producer)
+        if self._mostly_padding(m, v):
+            # untilize on the device first: the transfer then carries the data, not 32x32 tiles of padding
+            src = after = self._emit(producer, self.ttnn.to_layout, (producer, self.ttnn.ROW_MAJOR_LAYOUT))
+            self._meta(src, producer, self.ttnn.ROW_MAJOR_LAYOUT, m.dtype)
+            self.report.conversions["to_layout(ROW_MAJOR)"] += 1
+        n = self._emit(after, self.ttnn.to_torch, (src,), kwargs)
         n.meta["val"] = v
         self.report.conversions["to_torch"] += 1
         self.memo[key] = n
