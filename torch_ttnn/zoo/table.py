@@ -69,11 +69,33 @@ def page_path(m: dict) -> str:
     return f"docs/models/{safe}.md"
 
 
+def expected_entries(root: pathlib.Path) -> list:
+    """The entries of the original table (metrics/zoo-entries.txt): every one gets a row."""
+    f = root / "metrics" / "zoo-entries.txt"
+    if not f.exists():
+        return []
+    return [l.strip() for l in f.read_text().splitlines() if l.strip() and not l.startswith("#")]
+
+
+def placeholders(metrics: list, entries: list) -> list:
+    """Rows for entries with no metrics yet (the zoo runner has not reached them)."""
+    have = {_entry_name(m) for m in metrics}
+    out = []
+    for e in entries:
+        if e not in have:
+            name, _, mode = e.rpartition(" ")
+            out.append({"model_name": name, "mode": mode, "success": None, "not_measured": True})
+    return out
+
+
 def table(metrics: list) -> str:
     header = ("| Model | Status | Torch ops before (unique) | Torch ops remaining (unique) | To/From device "
               "| Eager (ms) | Compiled first run (ms) | Compiled steady (ms) | Accuracy (%) | Peak DRAM | Peak L1 |")
     lines = [header, "|" + "---|" * 11]
     for m in sorted(metrics, key=lambda m: _entry_name(m).lower()):
+        if m.get("not_measured"):
+            lines.append(f"| {_entry_name(m)} | ⏳ not measured yet |" + " N/A |" * 9)
+            continue
         sym, why = status(m)
         cell = sym + (f" {why}" if why else "")
         ok = m.get("success")
@@ -90,9 +112,12 @@ def table(metrics: list) -> str:
 
 def summary(metrics: list) -> str:
     counts = {"✅": 0, "🚧": 0, "✘": 0}
-    for m in metrics:
+    measured = [m for m in metrics if not m.get("not_measured")]
+    for m in measured:
         counts[status(m)[0]] += 1
-    return (f"{len(metrics)} entries: {counts['✅']} ✅, {counts['🚧']} 🚧, {counts['✘']} ✘.")
+    waiting = len(metrics) - len(measured)
+    text = f"{len(metrics)} entries: {counts['✅']} ✅, {counts['🚧']} 🚧, {counts['✘']} ✘"
+    return text + (f", {waiting} ⏳ not measured yet." if waiting else ".")
 
 
 def model_page(m: dict) -> str:
@@ -166,7 +191,7 @@ def regenerate(root: pathlib.Path, *, check: bool = False) -> list:
     measured_on = info.read_text().strip() if info.exists() else None
     outputs: dict = {}
     readme = (root / "README.md").read_text()
-    section = readme_section(metrics, measured_on)
+    section = readme_section(metrics + placeholders(metrics, expected_entries(root)), measured_on)
     if TABLE_START in readme and TABLE_END in readme:
         head, rest = readme.split(TABLE_START, 1)
         _, tail = rest.split(TABLE_END, 1)
