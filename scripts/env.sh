@@ -10,8 +10,10 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY312" -m venv "$VENV"
 fi
 if [ ! -f "$STAMP" ] || [ "$ROOT/pyproject.toml" -nt "$STAMP" ]; then
-    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-    "$VENV/bin/python" -m pip install -q -e "$ROOT[dev]"
+    # (the registry mirror's "Location ... is ignored" notices are noise: filtered)
+    "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+    "$VENV/bin/python" -m pip install -q -e "$ROOT[dev]" 2>&1 | grep -v "^WARNING: Location" || true
+    "$VENV/bin/python" -c "import torch, torch_ttnn" || { echo "set-up failed: torch_ttnn does not import" >&2; exit 1; }
     touch "$STAMP"
 fi
 # graphviz's `dot` renders the per-pass SVGs of gen_graphviz (best effort: skipped when apt is unavailable)
