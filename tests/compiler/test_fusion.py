@@ -30,7 +30,7 @@ def test_linear_activation(device, act, name):
 def test_linear_relu_mlp_is_one_op_per_layer(device):
     model = nn.Sequential(nn.Linear(32, 48), nn.ReLU(), nn.Linear(48, 48), nn.ReLU()).eval()
     option = check_lowered(model, (torch.randn(7, 32),), device=device, expect=("linear",))
-    compute = [t for t in ttnn_targets(option) if t not in ("from_torch", "to_torch", "deallocate")]
+    compute = [t for t in ttnn_targets(option) if t not in ("from_torch", "to_torch", "deallocate", "to_layout")]
     assert compute == ["linear", "linear"], compute
 
 
@@ -52,7 +52,7 @@ def test_matmul_plus_bias_becomes_linear(device):
     w, b = torch.randn(40, 24), torch.randn(24)
     option = check_lowered(lambda x: torch.relu(x @ w + b), (torch.randn(2, 5, 40),), device=device,
                            expect=("linear",))
-    compute = [t for t in ttnn_targets(option) if t not in ("from_torch", "to_torch", "deallocate")]
+    compute = [t for t in ttnn_targets(option) if t not in ("from_torch", "to_torch", "deallocate", "to_layout")]
     assert compute == ["linear"], compute
     (lin,) = _nodes(option, "linear")
     assert lin.kwargs.get("activation") == "relu" and lin.kwargs.get("bias") is not None

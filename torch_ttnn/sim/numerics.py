@@ -246,7 +246,7 @@ def _bf16_dst_matmul(sb: Slices, sa: Slices, fid) -> torch.Tensor:
     steps_b = {p: src_b[p].split(K_STEP, dim=-1) for p in src_b}
     steps_a = {p: src_a[p].split(K_STEP, dim=-2) for p in src_a}
     passes = [(steps_b[pb], steps_a[pa]) for pb, pa in used]
-    for c in range(len(steps_b[used[0][0]])):
+    for c in range(-(-K // K_STEP)):
         for xs, ws in passes:
             accumulate(xs[c], ws[c])
             round_dst_(d, buf)

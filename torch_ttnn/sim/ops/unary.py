@@ -12,6 +12,9 @@ Numerics (FACTS.md, "Compute numerics"):
   (max abs error ~0.015), log is a cubic in the mantissa (abs error ~1e-3), rsqrt / sqrt a magic-constant
   estimate plus one Newton step (~0.2%), erf the 4-term Abramowitz-Stegun 7.1.27 form (abs error 5e-4).
 - In the device's ideal numerics mode the exact function is used and rounded to nearest even.
+- Speed (same values): a bf16 / block-float input holds one of 65536 bit patterns, so on the hardware path the
+  result of an op with bf16 / block-float output is looked up in a table of the float64 evaluation above over
+  all patterns, built once per op and parameter set ("bf16 inputs: the SFPU result as a lookup table" below).
 
 Padding: a TILE output's padding scalar is the op applied to the input's padding scalar (exp of 0 is 1).
 Dtypes: each op accepts the dtypes of its documentation table (see SUPPORTED_DTYPES), others are refused.
@@ -48,6 +51,7 @@ _BF16_BFP8 = (BF16, BFP8)
 SUPPORTED_DTYPES: dict[str, tuple] = {}
 
 _TINY = 2.0 ** -126
+_SIGN_BIT = -0x80000000        # 0x80000000 as int32
 _LN2 = math.log(2.0)
 
 
@@ -283,8 +287,7 @@ def _emit(op: str, device, like: Tensor, value: torch.Tensor, pad, *, memory_con
 _TABLE_FORMATS = (BF16,) + tuple(sorted(BLOCK_FLOAT_DTYPES))   # formats whose values are bf16 patterns
 _TABLE_MIN_NUMEL = 4096        # an op with float parameters builds its table for inputs this large only
 _MAX_TABLES = 128              # 256 KiB each
-_TABLES: "OrderedDict[tuple, torch.Tensor]" = OrderedDict()
-_SIGN_BIT = -0x80000000        # 0x80000000 as int32
+_TABLES: "OrderedDict[tuple, torch.Tensor]" = OrderedDict()    # least recently used first
 
 
 def table_key(op: str, *params) -> Optional[tuple]:
@@ -315,7 +318,9 @@ def _all_bf16_values() -> torch.Tensor:
 
 def _sfpu_table(key: tuple, f: Callable, build: bool) -> Optional[torch.Tensor]:
     table = _TABLES.get(key)
-    if table is None and build:
+    if table is not None:
+        _TABLES.move_to_end(key)
+    elif build:
         table = _sfpu_bf16(_eval_float(f, _all_bf16_values(), ideal=False))
         _TABLES[key] = table
         if len(_TABLES) > _MAX_TABLES:
