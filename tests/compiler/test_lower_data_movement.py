@@ -266,3 +266,11 @@ def test_unsupported_falls_back_with_reason(fn, op, device):
     assert op in remaining_aten_ops(option)
     assert "no TT-NN equivalent" in torch_ttnn.lowering_report(option) or "TT-NN 0.81.1 has no" in \
         torch_ttnn.lowering_report(option)
+
+
+def test_cat_drops_empty_operands(device):
+    """A key/value cache before its first entry is an empty tensor concatenated with the new entry."""
+    past, new = torch.randn(1, 4, 0, 16), torch.randn(1, 4, 7, 16)
+    check_lowered(lambda p, n: torch.cat([p, n], dim=-2) * 2, (past, new), device=device, expect=("clone",))
+    a, b = torch.randn(2, 0, 5), torch.randn(2, 3, 5)
+    check_lowered(lambda x, y, z: torch.cat([x, y, z], dim=1), (a, b, b), device=device, expect=("concat",))

@@ -154,6 +154,14 @@ def nonempty(ctx, node) -> Optional[str]:
     return None
 
 
+def nonempty_result(ctx, node) -> Optional[str]:
+    """Only the result must be non-empty (for ops such as cat that can drop empty operands)."""
+    outv = node.meta.get("val")
+    if isinstance(outv, torch.Tensor) and outv.numel() == 0:
+        return "empty result"
+    return None
+
+
 def out_dtype_in(*dtypes) -> Predicate:
     def pred(ctx, node):
         v = node.meta.get("val")

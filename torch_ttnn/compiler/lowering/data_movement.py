@@ -14,7 +14,7 @@ import torch
 
 from ..context import In
 from ..meta import Req, tt_meta
-from ..registry import COMMON, lower, unsupported
+from ..registry import COMMON, lower, no_complex, nonempty_result, static_shapes, unsupported
 
 aten = torch.ops.aten
 
@@ -283,11 +283,14 @@ def _common_req(ctx, tensors, out_dtype):
     return Req(layout, dtype)
 
 
-@lower(aten.cat.default, when=DM)
+@lower(aten.cat.default, when=(static_shapes, nonempty_result, no_complex))
 def cat(ctx, tensors, dim=0):
+    # empty operands (a key/value cache before its first entry) contribute nothing: dropped
     tensors = [t for t in tensors if ctx.val(t).numel() > 0]
     d = norm_dim(dim, ctx.out.dim())
     req = _common_req(ctx, tensors, ctx.out.dtype)
+    if len(tensors) == 1:
+        return ctx.call("clone", In(tensors[0], req))
     return ctx.call("concat", [In(t, req) for t in tensors], d)
 
 
