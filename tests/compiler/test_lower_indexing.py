@@ -117,12 +117,39 @@ def test_index_of_computed_indices_stays_on_device(device):
     check_lowered(f, (torch.randn(10, 8), torch.tensor([1, 3, 7])), device=device)
 
 
-def test_index_two_tensors_falls_back_with_reason(device):
-    a, i, j = torch.randn(5, 6), torch.tensor([0, 2]), torch.tensor([1, 5])
-    out, option = compile_and_run(lambda t, x, y: t[x, y] * 2, (a, i, j), device=device)
-    torch.testing.assert_close(out, a[i, j] * 2, rtol=2e-2, atol=2e-2)
-    assert "aten.index.Tensor" in remaining_aten_ops(option)
-    assert "several dims" in torch_ttnn.lowering_report(option)
+# index tensors on several dims: (name, fn, table shape, index tensors); every result element is compared
+SEVERAL = [
+    ("two-1d", lambda a, i, j: a[i, j], (5, 6), [[0, 2, 4], [1, 5, 0]]),
+    ("negative", lambda a, i, j: a[i, j], (5, 6), [[-1, 0, -5], [-6, 3, -1]]),
+    ("broadcast-outer", lambda a, i, j: a[i[:, None], j[None, :]], (7, 40), [[6, 0, 3], [39, 1, 0, 33]]),
+    ("mask-pattern", lambda a, i, j: a[i[:, None, None, None], j[None, None, None, :]], (2, 37),
+     [[0, 1], list(range(37))]),
+    ("trailing-dims", lambda a, i, j: a[i, j], (4, 5, 3, 33), [[3, 0], [4, 2]]),
+    ("adjacent-after-lead", lambda a, i, j: a[:, i, j], (3, 5, 6), [[0, 4, 2], [5, 1, 1]]),
+    ("adjacent-2d-after-lead", lambda a, i, j: a[:, :, i, j], (2, 3, 5, 6), [[[0, 4], [2, 1]], [[5, 1], [0, 3]]]),
+    ("non-adjacent", lambda a, i, j: a[i, :, j], (4, 3, 6), [[3, 1], [0, 5]]),
+    ("three-dims", lambda a, i, j: a[i, j, i], (4, 4, 4, 9), [[3, 0, 1], [2, 2, 0]]),
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.int64, torch.bool], ids=str)
+@pytest.mark.parametrize("name,fn,shape,idx", SEVERAL, ids=[c[0] for c in SEVERAL])
+def test_index_several_dims(name, fn, shape, idx, dtype, device):
+    a = torch.randn(shape)
+    a = a if dtype == torch.float32 else (a * 1000).to(dtype) if dtype == torch.int64 else a > 0
+    check_lowered(fn, (a, torch.tensor(idx[0]), torch.tensor(idx[1])), device=device)
+
+
+def test_index_several_dims_large_flat_index_exact(device):
+    """Flat indices far beyond what bfloat16 represents (2**8) or float32 (2**24) stay exact (int32)."""
+    a = torch.arange(3 * 4100 * 1400, dtype=torch.int64).view(3, 4100, 1400)
+    i, j = torch.tensor([4099, 17, 4098, 0]), torch.tensor([1399, 1398, 1, 0])
+    check_lowered(lambda t, x, y: t[:, x, y], (a, i, j), device=device, expect=("gather",))
+
+
+def test_index_several_dims_fp32_table(device):
+    a, i, j = torch.randn(6, 7, 5), torch.tensor([5, 0, 2]), torch.tensor([6, 6, 1])
+    check_lowered(lambda t, x, y: t[x, y], (a, i, j), device=device, fp32=True, atol=1e-6)
 
 
 # --- gather / scatter / index_put -------------------------------------------------------------------

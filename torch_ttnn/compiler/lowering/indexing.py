@@ -52,7 +52,7 @@ def _take_rows(ctx, x, d, idx, *, out_shape):
             ids = reshape_to(ctx, idx, [m], dtype=ctx.torch_dtype(idx))
         ids_shape = ctx.shape(ids)
         emb_shape = list(ids_shape) + [rest]
-        final = list(out_shape) == emb_shape and ctx.out.dtype == tdt
+        final = list(out_shape) == emb_shape == list(ctx.out.shape) and ctx.out.dtype == tdt
         # the table ROW_MAJOR (parameters are loaded so once), or TILE if it already is (the op untilizes)
         tlayout = ctx.ttnn.TILE_LAYOUT if layout_of(ctx, table) == ctx.ttnn.TILE_LAYOUT and tt_meta(table) \
             else ctx.ttnn.ROW_MAJOR_LAYOUT
@@ -68,7 +68,7 @@ def _take_rows(ctx, x, d, idx, *, out_shape):
     ir = reshape_to(ctx, idx, ishape_b, dtype=torch.int32)
     ie = expand_to(ctx, ir, full, dtype=torch.int32) if full != ishape_b else ir
     gathered_shape = full
-    final = list(out_shape) == gathered_shape and ctx.out.dtype == tdt
+    final = list(out_shape) == gathered_shape == list(ctx.out.shape) and ctx.out.dtype == tdt
     y = ctx.call("gather", ctx.keep(x, ctx.ttnn.TILE_LAYOUT), d, ctx.tile(ie, ctx.ttnn.uint32),
                  out_val=None if final else meta_val(gathered_shape, tdt))
     return y if final else reshape_to(ctx, y, out_shape, dtype=tdt)
@@ -77,12 +77,80 @@ def _take_rows(ctx, x, d, idx, *, out_shape):
 @lower(aten.index.Tensor, aten._unsafe_index.Tensor, when=IDX)
 def index(ctx, x, indices):
     given = [(d, t) for d, t in enumerate(indices) if t is not None]
-    if len(given) != 1:
-        ctx.unsupported("advanced indexing with index tensors on several dims (no TT-NN equivalent)")
+    if not given:
+        ctx.unsupported("index without index tensors")
+    if len(given) > 1:
+        return _index_several(ctx, x, given)
     d, idx = given[0]
     size = ctx.shape(x)[d]
     idx = _index_operand(ctx, idx, size, wrap=ctx.node.target is aten.index.Tensor)
     return _take_rows(ctx, x, d, idx, out_shape=ctx.out.shape)
+
+
+def _moved(ctx, x, perm, tdt):
+    """x permuted by `perm` as an intermediate value (a view when only size-1 dims move)."""
+    shape = ctx.shape(x)
+    if perm == list(range(len(shape))):
+        return x
+    new = [shape[p] for p in perm]
+    big = [p for p in perm if shape[p] != 1]
+    if big == sorted(big):
+        return reshape_to(ctx, x, new, dtype=tdt, val=meta_val(new, tdt))
+    return ctx.call("permute", ctx.keep(x), perm, out_val=meta_val(new, tdt))
+
+
+def _flat_index(ctx, given, sizes, bshape):
+    """One int32 index into the indexed dims flattened (row-major): sum_k wrap(i_k) * stride_k, broadcast to
+    `bshape`. Exact in int32 because the caller checked that the product of `sizes` fits."""
+    i32 = ctx.ttnn.int32
+    flat = None
+    for k, (_, t) in enumerate(given):
+        stride = math.prod(sizes[k + 1:])
+        term = _index_operand(ctx, t, sizes[k], wrap=ctx.node.target is aten.index.Tensor)
+        tshape = list(ctx.shape(t))
+        if stride != 1:
+            term = ctx.call("multiply", ctx.tile(term, i32), int(stride), out_dtype=i32,
+                            out_val=meta_val(tshape, torch.int32))
+        if flat is None:
+            flat = term
+            continue
+        shape = list(torch.broadcast_shapes(tuple(ctx.shape(flat)), tuple(tshape)))
+        flat = ctx.call("add", ctx.tile(flat, i32), ctx.tile(term, i32), out_dtype=i32,
+                        out_val=meta_val(shape, torch.int32))
+    if list(ctx.shape(flat)) != list(bshape):
+        flat = expand_to(ctx, flat, bshape, dtype=ctx.torch_dtype(flat))
+    return flat
+
+
+def _index_several(ctx, x, given):
+    """x[i_1, ..., i_k] with index tensors on several dims: the indexed dims are moved to the front and
+    flattened into one, the index tensors are broadcast and linearised into one int32 flat index on the
+    device, and the rows are taken as for one index tensor. Where aten places the broadcast index dims
+    (in place of the indexed dims when those are adjacent, else in front) is restored by a permute."""
+    for _, t in given:
+        if ctx.torch_dtype(t) in (torch.bool, torch.uint8):
+            ctx.unsupported("boolean mask index (data-dependent result shape)")
+    shape = list(ctx.shape(x))
+    dims = [d for d, _ in given]
+    sizes = [shape[d] for d in dims]
+    n = math.prod(sizes)
+    if n >= 2 ** 31:
+        ctx.unsupported(f"indexed dims of {n} elements (the flat int32 index would overflow)")
+    tdt = ctx.torch_dtype(x)
+    bshape = list(torch.broadcast_shapes(*[tuple(ctx.shape(t)) for _, t in given]))
+    rest = [d for d in range(len(shape)) if d not in dims]
+    moved = _moved(ctx, x, dims + rest, tdt)
+    table = reshape_to(ctx, moved, [n] + [shape[d] for d in rest], dtype=tdt)
+    flat = _flat_index(ctx, given, sizes, bshape)
+    taken_shape = bshape + [shape[d] for d in rest]
+    adjacent = dims == list(range(dims[0], dims[-1] + 1))
+    if not adjacent or dims[0] == 0:
+        return _take_rows(ctx, table, 0, flat, out_shape=taken_shape)
+    # adjacent indexed dims after some leading dims: the index dims go back between them
+    y = _take_rows(ctx, table, 0, flat, out_shape=taken_shape)
+    nb, lead = len(bshape), dims[0]
+    perm = [nb + i for i in range(lead)] + list(range(nb)) + list(range(nb + lead, len(taken_shape)))
+    return _moved(ctx, y, perm, tdt)
 
 
 @lower(aten.index_select.default, when=IDX)
