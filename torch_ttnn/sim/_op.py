@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 from typing import Callable, Optional
 
+from .perf.profiler import describe_args
+
 OPS: dict[str, "Operation"] = {}
 _SKIP_LAUNCH = False
 
@@ -22,7 +24,8 @@ def not_launched() -> None:
 
 
 class Operation:
-    """A callable TT-NN op: counts its launches on the device of its output."""
+    """A callable TT-NN op: counts its launches on the device of its output and gives each a modelled
+    duration (device.profiler, torch_ttnn/sim/perf)."""
 
     def __init__(self, name: str, fn: Callable, golden: Optional[Callable], counted: bool):
         self.name = name
@@ -38,6 +41,7 @@ class Operation:
     def __call__(self, *args, **kwargs):
         global _SKIP_LAUNCH
         outer, _SKIP_LAUNCH = _SKIP_LAUNCH, False
+        pre = describe_args(args, kwargs) if self.counted else None    # before the op frees or mutates them
         try:
             out = self.fn(*args, **kwargs)
             skip = _SKIP_LAUNCH
@@ -47,6 +51,7 @@ class Operation:
             dev = _device_of_result(out)
             if dev is not None:
                 dev.counters.op_launches[self.name] += 1
+                dev.profiler.launch(self.name, self.fn, args, kwargs, pre, out)
         return out
 
     def __repr__(self) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from . import _malloc
 from .arch import ArchPreset, resolve
 from .memory import BankAllocator
+from .perf.profiler import Profiler
 from .types import BufferType, CoreCoord, CoreGrid
 
 NUMERICS_MODES = ("hardware", "ideal")
@@ -99,6 +100,7 @@ class Device:
         self.trace_region_size = int(trace_region_size)
         self.memory = DeviceMemory(self.preset, self.l1_small_size, self.trace_region_size)
         self.counters = Counters()
+        self.profiler = Profiler(self)
         self.numerics = numerics or os.environ.get("TT_SIM_NUMERICS", "hardware")
         if self.numerics not in NUMERICS_MODES:
             raise ValueError(f"numerics must be one of {NUMERICS_MODES}, got {self.numerics!r}")

@@ -10,6 +10,7 @@ import math
 import torch
 
 from .. import formats
+from ..perf.cost import describe
 from .._op import not_launched, ttnn_op
 from ..device import Device
 from ..tensor import Tensor, padded_shape_of
@@ -145,6 +146,7 @@ def _count_transfer(device: Device, t: Tensor, direction: str) -> None:
     else:
         c.from_device += 1
         c.from_device_bytes += t.buffer_size()
+    device.profiler.transfer(direction, t.buffer_size(), describe(t))
 
 
 @ttnn_op("from_torch", counted=False)

@@ -1,0 +1,52 @@
+"""Cost of an op from shapes alone, without running it: `estimate("matmul", a, b, outputs=[c])`.
+
+The arguments are TensorDesc records (`tensor(shape, dtype, ...)`) where the op takes tensors, and the op's
+other parameters as keywords; the same cost rule as a real launch applies. Used by the calibration points and
+by passes that compare alternatives before choosing one.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from ..arch import resolve
+from ..types import DataType, Layout
+from .cost import Call, OpCost, TensorDesc
+from .rates import rates_for
+
+
+def tensor(shape, dtype: DataType = DataType.BFLOAT16, layout: Layout = Layout.TILE, buffer: str = "DRAM",
+           shard_cores: int = 0) -> TensorDesc:
+    """A tensor descriptor; shard_cores > 0 makes it sharded over that many cores (buffer L1)."""
+    from ..tensor import buffer_layout
+    if buffer not in ("DRAM", "L1", "HOST"):
+        raise ValueError(f"buffer must be 'DRAM', 'L1' or 'HOST', got {buffer!r}")
+    if shard_cores and buffer != "L1":
+        raise ValueError("a sharded tensor lives in L1 (buffer='L1')")
+    shape = tuple(int(d) for d in shape)
+    pages, page = buffer_layout(shape, DataType(dtype), Layout(layout))
+    return TensorDesc(shape, DataType(dtype), Layout(layout), buffer, bool(shard_cores), int(shard_cores),
+                      pages * page)
+
+
+def estimate(op: str, *args, outputs: list, preset: Optional[str] = None, **kwargs) -> OpCost:
+    """The modelled cost of ttnn.`op` on `preset` (default: the default arch) for descriptor arguments."""
+    from .._op import OPS
+    from .rules import NO_PROGRAM, RULES
+    if op not in OPS:
+        raise KeyError(f"ttnn.{op} is not an op of the simulator")
+    if op in NO_PROGRAM:
+        raise ValueError(f"ttnn.{op} launches no device program; it has no kernel cost")
+    pre, ins = {}, []
+
+    def visit(v):
+        if isinstance(v, TensorDesc):
+            pre[id(v)] = v
+            ins.append(v)
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                visit(x)
+
+    for v in list(args) + list(kwargs.values()):
+        visit(v)
+    call = Call(op, OPS[op].fn, args, kwargs, pre, ins, list(outputs), rates_for(resolve(preset)))
+    return RULES[op](call)

@@ -1,0 +1,282 @@
+"""The device profiler: a modelled duration for every launch, two timelines, and the reports users read.
+
+Every counted launch on a simulated device gets an OpCost (rules.py). The profiler keeps two clocks:
+
+- as dispatched (no trace): the host enqueues each op in `dispatch_us`; an op starts when both the host has
+  enqueued it and the device has finished the previous op plus the op-to-op gap:
+  ``start = max(device_free + gap, host_enqueued)``; big ops hide the host, small ops wait for it;
+- traced: a captured trace replays without the host: ``start = device_free + gap``.
+
+Host<->device transfers block on both clocks: ``start = max(host, device)``, then the command cost plus the
+bytes over PCIe at the measured rates. Running totals are always kept (they cost a few microseconds a launch);
+per-launch rows are kept while recording (`device.profiler.start()` / `with device.profiler.record():`), for the
+CSV (the columns of TT-Metal's ops performance report, plus the bound) and the Perfetto/Chrome trace.
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import csv
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+
+from .cost import Call, OpCost, TensorDesc, describe
+from .rates import ArchRates, rates_for
+
+log = logging.getLogger(__name__)
+STRICT_ENV = "TT_SIM_PERF_STRICT"   # "1": a launch without a working cost rule raises (the test suite sets it)
+
+
+@dataclass
+class LaunchRow:
+    index: int
+    op: str
+    cost: OpCost
+    inputs: list
+    outputs: list
+    start_us: float
+    end_us: float
+    host_us: float           # when the host had enqueued it
+    traced_start_us: float
+    kind: str = "op"         # "op" or "transfer"
+
+
+@dataclass
+class Totals:
+    launches: int = 0
+    kernel_us: float = 0.0
+    flops: float = 0.0
+    dram_bytes: float = 0.0
+    transfer_us: float = 0.0
+    transfers: int = 0
+    by_bound: collections.Counter = field(default_factory=collections.Counter)   # bound -> kernel us
+    by_op: collections.Counter = field(default_factory=collections.Counter)      # op -> kernel us
+    count_by_op: collections.Counter = field(default_factory=collections.Counter)
+    unmodelled: collections.Counter = field(default_factory=collections.Counter)
+
+
+class Profiler:
+    """Modelled timing of one simulated device (``device.profiler``)."""
+
+    def __init__(self, device):
+        self.device = device
+        self.rates: ArchRates = rates_for(device.preset)
+        self.recording = False
+        self.rows: list[LaunchRow] = []
+        self.reset()
+
+    # --- state --------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Zero the clocks and totals and drop the recorded rows."""
+        self.host_us = 0.0
+        self.device_us = 0.0
+        self.traced_us = 0.0
+        self.totals = Totals()
+        self.rows = []
+
+    @property
+    def now_us(self) -> float:
+        """Modelled time (no trace) when everything enqueued so far has finished."""
+        return max(self.host_us, self.device_us)
+
+    def start(self) -> None:
+        self.recording = True
+
+    def stop(self) -> None:
+        self.recording = False
+
+    @contextlib.contextmanager
+    def record(self, reset: bool = True):
+        """Record per-launch rows inside the block (after resetting the clocks unless reset=False)."""
+        if reset:
+            self.reset()
+        was, self.recording = self.recording, True
+        try:
+            yield self
+        finally:
+            self.recording = was
+
+    # --- events -------------------------------------------------------------------------------
+    def launch(self, name: str, fn, args: tuple, kwargs: dict, described: tuple, out) -> None:
+        """Model one launch of ttnn.`name`; `described` is describe_args(args, kwargs) taken before it ran."""
+        from .rules import RULES
+        pre, ins = described
+        outs = [describe(t) for t in _tensors(out)]
+        rule = RULES.get(name)
+        r = self.rates
+        try:
+            if rule is None:
+                raise LookupError(f"no cost rule for ttnn.{name}")
+            cost = rule(Call(name, fn, args, kwargs, pre, ins, outs, r))
+        except Exception as e:
+            if os.environ.get(STRICT_ENV) == "1":
+                raise
+            if not self.totals.unmodelled[name]:
+                log.warning("performance model: ttnn.%s launch not modelled (%s: %s)", name, type(e).__name__, e)
+            self.totals.unmodelled[name] += 1
+            cost = OpCost(name, 0, 0, bound="unmodelled")
+        self.host_us += r.dispatch_us
+        start = max(self.device_us + r.op_gap_us, self.host_us)
+        end = start + cost.kernel_us
+        traced_start = self.traced_us + r.op_gap_us
+        self.device_us, self.traced_us = end, traced_start + cost.kernel_us
+        t = self.totals
+        t.launches += 1
+        t.kernel_us += cost.kernel_us
+        t.flops += cost.flops
+        t.dram_bytes += cost.dram_bytes
+        t.by_bound[cost.bound] += cost.kernel_us
+        t.by_op[name] += cost.kernel_us
+        t.count_by_op[name] += 1
+        if self.recording:
+            self.rows.append(LaunchRow(len(self.rows), name, cost, ins, outs, start, end, self.host_us,
+                                       traced_start))
+
+    def transfer(self, direction: str, nbytes: int, desc: TensorDesc | None = None) -> None:
+        """A host->device ("to") or device->host ("from") transfer of `nbytes`."""
+        r = self.rates
+        rate = r.h2d_gb_s if direction == "to" else r.d2h_gb_s
+        dur = r.dispatch_us + nbytes / (rate * 1e3)
+        start = max(self.host_us, self.device_us)
+        end = start + dur
+        traced_start = self.traced_us
+        self.host_us = self.device_us = end
+        self.traced_us += dur
+        self.totals.transfers += 1
+        self.totals.transfer_us += dur
+        if self.recording:
+            name = "to_device" if direction == "to" else "from_device"
+            cost = OpCost(name, 0, 0, dram_bytes=nbytes, kernel_us=dur, bound="pcie")
+            descs = [desc] if desc is not None else []
+            self.rows.append(LaunchRow(len(self.rows), name, cost, descs if direction == "to" else [],
+                                       descs if direction == "from" else [], start, end, start, traced_start,
+                                       kind="transfer"))
+
+    # --- reports ------------------------------------------------------------------------------
+    def snapshot(self) -> dict:
+        """The clocks and totals now (subtract two snapshots to time a region)."""
+        t = self.totals
+        return {"now_us": self.now_us, "traced_us": self.traced_us, "kernel_us": t.kernel_us,
+                "launches": t.launches, "flops": t.flops, "dram_bytes": t.dram_bytes,
+                "transfer_us": t.transfer_us, "transfers": t.transfers, "by_bound": dict(t.by_bound),
+                "by_op": dict(t.by_op), "count_by_op": dict(t.count_by_op), "unmodelled": dict(t.unmodelled)}
+
+    def summary(self, top: int = 10) -> dict:
+        """Latency (as dispatched and traced), the top ops by modelled kernel time, what bounds the program,
+        and the utilisation of the matrix engine and DRAM over the kernel time."""
+        s = self.snapshot()
+        r = self.rates
+        kernel = s["kernel_us"]
+        top_ops = sorted(s["by_op"].items(), key=lambda kv: -kv[1])[:top]
+        return {
+            "arch": r.name,
+            "latency_us": s["now_us"],
+            "traced_latency_us": s["traced_us"],
+            "kernel_us": kernel,
+            "dispatch_bound_us": max(0.0, s["now_us"] - s["traced_us"]),
+            "transfer_us": s["transfer_us"],
+            "launches": s["launches"],
+            "transfers": s["transfers"],
+            "flops": s["flops"],
+            "matrix_engine_utilisation": (s["flops"] / (kernel * 1e-6 * r.peak_flops()) if kernel else 0.0),
+            "dram_utilisation": (s["dram_bytes"] / (kernel * 1e-6 * r.dram_gb_s * 1e9) if kernel else 0.0),
+            "by_bound_us": s["by_bound"],
+            "top_ops": [{"op": op, "us": us, "count": s["count_by_op"][op]} for op, us in top_ops],
+            "unmodelled": s["unmodelled"],
+        }
+
+    CSV_COLUMNS = ["OP CODE", "OP TYPE", "GLOBAL CALL COUNT", "DEVICE ID", "CORE COUNT",
+                   "DEVICE KERNEL DURATION [ns]", "OP TO OP LATENCY [ns]", "DEVICE START [ns]", "BOUND",
+                   "MATH FIDELITY", "FLOPS", "DRAM BYTES", "L1 BYTES", "PM IDEAL [ns]", "PM COMPUTE [ns]",
+                   "PM BANDWIDTH [ns]", "INPUTS", "OUTPUTS", "NOTE"]
+
+    def csv_rows(self) -> list[dict]:
+        out, prev_end = [], None
+        for row in self.rows:
+            c = row.cost
+            gap = 0.0 if prev_end is None else row.start_us - prev_end
+            prev_end = row.end_us
+            out.append({
+                "OP CODE": row.op, "OP TYPE": "tt_dnn_device" if row.kind == "op" else "transfer",
+                "GLOBAL CALL COUNT": row.index, "DEVICE ID": self.device.device_id, "CORE COUNT": c.cores,
+                "DEVICE KERNEL DURATION [ns]": round(c.kernel_us * 1e3), "OP TO OP LATENCY [ns]": round(gap * 1e3),
+                "DEVICE START [ns]": round(row.start_us * 1e3), "BOUND": c.bound, "MATH FIDELITY": c.fidelity,
+                "FLOPS": round(c.flops), "DRAM BYTES": round(c.dram_bytes), "L1 BYTES": round(c.l1_bytes),
+                "PM IDEAL [ns]": round(max(c.compute_us, c.memory_us) * 1e3),
+                "PM COMPUTE [ns]": round(c.compute_us * 1e3), "PM BANDWIDTH [ns]": round(c.memory_us * 1e3),
+                "INPUTS": " ".join(d.short() for d in row.inputs),
+                "OUTPUTS": " ".join(d.short() for d in row.outputs), "NOTE": c.note,
+            })
+        return out
+
+    def to_csv(self, path) -> str:
+        """Write the recorded launches as an ops-performance-report-style CSV; returns the path."""
+        with open(path, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=self.CSV_COLUMNS)
+            w.writeheader()
+            w.writerows(self.csv_rows())
+        return str(path)
+
+    def chrome_trace(self) -> dict:
+        """The recorded timeline as a Chrome/Perfetto trace (JSON object format): one track for the device,
+        one for the host's enqueueing."""
+        pid = self.device.device_id
+        events = [{"name": "process_name", "ph": "M", "pid": pid, "args": {"name": f"simulated {self.rates.name}"}},
+                  {"name": "thread_name", "ph": "M", "pid": pid, "tid": 0, "args": {"name": "device (modelled)"}},
+                  {"name": "thread_name", "ph": "M", "pid": pid, "tid": 1, "args": {"name": "host dispatch"}}]
+        for row in self.rows:
+            c = row.cost
+            events.append({"name": row.op, "cat": row.kind, "ph": "X", "pid": pid, "tid": 0,
+                           "ts": round(row.start_us, 3), "dur": round(c.kernel_us, 3),
+                           "args": {"bound": c.bound, "cores": c.cores, "flops": c.flops,
+                                    "dram_bytes": c.dram_bytes, "inputs": [d.short() for d in row.inputs],
+                                    "outputs": [d.short() for d in row.outputs]}})
+            if row.kind == "op":
+                events.append({"name": "enqueue " + row.op, "cat": "host", "ph": "X", "pid": pid, "tid": 1,
+                               "ts": round(row.host_us - self.rates.dispatch_us, 3),
+                               "dur": self.rates.dispatch_us})
+        return {"traceEvents": events, "displayTimeUnit": "ns"}
+
+    def to_chrome_trace(self, path) -> str:
+        with open(path, "w") as f:
+            json.dump(self.chrome_trace(), f)
+        return str(path)
+
+
+def _tensors(out) -> list:
+    from ..tensor import Tensor
+    if isinstance(out, Tensor):
+        return [out] if out._value is not None else []
+    if isinstance(out, (list, tuple)):
+        res = []
+        for o in out:
+            res.extend(_tensors(o))
+        return res
+    return []
+
+
+def describe_args(args: tuple, kwargs: dict) -> tuple[dict, list]:
+    """Before the launch: (id(tensor) -> descriptor, the descriptors of every ttnn.Tensor argument in order, a
+    tensor passed twice listed twice) for the arguments, also inside lists."""
+    from ..tensor import Tensor
+    pre: dict = {}
+    ins: list = []
+
+    def visit(v):
+        if isinstance(v, Tensor):
+            if v._value is not None:
+                d = pre.get(id(v))
+                if d is None:
+                    d = pre[id(v)] = describe(v)
+                ins.append(d)
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                visit(x)
+
+    for a in args:
+        visit(a)
+    for a in kwargs.values():
+        visit(a)
+    return pre, ins

@@ -1,0 +1,92 @@
+"""Hardware rates of the performance model: one table per arch, every constant with its source.
+
+Sources (see also /docs/performance.md):
+  [ME]   tt-metal tech_reports/matrix_engine/matrix_engine.md: 8x16 x 16x16 per core per cycle = 4,096 FLOPs at
+         LoFi; fidelity divides it by 1/2/3/4 (LoFi/HiFi2/HiFi3/HiFi4); element-wise 8x16 values a cycle;
+         reduce 16x16 a cycle; multiplies and sum reductions pay the fidelity factor.
+  [GEMM] tt-metal tech_reports/GEMM_FLOPS/GEMM_FLOPS.md: 16/32/48/64 cycles per 32x32x32 tile product; WH 1 GHz,
+         BH 1.35 GHz.
+  [DRAM] tt-metal tech_reports/Saturating_DRAM_bandwidth: per-core DRAM read ~28 GB/s (WH) / ~50 GB/s (BH) with
+         transactions of >= 1-2 KB; DRAM latency 358 / 529 cycles.
+  [OPH]  tt-metal ttnn operation.hpp, the ideal-time estimate of the ops performance report: DRAM peak 258 GB/s
+         (WH) and 512 GB/s (BH).
+  [NPE]  tenstorrent/tt-npe device models (NoC performance estimator): NoC link 30 B/cycle (Wormhole B0),
+         60.9 B/cycle (Blackhole).
+  [LLM]  tt-metal tech_reports/LLMs: op dispatch without trace costs single-digit microseconds per op on the host;
+         with a captured trace op-to-op gaps are 0.5-2.2 us, ~1 us typical.
+  [PCIE] FACTS.md (docs.tenstorrent.com / tt-metal measurements): host->device ~3.9 GB/s, device->host
+         1.1-1.9 GB/s through the fast-dispatch command queue.
+  [SFPU] tt-isa-documentation: the SFPU is 32 lanes x 32 bit and issues one instruction a cycle. No cycles per
+         transcendental function are published; rules.py estimates instructions per element from the
+         algorithm each kernel uses, and says so.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..arch import ArchPreset
+from ..types import MathFidelity
+
+# [GEMM] cycles of one 32x32x32 tile product, by fidelity
+TILE_MATMUL_CYCLES = {MathFidelity.LoFi: 16, MathFidelity.HiFi2: 32, MathFidelity.HiFi3: 48, MathFidelity.HiFi4: 64}
+# [ME] passes of the multiplier by fidelity (element-wise multiplies and sum reductions pay them too)
+FIDELITY_PASSES = {MathFidelity.LoFi: 1, MathFidelity.HiFi2: 2, MathFidelity.HiFi3: 3, MathFidelity.HiFi4: 4}
+MATMUL_FLOPS_PER_CYCLE = 4096      # [ME] per core at LoFi
+FPU_ELTWISE_PER_CYCLE = 8 * 16     # [ME] values a cycle (add/sub/mul, copy to Dst)
+FPU_REDUCE_PER_CYCLE = 16 * 16     # [ME] values a cycle (reduce max/sum/avg)
+SFPU_LANES = 32                    # [SFPU] 32 lanes, one instruction a cycle
+TILE_VALUES = 32 * 32
+
+
+@dataclass(frozen=True)
+class ArchRates:
+    """The rates the cost rules use, for one arch preset."""
+    name: str
+    clock_ghz: float            # [GEMM]
+    grid_x: int
+    grid_y: int
+    dram_gb_s: float            # [OPH] the DRAM peak TT-Metal's own ideal-time estimate uses
+    core_dram_gb_s: float       # [DRAM] DRAM read bandwidth one core reaches
+    dram_latency_cycles: int    # [DRAM]
+    noc_bytes_per_cycle: float  # [NPE] one NoC link
+    dispatch_us: float          # [LLM] host cost to enqueue one op without trace (middle of "single-digit us")
+    op_gap_us: float            # [LLM] device op-to-op gap (traced; also the floor without trace)
+    h2d_gb_s: float             # [PCIE]
+    d2h_gb_s: float             # [PCIE] (middle of 1.1-1.9)
+
+    @property
+    def cores(self) -> int:
+        return self.grid_x * self.grid_y
+
+    @property
+    def noc_gb_s(self) -> float:
+        """One core's NoC bandwidth in GB/s."""
+        return self.noc_bytes_per_cycle * self.clock_ghz
+
+    def peak_flops(self, fidelity: MathFidelity = MathFidelity.LoFi) -> float:
+        """Matrix-engine peak of the whole grid, FLOP/s."""
+        return self.cores * MATMUL_FLOPS_PER_CYCLE * self.clock_ghz * 1e9 / FIDELITY_PASSES[MathFidelity(fidelity)]
+
+
+def _wormhole(preset: ArchPreset) -> ArchRates:
+    return ArchRates(preset.name, preset.clock_ghz, preset.grid_x, preset.grid_y, dram_gb_s=258.0,
+                     core_dram_gb_s=28.0, dram_latency_cycles=358, noc_bytes_per_cycle=30.0, dispatch_us=5.0,
+                     op_gap_us=1.0, h2d_gb_s=3.9, d2h_gb_s=1.5)
+
+
+def _blackhole(preset: ArchPreset) -> ArchRates:
+    return ArchRates(preset.name, preset.clock_ghz, preset.grid_x, preset.grid_y, dram_gb_s=512.0,
+                     core_dram_gb_s=50.0, dram_latency_cycles=529, noc_bytes_per_cycle=60.9, dispatch_us=5.0,
+                     op_gap_us=1.0, h2d_gb_s=3.9, d2h_gb_s=1.5)
+
+
+_CACHE: dict[str, ArchRates] = {}
+
+
+def rates_for(preset: ArchPreset) -> ArchRates:
+    """The rates of an arch preset (Wormhole n150 and one n300 chip share one table; Blackhole p150 its own)."""
+    r = _CACHE.get(preset.name)
+    if r is None:
+        r = _blackhole(preset) if preset.name.startswith("blackhole") else _wormhole(preset)
+        _CACHE[preset.name] = r
+    return r

@@ -1,0 +1,404 @@
+"""Cost rules: what each simulated TT-NN op does on Tensix hardware, in cycles and bytes.
+
+Every op the simulator offers is either in RULES (it runs a program on the device) or in NO_PROGRAM (host-side
+or metadata-only: it launches nothing); tests/sim/test_perf.py holds that to the registry.
+
+Units of work: a 32x32 tile. Rates (rates.py): the matrix engine multiplies a 32x32x32 tile product in
+16/32/48/64 cycles (LoFi..HiFi4); the FPU adds/subtracts a tile in 8 cycles (1024 values / 8x16), multiplies
+it in 8 x fidelity passes, reduces it in 4 cycles (x fidelity for sums); the SFPU runs one instruction on 32
+lanes a cycle, so an instruction over a tile costs 32 cycles, and an SFPU op first copies the tile into Dst
+(8 cycles). Work is split in whole units over the cores the op uses; the busiest core sets the compute time.
+
+SFPU instructions per value (SFPU_INSTR) are estimates from the algorithm each kernel family uses (range
+reduction + polynomial for exp/log/trig, Newton-Raphson for reciprocal/sqrt, compositions for the rest): no
+per-function cycle counts are published (FACTS.md). They matter little for single ops on Wormhole, whose
+element-wise ops are DRAM-bound (a bf16 tile moves 4 KB for ~8-600 cycles of compute), which the calibration
+benchmark shows.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+from ..types import DataType, Layout, MathFidelity
+from .cost import Call, OpCost, bytes_by_buffer, finish
+from .rates import (FIDELITY_PASSES, FPU_ELTWISE_PER_CYCLE, FPU_REDUCE_PER_CYCLE, SFPU_LANES, TILE_MATMUL_CYCLES,
+                    TILE_VALUES)
+
+Rule = Callable[[Call], OpCost]
+RULES: dict[str, Rule] = {}
+
+FPU_TILE = TILE_VALUES / FPU_ELTWISE_PER_CYCLE      # 8 cycles: add/sub/copy of one tile
+REDUCE_TILE = TILE_VALUES / FPU_REDUCE_PER_CYCLE    # 4 cycles: reduce one tile
+SFPU_TILE = TILE_VALUES / SFPU_LANES                # 32 cycles: one SFPU instruction over a tile
+
+# Ops that run no device program: host conversions and transfers (timed as transfers by the profiler),
+# metadata-only views, allocation, host-side weight preparation.
+NO_PROGRAM = frozenset({
+    "from_torch", "to_torch", "to_device", "from_device", "deallocate", "to_dtype", "reshape", "view",
+    "squeeze", "unsqueeze", "unsqueeze_to_4D", "narrow", "empty", "empty_like", "prepare_conv_weights",
+    "prepare_conv_bias", "prepare_conv_transpose2d_weights", "prepare_conv_transpose2d_bias",
+    "get_conv_output_dim", "full", "zeros", "ones", "full_like", "zeros_like", "ones_like", "arange",
+})
+
+
+def _ceil(a: float, b: float) -> int:
+    return int(-(-a // b))
+
+
+def _passes(f: MathFidelity) -> int:
+    return FIDELITY_PASSES[MathFidelity(f)]
+
+
+def cost(c: Call, cores: int, cycles: float, *, flops: float = 0.0, reads=None, writes=None,
+         extra_dram: float = 0.0, noc: float = 0.0, fidelity: str = "", note: str = "",
+         dram_readers=None) -> OpCost:
+    """An OpCost from the busiest core's cycles and the tensors read and written (default: all inputs, all
+    outputs), finished by the roofline."""
+    dr, lr = bytes_by_buffer(c.ins if reads is None else reads)
+    dw, lw = bytes_by_buffer(c.outs if writes is None else writes)
+    oc = OpCost(c.name, cores, cycles, flops=flops, dram_bytes=dr + dw + extra_dram, l1_bytes=lr + lw,
+                noc_bytes_per_core=noc, fidelity=fidelity, note=note)
+    return finish(oc, c.rates, dram_readers)
+
+
+def register(names, rule: Rule) -> None:
+    for n in names.split() if isinstance(names, str) else names:
+        if n in RULES:
+            raise RuntimeError(f"cost rule for {n!r} registered twice")
+        RULES[n] = rule
+
+
+# ------------------------------------------------------------------------------------------------
+# Element-wise: FPU (add/sub/mul) and SFPU (everything else)
+# ------------------------------------------------------------------------------------------------
+def eltwise(fpu_adds: int = 0, fpu_muls: int = 0, sfpu: float = 0.0) -> Rule:
+    """Per output tile: `fpu_adds` FPU add/sub passes, `fpu_muls` FPU multiplies (x fidelity), `sfpu` SFPU
+    instructions per value (plus the copy into Dst)."""
+
+    def rule(c: Call) -> OpCost:
+        tiles = max(d.tiles for d in c.outs) if c.outs else c.ins[0].tiles
+        cores = c.cores_for(tiles)
+        fid = c.fidelity() if fpu_muls else None
+        per_tile = FPU_TILE * fpu_adds + (FPU_TILE * fpu_muls * _passes(fid) if fid is not None else 0)
+        if sfpu:
+            per_tile += FPU_TILE + SFPU_TILE * sfpu
+        return cost(c, cores, _ceil(tiles, cores) * per_tile, fidelity=fid.name if fid is not None else "")
+
+    return rule
+
+
+# SFPU instructions per value, by unary op (estimates; see the module docstring)
+SFPU_INSTR = {
+    2: "abs neg sign signbit relu relu6 relu_max relu_min floor ceil trunc frac round eqz nez gtz gez ltz lez "
+       "logical_not bitwise_not isfinite isinf isnan isneginf isposinf hardtanh clamp clip threshold "
+       "leaky_relu prelu hardshrink softshrink deg2rad rad2deg fill",
+    4: "hardsigmoid hardswish typecast",
+    10: "reciprocal sqrt rsqrt",
+    12: "exp exp2 expm1 softsign",
+    14: "log log2 log10 log1p",
+    16: "elu celu selu",
+    20: "sigmoid sigmoid_accurate silu swish tanh gelu erf erfc cbrt tanhshrink sin cos tan",
+    24: "asin acos atan softplus log_sigmoid",
+    30: "sinh cosh asinh acosh atanh logit mish rpow",
+    40: "erfinv i0",
+    60: "lgamma digamma",
+}
+for _n, _ops in SFPU_INSTR.items():
+    register(_ops, eltwise(sfpu=_n))
+register("square", eltwise(fpu_muls=1))
+register("identity clone", eltwise(fpu_adds=1))
+register("polyval", lambda c: eltwise(sfpu=2 * max(1, len(c.param("coeffs", []) or [])))(c))
+
+# binary: FPU add/sub/mul, or SFPU
+register("add add_ sub sub_ subtract subtract_ rsub rsub_", eltwise(fpu_adds=1))
+register("mul mul_ multiply multiply_", eltwise(fpu_muls=1))
+register("addalpha subalpha", eltwise(fpu_adds=1, fpu_muls=1))
+register("squared_difference squared_difference_", eltwise(fpu_adds=1, fpu_muls=1))
+register("eq eq_ ne ne_ gt gt_ ge ge_ lt lt_ le le_", eltwise(fpu_adds=1, sfpu=2))
+register("logical_and logical_and_ logical_or logical_or_ logical_xor logical_xor_ maximum minimum "
+         "bitwise_and bitwise_or bitwise_xor bitwise_left_shift bitwise_right_shift nextafter", eltwise(sfpu=4))
+register("div div_ divide divide_ rdiv div_no_nan ldexp ldexp_", eltwise(fpu_muls=1, sfpu=12))
+register("floor_div fmod remainder hypot xlogy isclose", eltwise(sfpu=20))
+register("pow atan2 logaddexp logaddexp_ logaddexp2 logaddexp2_", eltwise(sfpu=30))
+register("gcd lcm", eltwise(sfpu=60))
+register("bias_gelu bias_gelu_", eltwise(fpu_adds=1, sfpu=20))
+# ternary
+register("where", eltwise(sfpu=4))
+register("mac addcmul", eltwise(fpu_adds=1, fpu_muls=1))
+register("lerp", eltwise(fpu_adds=2, fpu_muls=1))
+register("addcdiv", eltwise(fpu_adds=1, fpu_muls=2, sfpu=10))
+# random numbers and masks: an SFPU generator per value (+ the multiply of dropout)
+register("rand randn bernoulli", eltwise(sfpu=6))
+register("experimental.dropout", eltwise(fpu_muls=1, sfpu=6))
+register("tril triu", eltwise(sfpu=3))
+
+
+# ------------------------------------------------------------------------------------------------
+# Matrix engine: matmul, linear, addmm, conv, SDPA
+# ------------------------------------------------------------------------------------------------
+def _split(rows: int, cols: int, gx: int, gy: int, cores: int) -> tuple[int, int, int]:
+    """(cores used, output tile rows, output tile cols of a core's block) of the best of the program families
+    TT-NN picks from: 2D multicast (rows over the grid's height, cols over its width), 1D over cols (in0
+    multicast to all), 1D over rows (in1 multicast to all). Best: the smallest busiest-core block."""
+    pm, pn = _ceil(rows, gy), _ceil(cols, gx)
+    two_d = (pm * pn, _ceil(rows, pm) * _ceil(cols, pn), pm, pn)
+    pn1 = _ceil(cols, cores)
+    by_cols = (rows * pn1, _ceil(cols, pn1), rows, pn1)
+    pm1 = _ceil(rows, cores)
+    by_rows = (pm1 * cols, _ceil(rows, pm1), pm1, cols)
+    best = min((two_d, by_cols, by_rows), key=lambda o: (o[0], -o[1]))
+    return best[1], best[2], best[3]
+
+
+def matmul_cost(c: Call, a, b, batch: int, M: int, K: int, N: int, b_batched: bool, *, bias=None,
+                extra_sfpu: float = 0.0, note: str = "") -> OpCost:
+    """A (batched) product [batch, M, K] x [K, N] (b shared) or x [batch, K, N] (b batched), tiled.
+
+    Compute: the busiest core's output tiles x K tiles x cycles a tile product (fidelity), plus the packer's
+    pass over its output tiles. Data: every operand read once from DRAM (multicast shares in0/in1 blocks across
+    a row/column of cores), the output written once; each core also receives its in0 and in1 blocks over the
+    NoC, which bounds small-M (decode) products whose weights stream through."""
+    Mt, Kt, Nt = _ceil(M, 32), _ceil(K, 32), _ceil(N, 32)
+    fid = c.fidelity(a.dtype, b.dtype)
+    cg = c.param("core_grid")
+    gx, gy = (cg.x, cg.y) if cg is not None and hasattr(cg, "x") else (c.rates.grid_x, c.rates.grid_y)
+    cores_avail = max(1, min(gx * gy, c.rates.cores))
+    if b_batched:
+        total = batch * Mt * Nt
+        cores = min(cores_avail, total)
+        per_core = _ceil(total, cores)
+        pm, pn = min(Mt, per_core), max(1, _ceil(per_core, max(1, min(Mt, per_core))))
+    else:
+        cores, pm, pn = _split(batch * Mt, Nt, gx, gy, cores_avail)
+        per_core = pm * pn
+    cycles = per_core * Kt * TILE_MATMUL_CYCLES[fid] + per_core * (FPU_TILE + SFPU_TILE * extra_sfpu)
+    flops = 2.0 * batch * M * K * N
+    noc = Kt * (pm * a.nbytes / max(1, a.tiles) + pn * b.nbytes / max(1, b.tiles))
+    reads = [a, b] + ([bias] if bias is not None else [])
+    return cost(c, cores, cycles, flops=flops, reads=reads, noc=noc, fidelity=fid.name, note=note)
+
+
+def _matmul(c: Call) -> OpCost:
+    a, b = c.tensor("input_tensor_a"), c.tensor("input_tensor_b")
+    ta, tb = bool(c.param("transpose_a", False)), bool(c.param("transpose_b", False))
+    sa, sb = list(a.shape), list(b.shape)
+    if len(sa) == 1:
+        sa = [1] + sa
+    if len(sb) == 1:
+        sb = sb + [1]
+    M, K = (sa[-1], sa[-2]) if ta else (sa[-2], sa[-1])
+    N = sb[-2] if tb else sb[-1]
+    batch = math.prod(c.out.shape[:-2]) if len(c.out.shape) > 2 else 1
+    b_batched = math.prod(sb[:-2]) > 1 if len(sb) > 2 else False
+    act = c.param("activation")
+    return matmul_cost(c, a, b, batch, M, K, N, b_batched, bias=c.tensor("bias"), extra_sfpu=20 if act else 0)
+
+
+def _addmm(c: Call) -> OpCost:
+    a, b = c.tensor("mat1_tensor"), c.tensor("mat2_tensor")
+    M, K, N = a.shape[-2], a.shape[-1], b.shape[-1]
+    return matmul_cost(c, a, b, 1, M, K, N, False, bias=c.tensor("input_tensor"), extra_sfpu=0)
+
+
+register("matmul linear", _matmul)
+register("addmm", _addmm)
+
+
+def _pair(v, n=2):
+    return tuple(v) if isinstance(v, (list, tuple)) else (v,) * n
+
+
+def _conv(c: Call, transposed: bool = False, one_d: bool = False) -> OpCost:
+    """Convolution as TT-NN runs it: an implicit GEMM of M = output pixels, K = kernel window x input channels
+    (grouped weights are expanded block-diagonally to all input channels, as prepare_conv_weights lays them out),
+    N = output channels, height-sharded over the grid."""
+    x, w = c.tensor("input_tensor"), c.tensor("weight_tensor")
+    cin, cout, n = int(c.param("in_channels")), int(c.param("out_channels")), int(c.param("batch_size"))
+    groups = int(c.param("groups", 1))
+    if one_d:
+        kh, kw = int(_pair(c.param("kernel_size"), 1)[0]), 1
+        h_in, w_in = int(c.param("input_length")), 1
+    else:
+        kh, kw = (int(v) for v in _pair(c.param("kernel_size")))
+        h_in, w_in = int(c.param("input_height")), int(c.param("input_width"))
+    out_pixels = max(1, c.out.volume // max(1, c.out.shape[-1]))
+    in_pixels = n * h_in * w_in
+    window = kh * kw * cin
+    if transposed:      # each input pixel scatters a kernel window of out_channels
+        useful = 2.0 * in_pixels * cin * kh * kw * cout / groups
+    else:
+        useful = 2.0 * out_pixels * cout * kh * kw * cin / groups
+    Mt, Kt, Nt = _ceil(out_pixels, 32), _ceil(window, 32), _ceil(cout, 32)
+    fid = c.fidelity(x.dtype, w.dtype)
+    cores = c.cores_for(Mt)
+    per_core = _ceil(Mt, cores) * Nt
+    cycles = per_core * Kt * TILE_MATMUL_CYCLES[fid] + per_core * FPU_TILE
+    reads = [d for d in (x, w, c.tensor("bias_tensor")) if d is not None]
+    tile_bytes = w.nbytes / max(1, w.tiles) if w.layout == Layout.TILE else 2048
+    noc = (_ceil(Mt, cores) * Kt + Kt * Nt) * tile_bytes
+    note = f"groups={groups}: block-diagonal weights" if groups > 1 else ""
+    return cost(c, cores, cycles, flops=useful, reads=reads, noc=noc, fidelity=fid.name, note=note)
+
+
+register("conv2d", _conv)
+register("conv1d", lambda c: _conv(c, one_d=True))
+register("conv_transpose2d", lambda c: _conv(c, transposed=True))
+
+
+def _sdpa(c: Call) -> OpCost:
+    """Flash attention: per (batch, head, 32-row Q chunk) a core computes Q K^T, the online softmax and P V,
+    streaming all of K and V of its head (once per Q chunk)."""
+    q, k, v = c.tensor("input_tensor_q"), c.tensor("input_tensor_k"), c.tensor("input_tensor_v")
+    b, nh, sq, d = q.shape[-4] if len(q.shape) == 4 else 1, q.shape[-3], q.shape[-2], q.shape[-1]
+    sk = k.shape[-2]
+    Sqt, Skt, Dt = _ceil(sq, 32), _ceil(sk, 32), _ceil(d, 32)
+    fid = c.fidelity(q.dtype, k.dtype)
+    units = b * nh * Sqt
+    cores = c.cores_for(units)
+    per_core = _ceil(units, cores)
+    mm = TILE_MATMUL_CYCLES[fid]
+    per_chunk = Skt * Dt * mm + Dt * Skt * mm + Skt * (FPU_TILE * 3 + SFPU_TILE * 12 + REDUCE_TILE * 2)
+    flops = 4.0 * b * nh * sq * sk * d
+    kv_stream = (k.nbytes + v.nbytes) * Sqt * (nh // max(1, k.shape[-3])) if k.buffer == "DRAM" else 0
+    extra = [c.tensor("attn_mask")] if c.tensor("attn_mask") is not None else []
+    return cost(c, cores, per_core * per_chunk, flops=flops, reads=[q] + extra, extra_dram=kv_stream,
+                fidelity=fid.name)
+
+
+register("transformer.scaled_dot_product_attention", _sdpa)
+
+
+# ------------------------------------------------------------------------------------------------
+# Row-wise: softmax, norms; reductions
+# ------------------------------------------------------------------------------------------------
+def rowwise(fpu_adds: int, fpu_muls: int, reduces: int, sum_reduces: int, sfpu: float) -> Rule:
+    """Ops that work on whole rows of tiles (a core owns complete rows): per input tile, FPU passes, reduce
+    passes (sums pay the fidelity), SFPU instructions per value."""
+
+    def rule(c: Call) -> OpCost:
+        x = c.ins[0]
+        rows = x.rows_of_tiles
+        cores = c.cores_for(rows)
+        fid = c.fidelity()
+        p = _passes(fid)
+        per_tile = (FPU_TILE * (fpu_adds + fpu_muls * p) + REDUCE_TILE * (reduces + sum_reduces * p)
+                    + (FPU_TILE + SFPU_TILE * sfpu if sfpu else 0))
+        tiles = _ceil(rows, cores) * max(1, x.tiles // rows)
+        return cost(c, cores, tiles * per_tile, fidelity=fid.name)
+
+    return rule
+
+
+# softmax: max, subtract, exp, sum, reciprocal (per row), multiply
+register("softmax softmax_in_place transformer.attention_softmax transformer.attention_softmax_",
+         rowwise(fpu_adds=1, fpu_muls=1, reduces=1, sum_reduces=1, sfpu=12))
+register("scale_mask_softmax scale_mask_softmax_in_place",
+         rowwise(fpu_adds=2, fpu_muls=2, reduces=1, sum_reduces=1, sfpu=12))
+# layer norm: mean, subtract, square, variance, rsqrt (per row), normalise, gamma, beta
+register("layer_norm", rowwise(fpu_adds=2, fpu_muls=3, reduces=0, sum_reduces=2, sfpu=0))
+register("rms_norm", rowwise(fpu_adds=0, fpu_muls=3, reduces=0, sum_reduces=1, sfpu=0))
+register("group_norm", rowwise(fpu_adds=2, fpu_muls=3, reduces=0, sum_reduces=2, sfpu=0))
+register("batch_norm", eltwise(fpu_adds=2, fpu_muls=2))
+
+
+def reduce(sum_like: bool, passes: int = 1, sfpu: float = 0.0) -> Rule:
+    """Reductions: every input tile goes through the reduce unit `passes` times; the output's tiles are the
+    independent units split over cores."""
+
+    def rule(c: Call) -> OpCost:
+        x = c.ins[0]
+        units = max(1, min(c.out.tiles, x.tiles))
+        cores = c.cores_for(units)
+        fid = c.fidelity()
+        per_tile = REDUCE_TILE * passes * (_passes(fid) if sum_like else 1) + (SFPU_TILE * sfpu if sfpu else 0)
+        tiles = _ceil(x.tiles, cores)
+        return cost(c, cores, tiles * per_tile, fidelity=fid.name if sum_like else "")
+
+    return rule
+
+
+register("sum mean", reduce(sum_like=True))
+register("max min", reduce(sum_like=False))
+register("global_avg_pool2d", reduce(sum_like=True))
+register("std var", reduce(sum_like=True, passes=2, sfpu=2))
+register("prod", reduce(sum_like=True, passes=2))
+register("argmax", reduce(sum_like=False, sfpu=4))
+register("cumsum cumprod", reduce(sum_like=False, sfpu=2))
+
+
+def _sort(c: Call) -> OpCost:
+    """Bitonic sort along the last dim: log2(W)(log2(W)+1)/2 compare-exchange passes of ~6 SFPU instructions
+    a value (values and indices)."""
+    x = c.ins[0]
+    w = max(2, x.shape[-1] if x.shape else 1)
+    stages = math.ceil(math.log2(w)) * (math.ceil(math.log2(w)) + 1) / 2
+    rows = x.rows_of_tiles
+    cores = c.cores_for(rows)
+    tiles = _ceil(rows, cores) * max(1, x.tiles // rows)
+    return cost(c, cores, tiles * stages * SFPU_TILE * 6)
+
+
+register("sort topk", _sort)
+
+
+# ------------------------------------------------------------------------------------------------
+# Pools
+# ------------------------------------------------------------------------------------------------
+def _pool(c: Call) -> OpCost:
+    """Max/avg pool: each output tile reduces its window's kernel_h x kernel_w input tiles."""
+    k = c.param("kernel_size")
+    if k is None:   # adaptive: the window is the input size over the output size
+        ih, iw = int(c.param("input_h", 1)), int(c.param("input_w", 1))
+        oh, ow = _pair(c.param("output_size", (1, 1)))
+        window = max(1, _ceil(ih, oh) * _ceil(iw, ow))
+    else:
+        kh, kw = _pair(k)
+        window = int(kh) * int(kw)
+    tiles = c.out.tiles
+    cores = c.cores_for(tiles)
+    return cost(c, cores, _ceil(tiles, cores) * window * REDUCE_TILE)
+
+
+register("max_pool2d avg_pool2d adaptive_avg_pool2d adaptive_max_pool2d", _pool)
+
+
+# ------------------------------------------------------------------------------------------------
+# Data movement: bytes in and out; tilize/untilize/transpose go through the unpacker/FPU once per tile
+# ------------------------------------------------------------------------------------------------
+def movement(fpu_per_tile: int = 0, reads_out_only: bool = False) -> Rule:
+    def rule(c: Call) -> OpCost:
+        tiles = max([d.tiles for d in c.outs] + [1])
+        cores = c.cores_for(tiles)
+        reads = c.outs if reads_out_only else None
+        return cost(c, cores, _ceil(tiles, cores) * FPU_TILE * fpu_per_tile, reads=reads)
+
+    return rule
+
+
+register("permute concat stack split chunk repeat repeat_interleave pad roll reshape_on_device expand upsample "
+         "move reallocate to_memory_config fill_implicit_tile_padding gather scatter scatter_add index_fill "
+         "transformer.concatenate_heads transformer.split_query_key_value_and_split_heads", movement())
+register("slice", movement(reads_out_only=True))
+register("transpose", movement(fpu_per_tile=1))
+register("tilize tilize_with_val_padding untilize untilize_with_unpadding to_layout", movement(fpu_per_tile=1))
+
+
+def _embedding(c: Call) -> OpCost:
+    """Row gather: the indices, one weight row per output row, the output."""
+    idx, w = c.tensor("input_tensor"), c.tensor("weight")
+    out = c.out
+    rows = max(1, out.volume // max(1, out.shape[-1]))
+    row_bytes = out.nbytes / rows
+    tiles = out.tiles
+    cores = c.cores_for(tiles)
+    reads = [idx] if idx is not None else []
+    extra = rows * row_bytes if w is not None and w.buffer == "DRAM" else 0.0
+    return cost(c, cores, 0, reads=reads, extra_dram=extra)
+
+
+register("embedding", _embedding)
+
+
+def rule_for(name: str) -> Rule | None:
+    return RULES.get(name)
