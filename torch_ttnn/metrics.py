@@ -127,9 +127,48 @@ class ModelMetrics:
     generation: Optional[dict] = None                   # model.generate: token agreement, first divergence
     aten_ops: dict = field(default_factory=dict)
     input_shapes: dict = field(default_factory=dict)
+    # modelled device time of one call (torch_ttnn.sim.perf; None on a real device)
+    modelled_ms: Optional[float] = None                 # as dispatched (no trace), transfers included
+    modelled_traced_ms: Optional[float] = None          # the same program replayed from a captured trace
+    modelled: Optional[dict] = None                     # profiler summary: arch, bounds, top ops, utilisation
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def repeat_batch(inputs, n: int):
+    """`inputs` with every tensor repeated n times along its first dimension (dicts, lists and tuples
+    followed); non-tensors unchanged."""
+    if n == 1:
+        return inputs
+    if isinstance(inputs, torch.Tensor):
+        return inputs.repeat(n, *([1] * (inputs.dim() - 1))) if inputs.dim() > 0 else inputs
+    if isinstance(inputs, dict):
+        return {k: repeat_batch(v, n) for k, v in inputs.items()}
+    if isinstance(inputs, (list, tuple)):
+        return type(inputs)(repeat_batch(v, n) for v in inputs)
+    return inputs
+
+
+def _modelled(profiler, batch: Optional[int], host_ops: int) -> dict:
+    s = profiler.summary(top=8)
+    ms = s["latency_us"] / 1e3
+    s["latency_ms"] = round(ms, 4)
+    s["traced_latency_ms"] = round(s["traced_latency_us"] / 1e3, 4)
+    s["batch"] = batch or 1
+    s["throughput_per_s"] = round((batch or 1) / (ms / 1e3), 2) if ms > 0 else None
+    s["traced_throughput_per_s"] = (round((batch or 1) / (s["traced_latency_us"] / 1e6), 2)
+                                    if s["traced_latency_us"] > 0 else None)
+    s["host_ops_not_modelled"] = host_ops
+    bounds = dict(s["by_bound_us"])
+    if s["transfer_us"]:
+        bounds["pcie"] = s["transfer_us"]
+    dispatch = max(0.0, s["latency_us"] - s["kernel_us"] - s["transfer_us"])
+    if dispatch:
+        bounds["dispatch"] = dispatch
+    s["bound"] = max(bounds, key=bounds.get) if bounds else None
+    s["time_by_bound_us"] = {k: round(v, 3) for k, v in sorted(bounds.items(), key=lambda kv: -kv[1])}
+    return s
 
 
 def _is_generate(fn) -> bool:
@@ -138,7 +177,8 @@ def _is_generate(fn) -> bool:
 
 
 def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "eval", runs: int = 3,
-            option_kwargs: Optional[dict] = None, ref_output=None, batch_size=None) -> ModelMetrics:
+            option_kwargs: Optional[dict] = None, ref_output=None, batch_size=None,
+            profile: bool = False) -> ModelMetrics:
     """Compile `fn` with the TT-NN backend, run it, and compare with eager.
 
     `fn` may be a model's bound `generate`: it then runs through `torch_ttnn.generate` (the model's forward
@@ -147,7 +187,10 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
 
     mode="train": `fn` computes a loss; each run (eager and compiled) also runs loss.backward(), and the
     accuracy is the minimum PCC over the loss and the gradients of every leaf the loss depends on (parameters,
-    inputs requiring grad). The eager reference is always recomputed (its gradients are needed)."""
+    inputs requiring grad). The eager reference is always recomputed (its gradients are needed).
+
+    On a simulated device the metrics include the modelled device time of one call (the last run) on the
+    device's arch; profile=True also keeps that run's per-launch rows on ``device.profiler`` (CSV, trace)."""
     import torch._dynamo
     import torch_ttnn
     m = ModelMetrics(model_name, mode, batch_size=batch_size)
@@ -189,14 +232,20 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
             m.compiled_first_ms = round((time.perf_counter() - t0) * 1000, 2)
             times = []
             counters = getattr(device, "counters", None)
-            for _ in range(max(1, runs)):
+            profiler = getattr(device, "profiler", None)
+            for i in range(max(1, runs)):
                 if counters is not None:
                     counters.reset()
+                if profiler is not None:
+                    profiler.reset()
+                    profiler.recording = profile and i == max(1, runs) - 1
                 t0 = time.perf_counter()
                 out = _call(compiled, inputs)
                 if train:
                     _backward(out, leaves)
                 times.append((time.perf_counter() - t0) * 1000)
+            if profiler is not None:
+                profiler.recording = False
             m.compiled_ms = round(statistics.median(times), 2)
             if counters is not None:
                 m.to_device, m.from_device = counters.to_device, counters.from_device
@@ -245,8 +294,43 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
         for k, v in r.input_shapes.items():
             shapes.setdefault(k, set()).update(v)
     m.input_shapes = {k: sorted(v) for k, v in shapes.items()}
+    profiler = getattr(device, "profiler", None)
+    if profiler is not None and m.success:
+        batch = batch_size or _batch_of(m.input_shapes)
+        m.modelled = _modelled(profiler, batch, m.ops_remaining)
+        m.modelled_ms = m.modelled["latency_ms"]
+        m.modelled_traced_ms = m.modelled["traced_latency_ms"]
     m.option = option  # type: ignore[attr-defined]
     return m
+
+
+def _batch_of(input_shapes: dict) -> Optional[int]:
+    """The batch of a call: the leading dim of the first graph input (None when unknown)."""
+    import re
+    for sigs in input_shapes.values():
+        for sig in sigs:
+            hit = re.match(r"\(\[(\d+)[,\]]", sig)
+            if hit:
+                return int(hit.group(1))
+    return None
+
+
+def format_modelled(s: dict) -> list:
+    """Lines describing a modelled-time summary (metrics.modelled)."""
+    util = f"matrix engine {s['matrix_engine_utilisation']:.1%}, DRAM {s['dram_utilisation']:.1%} of kernel time"
+    lines = [
+        f"modelled {s['arch']}:{'':<5}{s['latency_ms']:.3f} ms per call as dispatched, "
+        f"{s['traced_latency_ms']:.3f} ms traced ({s['launches']} launches, {s['transfers']} transfers)",
+        f"modelled throughput:   {s['throughput_per_s']} /s at batch {s['batch']} "
+        f"({s['traced_throughput_per_s']} /s traced)",
+        f"modelled bound:        {s['bound']} ({', '.join(f'{k} {v / 1e3:.3f} ms' for k, v in s['time_by_bound_us'].items())})",
+        f"modelled utilisation:  {util}",
+    ]
+    if s.get("host_ops_not_modelled"):
+        lines.append(f"not modelled:          {s['host_ops_not_modelled']} torch ops run on the host")
+    if s.get("unmodelled"):
+        lines.append(f"unmodelled launches:   {s['unmodelled']}")
+    return lines
 
 
 def format_metrics(m: ModelMetrics) -> str:
@@ -271,4 +355,6 @@ def format_metrics(m: ModelMetrics) -> str:
         f"peak device memory:    DRAM {mb(m.peak_dram_bytes)}, L1 {mb(m.peak_l1_bytes)}",
         f"compiled graphs:       {m.graphs} ({m.graph_breaks} graph breaks)",
     ]
+    if m.modelled:
+        lines += format_modelled(m.modelled)
     return "\n".join(lines)

@@ -11,7 +11,7 @@ from torch_ttnn.sim._op import OPS
 from torch_ttnn.sim.perf import calibration
 from torch_ttnn.sim.perf.estimate import estimate, tensor
 from torch_ttnn.sim.perf.rates import rates_for
-from torch_ttnn.sim.perf.rules import NO_PROGRAM, RULES
+from torch_ttnn.sim.perf.rules import CONDITIONAL, NO_PROGRAM, RULES
 from torch_ttnn.sim.arch import resolve
 from torch_ttnn.sim.types import DataType, MathFidelity, WormholeComputeKernelConfig
 
@@ -20,9 +20,19 @@ def test_every_op_has_a_cost_rule_or_launches_nothing():
     counted = {n for n, op in OPS.items() if op.counted}
     uncounted = {n for n, op in OPS.items() if not op.counted}
     assert sorted(counted - set(RULES)) == []
-    assert sorted(uncounted - NO_PROGRAM) == []
+    assert sorted(uncounted - NO_PROGRAM - CONDITIONAL) == []
     assert sorted(set(RULES) - set(OPS)) == []       # no rule for an op the simulator lacks
-    assert sorted(NO_PROGRAM - uncounted) == []
+    assert sorted(NO_PROGRAM - uncounted) == [] and not NO_PROGRAM & set(RULES)
+    assert sorted(CONDITIONAL - set(RULES)) == [] and CONDITIONAL <= uncounted
+
+
+def test_a_reshape_that_moves_tiles_is_modelled(device):
+    x = ttnn.from_torch(torch.randn(64, 64), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
+    with device.profiler.record():
+        ttnn.reshape(x, (64, 64))          # a view: no program
+        ttnn.reshape(x, (32, 128))         # re-tiles: one launch
+    assert [r.op for r in device.profiler.rows] == ["reshape"]
+    assert device.profiler.rows[0].cost.dram_bytes == 2 * 4 * 2048
 
 
 def _ckc(fid):
@@ -82,7 +92,7 @@ def test_blackhole_is_faster_than_wormhole_on_the_same_gemm():
 
 def test_estimate_refuses_ops_without_a_program_and_unknown_ops():
     with pytest.raises(ValueError, match="launches no device program"):
-        estimate("reshape", tensor((32, 32)), outputs=[])
+        estimate("from_torch", tensor((32, 32)), outputs=[])
     with pytest.raises(KeyError, match="not an op"):
         estimate("no_such_op", outputs=[])
 

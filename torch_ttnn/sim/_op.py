@@ -14,6 +14,17 @@ from .perf.profiler import describe_args
 
 OPS: dict[str, "Operation"] = {}
 _SKIP_LAUNCH = False
+_LAUNCHED: Optional[list] = None     # launches an uncounted op reported with launched() during its call
+
+
+def launched(device, name: str) -> None:
+    """Called by an op registered counted=False when this call does run a device program (a reshape that
+    moves tiles, a fill on the device): counted as a launch of `name` and modelled like one."""
+    device.counters.op_launches[name] += 1
+    if _LAUNCHED is not None:
+        _LAUNCHED.append((device, name))
+    else:   # called outside a registered op (direct use of an internal helper): count only, model it bare
+        device.profiler.launch(name, None, (), {}, ({}, []), None)
 
 
 def not_launched() -> None:
@@ -39,19 +50,23 @@ class Operation:
         self.python_fully_qualified_name = "ttnn." + name
 
     def __call__(self, *args, **kwargs):
-        global _SKIP_LAUNCH
+        global _SKIP_LAUNCH, _LAUNCHED
         outer, _SKIP_LAUNCH = _SKIP_LAUNCH, False
-        pre = describe_args(args, kwargs) if self.counted else None    # before the op frees or mutates them
+        outer_launched, _LAUNCHED = _LAUNCHED, []
+        pre = describe_args(args, kwargs)       # before the op frees or mutates its arguments
         try:
             out = self.fn(*args, **kwargs)
             skip = _SKIP_LAUNCH
+            manual = _LAUNCHED
         finally:
-            _SKIP_LAUNCH = outer
+            _SKIP_LAUNCH, _LAUNCHED = outer, outer_launched
         if self.counted and not skip:
             dev = _device_of_result(out)
             if dev is not None:
                 dev.counters.op_launches[self.name] += 1
                 dev.profiler.launch(self.name, self.fn, args, kwargs, pre, out)
+        for dev, name in manual:
+            dev.profiler.launch(name, self.fn, args, kwargs, pre, out)
         return out
 
     def __repr__(self) -> str:

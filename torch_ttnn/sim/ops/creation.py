@@ -23,7 +23,7 @@ from typing import Optional
 
 import torch
 
-from .._op import ttnn_op
+from .._op import launched, ttnn_op
 from ..tensor import Tensor
 from ..types import BLOCK_FLOAT_DTYPES, DRAM_MEMORY_CONFIG, INT_DTYPES, INT_FORMATS, DataType, Layout
 from ._common import (fail, make_output, on_device, out_memory_config, require_dtype, require_layout,
@@ -141,7 +141,7 @@ def _full_like(op: str, tensor, fill_value, dtype, layout, device, memory_config
         # the device fill op: writes every element of every tile
         dev = on_device(op, tensor=tensor)
         value = _fill_source(fill_value, tuple(tensor.shape), out_dtype)
-        dev.counters.op_launches[op] += 1
+        launched(dev, op)
         return make_output(op, dev, value, out_dtype, Layout.TILE, out_memory_config(memory_config, tensor),
                            rounding="host", pad=float(fill_value))
     target = device if device is not None else tensor._device

@@ -29,7 +29,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from .._op import ttnn_op
+from .._op import launched, ttnn_op
 from ..tensor import Tensor, padded_shape_of
 from ..types import BLOCK_FLOAT_DTYPES, FLOAT_DTYPES, BufferType, DataType, Layout, TensorMemoryLayout
 from ._common import (fail, make_output, on_device, out_memory_config, padded_values, require_layout,
@@ -122,7 +122,7 @@ def _into(op: str, output_tensor: Optional[Tensor], result: Tensor) -> Tensor:
 
 
 def _launch(device, name: str) -> None:
-    device.counters.op_launches[name] += 1
+    launched(device, name)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -109,9 +109,11 @@ class Profiler:
         try:
             if rule is None:
                 raise LookupError(f"no cost rule for ttnn.{name}")
+            if fn is None:
+                raise ValueError("launched outside a registered op: its arguments are unknown")
             cost = rule(Call(name, fn, args, kwargs, pre, ins, outs, r))
         except Exception as e:
-            if os.environ.get(STRICT_ENV) == "1":
+            if os.environ.get(STRICT_ENV) == "1" and fn is not None:
                 raise
             if not self.totals.unmodelled[name]:
                 log.warning("performance model: ttnn.%s launch not modelled (%s: %s)", name, type(e).__name__, e)

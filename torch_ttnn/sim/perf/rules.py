@@ -35,11 +35,14 @@ SFPU_TILE = TILE_VALUES / SFPU_LANES                # 32 cycles: one SFPU instru
 # Ops that run no device program: host conversions and transfers (timed as transfers by the profiler),
 # metadata-only views, allocation, host-side weight preparation.
 NO_PROGRAM = frozenset({
-    "from_torch", "to_torch", "to_device", "from_device", "deallocate", "to_dtype", "reshape", "view",
-    "squeeze", "unsqueeze", "unsqueeze_to_4D", "narrow", "empty", "empty_like", "prepare_conv_weights",
-    "prepare_conv_bias", "prepare_conv_transpose2d_weights", "prepare_conv_transpose2d_bias",
-    "get_conv_output_dim", "full", "zeros", "ones", "full_like", "zeros_like", "ones_like", "arange",
+    "from_torch", "to_torch", "to_device", "from_device", "deallocate", "to_dtype", "view", "narrow", "empty",
+    "empty_like", "prepare_conv_weights", "prepare_conv_bias", "prepare_conv_transpose2d_weights",
+    "prepare_conv_transpose2d_bias", "get_conv_output_dim", "full", "zeros", "ones", "arange",
 })
+# Ops registered uncounted that run a program only in some cases (they report it with _op.launched): a reshape
+# that changes tiles, a fill of a device tensor. They have cost rules for those launches.
+CONDITIONAL = frozenset({"reshape", "squeeze", "unsqueeze", "unsqueeze_to_4D", "full_like", "zeros_like",
+                         "ones_like"})
 
 
 def _ceil(a: float, b: float) -> int:
@@ -380,6 +383,8 @@ register("permute concat stack split chunk repeat repeat_interleave pad roll res
          "move reallocate to_memory_config fill_implicit_tile_padding gather scatter scatter_add index_fill "
          "transformer.concatenate_heads transformer.split_query_key_value_and_split_heads", movement())
 register("slice", movement(reads_out_only=True))
+register("reshape squeeze unsqueeze unsqueeze_to_4D", movement())
+register("full_like zeros_like ones_like", lambda c: cost(c, c.cores_for(c.out.tiles), 0, reads=[]))
 register("transpose", movement(fpu_per_tile=1))
 register("tilize tilize_with_val_padding untilize untilize_with_unpadding to_layout", movement(fpu_per_tile=1))
 
