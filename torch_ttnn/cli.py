@@ -6,6 +6,7 @@
     torch-ttnn models           the models the commands know
     torch-ttnn stat [MODEL...]  trace the fx graphs before/after lowering (JSON per graph; tools/stat_models.py)
     torch-ttnn export MODEL OUT export the compiled model as a standalone TT-NN script (+ safetensors)
+    torch-ttnn perf MODEL       modelled device time on one chip: latency, throughput, bounds, top ops
 """
 from __future__ import annotations
 
@@ -131,6 +132,20 @@ def cmd_export(args) -> int:
     return 0 if proc is None or proc.returncode == 0 else 1
 
 
+def cmd_perf(args) -> int:
+    from .perf_report import format_profile, profile
+    try:
+        p = profile(args.model, arch=args.arch, batch=args.batch, out_dir=args.out, runs=args.runs)
+    except (KeyError, ValueError, RuntimeError) as e:
+        print(f"torch-ttnn perf: {e.args[0] if e.args else e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(p, indent=1, default=str))
+    else:
+        print(format_profile(p, top=args.top))
+    return 0 if p.get("success") else 1
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="torch-ttnn", description="PyTorch 2 compiler for Tenstorrent devices")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -158,6 +173,16 @@ def main(argv=None) -> int:
     from .tools import stat as _stat
     _stat.add_arguments(s)
     s.set_defaults(fn=_stat.run_from_args)
+    s = sub.add_parser("perf", help="modelled device time of a compiled model on one simulated chip")
+    s.add_argument("model")
+    s.add_argument("--arch", default=None, help="n150 (default), n300 (one chip) or p150")
+    s.add_argument("--batch", type=int, default=1, help="repeat the inputs N times along their first dim")
+    s.add_argument("--out", default=None, help="folder for perf.json, ops.csv and trace.json")
+    s.add_argument("--top", type=int, default=10)
+    s.add_argument("--runs", type=int, default=1)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_perf)
+
     s = sub.add_parser("export", help="export a compiled model as a standalone TT-NN Python script")
     s.add_argument("model")
     s.add_argument("out", help="output folder (model.py, weights.safetensors, inputs.safetensors)")

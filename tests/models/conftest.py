@@ -8,6 +8,9 @@ This plugin then compiles the model with the TT-NN backend on the (simulated) de
 with the eager outputs, and writes the metrics as JSON under $TORCH_TTNN_METRICS_DIR (if set). A test marked
 @pytest.mark.compilation_xfail is expected to fail when compiled (its eager run must still pass).
 With TORCH_TTNN_EAGER_ONLY=1 the compile/measure step is skipped (checks that models build and run eagerly).
+`torch-ttnn perf` sets TORCH_TTNN_PERF_DIR (write the modelled-time summary, the ops CSV and the trace of the
+measured call there) and TORCH_TTNN_BATCH (repeat every input N times along its first dim; eager reference
+recomputed).
 """
 from __future__ import annotations
 
@@ -43,11 +46,20 @@ def record_property(record_property, request):
     import torch_ttnn
     from torch_ttnn.metrics import measure
 
+    from torch_ttnn.metrics import repeat_batch
+
     model, inputs, outputs = recorded["torch_ttnn"]
     mode = recorded.get("mode", "eval")
     device = torch_ttnn.open_device()
+    batch = int(os.environ.get("TORCH_TTNN_BATCH", "1"))
+    if batch > 1:
+        inputs, outputs = repeat_batch(inputs, batch), None
+    perf_dir = os.environ.get("TORCH_TTNN_PERF_DIR")
     m = measure(recorded["model_name"], model, inputs, device=device, mode=mode, ref_output=outputs,
-                runs=int(os.environ.get("TORCH_TTNN_RUNS", "1")))
+                runs=int(os.environ.get("TORCH_TTNN_RUNS", "1")), profile=bool(perf_dir))
+    if perf_dir:
+        from torch_ttnn.perf_report import write_profile
+        write_profile(perf_dir, m, device)
     for k in ("success", "accuracy", "ops_before", "ops_remaining", "to_device", "from_device"):
         record_property(k, getattr(m, k))
     out_dir = os.environ.get("TORCH_TTNN_METRICS_DIR")

@@ -215,7 +215,8 @@ def _pair(v, n=2):
 def _conv(c: Call, transposed: bool = False, one_d: bool = False) -> OpCost:
     """Convolution as TT-NN runs it: an implicit GEMM of M = output pixels, K = kernel window x input channels
     (grouped weights are expanded block-diagonally to all input channels, as prepare_conv_weights lays them out),
-    N = output channels, height-sharded over the grid."""
+    N = output channels; the activation is height-, block- or width-sharded over the grid, whichever gives the
+    smallest per-core block (TT-NN's auto-sharding picks by the same shape criterion)."""
     x, w = c.tensor("input_tensor"), c.tensor("weight_tensor")
     cin, cout, n = int(c.param("in_channels")), int(c.param("out_channels")), int(c.param("batch_size"))
     groups = int(c.param("groups", 1))
@@ -234,12 +235,14 @@ def _conv(c: Call, transposed: bool = False, one_d: bool = False) -> OpCost:
         useful = 2.0 * out_pixels * cout * kh * kw * cin / groups
     Mt, Kt, Nt = _ceil(out_pixels, 32), _ceil(window, 32), _ceil(cout, 32)
     fid = c.fidelity(x.dtype, w.dtype)
-    cores = c.cores_for(Mt)
-    per_core = _ceil(Mt, cores) * Nt
+    cores_avail = c.grid_cores()
+    gx, gy = (c.rates.grid_x, c.rates.grid_y) if cores_avail == c.rates.cores else (cores_avail, 1)
+    cores, pm, pn = _split(Mt, Nt, gx, gy, cores_avail)     # height-, block- or width-sharded
+    per_core = pm * pn
     cycles = per_core * Kt * TILE_MATMUL_CYCLES[fid] + per_core * FPU_TILE
     reads = [d for d in (x, w, c.tensor("bias_tensor")) if d is not None]
-    tile_bytes = w.nbytes / max(1, w.tiles) if w.layout == Layout.TILE else 2048
-    noc = (_ceil(Mt, cores) * Kt + Kt * Nt) * tile_bytes
+    w_tile = w.nbytes / max(1, w.tiles) if w.layout == Layout.TILE else 2048
+    noc = Kt * (pm * 2048 + pn * w_tile)        # activation window blocks (bf16) and weight blocks
     note = f"groups={groups}: block-diagonal weights" if groups > 1 else ""
     return cost(c, cores, cycles, flops=useful, reads=reads, noc=noc, fidelity=fid.name, note=note)
 
