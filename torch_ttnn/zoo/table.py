@@ -29,7 +29,12 @@ reason on the model's page (unique kinds in parentheses). Parameter preprocessin
 simulating the TT-NN program on the CPU, not a prediction of hardware speed.
 **Accuracy (%)**: Pearson correlation of compiled vs eager outputs (all output tensors, the worst one), in
 percent; exact equality for integer outputs.
-**Peak DRAM / L1**: the device memory the compiled program needed at its peak (tile padding included)."""
+**Peak DRAM / L1**: the device memory the compiled program needed at its peak (tile padding included).
+**Modelled n150 (ms)**: the modelled time of one compiled call on one Wormhole n150 chip, as dispatched (no
+trace), host<->device transfers included, ops left on the host excluded. It is the simulator's performance
+model (cycles and bytes per op from the hardware's documented rates), not a measurement: its calibration
+against published TT-Metal measurements is in [docs/performance.md](docs/performance.md). `torch-ttnn perf
+MODEL` breaks it down."""
 
 
 def load_metrics(directory: pathlib.Path) -> list:
@@ -58,6 +63,16 @@ def status(m: dict) -> tuple:
 
 def _ms(v) -> str:
     return "N/A" if v is None else f"{v:.1f}"
+
+
+def _modelled(m: dict) -> str:
+    """The modelled n150 time of a call (3 significant digits), N/A when measured on another arch or before
+    the performance model existed."""
+    mod = m.get("modelled") or {}
+    v = m.get("modelled_ms")
+    if v is None or not str(mod.get("arch", "")).startswith("wormhole_n150"):
+        return "N/A"
+    return f"{v:.3g}" if v < 100 else f"{v:.0f}"
 
 
 def _mib(v) -> str:
@@ -90,11 +105,12 @@ def placeholders(metrics: list, entries: list) -> list:
 
 def table(metrics: list) -> str:
     header = ("| Model | Status | Torch ops before (unique) | Torch ops remaining (unique) | To/From device "
-              "| Eager (ms) | Compiled first run (ms) | Compiled steady (ms) | Accuracy (%) | Peak DRAM | Peak L1 |")
-    lines = [header, "|" + "---|" * 11]
+              "| Eager (ms) | Compiled first run (ms) | Compiled steady (ms) | Accuracy (%) | Peak DRAM | Peak L1 "
+              "| Modelled n150 (ms) |")
+    lines = [header, "|" + "---|" * 12]
     for m in sorted(metrics, key=lambda m: _entry_name(m).lower()):
         if m.get("not_measured"):
-            lines.append(f"| {_entry_name(m)} | ⏳ not measured yet |" + " N/A |" * 9)
+            lines.append(f"| {_entry_name(m)} | ⏳ not measured yet |" + " N/A |" * 10)
             continue
         sym, why = status(m)
         cell = sym + (f" {why}" if why else "")
@@ -106,7 +122,8 @@ def table(metrics: list) -> str:
         lines.append(f"| [{_entry_name(m)}]({page_path(m)}) | {cell} | {before} | {remain} | {moves} | "
                      f"{_ms(m.get('eager_ms'))} | {_ms(m.get('compiled_first_ms') if ok else None)} | "
                      f"{_ms(m.get('compiled_ms') if ok else None)} | {acc} | "
-                     f"{_mib(m.get('peak_dram_bytes') if ok else None)} | {_mib(m.get('peak_l1_bytes') if ok else None)} |")
+                     f"{_mib(m.get('peak_dram_bytes') if ok else None)} | {_mib(m.get('peak_l1_bytes') if ok else None)} | "
+                     f"{_modelled(m) if ok else 'N/A'} |")
     return "\n".join(lines)
 
 
@@ -133,8 +150,19 @@ def model_page(m: dict) -> str:
                        ("eager_ms", "eager (ms)"), ("compiled_first_ms", "compiled first run (ms)"),
                        ("compiled_ms", "compiled steady state (ms)"), ("accuracy", "accuracy (PCC %)"),
                        ("peak_dram_bytes", "peak DRAM (bytes)"), ("peak_l1_bytes", "peak L1 (bytes)"),
-                       ("graphs", "compiled graphs"), ("graph_breaks", "graph breaks")):
+                       ("graphs", "compiled graphs"), ("graph_breaks", "graph breaks"),
+                       ("modelled_ms", "modelled device time per call (ms, no trace)"),
+                       ("modelled_traced_ms", "modelled device time per call (ms, traced)")):
         lines.append(f"| {label} | {m.get(key, 'N/A')} |")
+    mod = m.get("modelled")
+    if mod:
+        lines += ["", f"## Modelled device time ({mod['arch']}, batch {mod['batch']})", "",
+                  f"Bound: {mod['bound']}; throughput {mod['throughput_per_s']} /s as dispatched, "
+                  f"{mod['traced_throughput_per_s']} /s traced; matrix engine "
+                  f"{mod['matrix_engine_utilisation']:.1%}, DRAM {mod['dram_utilisation']:.1%} of kernel time.", "",
+                  "| op | launches | modelled kernel time (ms) |", "|---|---|---|"]
+        for o in mod.get("top_ops", []):
+            lines.append(f"| `{o['op']}` | {o['count']} | {o['us'] / 1e3:.3f} |")
     if m.get("error"):
         lines += ["", "## Error", "", "```", m["error"], "```"]
     if m.get("remaining"):
