@@ -57,15 +57,23 @@ def profile(name: str, *, arch: str | None = None, batch: int = 1, out_dir=None,
         from .sim.arch import resolve
         resolve(arch)        # a clear error for an unknown arch before anything runs
     if name in zoo.names():
-        if arch:
-            os.environ["TT_SIM_ARCH"] = arch
         from . import open_device
         from .metrics import measure, repeat_batch
         entry = zoo.get(name)
         model, inputs = entry.build()
-        device = open_device()
-        m = measure(entry.name, model, repeat_batch(inputs, batch), device=device, runs=runs, profile=True)
-        write_profile(out_dir, m, device)
+        own = None
+        if arch:    # a device of its own with that preset (the default device keeps its arch)
+            from .sim import device as simdev
+            free = max(list(simdev._OPEN_DEVICES) + [0]) + 1
+            device = own = simdev.open_device(device_id=free, l1_small_size=16384, preset=arch)
+        else:
+            device = open_device()
+        try:
+            m = measure(entry.name, model, repeat_batch(inputs, batch), device=device, runs=runs, profile=True)
+            write_profile(out_dir, m, device)
+        finally:
+            if own is not None:
+                simdev.close_device(own)
     else:
         node = _zoo_node(name)
         env = dict(os.environ, TORCH_TTNN_PERF_DIR=str(out_dir), TORCH_TTNN_BATCH=str(batch),

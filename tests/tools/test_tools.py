@@ -265,3 +265,27 @@ def test_cli_stat_json(tmp_path, capsys):
     assert d["models"][0]["model_name"] == MODEL
     assert d["models"][0]["graphs"][0]["stage"] == "aten"
     assert os.path.exists(d["models"][0]["graphs"][0]["file"])
+
+
+def test_cli_perf_reports_modelled_time_and_writes_the_profile(tmp_path, capsys):
+    from torch_ttnn import cli
+    rc = cli.main(["perf", MODEL, "--batch", "2", "--out", str(tmp_path), "--json"])
+    assert rc == 0
+    p = json.loads(capsys.readouterr().out)
+    s = p["modelled"]
+    assert s["arch"] == "wormhole_n150" and s["batch"] == 16      # the mlp's batch of 8, repeated twice
+    assert s["latency_ms"] > 0 and s["traced_latency_ms"] <= s["latency_ms"]
+    assert s["launches"] == p["op_launches"] and s["top_ops"][0]["op"] == "linear"
+    rows = list(csv.DictReader(open(tmp_path / "ops.csv")))
+    assert sum(r["OP TYPE"] == "tt_dnn_device" for r in rows) == s["launches"]
+    assert json.load(open(tmp_path / "trace.json"))["traceEvents"]
+
+
+def test_cli_perf_arch_and_bad_input(capsys):
+    from torch_ttnn import cli
+    assert cli.main(["perf", MODEL, "--arch", "p150", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["modelled"]["arch"] == "blackhole_p150"
+    assert cli.main(["perf", MODEL, "--arch", "x999"]) == 2
+    assert "unknown simulated arch 'x999'" in capsys.readouterr().err
+    assert cli.main(["perf", "no-such-model-anywhere"]) == 2
+    assert "no zoo model" in capsys.readouterr().err
