@@ -14,6 +14,8 @@ class CompileResults:
     compile_seconds: float = 0.0
     calls: int = 0
     last_call_counters: dict = field(default_factory=dict)
+    symbolic_graphs: list = field(default_factory=list)  # SpecializingGraph, one per graph with dynamic shapes
+    programs: list = field(default_factory=list)        # per specialised program: graph, kind, shapes, cached
 
 
 class TorchTtnnOption:
@@ -27,11 +29,17 @@ class TorchTtnnOption:
     strict: any op that cannot be lowered is an error instead of a host fallback.
     fp32: keep float32 tensors in float32 on the device where TT-NN supports it (default bfloat16).
     fusions: run the TT-NN fusion passes (linear+activation, softmax scale/mask, attention, conv+bn).
+    deallocate: free device tensors after their last use.
+    max_programs: programs kept per graph with dynamic shapes (one per input signature; least recently used
+        dropped beyond it, with a warning).
+    shape_buckets: reuse programs across varying shapes by padding inputs up to a bucket: None (off), "auto"
+        (tile multiples, then powers of two), or a list of sizes; see compiler/buckets.py.
     """
 
     def __init__(self, device=None, gen_graphviz: bool = False, metrics_path: Optional[str] = None,
                  bypass_compile: bool = False, load_params_once: bool = True, strict: bool = False,
-                 fp32: bool = False, fusions: bool = True, deallocate: bool = True, **unknown: Any):
+                 fp32: bool = False, fusions: bool = True, deallocate: bool = True, max_programs: int = 16,
+                 shape_buckets: Any = None, **unknown: Any):
         if unknown:
             raise TypeError(f"TorchTtnnOption: unknown option(s) {sorted(unknown)}")
         self.device = device
@@ -43,6 +51,10 @@ class TorchTtnnOption:
         self.fp32 = fp32
         self.fusions = fusions
         self.deallocate = deallocate
+        if not isinstance(max_programs, int) or isinstance(max_programs, bool) or max_programs < 1:
+            raise ValueError(f"TorchTtnnOption: max_programs must be an int >= 1, got {max_programs!r}")
+        self.max_programs = max_programs
+        self.shape_buckets = shape_buckets
         self.results = CompileResults()
 
     # thin views kept for code written against the original torch-ttnn

@@ -54,8 +54,9 @@ class CompiledGraph:
         self.gm = gm
         self.report = report
         self.option = option
-
-    _boxed_call = True  # aot_autograd passes the arguments as one list where it honours boxing
+        # aot_autograd passes the arguments as one list where it honours boxing; an instance attribute, so
+        # that wrappers made with functools.wraps (dynamo's disable() around the backward) keep it
+        self._boxed_call = True
 
     def __call__(self, *args):
         if len(args) == 1 and isinstance(args[0], list):  # boxed call (graph inputs are never lists)
@@ -72,7 +73,15 @@ def _copy_aten(agm: torch.fx.GraphModule) -> torch.fx.GraphModule:
     return torch.fx.GraphModule(agm, g)
 
 
-def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_inputs) -> CompiledGraph:
+def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_inputs):
+    """The TT-NN program of one aten graph (a CompiledGraph); for a graph with symbolic shapes, a
+    SpecializingGraph that compiles one program per concrete call signature (specialize.py)."""
+    from .specialize import SpecializingGraph, is_symbolic
+    if is_symbolic(agm):
+        def compile_static(sgm):
+            return compile_graph(sgm, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs)
+        return SpecializingGraph(agm, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs,
+                                 compile_fn=compile_static)
     report = GraphReport(kind)
     for n in agm.graph.nodes:
         if n.op == "call_function" and isinstance(n.target, torch._ops.OpOverload):
