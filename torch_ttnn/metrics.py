@@ -131,6 +131,7 @@ class ModelMetrics:
     modelled_ms: Optional[float] = None                 # as dispatched (no trace), transfers included
     modelled_traced_ms: Optional[float] = None          # the same program replayed from a captured trace
     modelled: Optional[dict] = None                     # profiler summary: arch, bounds, top ops, utilisation
+    dynamic_programs: list = field(default_factory=list)  # programs built for graphs with dynamic shapes
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -294,6 +295,8 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
         for k, v in r.input_shapes.items():
             shapes.setdefault(k, set()).update(v)
     m.input_shapes = {k: sorted(v) for k, v in shapes.items()}
+    m.dynamic_programs = [{"graph": p["graph"], "kind": p["kind"], "shapes": p["shapes"],
+                           "bucket": p.get("bucket", False)} for p in option.results.programs]
     profiler = getattr(device, "profiler", None)
     if profiler is not None and m.success:
         batch = batch_size or _batch_of(m.input_shapes)
@@ -355,6 +358,10 @@ def format_metrics(m: ModelMetrics) -> str:
         f"peak device memory:    DRAM {mb(m.peak_dram_bytes)}, L1 {mb(m.peak_l1_bytes)}",
         f"compiled graphs:       {m.graphs} ({m.graph_breaks} graph breaks)",
     ]
+    if m.dynamic_programs:
+        lines.append(f"dynamic-shape programs: {len(m.dynamic_programs)} "
+                     f"({'; '.join(p['shapes'] for p in m.dynamic_programs[:4])}"
+                     f"{' ...' if len(m.dynamic_programs) > 4 else ''})")
     if m.modelled:
         lines += format_modelled(m.modelled)
     return "\n".join(lines)

@@ -16,6 +16,7 @@ class CompileResults:
     last_call_counters: dict = field(default_factory=dict)
     symbolic_graphs: list = field(default_factory=list)  # SpecializingGraph, one per graph with dynamic shapes
     programs: list = field(default_factory=list)        # per specialised program: graph, kind, shapes, cached
+    bucket_refusals: list = field(default_factory=list)  # graphs whose padded results disagreed with torch
 
 
 class TorchTtnnOption:
@@ -54,7 +55,9 @@ class TorchTtnnOption:
         if not isinstance(max_programs, int) or isinstance(max_programs, bool) or max_programs < 1:
             raise ValueError(f"TorchTtnnOption: max_programs must be an int >= 1, got {max_programs!r}")
         self.max_programs = max_programs
-        self.shape_buckets = shape_buckets
+        from .compiler.buckets import check_policy
+        check_policy(shape_buckets)
+        self.shape_buckets = list(shape_buckets) if isinstance(shape_buckets, tuple) else shape_buckets
         self.results = CompileResults()
 
     # thin views kept for code written against the original torch-ttnn

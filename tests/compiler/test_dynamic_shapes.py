@@ -116,3 +116,60 @@ def test_program_cache_is_bounded_and_warns(device, caplog):
 def test_max_programs_must_be_positive():
     with pytest.raises(ValueError, match="max_programs"):
         torch_ttnn.TorchTtnnOption(max_programs=0)
+
+
+def test_shape_buckets_reuse_programs_for_independent_rows(device):
+    m = torch.nn.Sequential(torch.nn.Linear(32, 16), torch.nn.ReLU()).eval()
+    c, option = _compiled(m, device, shape_buckets="auto")
+    with torch.no_grad():
+        for b in (1, 2, 3, 5, 6, 7, 8, 3):
+            x = torch.randn(b, 32)
+            y, ops = _launches(device, c, x)
+            assert ops >= 1 and y.shape == (b, 16) and pcc(y, m(x)) > 0.999
+    # batch 1 is the first, static graph; 2, 3..4, 5..8 share three bucket programs
+    assert [p["shapes"].endswith(f"[{b}, 32])") for p, b in zip(option.results.programs, (2, 4, 8))] == [True] * 3
+    assert len(option.results.programs) == 3 and option.results.bucket_refusals == []
+
+
+def test_shape_buckets_with_an_attention_mask(device):
+    torch.manual_seed(0)
+    qkv = torch.nn.Linear(32, 96).eval()
+
+    def attend(x, mask):            # HF-style mask: 1 attends, 0 is masked; zero padding masks the padding
+        q, k, v = qkv(x).chunk(3, dim=-1)
+        scores = q @ k.transpose(-1, -2) / 32 ** 0.5 + (1.0 - mask[:, None, :]) * -1e9
+        return scores.softmax(-1) @ v
+
+    c, option = _compiled(attend, device, shape_buckets=[16, 64])
+    with torch.no_grad():
+        for s in (5, 9, 16, 40, 70):
+            x, mask = torch.randn(2, s, 32), torch.ones(2, s)
+            mask[1, -2:] = 0
+            y = c(x, mask)
+            assert y.shape == (2, s, 32) and pcc(y, attend(x, mask)) > 0.99, s
+    assert option.results.bucket_refusals == []
+    sizes = [p["shapes"] for p in option.results.programs]
+    # 9 and 16 share the 16 bucket, 40 gets 64, 70 (beyond the buckets) its own exact program
+    assert len(sizes) == 3 and any("70" in s for s in sizes)
+
+
+def test_shape_buckets_refuse_padding_that_changes_the_result(device, caplog):
+    layer = torch.nn.MultiheadAttention(64, 4, batch_first=True).eval()
+
+    def fn(x):                      # no mask: padded keys would take part in the softmax
+        return layer(x, x, x, need_weights=False)[0]
+
+    c, option = _compiled(fn, device, shape_buckets="auto")
+    with torch.no_grad(), caplog.at_level(logging.WARNING, logger="torch_ttnn"):
+        for s in (8, 13, 21):
+            x = torch.randn(2, s, 64)
+            assert pcc(c(x), fn(x)) > 0.99
+    assert len(option.results.bucket_refusals) == 1
+    assert any("shape buckets switched off" in r.getMessage() for r in caplog.records)
+    assert not any(p.get("bucket") for p in option.results.programs)
+
+
+@pytest.mark.parametrize("bad", [0, "always", [0, 4], [4, "8"]])
+def test_shape_buckets_policy_is_checked(bad):
+    with pytest.raises(ValueError, match="shape_buckets"):
+        torch_ttnn.TorchTtnnOption(shape_buckets=bad)

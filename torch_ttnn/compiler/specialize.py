@@ -86,11 +86,51 @@ class SpecializingGraph:
         self.evicted = 0
         self.id = len(option.results.symbolic_graphs)
         option.results.symbolic_graphs.append(self)
+        self.buckets = None
+        if option.shape_buckets is not None and kind == "inference":
+            from .buckets import Buckets
+            self.buckets = Buckets(agm, option.shape_buckets, static_inputs)
+            if self.buckets.reason:
+                log.warning("torch_ttnn: graph %d: no shape buckets (%s); each shape gets its own program",
+                            self.id, self.buckets.reason)
+                self.buckets = None
 
     def __call__(self, *args):
         if len(args) == 1 and isinstance(args[0], list):   # boxed call
             args = args[0]
+        if self.buckets is not None:
+            plan = self.buckets.sizes(args)
+            if plan is not None:
+                out = self._bucketed(args, plan)
+                if out is not None:
+                    return out
         return self.program_for(args)(*args)
+
+    def _bucketed(self, args, plan):
+        """Run the bucket's program on zero-padded inputs and slice the outputs; the first call of each bucket
+        program is checked against torch on the unpadded inputs (None: bucketing refused for this graph)."""
+        from .buckets import agree
+        b = self.buckets
+        padded = b.pad(args, plan)
+        key = signature(padded)
+        first = key not in b.checked
+        if first:
+            with torch.no_grad():
+                ok, why = agree(b.unpad(self.agm(*padded), plan), self.agm(*args))
+            if not ok:
+                log.warning("torch_ttnn: graph %d: shape buckets switched off: padding %s to %s changes the "
+                            "result (%s); padding is only exact for independent rows or positions masked by "
+                            "an attention mask. Its calls get exact-shape programs from now on.", self.id,
+                            describe(signature(args)), describe(key), why)
+                self.buckets = None
+                self.option.results.bucket_refusals.append({"graph": self.id, "reason": why})
+                return None
+            b.checked.add(key)
+        outs = b.unpad(self.program_for(padded)(*padded), plan)
+        for p in self.option.results.programs:
+            if p["graph"] == self.id and p["signature"] == key:
+                p["bucket"] = True
+        return outs
 
     def program_for(self, args) -> Any:
         key = signature(args)
