@@ -58,6 +58,8 @@ def ttnn_backend(gm: torch.fx.GraphModule, example_inputs, **kwargs):
     option = kwargs.get("options")
     if option is None:
         if _DEFAULT_OPTION is None:
-            _DEFAULT_OPTION = TorchTtnnOption(device=runtime.open_device())
+            _DEFAULT_OPTION = TorchTtnnOption(device=runtime.default_device())
+        elif _DEFAULT_OPTION.device is not runtime.default_device():   # someone closed it: reopened
+            _DEFAULT_OPTION.device = runtime.default_device()
         option = _DEFAULT_OPTION
     return backend(gm, example_inputs, options=option)

@@ -33,6 +33,10 @@ class TorchTtnnOption:
     deallocate: free device tensors after their last use.
     max_programs: programs kept per graph with dynamic shapes (one per input signature; least recently used
         dropped beyond it, with a warning).
+    param_check: how a parameter's device copy is known to be current: "contents" (default: storage, version
+        counter and a CRC of its bytes, which also catches writes through `.data`) or "version" (storage and
+        version counter only: cheaper, for code that changes parameters only through autograd, optimizers,
+        load_state_dict or in-place ops on the parameter itself).
     shape_buckets: reuse programs across varying shapes by padding inputs up to a bucket: None (off), "auto"
         (tile multiples, then powers of two), or a list of sizes; see compiler/buckets.py.
     """
@@ -40,7 +44,7 @@ class TorchTtnnOption:
     def __init__(self, device=None, gen_graphviz: bool = False, metrics_path: Optional[str] = None,
                  bypass_compile: bool = False, load_params_once: bool = True, strict: bool = False,
                  fp32: bool = False, fusions: bool = True, deallocate: bool = True, max_programs: int = 16,
-                 shape_buckets: Any = None, **unknown: Any):
+                 shape_buckets: Any = None, param_check: str = "contents", **unknown: Any):
         if unknown:
             raise TypeError(f"TorchTtnnOption: unknown option(s) {sorted(unknown)}")
         self.device = device
@@ -55,6 +59,9 @@ class TorchTtnnOption:
         if not isinstance(max_programs, int) or isinstance(max_programs, bool) or max_programs < 1:
             raise ValueError(f"TorchTtnnOption: max_programs must be an int >= 1, got {max_programs!r}")
         self.max_programs = max_programs
+        if param_check not in ("contents", "version"):
+            raise ValueError(f"TorchTtnnOption: param_check must be 'contents' or 'version', got {param_check!r}")
+        self.param_check = param_check
         from .compiler.buckets import check_policy
         check_policy(shape_buckets)
         self.shape_buckets = list(shape_buckets) if isinstance(shape_buckets, tuple) else shape_buckets

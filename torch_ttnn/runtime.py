@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import weakref
+import zlib
 
 import torch
 
@@ -21,11 +22,29 @@ def ttnn_for(device):
     return ttnn
 
 
+# Devices handed out by open_device, shared: one chip (or simulated chip) per id, closed by close_device only
+# when its last user closes it. backend="ttnn" without options is one user that never closes.
+_SHARED: dict = {}          # device_id -> [device, users]
+_DEFAULT_DEVICE = None
+
+
 def open_device(device_id: int = 0, *, l1_small_size: int = 16384, simulated: bool | None = None, **kwargs):
     """Open a Tenstorrent chip if one is present (and real ttnn is installed), else the simulated device.
 
-    `simulated=True` forces the simulator; the environment variable TORCH_TTNN_SIMULATED=1 does too.
+    `simulated=True` forces the simulator; the environment variable TORCH_TTNN_SIMULATED=1 does too. A device
+    already opened here is shared: the same handle comes back, and close_device closes it for good only when
+    every open_device call has its close_device (the default device of backend="ttnn" is never closed).
     """
+    entry = _SHARED.get(device_id)
+    if entry is not None and _is_open(entry[0]):
+        entry[1] += 1
+        return entry[0]
+    device = _open_new(device_id, l1_small_size, simulated, **kwargs)
+    _SHARED[device_id] = [device, 1]
+    return device
+
+
+def _open_new(device_id: int, l1_small_size: int, simulated: bool | None, **kwargs):
     if simulated is None:
         simulated = os.environ.get("TORCH_TTNN_SIMULATED", "") == "1"
     if not simulated and _chip_present():
@@ -39,13 +58,36 @@ def open_device(device_id: int = 0, *, l1_small_size: int = 16384, simulated: bo
     return sim.open_device(device_id=device_id, l1_small_size=l1_small_size, **kwargs)
 
 
+def _is_open(device) -> bool:
+    return getattr(device, "is_open", True) is not False
+
+
 def _chip_present() -> bool:
     """A Tenstorrent PCIe device node exists (checked before importing the real runtime)."""
     return os.path.isdir("/dev/tenstorrent") and bool(os.listdir("/dev/tenstorrent"))
 
 
 def close_device(device) -> None:
-    ttnn_for(device).close_device(device)
+    """Give back a device from open_device; it closes when its last user gives it back."""
+    entry = next((e for e in _SHARED.values() if e[0] is device), None)
+    if entry is not None:
+        entry[1] -= 1
+        if entry[1] > 0:
+            log.info("torch_ttnn: %r stays open (%d other user(s), e.g. backend=\"ttnn\")", device, entry[1])
+            return
+        _SHARED.pop(next(k for k, e in _SHARED.items() if e is entry))
+    if _is_open(device):
+        ttnn_for(device).close_device(device)
+
+
+def default_device():
+    """The device of backend="ttnn" without options: opened on first use, reopened if someone closed it."""
+    global _DEFAULT_DEVICE
+    if _DEFAULT_DEVICE is None or not _is_open(_DEFAULT_DEVICE):
+        if _DEFAULT_DEVICE is not None:
+            log.warning("torch_ttnn: the default device was closed; opening it again")
+        _DEFAULT_DEVICE = open_device()
+    return _DEFAULT_DEVICE
 
 
 def narrow_for_device(x: torch.Tensor) -> torch.Tensor:
@@ -64,34 +106,62 @@ def narrow_for_device(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def tensor_stamp(x: torch.Tensor, contents: bool = True) -> tuple:
+    """What identifies the current value of a host tensor: its storage address, its version counter (None for
+    an inference tensor, which has none) and, with `contents`, a CRC32 of its bytes. The CRC catches writes
+    the version counter misses: `p.data.mul_(0)` bumps the counter of the `.data` tensor, not of `p`."""
+    version = None if x.is_inference() else x._version
+    return (x.data_ptr(), version, _crc32(x) if contents else None)
+
+
+def _crc32(x: torch.Tensor):
+    t = x.detach()
+    if t.device.type != "cpu" or t.layout != torch.strided or t.is_quantized:
+        return None
+    if t.numel() == 0:
+        return 0
+    if not t.is_contiguous():
+        t = t.contiguous()
+    return zlib.crc32(t.reshape(-1).view(torch.uint8).numpy())
+
+
 class ParamCache:
     """Device copies of parameters and buffers, converted once per compiled model (load-params-once).
 
-    An entry is reused while the same tensor object keeps the same version; an in-place update (an
-    optimizer step) bumps the version and the next call converts again.
+    An entry is reused while the same tensor object holds the same value: same storage, same version counter
+    and, for the tensors the user owns (`watch=True`), the same bytes (tensor_stamp). Any in-place change, an
+    optimizer step, `load_state_dict`, `copy_` under no_grad or a write through `.data`, makes the next call
+    convert again: a stale weight is never served. `release()` frees every device copy (the compiled graph
+    calls it when it is garbage collected, see `release_when_collected`).
     """
 
-    def __init__(self, ttnn):
+    def __init__(self, ttnn, contents: bool = True):
         self.ttnn = ttnn
         self._entries: dict = {}
         self._derived: dict = {}
         self.derivations = 0
         self.conversions = 0
         self.hits = 0
+        self.contents = contents
 
-    def load(self, x: torch.Tensor, dtype, layout, device):
+    def load(self, x: torch.Tensor, dtype, layout, device, watch: bool = True):
+        """`watch=False` for tensors only the compiler writes (outputs of folded parameter preprocessing)."""
         ttnn = self.ttnn
         key = (id(x), dtype, layout, device is not None)
+        stamp = tensor_stamp(x, contents=watch and self.contents)
         hit = self._entries.get(key)
         if hit is not None:
-            ref, version, tt = hit
-            if ref() is x and version == x._version and tt.is_allocated():
+            ref, old, tt = hit
+            if ref() is x and old == stamp and tt.is_allocated():
                 self.hits += 1
                 return tt
-            if tt.is_allocated() and device is not None:
-                ttnn.deallocate(tt)
-        tt = ttnn.from_torch(narrow_for_device(x.detach()), dtype=dtype, layout=layout, device=device)
-        self._entries[key] = (weakref.ref(x), x._version, tt)
+            if ref() is x and old != stamp:
+                log.info("torch_ttnn: a parameter of shape %s changed in place; converting it again",
+                         list(x.shape))
+            _free(ttnn, tt, device)
+        with torch.inference_mode(False):  # a normal tensor: the simulator may memoize work derived from it
+            tt = ttnn.from_torch(narrow_for_device(x.detach()), dtype=dtype, layout=layout, device=device)
+        self._entries[key] = (weakref.ref(x), stamp, tt)
         self.conversions += 1
         return tt
 
@@ -106,20 +176,51 @@ class ParamCache:
         fn = self.ttnn
         for part in op_name.split("."):
             fn = getattr(fn, part)
-        out = fn(*args, **kwargs)
+        with torch.inference_mode(False):
+            out = fn(*args, **kwargs)
         self._derived[key] = (ident, out, (args, kwargs))   # holding the inputs keeps their ids unique
         self.derivations += 1
         return out
 
-    def clear(self) -> None:
-        for ref, _, tt in self._entries.values():
-            try:
-                if tt.is_allocated():
-                    tt.deallocate()
-            except Exception:  # device already closed
-                pass
+    def release(self) -> None:
+        """Free the device copies (they are converted again if the compiled graph runs again)."""
+        for _, _, tt in self._entries.values():
+            _free(self.ttnn, tt, True)
+        for _, out, _ in self._derived.values():
+            for t in _flat([out]):
+                if hasattr(t, "is_allocated") and t.storage_type() == self.ttnn.StorageType.DEVICE:
+                    _free(self.ttnn, t, True)
         self._entries.clear()
         self._derived.clear()
+
+    clear = release
+
+
+def _free(ttnn, tt, on_device) -> None:
+    try:
+        if on_device and tt.is_allocated():
+            ttnn.deallocate(tt)
+    except Exception as e:  # the device is closed already
+        log.debug("torch_ttnn: could not free a cached tensor: %s", e)
+
+
+def release_when_collected(owner, gm) -> None:
+    """When `owner` (the callable dynamo holds) is garbage collected, free what `gm` keeps for its calls: the
+    device copies of parameters and the host results of folded parameter preprocessing. The graph module
+    itself stays inspectable (CompileResults keeps it) and reloads its parameters if it runs again."""
+    weakref.finalize(owner, _release_graph_module, weakref.ref(gm))
+
+
+def _release_graph_module(gm_ref) -> None:
+    gm = gm_ref()
+    if gm is None:
+        return
+    cache = getattr(gm, "param_cache", None)
+    if cache is not None:
+        cache.release()
+    folded = getattr(gm, "folded_params", None)
+    if folded is not None and hasattr(folded, "forget"):
+        folded.forget()
 
 
 def _flat(xs) -> list:

@@ -31,14 +31,14 @@ def build_passes(option, ttnn, report: GraphReport, static_inputs, device) -> li
             passes += [FoldConvBatchNorm(static_inputs)]
         passes += fusion.aten_fusions(option)
     if option.load_params_once:
-        passes += [ConstantFolding(static_inputs, report)]
+        passes += [ConstantFolding(static_inputs, report, contents=option.param_check == "contents")]
     passes += [LowerToTTNN(ttnn, option, report, device, static_inputs)]
     passes += [ChannelsLastLayout(ttnn)]
     if option.fusions:
         passes += fusion.ttnn_fusions(ttnn, option)
     if report.kind in ("forward", "backward"):   # a training step (aot_autograd's joint graph, split)
         passes += [TrainingPrecision(ttnn)]
-    passes += [DataMovement(ttnn, report)]
+    passes += [DataMovement(ttnn, report, param_check=option.param_check)]
     if option.load_params_once:
         passes += [CacheParamDerived(ttnn)]
     passes += [DeadCodeElimination()]
@@ -117,4 +117,7 @@ def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_
     if not hasattr(option.results, "aten_graph_modules"):
         option.results.aten_graph_modules = []   # aligned with graph_modules
     option.results.aten_graph_modules.append(kept[-1] if kept else None)
-    return CompiledGraph(gm, report, option)
+    compiled = CompiledGraph(gm, report, option)
+    from .. import runtime
+    runtime.release_when_collected(compiled, gm)   # dynamo drops it: its device copies of parameters go too
+    return compiled

@@ -25,14 +25,21 @@ aten = torch.ops.aten
 class FoldedParams:
     """Runs a static subgraph on the host once; reruns only when an input changed (identity or version)."""
 
-    def __init__(self, gm: torch.fx.GraphModule):
+    def __init__(self, gm: torch.fx.GraphModule, contents: bool = True):
         self.gm = gm
+        self.contents = contents
         self._key = None
         self._out = None
         self.runs = 0
 
+    def forget(self) -> None:
+        """Drop the cached results (recomputed on the next call)."""
+        self._key = self._out = None
+
     def __call__(self, *inputs):
-        key = tuple((id(x), getattr(x, "_version", None)) for x in inputs)
+        from ... import runtime
+        key = tuple(runtime.tensor_stamp(x, self.contents) if isinstance(x, torch.Tensor) else (id(x),)
+                    for x in inputs)
         refs_alive = self._key is not None and all(r() is x for r, x in zip(self._refs, inputs))
         if key != self._key or not refs_alive:
             with torch.no_grad():
@@ -59,9 +66,10 @@ def _is_functional(node: torch.fx.Node) -> bool:
 class ConstantFolding(Pass):
     name = "constant_folding"
 
-    def __init__(self, static_inputs: set, report=None):
+    def __init__(self, static_inputs: set, report=None, contents: bool = True):
         self.static_inputs = static_inputs
         self.report = report
+        self.contents = contents
 
     def call(self, gm: torch.fx.GraphModule) -> PassResult:
         g = gm.graph
@@ -107,7 +115,7 @@ class ConstantFolding(Pass):
                 sources.append(n)
         sub.output(tuple(env[o] for o in outputs))
         sub_gm = torch.fx.GraphModule(gm, sub)
-        fold = FoldedParams(sub_gm)
+        fold = FoldedParams(sub_gm, self.contents)
         gm.folded_params = fold
         first_op = next(n for n in g.nodes if n.op not in ("placeholder", "get_attr"))
         with g.inserting_before(first_op), warnings.catch_warnings():

@@ -49,10 +49,12 @@ def _replace(container, rest, value):
 class DataMovement(Pass):
     name = "data_movement"
 
-    def __init__(self, ttnn, report: GraphReport, param_cache_attr: str = "param_cache"):
+    def __init__(self, ttnn, report: GraphReport, param_cache_attr: str = "param_cache",
+                 param_check: str = "contents"):
         self.ttnn = ttnn
         self.report = report
         self.param_cache_attr = param_cache_attr
+        self.param_check = param_check
 
     def call(self, gm: torch.fx.GraphModule) -> PassResult:
         g = gm.graph
@@ -90,7 +92,7 @@ class DataMovement(Pass):
 
     def _param_cache(self) -> torch.fx.Node:
         if self.cache_node is None:
-            self.gm.param_cache = runtime.ParamCache(self.ttnn)
+            self.gm.param_cache = runtime.ParamCache(self.ttnn, contents=self.param_check == "contents")
             with self.g.inserting_after(self.device):
                 self.cache_node = get_attr(self.g, self.param_cache_attr)
         return self.cache_node
@@ -154,8 +156,10 @@ class DataMovement(Pass):
             # after the cache handle (itself right after the device handle); a folded parameter: after the host
             # computation that yields it
             after = cache if producer.op == "placeholder" else producer
+            # a parameter the user owns is watched for in-place changes; a folded value is the compiler's own
             n = self._emit(self._last_input_conversion(after), "load",
-                           (cache, producer, req.dtype, req.layout, self.device if req.on_device else None),
+                           (cache, producer, req.dtype, req.layout, self.device if req.on_device else None,
+                            producer.op == "placeholder"),
                            op="call_method")
             self.report.conversions["load_param"] += 1
         else:
