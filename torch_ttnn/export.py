@@ -425,7 +425,7 @@ class ParamCache:
     def __init__(self):
         self.entries = {}
 
-    def load(self, x, dtype, layout, device):
+    def load(self, x, dtype, layout, device, watch=True):
         key = (id(x), dtype, layout)
         if key not in self.entries:
             self.entries[key] = (x, ttnn.from_torch(narrow_for_device(x.detach()), dtype=dtype, layout=layout,

@@ -322,7 +322,7 @@ def format_modelled(s: dict) -> list:
     """Lines describing a modelled-time summary (metrics.modelled)."""
     util = f"matrix engine {s['matrix_engine_utilisation']:.1%}, DRAM {s['dram_utilisation']:.1%} of kernel time"
     lines = [
-        f"{'modelled ' + s['arch'] + ':':<23}{s['latency_ms']:.3f} ms per call as dispatched, "
+        f"{'modelled ' + s['arch'] + ':':<22} {s['latency_ms']:.3f} ms per call as dispatched, "
         f"{s['traced_latency_ms']:.3f} ms traced ({s['launches']} launches, {s['transfers']} transfers)",
         f"modelled throughput:   {s['throughput_per_s']} /s at batch {s['batch']} "
         f"({s['traced_throughput_per_s']} /s traced)",

@@ -33,18 +33,25 @@ def write_profile(directory, m, device) -> None:
         device.profiler.to_chrome_trace(d / "trace.json")
 
 
-def _zoo_node(name: str) -> str:
+def zoo_node(name: str) -> str:
+    """The pytest node of the table model `name` (case-insensitive; a unique substring works too); a KeyError
+    with the close matches otherwise."""
+    import difflib
+    from . import zoo
     from .zoo import runner
     ids = runner.collect()
-    exact = [i for i in ids if runner._entry_from_id(i).lower() == name.lower()]
+    names = {runner._entry_from_id(i): i for i in ids}
+    exact = [i for n, i in names.items() if n.lower() == name.lower()]
     if exact:
         return exact[0]
     loose = [i for i in ids if name.lower() in i.lower()]
     if len(loose) == 1:
         return loose[0]
-    hint = f"; did you mean one of {[runner._entry_from_id(i) for i in loose][:8]}" if loose else ""
-    raise KeyError(f"no zoo model {name!r} (torch-ttnn models lists the built-in ones, torch-ttnn zoo --list "
-                   f"the table){hint}")
+    close = difflib.get_close_matches(name, list(names) + zoo.names(), n=6, cutoff=0.5)
+    close += [runner._entry_from_id(i) for i in loose if runner._entry_from_id(i) not in close]
+    hint = f"; close matches: {', '.join(close[:8])}" if close else ""
+    raise KeyError(f"no model {name!r} (torch-ttnn models lists the built-in ones, torch-ttnn zoo --list the "
+                   f"table){hint}")
 
 
 def profile(name: str, *, arch: str | None = None, batch: int = 1, out_dir=None, runs: int = 1) -> dict:
@@ -75,7 +82,7 @@ def profile(name: str, *, arch: str | None = None, batch: int = 1, out_dir=None,
             if own is not None:
                 simdev.close_device(own)
     else:
-        node = _zoo_node(name)
+        node = zoo_node(name)
         env = dict(os.environ, TORCH_TTNN_PERF_DIR=str(out_dir), TORCH_TTNN_BATCH=str(batch),
                    TORCH_TTNN_RUNS=str(runs), HF_HUB_OFFLINE="1")
         if arch:

@@ -288,4 +288,14 @@ def test_cli_perf_arch_and_bad_input(capsys):
     assert cli.main(["perf", MODEL, "--arch", "x999"]) == 2
     assert "unknown simulated arch 'x999'" in capsys.readouterr().err
     assert cli.main(["perf", "no-such-model-anywhere"]) == 2
-    assert "no zoo model" in capsys.readouterr().err
+    assert "no model 'no-such-model-anywhere'" in capsys.readouterr().err
+
+
+def test_cli_run_knows_the_table_models_and_suggests_close_names(capsys):
+    from torch_ttnn import cli
+    assert cli.main(["run", "autoencoder_linear", "--runs", "1", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["success"] and d["op_launches"] > 0 and d["modelled_ms"] > 0
+    assert cli.main(["run", "resnt18"]) == 2
+    err = capsys.readouterr().err
+    assert "no model 'resnt18'" in err and "resnet18" in err and "Traceback" not in err
