@@ -134,8 +134,12 @@ class _Emitter:
                 except Exception:
                     pass
         if dataclasses.is_dataclass(v) and getattr(self.ttnn, type(v).__name__, None) is type(v):
+            try:            # only what differs from the defaults (they may hold enums ttnn does not export)
+                default = type(v)()
+            except TypeError:
+                default = None
             args = ", ".join(f"{f.name}={self.lit(getattr(v, f.name))}" for f in dataclasses.fields(v)
-                             if f.init)
+                             if f.init and (default is None or getattr(v, f.name) != getattr(default, f.name)))
             return f"ttnn.{type(v).__name__}({args})"
         if callable(v):
             return self.callable(v)
@@ -251,8 +255,11 @@ def emit_graph(gm: torch.fx.GraphModule, fn_name: str, *, ttnn, gindex: int, con
                 key = f"g{gindex}.{n.target}"
                 consts[key] = obj
                 em.names[n] = f"_consts[{key!r}]"
-            else:
-                raise ExportError(f"attribute {n.target} of type {type(obj).__name__} cannot be exported")
+            else:   # a ttnn config object (memory config, compute kernel config): spelled as a literal
+                try:
+                    em.names[n] = em.lit(obj)
+                except ExportError:
+                    raise ExportError(f"attribute {n.target} of type {type(obj).__name__} cannot be exported")
             continue
         var = _var(n.name)
         em.names[n] = var

@@ -17,6 +17,7 @@ class CompileResults:
     symbolic_graphs: list = field(default_factory=list)  # SpecializingGraph, one per graph with dynamic shapes
     programs: list = field(default_factory=list)        # per specialised program: graph, kind, shapes, cached
     bucket_refusals: list = field(default_factory=list)  # graphs whose padded results disagreed with torch
+    precision: list = field(default_factory=list)       # per searched graph: level chosen, PCC of each tried
 
 
 class TorchTtnnOption:
@@ -37,6 +38,9 @@ class TorchTtnnOption:
         counter and a CRC of its bytes, which also catches writes through `.data`) or "version" (storage and
         version counter only: cheaper, for code that changes parameters only through autograd, optimizers,
         load_state_dict or in-place ops on the parameter itself).
+    precision: weights format of inference graphs: "auto" (default: the fastest of bfloat8_b+LoFi, bfloat8_b,
+        bfloat16 that keeps PCC >= 0.99 against torch on the first call), "bf16", "bfp8", "bfp4".
+    optimize: False gives the naive program (bfloat16 everywhere) whatever the other optimisation options say.
     shape_buckets: reuse programs across varying shapes by padding inputs up to a bucket: None (off), "auto"
         (tile multiples, then powers of two), or a list of sizes; see compiler/buckets.py.
     """
@@ -44,7 +48,8 @@ class TorchTtnnOption:
     def __init__(self, device=None, gen_graphviz: bool = False, metrics_path: Optional[str] = None,
                  bypass_compile: bool = False, load_params_once: bool = True, strict: bool = False,
                  fp32: bool = False, fusions: bool = True, deallocate: bool = True, max_programs: int = 16,
-                 shape_buckets: Any = None, param_check: str = "contents", **unknown: Any):
+                 shape_buckets: Any = None, param_check: str = "contents", precision: str = "auto",
+                 optimize: bool = True, **unknown: Any):
         if unknown:
             raise TypeError(f"TorchTtnnOption: unknown option(s) {sorted(unknown)}")
         self.device = device
@@ -62,6 +67,11 @@ class TorchTtnnOption:
         if param_check not in ("contents", "version"):
             raise ValueError(f"TorchTtnnOption: param_check must be 'contents' or 'version', got {param_check!r}")
         self.param_check = param_check
+        from .compiler.precision import PRECISIONS
+        if precision not in PRECISIONS:
+            raise ValueError(f"TorchTtnnOption: precision must be one of {PRECISIONS}, got {precision!r}")
+        self.precision = precision
+        self.optimize = bool(optimize)
         from .compiler.buckets import check_policy
         check_policy(shape_buckets)
         self.shape_buckets = list(shape_buckets) if isinstance(shape_buckets, tuple) else shape_buckets

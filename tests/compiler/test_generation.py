@@ -97,11 +97,13 @@ def test_gpt2_cache_written_back(gpt2):
     with torch.no_grad(), torch.compiler.set_stance("force_eager"):
         ref = model.generate(ids, cache_implementation="static", max_cache_len=cache_len, **kw)
     assert torch.equal(out.sequences, ref.sequences)
+    # bf16 on the device; block-float weights (precision="auto" chose them: PCC >= 0.99) move keys a bit more
+    tol = 0.05 if all(d["chosen"] == "bf16" for d in option.results.precision) else 0.15
     for lo, lr in zip(out.past_key_values.layers, ref.past_key_values.layers):
         assert int(lo.cumulative_length) == int(lr.cumulative_length) == 7 + 5 - 1
         for a, b in ((lo.keys, lr.keys), (lo.values, lr.values)):
             assert a.shape == b.shape
-            torch.testing.assert_close(a, b, atol=0.05, rtol=0.05)   # bf16 on the device
+            torch.testing.assert_close(a, b, atol=tol, rtol=tol)
             assert not a[:, :, 7 + 5 - 1:].any()                      # nothing written past the end
 
 

@@ -99,7 +99,7 @@ def test_deleted_compiled_model_releases_its_device_memory(device):
     dram = device.memory_stats()["DRAM"]
     base = dram["current_bytes"] if "current_bytes" in dram else dram["current"]
     m = torch.nn.Sequential(torch.nn.Linear(256, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256)).eval()
-    c = _compile(m, device)
+    c = _compile(m, device, precision="bf16")
     with torch.no_grad():
         c(torch.randn(4, 256))
 

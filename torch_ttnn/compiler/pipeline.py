@@ -75,13 +75,39 @@ def _copy_aten(agm: torch.fx.GraphModule) -> torch.fx.GraphModule:
 
 def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_inputs):
     """The TT-NN program of one aten graph (a CompiledGraph); for a graph with symbolic shapes, a
-    SpecializingGraph that compiles one program per concrete call signature (specialize.py)."""
+    SpecializingGraph that compiles one program per concrete call signature (specialize.py); for an inference
+    graph under precision="auto", a PrecisionSearch that picks the weight precision on the first call
+    (precision.py)."""
     from .specialize import SpecializingGraph, is_symbolic
     if is_symbolic(agm):
-        def compile_static(sgm):
+        def compile_specialized(sgm):
             return compile_graph(sgm, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs)
         return SpecializingGraph(agm, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs,
-                                 compile_fn=compile_static)
+                                 compile_fn=compile_specialized)
+    from .precision import PrecisionSearch, levels_for
+    levels = levels_for(option, kind, agm)
+    if len(levels) > 1:
+        return PrecisionSearch(agm, levels, option=option,
+                               compile_fn=lambda g, level: compile_static(g, option=option, ttnn=ttnn, kind=kind,
+                                                                          static_inputs=static_inputs,
+                                                                          precision=level))
+    return compile_static(agm, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs,
+                          precision=levels[0], record=True)
+
+
+def record_program(option, compiled: "CompiledGraph") -> None:
+    """Make a compiled program visible in option.results (graphs, graph modules, reports)."""
+    option.results.graphs.append(compiled.gm.graph)
+    option.results.graph_modules.append(compiled.gm)
+    option.results.reports.append(compiled.report)
+    if not hasattr(option.results, "aten_graph_modules"):
+        option.results.aten_graph_modules = []   # aligned with graph_modules
+    option.results.aten_graph_modules.append(compiled.aten)
+
+
+def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_inputs, precision: str = "bf16",
+                   record: bool = False) -> "CompiledGraph":
+    """Run the pass pipeline on a static aten graph (modified in place: pass a copy to keep it)."""
     report = GraphReport(kind)
     for n in agm.graph.nodes:
         if n.op == "call_function" and isinstance(n.target, torch._ops.OpOverload):
@@ -98,6 +124,10 @@ def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_
 
         after_each("aten", agm)
     passes = build_passes(option, ttnn, report, static_inputs, option.device)
+    if precision != "bf16":
+        from .passes.precision import WeightPrecision
+        passes.insert(next(i for i, p in enumerate(passes) if isinstance(p, DataMovement)) + 1,
+                      WeightPrecision(ttnn, precision))
     before_lower = next((repr(passes[i - 1]) for i, p in enumerate(passes)
                          if isinstance(p, LowerToTTNN) and i > 0), None)
 
@@ -111,13 +141,11 @@ def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_
     for n in gm.graph.nodes:
         if n.op == "call_function" and "tt" in n.meta and n.meta.get("aten") is not None:
             report.ttnn_ops[getattr(n.target, "__name__", str(n.target))] += 1
-    option.results.graphs.append(gm.graph)
-    option.results.graph_modules.append(gm)
-    option.results.reports.append(report)
-    if not hasattr(option.results, "aten_graph_modules"):
-        option.results.aten_graph_modules = []   # aligned with graph_modules
-    option.results.aten_graph_modules.append(kept[-1] if kept else None)
+    report.precision = precision
     compiled = CompiledGraph(gm, report, option)
+    compiled.aten = kept[-1] if kept else None
     from .. import runtime
     runtime.release_when_collected(compiled, gm)   # dynamo drops it: its device copies of parameters go too
+    if record:
+        record_program(option, compiled)
     return compiled

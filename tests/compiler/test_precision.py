@@ -1,0 +1,81 @@
+"""precision="auto": block-float weights and LoFi where the graph keeps PCC >= 0.99 against torch."""
+import pytest
+import torch
+
+import torch_ttnn
+from torch_ttnn.metrics import pcc
+
+
+@pytest.fixture(autouse=True)
+def _fresh_dynamo():
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
+
+
+def _run(m, x, device, **kw):
+    option = torch_ttnn.TorchTtnnOption(device=device, **kw)
+    c = torch.compile(m, backend=torch_ttnn.backend, options=option)
+    with torch.no_grad():
+        c(x)                                  # first call: the search (auto)
+        device.profiler.reset()
+        y = c(x)
+    return y, option, device.profiler.totals.kernel_us
+
+
+def _load_dtypes(option):
+    gm = option.results.graph_modules[-1]
+    return [n.args[2].name for n in gm.graph.nodes if n.op == "call_method" and n.target == "load"]
+
+
+def test_auto_picks_block_float_weights_when_accurate_and_is_faster(device):
+    m = torch.nn.Sequential(torch.nn.Linear(512, 2048), torch.nn.GELU(), torch.nn.Linear(2048, 512)).eval()
+    x = torch.randn(32, 512)
+    y16, opt16, t16 = _run(m, x, device, precision="bf16")
+    torch._dynamo.reset()
+    y, opt, t = _run(m, x, device)            # the default is "auto"
+    (decision,) = opt.results.precision
+    assert decision["chosen"] == "bfp8-lofi" and decision["tried"][0][1] >= 0.99
+    assert pcc(y, m(x)) >= 0.99
+    assert sorted(_load_dtypes(opt)) == ["BFLOAT16", "BFLOAT16", "BFLOAT8_B", "BFLOAT8_B"]   # biases stay bf16
+    assert t < 0.75 * t16                     # half the weight bytes on a weight-streaming product
+    assert opt.results.reports[-1].precision == "bfp8-lofi"
+
+
+def test_auto_keeps_bf16_when_block_floats_lose_accuracy(device):
+    # one huge weight per 16-value block: bfloat8_b's shared exponent flushes the others to zero, and the
+    # input never reads the huge one, so the output depends only on what block floats lose
+    lin = torch.nn.Linear(64, 32, bias=False).eval()
+    with torch.no_grad():
+        lin.weight.uniform_(-1, 1)
+        lin.weight[:, ::16] = 4096.0
+    x = torch.randn(32, 64)
+    x[:, ::16] = 0
+    y, opt, _ = _run(lin, x, device)
+    (decision,) = opt.results.precision
+    assert decision["chosen"] == "bf16"
+    assert [lv for lv, _ in decision["tried"]] == ["bfp8-lofi", "bfp8", "bf16"]
+    assert all(p < 0.99 for _, p in decision["tried"][:2])
+    assert pcc(y, lin(x)) >= 0.99
+    assert _load_dtypes(opt) == ["BFLOAT16"]
+
+
+def test_optimize_false_and_explicit_levels(device):
+    m = torch.nn.Linear(128, 64).eval()
+    x = torch.randn(8, 128)
+    _, opt, _ = _run(m, x, device, optimize=False)
+    assert opt.results.precision == [] and "BFLOAT8_B" not in _load_dtypes(opt)
+    torch._dynamo.reset()
+    y, opt, _ = _run(m, x, device, precision="bfp4")
+    assert "BFLOAT4_B" in _load_dtypes(opt) and pcc(y, m(x)) > 0.95
+    with pytest.raises(ValueError, match="precision"):
+        torch_ttnn.TorchTtnnOption(precision="int8")
+
+
+def test_training_graphs_keep_bf16_weights(device):
+    m = torch.nn.Linear(16, 4)
+    option = torch_ttnn.TorchTtnnOption(device=device)
+    c = torch.compile(m, backend=torch_ttnn.backend, options=option)
+    c(torch.randn(4, 16)).sum().backward()
+    assert option.results.precision == []
+    assert all(getattr(r, "precision", "bf16") == "bf16" for r in option.results.reports)

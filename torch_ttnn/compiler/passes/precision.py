@@ -1,0 +1,76 @@
+"""Weight precision: the matmul/linear weights of a lowered graph in a block-float format, optionally LoFi.
+
+Levels (compiler/precision.py chooses among them per graph, by accuracy):
+    "bf16"       nothing changes (TT-NN's default: bfloat16 weights, HiFi2 with bfloat16 operands)
+    "bfp8"       weights in bfloat8_b (1,088 bytes a tile instead of 2,048): a weight-streaming product moves
+                 half the bytes; fidelity stays HiFi2
+    "bfp8-lofi"  bfloat8_b weights and LoFi (one multiplier pass instead of two): half the matrix-engine time
+    "bfp4"       weights in bfloat4_b (576 bytes a tile), LoFi
+Only weights loaded from parameters (the param cache's `load`) whose every use is the weight operand of a
+ttnn.linear / ttnn.matmul are converted; a parameter also used elsewhere (a tied embedding) keeps bfloat16.
+Activations and biases stay bfloat16.
+"""
+from __future__ import annotations
+
+import warnings
+
+import torch
+import torch.fx
+
+from .base import Pass, PassResult
+
+LEVELS = ("bf16", "bfp8", "bfp8-lofi", "bfp4")
+_PRODUCTS = ("linear", "matmul")
+
+
+def _is_product(n: torch.fx.Node) -> bool:
+    return n.op == "call_function" and getattr(n.target, "__name__", None) in _PRODUCTS
+
+
+def _weight_of(n: torch.fx.Node):
+    return n.args[1] if len(n.args) > 1 else n.kwargs.get("input_tensor_b")
+
+
+class WeightPrecision(Pass):
+    name = "weight_precision"
+
+    def __init__(self, ttnn, level: str):
+        if level not in LEVELS:
+            raise ValueError(f"precision level must be one of {LEVELS}, got {level!r}")
+        self.ttnn = ttnn
+        self.level = level
+        self.converted = 0
+
+    def call(self, gm: torch.fx.GraphModule) -> PassResult:
+        if self.level == "bf16":
+            return PassResult(gm, False)
+        ttnn = self.ttnn
+        dtype = ttnn.bfloat4_b if self.level == "bfp4" else ttnn.bfloat8_b
+        lofi = self.level in ("bfp8-lofi", "bfp4")
+        cfg_node = None
+        for n in list(gm.graph.nodes):
+            if not _is_product(n):
+                continue
+            w = _weight_of(n)
+            if not (isinstance(w, torch.fx.Node) and w.op == "call_method" and w.target == "load"
+                    and len(w.args) >= 4 and w.args[3] == ttnn.TILE_LAYOUT):
+                continue
+            if not all(_is_product(u) and _weight_of(u) is w for u in w.users):
+                continue
+            if w.args[2] != dtype:
+                w.args = (w.args[0], w.args[1], dtype, *w.args[3:])
+                self.converted += 1
+            if lofi and "compute_kernel_config" not in n.kwargs:
+                if cfg_node is None:
+                    gm.ttnn_lofi_config = ttnn.WormholeComputeKernelConfig(
+                        math_fidelity=ttnn.MathFidelity.LoFi, math_approx_mode=False, fp32_dest_acc_en=False,
+                        packer_l1_acc=False)
+                    first = next(x for x in gm.graph.nodes if x.op != "placeholder")
+                    with gm.graph.inserting_before(first), warnings.catch_warnings():
+                        warnings.simplefilter("ignore", UserWarning)
+                        cfg_node = gm.graph.get_attr("ttnn_lofi_config")
+                n.kwargs = {**n.kwargs, "compute_kernel_config": cfg_node}
+        if self.converted or cfg_node is not None:
+            gm.recompile()
+            return PassResult(gm, True)
+        return PassResult(gm, False)
