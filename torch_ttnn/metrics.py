@@ -132,6 +132,7 @@ class ModelMetrics:
     modelled_traced_ms: Optional[float] = None          # the same program replayed from a captured trace
     modelled: Optional[dict] = None                     # profiler summary: arch, bounds, top ops, utilisation
     dynamic_programs: list = field(default_factory=list)  # programs built for graphs with dynamic shapes
+    precision: Optional[str] = None                     # weight precision the compiled graphs ran with
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -295,6 +296,7 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
         for k, v in r.input_shapes.items():
             shapes.setdefault(k, set()).update(v)
     m.input_shapes = {k: sorted(v) for k, v in shapes.items()}
+    m.precision = precision_summary(reports)
     m.dynamic_programs = [{"graph": p["graph"], "kind": p["kind"], "shapes": p["shapes"],
                            "bucket": p.get("bucket", False)} for p in option.results.programs]
     profiler = getattr(device, "profiler", None)
@@ -305,6 +307,17 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
         m.modelled_traced_ms = m.modelled["traced_latency_ms"]
     m.option = option  # type: ignore[attr-defined]
     return m
+
+
+def precision_summary(reports) -> Optional[str]:
+    """The weight precision of a model's graphs: one level, or the levels with their graph counts."""
+    levels = [getattr(r, "precision", "bf16") for r in reports]
+    if not levels:
+        return None
+    counts = {lv: levels.count(lv) for lv in dict.fromkeys(levels)}
+    if len(counts) == 1:
+        return levels[0]
+    return ", ".join(f"{lv} x{n}" for lv, n in counts.items())
 
 
 def _batch_of(input_shapes: dict) -> Optional[int]:
@@ -357,6 +370,7 @@ def format_metrics(m: ModelMetrics) -> str:
         f"{'accuracy (tokens):' if m.generation else 'accuracy (PCC):':<23}{m.accuracy} %",
         f"peak device memory:    DRAM {mb(m.peak_dram_bytes)}, L1 {mb(m.peak_l1_bytes)}",
         f"compiled graphs:       {m.graphs} ({m.graph_breaks} graph breaks)",
+        f"weight precision:      {m.precision}",
     ]
     if m.dynamic_programs:
         lines.append(f"dynamic-shape programs: {len(m.dynamic_programs)} "

@@ -27,6 +27,7 @@ class GraphReport:
     input_shapes: dict = field(default_factory=dict)                               # aten op -> set of shapes
     folded: collections.Counter = field(default_factory=collections.Counter)       # parameter preprocessing
     captured_ops: collections.Counter = field(default_factory=collections.Counter)  # as captured, pre-passes
+    precision: str = "bf16"                         # weight precision of the program (compiler/precision.py)
 
     def record_fallback(self, target, reason: str, strict: bool) -> None:
         name = op_name(target)
@@ -56,6 +57,7 @@ class GraphReport:
             "conversions": dict(self.conversions),
             "folded": dict(self.folded),
             "input_shapes": {k: sorted(map(str, v)) for k, v in self.input_shapes.items()},
+            "precision": self.precision,
         }
 
 

@@ -30,6 +30,9 @@ simulating the TT-NN program on the CPU, not a prediction of hardware speed.
 **Accuracy (%)**: Pearson correlation of compiled vs eager outputs (all output tensors, the worst one), in
 percent; exact equality for integer outputs.
 **Peak DRAM / L1**: the device memory the compiled program needed at its peak (tile padding included).
+**Precision**: the weight format the compiled graphs ran with: `bf16`; `bfp8` (bfloat8_b weights) or
+`bfp8-lofi` (and LoFi math fidelity), chosen per graph by `precision="auto"` only where the graph's outputs kept
+PCC >= 0.99 against torch; several levels are listed with their graph counts.
 **Modelled n150 (ms)**: the modelled time of one compiled call on one Wormhole n150 chip, as dispatched (no
 trace), host<->device transfers included, ops left on the host excluded. It is the simulator's performance
 model (cycles and bytes per op from the hardware's documented rates), not a measurement: its calibration
@@ -106,11 +109,11 @@ def placeholders(metrics: list, entries: list) -> list:
 def table(metrics: list) -> str:
     header = ("| Model | Status | Torch ops before (unique) | Torch ops remaining (unique) | To/From device "
               "| Eager (ms) | Compiled first run (ms) | Compiled steady (ms) | Accuracy (%) | Peak DRAM | Peak L1 "
-              "| Modelled n150 (ms) |")
-    lines = [header, "|" + "---|" * 12]
+              "| Precision | Modelled n150 (ms) |")
+    lines = [header, "|" + "---|" * 13]
     for m in sorted(metrics, key=lambda m: _entry_name(m).lower()):
         if m.get("not_measured"):
-            lines.append(f"| {_entry_name(m)} | ⏳ not measured yet |" + " N/A |" * 10)
+            lines.append(f"| {_entry_name(m)} | ⏳ not measured yet |" + " N/A |" * 11)
             continue
         sym, why = status(m)
         cell = sym + (f" {why}" if why else "")
@@ -123,7 +126,7 @@ def table(metrics: list) -> str:
                      f"{_ms(m.get('eager_ms'))} | {_ms(m.get('compiled_first_ms') if ok else None)} | "
                      f"{_ms(m.get('compiled_ms') if ok else None)} | {acc} | "
                      f"{_mib(m.get('peak_dram_bytes') if ok else None)} | {_mib(m.get('peak_l1_bytes') if ok else None)} | "
-                     f"{_modelled(m) if ok else 'N/A'} |")
+                     f"{(m.get('precision') or 'N/A') if ok else 'N/A'} | {_modelled(m) if ok else 'N/A'} |")
     return "\n".join(lines)
 
 
