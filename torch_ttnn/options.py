@@ -40,6 +40,8 @@ class TorchTtnnOption:
         load_state_dict or in-place ops on the parameter itself).
     precision: weights format of inference graphs: "auto" (default: the fastest of bfloat8_b+LoFi, bfloat8_b,
         bfloat16 that keeps PCC >= 0.99 against torch on the first call), "bf16", "bfp8", "bfp4".
+    placement: "auto" (default): activations of inference graphs in L1 while they fit (by liveness), validated
+        by running the program; "dram": every activation in DRAM.
     optimize: False gives the naive program (bfloat16 everywhere) whatever the other optimisation options say.
     shape_buckets: reuse programs across varying shapes by padding inputs up to a bucket: None (off), "auto"
         (tile multiples, then powers of two), or a list of sizes; see compiler/buckets.py.
@@ -49,7 +51,7 @@ class TorchTtnnOption:
                  bypass_compile: bool = False, load_params_once: bool = True, strict: bool = False,
                  fp32: bool = False, fusions: bool = True, deallocate: bool = True, max_programs: int = 16,
                  shape_buckets: Any = None, param_check: str = "contents", precision: str = "auto",
-                 optimize: bool = True, **unknown: Any):
+                 optimize: bool = True, placement: str = "auto", **unknown: Any):
         if unknown:
             raise TypeError(f"TorchTtnnOption: unknown option(s) {sorted(unknown)}")
         self.device = device
@@ -72,6 +74,9 @@ class TorchTtnnOption:
             raise ValueError(f"TorchTtnnOption: precision must be one of {PRECISIONS}, got {precision!r}")
         self.precision = precision
         self.optimize = bool(optimize)
+        if placement not in ("auto", "dram"):
+            raise ValueError(f"TorchTtnnOption: placement must be 'auto' or 'dram', got {placement!r}")
+        self.placement = placement
         from .compiler.buckets import check_policy
         check_policy(shape_buckets)
         self.shape_buckets = list(shape_buckets) if isinstance(shape_buckets, tuple) else shape_buckets

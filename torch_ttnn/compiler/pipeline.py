@@ -84,13 +84,14 @@ def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_
             return compile_graph(sgm, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs)
         return SpecializingGraph(agm, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs,
                                  compile_fn=compile_specialized)
-    from .precision import PrecisionSearch, levels_for
+    from .precision import PrecisionSearch, levels_for, placement_for
     levels = levels_for(option, kind, agm)
-    if len(levels) > 1:
-        return PrecisionSearch(agm, levels, option=option,
-                               compile_fn=lambda g, level: compile_static(g, option=option, ttnn=ttnn, kind=kind,
-                                                                          static_inputs=static_inputs,
-                                                                          precision=level))
+    l1 = placement_for(option, kind)
+    if len(levels) > 1 or l1:
+        return PrecisionSearch(agm, levels, l1=l1, option=option,
+                               compile_fn=lambda g, level, on_l1: compile_static(
+                                   g, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs,
+                                   precision=level, l1=on_l1))
     return compile_static(agm, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs,
                           precision=levels[0], record=True)
 
@@ -106,7 +107,7 @@ def record_program(option, compiled: "CompiledGraph") -> None:
 
 
 def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_inputs, precision: str = "bf16",
-                   record: bool = False) -> "CompiledGraph":
+                   l1: bool = False, record: bool = False) -> "CompiledGraph":
     """Run the pass pipeline on a static aten graph (modified in place: pass a copy to keep it)."""
     report = GraphReport(kind)
     for n in agm.graph.nodes:
@@ -128,6 +129,9 @@ def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static
         from .passes.precision import WeightPrecision
         passes.insert(next(i for i, p in enumerate(passes) if isinstance(p, DataMovement)) + 1,
                       WeightPrecision(ttnn, precision))
+    if l1:
+        from .passes.placement import L1Placement
+        passes.append(L1Placement(ttnn, option.device))
     before_lower = next((repr(passes[i - 1]) for i, p in enumerate(passes)
                          if isinstance(p, LowerToTTNN) and i > 0), None)
 
@@ -142,6 +146,7 @@ def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static
         if n.op == "call_function" and "tt" in n.meta and n.meta.get("aten") is not None:
             report.ttnn_ops[getattr(n.target, "__name__", str(n.target))] += 1
     report.precision = precision
+    report.placement = "l1" if l1 and any(getattr(p, "placed", 0) for p in passes) else "dram"
     compiled = CompiledGraph(gm, report, option)
     compiled.aten = kept[-1] if kept else None
     from .. import runtime

@@ -9,7 +9,10 @@
     "bfp8" / "bfp4"   that weight format everywhere it applies (bfp4 with LoFi), unchecked: for users who
                       accept the loss.
 Training graphs keep bfloat16 weights (the optimizer updates fp32 parameters every step). `optimize=False`
-means "bf16" whatever `precision` says. The levels themselves: passes/precision.py.
+means "bf16" whatever `precision` says.
+
+`TorchTtnnOption(placement="auto")` (default) also tries activations in L1 (passes/placement.py) in the same
+search; placement="dram" keeps every activation in DRAM. The levels themselves: passes/precision.py.
 """
 from __future__ import annotations
 
@@ -54,14 +57,23 @@ def _min_pcc(outs, ref) -> float:
     return worst
 
 
-class PrecisionSearch:
-    """What aot_autograd calls for an inference graph under precision="auto": compiles the candidate levels
-    on the first call, keeps the first accurate one."""
+def placement_for(option, kind: str) -> bool:
+    """Whether to try activations in L1 (inference graphs, optimize=True, placement="auto")."""
+    return bool(option.optimize) and option.placement == "auto" and kind == "inference"
 
-    def __init__(self, agm: torch.fx.GraphModule, levels: tuple, *, option, compile_fn):
+
+class PrecisionSearch:
+    """What aot_autograd calls for an optimised inference graph: on the first call, compiles candidates from
+    the fastest (the first precision level, activations in L1) down, and keeps the first that runs and is
+    accurate. A placement is refused by running it (the simulated device raises on an over-full L1, as
+    TT-NN does): the same level is then compiled with DRAM activations and L1 is not tried again for this
+    graph. A precision level is refused by accuracy (PCC < 0.99 against torch on the host)."""
+
+    def __init__(self, agm: torch.fx.GraphModule, levels: tuple, *, option, compile_fn, l1: bool = False):
         self._boxed_call = True        # an instance attribute: kept by functools.wraps wrappers
         self.agm = agm
         self.levels = levels
+        self.l1 = l1
         self.option = option
         self.compile_fn = compile_fn
         self.chosen = None
@@ -74,28 +86,41 @@ class PrecisionSearch:
             return self._choose(args)
         return self.chosen(*args)
 
+    def _run(self, level, on_l1, args):
+        from .pipeline import _copy_aten
+        compiled = self.compile_fn(_copy_aten(self.agm), level, on_l1)
+        return compiled, compiled(*args)
+
     def _choose(self, args):
         from .. import runtime
-        from .pipeline import _copy_aten, record_program
-        with torch.no_grad():
-            ref = self.agm(*args)               # the graph in fp32 on the host: the accuracy reference
-        out = None
-        for level in self.levels:
-            compiled = self.compile_fn(_copy_aten(self.agm), level)
-            out = compiled(*args)
-            if level == "bf16" or level == self.levels[-1]:
-                score = _min_pcc(out, ref)
-                self.tried.append((level, round(score, 5)))
-                break
-            score = _min_pcc(out, ref)
-            self.tried.append((level, round(score, 5)))
-            if score >= MIN_PCC:
+        from .pipeline import record_program
+        ref = None
+        if any(lv != "bf16" for lv in self.levels):
+            with torch.no_grad():
+                ref = self.agm(*args)               # the graph in fp32 on the host: the accuracy reference
+        l1 = self.l1
+        for i, level in enumerate(self.levels):
+            last = i == len(self.levels) - 1
+            try:
+                compiled, out = self._run(level, l1, args)
+            except Exception as e:
+                if not l1:
+                    raise
+                log.warning("torch_ttnn: L1 placement refused by the device (%s: %s); activations stay in DRAM",
+                            type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+                self.tried.append((level, "l1", f"refused: {type(e).__name__}"))
+                l1 = False
+                compiled, out = self._run(level, l1, args)
+            score = _min_pcc(out, ref) if ref is not None else None
+            self.tried.append((level, "l1" if l1 else "dram", None if score is None else round(score, 5)))
+            if last or score is None or score >= MIN_PCC:
                 break
             runtime._release_graph_module(lambda g=compiled.gm: g)   # free the rejected program's weights
         self.chosen = compiled
         record_program(self.option, compiled)
-        decision = {"graph": len(self.option.results.reports) - 1, "chosen": level, "tried": list(self.tried)}
+        decision = {"graph": len(self.option.results.reports) - 1, "chosen": level,
+                    "placement": compiled.report.placement, "tried": list(self.tried)}
         self.option.results.precision.append(decision)
-        log.info("torch_ttnn: graph %d precision %s (tried %s)", decision["graph"], level,
-                 ", ".join(f"{lv}: PCC {p}" for lv, p in self.tried))
+        log.info("torch_ttnn: graph %d: precision %s, activations in %s (tried %s)", decision["graph"], level,
+                 decision["placement"], self.tried)
         return out

@@ -28,6 +28,7 @@ class GraphReport:
     folded: collections.Counter = field(default_factory=collections.Counter)       # parameter preprocessing
     captured_ops: collections.Counter = field(default_factory=collections.Counter)  # as captured, pre-passes
     precision: str = "bf16"                         # weight precision of the program (compiler/precision.py)
+    placement: str = "dram"                         # "l1" when activations were placed in L1
 
     def record_fallback(self, target, reason: str, strict: bool) -> None:
         name = op_name(target)
@@ -58,6 +59,7 @@ class GraphReport:
             "folded": dict(self.folded),
             "input_shapes": {k: sorted(map(str, v)) for k, v in self.input_shapes.items()},
             "precision": self.precision,
+            "placement": self.placement,
         }
 
 

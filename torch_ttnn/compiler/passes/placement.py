@@ -1,0 +1,128 @@
+"""L1 placement: op outputs in L1 (interleaved over every core's bank) while they fit, by liveness.
+
+A DRAM-interleaved activation costs DRAM bandwidth (258 GB/s on Wormhole) every time it is written and read;
+in L1 the same bytes move over each core's NoC link (30 B/cycle a core: ~1.9 TB/s on 64 cores). The pass walks
+the program in order, keeps the bytes of the L1 tensors alive at each point (a tensor lives from the op that
+makes it to its `ttnn.deallocate`), and gives an op's output `memory_config=L1` when it fits within the budget:
+a fraction of the device's L1, the rest left to the circular buffers the ops allocate per core
+(PLACEMENT_BUDGET; TT-Metal's own compiler budgets ~1,364 of 1,464 KB a core for tensors, with an op model that
+knows each op's circular buffers, which the simulator does not, hence the margin).
+
+Not placed: parameters (they persist across calls), views (reshape/view/squeeze/unsqueeze share their input's
+buffer), outputs to the host, ops without a memory_config parameter. The simulator's L1 allocator refuses an
+over-full L1 as TT-NN does; the compiler's search (compiler/precision.py) then falls back to DRAM.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import warnings
+
+import torch
+import torch.fx
+
+from ..meta import tt_meta
+from .base import Pass, PassResult
+
+PLACEMENT_BUDGET = 0.5      # of the device's L1, for activations (see the module docstring)
+# operands TT-NN requires in DRAM: (op, argument name or position)
+DRAM_OPERANDS = {("scaled_dot_product_attention", "attn_mask")}
+_SKIP = {"reshape", "view", "squeeze", "unsqueeze", "unsqueeze_to_4D", "to_torch", "from_device", "deallocate",
+         "to_device", "to_memory_config", "move", "reallocate"}
+
+
+def _accepts_memory_config(target) -> bool:
+    fn = getattr(target, "fn", target)
+    try:
+        return "memory_config" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _bytes(node, ttnn) -> int:
+    v = node.meta.get("val")
+    meta = tt_meta(node)
+    if not isinstance(v, torch.Tensor) or meta is None:
+        return 0
+    shape = tuple(int(d) for d in v.shape) or (1,)
+    if meta.layout == ttnn.TILE_LAYOUT:
+        h = -(-shape[-2] // 32) * 32 if len(shape) >= 2 else 32
+        w = -(-shape[-1] // 32) * 32
+        tiles = math.prod(shape[:-2]) * (h // 32) * (w // 32)
+        per_tile = {ttnn.bfloat8_b: 1088, ttnn.bfloat4_b: 576}.get(meta.dtype)
+        if per_tile is None:
+            per_tile = 1024 * (4 if meta.dtype in (ttnn.float32, ttnn.int32, ttnn.uint32) else 2)
+        return tiles * per_tile
+    elem = 4 if meta.dtype in (ttnn.float32, ttnn.int32, ttnn.uint32) else 2
+    return math.prod(shape) * elem
+
+
+_VIEWS = ("reshape", "view", "squeeze", "unsqueeze", "unsqueeze_to_4D")
+
+
+def _needs_dram(n) -> bool:
+    """Whether n's buffer (n, or a view of it: reshape and co. share the buffer) feeds an operand that TT-NN
+    requires in DRAM."""
+    chain, todo = {n}, [n]
+    while todo:
+        for u in todo.pop().users:
+            if getattr(u.target, "__name__", "") in _VIEWS:
+                chain.add(u)
+                todo.append(u)
+            for op, arg in DRAM_OPERANDS:
+                if getattr(u.target, "__name__", "") == op and u.kwargs.get(arg) in chain:
+                    return True
+    return False
+
+
+class L1Placement(Pass):
+    name = "l1_placement"
+
+    def __init__(self, ttnn, device, budget: float = PLACEMENT_BUDGET):
+        self.ttnn = ttnn
+        self.device = device
+        stats = device.memory_stats()["L1"] if hasattr(device, "memory_stats") else None
+        total = stats["total_bytes"] if stats else 0
+        self.budget = int(total * budget)
+        self.placed = 0
+
+    def call(self, gm: torch.fx.GraphModule) -> PassResult:
+        if self.budget <= 0:
+            return PassResult(gm, False)
+        ttnn = self.ttnn
+        dealloc = getattr(ttnn, "deallocate", None)
+        live, sizes = 0, {}
+        consts: dict = {}
+
+        def config(name, obj):
+            if name not in consts:
+                setattr(gm, name, obj)
+                first = next(x for x in gm.graph.nodes if x.op != "placeholder")
+                with gm.graph.inserting_before(first), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    consts[name] = gm.graph.get_attr(name)
+            return consts[name]
+
+        for n in list(gm.graph.nodes):
+            if n.op != "call_function":
+                continue
+            if n.target is dealloc:
+                live -= sizes.pop(n.args[0], 0)
+                continue
+            name = getattr(n.target, "__name__", "")
+            meta = tt_meta(n)
+            if (name in _SKIP or meta is None or not meta.on_device or "memory_config" in n.kwargs
+                    or not _accepts_memory_config(n.target) or not isinstance(n.meta.get("val"), torch.Tensor)):
+                continue
+            size = _bytes(n, ttnn)
+            if size <= 0 or live + size > self.budget or _needs_dram(n):
+                # explicitly DRAM: with no memory_config an op's output follows its input, which may be in L1
+                n.kwargs = {**n.kwargs, "memory_config": config("ttnn_dram_config", ttnn.DRAM_MEMORY_CONFIG)}
+                continue
+            n.kwargs = {**n.kwargs, "memory_config": config("ttnn_l1_config", ttnn.L1_MEMORY_CONFIG)}
+            sizes[n] = size
+            live += size
+            self.placed += 1
+        if consts:
+            gm.recompile()
+        return PassResult(gm, bool(consts))
