@@ -112,3 +112,26 @@ def test_deleted_compiled_model_releases_its_device_memory(device):
     torch._dynamo.reset()
     gc.collect()
     assert current() <= base + 4096, current() - base
+
+
+def test_float32_state_updated_in_forward_keeps_its_precision():
+    class Acc(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("t", torch.zeros(()))
+            self.register_buffer("small", torch.full((), 10.0))
+
+        def forward(self, x):
+            self.t += x.sum()
+            self.small += 1e-3            # below bfloat16's resolution at 10: lost on the device
+            return x * 2
+
+    m, ref = Acc(), Acc()
+    c = torch.compile(m, backend="ttnn")
+    with torch.no_grad():
+        for _ in range(300):
+            y = c(torch.full((4,), 0.25))
+            ref(torch.full((4,), 0.25))
+    torch.testing.assert_close(y, torch.full((4,), 0.5))
+    assert float(m.t) == 300.0
+    torch.testing.assert_close(m.small, ref.small, rtol=1e-6, atol=1e-6)     # float32 arithmetic, as eager

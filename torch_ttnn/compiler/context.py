@@ -85,13 +85,18 @@ class LoweringContext:
     def dtype_for(self, x_or_dtype):
         """The TT-NN dtype a torch value of this dtype lives in on the device."""
         dt = x_or_dtype if isinstance(x_or_dtype, torch.dtype) else val(x_or_dtype).dtype
-        d = device_dtype(self.ttnn, dt, fp32=getattr(self.option, "fp32", False))
+        d = device_dtype(self.ttnn, dt, fp32=self._fp32())
         if d is None:
             raise Unsupported(f"{dt} tensors cannot live on the device")
         return d
 
     def float_dtype(self):
-        return self.ttnn.float32 if getattr(self.option, "fp32", False) else self.ttnn.bfloat16
+        return self.ttnn.float32 if self._fp32() else self.ttnn.bfloat16
+
+    def _fp32(self) -> bool:
+        """float32 on the device: the user's choice, or an op that updates float32 state (passes/state.py)."""
+        return bool(getattr(self.option, "fp32", False)
+                    or (self.node is not None and self.node.meta.get("fp32_state")))
 
     # --- operands ------------------------------------------------------------------------------
     def tile(self, x, dtype=None) -> In:

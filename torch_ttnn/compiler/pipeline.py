@@ -79,6 +79,9 @@ def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_
     graph under precision="auto", a PrecisionSearch that picks the weight precision on the first call
     (precision.py)."""
     from .specialize import SpecializingGraph, is_symbolic
+    if not option.fp32:   # while aot_autograd's metadata is at hand (the search compiles later)
+        from .passes.state import KeepStateDtype
+        KeepStateDtype()(agm)
     if is_symbolic(agm):
         def compile_specialized(sgm):
             return compile_graph(sgm, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs)
