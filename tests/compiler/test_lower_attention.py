@@ -104,3 +104,27 @@ def test_known_gaps(device, dropout):
     q, k, v = _qkv()
     check_lowered(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, dropout_p=dropout) * 0, (q, k, v),
                   device=device, expect=(SDPA,))
+
+
+@pytest.mark.parametrize("head_dim", [16, 64])
+@pytest.mark.parametrize("kind", ["bool", "float"])
+def test_fully_masked_query_row_gives_zero(device, head_dim, kind):
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(1, 2, 8, head_dim) for _ in range(3))
+    if kind == "bool":
+        mask = torch.ones(1, 1, 8, 8, dtype=torch.bool)
+        mask[..., 3, :] = False
+    else:
+        mask = torch.zeros(1, 1, 8, 8)
+        mask[..., 3, :] = float("-inf")
+        mask[..., 5, 2:] = torch.finfo(torch.float32).min      # HF's way of masking
+
+    def f(q, k, v, m):
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=m)
+
+    option = torch_ttnn.TorchTtnnOption(device=device)
+    out = torch.compile(f, backend=torch_ttnn.backend, options=option)(q, k, v, mask)
+    ref = f(q, k, v, mask)
+    assert torch.isfinite(out).all()
+    assert not out[:, :, 3].any()                                  # aten returns 0 for such a row
+    torch.testing.assert_close(out, ref, atol=0.06, rtol=0.05)

@@ -92,6 +92,9 @@ def _math_forward(ctx, q, k, v, mask, is_causal, scale, need_lse, lse_shape):
     shape = [b, h, sq, sk]
     dt = _fdt(ctx)
     if not need_lse:
+        valid = None
+        if mask is not None:
+            mask, valid = _finite_mask(ctx, mask)
         mshape = None if mask is None else ctx.shape(mask)
         if not is_causal and (mask is None or (len(mshape) == 4 and scale_mask_softmax_supported(shape, mshape))):
             s = _mm(ctx, q, k, shape, tb=True)
@@ -102,7 +105,10 @@ def _math_forward(ctx, q, k, v, mask, is_causal, scale, need_lse, lse_shape):
         else:
             x = _logits(ctx, q, k, scale, mask, is_causal)
             p = softmax_call(ctx, "softmax", x, -1, dtype=dt, out_val=fake(shape))
-        return _mm(ctx, p, v, [b, h, sq, dv]), None
+        out = _mm(ctx, p, v, [b, h, sq, dv])
+        if valid is not None:   # a query row that may attend to nothing gives 0, as aten's kernel does
+            out = _ew(ctx, "multiply", out, valid, [b, h, sq, dv])
+        return out, None
     x = _logits(ctx, q, k, scale, mask, is_causal)
     kshape = [b, h, sq, 1]
     m = reduce_call(ctx, "max", x, [3], True, dt, out_val=fake(kshape))
@@ -113,6 +119,22 @@ def _math_forward(ctx, q, k, v, mask, is_causal, scale, need_lse, lse_shape):
     lse = ctx.call("add", ctx.tile(ctx.call("log", ctx.tile(ssum, dt), out_val=fake(kshape)), dt), ctx.tile(m, dt),
                    out_val=fake(kshape))
     return out, reshape(ctx, lse, lse_shape)
+
+
+MASKED = -1.0e4    # an additive mask entry at or below this masks its key (finite: no inf - inf in softmax)
+
+
+def _finite_mask(ctx, mask):
+    """(the additive mask with -inf (and anything below MASKED) raised to MASKED, a 0/1 [.., sq, 1] factor that
+    is 0 for the query rows whose every key is masked). With a finite mask a fully masked row's softmax is
+    uniform instead of NaN/inf; the factor then zeroes that row's output, which is what aten returns."""
+    dt = _fdt(ctx)
+    ms = list(ctx.shape(mask))
+    clamped = ctx.call("maximum", ctx.tile(mask, dt), MASKED, out_val=fake(ms))
+    row = ms[:-1] + [1]
+    best = reduce_call(ctx, "max", clamped, [len(ms) - 1], True, dt, out_val=fake(row))
+    valid = ctx.call("gt", ctx.tile(best, dt), MASKED, out_val=fake(row))
+    return clamped, valid
 
 
 def _mask4(ctx, mask, b, h, sq, sk):
