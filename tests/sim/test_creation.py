@@ -77,8 +77,10 @@ def test_empty(device):
     like = ttnn.empty_like(e, dtype=ttnn.float32)
     assert like.dtype == ttnn.float32 and like.shape == e.shape and like.device() is device
     used = device.memory_stats()["DRAM"]["current_bytes"]
-    ttnn.empty((1024, 1024), ttnn.bfloat16, TL, device)
+    big = ttnn.empty((1024, 1024), ttnn.bfloat16, TL, device)
     assert device.memory_stats()["DRAM"]["current_bytes"] > used
+    del big                                        # the last reference frees the buffer, as in ttnn
+    assert device.memory_stats()["DRAM"]["current_bytes"] == used
     with pytest.raises(TTNNError, match="needs a device"):
         ttnn.empty_like(ttnn.from_torch(torch.randn(2, 2)))
     with pytest.raises(TTNNError, match="TILE"):

@@ -236,3 +236,25 @@ def test_operands_on_a_closed_or_other_device_are_refused(fresh):
     t = ttnn.from_torch(torch.ones(2, 2), dtype=ttnn.bfloat16, device=a)
     with pytest.raises(TTNNError, match="already on device 3"):
         ttnn.to_device(t, b)
+
+
+def test_dropped_tensors_free_their_buffers(device):
+    # real ttnn frees a device buffer when its last tensor goes; three 41 MB L1 tensors in turn fit
+    for _ in range(3):
+        t = ttnn.empty((20000, 1, 1), ttnn.bfloat16, ttnn.TILE_LAYOUT, device, ttnn.L1_MEMORY_CONFIG)
+        del t
+    assert device.memory_stats()["L1"]["current_bytes"] == 0
+    x = ttnn.from_torch(torch.randn(256, 256), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
+    base = device.memory_stats()["DRAM"]["current_bytes"]
+    y = ttnn.relu(x)
+    one = device.memory_stats()["DRAM"]["current_bytes"] - base       # one 256x256 buffer, bank-aligned
+    assert one >= 256 * 256 * 2
+    for _ in range(99):
+        y = ttnn.relu(x)
+    assert device.memory_stats()["DRAM"]["current_bytes"] == base + one      # only the last y is alive
+    del y
+    view = ttnn.reshape(x, (1, 256, 256))          # a view shares x's buffer: it keeps it alive
+    del x
+    assert view.is_allocated() and device.memory_stats()["DRAM"]["current_bytes"] == base
+    del view
+    assert device.memory_stats()["DRAM"]["current_bytes"] == base - one

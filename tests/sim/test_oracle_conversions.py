@@ -462,3 +462,21 @@ def test_tile_and_element_sizes():
 def test_rank0_shapes():
     for layout in LAYOUTS:
         compare(lambda m: m.from_torch(torch.tensor(3.25), dtype=m.bfloat16, layout=getattr(m, layout)), layout)
+
+
+# ------------------------------------------------------------------------------------------------
+# Device typecast into integers: the wheel's golden function (Wormhole), every float source
+# ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("src", ["bfloat16", "float32", "bfloat8_b"])
+@pytest.mark.parametrize("dst", ["uint16", "uint32", "uint8", "int32"])
+def test_device_typecast_to_integers_matches_the_golden_function(device, src, dst):
+    values = torch.tensor([0.5, 1.5, 2.5, -0.5, -1.5, -300.0, 255.75, 256.0, 300.0, 65535.0, 70000.0, 1e6,
+                           -1e6, 0.0, 3.25, 7.75] * 4)
+    t = sim.from_torch(values, dtype=getattr(sim, src), layout=sim.TILE_LAYOUT, device=device)
+    stored = sim.to_torch(t).float()                         # the source values as the device holds them
+    got = sim.to_torch(sim.typecast(t, getattr(sim, dst))).to(torch.int64)
+    golden = real.get_golden_function(real.typecast)
+    want = golden(stored, dtype=getattr(real, dst), _ttnn_input_dtype=getattr(real, src),
+                  _ttnn_arch_name="wormhole_b0").to(torch.int64)
+    assert torch.equal(got, want), (src, dst, stored.tolist(), got.tolist(), want.tolist())

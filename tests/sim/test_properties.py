@@ -90,8 +90,10 @@ def test_row_major_pages_are_aligned_in_every_bank(device):
     t = ttnn.from_torch(torch.randn(1000, 5), dtype=ttnn.bfloat16, device=device)            # 1000 pages of 10 B
     assert t.buffer_size() == 10_000
     assert device.memory_stats()["DRAM"]["current_bytes"] == 12 * (-(-1000 // 12)) * 32
-    ttnn.from_torch(torch.randn(1000, 5), dtype=ttnn.bfloat16, device=device, memory_config=ttnn.L1_MEMORY_CONFIG)
+    t1 = ttnn.from_torch(torch.randn(1000, 5), dtype=ttnn.bfloat16, device=device,
+                         memory_config=ttnn.L1_MEMORY_CONFIG)
     assert device.memory_stats()["L1"]["current_bytes"] == 64 * (-(-1000 // 64)) * 16
+    assert t1.is_allocated()
 
 
 # ------------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ class Allocation:
     num_banks: int           # banks the buffer spans
     size: int                # the buffer's own size in bytes (pages * page size)
     freed: bool = False
+    holders: int = 0         # live ttnn.Tensor objects on this buffer (views share it); 0: freed, as in ttnn
 
     @property
     def reserved_bytes(self) -> int:

@@ -97,8 +97,30 @@ class Tensor:
         self._layout = Layout(layout)
         self._device = device
         self._memory_config = memory_config
+        old = getattr(self, "_alloc", None)
+        if old is not None and old is not alloc:
+            self._release()
+        if alloc is not None and old is not alloc:
+            alloc.holders += 1
         self._alloc: Optional[Allocation] = alloc
         self._pad = pad
+
+    def _release(self) -> None:
+        """This object stops holding its buffer; the last holder frees it (real ttnn frees a device buffer when
+        its last tensor goes away)."""
+        alloc = getattr(self, "_alloc", None)
+        if alloc is None or alloc.freed:
+            return
+        alloc.holders -= 1
+        dev = self._device
+        if alloc.holders <= 0 and dev is not None and getattr(dev, "is_open", False):
+            dev.memory[alloc.buffer_type].free(alloc)
+
+    def __del__(self):
+        try:
+            self._release()
+        except Exception:   # interpreter shutdown: modules may be gone already
+            pass
 
     @classmethod
     def _new(cls, value, dtype, layout, device=None, memory_config=None, alloc=None, pad=None) -> "Tensor":

@@ -350,7 +350,38 @@ def typecast(input_tensor, dtype, *, memory_config=None, output_tensor=None, sub
     if input_tensor._layout != Layout.TILE and (
             dtype in BLOCK_FLOAT_DTYPES or input_tensor._dtype in BLOCK_FLOAT_DTYPES):
         fail("typecast", f"input_tensor must be in TILE layout to convert to {dtype.name}")
+    if dtype in INT_DTYPES and dtype != input_tensor._dtype:
+        device = on_device("typecast", input_tensor=input_tensor)
+        value = device_int_cast(_as_source(input_tensor), input_tensor._dtype, dtype)
+        pad = input_tensor._pad
+        if pad is not None:     # the padding goes through the same conversion
+            pad = float(device_int_cast(torch.tensor([pad]), input_tensor._dtype, dtype)[0])
+        return make_output("typecast", device, value, dtype, input_tensor._layout,
+                           out_memory_config(memory_config, input_tensor), pad=pad, rounded=True)
     return _convert("typecast", input_tensor, input_tensor._layout, dtype, memory_config, 0.0)
+
+
+def device_int_cast(x: torch.Tensor, src: DataType, dst: DataType) -> torch.Tensor:
+    """The device typecast into an integer format (Wormhole/Blackhole SFPU conversion, as the wheel's golden
+    function states it): to UINT16 floats round half up (block-float sources truncate) and saturate at
+    [0, 65535]; to UINT32 they truncate and saturate at [0, 2^32 - 1]; to UINT8 they truncate and wrap modulo
+    256; to INT32 they truncate (saturating at the int32 range). Returns int64 values."""
+    if x.is_floating_point():
+        x = x.to(torch.float32)
+        if dst == DataType.UINT16 and src not in BLOCK_FLOAT_DTYPES:
+            x = torch.floor(x + 0.5)
+        else:
+            x = torch.trunc(x)
+        x = torch.nan_to_num(x, nan=0.0).clamp(-2.0 ** 62, 2.0 ** 62).to(torch.int64)
+    else:
+        x = x.to(torch.int64)
+    if dst == DataType.UINT8:
+        return x % 256
+    if dst == DataType.UINT16:
+        return x.clamp(0, 65535)
+    if dst == DataType.UINT32:
+        return x.clamp(0, 2 ** 32 - 1)
+    return x.clamp(-2 ** 31, 2 ** 31 - 1)
 
 
 @ttnn_op("to_dtype", counted=False)
