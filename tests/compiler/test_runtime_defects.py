@@ -135,3 +135,13 @@ def test_float32_state_updated_in_forward_keeps_its_precision():
     torch.testing.assert_close(y, torch.full((4,), 0.5))
     assert float(m.t) == 300.0
     torch.testing.assert_close(m.small, ref.small, rtol=1e-6, atol=1e-6)     # float32 arithmetic, as eager
+
+
+@pytest.mark.parametrize("fp32", [False, True])
+def test_nan_follows_the_packer_rule_and_fp32_keeps_it(device, fp32):
+    # FACTS.md: the packer rounds float32 to bfloat16 with NaN -> Inf; float32 outputs keep NaN
+    x = torch.tensor([float("nan"), 1.0, -1.0, 4.0])
+    f = _compile(lambda x: (x + 1, torch.log(x), torch.sqrt(x)), device, fp32=fp32)
+    for out in f(x):
+        assert torch.isnan(out[0]) if fp32 else torch.isinf(out[0]), (fp32, out)
+    assert torch.isnan(f(x)[1][2]) if fp32 else torch.isinf(f(x)[1][2])       # log(-1)
