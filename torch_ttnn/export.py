@@ -141,6 +141,11 @@ class _Emitter:
             args = ", ".join(f"{f.name}={self.lit(getattr(v, f.name))}" for f in dataclasses.fields(v)
                              if f.init and (default is None or getattr(v, f.name) != getattr(default, f.name)))
             return f"ttnn.{type(v).__name__}({args})"
+        fields = getattr(type(v), "_FIELDS", None)     # keyword-only ttnn config classes (Conv2dConfig)
+        if fields is not None and getattr(self.ttnn, type(v).__name__, None) is type(v):
+            args = ", ".join(f"{name}={self.lit(getattr(v, name))}" for name, default in fields
+                             if getattr(v, name) != default)
+            return f"ttnn.{type(v).__name__}({args})"
         if callable(v):
             return self.callable(v)
         raise ExportError(f"cannot write a value of type {type(v).__qualname__} ({v!r}) as Python")

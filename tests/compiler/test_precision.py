@@ -118,3 +118,21 @@ def test_l1_placement_budget_and_sdpa_mask_stay_valid(device):
     assert all("refused" not in str(t) for t in decision["tried"])   # the mask was kept in DRAM up front
     stats = device.memory_stats()["L1"]
     assert stats["peak_bytes"] <= PLACEMENT_BUDGET * stats["total_bytes"] + 64 * 4096
+
+
+def test_auto_gives_convolutions_block_float_weights(device):
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Conv2d(32, 64, 3, padding=1), torch.nn.ReLU(),
+                            torch.nn.Conv2d(64, 64, 3, padding=1)).eval()
+    x = torch.randn(1, 32, 28, 28)
+    y, opt, _ = _run(m, x, device)
+    (decision,) = opt.results.precision
+    assert decision["chosen"] in ("bfp8-lofi", "bfp8") and pcc(y, m(x)) >= 0.99
+    code = opt.results.graph_modules[-1].code
+    assert code.count("conv_config = ttnn_conv_bfp8_config") == 2
+    assert opt.results.graph_modules[-1].ttnn_conv_bfp8_config.weights_dtype == device_dtype_bfp8()
+
+
+def device_dtype_bfp8():
+    import torch_ttnn.sim as sim
+    return sim.bfloat8_b

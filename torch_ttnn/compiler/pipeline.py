@@ -130,8 +130,9 @@ def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static
     passes = build_passes(option, ttnn, report, static_inputs, option.device)
     if precision != "bf16":
         from .passes.precision import WeightPrecision
-        passes.insert(next(i for i, p in enumerate(passes) if isinstance(p, DataMovement)) + 1,
-                      WeightPrecision(ttnn, precision))
+        # after the parameter preparation is cached (conv weights are prepared through ParamCache.derive)
+        anchor = [i for i, p in enumerate(passes) if isinstance(p, (DataMovement, CacheParamDerived))][-1]
+        passes.insert(anchor + 1, WeightPrecision(ttnn, precision))
     if l1:
         from .passes.placement import L1Placement
         passes.append(L1Placement(ttnn, option.device))

@@ -29,7 +29,7 @@ MIN_PCC = 0.99
 
 
 _PRODUCTS = {"aten.mm.default", "aten.addmm.default", "aten.bmm.default", "aten.linear.default",
-             "aten.matmul.default"}
+             "aten.matmul.default", "aten.convolution.default"}
 
 
 def levels_for(option, kind: str, agm=None) -> tuple:

@@ -8,7 +8,9 @@ Levels (compiler/precision.py chooses among them per graph, by accuracy):
     "bfp4"       weights in bfloat4_b (576 bytes a tile), LoFi
 Only weights loaded from parameters (the param cache's `load`) whose every use is the weight operand of a
 ttnn.linear / ttnn.matmul are converted; a parameter also used elsewhere (a tied embedding) keeps bfloat16.
-Activations and biases stay bfloat16.
+Convolutions get the level through `conv_config=Conv2dConfig(weights_dtype=...)` (given to the weight and
+bias preparation too, as TT-NN requires) and, for LoFi, `compute_config`; bfloat4_b convolution weights are
+not offered by TT-NN, so "bfp4" gives convolutions bfloat8_b. Activations stay bfloat16.
 """
 from __future__ import annotations
 
@@ -62,15 +64,47 @@ class WeightPrecision(Pass):
                 self.converted += 1
             if lofi and "compute_kernel_config" not in n.kwargs:
                 if cfg_node is None:
-                    gm.ttnn_lofi_config = ttnn.WormholeComputeKernelConfig(
+                    cfg_node = self._const(gm, "ttnn_lofi_config", ttnn.WormholeComputeKernelConfig(
                         math_fidelity=ttnn.MathFidelity.LoFi, math_approx_mode=False, fp32_dest_acc_en=False,
-                        packer_l1_acc=False)
-                    first = next(x for x in gm.graph.nodes if x.op != "placeholder")
-                    with gm.graph.inserting_before(first), warnings.catch_warnings():
-                        warnings.simplefilter("ignore", UserWarning)
-                        cfg_node = gm.graph.get_attr("ttnn_lofi_config")
+                        packer_l1_acc=False))
                 n.kwargs = {**n.kwargs, "compute_kernel_config": cfg_node}
-        if self.converted or cfg_node is not None:
+        conv_changed = self._convs(gm, lofi)
+        if self.converted or cfg_node is not None or conv_changed:
             gm.recompile()
             return PassResult(gm, True)
         return PassResult(gm, False)
+
+    def _const(self, gm, name, obj):
+        node = next((n for n in gm.graph.nodes if n.op == "get_attr" and n.target == name), None)
+        if node is None:
+            setattr(gm, name, obj)
+            first = next(x for x in gm.graph.nodes if x.op != "placeholder")
+            with gm.graph.inserting_before(first), warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                node = gm.graph.get_attr(name)
+        return node
+
+    def _convs(self, gm, lofi: bool) -> int:
+        """conv2d/conv1d whose weights come from prepare_conv_weights of a parameter: block-float weights."""
+        ttnn = self.ttnn
+        changed = 0
+        for n in list(gm.graph.nodes):
+            if not (n.op == "call_function" and getattr(n.target, "__name__", None) in ("conv2d", "conv1d")):
+                continue
+            w, b = n.kwargs.get("weight_tensor"), n.kwargs.get("bias_tensor")
+            preps = [x for x in (w, b) if isinstance(x, torch.fx.Node)]
+            if (not isinstance(w, torch.fx.Node) or w.op != "call_method" or w.target != "derive"
+                    or "conv_config" in n.kwargs or any(x.op != "call_method" or x.target != "derive"
+                                                        or len(x.users) != 1 for x in preps)):
+                continue
+            cfg = self._const(gm, "ttnn_conv_bfp8_config", ttnn.Conv2dConfig(weights_dtype=ttnn.bfloat8_b))
+            for x in preps:
+                x.kwargs = {**x.kwargs, "conv_config": cfg}
+            extra = {"conv_config": cfg}
+            if lofi and "compute_config" not in n.kwargs:
+                extra["compute_config"] = self._const(gm, "ttnn_lofi_config", ttnn.WormholeComputeKernelConfig(
+                    math_fidelity=ttnn.MathFidelity.LoFi, math_approx_mode=False, fp32_dest_acc_en=False,
+                    packer_l1_acc=False))
+            n.kwargs = {**n.kwargs, **extra}
+            changed += 1
+        return changed
