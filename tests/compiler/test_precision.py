@@ -129,7 +129,7 @@ def test_auto_gives_convolutions_block_float_weights(device):
     (decision,) = opt.results.precision
     assert decision["chosen"] in ("bfp8-lofi", "bfp8") and pcc(y, m(x)) >= 0.99
     code = opt.results.graph_modules[-1].code
-    assert code.count("conv_config = ttnn_conv_bfp8_config") == 2
+    assert code.count("conv_config = ttnn_conv_bfp8_config") == 6    # 2 convs: weights, bias, conv
     assert opt.results.graph_modules[-1].ttnn_conv_bfp8_config.weights_dtype == device_dtype_bfp8()
 
 
