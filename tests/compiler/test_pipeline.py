@@ -1,4 +1,6 @@
 """End-to-end behaviour of the backend: lowering, data movement, load-params-once, fallback, reports."""
+import pathlib
+
 import pytest
 import torch
 
@@ -116,6 +118,15 @@ def test_gen_graphviz_writes_svg_per_pass(device, tmp_path):
     files = sorted(p.name for p in (tmp_path / "graphviz").rglob("*") if p.is_file())
     assert any(f.endswith("lower_to_ttnn.svg") or f.endswith("lower_to_ttnn.dot") for f in files), files
     assert len(files) >= 5
+
+
+def test_gen_graphviz_without_metrics_path_uses_a_temporary_folder(device, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)                  # ./metrics must stay untouched
+    option = torch_ttnn.TorchTtnnOption(device=device, gen_graphviz=True)
+    torch.compile(torch.exp, backend=torch_ttnn.backend, options=option)(torch.randn(4, 4))
+    assert not (tmp_path / "metrics").exists()
+    out = pathlib.Path(option._graphviz_tmp) / "graphviz"
+    assert any(p.is_file() for p in out.rglob("*"))
 
 
 def test_unknown_option_is_an_error():

@@ -99,6 +99,19 @@ def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_
                           precision=levels[0], record=True)
 
 
+def _graphviz_root(option) -> str:
+    """Where gen_graphviz writes: metrics_path, else a temporary folder (never ./metrics, which collides with
+    the repository's committed metrics when run from its root); said once in the log."""
+    if option.metrics_path:
+        return option.metrics_path
+    if getattr(option, "_graphviz_tmp", None) is None:
+        import tempfile
+        option._graphviz_tmp = tempfile.mkdtemp(prefix="torch-ttnn-graphviz-")
+        log.warning("torch_ttnn: gen_graphviz writes the graphs under %s (set metrics_path to choose)",
+                    option._graphviz_tmp)
+    return option._graphviz_tmp
+
+
 def record_program(option, compiled: "CompiledGraph") -> None:
     """Make a compiled program visible in option.results (graphs, graph modules, reports)."""
     option.results.graphs.append(compiled.gm.graph)
@@ -121,7 +134,7 @@ def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static
     after_each = None
     if option.gen_graphviz:
         from ..tools.graphviz import write_pass_svg
-        out = os.path.join(option.metrics_path or "metrics", "graphviz")
+        out = os.path.join(_graphviz_root(option), "graphviz")
 
         def after_each(pass_name, gm):
             write_pass_svg(gm, out, f"graph{index}_{kind}", pass_name)
