@@ -46,8 +46,14 @@ def test_fallback_runs_on_host_and_is_reported(device):
 def test_strict_mode_turns_fallback_into_error(device):
     def f(x):
         return torch.special.bessel_j0(x)
-    with pytest.raises(Exception, match="strict"):
+    from torch_ttnn.compiler.report import FallbackError
+    with pytest.raises(Exception, match="strict") as info:
         compile_and_run(f, (torch.randn(3),), device=device, strict=True)
+    err = info.value
+    while not isinstance(err, FallbackError) and err.__cause__ is not None:   # dynamo wraps backend errors
+        err = err.__cause__
+    assert isinstance(err, FallbackError)
+    assert str(err).startswith("aten.special_bessel_j0.default cannot be lowered to TT-NN")   # op and reason first
 
 
 def test_intermediates_are_deallocated(device):

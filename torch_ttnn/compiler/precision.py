@@ -88,8 +88,12 @@ class PrecisionSearch:
 
     def _run(self, level, on_l1, args):
         from .pipeline import _copy_aten
-        compiled = self.compile_fn(_copy_aten(self.agm), level, on_l1)
-        return compiled, compiled(*args)
+        compiled = self.compile_fn(_copy_aten(self.agm), level, on_l1)   # a compile error is not a refusal
+        try:
+            return compiled, compiled(*args)
+        except Exception as e:
+            e.placement_refusal = on_l1
+            raise
 
     def _choose(self, args):
         from .. import runtime
@@ -104,7 +108,7 @@ class PrecisionSearch:
             try:
                 compiled, out = self._run(level, l1, args)
             except Exception as e:
-                if not l1:
+                if not getattr(e, "placement_refusal", False):
                     raise
                 log.warning("torch_ttnn: L1 placement refused by the device (%s: %s); activations stay in DRAM",
                             type(e).__name__, str(e).splitlines()[0] if str(e) else "")

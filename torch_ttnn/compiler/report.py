@@ -66,6 +66,8 @@ class GraphReport:
 class FallbackError(RuntimeError):
     """Strict mode: an op could not be lowered."""
 
+    user_facing = True      # the pass manager re-raises it as it is (the op and reason first)
+
 
 def format_report(reports, counters: dict | None = None) -> str:
     """A lowering report a person reads: ops lowered, ops left on the host and why, transfers."""

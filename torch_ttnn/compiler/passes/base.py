@@ -59,8 +59,10 @@ class PassManager:
                 res = p(gm)
             except Exception as e:
                 before = ", ".join(map(repr, done)) or "none"
-                raise PassError(f"pass {p!r} failed (passes run before it: {before}): "
-                                f"{type(e).__name__}: {e}") from e
+                if getattr(e, "user_facing", False):   # e.g. strict mode: the op and its reason come first
+                    e.add_note(f"(raised in pass {p!r}; passes run before it: {before})")
+                    raise
+                raise PassError(f"{type(e).__name__}: {e} (in pass {p!r}; passes run before it: {before})") from e
             self.timings[repr(p)] = self.timings.get(repr(p), 0.0) + time.perf_counter() - t0
             gm = res.graph_module
             if res.modified:
