@@ -75,7 +75,9 @@ def format_report(reports, counters: dict | None = None) -> str:
     total_before = sum(sum(r.aten_ops.values()) for r in reports)
     total_remaining = sum(sum(r.remaining.values()) for r in reports)
     lines.append(f"graphs compiled: {len(reports)}")
-    lines.append(f"aten ops: {total_before} before lowering, {total_remaining} left on the host")
+    captured = sum(sum((r.captured_ops or r.aten_ops).values()) for r in reports)
+    lines.append(f"aten ops: {captured} captured (the metrics' \"torch ops before\"), {total_before} reach "
+                 f"lowering after fusions and folding, {total_remaining} left on the host")
     lowered = collections.Counter()
     for r in reports:
         lowered.update(r.lowered)
