@@ -133,6 +133,7 @@ class ModelMetrics:
     modelled: Optional[dict] = None                     # profiler summary: arch, bounds, top ops, utilisation
     dynamic_programs: list = field(default_factory=list)  # programs built for graphs with dynamic shapes
     precision: Optional[str] = None                     # weight precision the compiled graphs ran with
+    placement: Optional[str] = None                     # where activations lived: dram, l1 or both
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -297,6 +298,8 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
             shapes.setdefault(k, set()).update(v)
     m.input_shapes = {k: sorted(v) for k, v in shapes.items()}
     m.precision = precision_summary(reports)
+    places = sorted({getattr(r, "placement", "dram") for r in reports})
+    m.placement = "+".join(places) if places else None
     m.dynamic_programs = [{"graph": p["graph"], "kind": p["kind"], "shapes": p["shapes"],
                            "bucket": p.get("bucket", False)} for p in option.results.programs]
     profiler = getattr(device, "profiler", None)
@@ -370,7 +373,7 @@ def format_metrics(m: ModelMetrics) -> str:
         f"{'accuracy (tokens):' if m.generation else 'accuracy (PCC):':<23}{m.accuracy} %",
         f"peak device memory:    DRAM {mb(m.peak_dram_bytes)}, L1 {mb(m.peak_l1_bytes)}",
         f"compiled graphs:       {m.graphs} ({m.graph_breaks} graph breaks)",
-        f"weight precision:      {m.precision}",
+        f"weight precision:      {m.precision} (activations in {m.placement})",
     ]
     if m.dynamic_programs:
         lines.append(f"dynamic-shape programs: {len(m.dynamic_programs)} "

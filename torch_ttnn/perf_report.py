@@ -26,7 +26,8 @@ def write_profile(directory, m, device) -> None:
     d = pathlib.Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     out = {"model_name": m.model_name, "success": m.success, "error": m.error, "accuracy": m.accuracy,
-           "modelled": m.modelled, "op_launches": m.op_launches, "ops_remaining": m.ops_remaining}
+           "modelled": m.modelled, "op_launches": m.op_launches, "ops_remaining": m.ops_remaining,
+           "precision": m.precision, "placement": m.placement}
     (d / "perf.json").write_text(json.dumps(out, indent=1, default=str))
     if getattr(device, "profiler", None) is not None and device.profiler.rows:
         device.profiler.to_csv(d / "ops.csv")
@@ -101,7 +102,9 @@ def format_profile(p: dict, top: int = 10) -> str:
     if not p.get("success"):
         return f"{p['model_name']}: the compiled run failed: {p.get('error')}"
     s = p["modelled"]
-    lines = [f"model:                 {p['model_name']} (accuracy {p['accuracy']} %)"] + format_modelled(s)
+    lines = [f"model:                 {p['model_name']} (accuracy {p['accuracy']} %)",
+             f"optimizer:             weights {p.get('precision')}, activations in {p.get('placement')}"]
+    lines += format_modelled(s)
     lines.append("top ops by modelled kernel time:")
     total = s["kernel_us"] or 1.0
     for o in s["top_ops"][:top]:
