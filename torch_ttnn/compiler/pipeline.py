@@ -88,7 +88,7 @@ def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_
         return SpecializingGraph(agm, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs,
                                  compile_fn=compile_specialized)
     from .precision import PrecisionSearch, levels_for, placement_for
-    levels = levels_for(option, kind, agm)
+    levels = levels_for(option, kind, agm, static_inputs)
     l1 = placement_for(option, kind)
     if len(levels) > 1 or l1:
         return PrecisionSearch(agm, levels, l1=l1, option=option,

@@ -32,9 +32,22 @@ _PRODUCTS = {"aten.mm.default", "aten.addmm.default", "aten.bmm.default", "aten.
              "aten.matmul.default", "aten.convolution.default"}
 
 
-def levels_for(option, kind: str, agm=None) -> tuple:
+SEARCH_MAX_PARAM_BYTES = 1 << 30   # host memory: every candidate program holds its own converted weights
+
+
+def _param_bytes(agm, static_inputs) -> int:
+    total = 0
+    for i, n in enumerate(n for n in agm.graph.nodes if n.op == "placeholder"):
+        v = n.meta.get("val")
+        if i in static_inputs and isinstance(v, torch.Tensor):
+            total += v.numel() * v.element_size()
+    return total
+
+
+def levels_for(option, kind: str, agm=None, static_inputs=frozenset()) -> tuple:
     """The levels to try, in order (one level: no search). No search for a graph without matrix products
-    (nothing to convert) or with random ops (their draws cannot be compared with torch's)."""
+    (nothing to convert), with random ops (their draws cannot be compared with torch's), or with more than
+    1 GiB of parameters (the candidates' weight copies would not fit this host's memory): bfloat16."""
     p = option.precision if option.optimize else "bf16"
     if kind != "inference" or p == "bf16":
         return ("bf16",)
@@ -42,6 +55,9 @@ def levels_for(option, kind: str, agm=None) -> tuple:
         from .passes.cleanup import _NONDETERMINISTIC
         targets = [n.target for n in agm.graph.nodes if n.op == "call_function"]
         if any(t in _NONDETERMINISTIC for t in targets) or not any(str(t) in _PRODUCTS for t in targets):
+            return ("bf16",)
+        if _param_bytes(agm, static_inputs) > SEARCH_MAX_PARAM_BYTES:
+            log.info("torch_ttnn: more than 1 GiB of parameters: no precision search, bfloat16 weights")
             return ("bf16",)
     if p == "auto":
         return AUTO_ORDER
