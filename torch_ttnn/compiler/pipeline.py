@@ -18,6 +18,7 @@ from .passes.layout import ChannelsLastLayout
 from .passes.lower import LowerToTTNN
 from .passes.training import TrainingPrecision
 from .passes.upsample import RecognizeUpsample
+from .program import BoxedProgram
 from .report import GraphReport
 
 log = logging.getLogger("torch_ttnn")
@@ -47,20 +48,16 @@ def build_passes(option, ttnn, report: GraphReport, static_inputs, device) -> li
     return passes
 
 
-class CompiledGraph:
+class CompiledGraph(BoxedProgram):
     """Runs a lowered GraphModule; what aot_autograd calls."""
 
     def __init__(self, gm: torch.fx.GraphModule, report: GraphReport, option):
+        super().__init__()
         self.gm = gm
         self.report = report
         self.option = option
-        # aot_autograd passes the arguments as one list where it honours boxing; an instance attribute, so
-        # that wrappers made with functools.wraps (dynamo's disable() around the backward) keep it
-        self._boxed_call = True
 
-    def __call__(self, *args):
-        if len(args) == 1 and isinstance(args[0], list):  # boxed call (graph inputs are never lists)
-            args = args[0]
+    def run(self, args):
         self.option.results.calls += 1
         return self.gm(*args)
 
@@ -85,7 +82,7 @@ def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_
     if is_symbolic(agm):
         def compile_specialized(sgm):
             return compile_graph(sgm, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs)
-        return SpecializingGraph(agm, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs,
+        return SpecializingGraph(agm, option=option, kind=kind, static_inputs=static_inputs,
                                  compile_fn=compile_specialized)
     from .precision import PrecisionSearch, levels_for, placement_for
     levels = levels_for(option, kind, agm, static_inputs)

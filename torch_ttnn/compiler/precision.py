@@ -16,10 +16,11 @@ search; placement="dram" keeps every activation in DRAM. The levels themselves: 
 """
 from __future__ import annotations
 
-import copy
 import logging
 
 import torch
+
+from .program import BoxedProgram
 
 log = logging.getLogger("torch_ttnn")
 
@@ -78,7 +79,7 @@ def placement_for(option, kind: str) -> bool:
     return bool(option.optimize) and option.placement == "auto" and kind == "inference"
 
 
-class PrecisionSearch:
+class PrecisionSearch(BoxedProgram):
     """What aot_autograd calls for an optimised inference graph: on the first call, compiles candidates from
     the fastest (the first precision level, activations in L1) down, and keeps the first that runs and is
     accurate. A placement is refused by running it (the simulated device raises on an over-full L1, as
@@ -86,7 +87,7 @@ class PrecisionSearch:
     graph. A precision level is refused by accuracy (PCC < 0.99 against torch on the host)."""
 
     def __init__(self, agm: torch.fx.GraphModule, levels: tuple, *, option, compile_fn, l1: bool = False):
-        self._boxed_call = True        # an instance attribute: kept by functools.wraps wrappers
+        super().__init__()
         self.agm = agm
         self.levels = levels
         self.l1 = l1
@@ -95,9 +96,7 @@ class PrecisionSearch:
         self.chosen = None
         self.tried: list = []
 
-    def __call__(self, *args):
-        if len(args) == 1 and isinstance(args[0], list):   # boxed call
-            args = args[0]
+    def run(self, args):
         if self.chosen is None:
             return self._choose(args)
         return self.chosen(*args)

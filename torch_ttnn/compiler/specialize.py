@@ -24,6 +24,8 @@ from typing import Any
 import torch
 import torch.fx
 
+from .program import BoxedProgram
+
 log = logging.getLogger("torch_ttnn")
 
 
@@ -71,16 +73,14 @@ def specialize(gm: torch.fx.GraphModule, args) -> torch.fx.GraphModule:
         return make_fx(gm, tracing_mode="fake", _allow_non_fake_inputs=True)(*args)
 
 
-class SpecializingGraph:
+class SpecializingGraph(BoxedProgram):
     """What aot_autograd calls for a symbolic graph: compiles and caches one program per call signature."""
 
-    def __init__(self, agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_inputs, compile_fn):
-        self._boxed_call = True     # an instance attribute: functools.wraps copies it onto dynamo's wrappers
+    def __init__(self, agm: torch.fx.GraphModule, *, option, kind: str, static_inputs, compile_fn):
+        super().__init__()
         self.agm = agm
         self.option = option
-        self.ttnn = ttnn
         self.kind = kind
-        self.static_inputs = static_inputs
         self.compile_fn = compile_fn
         self.programs: collections.OrderedDict = collections.OrderedDict()
         self.evicted = 0
@@ -95,9 +95,7 @@ class SpecializingGraph:
                             self.id, self.buckets.reason)
                 self.buckets = None
 
-    def __call__(self, *args):
-        if len(args) == 1 and isinstance(args[0], list):   # boxed call
-            args = args[0]
+    def run(self, args):
         if self.buckets is not None:
             plan = self.buckets.sizes(args)
             if plan is not None:

@@ -40,21 +40,17 @@ def _accepts_memory_config(target) -> bool:
 
 
 def _bytes(node, ttnn) -> int:
+    """Bytes of the node's device buffer: whole tiles (ttnn.tile_size) or row-major elements."""
     v = node.meta.get("val")
     meta = tt_meta(node)
     if not isinstance(v, torch.Tensor) or meta is None:
         return 0
     shape = tuple(int(d) for d in v.shape) or (1,)
     if meta.layout == ttnn.TILE_LAYOUT:
-        h = -(-shape[-2] // 32) * 32 if len(shape) >= 2 else 32
-        w = -(-shape[-1] // 32) * 32
-        tiles = math.prod(shape[:-2]) * (h // 32) * (w // 32)
-        per_tile = {ttnn.bfloat8_b: 1088, ttnn.bfloat4_b: 576}.get(meta.dtype)
-        if per_tile is None:
-            per_tile = 1024 * (4 if meta.dtype in (ttnn.float32, ttnn.int32, ttnn.uint32) else 2)
-        return tiles * per_tile
-    elem = 4 if meta.dtype in (ttnn.float32, ttnn.int32, ttnn.uint32) else 2
-    return math.prod(shape) * elem
+        h = -(-shape[-2] // 32) if len(shape) >= 2 else 1
+        w = -(-shape[-1] // 32)
+        return math.prod(shape[:-2]) * h * w * ttnn.tile_size(meta.dtype)
+    return math.prod(shape) * ttnn.element_size(meta.dtype)
 
 
 _VIEWS = ("reshape", "view", "squeeze", "unsqueeze", "unsqueeze_to_4D")

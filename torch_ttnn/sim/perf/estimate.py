@@ -31,22 +31,12 @@ def tensor(shape, dtype: DataType = DataType.BFLOAT16, layout: Layout = Layout.T
 def estimate(op: str, *args, outputs: list, preset: Optional[str] = None, **kwargs) -> OpCost:
     """The modelled cost of ttnn.`op` on `preset` (default: the default arch) for descriptor arguments."""
     from .._op import OPS
+    from .profiler import collect
     from .rules import NO_PROGRAM, RULES
     if op not in OPS:
         raise KeyError(f"ttnn.{op} is not an op of the simulator")
     if op in NO_PROGRAM:
         raise ValueError(f"ttnn.{op} launches no device program; it has no kernel cost")
-    pre, ins = {}, []
-
-    def visit(v):
-        if isinstance(v, TensorDesc):
-            pre[id(v)] = v
-            ins.append(v)
-        elif isinstance(v, (list, tuple)):
-            for x in v:
-                visit(x)
-
-    for v in list(args) + list(kwargs.values()):
-        visit(v)
+    pre, ins = collect(args, kwargs, lambda v: v if isinstance(v, TensorDesc) else None)
     call = Call(op, OPS[op].fn, args, kwargs, pre, ins, list(outputs), rates_for(resolve(preset)))
     return RULES[op](call)

@@ -259,26 +259,37 @@ def _tensors(out) -> list:
     return []
 
 
-def describe_args(args: tuple, kwargs: dict) -> tuple[dict, list]:
-    """Before the launch: (id(tensor) -> descriptor, the descriptors of every ttnn.Tensor argument in order, a
-    tensor passed twice listed twice) for the arguments, also inside lists."""
-    from ..tensor import Tensor
+def collect(args: tuple, kwargs: dict, desc_of) -> tuple[dict, list]:
+    """(id(tensor) -> descriptor, the descriptors of every tensor argument in order, a tensor passed twice listed
+    twice) for the arguments, also inside lists; `desc_of(value)` gives a value's descriptor or None."""
     pre: dict = {}
     ins: list = []
 
     def visit(v):
-        if isinstance(v, Tensor):
-            if v._value is not None:
-                d = pre.get(id(v))
-                if d is None:
-                    d = pre[id(v)] = describe(v)
-                ins.append(d)
-        elif isinstance(v, (list, tuple)):
+        if isinstance(v, (list, tuple)):
             for x in v:
                 visit(x)
+            return
+        d = pre.get(id(v))
+        if d is None:
+            d = desc_of(v)
+            if d is None:
+                return
+            pre[id(v)] = d
+        ins.append(d)
 
     for a in args:
         visit(a)
     for a in kwargs.values():
         visit(a)
     return pre, ins
+
+
+def _sim_desc(v):
+    from ..tensor import Tensor
+    return describe(v) if isinstance(v, Tensor) and v._value is not None else None
+
+
+def describe_args(args: tuple, kwargs: dict) -> tuple[dict, list]:
+    """collect() of the ttnn.Tensor arguments of a launch, taken before it runs."""
+    return collect(args, kwargs, _sim_desc)
