@@ -9,7 +9,9 @@ from ._api import manifest, signature_mismatch
 
 # Functions (not ops) of real ttnn that the simulator offers, checked the same way.
 FUNCTIONS = ["close_device", "synchronize_device", "init_device_compute_kernel_config", "get_golden_function",
-             "tile_size", "element_size", "is_tensor_storage_on_device", "has_tile_padding", "get_arch_name"]
+             "tile_size", "element_size", "is_tensor_storage_on_device", "has_tile_padding", "get_arch_name",
+             "begin_trace_capture", "end_trace_capture", "execute_trace", "release_trace",
+             "is_trace_capture_active"]
 
 
 @pytest.mark.parametrize("name", sorted(OPS))

@@ -18,6 +18,8 @@ from .memory import OutOfMemoryError
 from .ops import load_all as _load_all
 from .ops._common import TTNNError
 from .tensor import Tensor
+from .trace import (MeshTraceId, begin_trace_capture, end_trace_capture, execute_trace, is_trace_capture_active,
+                    release_trace)
 from .types import (DRAM_MEMORY_CONFIG, L1_BLOCK_SHARDED_MEMORY_CONFIG, L1_HEIGHT_SHARDED_MEMORY_CONFIG,
                     L1_MEMORY_CONFIG, L1_WIDTH_SHARDED_MEMORY_CONFIG, ROW_MAJOR_LAYOUT, TILE_LAYOUT, Arch,
                     BlackholeComputeKernelConfig, BufferType, CoreCoord, CoreGrid, CoreRange, CoreRangeSet,

@@ -10,17 +10,22 @@ from __future__ import annotations
 import functools
 from typing import Callable, Optional
 
+from . import trace as _trace
 from .perf.profiler import describe_args
 
 OPS: dict[str, "Operation"] = {}
 _SKIP_LAUNCH = False
 _LAUNCHED: Optional[list] = None     # launches an uncounted op reported with launched() during its call
+_DEPTH = 0                           # registered ops running now (an op may call others)
 
 
 def launched(device, name: str) -> None:
     """Called by an op registered counted=False when this call does run a device program (a reshape that
     moves tiles, a fill on the device): counted as a launch of `name` and modelled like one."""
-    device.counters.op_launches[name] += 1
+    if _trace.REPLAYING:
+        return
+    if _trace.capturing(device) is None:
+        device.counters.op_launches[name] += 1
     if _LAUNCHED is not None:
         _LAUNCHED.append((device, name))
     else:   # called outside a registered op (direct use of an internal helper): count only, model it bare
@@ -50,23 +55,33 @@ class Operation:
         self.python_fully_qualified_name = "ttnn." + name
 
     def __call__(self, *args, **kwargs):
-        global _SKIP_LAUNCH, _LAUNCHED
+        global _SKIP_LAUNCH, _LAUNCHED, _DEPTH
+        if _trace.REPLAYING:        # execute_trace accounts for the captured launches itself
+            return self.fn(*args, **kwargs)
         outer, _SKIP_LAUNCH = _SKIP_LAUNCH, False
         outer_launched, _LAUNCHED = _LAUNCHED, []
         pre = describe_args(args, kwargs)       # before the op frees or mutates its arguments
+        before = _trace.values_before(args, kwargs) if _trace.CAPTURING and _DEPTH == 0 else None
+        _DEPTH += 1
         try:
             out = self.fn(*args, **kwargs)
             skip = _SKIP_LAUNCH
             manual = _LAUNCHED
         finally:
             _SKIP_LAUNCH, _LAUNCHED = outer, outer_launched
+            _DEPTH -= 1
         if self.counted and not skip:
             dev = _device_of_result(out)
             if dev is not None:
-                dev.counters.op_launches[self.name] += 1
+                if _trace.capturing(dev) is None:
+                    dev.counters.op_launches[self.name] += 1
                 dev.profiler.launch(self.name, self.fn, args, kwargs, pre, out)
         for dev, name in manual:
             dev.profiler.launch(name, self.fn, args, kwargs, pre, out)
+        if _trace.CAPTURING and _DEPTH == 0:    # a top-level call: the trace computes it again on replay
+            dev = _device_of_result(out) or _device_of_result(args) or _device_of_result(list(kwargs.values()))
+            if dev is not None:
+                _trace.record(dev, self, args, kwargs, out, before)
         return out
 
     def __repr__(self) -> str:

@@ -40,6 +40,7 @@ class BankAllocator:
     alignment: int
     _starts: list = field(default_factory=list)   # sorted start addresses of live blocks
     _sizes: dict = field(default_factory=dict)    # start -> size in one bank
+    _owners: dict = field(default_factory=dict)   # start -> the live Allocation there
     current: int = 0                               # bytes reserved over all banks
     peak: int = 0
     allocations: int = 0
@@ -79,7 +80,13 @@ class BankAllocator:
         self.current += need * num_banks
         self.peak = max(self.peak, self.current)
         self.allocations += 1
-        return Allocation(self.buffer_type, address, need, num_banks, size)
+        alloc = Allocation(self.buffer_type, address, need, num_banks, size)
+        self._owners[address] = alloc
+        return alloc
+
+    def owner(self, address: int):
+        """The live allocation that starts at `address`, or None."""
+        return self._owners.get(address)
 
     def free(self, alloc: Allocation) -> None:
         if alloc.freed:
@@ -87,6 +94,7 @@ class BankAllocator:
         alloc.freed = True
         self._starts.remove(alloc.address)
         del self._sizes[alloc.address]
+        self._owners.pop(alloc.address, None)
         self.current -= alloc.bank_bytes * alloc.num_banks
 
     def stats(self) -> dict:

@@ -84,6 +84,16 @@ def out_memory_config(memory_config: Optional[MemoryConfig], like: Optional[Tens
 # ------------------------------------------------------------------------------------------------
 
 def allocate(device: Device, shape, dtype: DataType, layout: Layout, memory_config: MemoryConfig):
+    """Allocate a device buffer (None while a trace replays: its buffers were allocated at capture)."""
+    from .. import trace
+    if trace.REPLAYING:
+        return None
+    alloc = _allocate(device, shape, dtype, layout, memory_config)
+    trace.note_allocation(device, alloc)
+    return alloc
+
+
+def _allocate(device: Device, shape, dtype: DataType, layout: Layout, memory_config: MemoryConfig):
     pages, page = buffer_layout(shape, dtype, layout)
     size = pages * page
     mc = memory_config

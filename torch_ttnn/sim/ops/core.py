@@ -9,7 +9,7 @@ import math
 
 import torch
 
-from .. import formats
+from .. import formats, trace
 from ..perf.cost import describe
 from .._op import not_launched, ttnn_op
 from ..device import Device
@@ -139,6 +139,7 @@ def _host_tensor_from_list(data, shape, dtype, layout, pad_value, *, what: str) 
 
 
 def _count_transfer(device: Device, t: Tensor, direction: str) -> None:
+    trace.refuse_transfer(device, direction)
     c = device.counters
     if direction == "to":
         c.to_device += 1
@@ -233,6 +234,43 @@ def deallocate(tensor, force=True):
         tensor._device.memory[tensor._alloc.buffer_type].free(tensor._alloc)
     elif tensor._device is None:
         tensor._value = None
+
+
+def _check_copy_pair(op: str, host: Tensor, dev: Tensor, host_arg: str, dev_arg: str) -> None:
+    require_tensor(op, host_arg, host)
+    require_tensor(op, dev_arg, dev)
+    if host._device is not None:
+        fail(op, f"{host_arg} must be on the host, got a tensor on device {host._device.device_id}")
+    if dev._device is None:
+        fail(op, f"{dev_arg} must be on a device, got a host tensor")
+    dev._check_alive(f"ttnn.{op}")
+    if host._value is None:
+        fail(op, f"{host_arg} was deallocated")
+    same = (tuple(host._value.shape) == tuple(dev._value.shape), host._dtype == dev._dtype,
+            host._layout == dev._layout)
+    if not all(same):
+        fail(op, f"host and device tensors must have the same shape, dtype and layout: {host_arg} is "
+                 f"{list(host._value.shape)} {host._dtype.name} {host._layout.name}, {dev_arg} is "
+                 f"{list(dev._value.shape)} {dev._dtype.name} {dev._layout.name}")
+
+
+@ttnn_op("copy_host_to_device_tensor", counted=False)
+def copy_host_to_device_tensor(host_tensor, device_tensor, cq_id=None):
+    """Write a host tensor's values into an allocated device tensor of the same spec (a counted transfer);
+    the device tensor keeps its buffer, so a captured trace reading it sees the new values."""
+    _check_copy_pair("copy_host_to_device_tensor", host_tensor, device_tensor, "host_tensor", "device_tensor")
+    _count_transfer(device_tensor._device, device_tensor, "to")
+    device_tensor._value = host_tensor._value
+    device_tensor._pad = host_tensor._pad
+
+
+@ttnn_op("copy_device_to_host_tensor", counted=False)
+def copy_device_to_host_tensor(device_tensor, host_tensor, blocking=True, cq_id=None):
+    """Read a device tensor's values into a host tensor of the same spec (a counted transfer)."""
+    _check_copy_pair("copy_device_to_host_tensor", host_tensor, device_tensor, "host_tensor", "device_tensor")
+    _count_transfer(device_tensor._device, device_tensor, "from")
+    host_tensor._value = device_tensor._value
+    host_tensor._pad = device_tensor._pad
 
 
 _PHYSICAL_SHAPE_ERROR = ("input_tensor.tensor_spec().physical_shape() == output_spec.physical_shape(): to_dtype: "

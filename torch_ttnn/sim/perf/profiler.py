@@ -40,7 +40,7 @@ class LaunchRow:
     end_us: float
     host_us: float           # when the host had enqueued it
     traced_start_us: float
-    kind: str = "op"         # "op" or "transfer"
+    kind: str = "op"         # "op", "traced" (replayed from a trace) or "transfer"
 
 
 @dataclass
@@ -120,7 +120,17 @@ class Profiler:
             self.totals.unmodelled[name] += 1
             cost = OpCost(name, 0, 0, bound="unmodelled")
         self.host_us += r.dispatch_us
-        start = max(self.device_us + r.op_gap_us, self.host_us)
+        from ..trace import capturing
+        tr = capturing(self.device)
+        if tr is not None:      # captured, not run: the host spent its enqueue time, the device nothing
+            tr.launches.append((name, cost, ins, outs))
+            return
+        self._run(name, cost, ins, outs, self.host_us)
+
+    def _run(self, name: str, cost: OpCost, ins: list, outs: list, host_us: float, kind: str = "op") -> None:
+        """Advance both clocks by one program enqueued by the host at `host_us`."""
+        r = self.rates
+        start = max(self.device_us + r.op_gap_us, host_us)
         end = start + cost.kernel_us
         traced_start = self.traced_us + r.op_gap_us
         self.device_us, self.traced_us = end, traced_start + cost.kernel_us
@@ -133,8 +143,15 @@ class Profiler:
         t.by_op[name] += cost.kernel_us
         t.count_by_op[name] += 1
         if self.recording:
-            self.rows.append(LaunchRow(len(self.rows), name, cost, ins, outs, start, end, self.host_us,
-                                       traced_start))
+            self.rows.append(LaunchRow(len(self.rows), name, cost, ins, outs, start, end, host_us,
+                                       traced_start, kind))
+
+    def replay(self, launches: list) -> None:
+        """execute_trace: one command from the host, then the captured programs back to back (op-to-op gap)."""
+        self.host_us += self.rates.dispatch_us
+        ready = self.host_us
+        for name, cost, ins, outs in launches:
+            self._run(name, cost, ins, outs, ready, kind="traced")
 
     def transfer(self, direction: str, nbytes: int, desc: TensorDesc | None = None) -> None:
         """A host->device ("to") or device->host ("from") transfer of `nbytes`."""
@@ -201,7 +218,7 @@ class Profiler:
             gap = 0.0 if prev_end is None else row.start_us - prev_end
             prev_end = row.end_us
             out.append({
-                "OP CODE": row.op, "OP TYPE": "tt_dnn_device" if row.kind == "op" else "transfer",
+                "OP CODE": row.op, "OP TYPE": "transfer" if row.kind == "transfer" else "tt_dnn_device",
                 "GLOBAL CALL COUNT": row.index, "DEVICE ID": self.device.device_id, "CORE COUNT": c.cores,
                 "DEVICE KERNEL DURATION [ns]": round(c.kernel_us * 1e3), "OP TO OP LATENCY [ns]": round(gap * 1e3),
                 "DEVICE START [ns]": round(row.start_us * 1e3), "BOUND": c.bound, "MATH FIDELITY": c.fidelity,
@@ -209,7 +226,8 @@ class Profiler:
                 "PM IDEAL [ns]": round(max(c.compute_us, c.memory_us) * 1e3),
                 "PM COMPUTE [ns]": round(c.compute_us * 1e3), "PM BANDWIDTH [ns]": round(c.memory_us * 1e3),
                 "INPUTS": " ".join(d.short() for d in row.inputs),
-                "OUTPUTS": " ".join(d.short() for d in row.outputs), "NOTE": c.note,
+                "OUTPUTS": " ".join(d.short() for d in row.outputs),
+                "NOTE": "; ".join(x for x in (c.note, "replayed from a trace" if row.kind == "traced" else "") if x),
             })
         return out
 

@@ -16,6 +16,11 @@ Sources (see also /docs/performance.md):
          with a captured trace op-to-op gaps are 0.5-2.2 us, ~1 us typical.
   [PCIE] FACTS.md (docs.tenstorrent.com / tt-metal measurements): host->device ~3.9 GB/s, device->host
          1.1-1.9 GB/s through the fast-dispatch command queue.
+  [TRC]  size of a captured trace: tt-metal's dispatch commands (cq_commands.hpp) are 16-byte prefetch + 16-byte
+         dispatch headers padded to the 64-byte PCIe alignment; each program also sends every core it uses its
+         launch message (go signal, kernel config: ~96 B) and runtime args (typically 8-16 32-bit words).
+         Estimate: 256 B a program + 160 B a core, ~10 KB for a 64-core op, i.e. ~1-2 MB for a 100-200 op CNN,
+         the size TT-Metal's traced model demos reserve with open_device(trace_region_size=...).
   [SFPU] tt-isa-documentation: the SFPU is 32 lanes x 32 bit and issues one instruction a cycle. No cycles per
          transcendental function are published; rules.py estimates instructions per element from the
          algorithm each kernel uses, and says so.
@@ -53,10 +58,16 @@ class ArchRates:
     op_gap_us: float            # [LLM] device op-to-op gap (traced; also the floor without trace)
     h2d_gb_s: float             # [PCIE]
     d2h_gb_s: float             # [PCIE] (middle of 1.1-1.9)
+    trace_program_bytes: int = 256   # [TRC] commands of one captured program
+    trace_core_bytes: int = 160      # [TRC] launch message and runtime args, per core the program uses
 
     @property
     def cores(self) -> int:
         return self.grid_x * self.grid_y
+
+    def trace_bytes(self, cores: int) -> int:
+        """Bytes one captured program takes in a trace buffer."""
+        return self.trace_program_bytes + self.trace_core_bytes * max(int(cores or 1), 1)
 
     @property
     def noc_gb_s(self) -> float:

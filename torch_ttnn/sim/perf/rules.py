@@ -38,6 +38,7 @@ NO_PROGRAM = frozenset({
     "from_torch", "to_torch", "to_device", "from_device", "deallocate", "to_dtype", "view", "narrow", "empty",
     "empty_like", "prepare_conv_weights", "prepare_conv_bias", "prepare_conv_transpose2d_weights",
     "prepare_conv_transpose2d_bias", "get_conv_output_dim", "full", "zeros", "ones", "arange",
+    "copy_host_to_device_tensor", "copy_device_to_host_tensor",
 })
 # Ops registered uncounted that run a program only in some cases (they report it with _op.launched): a reshape
 # that changes tiles, a fill of a device tensor. They have cost rules for those launches.
