@@ -644,10 +644,16 @@ def _capture(option):
             return out
         gm.forward = run
         saved.append(gm)
+    # a program replayed from a trace does not go through forward: dispatch op by op for the recorded call
+    tracers = [(t, t.state) for t in (getattr(gm, "trace_runner", None) for gm in saved) if t is not None]
+    for t, _ in tracers:
+        t.state = "off"
 
     def restore():
         for gm in saved:
             gm.__dict__.pop("forward", None)
+        for t, state in tracers:
+            t.state = state
     return records, restore
 
 

@@ -43,6 +43,9 @@ class TorchTtnnOption:
     placement: "auto" (default): activations of inference graphs in L1 while they fit (by liveness), validated
         by running the program; "dram": every activation in DRAM.
     optimize: False gives the naive program (bfloat16 everywhere) whatever the other optimisation options say.
+    trace: "auto" (default): inference graphs with static shapes are captured into a TT-NN trace on their
+        second call and replayed with ttnn.execute_trace afterwards (no per-op host dispatch), where the graph
+        allows it and the device has a trace region (compiler/trace.py); False: every call dispatches each op.
     shape_buckets: reuse programs across varying shapes by padding inputs up to a bucket: None (off), "auto"
         (tile multiples, then powers of two), or a list of sizes; see compiler/buckets.py.
     """
@@ -51,7 +54,7 @@ class TorchTtnnOption:
                  bypass_compile: bool = False, load_params_once: bool = True, strict: bool = False,
                  fp32: bool = False, fusions: bool = True, deallocate: bool = True, max_programs: int = 16,
                  shape_buckets: Any = None, param_check: str = "contents", precision: str = "auto",
-                 optimize: bool = True, placement: str = "auto", **unknown: Any):
+                 optimize: bool = True, placement: str = "auto", trace: Any = "auto", **unknown: Any):
         if unknown:
             raise TypeError(f"TorchTtnnOption: unknown option(s) {sorted(unknown)}")
         self.device = device
@@ -77,6 +80,9 @@ class TorchTtnnOption:
         if placement not in ("auto", "dram"):
             raise ValueError(f"TorchTtnnOption: placement must be 'auto' or 'dram', got {placement!r}")
         self.placement = placement
+        if trace not in ("auto", True, False):
+            raise ValueError(f"TorchTtnnOption: trace must be 'auto', True or False, got {trace!r}")
+        self.trace = trace
         from .compiler.buckets import check_policy
         check_policy(shape_buckets)
         self.shape_buckets = list(shape_buckets) if isinstance(shape_buckets, tuple) else shape_buckets

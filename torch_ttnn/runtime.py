@@ -28,7 +28,13 @@ _SHARED: dict = {}          # device_id -> [device, users]
 _DEFAULT_DEVICE = None
 
 
-def open_device(device_id: int = 0, *, l1_small_size: int = 16384, simulated: bool | None = None, **kwargs):
+# Trace region per DRAM bank reserved on the devices opened here, so that compiled programs can be captured into
+# traces (compiler/trace.py): 4 MiB a bank (48 MiB of a Wormhole's 12 GiB) holds ~5,000 captured programs.
+DEFAULT_TRACE_REGION_SIZE = 4 << 20
+
+
+def open_device(device_id: int = 0, *, l1_small_size: int = 16384, simulated: bool | None = None,
+                trace_region_size: int = DEFAULT_TRACE_REGION_SIZE, **kwargs):
     """Open a Tenstorrent chip if one is present (and real ttnn is installed), else the simulated device.
 
     `simulated=True` forces the simulator; the environment variable TORCH_TTNN_SIMULATED=1 does too. A device
@@ -39,7 +45,7 @@ def open_device(device_id: int = 0, *, l1_small_size: int = 16384, simulated: bo
     if entry is not None and _is_open(entry[0]):
         entry[1] += 1
         return entry[0]
-    device = _open_new(device_id, l1_small_size, simulated, **kwargs)
+    device = _open_new(device_id, l1_small_size, simulated, trace_region_size=trace_region_size, **kwargs)
     _SHARED[device_id] = [device, 1]
     return device
 
@@ -218,6 +224,9 @@ def _release_graph_module(gm_ref) -> None:
     cache = getattr(gm, "param_cache", None)
     if cache is not None:
         cache.release()
+    tracer = getattr(gm, "trace_runner", None)
+    if tracer is not None:
+        tracer.release()
     folded = getattr(gm, "folded_params", None)
     if folded is not None and hasattr(folded, "forget"):
         folded.forget()

@@ -120,16 +120,22 @@ def test_trace_does_not_keep_dropped_intermediates_alive(dev):
     ttnn.release_trace(dev, tid)
 
 
-def test_buffer_allocated_in_scratch_space_is_refused_not_corrupted(dev):
+def test_buffer_in_scratch_space_is_lost_by_a_replay_and_reading_it_raises(dev):
     w = _tt(torch.randn(64, 64), dev)
     x = _tt(torch.randn(32, 64), dev)
     tid, out = _capture(dev, x, w)
-    ttnn.execute_trace(dev, tid)                    # nothing allocated since the capture: fine
-    intruder = _tt(torch.randn(32, 64), dev)        # lands where the capture's intermediates were
-    with pytest.raises(RuntimeError, match="scratch space"):
-        ttnn.execute_trace(dev, tid)
-    del intruder
     ttnn.execute_trace(dev, tid)
+    intruder = _tt(torch.randn(32, 64), dev)        # lands where the capture's intermediates were
+    ttnn.relu(intruder)                             # fine before a replay
+    ttnn.execute_trace(dev, tid)                    # the chip overwrites it here, silently
+    with pytest.raises(RuntimeError, match="replay overwrote it"):
+        ttnn.relu(intruder)
+    with pytest.raises(RuntimeError, match="replay overwrote it"):
+        ttnn.to_torch(intruder)
+    fresh = torch.randn(32, 64)
+    ttnn.copy_host_to_device_tensor(_tt(fresh), intruder)     # written again: valid
+    assert torch.equal(ttnn.to_torch(intruder), ttnn.to_torch(_tt(fresh)))
+    ttnn.to_torch(out)                              # the trace's own output is never lost
     ttnn.release_trace(dev, tid)
 
 

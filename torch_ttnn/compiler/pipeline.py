@@ -51,14 +51,17 @@ def build_passes(option, ttnn, report: GraphReport, static_inputs, device) -> li
 class CompiledGraph(BoxedProgram):
     """Runs a lowered GraphModule; what aot_autograd calls."""
 
-    def __init__(self, gm: torch.fx.GraphModule, report: GraphReport, option):
+    def __init__(self, gm: torch.fx.GraphModule, report: GraphReport, option, tracer=None):
         super().__init__()
         self.gm = gm
         self.report = report
         self.option = option
+        self.tracer = tracer     # a TraceRunner (trace.py) when the program is replayed from a trace
 
     def run(self, args):
         self.option.results.calls += 1
+        if self.tracer is not None:
+            return self.tracer.run(args)
         return self.gm(*args)
 
 
@@ -123,6 +126,8 @@ def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static
                    l1: bool = False, record: bool = False) -> "CompiledGraph":
     """Run the pass pipeline on a static aten graph (modified in place: pass a copy to keep it)."""
     report = GraphReport(kind)
+    from .passes.cleanup import _NONDETERMINISTIC
+    random_ops = any(n.op == "call_function" and n.target in _NONDETERMINISTIC for n in agm.graph.nodes)
     for n in agm.graph.nodes:
         if n.op == "call_function" and isinstance(n.target, torch._ops.OpOverload):
             report.captured_ops[str(n.target)] += 1
@@ -161,7 +166,10 @@ def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static
             report.ttnn_ops[getattr(n.target, "__name__", str(n.target))] += 1
     report.precision = precision
     report.placement = "l1" if l1 and any(getattr(p, "placed", 0) for p in passes) else "dram"
-    compiled = CompiledGraph(gm, report, option)
+    from .trace import plan_for
+    tracer = plan_for(gm, option=option, ttnn=ttnn, report=report, random_ops=random_ops)
+    gm.trace_runner = tracer
+    compiled = CompiledGraph(gm, report, option, tracer)
     compiled.aten = kept[-1] if kept else None
     from .. import runtime
     runtime.release_when_collected(compiled, gm)   # dynamo drops it: its device copies of parameters go too

@@ -29,6 +29,7 @@ class GraphReport:
     captured_ops: collections.Counter = field(default_factory=collections.Counter)  # as captured, pre-passes
     precision: str = "bf16"                         # weight precision of the program (compiler/precision.py)
     placement: str = "dram"                         # "l1" when activations were placed in L1
+    trace: str = "off"                              # how calls run: "captured: N programs", "not traced: why"
 
     def record_fallback(self, target, reason: str, strict: bool) -> None:
         name = op_name(target)
@@ -60,6 +61,7 @@ class GraphReport:
             "input_shapes": {k: sorted(map(str, v)) for k, v in self.input_shapes.items()},
             "precision": self.precision,
             "placement": self.placement,
+            "trace": self.trace,
         }
 
 

@@ -58,6 +58,8 @@ class Operation:
         global _SKIP_LAUNCH, _LAUNCHED, _DEPTH
         if _trace.REPLAYING:        # execute_trace accounts for the captured launches itself
             return self.fn(*args, **kwargs)
+        if _trace.CLOBBERED and _DEPTH == 0 and self.name not in _WRITE_ONLY:
+            _check_readable(self.name, args, kwargs)
         outer, _SKIP_LAUNCH = _SKIP_LAUNCH, False
         outer_launched, _LAUNCHED = _LAUNCHED, []
         pre = describe_args(args, kwargs)       # before the op frees or mutates its arguments
@@ -78,6 +80,8 @@ class Operation:
                 dev.profiler.launch(self.name, self.fn, args, kwargs, pre, out)
         for dev, name in manual:
             dev.profiler.launch(name, self.fn, args, kwargs, pre, out)
+        if _trace.CLOBBERED and kwargs.get("output_tensor") is not None:
+            _trace.written(kwargs["output_tensor"])
         if _trace.CAPTURING and _DEPTH == 0:    # a top-level call: the trace computes it again on replay
             dev = _device_of_result(out) or _device_of_result(args) or _device_of_result(list(kwargs.values()))
             if dev is not None:
@@ -89,6 +93,20 @@ class Operation:
 
     def __reduce__(self):
         return (_lookup, (self.name,))
+
+
+_WRITE_ONLY = frozenset({"copy_host_to_device_tensor", "deallocate"})   # ops that only write or free a buffer
+
+
+def _check_readable(name: str, args, kwargs) -> None:
+    from .tensor import Tensor
+    todo = list(args) + [v for k, v in kwargs.items() if k != "output_tensor"]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, Tensor):
+            _trace.check_readable(v, f"ttnn.{name}")
+        elif isinstance(v, (list, tuple)):
+            todo.extend(v)
 
 
 def _lookup(name: str) -> "Operation":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from typing import Optional
 
 from .types import BufferType
 
@@ -25,6 +26,7 @@ class Allocation:
     size: int                # the buffer's own size in bytes (pages * page size)
     freed: bool = False
     holders: int = 0         # live ttnn.Tensor objects on this buffer (views share it); 0: freed, as in ttnn
+    clobbered: Optional[int] = None   # id of the trace whose replay overwrote it (its contents are lost)
 
     @property
     def reserved_bytes(self) -> int:
@@ -92,6 +94,10 @@ class BankAllocator:
         if alloc.freed:
             return
         alloc.freed = True
+        if alloc.clobbered is not None:
+            from . import trace
+            alloc.clobbered = None
+            trace.CLOBBERED -= 1
         self._starts.remove(alloc.address)
         del self._sizes[alloc.address]
         self._owners.pop(alloc.address, None)

@@ -12,8 +12,9 @@ enqueueing each op. The simulator keeps the same contract and its refusals:
   (`ttnn.copy_host_to_device_tensor` into a tensor allocated before the capture);
 - the trace buffer must fit the TRACE region: end_trace_capture raises when it does not;
 - buffers freed during the capture are the trace's scratch space: it writes them again on every replay. A
-  buffer allocated there after the capture would be overwritten by the next execute_trace; the real device
-  corrupts it silently (it only logs a warning), the simulator raises instead of computing a wrong result.
+  buffer allocated there after the capture is overwritten by the next execute_trace; on the chip its values
+  are silently corrupted (TT-Metal only logs a warning at allocation), in the simulator reading it before it
+  is written again raises instead of computing a wrong result.
 
 Modelled time: capturing costs the host its enqueue time and runs nothing; execute_trace costs one command
 from the host, then each captured program with the traced op-to-op gap (perf/profiler.py).
@@ -29,6 +30,7 @@ from typing import Optional
 log = logging.getLogger(__name__)
 
 REPLAYING = False            # inside execute_trace: ops compute, nothing is allocated, counted or modelled
+CLOBBERED = 0                # live buffers a replay overwrote (reads of them raise); 0: nothing to check
 CAPTURING: dict = {}         # device -> the Trace being captured on it
 
 
@@ -78,7 +80,7 @@ class Trace:
     entries: list = field(default_factory=list)
     launches: list = field(default_factory=list)      # (op name, OpCost, inputs, outputs) per captured program
     allocations: list = field(default_factory=list)   # buffers allocated during the capture
-    scratch: dict = field(default_factory=dict)       # buffer type -> sorted merged [start, end) per bank
+    scratch: object = None                            # (freed count, buffer type -> merged ranges), cached
     buffer: object = None                             # the trace buffer's Allocation in the TRACE region
     owned: set = field(default_factory=set)           # id() of the allocations made during the capture
     # slot -> (weakref to the user's tensor, shadow tensor or None): a slot made by a captured op has a shadow
@@ -188,8 +190,8 @@ def note_allocation(device, alloc) -> None:
     elif getattr(device, "_traces", None) is not None and device._traces.live and not device._traces.warned_alloc:
         device._traces.warned_alloc = True
         log.warning("ttnn: allocating device buffers while a trace exists on device %d: a buffer placed in the "
-                    "trace's scratch space would be overwritten by execute_trace (the simulator checks this "
-                    "at every replay)", device.device_id)
+                    "trace's scratch space is overwritten by every execute_trace (reading it afterwards "
+                    "raises in the simulator)", device.device_id)
 
 
 def refuse_transfer(device, direction: str) -> None:
@@ -241,6 +243,38 @@ def end_trace_capture(mesh_device, trace_id, *, cq_id=None) -> None:
             f"({per_bank} B in each of {region.num_banks} DRAM banks), but the TRACE region has "
             f"{region.largest_free_block()} B free per bank (open_device(trace_region_size="
             f"{mesh_device.trace_region_size})); open the device with a larger trace_region_size") from None
+    tr.owned = {id(a) for a in tr.allocations}
+
+
+def _clobber_scratch(device, tr: Trace) -> None:
+    """A replay writes the trace's scratch space: live buffers there that the trace does not own lose their
+    contents (on the chip they are silently overwritten; here reading them raises, see check_readable)."""
+    global CLOBBERED
+    spans_by_type = _scratch(tr)
+    for bt, spans in spans_by_type.items():
+        alloc = device.memory[bt]
+        starts = [s for s, _ in spans]
+        for block_start in alloc._starts:
+            owner = alloc.owner(block_start)
+            if owner is None or id(owner) in tr.owned or owner.clobbered is not None:
+                continue
+            block_end = block_start + alloc._sizes[block_start]
+            i = bisect.bisect_right(starts, block_start) - 1
+            for s, e in spans[max(i, 0):]:
+                if s >= block_end:
+                    break
+                if e > block_start:
+                    owner.clobbered = tr.id
+                    CLOBBERED += 1
+                    break
+
+
+def _scratch(tr: Trace) -> dict:
+    """Buffer type -> merged [start, end) ranges (per bank) of the buffers allocated during the capture and
+    freed since: the trace writes them on every replay."""
+    freed = sum(a.freed for a in tr.allocations)
+    if tr.scratch is not None and tr.scratch[0] == freed:
+        return tr.scratch[1]
     by_type: dict = {}
     for a in tr.allocations:
         if a.freed:
@@ -253,30 +287,29 @@ def end_trace_capture(mesh_device, trace_id, *, cq_id=None) -> None:
                 merged[-1][1] = max(merged[-1][1], e)
             else:
                 merged.append([s, e])
-        tr.scratch[bt] = merged
-    tr.owned = {id(a) for a in tr.allocations}
+        by_type[bt] = merged
+    tr.scratch = (freed, by_type)
+    return by_type
 
 
-def _check_scratch(device, tr: Trace) -> None:
-    """Raise if a live buffer the trace does not own lies in the trace's scratch space."""
-    for bt, spans in tr.scratch.items():
-        alloc = device.memory[bt]
-        starts = [s for s, _ in spans]
-        for block_start in alloc._starts:
-            owner = alloc.owner(block_start)
-            if owner is None or id(owner) in tr.owned:
-                continue
-            block_end = block_start + alloc._sizes[block_start]
-            i = bisect.bisect_right(starts, block_start) - 1
-            for s, e in spans[max(i, 0):]:
-                if s >= block_end:
-                    break
-                if e > block_start and s < block_end:
-                    raise RuntimeError(
-                        f"ttnn.execute_trace: trace {tr.id} would overwrite a {bt.name} buffer of {owner.size} B "
-                        f"at address {block_start} allocated after the capture in the trace's scratch space "
-                        f"(buffers freed during the capture are reused by every replay); on the chip this "
-                        f"corrupts the buffer silently. Allocate persistent tensors before begin_trace_capture")
+def check_readable(tensor, what: str) -> None:
+    """Raise if a trace replay overwrote `tensor`'s buffer since it was last written."""
+    a = tensor._alloc
+    if a is not None and a.clobbered is not None and not a.freed:
+        raise RuntimeError(
+            f"{what}: this {a.buffer_type.name} buffer (address {a.address}) was allocated while trace {a.clobbered} "
+            f"existed, in the space the trace's intermediates used, and its replay overwrote it; on the chip the "
+            f"values read would be silently corrupted. Allocate tensors that must survive a replay before "
+            f"begin_trace_capture, or write them again after execute_trace")
+
+
+def written(tensor) -> None:
+    """`tensor` was written in full: its buffer holds valid contents again."""
+    global CLOBBERED
+    a = getattr(tensor, "_alloc", None)
+    if a is not None and a.clobbered is not None:
+        a.clobbered = None
+        CLOBBERED -= 1
 
 
 def execute_trace(mesh_device, trace_id, *, cq_id=None, blocking=True) -> None:
@@ -288,7 +321,7 @@ def execute_trace(mesh_device, trace_id, *, cq_id=None, blocking=True) -> None:
         raise RuntimeError("ttnn.execute_trace: a trace is being captured on this device; end it first")
     if tr.buffer is None:
         raise RuntimeError(f"ttnn.execute_trace: trace {tr.id} was never ended (end_trace_capture)")
-    _check_scratch(mesh_device, tr)
+    _clobber_scratch(mesh_device, tr)
     from .tensor import Tensor
     from .ops.core import deallocate
     values: dict = {}           # slot -> the tensor replay uses for it
@@ -311,6 +344,8 @@ def execute_trace(mesh_device, trace_id, *, cq_id=None, blocking=True) -> None:
         t = ref()
         if t is not None and t is not shadow:
             t._value, t._pad = shadow._value, shadow._pad
+            if CLOBBERED:
+                written(t)
         shadow._value = None
     counts = mesh_device.counters.op_launches
     for name, _, _, _ in tr.launches:
@@ -331,6 +366,8 @@ def _resolve(tr: Trace, values: dict, v):
             if t is None or not t.is_allocated():
                 raise RuntimeError(f"ttnn.execute_trace: an input tensor of trace {tr.id} was deallocated after "
                                    f"the capture; the trace reads its buffer")
+            if CLOBBERED:
+                check_readable(t, f"ttnn.execute_trace (trace {tr.id})")
             values[v.index] = t
         return t
     if isinstance(v, (list, tuple)):

@@ -310,7 +310,8 @@ def trace_model(name: str, out_folder: str = "stat", *, trace_orig: bool = True,
             if not backward:
                 with torch.no_grad():
                     ref = call(model, inputs)
-            option = torch_ttnn.TorchTtnnOption(device=dev, gen_graphviz=graphviz,
+            # profiled: every node runs as a named range, which a replayed trace would skip
+            option = torch_ttnn.TorchTtnnOption(device=dev, gen_graphviz=graphviz, trace=not profile,
                                                 metrics_path=os.path.join(out_folder, "models", safe_name(name)))
             compiled = torch.compile(model, backend=torch_ttnn.backend, options=option)
             counters = getattr(dev, "counters", None)

@@ -262,6 +262,7 @@ def copy_host_to_device_tensor(host_tensor, device_tensor, cq_id=None):
     _count_transfer(device_tensor._device, device_tensor, "to")
     device_tensor._value = host_tensor._value
     device_tensor._pad = host_tensor._pad
+    trace.written(device_tensor)
 
 
 @ttnn_op("copy_device_to_host_tensor", counted=False)

@@ -1,0 +1,330 @@
+"""Trace capture of compiled programs: `TorchTtnnOption(trace="auto")` (default).
+
+A compiled inference graph with static shapes runs the same device programs on every call, so after its first
+call (which also compiles TT-NN's programs) it is captured once into a TT-NN trace and then replayed with
+`ttnn.execute_trace`: the host no longer enqueues each op (~5 us each), which is what limits small models.
+
+The lowered graph is split in stages (TracePlan):
+  0  host work before the device: placeholders, cached parameter loads, folded parameters, configs;
+  1  uploads of the call's inputs (ttnn.from_torch(..., device=) / ttnn.to_device);
+  2  the device program: every TT-NN op and what consumes only its results; captured;
+  3  reads back to the host (ttnn.to_torch / from_device) and whatever the host computes from them.
+A graph is traced only when its stages are in this order: nothing the host computes from a read flows back
+into the device (a host fallback between device ops), no output is a device tensor, no random op (a trace
+would replay the same draws). Otherwise it runs as compiled, and the report says why.
+
+Calls (TraceRunner): the first runs the graph module as compiled; the second uploads the inputs into tensors
+that stay allocated, captures stage 2, replays it and reads the outputs; later calls copy the new inputs into
+those tensors (ttnn.copy_host_to_device_tensor), replay, and read. Every value of stages 0-1 that the trace
+baked in (a parameter's device copy, a config, a scalar) is checked at each call: if one changed (a parameter
+updated in place, converted again) the trace is released and captured again. A capture that fails (the
+device's trace region is too small, an op that reads from the host) is logged and the graph runs as compiled.
+The runner holds the persistent inputs and the trace's outputs: a trace writes its buffers on every replay.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+import torch
+import torch.fx
+
+log = logging.getLogger("torch_ttnn")
+
+HOST, UPLOAD, DEVICE, READ = 0, 1, 2, 3
+MAX_RECAPTURES = 4
+_VIEW_OPS = ("reshape", "view", "squeeze", "unsqueeze")
+
+
+def _is_ttnn_op(target) -> bool:
+    name = getattr(target, "python_fully_qualified_name", None)
+    return isinstance(name, str) and name.startswith("ttnn.")
+
+
+class TracePlan:
+    """The stages of a lowered graph, or the reason it cannot be traced (`reason`)."""
+
+    def __init__(self, gm: torch.fx.GraphModule, ttnn):
+        self.gm = gm
+        self.ttnn = ttnn
+        self.reason: Optional[str] = None
+        self.stage: dict = {}
+        self.uploads: list = []
+        self.dropped: set = set()      # deallocations of tensors the trace keeps (inputs, outputs)
+        self.baked: list = []          # stage 0-1 nodes whose values stage 2 uses (checked every call)
+        self.outputs: list = []        # stage 2 nodes whose values stage 3 uses (the trace's outputs)
+        self._plan()
+
+    def _plan(self) -> None:
+        t = self.ttnn
+        upload_fns = {t.from_torch, t.to_device}
+        read_fns = {t.to_torch, t.from_device}
+        views = {getattr(t, n) for n in _VIEW_OPS if hasattr(t, n)}
+        stage = self.stage
+        nodes = list(self.gm.graph.nodes)
+        for n in nodes:
+            ins = [stage[a] for a in n.all_input_nodes]
+            top = max(ins, default=HOST)
+            if n.op == "output":
+                if top == DEVICE:
+                    return self._refuse("an output of the graph is a device tensor")
+                continue
+            if n.op == "call_function" and n.target is t.deallocate:
+                continue                                      # placed below, once every user has a stage
+            if n.op == "call_function" and n.target in upload_fns:
+                if n.target is t.from_torch and n.kwargs.get("device") is None:
+                    stage[n] = top                             # a host conversion
+                    continue
+                if top >= DEVICE:
+                    return self._refuse(f"{n.name}: a value computed on the host from device results goes back "
+                                        f"to the device (a host fallback between device ops)")
+                stage[n] = UPLOAD
+                self.uploads.append(n)
+            elif n.op == "call_function" and n.target in read_fns:
+                stage[n] = READ if top == DEVICE else top
+            elif n.op == "call_function" and _is_ttnn_op(n.target):
+                if top == READ:
+                    return self._refuse(f"{n.name}: a device op uses a value read back to the host")
+                stage[n] = DEVICE
+            else:
+                stage[n] = top
+        for n in nodes:
+            if n.op == "call_function" and n.target is t.deallocate:
+                x = n.args[0]
+                members = self._alias_group(x, views)
+                users = [u for m in members for u in m.users if u.target is not t.deallocate]
+                s = max([stage[x]] + [stage[u] for u in users if u in stage])
+                stage[n] = s
+                if stage[x] <= UPLOAD or s == READ:
+                    self.dropped.add(n)
+        for n in nodes:
+            if n.op == "output" or stage.get(n) != DEVICE:
+                continue
+            for a in n.all_input_nodes:
+                if stage[a] <= UPLOAD and a not in self.uploads and a not in self.baked:
+                    if a.op == "placeholder" and isinstance(a.meta.get("val"), torch.Tensor):
+                        return self._refuse(f"{n.name}: the device program reads the graph input {a.name} "
+                                            f"without uploading it")
+                    self.baked.append(a)
+        readers = [n for n in nodes if n.op == "output" or stage.get(n, HOST) == READ]
+        for n in nodes:
+            if stage.get(n) == DEVICE and n.target is not t.deallocate and any(u in readers for u in n.users):
+                self.outputs.append(n)
+        if not any(stage.get(n) == DEVICE and _is_ttnn_op(n.target) for n in nodes):
+            return self._refuse("no device op")
+
+    @staticmethod
+    def _alias_group(x, views) -> list:
+        group, todo = [x], [x]
+        while todo:
+            m = todo.pop()
+            for u in m.users:
+                if u.op == "call_function" and u.target in views and u.args and u.args[0] is m and u not in group:
+                    group.append(u)
+                    todo.append(u)
+        return group
+
+    def _refuse(self, reason: str) -> None:
+        self.reason = reason
+
+    def order(self, stages) -> list:
+        """The nodes of the given stages, stage by stage, each in graph order (dependencies hold: a node's
+        stage is at least its inputs')."""
+        nodes = [n for n in self.gm.graph.nodes if n.op not in ("output", "placeholder")]
+        return [n for s in stages for n in nodes if self.stage.get(n, HOST) == s]
+
+
+def _same(a, b) -> bool:
+    if a is b:
+        return True
+    if isinstance(a, torch.Tensor) or hasattr(a, "storage_type") or hasattr(a, "is_allocated"):
+        return False
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+class TraceRunner:
+    """Runs a compiled graph module through a trace (see the module docstring)."""
+
+    def __init__(self, gm: torch.fx.GraphModule, plan: TracePlan, device, ttnn, report):
+        self.gm = gm
+        self.plan = plan
+        self.device = device
+        self.ttnn = ttnn
+        self.report = report
+        self.calls = 0
+        self.state = "warm-up"     # warm-up -> traced | off
+        self.trace_id = None
+        self.inputs: dict = {}     # upload node -> the device tensor it fills
+        self.held: dict = {}       # trace output node -> its device tensor
+        self.baked: dict = {}      # baked node -> its value at capture
+        self.recaptures = 0
+        nodes = list(gm.graph.nodes)
+        self._placeholders = [n for n in nodes if n.op == "placeholder"]
+        self._output = next(n for n in nodes if n.op == "output")
+        self._pre = plan.order((HOST, UPLOAD))
+        self._device = [n for n in plan.order((DEVICE,)) if n not in plan.dropped]
+        self._post = [n for n in plan.order((READ,)) if n not in plan.dropped]
+        self._returned = set(self._output.all_input_nodes)
+        self._for_post = self._returned | {a for n in self._post for a in n.all_input_nodes}
+        self._for_device = {a for n in self._device for a in n.all_input_nodes}
+        report.trace = "pending"
+
+    # --- running nodes --------------------------------------------------------------------------------------
+    def _exec(self, order: list, env: dict, keep: set) -> None:
+        """Run `order` in `env`, dropping each value after its last use in `order` unless it is in `keep` (a
+        dropped ttnn tensor frees its device buffer, as the compiled code does)."""
+        last = {}
+        for i, n in enumerate(order):
+            for a in n.all_input_nodes:
+                last[a] = i
+        for i, n in enumerate(order):
+            env[n] = self._run_node(n, env)
+            for a in n.all_input_nodes:
+                if last.get(a) == i and a not in keep and a.op != "placeholder":
+                    env.pop(a, None)
+
+    def _run_node(self, n, env):
+        load = env.__getitem__
+        if n.op == "get_attr":
+            obj = self.gm
+            for part in n.target.split("."):
+                obj = getattr(obj, part)
+            return obj
+        args = torch.fx.node.map_arg(n.args, load)
+        kwargs = torch.fx.node.map_arg(n.kwargs, load)
+        if n.op == "call_function":
+            return n.target(*args, **kwargs)
+        if n.op == "call_method":
+            return getattr(args[0], n.target)(*args[1:], **kwargs)
+        if n.op == "call_module":
+            return self.gm.get_submodule(n.target)(*args, **kwargs)
+        raise RuntimeError(f"torch_ttnn trace: unexpected node {n.format_node()}")
+
+    def _outputs(self, env):
+        return torch.fx.node.map_arg(self._output.args[0], env.__getitem__)
+
+    # --- calls ----------------------------------------------------------------------------------------------
+    def run(self, args):
+        self.calls += 1
+        if self.state == "off":
+            return self.gm(*args)
+        if self.state == "warm-up":
+            out = self.gm(*args)
+            self.state = "capture"
+            return out
+        env = {p: a for p, a in zip(self._placeholders, args)}
+        if self.state == "capture":
+            return self._capture(env)
+        return self._replay(env)
+
+    def _capture(self, env):
+        ttnn, dev = self.ttnn, self.device
+        keep = set(self.plan.uploads) | set(self.plan.baked) | set(self.plan.outputs)
+        self._exec(self._pre, env, keep | self._for_device | self._for_post)
+        tid = None
+        try:
+            tid = ttnn.begin_trace_capture(dev, cq_id=0)
+            self._exec(self._device, env, keep | self._for_post)
+            ttnn.end_trace_capture(dev, tid, cq_id=0)
+        except Exception as e:
+            if tid is not None and ttnn.is_trace_capture_active(dev):
+                try:
+                    ttnn.end_trace_capture(dev, tid, cq_id=0)
+                except Exception:
+                    pass
+            self._give_up(f"capture failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
+            return self.gm(*[env[p] for p in self._placeholders])
+        self.trace_id = tid
+        self.inputs = {n: env[n] for n in self.plan.uploads}
+        self.baked = {n: env[n] for n in self.plan.baked}
+        self.held = {n: env[n] for n in self.plan.outputs}
+        self.state = "traced"
+        programs, nbytes = self._size()
+        self.report.trace = f"captured: {programs} programs" + (f", {nbytes / 1024:.0f} KiB" if nbytes else "")
+        log.info("torch_ttnn: %s graph traced (%s)", self.report.kind, self.report.trace)
+        ttnn.execute_trace(dev, tid, cq_id=0, blocking=False)
+        self._exec(self._post, env, self._returned)
+        return self._outputs(env)
+
+    def _replay(self, env):
+        ttnn = self.ttnn
+        pre = [n for n in self._pre if n not in self.inputs]
+        keep = set(self.plan.baked) | {a for n in self.inputs for a in n.all_input_nodes}
+        self._exec(pre, env, keep | self._for_post)
+        for n, old in self.baked.items():
+            if not _same(env[n], old):
+                self._recapture(f"{n.name} changed since the capture")
+                return self.run([env[p] for p in self._placeholders])
+        for n, dev_tensor in self.inputs.items():
+            ttnn.copy_host_to_device_tensor(self._host_upload(n, env), dev_tensor)
+        ttnn.execute_trace(self.device, self.trace_id, cq_id=0, blocking=False)
+        env.update(self.held)
+        self._exec(self._post, env, self._returned)
+        return self._outputs(env)
+
+    def _host_upload(self, n, env):
+        """The host tensor an upload node would send (the same conversion, without the device)."""
+        load = env.__getitem__
+        args = torch.fx.node.map_arg(n.args, load)
+        kwargs = dict(torch.fx.node.map_arg(n.kwargs, load))
+        if n.target is self.ttnn.to_device:
+            return args[0]
+        kwargs.pop("device", None)
+        kwargs.pop("memory_config", None)
+        return self.ttnn.from_torch(*args, **kwargs)
+
+    def _size(self) -> tuple:
+        tr = getattr(self.device, "_traces", None)
+        entry = tr.live.get(int(self.trace_id)) if tr is not None else None
+        return (entry.programs, entry.bytes) if entry is not None else (len(self._device), 0)
+
+    def _recapture(self, why: str) -> None:
+        self.release()
+        self.recaptures += 1
+        if self.recaptures > MAX_RECAPTURES:
+            self._give_up(f"captured {self.recaptures} times ({why})")
+        else:
+            log.info("torch_ttnn: capturing the trace again: %s", why)
+            self.state = "capture"
+
+    def _give_up(self, why: str) -> None:
+        self.release()
+        self.state = "off"
+        self.report.trace = f"not traced: {why}"
+        log.warning("torch_ttnn: %s graph runs without trace: %s", self.report.kind, why)
+
+    def release(self) -> None:
+        """Release the trace and the tensors it holds."""
+        if self.trace_id is not None:
+            try:
+                self.ttnn.release_trace(self.device, self.trace_id)
+            except Exception as e:   # the device is closed already
+                log.debug("torch_ttnn: could not release a trace: %s", e)
+        self.trace_id = None
+        self.inputs, self.held, self.baked = {}, {}, {}
+
+
+def plan_for(gm: torch.fx.GraphModule, *, option, ttnn, report, random_ops: bool) -> Optional[TraceRunner]:
+    """A TraceRunner for a compiled graph when it is to be traced, else None (report.trace says why)."""
+    if not option.optimize or option.trace is False or option.trace == "off":
+        report.trace = "off"
+        return None
+    if report.kind != "inference":
+        report.trace = "not traced: training graphs exchange saved tensors with the host"
+        return None
+    if random_ops:
+        report.trace = "not traced: random ops (a trace would replay the same draws)"
+        return None
+    device = option.device
+    if getattr(device, "trace_region_size", None) == 0:
+        report.trace = "not traced: the device was opened with trace_region_size=0"
+        return None
+    plan = TracePlan(gm, ttnn)
+    if plan.reason is not None:
+        report.trace = f"not traced: {plan.reason}"
+        return None
+    return TraceRunner(gm, plan, device, ttnn, report)
+
