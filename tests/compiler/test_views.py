@@ -1,0 +1,66 @@
+"""Canonical view chains (passes/views.py): trees of view-like ops become reshape / slice / permute / reshape."""
+import pytest
+import torch
+
+import torch_ttnn
+from torch_ttnn.compiler.passes.views import _decompose
+from torch_ttnn.metrics import pcc
+
+CHAINS = {
+    "transpose": lambda t: t.transpose(0, 2),
+    "select": lambda t: t[:, 1],
+    "slice-then-t": lambda t: t.reshape(6, 4)[2:5].t(),
+    "mha-qkv-split": lambda t: t.unflatten(-1, (2, 2)).unsqueeze(0).transpose(0, -2).squeeze(-2)[1],
+    "heads": lambda t: t.reshape(2, 3, 2, 2).permute(0, 2, 1, 3)[:, 1:],
+    "step": lambda t: t[:, :, ::2],
+    "offset-select": lambda t: t[1, 2, 3:],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHAINS))
+def test_decomposition_reads_the_same_elements(name):
+    x = torch.arange(24).reshape(2, 3, 4)
+    idx = CHAINS[name](x)
+    plan = _decompose(idx, (2, 3, 4))
+    assert plan is not None and len(plan) <= 4
+    y = x
+    for op, args in plan:
+        y = op(y, *args)
+    assert torch.equal(y, idx)
+
+
+def test_broadcast_is_not_a_view_chain_it_can_rewrite():
+    x = torch.arange(6).reshape(2, 3)
+    assert _decompose(x.unsqueeze(0).expand(4, 2, 3), (2, 3)) is None     # stride 0
+    assert _decompose(x.flip(1), (2, 3)) is None                            # negative stride
+
+
+class _Attention(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ln = torch.nn.LayerNorm(64)
+        self.att = torch.nn.MultiheadAttention(64, 4, batch_first=True)
+
+    def forward(self, x):
+        y = self.ln(x)
+        y, _ = self.att(y, y, y, need_weights=False)
+        return x + y
+
+
+def test_multihead_attention_splits_without_rank5_tensors(device):
+    torch._dynamo.reset()
+    m = _Attention().eval()
+    x = torch.randn(4, 50, 64)
+    option = torch_ttnn.TorchTtnnOption(device=device)
+    c = torch.compile(m, backend=torch_ttnn.backend, options=option)
+    with torch.no_grad():
+        c(x)
+        device.profiler.reset()
+        with device.profiler.record():
+            y = c(x)
+        assert pcc(y, m(x)) >= 0.99
+    movement = [r for r in device.profiler.rows if r.op in ("permute", "reshape", "slice", "transpose")]
+    assert movement and all(len(d.shape) <= 4 for r in movement for d in r.inputs)
+    # q, k and v come from one reshape of the projection, a slice and a permute each
+    assert sum(r.op == "slice" for r in device.profiler.rows) == 3
+    torch._dynamo.reset()
