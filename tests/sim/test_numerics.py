@@ -90,8 +90,8 @@ def test_fp32_operands_are_truncated_to_tf32_or_bf16():
     a, b = torch.randn(8, 1), torch.randn(1, 8)
     got = numerics.fpu_matmul(a, b, F.HiFi4, fp32_acc=True)
     assert torch.equal(got, _mask(a, -0x2000) * _mask(b, -0x4000))
-    got16 = numerics.fpu_matmul(a, b, F.LoFi, fp32_acc=False)   # one pass: one rounding
-    assert torch.equal(got16, round_bf16_rne(_mask(a, -0x20000) * _mask(b, -0x80000)))
+    got16 = numerics.fpu_matmul(a, b, F.LoFi, fp32_acc=False)   # one pass: one Dst rounding
+    assert torch.equal(got16, numerics.round_dst(_mask(a, -0x20000) * _mask(b, -0x80000)))
     a16, b16 = _mask(a, -0x10000), _mask(b, -0x10000)
     assert torch.equal(numerics.fpu_matmul(a, b, F.HiFi4, fp32_acc=False),
                        numerics.fpu_matmul(a16, b16, F.HiFi4, fp32_acc=False))
@@ -164,12 +164,22 @@ def test_reduce_sum_fidelity_applies_to_the_input():
     assert torch.allclose(lofi_b, _mask(x, -0x20000).sum(-1, keepdim=True), rtol=1e-6, atol=1e-6)
 
 
-def test_reduce_sum_bf16_accumulation_stalls_on_long_rows():
-    x = torch.ones(2, 8192)
+def test_dst_rounding_is_tf32_then_bf16_ties_away():
+    # tt-metal #46101: the FPU rounds to TF32, then to bf16, both ties away from zero
+    x = torch.tensor([1 + 2 ** -8, -(1 + 2 ** -8), 1 + 2 ** -8 - 2 ** -12, 1 + 2 ** -9, 1 + 3 * 2 ** -8])
+    assert numerics.round_dst(x).tolist() == [1 + 2 ** -7, -(1 + 2 ** -7), 1 + 2 ** -7, 1.0, 1 + 2 ** -6]
+    # the third is below the bf16 halfway point: one nearest-even rounding would give 1.0 (the double
+    # rounding bias); the first is a tie that nearest-even would round to 1.0
+    assert round_bf16_rne(x[2:3]).item() == 1.0
+
+
+def test_reduce_sum_bf16_accumulation_drifts_on_long_rows():
+    x = torch.ones(2, 6144)
     s16 = numerics.fpu_reduce_sum(x, [-1], 1.0, F.HiFi4, False)
     s32 = numerics.fpu_reduce_sum(x, [-1], 1.0, F.HiFi4, True)
-    assert torch.equal(s32, torch.full((2, 1), 8192.0))
-    assert (s16 < 8192).all()           # adding 16 to 4096 is a tie that rounds to even in bf16
+    assert torch.equal(s32, torch.full((2, 1), 6144.0))
+    # from 4096 each +16 is a bf16 tie (ulp 32) that rounds away from zero: the sum overshoots
+    assert torch.equal(s16, torch.full((2, 1), 8192.0))
     assert torch.equal(numerics.fpu_reduce_sum(x, [-1], 1.0, F.HiFi4, False, ideal=True), s32)
 
 

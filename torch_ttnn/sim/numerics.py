@@ -21,8 +21,9 @@ Dst accumulation
 - fp32_dest_acc_en=True: Dst is fp32. Modelled by few large fp32 matmuls; all slice products are exact in fp32
   (at most 10 x 9 significant bits), so only fp32 summation order differs from the hardware.
 - fp32_dest_acc_en=False: Dst is 16-bit (bf16). Every K=16 step of every fidelity pass is added to Dst and the
-  sum is rounded to bf16. **Model decision**: the rounding into Dst is round-to-nearest-even, and the steps
-  run chunk-major: for each K chunk of 16 (in K order), for each fidelity pass (LoFi slice pair first), the
+  sum is rounded to bf16 in two steps, as the FPU does: to TF32 (it computes and accumulates at TF32
+  precision), then to bf16, both to nearest with ties away from zero; the double rounding biases long sums
+  (Tenstorrent's analysis in tt-metal issue #46101). **Model decision**: the steps run chunk-major: for each K chunk of 16 (in K order), for each fidelity pass (LoFi slice pair first), the
   16-term partial product (summed in fp32) is added to Dst and Dst is rounded.
   Passes whose operand slice is all zero (e.g. bfp4 operands have no low slice) are skipped: adding 0 to a
   bf16 Dst changes nothing.
@@ -141,19 +142,17 @@ def phases(fidelity) -> list[tuple[str, str]]:
 
 
 def round_dst_(d: torch.Tensor, buf: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """Round a float32 tensor in place to bf16 (nearest-even): the 16-bit Dst register.
-
-    The rounding goes through a bf16 buffer (a format conversion only, no bf16 arithmetic)."""
-    if buf is None:
-        buf = torch.empty_like(d, dtype=torch.bfloat16)
-    buf.copy_(d)
-    d.copy_(buf)
+    """Round a float32 tensor in place as the FPU writes a 16-bit Dst: to TF32, then to bf16, both to nearest
+    with ties away from zero (integer operations on the bit patterns; `buf` is unused, kept for callers).
+    A negative NaN whose payload has its top 11 mantissa bits set would wrap; the FPU never makes one."""
+    b = d.view(torch.int32)
+    b.add_(0x1000).bitwise_and_(_TF32_MASK).add_(0x8000).bitwise_and_(_BF16_MASK)
     return d
 
 
 def round_dst(x: torch.Tensor) -> torch.Tensor:
-    """bf16 (nearest-even) rounding of a float32 tensor: a value stored in a 16-bit Dst."""
-    return x.to(torch.float32).to(torch.bfloat16).to(torch.float32)
+    """`round_dst_` of a copy: a value stored in a 16-bit Dst."""
+    return round_dst_(x.to(torch.float32).clone())
 
 
 def dst_store(x: torch.Tensor, fp32_acc: bool, ideal: bool = False) -> torch.Tensor:

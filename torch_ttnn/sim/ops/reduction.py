@@ -4,8 +4,9 @@ Numerics
 --------
 - sum / mean run in the matrix unit: the input times a scaler tile (``scalar`` for sum, ``scalar / N`` for mean;
   the scaler tile is bf16, truncated, unless the input is FLOAT32), with the op's math fidelity (default HiFi4)
-  and 16-element partial sums accumulated in Dst (bf16 Dst, rounded every step, unless fp32_dest_acc_en, which
-  is on by default for FLOAT32 inputs). See torch_ttnn.sim.numerics.fpu_reduce_sum. A FLOAT32 input with
+  and 16-element partial sums accumulated in Dst: fp32 by default for every input dtype, as TT-NN's generic
+  reduce has done since tt-metal PR #15665 (a compute_kernel_config with fp32_dest_acc_en=False gives the
+  16-bit Dst, rounded every step). See torch_ttnn.sim.numerics.fpu_reduce_sum. A FLOAT32 input with
   fp32_dest_acc_en and ``fast_and_approximate_mode=False`` takes the accurate SFPU path: a plain fp32 sum.
   Reductions over several dims accumulate in one Dst chain (the dims flattened in row-major order).
 - max / min are exact (the pool compares, it does not multiply); ``scalar`` scales the result.
@@ -161,7 +162,9 @@ def _scaler_value(s: float, dtype: DataType, ideal: bool) -> float:
 def _fpu_sum(t, dims, scaler: float, compute_kernel_config, fast_and_approximate_mode: bool, device):
     """Dst content of sum(x * scaler) over dims, as the reduce kernel computes it (keepdim shape)."""
     x = _values(t)
-    fid, fp32_acc, _ = kernel_config(compute_kernel_config, t._dtype, fidelity_default=MathFidelity.HiFi4)
+    # generic reductions accumulate in fp32 Dst whatever the input dtype (tt-metal PR #15665, Dec 2024)
+    fid, fp32_acc, _ = kernel_config(compute_kernel_config, t._dtype, fidelity_default=MathFidelity.HiFi4,
+                                     fp32_acc_default=True)
     if device.ideal:
         return x.sum(dim=dims, keepdim=True) * scaler if dims else x * scaler
     if t._dtype == FP32 and fp32_acc and not fast_and_approximate_mode:
