@@ -64,3 +64,21 @@ def test_multihead_attention_splits_without_rank5_tensors(device):
     # q, k and v come from one reshape of the projection, a slice and a permute each
     assert sum(r.op == "slice" for r in device.profiler.rows) == 3
     torch._dynamo.reset()
+
+
+def test_as_strided_that_is_a_plain_view_is_lowered(device):
+    # torchvision's Swin: as_strided re-striding the size-1 dims of a pooled [1, C, 1, 1] tensor
+    def f(x):
+        m = x.mean((-1, -2), keepdim=True)
+        return torch.as_strided(m, (1, 16, 1, 1), (16, 1, 16, 16)).view(1, 16) * 2
+    from .harness import compile_and_run, remaining_aten_ops
+    x = torch.randn(1, 16, 4, 4)
+    out, option = compile_and_run(f, (x,), device=device)
+    torch.testing.assert_close(out, f(x), rtol=2e-2, atol=2e-2)
+    assert remaining_aten_ops(option) == []
+
+
+def test_identity_map_is_one_reshape():
+    x = torch.arange(24).reshape(2, 3, 4)
+    assert _decompose(x.reshape(4, 6), (2, 3, 4)) == [(torch.ops.aten.reshape.default, ([4, 6],))]
+    assert _decompose(x, (2, 3, 4)) == []

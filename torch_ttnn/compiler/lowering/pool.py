@@ -15,7 +15,7 @@ import operator
 
 import torch
 
-from ..context import In
+from ..context import In, Unsupported
 from ..meta import Req
 from ..registry import COMMON, float_inputs, lower, unsupported
 from .conv import channels_last, float_act, meta_val, reshape
@@ -179,7 +179,12 @@ def _adaptive(ctx, name, x, output_size, out_val):
         ctx.unsupported(f"rank-{len(shape)} input of a 2-d pool")
     h, w = shape[-2], shape[-1]
     oh, ow = out_val.shape[-2], out_val.shape[-1]
-    _adaptive_supported(ctx, h, w, oh, ow)
+    try:
+        _adaptive_supported(ctx, h, w, oh, ow)
+    except Unsupported as e:     # an average over non-uniform windows is still two matrix products
+        if name != "adaptive_avg_pool2d":
+            raise
+        return _resample_matmul(ctx, x, str(e))
     xn, n, c, h, w = _nhwc_in(ctx, x, tdt)
     flat = [1, 1, n * oh * ow, c]
     node = ctx.call(name, _pool_operand(ctx, xn), n, h, w, c, [oh, ow], out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT,
@@ -221,10 +226,80 @@ def _int_scales(ctx, x, scales):
     return out
 
 
+def _resample_matrices(ctx, rank: int, h: int, w: int):
+    """(A_h [OH, H], A_w [OW, W]) with op(x) == A_h @ x @ A_w^T for the aten op being lowered (a resampling or
+    an adaptive average pool), read off the op itself applied to one-hot probes (float64, on the host, at
+    compile time); None if the op is not separable that way."""
+    node = ctx.node
+    from torch._subclasses.fake_tensor import unset_fake_temporarily
+    ones = [1] * (rank - 3)
+
+    def run(probe):        # probe: [P, H, W] -> the op on [P, 1.., H, W] -> [P, OH, OW]
+        args = (probe.reshape(probe.shape[0], *ones, h, w),) + tuple(node.args[1:])
+        out = node.target(*args, **dict(node.kwargs))
+        return out.reshape(probe.shape[0], out.shape[-2], out.shape[-1])
+
+    with unset_fake_temporarily():
+        eye_h = torch.eye(h, dtype=torch.float64).reshape(h, h, 1).expand(h, h, w).contiguous()
+        eye_w = torch.eye(w, dtype=torch.float64).reshape(w, 1, w).expand(w, h, w).contiguous()
+        a_h = run(eye_h)[:, :, 0].t().contiguous()          # [OH, H]
+        a_w = run(eye_w)[:, 0, :].t().contiguous()          # [OW, W]
+        probe = torch.randn(2, h, w, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+        if not torch.allclose(run(probe), a_h @ probe @ a_w.t(), rtol=1e-9, atol=1e-9):
+            return None
+    return a_h, a_w
+
+
+def _static_constant(ctx, tensor: torch.Tensor):
+    """A compile-time torch constant the device loads once (through the parameter cache)."""
+    node = ctx.constant(tensor)
+    node.meta["val"] = tensor
+    node.meta["static"] = True
+    return node
+
+
+def _resample_matmul(ctx, x, why: str):
+    """Any separable resampling (fractional nearest, downsampling bilinear, ...) as two matrix products with
+    constant interpolation matrices in float32, HiFi4 and fp32 accumulation: x @ A_w^T, then the same along
+    H on the transposed result. Nearest weights are 0/1 (exact); bilinear weights are held in float32."""
+    rank = ctx.rank(x)
+    if rank not in (3, 4):
+        ctx.unsupported(f"rank-{rank} input of a 2-d resampling ({why})")
+    *lead, h, w = ctx.shape(x)
+    oh, ow = ctx.out.shape[-2:]
+    if max(h, w, oh, ow) > 8192:
+        ctx.unsupported(f"resampling {h}x{w} -> {oh}x{ow} ({why}): interpolation matrices too large")
+    mats = _resample_matrices(ctx, rank, h, w)
+    if mats is None:
+        ctx.unsupported(f"{why}, and the op is not a separable linear resampling")
+    a_h, a_w = mats
+    ttnn = ctx.ttnn
+    f32 = ttnn.float32
+    cfg = ctx.constant(ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi4,
+                                                         math_approx_mode=False, fp32_dest_acc_en=True,
+                                                         packer_l1_acc=False))
+    tdt = ctx.out.dtype
+    from .matmul import zero_k_padding
+    wt = _static_constant(ctx, a_w.t().contiguous().to(torch.float32))          # [W, OW]
+    ht = _static_constant(ctx, a_h.t().contiguous().to(torch.float32))          # [H, OH]
+    xa, _ = zero_k_padding(ctx, x, wt, w)
+    swap = list(range(rank - 2)) + [rank - 1, rank - 2]
+    y = ctx.call("matmul", ctx.tile(xa, ctx.float_dtype()), ctx.tile(wt, f32), compute_kernel_config=cfg,
+                 out_val=meta_val(lead + [h, ow], tdt))
+    yt = ctx.call("permute", ctx.keep(y), swap, out_val=meta_val(lead + [ow, h], tdt))
+    ya, _ = zero_k_padding(ctx, yt, ht, h)
+    z = ctx.call("matmul", ctx.tile(ya, ctx.float_dtype()), ctx.tile(ht, f32), compute_kernel_config=cfg,
+                 out_val=meta_val(lead + [ow, oh], tdt))
+    return ctx.call("permute", ctx.keep(z), swap)
+
+
 def _upsample(ctx, x, mode, scales):
     if ctx.rank(x) != 4:
         ctx.unsupported(f"rank-{ctx.rank(x)} input of a 2-d upsample")
-    sh, sw = _int_scales(ctx, x, scales)
+    try:
+        sh, sw = _int_scales(ctx, x, scales)
+    except Unsupported as e:      # fractional or downsampling: what ttnn.upsample cannot do
+        return _resample_matmul(ctx, x, str(e))
     tdt = ctx.out.dtype
     n, c, h, w = ctx.shape(x)
     xn = channels_last(ctx, x, tdt)
@@ -253,7 +328,8 @@ def upsample_nearest2d_vec(ctx, x, output_size, scale_factors):
 
 def _bilinear(ctx, x, align_corners, scales):
     if align_corners:
-        ctx.unsupported("align_corners=True (ttnn.upsample bilinear samples at half-pixel centers)")
+        return _resample_matmul(ctx, x, "align_corners=True (ttnn.upsample bilinear samples at half-pixel "
+                                        "centers)")
     return _upsample(ctx, x, "bilinear", scales)
 
 

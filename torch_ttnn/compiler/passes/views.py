@@ -29,7 +29,7 @@ _VIEWS = {
     aten.permute.default, aten.transpose.int, aten.t.default, aten.unsqueeze.default, aten.squeeze.dim,
     aten.squeeze.dims, aten.squeeze.default, aten.select.int, aten.slice.Tensor, aten.clone.default,
     aten.alias.default, aten.unbind.int, aten.split.Tensor, aten.split_with_sizes.default,
-    aten.unflatten.int, aten.flatten.using_ints,
+    aten.unflatten.int, aten.flatten.using_ints, aten.as_strided.default,
 }
 _MULTI = {aten.unbind.int, aten.split.Tensor, aten.split_with_sizes.default}
 MAX_ELEMENTS = 1 << 26          # index tensors are int64: at most 512 MB of compile-time work
@@ -95,6 +95,9 @@ class CanonicalViews(Pass):
         numel = math.prod(v.shape)
         if numel == 0 or numel > MAX_ELEMENTS:
             return False
+        strided = any(n.target is aten.as_strided.default for n in tree)
+        if strided and not v.is_contiguous():
+            return False        # as_strided reads the storage: the index tensor must be laid out like src
         members = set(tree)
         ends = [n for n in tree if _val(n) is not None and isinstance(_val(n), torch.Tensor)
                 and any(not _is_view(u) or u not in members for u in n.users)]
@@ -115,7 +118,9 @@ class CanonicalViews(Pass):
                 return False
             plans[e] = plan
         prefixes = {tuple((t, repr(a)) for t, a in p[:i + 1]) for p in plans.values() for i in range(len(p))}
-        if len(prefixes) >= len(tree):      # ends share the steps they have in common (e.g. one reshape)
+        # ends share the steps they have in common (e.g. one reshape); a tree with as_strided (no TT-NN
+        # equivalent) is rewritten even when that takes as many ops
+        if len(prefixes) > len(tree) or (len(prefixes) == len(tree) and not strided):
             return False
         from .fusion import _meta_of
         g = gm.graph
@@ -158,6 +163,8 @@ def _decompose(idx: torch.Tensor, src_shape: tuple):
         return None
     flat = idx.reshape(-1)
     offset = int(flat[0])
+    if flat.numel() == numel and torch.equal(flat, torch.arange(numel, dtype=flat.dtype)):
+        return [] if shape == tuple(src_shape) else [(aten.reshape.default, (list(shape),))]   # same order
     dims = [d for d, s in enumerate(shape) if s > 1]
     if not dims:                                   # one element
         return [(aten.reshape.default, ([numel],)), (aten.slice.Tensor, (0, offset, offset + 1)),
