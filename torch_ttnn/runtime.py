@@ -112,6 +112,17 @@ def narrow_for_device(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def check_int_bound(x: torch.Tensor, limit: int, what: str) -> torch.Tensor:
+    """The host guard of an integer input the program computes with in float32: |x| <= limit, else a clear
+    error (never a silently inexact result)."""
+    if x.numel():
+        worst = int(x.abs().max())
+        if worst > limit:
+            raise ValueError(f"torch_ttnn: {what}: got a value of magnitude {worst}, for which the result would "
+                             f"not be exact, so the call is refused")
+    return x
+
+
 def tensor_stamp(x: torch.Tensor, contents: bool = True) -> tuple:
     """What identifies the current value of a host tensor: its storage address, its version counter (None for
     an inference tensor, which has none) and, with `contents`, a CRC32 of its bytes. The CRC catches writes

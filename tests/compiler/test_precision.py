@@ -143,3 +143,4 @@ def test_pcc_of_a_single_value_is_graded_by_relative_error():
     assert pcc(torch.tensor([0.0756]), torch.tensor([0.0986])) == pytest.approx(1 - 0.023 / 0.0986, abs=1e-6)
     assert pcc(torch.full((4,), 3.0), torch.full((4,), 3.03)) == pytest.approx(1 - 0.03 / 3.03, abs=1e-6)
     assert pcc(torch.tensor([1.0]), torch.tensor([-1.0])) == 0.0
+    assert pcc(torch.tensor([1e-5]), torch.tensor([2e-5])) == pytest.approx(1 - 1e-5 / 1e-2)   # tiny: absolute

@@ -295,16 +295,32 @@ def logsumexp(ctx, x, dim, keepdim=False):
 
 # --- cumsum / topk / sort ------------------------------------------------------------------------
 
+_EXACT_F32 = 2 ** 24      # every integer of magnitude <= 2^24 is a float32
+
+
 @lower(aten.cumsum.default, when=REDUCE)
 def cumsum(ctx, x, dim, *, dtype=None):
     if ctx.rank(x) == 0:
         return _identity_rank0(ctx, x)
     d = int(dim) % ctx.rank(x)
     if not ctx.out.dtype.is_floating_point:
-        # ttnn.cumsum is documented for BFLOAT16/FLOAT32. A count of booleans is exact in FLOAT32 (partial sums
-        # are integers <= the dim size < 2^24); other integers could exceed that and stay on the host.
-        if ctx.torch_dtype(x) != torch.bool or ctx.shape(x)[d] >= 2 ** 24:
-            ctx.unsupported("integer cumsum (ttnn.cumsum is BFLOAT16/FLOAT32 only: not exact)")
+        # ttnn.cumsum is documented for BFLOAT16/FLOAT32: an integer cumsum is exact in FLOAT32 when every
+        # partial sum is an integer of magnitude <= 2^24, i.e. n * max|x| <= 2^24. max|x| comes from the graph
+        # (value_range.py: masks, comparisons, counts); for a graph input it is guarded at every call.
+        from .value_range import int_bound
+        from ... import runtime
+        n = ctx.shape(x)[d]
+        src = ctx.node.args[0]
+        bound = int_bound(src)
+        if bound is None and isinstance(src, torch.fx.Node) and src.op == "placeholder" and n > 0:
+            limit = _EXACT_F32 // n
+            x = ctx.host(runtime.check_int_bound, x, limit,
+                         f"input {src.name} of an integer cumsum over {n} elements (exact on the device in "
+                         f"float32 while |values| <= {limit})", out_val=ctx.val(x))
+            bound = limit
+        if bound is None or n * bound > _EXACT_F32:
+            ctx.unsupported("integer cumsum of values the compiler cannot bound (ttnn.cumsum is BFLOAT16/FLOAT32 "
+                            "only: exact only while partial sums stay within 2^24)")
         f32 = ctx.ttnn.float32
         counts = ctx.call("cumsum", ctx.tile(x, f32), d, out_val=fake(ctx.shape(x), torch.float32))
         return ctx.call("typecast", ctx.tile(counts, f32), ctx.ttnn.int32, out_dtype=ctx.ttnn.int32)
