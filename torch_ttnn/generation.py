@@ -15,6 +15,9 @@ Strategy: static shapes, a static KV cache with a bucketed maximum length.
   same shapes: ONE decode graph. The cache update reaches the aten graph as `index_put` along dim 2, which
   the pipeline rewrites to a scatter (passes/index_put.py); aot_autograd returns the updated cache and its
   runtime wrapper copies it back into the torch cache tensors (input mutations are not kept in the graph).
+- The cache stays on the device (passes/device_state.py): each step loads it only if the host copy changed,
+  writes the new keys/values into the same device tensors, and (inside `generate`, without beam search) does
+  not read it back until generation ends: a decode step moves the new token ids in and the logits out.
 - max_cache_len is bucketed (powers of two, at least one tile of 32), so `max_new_tokens` only changes the
   graphs when it crosses a bucket; transformers keeps the largest cache length a model has used, so a
   shorter generation after a longer one reuses the longer one's graphs.
@@ -40,6 +43,7 @@ and compiled generation and reports the token agreement and, at the first diverg
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Optional
 
 import torch
@@ -167,8 +171,14 @@ def generate(model, option: Optional[TorchTtnnOption] = None, *args, **kwargs):
     length, static shapes). Returns what `model.generate` returns."""
     model = _unwrap(model)
     prepare(model, option)
-    with torch.no_grad():
-        return model.generate(*args, **generate_kwargs(model, args, kwargs))
+    kw = generate_kwargs(model, args, kwargs)
+    gc = kw.get("generation_config") or model.generation_config
+    beams = kw.get("num_beams", getattr(gc, "num_beams", 1)) or 1
+    # the static KV cache stays on the device between steps (passes/device_state.py); beam search reorders
+    # the cache on the host, so there every step reads it back
+    lazy = runtime.lazy_state() if beams <= 1 else contextlib.nullcontext()
+    with torch.no_grad(), lazy:
+        return model.generate(*args, **kw)
 
 
 def bound_generate(model, option: Optional[TorchTtnnOption] = None):

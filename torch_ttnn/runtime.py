@@ -213,6 +213,111 @@ class ParamCache:
     clear = release
 
 
+_LAZY = [0]            # depth of lazy_state() blocks
+_PENDING: list = []     # device states whose host copies are behind (lazy_state)
+
+
+class lazy_state:
+    """Inside this block, compiled graphs that update an input in place on the device (a static KV cache)
+    leave the host copy behind: only what the caller reads is moved. Leaving the block brings every such
+    host copy up to date. Only for code that does not read those inputs on the host meanwhile (the decoding
+    loop of `generate` without beam search)."""
+
+    def __enter__(self):
+        _LAZY[0] += 1
+        return self
+
+    def __exit__(self, *exc):
+        _LAZY[0] -= 1
+        if _LAZY[0] == 0:
+            while _PENDING:
+                _PENDING.pop().sync()
+        return False
+
+
+def sync_state() -> None:
+    """Bring every host copy left behind by lazy_state() up to date now."""
+    while _PENDING:
+        _PENDING.pop().sync()
+
+
+_STATES: dict = {}     # id(host tensor) -> _State: the device copies of all StateCaches, shared by every graph
+
+
+class _State:
+    __slots__ = ("ref", "stamp", "dev", "fmt", "pending", "ttnn")
+
+    def __init__(self, ref, stamp, dev, fmt, ttnn):
+        self.ref, self.stamp, self.dev, self.fmt, self.pending, self.ttnn = ref, stamp, dev, fmt, False, ttnn
+
+    def current(self, x) -> bool:
+        return self.ref() is x and self.stamp == (x.data_ptr(), x._version) and self.dev.is_allocated()
+
+    def sync(self) -> None:
+        """Bring a host copy left behind inside lazy_state() up to date."""
+        x = self.ref()
+        if self.pending and x is not None and self.current(x):
+            with torch.no_grad():
+                x.copy_(self.ttnn.to_torch(self.dev).to(x.dtype))
+            self.stamp = (x.data_ptr(), x._version)
+        self.pending = False
+
+
+class StateCache:
+    """Device copies of inputs compiled graphs update in place (passes/device_state.py), shared by all graphs
+    (a prefill graph and a decode graph update the same KV cache).
+
+    `load` reuses the device copy while the host tensor is exactly what the last call left: the same storage,
+    and its version counter advanced only by aot_autograd's copy of the result (+1); anything else writing it
+    makes the next call upload it again. `store` returns the value aot_autograd copies into the host tensor:
+    the device copy read back, or, inside `lazy_state()`, the host tensor itself (unchanged), the device copy
+    being read back when the block exits (or before anything else loads it in another format)."""
+
+    def __init__(self, ttnn):
+        self.ttnn = ttnn
+        self.keys: set = set()
+        self.uploads = 0
+
+    def load(self, x: torch.Tensor, dtype, layout, device, memory_config=None):
+        key = id(x)
+        st = _STATES.get(key)
+        fmt = (dtype, layout, id(device))
+        if st is not None and st.current(x) and st.fmt == fmt:
+            self.keys.add(key)
+            return st.dev
+        if st is not None:
+            if st.ref() is x:
+                st.sync()                 # a pending host copy first gets the device's values
+            _free(self.ttnn, st.dev, True)
+            del _STATES[key]
+        with torch.inference_mode(False):
+            dev = self.ttnn.from_torch(narrow_for_device(x.detach()), dtype=dtype, layout=layout, device=device,
+                                       memory_config=memory_config)
+        _STATES[key] = _State(weakref.ref(x), (x.data_ptr(), x._version), dev, fmt, self.ttnn)
+        self.keys.add(key)
+        self.uploads += 1
+        return dev
+
+    def store(self, x: torch.Tensor, dev, **to_torch_kwargs):
+        st = _STATES[id(x)]
+        st.stamp = (x.data_ptr(), x._version + 1)    # aot_autograd copies what we return into x, once
+        if _LAZY[0]:
+            st.pending = True
+            if st not in _PENDING:
+                _PENDING.append(st)
+            return x.detach()
+        return self.ttnn.to_torch(dev, **to_torch_kwargs)
+
+    def release(self) -> None:
+        """Free the device copies this graph used (host copies are synced first)."""
+        for key in list(self.keys):
+            st = _STATES.pop(key, None)
+            if st is not None:
+                st.sync()
+                _free(self.ttnn, st.dev, True)
+        self.keys.clear()
+
+
 def _free(ttnn, tt, on_device) -> None:
     try:
         if on_device and tt.is_allocated():
@@ -238,6 +343,9 @@ def _release_graph_module(gm_ref) -> None:
     tracer = getattr(gm, "trace_runner", None)
     if tracer is not None:
         tracer.release()
+    state = getattr(gm, "state_cache", None)
+    if state is not None:
+        state.release()
     folded = getattr(gm, "folded_params", None)
     if folded is not None and hasattr(folded, "forget"):
         folded.forget()

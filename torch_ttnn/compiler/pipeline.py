@@ -44,6 +44,9 @@ def build_passes(option, ttnn, report: GraphReport, static_inputs, device) -> li
     passes += [DataMovement(ttnn, report, param_check=option.param_check)]
     if option.load_params_once:
         passes += [CacheParamDerived(ttnn)]
+    if option.optimize and report.kind == "inference":
+        from .passes.device_state import DeviceState
+        passes += [DeviceState(ttnn)]
     passes += [DeadCodeElimination()]
     if option.deallocate:
         passes += [Deallocate(ttnn)]
@@ -84,6 +87,9 @@ def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_
     if not option.fp32:   # while aot_autograd's metadata is at hand (the search compiles later)
         from .passes.state import KeepStateDtype
         KeepStateDtype()(agm)
+    if option.optimize and kind == "inference":
+        from .passes.device_state import mark_state_inputs
+        mark_state_inputs(agm, static_inputs)
     if is_symbolic(agm):
         def compile_specialized(sgm):
             return compile_graph(sgm, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs)

@@ -80,7 +80,7 @@ class TracePlan:
                                         f"to the device (a host fallback between device ops)")
                 stage[n] = UPLOAD
                 self.uploads.append(n)
-            elif n.op == "call_function" and n.target in read_fns:
+            elif (n.op == "call_function" and n.target in read_fns) or n.meta.get("state_store"):
                 stage[n] = READ if top == DEVICE else top
             elif n.op == "call_function" and _is_ttnn_op(n.target):
                 if top == READ:

@@ -1,7 +1,8 @@
 """Parameter preprocessing on the device, done once per compiled model.
 
-After data movement, a TT-NN op whose tensor operands are all parameters (or values derived from them only)
-computes the same result on every call while the parameters are unchanged: conv weight preparation, the
+After data movement, a TT-NN op whose tensor operands are all parameters (or values derived from them only), or
+that creates a tensor from constants alone (arange, full), computes the same result on every call while the
+parameters are unchanged: conv weight preparation, the
 typecast or tilization of a weight, a reshaped bias. Such ops run through `ParamCache.derive`, which
 executes them once and reuses their result; their outputs count as parameters (never deallocated per call).
 """
@@ -13,6 +14,9 @@ import torch
 import torch.fx
 
 from .base import Pass, PassResult, get_attr
+
+
+_RANDOM = ("rand", "bernoulli", "dropout", "uniform", "normal")   # a fresh draw every call: never cached
 
 
 class CacheParamDerived(Pass):
@@ -37,11 +41,10 @@ class CacheParamDerived(Pass):
             if n.meta.get("tt") is None and not n.meta.get("tt_multi"):
                 continue
             inputs = n.all_input_nodes
-            if not inputs or not any(a in params for a in inputs) or not all(a in params or a in constants
-                                                                              for a in inputs):
+            if not inputs or not all(a in params or a in constants for a in inputs):
                 continue
             qualified = getattr(n.target, "python_fully_qualified_name", "")
-            if not qualified.startswith("ttnn."):
+            if not qualified.startswith("ttnn.") or any(r in qualified for r in _RANDOM):
                 continue
             with g.inserting_before(n):
                 new = g.call_method("derive", (cache, f"{n.name}", qualified[len("ttnn."):]) + tuple(n.args),

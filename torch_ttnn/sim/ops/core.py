@@ -469,6 +469,38 @@ def clone(input, *, dtype=None, memory_config=None, compute_kernel_config=None):
                        pad=_device_pad(input._pad, dtype, device))
 
 
+@ttnn_op("assign")
+def assign(input_tensor, *, memory_config, dtype=None, output_tensor=None):
+    """Copy a device tensor into a new one (memory_config, dtype), or into `output_tensor` in place (same
+    shape; its dtype and layout are kept). The in-place form is how a persistent buffer (a KV cache) is
+    updated without a new allocation, e.g. inside a trace."""
+    device = on_device("assign", input_tensor=input_tensor)
+    dtype = input_tensor._dtype if dtype is None else DataType(dtype)
+    if output_tensor is None:
+        if dtype == input_tensor._dtype:
+            return make_output("assign", device, input_tensor._value, dtype, input_tensor._layout, memory_config,
+                               pad=input_tensor._pad, rounded=True)
+        return make_output("assign", device, _as_source(input_tensor), dtype, input_tensor._layout, memory_config,
+                           pad=_device_pad(input_tensor._pad, dtype, device))
+    require_tensor("assign", "output_tensor", output_tensor)
+    output_tensor._check_alive("ttnn.assign: output_tensor")
+    if output_tensor._device is not device:
+        fail("assign", "output_tensor must be on the same device as input_tensor")
+    if tuple(output_tensor.shape) != tuple(input_tensor.shape):
+        fail("assign", f"output_tensor has shape {list(output_tensor.shape)}, input_tensor "
+                       f"{list(input_tensor.shape)}")
+    if output_tensor._layout != input_tensor._layout:
+        fail("assign", f"output_tensor is {output_tensor._layout.name}, input_tensor {input_tensor._layout.name}")
+    if dtype != output_tensor._dtype:
+        fail("assign", f"dtype {dtype.name} differs from output_tensor's {output_tensor._dtype.name}")
+    from ._common import round_to
+    value = input_tensor._value if dtype == input_tensor._dtype else round_to(_as_source(input_tensor), dtype,
+                                                                             device)
+    output_tensor._value = value
+    output_tensor._pad = input_tensor._pad if dtype == input_tensor._dtype else None
+    return output_tensor
+
+
 @ttnn_op("tilize")
 def tilize(input_tensor, *, memory_config=None, dtype=None, use_multicore=True, use_low_perf=False, tile=DEFAULT_TILE,
            sub_core_grids=None):

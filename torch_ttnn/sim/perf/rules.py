@@ -111,7 +111,7 @@ SFPU_INSTR = {
 for _n, _ops in SFPU_INSTR.items():
     register(_ops, eltwise(sfpu=_n))
 register("square", eltwise(fpu_muls=1))
-register("identity clone", eltwise(fpu_adds=1))
+register("identity clone assign", eltwise(fpu_adds=1))
 register("polyval", lambda c: eltwise(sfpu=2 * max(1, len(c.param("coeffs", []) or [])))(c))
 
 # binary: FPU add/sub/mul, or SFPU
