@@ -178,12 +178,19 @@ def cmd_export(args) -> int:
 
 
 def cmd_perf(args) -> int:
-    from .perf_report import format_profile, profile
+    from .perf_report import compare, format_compare, format_profile, profile
     try:
-        p = profile(args.model, arch=args.arch, batch=args.batch, out_dir=args.out, runs=args.runs)
+        if args.compare:
+            c = compare(args.model, arch=args.arch, batch=args.batch, runs=args.runs)
+        else:
+            p = profile(args.model, arch=args.arch, batch=args.batch, out_dir=args.out, runs=args.runs,
+                        optimize=not args.naive)
     except (KeyError, ValueError, RuntimeError) as e:
         print(f"torch-ttnn perf: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2
+    if args.compare:
+        print(json.dumps(c, indent=1, default=str) if args.json else format_compare(c, top=args.top))
+        return 0 if all(p.get("success") for p in c.values()) else 1
     if args.json:
         print(json.dumps(p, indent=1, default=str))
     else:
@@ -225,6 +232,9 @@ def main(argv=None) -> int:
     s.add_argument("--out", default=None, help="folder for perf.json, ops.csv and trace.json")
     s.add_argument("--top", type=int, default=10)
     s.add_argument("--runs", type=int, default=1)
+    s.add_argument("--naive", action="store_true", help="profile the naive program (optimize=False)")
+    s.add_argument("--compare", action="store_true",
+                   help="naive and optimized programs side by side, per op (what the optimizer changed)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_perf)
 

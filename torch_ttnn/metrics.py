@@ -170,6 +170,9 @@ def _modelled(profiler, batch: Optional[int], host_ops: int) -> dict:
     s["traced_throughput_per_s"] = (round((batch or 1) / (s["traced_latency_us"] / 1e6), 2)
                                     if s["traced_latency_us"] > 0 else None)
     s["host_ops_not_modelled"] = host_ops
+    snap = profiler.snapshot()
+    s["by_op"] = {op: {"us": round(us, 3), "count": snap["count_by_op"].get(op, 0)}
+                  for op, us in sorted(snap["by_op"].items(), key=lambda kv: -kv[1])}
     bounds = dict(s["by_bound_us"])
     if s["transfer_us"]:
         bounds["pcie"] = s["transfer_us"]

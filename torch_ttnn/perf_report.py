@@ -27,7 +27,8 @@ def write_profile(directory, m, device) -> None:
     d.mkdir(parents=True, exist_ok=True)
     out = {"model_name": m.model_name, "success": m.success, "error": m.error, "accuracy": m.accuracy,
            "modelled": m.modelled, "op_launches": m.op_launches, "ops_remaining": m.ops_remaining,
-           "precision": m.precision, "placement": m.placement}
+           "precision": m.precision, "placement": m.placement, "trace": getattr(m, "trace", None),
+           "transfers": [m.to_device, m.from_device], "transfer_bytes": [m.to_device_bytes, m.from_device_bytes]}
     (d / "perf.json").write_text(json.dumps(out, indent=1, default=str))
     if getattr(device, "profiler", None) is not None and device.profiler.rows:
         device.profiler.to_csv(d / "ops.csv")
@@ -55,8 +56,10 @@ def zoo_node(name: str) -> str:
                    f"table){hint}")
 
 
-def profile(name: str, *, arch: str | None = None, batch: int = 1, out_dir=None, runs: int = 1) -> dict:
-    """Compile and run `name` on the simulated `arch`; returns perf.json's content (files in out_dir)."""
+def profile(name: str, *, arch: str | None = None, batch: int = 1, out_dir=None, runs: int = 1,
+            optimize: bool = True) -> dict:
+    """Compile and run `name` on the simulated `arch`; returns perf.json's content (files in out_dir).
+    optimize=False profiles the naive program (TorchTtnnOption(optimize=False))."""
     from . import zoo
     if batch < 1:
         raise ValueError(f"--batch must be >= 1, got {batch}")
@@ -77,7 +80,8 @@ def profile(name: str, *, arch: str | None = None, batch: int = 1, out_dir=None,
         else:
             device = open_device()
         try:
-            m = measure(entry.name, model, repeat_batch(inputs, batch), device=device, runs=runs, profile=True)
+            m = measure(entry.name, model, repeat_batch(inputs, batch), device=device, runs=runs, profile=True,
+                        option_kwargs=None if optimize else {"optimize": False})
             write_profile(out_dir, m, device)
         finally:
             if own is not None:
@@ -88,6 +92,8 @@ def profile(name: str, *, arch: str | None = None, batch: int = 1, out_dir=None,
                    TORCH_TTNN_RUNS=str(runs), HF_HUB_OFFLINE="1")
         if arch:
             env["TT_SIM_ARCH"] = arch
+        if not optimize:
+            env["TORCH_TTNN_OPTIMIZE"] = "0"
         proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", node],
                               cwd=ROOT, env=env, capture_output=True, text=True)
         if not (out_dir / "perf.json").exists():
@@ -98,12 +104,51 @@ def profile(name: str, *, arch: str | None = None, batch: int = 1, out_dir=None,
     return result
 
 
+def compare(name: str, **kw) -> dict:
+    """The naive program (optimize=False) and the optimized one (defaults), profiled on the same arch."""
+    return {"naive": profile(name, optimize=False, **kw), "optimized": profile(name, optimize=True, **kw)}
+
+
+def format_compare(c: dict, top: int = 15) -> str:
+    """What the optimizer changed: the program's settings, latency and transfers, then per TT-NN op the launches
+    and modelled kernel time before and after (the ops that gained or lost most first)."""
+    a, b = c["naive"], c["optimized"]
+    for p in (a, b):
+        if not p.get("success"):
+            return f"{p['model_name']}: the compiled run failed: {p.get('error')}"
+    sa, sb = a["modelled"], b["modelled"]
+    rows = [("", "naive", "optimized"),
+            ("weights", a.get("precision"), b.get("precision")),
+            ("activations in", a.get("placement"), b.get("placement")),
+            ("dispatch", a.get("trace"), b.get("trace")),
+            ("accuracy (%)", a.get("accuracy"), b.get("accuracy")),
+            ("latency (ms)", f"{sa['latency_ms']:.3f}", f"{sb['latency_ms']:.3f}"),
+            ("kernel time (ms)", f"{sa['kernel_us'] / 1e3:.3f}", f"{sb['kernel_us'] / 1e3:.3f}"),
+            ("launches", sa["launches"], sb["launches"]),
+            ("transfers (to/from)", "/".join(map(str, a.get("transfers", []))),
+             "/".join(map(str, b.get("transfers", [])))),
+            ("bound", sa["bound"], sb["bound"])]
+    lines = [f"model: {a['model_name']} ({sa['arch']}); speed-up {sa['latency_ms'] / sb['latency_ms']:.2f}x"]
+    lines += [f"  {k:<22}{str(x):<24}{y}" for k, x, y in rows]
+    ops = sorted(set(sa.get("by_op", {})) | set(sb.get("by_op", {})),
+                 key=lambda o: -abs(sa.get("by_op", {}).get(o, {}).get("us", 0)
+                                    - sb.get("by_op", {}).get(o, {}).get("us", 0)))
+    lines.append(f"  {'op':<34}{'naive: n x ms':>18}{'optimized: n x ms':>22}")
+    for o in ops[:top]:
+        x = sa.get("by_op", {}).get(o, {"us": 0, "count": 0})
+        y = sb.get("by_op", {}).get(o, {"us": 0, "count": 0})
+        lines.append(f"  {o:<34}{x['count']:>7} x {x['us'] / 1e3:8.3f}{y['count']:>11} x {y['us'] / 1e3:8.3f}")
+    lines.append("(a model of the hardware, not a measurement: see docs/performance.md for its calibration)")
+    return "\n".join(lines)
+
+
 def format_profile(p: dict, top: int = 10) -> str:
     if not p.get("success"):
         return f"{p['model_name']}: the compiled run failed: {p.get('error')}"
     s = p["modelled"]
     lines = [f"model:                 {p['model_name']} (accuracy {p['accuracy']} %)",
-             f"optimizer:             weights {p.get('precision')}, activations in {p.get('placement')}"]
+             f"optimizer:             weights {p.get('precision')}, activations in {p.get('placement')}, "
+             f"dispatch: {p.get('trace')}"]
     lines += format_modelled(s)
     lines.append("top ops by modelled kernel time:")
     total = s["kernel_us"] or 1.0

@@ -55,8 +55,9 @@ def record_property(record_property, request):
     if batch > 1:
         inputs, outputs = repeat_batch(inputs, batch), None
     perf_dir = os.environ.get("TORCH_TTNN_PERF_DIR")
+    opts = {"optimize": False} if os.environ.get("TORCH_TTNN_OPTIMIZE") == "0" else None
     m = measure(recorded["model_name"], model, inputs, device=device, mode=mode, ref_output=outputs,
-                runs=int(os.environ.get("TORCH_TTNN_RUNS", "1")), profile=bool(perf_dir))
+                runs=int(os.environ.get("TORCH_TTNN_RUNS", "1")), profile=bool(perf_dir), option_kwargs=opts)
     if perf_dir:
         from torch_ttnn.perf_report import write_profile
         write_profile(perf_dir, m, device)

@@ -299,3 +299,16 @@ def test_cli_run_knows_the_table_models_and_suggests_close_names(capsys):
     assert cli.main(["run", "resnt18"]) == 2
     err = capsys.readouterr().err
     assert "no model 'resnt18'" in err and "resnet18" in err and "Traceback" not in err
+
+
+def test_cli_perf_compare_shows_what_the_optimizer_changed(capsys):
+    from torch_ttnn import cli
+    assert cli.main(["perf", MODEL, "--compare", "--json"]) == 0
+    c = json.loads(capsys.readouterr().out)
+    a, b = c["naive"], c["optimized"]
+    assert a["precision"] == "bf16" and a["placement"] == "dram" and a["trace"].startswith("not traced")
+    assert b["modelled"]["latency_ms"] <= a["modelled"]["latency_ms"]
+    assert set(a["modelled"]["by_op"]) and set(b["modelled"]["by_op"])
+    assert cli.main(["perf", MODEL, "--compare"]) == 0
+    text = capsys.readouterr().out
+    assert "speed-up" in text and "naive: n x ms" in text
