@@ -224,19 +224,23 @@ class TraceRunner:
         ttnn, dev = self.ttnn, self.device
         keep = set(self.plan.uploads) | set(self.plan.baked) | set(self.plan.outputs)
         self._exec(self._pre, env, keep | self._for_device | self._for_post)
-        tid = None
+        tid, failure = None, None
         try:
             tid = ttnn.begin_trace_capture(dev, cq_id=0)
             self._exec(self._device, env, keep | self._for_post)
             ttnn.end_trace_capture(dev, tid, cq_id=0)
         except Exception as e:
+            failure = f"capture failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
             if tid is not None and ttnn.is_trace_capture_active(dev):
                 try:
                     ttnn.end_trace_capture(dev, tid, cq_id=0)
                 except Exception:
                     pass
-            self._give_up(f"capture failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
-            return self.gm(*[env[p] for p in self._placeholders])
+        if failure is not None:          # outside the handler: its traceback no longer holds the capture's tensors
+            self._give_up(failure)
+            args = [env[p] for p in self._placeholders]
+            env.clear()
+            return self.gm(*args)
         self.trace_id = tid
         self.inputs = {n: env[n] for n in self.plan.uploads}
         self.baked = {n: env[n] for n in self.plan.baked}

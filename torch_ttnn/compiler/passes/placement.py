@@ -9,7 +9,8 @@ a fraction of the device's L1, the rest left to the circular buffers the ops all
 knows each op's circular buffers, which the simulator does not, hence the margin).
 
 Not placed: parameters (they persist across calls), views (reshape/view/squeeze/unsqueeze share their input's
-buffer), outputs to the host, ops without a memory_config parameter. The simulator's L1 allocator refuses an
+buffer), inputs uploaded from the host and values read back to it (a traced program keeps both allocated
+between calls), ops without a memory_config parameter. The simulator's L1 allocator refuses an
 over-full L1 as TT-NN does; the compiler's search (compiler/precision.py) then falls back to DRAM.
 """
 from __future__ import annotations
@@ -56,17 +57,26 @@ def _bytes(node, ttnn) -> int:
 _VIEWS = ("reshape", "view", "squeeze", "unsqueeze", "unsqueeze_to_4D")
 
 
+_READS = ("to_torch", "from_device")
+
+
 def _needs_dram(n) -> bool:
     """Whether n's buffer (n, or a view of it: reshape and co. share the buffer) feeds an operand that TT-NN
-    requires in DRAM."""
+    requires in DRAM, or is read back to the host: a traced program keeps what it reads back (and its inputs)
+    allocated from one call to the next (compiler/trace.py), which L1 could not hold for every graph."""
+    if getattr(n.target, "__name__", "") in ("from_torch", "to_device"):
+        return True
     chain, todo = {n}, [n]
     while todo:
         for u in todo.pop().users:
-            if getattr(u.target, "__name__", "") in _VIEWS:
+            name = getattr(u.target, "__name__", "")
+            if name in _VIEWS:
                 chain.add(u)
                 todo.append(u)
+            if name in _READS or u.meta.get("state_store"):
+                return True
             for op, arg in DRAM_OPERANDS:
-                if getattr(u.target, "__name__", "") == op and u.kwargs.get(arg) in chain:
+                if name == op and u.kwargs.get(arg) in chain:
                     return True
     return False
 
