@@ -53,3 +53,45 @@ def test_no_public_name_that_real_ttnn_lacks():
     for sub in ("transformer", "experimental"):
         names = {n for n in dir(getattr(ttnn, sub)) if not n.startswith("_")}
         assert names <= {k.split(".", 1)[1] for k in m["operations"] if k.startswith(sub + ".")}
+
+
+# Types whose constructors user code calls: each must accept one real overload's parameters (names, required).
+CONSTRUCTED = ["CoreRangeSet", "CoreCoord", "ShardSpec", "Tile", "UnaryWithParam", "Conv2dSliceConfig",
+               "Op2DSliceConfig"]
+
+
+@pytest.mark.parametrize("name", CONSTRUCTED)
+def test_type_constructor_matches_a_real_overload(name):
+    import inspect
+    real = manifest()["types"][name]["constructors"]
+    sig = inspect.signature(getattr(ttnn, name).__init__)
+    mine = [(p.name, p.default is inspect.Parameter.empty) for p in list(sig.parameters.values())[1:]
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    overloads = [[(p["name"], bool(p.get("required"))) for p in ov["params"]] for ov in real]
+
+    def fits(ov):
+        # same names (a *params tail stands for longer positional overloads, UnaryWithParam(op, p1, p2, ...));
+        # a parameter required here is required there; one optional here but required there is absent from
+        # a shorter overload (CoreCoord(x, y) | CoreCoord((x, y)))
+        if [n for n, _ in ov[:len(mine)]] != [n for n, _ in mine] or len(ov) < len(mine):
+            return False
+        for i, ((_, req), (_, real_req)) in enumerate(zip(mine, ov)):
+            if req and not real_req:
+                return False
+            if not req and real_req and not any(len(o) <= i for o in overloads):
+                return False
+        return True
+
+    assert any(fits(ov) for ov in overloads), f"{name}{sig}: real overloads {overloads}"
+
+
+def test_constructors_take_the_real_arguments():
+    r = ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord((1, 1)))
+    s = ttnn.CoreRangeSet(core_ranges={r})
+    assert s.num_cores() == 4
+    spec = ttnn.ShardSpec(s, [32, 64], ttnn.ShardOrientation.ROW_MAJOR)
+    assert spec.num_cores() == 4
+    with pytest.raises(TypeError):
+        ttnn.ShardSpec(s, [32, 64])                 # the orientation is required, as in ttnn 0.81.1
+    with pytest.raises(TypeError):
+        ttnn.Tile()                                 # so is the tile shape

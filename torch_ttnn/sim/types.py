@@ -159,8 +159,17 @@ class Shape(tuple):
 
 @dataclass(frozen=True)
 class CoreCoord:
+    """ttnn.CoreCoord(x, y) or CoreCoord((x, y)), as the real constructors (positional only)."""
     x: int
     y: int
+
+    def __init__(self, arg0, arg1=None):
+        if arg1 is None:
+            if not (isinstance(arg0, (tuple, list)) and len(arg0) == 2):
+                raise TypeError(f"CoreCoord: expected (x, y) or a tuple (x, y), got {arg0!r}")
+            arg0, arg1 = arg0
+        object.__setattr__(self, "x", int(arg0))
+        object.__setattr__(self, "y", int(arg1))
 
 
 @dataclass(frozen=True)
@@ -190,8 +199,8 @@ class CoreRange:
 class CoreRangeSet:
     ranges: tuple
 
-    def __init__(self, ranges):
-        object.__setattr__(self, "ranges", tuple(ranges))
+    def __init__(self, core_ranges):
+        object.__setattr__(self, "ranges", tuple(core_ranges))
 
     def num_cores(self) -> int:
         return sum(r.num_cores() for r in self.ranges)
@@ -203,7 +212,7 @@ class ShardSpec:
     shape: tuple
     orientation: ShardOrientation = ShardOrientation.ROW_MAJOR
 
-    def __init__(self, grid, shard_shape, shard_orientation=ShardOrientation.ROW_MAJOR):
+    def __init__(self, grid, shard_shape, shard_orientation):
         object.__setattr__(self, "grid", grid)
         object.__setattr__(self, "shape", tuple(shard_shape))
         object.__setattr__(self, "orientation", shard_orientation)
@@ -395,8 +404,8 @@ class UnaryWithParam:
     op_type: UnaryOpType
     params: tuple = field(default=())
 
-    def __init__(self, op_type, *params):
-        object.__setattr__(self, "op_type", op_type)
+    def __init__(self, arg0, *params):
+        object.__setattr__(self, "op_type", arg0)
         object.__setattr__(self, "params", tuple(float(p) for p in params))
 
 
@@ -415,7 +424,7 @@ def element_size(dtype: DataType) -> int:
 class Tile:
     """ttnn.Tile: the tile shape (the simulator supports 32x32 tiles of 16x16 faces)."""
 
-    def __init__(self, tile_shape=(32, 32), transpose_tile: bool = False):
+    def __init__(self, tile_shape, transpose_tile: bool = False):
         self.tile_shape = tuple(tile_shape)
         self.transpose_tile = transpose_tile
         if self.tile_shape != (32, 32):
