@@ -33,8 +33,9 @@ percent; exact equality for integer outputs.
 **Precision**: the weight format the compiled graphs ran with: `bf16`; `bfp8` (bfloat8_b weights) or
 `bfp8-lofi` (and LoFi math fidelity), chosen per graph by `precision="auto"` only where the graph's outputs kept
 PCC >= 0.99 against torch; several levels are listed with their graph counts.
-**Modelled n150 (ms)**: the modelled time of one compiled call on one Wormhole n150 chip, as dispatched (no
-trace), host<->device transfers included, ops left on the host excluded. It is the simulator's performance
+**Modelled n150 (ms)**: the modelled time of one steady-state compiled call on one Wormhole n150 chip, as it
+ran: replayed from a trace where the compiler traced the graphs (`trace="auto"`, the default), else dispatched
+op by op; host<->device transfers included, ops left on the host excluded. It is the simulator's performance
 model (cycles and bytes per op from the hardware's documented rates), not a measurement: its calibration
 against published TT-Metal measurements is in [docs/performance.md](docs/performance.md). `torch-ttnn perf
 MODEL` breaks it down."""
