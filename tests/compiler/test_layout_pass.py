@@ -173,3 +173,23 @@ def test_global_pool_reduces_nhwc(device, keepdim):
 
     option = check_lowered(f, (torch.randn(2, 3, 9, 11),), device=device, expect=("conv2d", "mean"))
     assert _counts(option)["permute"] == (1 if keepdim else 2)
+
+
+def test_reshape_to_or_from_a_scalar_is_never_a_free_view():
+    """ViLT: merging two reshapes that end in a rank-0 tensor (a slice [1, 1] -> [1] -> []) crashed the
+    layout pass's free-view test with an IndexError."""
+    import torch.fx
+    import torch_ttnn.sim as ttnn
+    from torch_ttnn.compiler.meta import TTMeta
+    from torch_ttnn.compiler.passes.layout import ChannelsLastLayout
+    g = torch.fx.Graph()
+    src = g.placeholder("x")
+    src.meta["val"] = torch.empty(1, 1, device="meta")
+    src.meta["tt"] = TTMeta(ttnn.TILE_LAYOUT, ttnn.bfloat16)
+    p = ChannelsLastLayout(ttnn)
+    assert p._free_view(src, ()) is False
+    assert p._free_view(src, (1, 1)) is True
+    scalar = g.placeholder("s")
+    scalar.meta["val"] = torch.empty((), device="meta")
+    scalar.meta["tt"] = TTMeta(ttnn.TILE_LAYOUT, ttnn.bfloat16)
+    assert p._free_view(scalar, (1,)) is False

@@ -212,7 +212,7 @@ class ChannelsLastLayout(Pass):
         old, new = _shape(src), tuple(shape)
         if old == new:
             return True
-        if old[-1] != new[-1]:
+        if not old or not new or old[-1] != new[-1]:     # to or from a rank-0 tensor: tiles change
             return False
         oh = old[-2] if len(old) >= 2 else 1
         nh = new[-2] if len(new) >= 2 else 1
