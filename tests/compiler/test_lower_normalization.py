@@ -136,3 +136,22 @@ def _train(device, fn, args, min_pcc=0.99, allow_remaining=()):
 def test_training(device, fn, shapes):
     # group norm's backward (aten's decomposition) uses addcmul, an element-wise op of another family
     _train(device, fn, [torch.randn(s) for s in shapes], allow_remaining=("aten.addcmul.default",))
+
+
+@pytest.mark.parametrize("dims", [1, 2])
+def test_conv_batch_norm_folding_for_conv1d_and_conv2d(device, dims):
+    """speecht5: conv1d + BatchNorm1d was folded with a 4-d per-channel scale ([C, 1, 1, 1] against a 3-d
+    weight), which broadcast the weight to [C, C, K, k] and made the device reshape fail."""
+    from .harness import compile_and_run, remaining_aten_ops
+    conv = (torch.nn.Conv1d(4, 6, 3, padding=1) if dims == 1 else torch.nn.Conv2d(4, 6, 3, padding=1))
+    bn = torch.nn.BatchNorm1d(6) if dims == 1 else torch.nn.BatchNorm2d(6)
+    with torch.no_grad():
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+    m = torch.nn.Sequential(conv, bn).eval()
+    x = torch.randn(2, 4, 16) if dims == 1 else torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        out, option = compile_and_run(m, (x,), device=device)
+        ref = m(x)
+    assert pcc(out, ref) >= 0.99
+    assert remaining_aten_ops(option) == []

@@ -178,8 +178,9 @@ class FoldConvBatchNorm(Pass):
                 s = self._node(g, aten.rsqrt.default, (s,), var)
                 if gamma is not None:
                     s = self._node(g, aten.mul.Tensor, (s, gamma), var)
-                s4 = self._node(g, aten.view.default, (s, [wv.shape[0], 1, 1, 1]),
-                                torch.empty((wv.shape[0], 1, 1, 1), dtype=wv.dtype, device="meta"))
+                per_out = [wv.shape[0]] + [1] * (wv.dim() - 1)     # conv1d, 2d or 3d weights
+                s4 = self._node(g, aten.view.default, (s, per_out),
+                                torch.empty(per_out, dtype=wv.dtype, device="meta"))
                 w2 = self._node(g, aten.mul.Tensor, (w, s4), wv)
                 shift = self._node(g, aten.neg.default, (mean,), var)
                 if b is not None:
