@@ -131,3 +131,12 @@ def test_traces_are_released_with_the_compiled_program(tdev):
 def test_trace_option_is_checked():
     with pytest.raises(ValueError, match="trace must be"):
         torch_ttnn.TorchTtnnOption(trace="yes")
+
+
+def test_graph_without_device_programs_is_not_kept_as_a_trace(tdev):
+    c, opt = _compile(lambda x: x.reshape(2, 64, 32), tdev)
+    x = torch.randn(128, 32)
+    outs, _, _ = _calls(c, [x, x, x], tdev)
+    assert torch.equal(outs[-1], x.reshape(2, 64, 32))
+    assert opt.results.reports[-1].trace in ("not traced: no device program to replay", "not traced: no device op")
+    assert tdev.memory_stats()["TRACE"]["current_bytes"] == 0
