@@ -82,3 +82,25 @@ def test_identity_map_is_one_reshape():
     x = torch.arange(24).reshape(2, 3, 4)
     assert _decompose(x.reshape(4, 6), (2, 3, 4)) == [(torch.ops.aten.reshape.default, ([4, 6],))]
     assert _decompose(x, (2, 3, 4)) == []
+
+
+def test_views_of_a_parameter_do_not_land_between_placeholders(device):
+    """Swin v2 / DETR: a view tree hanging from a parameter placed its new nodes right after that placeholder,
+    before later placeholders, and constant folding then used an input before its definition."""
+    class M(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.randn(2, 3, 4))
+            self.b = torch.nn.Parameter(torch.randn(4))
+
+        def forward(self, x):
+            w = self.w.transpose(0, 1).reshape(6, 4)[1:4].t()      # a tree of views of the first parameter
+            return x @ w + self.b[:3]
+
+    torch._dynamo.reset()
+    m = M().eval()
+    x = torch.randn(5, 4)
+    c = torch.compile(m, backend=torch_ttnn.backend, options=torch_ttnn.TorchTtnnOption(device=device))
+    with torch.no_grad():
+        assert pcc(c(x), m(x)) >= 0.99
+    torch._dynamo.reset()

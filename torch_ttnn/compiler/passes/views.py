@@ -125,7 +125,9 @@ class CanonicalViews(Pass):
         from .fusion import _meta_of
         g = gm.graph
         made: dict = {}
-        anchor = src                        # the new nodes read only src: right after it, before any user
+        # the new nodes read only src: before the tree's first node (after src, before any user of the tree;
+        # never between placeholders, where later passes expect none)
+        anchor = tree[0].prev
         for e, plan in plans.items():
             x, key = src, ()
             for target, args in plan:
