@@ -18,6 +18,15 @@ def device():
     ttnn.close_device(dev)
 
 
+@pytest.fixture
+def tdev():
+    """A simulated device with a trace region (1 MiB a bank): compiled graphs are captured into traces."""
+    import torch_ttnn.sim as ttnn
+    dev = ttnn.open_device(device_id=1, l1_small_size=16384, trace_region_size=1 << 20)
+    yield dev
+    ttnn.close_device(dev)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

@@ -14,14 +14,6 @@ def _fresh_dynamo():
     torch._dynamo.reset()
 
 
-@pytest.fixture
-def tdev():
-    import torch_ttnn.sim as ttnn
-    dev = ttnn.open_device(device_id=1, l1_small_size=16384, trace_region_size=1 << 20)
-    yield dev
-    ttnn.close_device(dev)
-
-
 def _step(cache, k, pos):
     cache.index_copy_(2, pos, k)
     return (cache * 2).sum(-1)

@@ -13,14 +13,6 @@ def _fresh_dynamo():
     torch._dynamo.reset()
 
 
-@pytest.fixture
-def tdev():
-    import torch_ttnn.sim as ttnn
-    dev = ttnn.open_device(device_id=1, l1_small_size=16384, trace_region_size=1 << 20)
-    yield dev
-    ttnn.close_device(dev)
-
-
 def _mlp():
     return torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.GELU(), torch.nn.Linear(128, 16),
                                torch.nn.Softmax(-1)).eval()

@@ -3,7 +3,6 @@ import pytest
 import torch
 
 import torch_ttnn.sim as ttnn
-from torch_ttnn.sim.types import BufferType
 
 
 @pytest.fixture

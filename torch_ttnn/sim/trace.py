@@ -322,7 +322,6 @@ def execute_trace(mesh_device, trace_id, *, cq_id=None, blocking=True) -> None:
     if tr.buffer is None:
         raise RuntimeError(f"ttnn.execute_trace: trace {tr.id} was never ended (end_trace_capture)")
     _clobber_scratch(mesh_device, tr)
-    from .tensor import Tensor
     from .ops.core import deallocate
     values: dict = {}           # slot -> the tensor replay uses for it
     REPLAYING = True
