@@ -61,6 +61,26 @@ def test_auto_keeps_bf16_when_block_floats_lose_accuracy(device):
     assert _load_dtypes(opt) == ["BFLOAT16"]
 
 
+def test_auto_falls_back_to_an_fp32_dst_when_bf16_loses_a_long_reduction(device):
+    # K = 8192 positive products: the 16-bit Dst rounds every partial sum, the low bits that tell the 32
+    # outputs apart (row offsets of 4 %) are lost; HiFi4 with an fp32 Dst keeps them
+    K = 8192
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(K, 32, bias=False).eval()
+    with torch.no_grad():
+        lin.weight.copy_(1 + 0.04 * torch.randn(32, 1) + 0.01 * torch.randn(32, K))
+    x = 1 + 0.1 * torch.rand(32, K)
+    y, opt, _ = _run(lin, x, device)
+    (decision,) = opt.results.precision
+    assert [lv for lv, *_ in decision["tried"]] == ["bfp8-lofi", "bfp8", "bf16", "bf16-acc32"]
+    assert decision["tried"][2][2] < 0.99 <= decision["tried"][3][2]
+    assert decision["chosen"] == "bf16-acc32" and pcc(y, lin(x)) >= 0.99
+    gm = opt.results.graph_modules[-1]
+    (lin_node,) = [n for n in gm.graph.nodes if getattr(n.target, "__name__", "") == "linear"]
+    cfg = getattr(gm, lin_node.kwargs["compute_kernel_config"].target)
+    assert cfg.fp32_dest_acc_en and cfg.math_fidelity == type(cfg.math_fidelity).HiFi4
+
+
 def test_optimize_false_and_explicit_levels(device):
     m = torch.nn.Linear(128, 64).eval()
     x = torch.randn(8, 128)

@@ -3,7 +3,9 @@
     "auto" (default)  on the first call of an inference graph, try the faster levels in order (bfloat8_b
                       weights with LoFi, then bfloat8_b weights with HiFi2) and keep the first whose outputs
                       stay at PCC >= 0.99 against the same graph run by torch in fp32 on the host with the
-                      call's inputs; else bfloat16. Each decision is logged and kept in
+                      call's inputs; else bfloat16 with TT-NN's default fidelity; else, when even that loses
+                      accuracy (long reductions whose partial sums the 16-bit Dst rounds), bfloat16 with
+                      HiFi4 and an fp32 Dst on every matrix product ("bf16-acc32"). Each decision is logged and kept in
                       option.results.precision (graph, level chosen, PCC of every level tried).
     "bf16"            today's program: bfloat16 weights, TT-NN's default fidelity.
     "bfp8" / "bfp4"   that weight format everywhere it applies (bfp4 with LoFi), unchecked: for users who
@@ -25,7 +27,7 @@ from .program import BoxedProgram
 log = logging.getLogger("torch_ttnn")
 
 PRECISIONS = ("auto", "bf16", "bfp8", "bfp4")
-AUTO_ORDER = ("bfp8-lofi", "bfp8", "bf16")
+AUTO_ORDER = ("bfp8-lofi", "bfp8", "bf16", "bf16-acc32")
 MIN_PCC = 0.99
 
 

@@ -6,6 +6,9 @@ Levels (compiler/precision.py chooses among them per graph, by accuracy):
                  half the bytes; fidelity stays HiFi2
     "bfp8-lofi"  bfloat8_b weights and LoFi (one multiplier pass instead of two): half the matrix-engine time
     "bfp4"       weights in bfloat4_b (576 bytes a tile), LoFi
+    "bf16-acc32" the accurate end: bfloat16 weights, every matrix product (linear, matmul, conv) with HiFi4 and
+                 an fp32 Dst (fp32_dest_acc_en): long reductions (K in the thousands) no longer lose the low bits
+                 of their partial sums to the 16-bit Dst; four multiplier passes and half the Dst tiles
 Only weights loaded from parameters (the param cache's `load`) whose every use is the weight operand of a
 ttnn.linear / ttnn.matmul are converted; a parameter also used elsewhere (a tied embedding) keeps bfloat16.
 Convolutions get the level through `conv_config=Conv2dConfig(weights_dtype=...)` (given to the weight and
@@ -21,7 +24,7 @@ import torch.fx
 
 from .base import Pass, PassResult
 
-LEVELS = ("bf16", "bfp8", "bfp8-lofi", "bfp4")
+LEVELS = ("bf16", "bfp8", "bfp8-lofi", "bfp4", "bf16-acc32")
 _PRODUCTS = ("linear", "matmul")
 
 
@@ -46,6 +49,8 @@ class WeightPrecision(Pass):
     def call(self, gm: torch.fx.GraphModule) -> PassResult:
         if self.level == "bf16":
             return PassResult(gm, False)
+        if self.level == "bf16-acc32":
+            return self._accurate(gm)
         ttnn = self.ttnn
         dtype = ttnn.bfloat4_b if self.level == "bfp4" else ttnn.bfloat8_b
         lofi = self.level in ("bfp8-lofi", "bfp4")
@@ -73,6 +78,40 @@ class WeightPrecision(Pass):
             gm.recompile()
             return PassResult(gm, True)
         return PassResult(gm, False)
+
+    def _accurate(self, gm) -> PassResult:
+        """HiFi4 with an fp32 Dst on every matrix product, weights unchanged. A product that already has a
+        compute config keeps its fidelity and gets the fp32 Dst."""
+        ttnn = self.ttnn
+
+        def config(fidelity=ttnn.MathFidelity.HiFi4, approx=False):
+            return ttnn.WormholeComputeKernelConfig(math_fidelity=fidelity, math_approx_mode=approx,
+                                                    fp32_dest_acc_en=True, packer_l1_acc=False)
+
+        changed = 0
+        for n in list(gm.graph.nodes):
+            name = getattr(n.target, "__name__", None) if n.op == "call_function" else None
+            key = {"linear": "compute_kernel_config", "matmul": "compute_kernel_config",
+                   "conv2d": "compute_config", "conv1d": "compute_config"}.get(name)
+            if key is None:
+                continue
+            old = n.kwargs.get(key)
+            if old is None:
+                node = self._const(gm, "ttnn_acc32_config", config())
+            elif isinstance(old, torch.fx.Node) and old.op == "get_attr":
+                cfg = getattr(gm, old.target)
+                if getattr(cfg, "fp32_dest_acc_en", False):
+                    continue
+                node = self._const(gm, f"{old.target}_acc32",
+                                   config(cfg.math_fidelity, getattr(cfg, "math_approx_mode", False)))
+            else:
+                continue    # a config computed in the graph: left as the lowering chose it
+            n.kwargs = {**n.kwargs, key: node}
+            changed += 1
+        self.converted = changed
+        if changed:
+            gm.recompile()
+        return PassResult(gm, bool(changed))
 
     def _const(self, gm, name, obj):
         node = next((n for n in gm.graph.nodes if n.op == "get_attr" and n.target == name), None)
