@@ -11,7 +11,11 @@ from ._api import manifest, signature_mismatch
 FUNCTIONS = ["close_device", "synchronize_device", "init_device_compute_kernel_config", "get_golden_function",
              "tile_size", "element_size", "is_tensor_storage_on_device", "has_tile_padding", "get_arch_name",
              "begin_trace_capture", "end_trace_capture", "execute_trace", "release_trace",
-             "is_trace_capture_active"]
+             "is_trace_capture_active", "close_mesh_device", "get_device_tensors", "get_num_devices",
+             "get_device_ids", "create_mesh_mapper", "create_mesh_composer", "replicate_tensor_to_mesh_mapper",
+             "shard_tensor_to_mesh_mapper", "concat_mesh_to_tensor_composer", "distribute_tensor",
+             "aggregate_tensor", "combine_device_tensors", "ReplicateTensorToMesh", "ShardTensorToMesh",
+             "ConcatMeshToTensor", "ShardTensor2dMesh", "ConcatMesh2dToTensor"]
 
 
 @pytest.mark.parametrize("name", sorted(OPS))
@@ -26,14 +30,15 @@ def test_function_signature_matches_real(name):
     assert problem is None, problem
 
 
-def test_open_device_parameters_are_the_real_ones():
+@pytest.mark.parametrize("name", ["open_device", "open_mesh_device"])
+def test_open_device_parameters_are_the_real_ones(name):
     import inspect
-    real = [p["name"] for p in manifest()["functions"]["open_device"]["overloads"][0]["params"]]
-    mine = list(inspect.signature(ttnn.open_device).parameters)
-    assert mine[: len(real)] == real
-    # simulator-only selectors come after the real parameters and have defaults
-    for extra in mine[len(real):]:
-        assert inspect.signature(ttnn.open_device).parameters[extra].default is not inspect.Parameter.empty
+    real = [p["name"] for p in manifest()["functions"][name]["overloads"][0]["params"]]
+    params = inspect.signature(getattr(ttnn, name)).parameters
+    assert list(params)[: len(real)] == real
+    # simulator-only selectors come after the real parameters, keyword-only, with defaults
+    for extra in list(params)[len(real):]:
+        assert params[extra].default is not inspect.Parameter.empty
 
 
 def test_no_public_name_that_real_ttnn_lacks():
@@ -57,7 +62,7 @@ def test_no_public_name_that_real_ttnn_lacks():
 
 # Types whose constructors user code calls: each must accept one real overload's parameters (names, required).
 CONSTRUCTED = ["CoreRangeSet", "CoreCoord", "ShardSpec", "Tile", "UnaryWithParam", "Conv2dSliceConfig",
-               "Op2DSliceConfig"]
+               "Op2DSliceConfig", "PlacementShard"]
 
 
 @pytest.mark.parametrize("name", CONSTRUCTED)

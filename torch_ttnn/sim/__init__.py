@@ -15,6 +15,13 @@ from . import experimental, transformer
 from ._op import OPS
 from .device import Device, close_device, open_device, synchronize_device
 from .memory import OutOfMemoryError
+from .mesh import (ConcatMesh2dToTensor, ConcatMeshToTensor, CppMeshToTensor, CppTensorToMesh, MeshComposerConfig,
+                   MeshCoordinate, MeshDevice, MeshMapperConfig, MeshShape, MeshToTensor, PlacementReplicate,
+                   PlacementShard, ReplicateTensorToMesh, ReplicateTensorToMeshWrapper, ShardTensor2dMesh,
+                   ShardTensorToMesh, TensorToMesh, aggregate_tensor, close_mesh_device, combine_device_tensors,
+                   concat_mesh_to_tensor_composer, create_mesh_composer, create_mesh_device, create_mesh_mapper,
+                   distribute_tensor, get_device_ids, get_device_tensors, get_num_devices, open_mesh_device,
+                   replicate_tensor_to_mesh_mapper, shard_tensor_to_mesh_mapper)
 from .ops import load_all as _load_all
 from .ops._common import TTNNError
 from .tensor import Tensor
@@ -24,7 +31,7 @@ from .types import (DRAM_MEMORY_CONFIG, L1_BLOCK_SHARDED_MEMORY_CONFIG, L1_HEIGH
                     L1_MEMORY_CONFIG, L1_WIDTH_SHARDED_MEMORY_CONFIG, ROW_MAJOR_LAYOUT, TILE_LAYOUT, Arch,
                     BlackholeComputeKernelConfig, BufferType, CoreCoord, CoreGrid, CoreRange, CoreRangeSet,
                     DataType, DeviceComputeKernelConfig, GeluVariant, Layout, MathFidelity, MemoryConfig, Shape,
-                    ShardOrientation, ShardSpec, SigmoidMode, StorageType, TensorMemoryLayout, Tile, UnaryOpType,
+                    ShardOrientation, ShardSpec, SigmoidMode, StorageType, TensorMemoryLayout, Tile, Topology, UnaryOpType,
                     UnaryWithParam, WormholeComputeKernelConfig, bfloat4_b, bfloat8_b, bfloat16, element_size,
                     float32, init_device_compute_kernel_config, int32, tile_size, uint8, uint16, uint32)
 from .types import (Conv1dConfig, Conv2dConfig, Conv2dDRAMSliceHeight, Conv2dDRAMSliceWidth, Conv2dL1Full,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Callable, Optional
 
+from . import mesh as _mesh
 from . import trace as _trace
 from .perf.profiler import describe_args
 
@@ -43,8 +44,9 @@ class Operation:
     """A callable TT-NN op: counts its launches on the device of its output and gives each a modelled
     duration (device.profiler, torch_ttnn/sim/perf)."""
 
-    def __init__(self, name: str, fn: Callable, golden: Optional[Callable], counted: bool):
+    def __init__(self, name: str, fn: Callable, golden: Optional[Callable], counted: bool, mesh_native: bool):
         self.name = name
+        self.mesh_native = mesh_native    # takes mesh tensors itself (collectives, host conversions)
         self.fn = fn
         self.golden_function = golden
         self.counted = counted
@@ -56,6 +58,10 @@ class Operation:
 
     def __call__(self, *args, **kwargs):
         global _SKIP_LAUNCH, _LAUNCHED, _DEPTH
+        if _mesh.any_open() and not self.mesh_native:
+            mesh = _mesh.mesh_of(args, kwargs)
+            if mesh is not None:           # one launch per chip, on that chip's shards
+                return _mesh.per_chip(self, mesh, args, kwargs)
         if _trace.REPLAYING:        # execute_trace accounts for the captured launches itself
             return self.fn(*args, **kwargs)
         if _trace.CLOBBERED and _DEPTH == 0 and self.name not in _WRITE_ONLY:
@@ -74,7 +80,13 @@ class Operation:
             _DEPTH -= 1
         if self.counted and not skip:
             dev = _device_of_result(out)
-            if dev is not None:
+            if getattr(dev, "is_mesh", False):     # a collective: every chip of the mesh runs its program
+                start = max(c.profiler.device_us for c in dev.chips), max(c.profiler.traced_us for c in dev.chips)
+                for chip in dev.chips:
+                    chip.profiler.wait_until(*start)
+                    chip.counters.op_launches[self.name] += 1
+                    chip.profiler.launch(self.name, self.fn, args, kwargs, pre, out)
+            elif dev is not None:
                 if _trace.capturing(dev) is None:
                     dev.counters.op_launches[self.name] += 1
                 dev.profiler.launch(self.name, self.fn, args, kwargs, pre, out)
@@ -125,14 +137,15 @@ def _device_of_result(out):
     return None
 
 
-def ttnn_op(name: str, *, golden: Optional[Callable] = None, counted: bool = True):
-    """Register `fn` as the simulated `ttnn.<name>`."""
+def ttnn_op(name: str, *, golden: Optional[Callable] = None, counted: bool = True, mesh_native: bool = False):
+    """Register `fn` as the simulated `ttnn.<name>`. Given tensors on a mesh, an op runs once per chip unless
+    it is `mesh_native` (it handles mesh tensors itself)."""
 
     def register(fn: Callable) -> Operation:
         if name in OPS:
             raise RuntimeError(f"simulated ttnn op {name!r} registered twice "
                                f"({OPS[name].fn.__module__} and {fn.__module__})")
-        op = Operation(name, fn, golden, counted)
+        op = Operation(name, fn, golden, counted, mesh_native)
         OPS[name] = op
         return op
 

@@ -207,6 +207,9 @@ def refuse_transfer(device, direction: str) -> None:
 def begin_trace_capture(mesh_device, *, cq_id=None) -> MeshTraceId:
     """Start recording the ops enqueued on `mesh_device` into a new trace."""
     mesh_device.check_open("ttnn.begin_trace_capture")
+    if getattr(mesh_device, "is_mesh", False):
+        raise NotImplementedError("ttnn.begin_trace_capture: trace capture on a multi-chip mesh is not simulated "
+                                  "(capture on a single device, or run the mesh program dispatched)")
     if capturing(mesh_device) is not None:
         raise RuntimeError(f"ttnn.begin_trace_capture: a trace is already being captured on device "
                            f"{mesh_device.device_id}; end it first")

@@ -71,6 +71,14 @@ class ShardOrientation(enum.IntEnum):
     COL_MAJOR = 1
 
 
+class Topology(enum.IntEnum):
+    """How the chips of a collective are linked (ttnn.Topology)."""
+    Linear = 1
+    Ring = 2
+    Mesh = 3
+    Torus = 4
+
+
 class MathFidelity(enum.IntEnum):
     LoFi = 0
     HiFi2 = 2

@@ -150,7 +150,7 @@ def _count_transfer(device: Device, t: Tensor, direction: str) -> None:
     device.profiler.transfer(direction, t.buffer_size(), describe(t))
 
 
-@ttnn_op("from_torch", counted=False)
+@ttnn_op("from_torch", counted=False, mesh_native=True)
 def from_torch(tensor, dtype=None, *, spec=None, tile=None, pad_value=None, layout=None, device=None,
                memory_config=None, mesh_mapper=None, cq_id=None, preserve_nan_values=False, col_tilize=False,
                enable_bfloat_opt=False):
@@ -158,6 +158,10 @@ def from_torch(tensor, dtype=None, *, spec=None, tile=None, pad_value=None, layo
     formats.py (H1-H3, F1-F3, B1-B7, I1-I3)."""
     if tensor is None:
         return None
+    from ..mesh import MeshDevice, distribute_from_torch
+    if mesh_mapper is not None or isinstance(device, MeshDevice):
+        return distribute_from_torch(tensor, dtype, tile=tile, pad_value=pad_value, layout=layout, device=device,
+                                     memory_config=memory_config, mesh_mapper=mesh_mapper)
     t = _host_tensor_from_torch(tensor, dtype, layout, pad_value, what="ttnn.from_torch")
     if device is not None:
         t = to_device(t, device, memory_config=memory_config)
@@ -174,12 +178,19 @@ def _natural_torch(tensor: Tensor) -> torch.Tensor:
     return v.to(TTNN_TO_TORCH[dtype])
 
 
-@ttnn_op("to_torch", counted=False)
+@ttnn_op("to_torch", counted=False, mesh_native=True)
 def to_torch(tensor, dtype=None, *, torch_rank=None, mesh_composer=None, device=None, cq_id=None):
     """Convert a ttnn.Tensor (host or device) to a torch.Tensor of its logical shape."""
     if isinstance(tensor, torch.Tensor):
         return tensor if dtype is None else tensor.to(dtype)
     require_tensor("to_torch", "tensor", tensor)
+    from ..mesh import MeshTensor
+    if isinstance(tensor, MeshTensor):
+        if mesh_composer is None:
+            fail("to_torch", f"the tensor is distributed over {len(tensor._shards)} chips: give a mesh_composer "
+                             f"(ttnn.ConcatMeshToTensor(mesh_device, dim) or ttnn.create_mesh_composer)")
+        out = mesh_composer.compose([to_torch(s) for s in tensor._shards])
+        return out if dtype is None else out.to(dtype)
     if tensor._device is not None:
         tensor = from_device(tensor)
     out = _natural_torch(tensor)

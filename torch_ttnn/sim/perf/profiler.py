@@ -146,6 +146,11 @@ class Profiler:
             self.rows.append(LaunchRow(len(self.rows), name, cost, ins, outs, start, end, host_us,
                                        traced_start, kind))
 
+    def wait_until(self, device_us: float, traced_us: float) -> None:
+        """A collective starts on every chip of a mesh together: this chip's clocks wait for the slowest."""
+        self.device_us = max(self.device_us, device_us)
+        self.traced_us = max(self.traced_us, traced_us)
+
     def replay(self, launches: list) -> None:
         """execute_trace: one command from the host, then the captured programs back to back (op-to-op gap)."""
         self.host_us += self.rates.dispatch_us

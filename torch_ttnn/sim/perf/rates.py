@@ -21,6 +21,13 @@ Sources (see also /docs/performance.md):
          launch message (go signal, kernel config: ~96 B) and runtime args (typically 8-16 32-bit words).
          Estimate: 256 B a program + 160 B a core, ~10 KB for a 64-core op, i.e. ~1-2 MB for a 100-200 op CNN,
          the size TT-Metal's traced model demos reserve with open_device(trace_region_size=...).
+  [CCL]  tt-metal tech_reports/CCLs (Wormhole, traced, bf16), fits of measured collective latency over N chips
+         and the bytes of one chip's input: line all_gather 4.47 us + 1.91 us x (N-1) + (N-1) x bytes / 11.8
+         GB/s; ring all_gather 4.47 us + 2.50 us x N/2 + (N-1) x bytes / 20.8 GB/s; line reduce_scatter 3.23 us
+         + 3.97 us x (N-1) + (N-1)/N x bytes / 11.1 GB/s; line all_reduce 9.07 us + 5.82 us x (N-1) + 2(N-1)/N
+         x bytes / 10.9 GB/s. Ethernet link 12.5 GB/s on Wormhole (the fitted rates are 87-94 % of it), per-hop
+         latency 711 ns (WH) / 515 ns (BH). Blackhole has no published fit: its Ethernet runs at 25 GB/s (half of
+         50), so the model keeps Wormhole's fixed terms and doubles the byte rates (same share of the link).
   [SFPU] tt-isa-documentation: the SFPU is 32 lanes x 32 bit and issues one instruction a cycle. No cycles per
          transcendental function are published; rules.py estimates instructions per element from the
          algorithm each kernel uses, and says so.
@@ -44,6 +51,35 @@ TILE_VALUES = 32 * 32
 
 
 @dataclass(frozen=True)
+class CclFit:
+    """[CCL] latency of one collective: fixed + per_step x steps + share x bytes / rate."""
+    fixed_us: float
+    step_us: float
+    gb_s: float
+
+
+@dataclass(frozen=True)
+class CclRates:
+    line_all_gather: CclFit
+    ring_all_gather: CclFit
+    line_reduce_scatter: CclFit
+    line_all_reduce: CclFit
+    hop_us: float
+    link_gb_s: float
+
+    def scaled(self, factor: float, hop_us: float, link_gb_s: float) -> "CclRates":
+        def s(f: CclFit) -> CclFit:
+            return CclFit(f.fixed_us, f.step_us, f.gb_s * factor)
+        return CclRates(s(self.line_all_gather), s(self.ring_all_gather), s(self.line_reduce_scatter),
+                        s(self.line_all_reduce), hop_us, link_gb_s)
+
+
+WORMHOLE_CCL = CclRates(CclFit(4.47, 1.91, 11.8), CclFit(4.47, 2.50, 20.8), CclFit(3.23, 3.97, 11.1),
+                        CclFit(9.07, 5.82, 10.9), hop_us=0.711, link_gb_s=12.5)
+BLACKHOLE_CCL = WORMHOLE_CCL.scaled(25.0 / 12.5, hop_us=0.515, link_gb_s=25.0)
+
+
+@dataclass(frozen=True)
 class ArchRates:
     """The rates the cost rules use, for one arch preset."""
     name: str
@@ -60,6 +96,7 @@ class ArchRates:
     d2h_gb_s: float             # [PCIE] (middle of 1.1-1.9)
     trace_program_bytes: int = 256   # [TRC] commands of one captured program
     trace_core_bytes: int = 160      # [TRC] launch message and runtime args, per core the program uses
+    ccl: CclRates = WORMHOLE_CCL     # [CCL]
 
     @property
     def cores(self) -> int:
@@ -88,7 +125,7 @@ def _wormhole(preset: ArchPreset) -> ArchRates:
 def _blackhole(preset: ArchPreset) -> ArchRates:
     return ArchRates(preset.name, preset.clock_ghz, preset.grid_x, preset.grid_y, dram_gb_s=512.0,
                      core_dram_gb_s=50.0, dram_latency_cycles=529, noc_bytes_per_cycle=60.9, dispatch_us=5.0,
-                     op_gap_us=1.0, h2d_gb_s=3.9, d2h_gb_s=1.5)
+                     op_gap_us=1.0, h2d_gb_s=3.9, d2h_gb_s=1.5, ccl=BLACKHOLE_CCL)
 
 
 _CACHE: dict[str, ArchRates] = {}

@@ -409,5 +409,60 @@ def _embedding(c: Call) -> OpCost:
 register("embedding", _embedding)
 
 
+def _ccl_group(c: Call) -> int:
+    t = c.param("input_tensor")
+    mesh = getattr(t, "_mesh", None)
+    if mesh is None:
+        raise ValueError("a collective without a mesh tensor")
+    return len(mesh.groups(c.param("cluster_axis"))[0])
+
+
+def _fit(fit, steps: float, share: float, nbytes: float) -> float:
+    return fit.fixed_us + fit.step_us * steps + share * nbytes / (fit.gb_s * 1e3)
+
+
+def _ccl(c: Call) -> OpCost:
+    """[CCL] the published latency fits, N chips per group, `bytes` one chip's input buffer."""
+    from ..types import Topology
+    n = _ccl_group(c)
+    nbytes = c.ins[0].nbytes if c.ins else 0
+    r = c.rates.ccl
+    if n <= 1:
+        us = 0.0
+    elif c.name in ("all_gather", "all_broadcast"):
+        if c.param("topology") == Topology.Ring and n > 2:
+            us = _fit(r.ring_all_gather, n / 2, n - 1, nbytes)
+        else:
+            us = _fit(r.line_all_gather, n - 1, n - 1, nbytes)
+    elif c.name == "reduce_scatter":
+        us = _fit(r.line_reduce_scatter, n - 1, (n - 1) / n, nbytes)
+    else:   # all_reduce
+        us = _fit(r.line_all_reduce, n - 1, 2 * (n - 1) / n, nbytes)
+    oc = OpCost(c.name, 0, 0.0, note=f"{n} chips, {nbytes} B a chip")
+    oc.kernel_us = us
+    oc.bound = "ethernet"
+    return oc
+
+
+def _point_to_point(c: Call) -> OpCost:
+    """[CCL] one shard over the links between two chips: a hop's latency each, the bytes at the link rate,
+    after the fixed launch cost of a collective."""
+    t = c.param("input_tensor")
+    mesh = t._mesh
+    (sr, sc), (rr, rc) = mesh._coord(c.param("sender_coord")), mesh._coord(c.param("receiver_coord"))
+    hops = abs(sr - rr) + abs(sc - rc)
+    r = c.rates.ccl
+    nbytes = c.ins[0].nbytes if c.ins else 0
+    oc = OpCost(c.name, 0, 0.0, note=f"{hops} hops")
+    oc.kernel_us = 0.0 if hops == 0 else r.line_all_gather.fixed_us + hops * r.hop_us + nbytes / (r.link_gb_s * 1e3)
+    oc.bound = "ethernet"
+    return oc
+
+
+register("all_gather all_broadcast reduce_scatter all_reduce", _ccl)
+register("point_to_point", _point_to_point)
+register("mesh_partition", movement(reads_out_only=True))
+
+
 def rule_for(name: str) -> Rule | None:
     return RULES.get(name)
