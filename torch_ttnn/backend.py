@@ -30,7 +30,7 @@ def backend(gm: torch.fx.GraphModule, example_inputs, options: TorchTtnnOption |
     if not isinstance(option, TorchTtnnOption):
         raise TypeError(f"torch_ttnn.backend: options must be a TorchTtnnOption, got {type(option).__name__}")
     if option.device is None:
-        option.device = runtime.open_device()
+        option.device = runtime.open_mesh(option.mesh) if option.mesh is not None else runtime.open_device()
     if option.bypass_compile:
         option.results.graphs.append(gm.graph)
         return gm.forward

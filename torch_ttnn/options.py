@@ -18,6 +18,7 @@ class CompileResults:
     programs: list = field(default_factory=list)        # per specialised program: graph, kind, shapes, cached
     bucket_refusals: list = field(default_factory=list)  # graphs whose padded results disagreed with torch
     precision: list = field(default_factory=list)       # per searched graph: level chosen, PCC of each tried
+    parallel: list = field(default_factory=list)        # per program on a mesh: how it is split, or why not
 
 
 class TorchTtnnOption:
@@ -46,6 +47,11 @@ class TorchTtnnOption:
     trace: "auto" (default): inference graphs with static shapes are captured into a TT-NN trace on their
         second call and replayed with ttnn.execute_trace afterwards (no per-op host dispatch), where the graph
         allows it and the device has a trace region (compiler/trace.py); False: every call dispatches each op.
+    mesh: run on several chips: a ttnn MeshDevice, or a system name ("n300", "t3000", "galaxy", "p150x4",
+        "p150x8") or shape ("1x2", "2x4") opened as a simulated mesh (compiler/parallel.py). Replaces `device`.
+    parallel: how a graph is split over the mesh's chips: "data" (the batch, dim 0 of the inputs, split over
+        the chips; weights replicated; outputs concatenated), "auto" (default: "data"). Tensor parallelism is
+        not implemented yet ("tensor" raises).
     shape_buckets: reuse programs across varying shapes by padding inputs up to a bucket: None (off), "auto"
         (tile multiples, then powers of two), or a list of sizes; see compiler/buckets.py.
     """
@@ -54,7 +60,8 @@ class TorchTtnnOption:
                  bypass_compile: bool = False, load_params_once: bool = True, strict: bool = False,
                  fp32: bool = False, fusions: bool = True, deallocate: bool = True, max_programs: int = 16,
                  shape_buckets: Any = None, param_check: str = "contents", precision: str = "auto",
-                 optimize: bool = True, placement: str = "auto", trace: Any = "auto", **unknown: Any):
+                 optimize: bool = True, placement: str = "auto", trace: Any = "auto", mesh: Any = None,
+                 parallel: str = "auto", **unknown: Any):
         if unknown:
             raise TypeError(f"TorchTtnnOption: unknown option(s) {sorted(unknown)}")
         self.device = device
@@ -83,6 +90,15 @@ class TorchTtnnOption:
         if trace not in ("auto", True, False):
             raise ValueError(f"TorchTtnnOption: trace must be 'auto', True or False, got {trace!r}")
         self.trace = trace
+        if parallel not in ("auto", "data", "tensor"):
+            raise ValueError(f"TorchTtnnOption: parallel must be 'auto', 'data' or 'tensor', got {parallel!r}")
+        if parallel == "tensor":
+            raise NotImplementedError("TorchTtnnOption: parallel='tensor' (Megatron-style splits of transformer "
+                                      "blocks) is not implemented yet; use parallel='data'")
+        self.parallel = parallel
+        if mesh is not None and device is not None:
+            raise ValueError("TorchTtnnOption: give either device or mesh, not both")
+        self.mesh = mesh
         from .compiler.buckets import check_policy
         check_policy(shape_buckets)
         self.shape_buckets = list(shape_buckets) if isinstance(shape_buckets, tuple) else shape_buckets

@@ -86,6 +86,26 @@ def close_device(device) -> None:
         ttnn_for(device).close_device(device)
 
 
+def open_mesh(mesh, *, l1_small_size: int = 16384, trace_region_size: int = DEFAULT_TRACE_REGION_SIZE):
+    """A mesh of chips for TorchTtnnOption(mesh=...): a MeshDevice as given, or a simulated mesh opened from a
+    system name ("n300", "t3000", "galaxy", "p150x4", "p150x8") or a shape ("1x2", "2x4")."""
+    if not isinstance(mesh, str):
+        if not getattr(mesh, "get_num_devices", None) or not hasattr(mesh, "shape"):
+            raise TypeError(f"TorchTtnnOption(mesh=...) must be a ttnn MeshDevice or a system name/shape such as "
+                            f"'n300' or '2x4', got {type(mesh).__name__}")
+        return mesh
+    import torch_ttnn.sim as sim
+    from torch_ttnn.sim.mesh import system_preset
+    sysp = system_preset(mesh)      # raises on an unknown name
+    return sim.open_mesh_device(sim.MeshShape(sysp.rows, sysp.cols), l1_small_size=l1_small_size,
+                                trace_region_size=trace_region_size, system=mesh)
+
+
+def chip_of(device):
+    """One chip of `device` (the device itself, or the first chip of a mesh): what per-chip budgets read."""
+    return device.chips[0] if getattr(device, "is_mesh", False) else device
+
+
 def default_device():
     """The device of backend="ttnn" without options: opened on first use, reopened if someone closed it."""
     global _DEFAULT_DEVICE

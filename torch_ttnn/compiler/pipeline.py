@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Optional
 
 import torch
 import torch.fx
@@ -44,7 +45,7 @@ def build_passes(option, ttnn, report: GraphReport, static_inputs, device) -> li
     passes += [DataMovement(ttnn, report, param_check=option.param_check)]
     if option.load_params_once:
         passes += [CacheParamDerived(ttnn)]
-    if option.optimize and report.kind == "inference":
+    if option.optimize and report.kind == "inference" and not getattr(device, "is_mesh", False):
         from .passes.device_state import DeviceState
         passes += [DeviceState(ttnn)]
     passes += [DeadCodeElimination()]
@@ -90,21 +91,51 @@ def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_
     if option.optimize and kind == "inference":
         from .passes.device_state import mark_state_inputs
         mark_state_inputs(agm, static_inputs)
+    from .parallel import DataParallelGraph, is_data_parallel
+    if is_data_parallel(option, kind):
+        if kind == "inference" and is_symbolic(agm):
+            return DataParallelGraph(agm, option=option, kind=kind, static_inputs=static_inputs,
+                                     build=lambda g, plan, ref: _compile_static_graph(
+                                         g, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs,
+                                         parallel=plan, reference=ref))
+        reason = ("training graphs are not split yet" if kind != "inference" else
+                  "the graph was captured with static shapes (its batch size is baked into reshapes): compile "
+                  "with torch.compile(..., dynamic=True) or torch._dynamo.mark_dynamic(x, 0) to split the batch")
+        plan = {"mode": "replicated", "reason": reason}
+        if is_symbolic(agm):
+            return SpecializingGraph(agm, option=option, kind=kind, static_inputs=static_inputs,
+                                     compile_fn=lambda sgm: _compile_static_graph(
+                                         sgm, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs,
+                                         parallel=plan))
+        log.warning("torch_ttnn: %s graph not split over the %d chips of the mesh (%s); every chip runs it whole",
+                    kind, option.device.get_num_devices(), reason)
+        option.results.parallel.append({"graph": len(option.results.reports), "chips":
+                                        option.device.get_num_devices(), "mode": "replicated", "reason": reason,
+                                        "batch": None})
+        return _compile_static_graph(agm, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs,
+                                     parallel=plan)
     if is_symbolic(agm):
         def compile_specialized(sgm):
             return compile_graph(sgm, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs)
         return SpecializingGraph(agm, option=option, kind=kind, static_inputs=static_inputs,
                                  compile_fn=compile_specialized)
+    return _compile_static_graph(agm, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs)
+
+
+def _compile_static_graph(agm, *, option, ttnn, kind: str, static_inputs, parallel=None, reference=None):
+    """A static graph's program: the precision/placement search where it applies, else one compilation."""
     from .precision import PrecisionSearch, levels_for, placement_for
     levels = levels_for(option, kind, agm, static_inputs)
     l1 = placement_for(option, kind)
+    if parallel is not None and parallel["mode"] == "data" and reference is None:
+        levels = ("bf16",)                 # the search's reference must be of the whole batch
     if len(levels) > 1 or l1:
-        return PrecisionSearch(agm, levels, l1=l1, option=option,
+        return PrecisionSearch(agm, levels, l1=l1, option=option, reference=reference,
                                compile_fn=lambda g, level, on_l1: compile_static(
                                    g, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs,
-                                   precision=level, l1=on_l1))
+                                   precision=level, l1=on_l1, parallel=parallel))
     return compile_static(agm, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs,
-                          precision=levels[0], record=True)
+                          precision=levels[0], record=True, parallel=parallel)
 
 
 def _graphviz_root(option) -> str:
@@ -131,7 +162,7 @@ def record_program(option, compiled: "CompiledGraph") -> None:
 
 
 def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_inputs, precision: str = "bf16",
-                   l1: bool = False, record: bool = False) -> "CompiledGraph":
+                   l1: bool = False, record: bool = False, parallel: Optional[dict] = None) -> "CompiledGraph":
     """Run the pass pipeline on a static aten graph (modified in place: pass a copy to keep it)."""
     report = GraphReport(kind)
     from .passes.cleanup import _NONDETERMINISTIC
@@ -159,6 +190,9 @@ def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static
     if l1:
         from .passes.placement import L1Placement
         passes.append(L1Placement(ttnn, option.device))
+    if parallel is not None:     # last: the reads it rewrites must stay each value's last use for Deallocate
+        from .parallel import DataParallel
+        passes.append(DataParallel(ttnn, option.device, parallel))
     before_lower = next((repr(passes[i - 1]) for i, p in enumerate(passes)
                          if isinstance(p, LowerToTTNN) and i > 0), None)
 

@@ -88,9 +88,11 @@ class PrecisionSearch(BoxedProgram):
     TT-NN does): the same level is then compiled with DRAM activations and L1 is not tried again for this
     graph. A precision level is refused by accuracy (PCC < 0.99 against torch on the host)."""
 
-    def __init__(self, agm: torch.fx.GraphModule, levels: tuple, *, option, compile_fn, l1: bool = False):
+    def __init__(self, agm: torch.fx.GraphModule, levels: tuple, *, option, compile_fn, l1: bool = False,
+                 reference=None):
         super().__init__()
         self.agm = agm
+        self.reference = reference     # args -> the outputs to compare with (default: agm run by torch)
         self.levels = levels
         self.l1 = l1
         self.option = option
@@ -117,8 +119,8 @@ class PrecisionSearch(BoxedProgram):
         from .pipeline import record_program
         ref = None
         if any(lv != "bf16" for lv in self.levels):
-            with torch.no_grad():
-                ref = self.agm(*args)               # the graph in fp32 on the host: the accuracy reference
+            with torch.no_grad():                   # the graph in fp32 on the host: the accuracy reference
+                ref = self.reference(args) if self.reference is not None else self.agm(*args)
         l1 = self.l1
         for i, level in enumerate(self.levels):
             last = i == len(self.levels) - 1

@@ -150,14 +150,17 @@ class SpecializingGraph(BoxedProgram):
                             "shapes cost a compilation each: use TorchTtnnOption(shape_buckets=...) to reuse a "
                             "few programs, or torch._dynamo.mark_static on dims that do not vary.",
                             self.id, self.kind, limit, describe(old), describe(key), seen)
-        static = self.specialized(args)
-        prog = self.compile_fn(static)
+        prog = self._build(args)
         self.programs[key] = prog
         self.option.results.programs.append({"graph": self.id, "kind": self.kind, "signature": key,
                                              "shapes": describe(key), "cached": True})
         log.info("torch_ttnn: graph %d (%s): program %d for %s", self.id, self.kind, len(self.programs),
                  describe(key))
         return prog
+
+    def _build(self, args):
+        """The program for the concrete arguments `args`."""
+        return self.compile_fn(self.specialized(args))
 
     def specialized(self, args) -> torch.fx.GraphModule:
         return specialize(self.agm, args)

@@ -333,6 +333,9 @@ def plan_for(gm: torch.fx.GraphModule, *, option, ttnn, report, random_ops: bool
         report.trace = "not traced: random ops (a trace would replay the same draws)"
         return None
     device = option.device
+    if getattr(device, "is_mesh", False):
+        report.trace = "not traced: trace capture on a mesh device is not simulated"
+        return None
     if getattr(device, "trace_region_size", None) == 0:
         report.trace = "not traced: the device was opened with trace_region_size=0"
         return None

@@ -87,7 +87,9 @@ class L1Placement(Pass):
     def __init__(self, ttnn, device, budget: float = PLACEMENT_BUDGET):
         self.ttnn = ttnn
         self.device = device
-        stats = device.memory_stats()["L1"] if hasattr(device, "memory_stats") else None
+        from ... import runtime
+        chip = runtime.chip_of(device)     # on a mesh: every chip has the same L1
+        stats = chip.memory_stats()["L1"] if hasattr(chip, "memory_stats") else None
         total = stats["total_bytes"] if stats else 0
         self.budget = int(total * budget)
         self.placed = 0

@@ -1,0 +1,215 @@
+"""Data parallelism over the chips of a mesh: `TorchTtnnOption(mesh=..., parallel="data")`.
+
+Each chip runs the same TT-NN program on its slice of the batch; the weights are replicated once on every chip
+(the parameter cache uploads them to the MeshDevice, which replicates); the inputs are split on the host with
+`ttnn.ShardTensorToMesh(mesh, dim=0)` and the outputs joined with `ttnn.ConcatMeshToTensor(mesh, dim=0)`: the
+distribution API of TT-NN itself, so the program runs unchanged on a real mesh.
+
+Which dims are "the batch": the graph must have been captured with a symbolic batch size (torch.compile(...,
+dynamic=True), or torch._dynamo.mark_dynamic(x, 0), or a second call with another batch size), because a
+program for 1/N of the batch needs every batch-sized literal of the graph (reshapes, expands) re-derived, which
+only a symbolic graph allows (it is specialised to the per-chip shapes, specialize.py). The batch symbol is dim 0
+of the first input that is not a parameter; the inputs and outputs whose dim 0 is that symbol are split and
+joined, every other input is replicated.
+
+Before a split program is built, the graph is checked on the host: running it on each per-chip slice and
+joining the results must give what the whole batch gives (a graph that reduces over the batch, normalises
+across it or mixes samples is refused), and every output that is not batch-major must be the same on every
+slice. A graph that fails a check, a batch that does not divide by the chips, or a graph with static shapes runs
+*replicated*: every chip runs the whole batch (correct, no speed-up), and `option.results.parallel` and the log
+say why. Trace capture is not simulated on meshes: programs run dispatched.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+import torch
+import torch.fx
+
+from .passes.base import Pass, PassResult
+from .specialize import SpecializingGraph, specialize
+
+log = logging.getLogger("torch_ttnn")
+
+
+def is_data_parallel(option, kind: str) -> bool:
+    return getattr(option.device, "is_mesh", False) and option.parallel in ("auto", "data")
+
+
+def _sym(d) -> Optional[str]:
+    return str(d) if isinstance(d, torch.SymInt) else None
+
+
+def batch_layout(agm: torch.fx.GraphModule, static_inputs) -> tuple[Optional[str], list, list]:
+    """(batch symbol, indices of batch-major inputs, positions of batch-major outputs) of a symbolic graph."""
+    inputs = [n for n in agm.graph.nodes if n.op == "placeholder"]
+    symbol = None
+    for i, p in enumerate(inputs):
+        v = p.meta.get("val")
+        if i not in static_inputs and isinstance(v, torch.Tensor) and v.dim() > 0:
+            symbol = _sym(v.shape[0])
+            break
+    if symbol is None:
+        return None, [], []
+    batch_in = [i for i, p in enumerate(inputs) if i not in static_inputs and isinstance(p.meta.get("val"),
+                torch.Tensor) and p.meta["val"].dim() > 0 and _sym(p.meta["val"].shape[0]) == symbol]
+    out = next(n for n in agm.graph.nodes if n.op == "output")
+    outs = out.args[0] if isinstance(out.args[0], (list, tuple)) else [out.args[0]]
+    batch_out = [k for k, o in enumerate(outs) if isinstance(o, torch.fx.Node) and isinstance(o.meta.get("val"),
+                 torch.Tensor) and o.meta["val"].dim() > 0 and _sym(o.meta["val"].shape[0]) == symbol]
+    return symbol, batch_in, batch_out
+
+
+def _flat(outs) -> list:
+    return list(outs) if isinstance(outs, (list, tuple)) else [outs]
+
+
+def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if not a.is_floating_point():
+        return torch.equal(a, b)
+    scale = float(b.abs().max()) if b.numel() else 0.0
+    return bool(((a - b).abs() <= 1e-4 * scale + 1e-6).all()) if b.numel() else True
+
+
+class DataParallelGraph(SpecializingGraph):
+    """What aot_autograd calls for a symbolic inference graph on a mesh: one program per call signature, built
+    for 1/N of the batch when the graph allows it, else for the whole batch on every chip."""
+
+    def __init__(self, agm, *, option, kind, static_inputs, build):
+        super().__init__(agm, option=option, kind=kind, static_inputs=static_inputs, compile_fn=None)
+        self.buckets = None
+        self.build = build            # (static graph, plan, reference) -> program
+        self.chips = option.device.get_num_devices()
+        self.static_inputs = static_inputs
+        self.symbol, self.batch_in, self.batch_out = batch_layout(agm, static_inputs)
+        # size arguments dynamo passes as inputs: those that are the batch size get the per-chip size
+        self.batch_sizes = [i for i, n in enumerate(p for p in agm.graph.nodes if p.op == "placeholder")
+                            if isinstance(n.meta.get("val"), torch.SymInt) and str(n.meta["val"]) == self.symbol]
+
+    def _chunk(self, args, k: int) -> list:
+        b = args[self.batch_in[0]].shape[0] // self.chips
+        return [a[k * b:(k + 1) * b] if i in self.batch_in else b if i in self.batch_sizes else a
+                for i, a in enumerate(args)]
+
+    def _join(self, parts: list) -> list:
+        cols = list(zip(*[_flat(p) for p in parts]))
+        return [torch.cat(col, 0) if k in self.batch_out else col[0] for k, col in enumerate(cols)]
+
+    def _refusal(self, args) -> tuple[Optional[str], object]:
+        """Why this call cannot be split (None: it can), and the whole-batch reference outputs."""
+        if not self.batch_in:
+            return "no input has a symbolic batch size (dim 0)", None
+        B = args[self.batch_in[0]].shape[0]
+        if B % self.chips:
+            return f"the batch ({B}) does not divide by the {self.chips} chips", None
+        with torch.no_grad():
+            full = _flat(self.agm(*args))
+            parts = [self.agm(*self._chunk(args, k)) for k in range(self.chips)]
+        joined = self._join(parts)
+        for k, (j, f) in enumerate(zip(joined, full)):
+            if isinstance(f, torch.Tensor) and not _close(j, f):
+                what = "batch-major" if k in self.batch_out else "not batch-major"
+                return (f"output {k} ({what}) computed per slice of the batch differs from the whole batch's: the "
+                        f"graph mixes samples (a reduction or normalisation over the batch)", full)
+            if k not in self.batch_out and isinstance(f, torch.Tensor):
+                for p in parts[1:]:
+                    if not _close(_flat(p)[k], f):
+                        return f"output {k} is not batch-major and differs between slices", full
+        return None, full
+
+    def _build(self, args):
+        reason, full = self._refusal(args)
+        index = len(self.option.results.reports)
+        if reason is None:
+            static = specialize(self.agm, self._chunk(args, 0))
+            plan = {"mode": "data", "batch_inputs": list(self.batch_in), "batch_outputs": list(self.batch_out)}
+            try:
+                prog = self.build(static, plan, lambda a, ref=full: ref)
+            except NotSplittable as e:
+                reason = str(e)
+        if reason is None:
+            log.info("torch_ttnn: graph %d: data parallel over %d chips (batch %d, %d a chip)", self.id,
+                     self.chips, args[self.batch_in[0]].shape[0], args[self.batch_in[0]].shape[0] // self.chips)
+        else:
+            log.warning("torch_ttnn: graph %d: not split over the %d chips (%s); every chip runs the whole batch",
+                        self.id, self.chips, reason)
+            prog = self.build(specialize(self.agm, args), {"mode": "replicated", "reason": reason}, None)
+        batch = args[self.batch_in[0]].shape[0] if self.batch_in else None
+        self.option.results.parallel.append({"graph": index, "chips": self.chips, "mode":
+                                             "data" if reason is None else "replicated", "reason": reason,
+                                             "batch": batch})
+        return prog
+
+
+class NotSplittable(Exception):
+    """A lowered program cannot run split over the batch (a host fallback between device ops)."""
+    user_facing = True      # the pass manager lets it through unwrapped
+
+
+class DataParallel(Pass):
+    """The pass that makes a lowered program run over a mesh: input uploads of batch-major inputs get
+    `mesh_mapper=ShardTensorToMesh(mesh, 0)`, reads of batch-major outputs `mesh_composer=ConcatMeshToTensor(
+    mesh, 0)`; every other read takes the first chip's copy (the values are the same on every chip). A host
+    fallback between device ops would see one chip's slice: refused before (plan mode "replicated")."""
+
+    name = "data_parallel"
+
+    def __init__(self, ttnn, mesh, plan: dict):
+        self.ttnn = ttnn
+        self.mesh = mesh
+        self.plan = plan
+
+    def call(self, gm: torch.fx.GraphModule) -> PassResult:
+        ttnn = self.ttnn
+        data = self.plan["mode"] == "data"
+        inputs = [n for n in gm.graph.nodes if n.op == "placeholder"]
+        batch_in = {inputs[i] for i in self.plan.get("batch_inputs", ())} if data else set()
+        out = next(n for n in gm.graph.nodes if n.op == "output")
+        outs = _flat(out.args[0])
+        batch_out = {outs[k] for k in self.plan.get("batch_outputs", ())} if data else set()
+        mapper = composer = None
+        for n in list(gm.graph.nodes):
+            if n.op != "call_function":
+                continue
+            if n.target is ttnn.from_torch:
+                src = n.args[0]
+                if isinstance(src, torch.fx.Node) and src.op == "call_function" and src.args and \
+                        getattr(src.target, "__name__", "") == "narrow_for_device":
+                    src = src.args[0]
+                if data and not (isinstance(src, torch.fx.Node) and src.op == "placeholder"):
+                    raise NotSplittable(f"a value computed on the host ({src}) goes to the device: a host "
+                                        f"fallback would see one chip's slice")
+                if src in batch_in:
+                    mapper = mapper or self._const(gm, "ttnn_mesh_mapper", ttnn.ShardTensorToMesh(self.mesh, dim=0))
+                    n.kwargs = {**n.kwargs, "mesh_mapper": mapper}
+            elif n.target is ttnn.to_torch:
+                if data and any(u is not out for u in n.users):
+                    raise NotSplittable(f"a device value is read back for a host op ({next(iter(n.users))}): a "
+                                        f"host fallback would see one chip's slice")
+                if n in batch_out:
+                    composer = composer or self._const(gm, "ttnn_mesh_composer",
+                                                       ttnn.ConcatMeshToTensor(self.mesh, dim=0))
+                    n.kwargs = {**n.kwargs, "mesh_composer": composer}
+                else:
+                    with gm.graph.inserting_before(n):
+                        shards = gm.graph.call_function(ttnn.get_device_tensors, (n.args[0],))
+                        first = gm.graph.call_function(_first, (shards,))
+                    n.args = (first, *n.args[1:])
+        gm.recompile()
+        return PassResult(gm, True)
+
+    def _const(self, gm, name, obj):
+        from .passes.base import get_attr
+        setattr(gm, name, obj)
+        first = next(x for x in gm.graph.nodes if x.op != "placeholder")
+        with gm.graph.inserting_before(first):
+            return get_attr(gm.graph, name)
+
+
+
+def _first(shards: list):
+    """The first chip's shard of a mesh tensor (a value every chip holds the same)."""
+    return shards[0]
