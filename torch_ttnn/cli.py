@@ -24,7 +24,14 @@ def _measure(args):
         return _measure_table_model(args)
     entry = zoo.get(args.model)
     model, inputs = entry.build()
-    device = open_device()
+    if getattr(args, "mesh", None):
+        from . import runtime
+        device = runtime.open_mesh(args.mesh)
+        if getattr(args, "batch", None):
+            from .metrics import repeat_batch
+            inputs = repeat_batch(inputs, args.batch)
+    else:
+        device = open_device()
     return device, measure(entry.name, model, inputs, device=device, runs=args.runs)
 
 
@@ -40,6 +47,10 @@ def _measure_table_model(args):
     node = zoo_node(args.model)
     out = pathlib.Path(tempfile.mkdtemp(prefix="torch-ttnn-run-"))
     env = dict(os.environ, TORCH_TTNN_METRICS_DIR=str(out), TORCH_TTNN_RUNS=str(args.runs), HF_HUB_OFFLINE="1")
+    if getattr(args, "mesh", None):
+        env["TORCH_TTNN_MESH"] = args.mesh
+    if getattr(args, "batch", None):
+        env["TORCH_TTNN_BATCH"] = str(args.batch)
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", node], cwd=ROOT,
                           env=env, capture_output=True, text=True)
     files = sorted(out.glob("*.json"))
@@ -207,6 +218,10 @@ def main(argv=None) -> int:
         s.add_argument("model")
         s.add_argument("--runs", type=int, default=3)
         s.add_argument("--json", action="store_true")
+        s.add_argument("--mesh", default=None, help="run on a simulated mesh, data parallel: a system (n300, "
+                                                    "t3000, galaxy, p150x4, p150x8) or a shape such as 2x4")
+        s.add_argument("--batch", type=int, default=None,
+                       help="repeat the inputs N times along their first dim (e.g. one sample per chip)")
         s.set_defaults(fn=fn)
     s = sub.add_parser("ops", help="the lowering table")
     s.add_argument("--json", action="store_true")

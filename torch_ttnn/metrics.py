@@ -127,6 +127,7 @@ class ModelMetrics:
     peak_dram_bytes: Optional[int] = None
     peak_l1_bytes: Optional[int] = None
     batch_size: Optional[int] = None
+    mesh: Optional[dict] = None                         # on a mesh: shape, split, per-chip memory/transfers
     graphs: int = 0
     graph_breaks: int = 0
     generation: Optional[dict] = None                   # model.generate: token agreement, first divergence
@@ -207,6 +208,7 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
     import torch._dynamo
     import torch_ttnn
     m = ModelMetrics(model_name, mode, batch_size=batch_size)
+    mesh = device if getattr(device, "is_mesh", False) else None
     torch._dynamo.reset()
     train = mode == "train"
     ctx = torch.no_grad() if mode == "eval" else torch.enable_grad()
@@ -232,11 +234,14 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
             from . import generation
             compiled = generation.bound_generate(fn.__self__, option)
             breaks = sum(dynamo_counters["graph_break"].values())
-        else:
-            compiled = torch.compile(fn, backend=torch_ttnn.backend, options=option)
+        else:   # on a mesh the batch must be symbolic to be split over the chips (compiler/parallel.py)
+            compiled = torch.compile(fn, backend=torch_ttnn.backend, options=option,
+                                     dynamic=True if mesh is not None else None)
         mem = getattr(device, "memory", None)
         if mem is not None:
             mem.reset_peak()
+        if mesh is not None:
+            mesh.reset_peak_memory()
         try:
             t0 = time.perf_counter()
             out = _call(compiled, inputs)
@@ -253,6 +258,8 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
             for i in range(max(1, runs)):
                 if counters is not None:
                     counters.reset()
+                for chip in (mesh.chips if mesh is not None else ()):
+                    chip.profiler.reset()
                 if profiler is not None:
                     profiler.reset()
                     profiler.recording = profile and i == max(1, runs) - 1
@@ -317,14 +324,38 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
     m.placement = "+".join(places) if places else None
     m.dynamic_programs = [{"graph": p["graph"], "kind": p["kind"], "shapes": p["shapes"],
                            "bucket": p.get("bucket", False)} for p in option.results.programs]
+    if mesh is not None:
+        m.mesh = mesh_summary(mesh, option)
+        m.peak_dram_bytes = max(c["peak_dram_bytes"] for c in m.mesh["per_chip"])
+        m.peak_l1_bytes = max(c["peak_l1_bytes"] for c in m.mesh["per_chip"])
     profiler = getattr(device, "profiler", None)
+    if mesh is not None:      # the chips run in parallel: the slowest one's clock is the call's time
+        profiler = max((c.profiler for c in mesh.chips), key=lambda p: p.now_us)
     if profiler is not None and m.success:
-        batch = batch_size or _batch_of(m.input_shapes)
+        split = [p["batch"] for p in (m.mesh or {}).get("split", []) if p["mode"] == "data" and p["batch"]]
+        batch = batch_size or (max(split) if split else None) or _batch_of(m.input_shapes)
         m.modelled = _modelled(profiler, batch, m.ops_remaining)
         m.modelled_ms = m.modelled["latency_ms"]
         m.modelled_traced_ms = m.modelled["traced_latency_ms"]
     m.option = option  # type: ignore[attr-defined]
     return m
+
+
+def mesh_summary(mesh, option) -> dict:
+    """How a compile used a mesh: its shape, how each graph was split, per-chip memory, transfers, launches
+    and collectives of the last call."""
+    ccl = ("all_gather", "reduce_scatter", "all_reduce", "all_broadcast", "point_to_point")
+    chips = []
+    for c in mesh.chips:
+        st = c.memory_stats()
+        chips.append({"peak_dram_bytes": st["DRAM"]["peak_bytes"], "peak_l1_bytes": st["L1"]["peak_bytes"],
+                      "to_device_bytes": c.counters.to_device_bytes,
+                      "from_device_bytes": c.counters.from_device_bytes, "launches": c.counters.ops,
+                      "collectives": sum(c.counters.op_launches.get(k, 0) for k in ccl),
+                      "modelled_ms": round(c.profiler.now_us / 1e3, 4)})
+    return {"shape": f"{mesh.shape[0]}x{mesh.shape[1]}", "chips": len(mesh.chips),
+            "split": [{k: p[k] for k in ("graph", "mode", "reason", "batch")} for p in option.results.parallel],
+            "per_chip": chips}
 
 
 def trace_summary(reports) -> Optional[str]:
@@ -408,6 +439,22 @@ def format_metrics(m: ModelMetrics) -> str:
         lines.append(f"dynamic-shape programs: {len(m.dynamic_programs)} "
                      f"({'; '.join(p['shapes'] for p in m.dynamic_programs[:4])}"
                      f"{' ...' if len(m.dynamic_programs) > 4 else ''})")
+    if m.mesh:
+        lines += format_mesh(m.mesh)
     if m.modelled:
         lines += format_modelled(m.modelled)
     return "\n".join(lines)
+
+
+def format_mesh(mesh: dict) -> list:
+    chips = mesh["per_chip"]
+    splits = "; ".join(f"graph {p['graph']}: {p['mode']}" + (f" (batch {p['batch']})" if p["mode"] == "data" else
+                       f" ({p['reason']})") for p in mesh["split"]) or "-"
+    return [
+        f"mesh:                  {mesh['shape']} ({mesh['chips']} chips); {splits}",
+        f"per chip:              peak DRAM {max(c['peak_dram_bytes'] for c in chips) / 2**20:.2f} MiB, "
+        f"L1 {max(c['peak_l1_bytes'] for c in chips) / 2**20:.2f} MiB; host<->device "
+        f"{max(c['to_device_bytes'] + c['from_device_bytes'] for c in chips) / 2**10:.1f} KiB; "
+        f"{max(c['launches'] for c in chips)} launches; {max(c['collectives'] for c in chips)} collectives; "
+        f"modelled {max(c['modelled_ms'] for c in chips)} ms (slowest chip)",
+    ]

@@ -51,6 +51,9 @@ def record_property(record_property, request):
     model, inputs, outputs = recorded["torch_ttnn"]
     mode = recorded.get("mode", "eval")
     device = torch_ttnn.open_device()
+    if os.environ.get("TORCH_TTNN_MESH"):          # `torch-ttnn run MODEL --mesh 2x4`
+        from torch_ttnn import runtime
+        device = runtime.open_mesh(os.environ["TORCH_TTNN_MESH"])
     batch = int(os.environ.get("TORCH_TTNN_BATCH", "1"))
     if batch > 1:
         inputs, outputs = repeat_batch(inputs, batch), None

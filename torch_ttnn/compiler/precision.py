@@ -49,8 +49,9 @@ def _param_bytes(agm, static_inputs) -> int:
 
 def levels_for(option, kind: str, agm=None, static_inputs=frozenset()) -> tuple:
     """The levels to try, in order (one level: no search). No search for a graph without matrix products
-    (nothing to convert), with random ops (their draws cannot be compared with torch's), or with more than
-    1 GiB of parameters (the candidates' weight copies would not fit this host's memory): bfloat16."""
+    (nothing to convert) or with random ops (their draws cannot be compared with torch's): bfloat16. A graph
+    with more than 1 GiB of parameters tries only bfloat16, then the fp32 Dst if bfloat16 loses accuracy: the
+    block-float candidates would each convert every weight again (host memory and time)."""
     p = option.precision if option.optimize else "bf16"
     if kind != "inference" or p == "bf16":
         return ("bf16",)
@@ -60,8 +61,9 @@ def levels_for(option, kind: str, agm=None, static_inputs=frozenset()) -> tuple:
         if any(t in _NONDETERMINISTIC for t in targets) or not any(str(t) in _PRODUCTS for t in targets):
             return ("bf16",)
         if _param_bytes(agm, static_inputs) > SEARCH_MAX_PARAM_BYTES:
-            log.info("torch_ttnn: more than 1 GiB of parameters: no precision search, bfloat16 weights")
-            return ("bf16",)
+            log.info("torch_ttnn: more than 1 GiB of parameters: bfloat16 weights (fp32 Dst if bfloat16 loses "
+                     "accuracy), no block-float candidates")
+            return ("bf16", "bf16-acc32")
     if p == "auto":
         return AUTO_ORDER
     return (p,)
