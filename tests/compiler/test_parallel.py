@@ -45,7 +45,8 @@ def _mlp():
 def test_batch_is_split_over_the_chips_and_outputs_joined(n300):
     m, x = _mlp(), torch.randn(8, 64)
     y, opt = _run(m, x, mesh=n300)
-    assert opt.results.parallel == [{"graph": 0, "chips": 2, "mode": "data", "reason": None, "batch": 8}]
+    assert opt.results.parallel == [{"graph": 0, "kind": "inference", "chips": 2, "mode": "data", "reason": None,
+                                     "batch": 8, "all_reduced": []}]
     assert y.shape == (8, 32) and pcc(y, m(x)) >= 0.99
     # each chip received its half of the input: 4 rows of 64 bf16 values, padded to one 32x64 tile row
     gm = opt.results.graph_modules[-1]
@@ -100,6 +101,38 @@ def test_a_transformer_encoder_splits_and_keeps_accuracy(n300):
     y, opt = _run(layer, x, mesh=n300, calls=1)
     assert opt.results.parallel[-1]["mode"] == "data"
     assert pcc(y, layer(x)) >= 0.99
+
+
+def test_training_gradients_are_all_reduced_over_the_chips(n300):
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 8))
+    ref = [p.detach().clone() for p in m.parameters()]
+    x, target = torch.randn(8, 32), torch.randn(8, 8)
+    option = torch_ttnn.TorchTtnnOption(mesh=n300)
+    c = torch.compile(m, backend=torch_ttnn.backend, options=option, dynamic=True)
+    loss = torch.nn.functional.mse_loss(c(x), target, reduction="sum")
+    loss.backward()
+    grads = [p.grad.clone() for p in m.parameters()]
+    m.zero_grad()
+    torch.nn.functional.mse_loss(m(x), target, reduction="sum").backward()
+    for g, p in zip(grads, m.parameters()):
+        assert pcc(g, p.grad) >= 0.99
+    kinds = {p["kind"]: p for p in option.results.parallel}
+    assert kinds["forward"]["mode"] == "data" and kinds["backward"]["mode"] == "data"
+    assert len(kinds["backward"]["all_reduced"]) == 4           # two weights, two biases
+    for chip in n300.chips:
+        assert chip.counters.op_launches["all_reduce"] == 4
+    assert all(torch.equal(a, b) for a, b in zip(ref, m.parameters()))
+
+
+def test_a_sum_over_the_batch_is_all_reduced(n300):
+    class Total(torch.nn.Module):
+        def forward(self, x):
+            return (x * 2).sum(0)
+    x = torch.randn(8, 64)
+    y, opt = _run(Total(), x, mesh=n300, calls=1)
+    assert opt.results.parallel[-1]["mode"] == "data" and opt.results.parallel[-1]["all_reduced"] == [0]
+    assert pcc(y, Total()(x)) >= 0.99
 
 
 def test_mesh_option_validation(n300):

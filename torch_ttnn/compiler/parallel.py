@@ -47,7 +47,7 @@ def batch_layout(agm: torch.fx.GraphModule, static_inputs) -> tuple[Optional[str
     symbol = None
     for i, p in enumerate(inputs):
         v = p.meta.get("val")
-        if i not in static_inputs and isinstance(v, torch.Tensor) and v.dim() > 0:
+        if i not in static_inputs and isinstance(v, torch.Tensor) and v.dim() > 0 and _sym(v.shape[0]):
             symbol = _sym(v.shape[0])
             break
     if symbol is None:
@@ -94,40 +94,46 @@ class DataParallelGraph(SpecializingGraph):
         return [a[k * b:(k + 1) * b] if i in self.batch_in else b if i in self.batch_sizes else a
                 for i, a in enumerate(args)]
 
-    def _join(self, parts: list) -> list:
-        cols = list(zip(*[_flat(p) for p in parts]))
-        return [torch.cat(col, 0) if k in self.batch_out else col[0] for k, col in enumerate(cols)]
-
-    def _refusal(self, args) -> tuple[Optional[str], object]:
-        """Why this call cannot be split (None: it can), and the whole-batch reference outputs."""
+    def _refusal(self, args) -> tuple[Optional[str], object, dict]:
+        """Why this call cannot be split (None: it can), the whole-batch reference outputs, and how each output
+        is joined: "batch" (concatenated), "same" (every chip holds it: the first chip's), "sum" (each chip
+        holds a partial sum over its slice, e.g. a weight gradient: all-reduced)."""
         if not self.batch_in:
-            return "no input has a symbolic batch size (dim 0)", None
+            return "no input has a symbolic batch size (dim 0)", None, {}
         B = args[self.batch_in[0]].shape[0]
         if B % self.chips:
-            return f"the batch ({B}) does not divide by the {self.chips} chips", None
+            return f"the batch ({B}) does not divide by the {self.chips} chips", None, {}
         with torch.no_grad():
             full = _flat(self.agm(*args))
-            parts = [self.agm(*self._chunk(args, k)) for k in range(self.chips)]
-        joined = self._join(parts)
-        for k, (j, f) in enumerate(zip(joined, full)):
-            if isinstance(f, torch.Tensor) and not _close(j, f):
-                what = "batch-major" if k in self.batch_out else "not batch-major"
-                return (f"output {k} ({what}) computed per slice of the batch differs from the whole batch's: the "
-                        f"graph mixes samples (a reduction or normalisation over the batch)", full)
-            if k not in self.batch_out and isinstance(f, torch.Tensor):
-                for p in parts[1:]:
-                    if not _close(_flat(p)[k], f):
-                        return f"output {k} is not batch-major and differs between slices", full
-        return None, full
+            parts = [_flat(self.agm(*self._chunk(args, k))) for k in range(self.chips)]
+        joins = {}
+        for k, f in enumerate(full):
+            if not isinstance(f, torch.Tensor):
+                continue
+            col = [p[k] for p in parts]
+            if k in self.batch_out:
+                if _close(torch.cat(col, 0), f):
+                    joins[k] = "batch"
+                    continue
+                return (f"output {k} (batch-major) computed per slice of the batch differs from the whole batch's: "
+                        f"the graph mixes samples (a reduction or normalisation over the batch)", full, {})
+            if all(_close(c, f) for c in col):
+                joins[k] = "same"
+            elif f.is_floating_point() and f.dim() >= 1 and _close(torch.stack(col).sum(0), f):
+                joins[k] = "sum"
+            else:
+                return (f"output {k} is not batch-major and is neither the same on every slice nor their sum "
+                        f"(e.g. a mean over the batch)", full, {})
+        return None, full, joins
 
     def _build(self, args):
-        reason, full = self._refusal(args)
+        reason, full, joins = self._refusal(args)
         index = len(self.option.results.reports)
         if reason is None:
             static = specialize(self.agm, self._chunk(args, 0))
-            plan = {"mode": "data", "batch_inputs": list(self.batch_in), "batch_outputs": list(self.batch_out)}
+            plan = {"mode": "data", "batch_inputs": list(self.batch_in), "outputs": joins}
             try:
-                prog = self.build(static, plan, lambda a, ref=full: ref)
+                prog = self.build(static, plan, (lambda a, ref=full: ref) if self.kind == "inference" else None)
             except NotSplittable as e:
                 reason = str(e)
         if reason is None:
@@ -138,9 +144,10 @@ class DataParallelGraph(SpecializingGraph):
                         self.id, self.chips, reason)
             prog = self.build(specialize(self.agm, args), {"mode": "replicated", "reason": reason}, None)
         batch = args[self.batch_in[0]].shape[0] if self.batch_in else None
-        self.option.results.parallel.append({"graph": index, "chips": self.chips, "mode":
+        self.option.results.parallel.append({"graph": index, "kind": self.kind, "chips": self.chips, "mode":
                                              "data" if reason is None else "replicated", "reason": reason,
-                                             "batch": batch})
+                                             "batch": batch, "all_reduced": sorted(k for k, j in joins.items()
+                                                                                   if j == "sum")})
         return prog
 
 
@@ -169,7 +176,10 @@ class DataParallel(Pass):
         batch_in = {inputs[i] for i in self.plan.get("batch_inputs", ())} if data else set()
         out = next(n for n in gm.graph.nodes if n.op == "output")
         outs = _flat(out.args[0])
-        batch_out = {outs[k] for k in self.plan.get("batch_outputs", ())} if data else set()
+        joins = {}
+        for k, how in (self.plan.get("outputs", {}) if data else {}).items():
+            if isinstance(outs[k], torch.fx.Node):
+                joins.setdefault(outs[k], how)
         mapper = composer = None
         for n in list(gm.graph.nodes):
             if n.op != "call_function":
@@ -189,15 +199,26 @@ class DataParallel(Pass):
                 if data and any(u is not out for u in n.users):
                     raise NotSplittable(f"a device value is read back for a host op ({next(iter(n.users))}): a "
                                         f"host fallback would see one chip's slice")
-                if n in batch_out:
+                how = joins.get(n, "same")
+                if how == "batch":
                     composer = composer or self._const(gm, "ttnn_mesh_composer",
                                                        ttnn.ConcatMeshToTensor(self.mesh, dim=0))
                     n.kwargs = {**n.kwargs, "mesh_composer": composer}
-                else:
-                    with gm.graph.inserting_before(n):
-                        shards = gm.graph.call_function(ttnn.get_device_tensors, (n.args[0],))
-                        first = gm.graph.call_function(_first, (shards,))
-                    n.args = (first, *n.args[1:])
+                    continue
+                src = n.args[0]
+                with gm.graph.inserting_before(n):
+                    if how == "sum":     # partial sums of each chip's slice, added over the chips
+                        v = n.meta.get("val")
+                        shape = list(v.shape) if isinstance(v, torch.Tensor) else None
+                        if shape is not None and len(shape) < 2:   # all_reduce needs rank >= 2: a [1, n] view
+                            flat = gm.graph.call_function(ttnn.reshape, (src, [1, shape[0] if shape else 1]))
+                            src = gm.graph.call_function(ttnn.reshape, (gm.graph.call_function(
+                                ttnn.all_reduce, (flat,)), shape or [1]))
+                        else:
+                            src = gm.graph.call_function(ttnn.all_reduce, (src,))
+                    shards = gm.graph.call_function(ttnn.get_device_tensors, (src,))
+                    first = gm.graph.call_function(_first, (shards,))
+                n.args = (first, *n.args[1:])
         gm.recompile()
         return PassResult(gm, True)
 

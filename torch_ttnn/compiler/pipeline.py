@@ -93,25 +93,19 @@ def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_
         mark_state_inputs(agm, static_inputs)
     from .parallel import DataParallelGraph, is_data_parallel
     if is_data_parallel(option, kind):
-        if kind == "inference" and is_symbolic(agm):
+        if is_symbolic(agm):
             return DataParallelGraph(agm, option=option, kind=kind, static_inputs=static_inputs,
                                      build=lambda g, plan, ref: _compile_static_graph(
                                          g, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs,
                                          parallel=plan, reference=ref))
-        reason = ("training graphs are not split yet" if kind != "inference" else
-                  "the graph was captured with static shapes (its batch size is baked into reshapes): compile "
+        reason = ("the graph was captured with static shapes (its batch size is baked into reshapes): compile "
                   "with torch.compile(..., dynamic=True) or torch._dynamo.mark_dynamic(x, 0) to split the batch")
         plan = {"mode": "replicated", "reason": reason}
-        if is_symbolic(agm):
-            return SpecializingGraph(agm, option=option, kind=kind, static_inputs=static_inputs,
-                                     compile_fn=lambda sgm: _compile_static_graph(
-                                         sgm, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs,
-                                         parallel=plan))
         log.warning("torch_ttnn: %s graph not split over the %d chips of the mesh (%s); every chip runs it whole",
                     kind, option.device.get_num_devices(), reason)
-        option.results.parallel.append({"graph": len(option.results.reports), "chips":
+        option.results.parallel.append({"graph": len(option.results.reports), "kind": kind, "chips":
                                         option.device.get_num_devices(), "mode": "replicated", "reason": reason,
-                                        "batch": None})
+                                        "batch": None, "all_reduced": []})
         return _compile_static_graph(agm, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs,
                                      parallel=plan)
     if is_symbolic(agm):
