@@ -12,6 +12,7 @@ class CompileResults:
     graph_modules: list = field(default_factory=list)
     reports: list = field(default_factory=list)         # GraphReport, one per compiled graph
     compile_seconds: float = 0.0
+    pass_seconds: float = 0.0                          # in the pass pipelines (every candidate program included)
     calls: int = 0
     last_call_counters: dict = field(default_factory=dict)
     symbolic_graphs: list = field(default_factory=list)  # SpecializingGraph, one per graph with dynamic shapes

@@ -196,7 +196,10 @@ def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static
         if after_each is not None:
             after_each(pass_name, gm)
 
+    import time
+    t0 = time.perf_counter()
     gm = PassManager(passes, after)(agm)
+    option.results.pass_seconds += time.perf_counter() - t0
     for n in gm.graph.nodes:
         if n.op == "call_function" and "tt" in n.meta and n.meta.get("aten") is not None:
             report.ttnn_ops[getattr(n.target, "__name__", str(n.target))] += 1
