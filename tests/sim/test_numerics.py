@@ -173,6 +173,22 @@ def test_dst_rounding_is_tf32_then_bf16_ties_away():
     assert round_bf16_rne(x[2:3]).item() == 1.0
 
 
+def test_dst_rounding_equals_the_two_roundings_step_by_step_on_every_kind_of_bit_pattern():
+    # round_dst_ computes (b + 0x9000) & BF16_MASK; the hardware's definition is two roundings, the TF32 one
+    # clearing the 13 low bits in between: the same on random patterns and on every carry boundary
+    g = torch.Generator().manual_seed(0)
+    rand = torch.randint(-2 ** 31, 2 ** 31 - 1, (1 << 20,), generator=g, dtype=torch.int64)
+    low = torch.arange(0, 1 << 16, dtype=torch.int64)                     # every low half-word
+    highs = torch.tensor([0x3F80, 0x3F81, 0x7F7F, 0xBF80, 0x0000, 0x8000, 0x0080], dtype=torch.int64)
+    grid = (highs[:, None] << 16 | low[None, :]).flatten()
+    for bits in (rand, grid):
+        b = ((bits + 2 ** 31) % 2 ** 32 - 2 ** 31).to(torch.int32)
+        step = ((b + 0x1000) & numerics._TF32_MASK) + 0x8000
+        step &= numerics._BF16_MASK
+        got = numerics.round_dst(b.view(torch.float32)).view(torch.int32)
+        assert torch.equal(got, step)
+
+
 def test_reduce_sum_bf16_accumulation_drifts_on_long_rows():
     x = torch.ones(2, 6144)
     s16 = numerics.fpu_reduce_sum(x, [-1], 1.0, F.HiFi4, False)
