@@ -291,6 +291,19 @@ def test_cli_perf_arch_and_bad_input(capsys):
     assert "no model 'no-such-model-anywhere'" in capsys.readouterr().err
 
 
+def test_cli_run_on_a_mesh_reports_the_split_and_per_chip_figures(capsys):
+    from torch_ttnn import cli
+    assert cli.main(["run", MODEL, "--mesh", "n300", "--batch", "2", "--runs", "1", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["success"] and d["accuracy"] >= 99
+    mesh = d["mesh"]
+    assert mesh["shape"] == "1x2" and mesh["split"][0]["mode"] == "data" and mesh["split"][0]["batch"] == 16
+    assert len(mesh["per_chip"]) == 2 and all(c["launches"] > 0 for c in mesh["per_chip"])
+    assert d["modelled"]["batch"] == 16
+    assert cli.main(["run", MODEL, "--mesh", "n300", "--batch", "2", "--runs", "1"]) == 0
+    assert "mesh:                  1x2 (2 chips); graph 0: data (batch 16)" in capsys.readouterr().out
+
+
 def test_cli_run_knows_the_table_models_and_suggests_close_names(capsys):
     from torch_ttnn import cli
     assert cli.main(["run", "autoencoder_linear", "--runs", "1", "--json"]) == 0
