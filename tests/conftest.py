@@ -8,6 +8,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 DATA = pathlib.Path(__file__).parent / "data"
 os.environ.setdefault("TT_METAL_MOCK_CLUSTER_DESC_PATH", str(DATA / "wormhole_N150.yaml"))
 os.environ.setdefault("TT_SIM_PERF_STRICT", "1")   # a launch without a working cost rule fails the test
+os.environ.setdefault("TORCH_TTNN_STRICT_PASSES", "1")   # a fusion or canonicalisation that fails raises
 
 
 @pytest.fixture

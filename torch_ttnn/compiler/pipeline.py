@@ -51,6 +51,9 @@ def build_passes(option, ttnn, report: GraphReport, static_inputs, device) -> li
     passes += [DeadCodeElimination()]
     if option.deallocate:
         passes += [Deallocate(ttnn)]
+    for p in passes:
+        if getattr(p, "report", None) is None:
+            p.report = report
     return passes
 
 

@@ -30,6 +30,7 @@ class GraphReport:
     precision: str = "bf16"                         # weight precision of the program (compiler/precision.py)
     placement: str = "dram"                         # "l1" when activations were placed in L1
     trace: str = "off"                              # how calls run: "captured: N programs", "not traced: why"
+    skipped: collections.Counter = field(default_factory=collections.Counter)     # (pass, error) -> rewrites
 
     def record_fallback(self, target, reason: str, strict: bool) -> None:
         name = op_name(target)
@@ -62,6 +63,7 @@ class GraphReport:
             "precision": self.precision,
             "placement": self.placement,
             "trace": self.trace,
+            "skipped_rewrites": [{"pass": p, "error": e, "count": n} for (p, e), n in sorted(self.skipped.items())],
         }
 
 
@@ -94,6 +96,13 @@ def format_report(reports, counters: dict | None = None) -> str:
         lines.append("left on the host:")
         for (name, reason), n in sorted(fb.items(), key=lambda kv: (-kv[1], kv[0])):
             lines.append(f"  {n:5d}  {name}: {reason}")
+    skipped = collections.Counter()
+    for r in reports:
+        skipped.update(getattr(r, "skipped", {}))
+    if skipped:
+        lines.append("rewrites skipped (an optional pass failed on a node; compiled without it):")
+        for (pass_name, error), n in sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"  {n:5d}  {pass_name}: {error}")
     if counters:
         lines.append(f"transfers per call: {counters.get('to_device', 0)} to device, "
                      f"{counters.get('from_device', 0)} from device")

@@ -17,10 +17,32 @@ class PassResult:
     modified: bool
 
 
+STRICT_ENV = "TORCH_TTNN_STRICT_PASSES"   # "1": a rewrite that fails raises instead of being skipped (tests)
+_WARNED: set = set()
+
+
 class Pass:
-    """Base class: subclasses implement `call(gm) -> PassResult`; `requires`/`ensures` check invariants."""
+    """Base class: subclasses implement `call(gm) -> PassResult`; `requires`/`ensures` check invariants.
+
+    An optional rewrite (a fusion, a view canonicalisation) that fails on a node is skipped, never breaks the
+    compilation: `skip(node, error)` counts it in the graph's report (`report.skipped`), warns once per pass
+    and error, and raises when TORCH_TTNN_STRICT_PASSES=1 (the test suite's setting), so that a bug in a
+    matcher fails a test instead of looking like "no fusion here"."""
 
     name: str = ""
+    report = None        # the GraphReport of the graph being compiled (set by the pipeline)
+
+    def skip(self, node, error: BaseException) -> None:
+        import os
+        if os.environ.get(STRICT_ENV) == "1":
+            raise error
+        key = (repr(self), f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:200])
+        if self.report is not None:
+            self.report.skipped[key] += 1
+        if key not in _WARNED:
+            _WARNED.add(key)
+            log.warning("torch_ttnn: pass %s skipped a rewrite at %s (%s); the graph is compiled without it",
+                        key[0], node, key[1])
 
     def requires(self, gm: torch.fx.GraphModule) -> None:
         pass

@@ -167,8 +167,8 @@ class AtenFusion(Pass):
                 continue
             try:
                 modified |= bool(self.match(gm, node))
-            except Exception as e:  # a fusion never breaks compilation: it just does not apply
-                log.debug("%s: skipped %s: %s", self.name, node, e)
+            except Exception as e:  # a fusion never breaks compilation: it does not apply, and says so
+                self.skip(node, e)
         if modified:
             gm.graph.eliminate_dead_code()
         return PassResult(gm, modified)

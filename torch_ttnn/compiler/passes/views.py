@@ -67,8 +67,8 @@ class CanonicalViews(Pass):
                     continue
                 try:
                     modified |= self._rewrite_tree(gm, src)
-                except Exception:   # a canonicalisation never breaks compilation: the tree stays as it was
-                    continue
+                except Exception as e:   # never breaks compilation: the tree stays as it was, and says so
+                    self.skip(src, e)
             if modified:
                 gm.graph.eliminate_dead_code()
         return PassResult(gm, modified)
