@@ -104,3 +104,24 @@ def test_views_of_a_parameter_do_not_land_between_placeholders(device):
     with torch.no_grad():
         assert pcc(c(x), m(x)) >= 0.99
     torch._dynamo.reset()
+
+
+def test_a_view_tree_over_a_source_with_permuted_strides(device):
+    """ViT (nn.MultiheadAttention): attention's output [B, H, S, D] has the strides of a [B, S, H, D] layout;
+    permuted to [S, B, H, D] it is contiguous and a view merges the heads. The canonicalisation traced that chain
+    on a contiguous index tensor, where the view is illegal, and gave up (a silent skip before skips were
+    reported; an error under strict passes)."""
+    class M(torch.nn.Module):
+        def forward(self, q, k, v):
+            q, k, v = (t.transpose(1, 2) for t in (q, k, v))                 # heads split from [B, S, H, D]
+            o = torch.nn.functional.scaled_dot_product_attention(q, k, v)      # [1, H, S, D], [B, S, H, D] strides
+            return o.permute(2, 0, 1, 3).view(64, 4 * 32)[1:]
+
+    torch._dynamo.reset()
+    q, k, v = (torch.randn(1, 64, 4, 32) for _ in range(3))
+    option = torch_ttnn.TorchTtnnOption(device=device)
+    c = torch.compile(M(), backend=torch_ttnn.backend, options=option)
+    with torch.no_grad():
+        assert pcc(c(q, k, v), M()(q, k, v)) >= 0.99
+    assert not option.results.reports[-1].skipped
+    torch._dynamo.reset()

@@ -103,8 +103,13 @@ class CanonicalViews(Pass):
                 and any(not _is_view(u) or u not in members for u in n.users)]
         if not ends:
             return False
-        # the element indices of src, pushed through the tree
-        env = {src: torch.arange(numel, dtype=torch.int64).reshape(tuple(v.shape))}
+        # the element indices of src, pushed through the tree; laid out with src's strides, so that a view is
+        # legal here exactly where it is legal on the real tensor (a transposed src viewed after a transpose)
+        index = torch.arange(numel, dtype=torch.int64).reshape(tuple(v.shape))
+        if not strided and all(st > 0 or d == 1 for st, d in zip(v.stride(), v.shape)):
+            laid = torch.empty_strided(tuple(v.shape), tuple(v.stride()), dtype=torch.int64)
+            index = laid.copy_(index)
+        env = {src: index}
         for n in tree:
             args = torch.fx.map_arg(n.args, lambda a: env[a] if a in env else a)
             kwargs = torch.fx.map_arg(n.kwargs, lambda a: env[a] if a in env else a)
