@@ -141,12 +141,12 @@ def cmd_zoo(args) -> int:
         for node in runner.collect(args.k):
             print(node)
         return 0
-    res = runner.run(args.k, timeout=args.timeout, mem_gb=args.mem_gb, force=args.force)
+    res = runner.run(args.k, timeout=args.timeout, mem_gb=args.mem_gb, force=args.force, jobs=args.jobs)
     if args.json:
         print(json.dumps(res))
     else:
         print(f"zoo: {res['total']} tests, {res['ran']} run ({res['passed']} passed, {res['failed']} failed, "
-              f"{res['timeout']} timed out), {res['skipped']} skipped (metrics current)")
+              f"{res['timeout']} timed out), {res['skipped']} skipped (metrics current), {res['jobs']} at a time")
         print("regenerate the README table with: python tools/collect_metrics.py")
     return 0
 
@@ -229,6 +229,7 @@ def main(argv=None) -> int:
     s.set_defaults(fn=cmd_ops)
     s = sub.add_parser("zoo", help="run the model zoo (one subprocess per model), resumable")
     s.add_argument("-k", default=None, help="pytest -k expression selecting models")
+    s.add_argument("-j", "--jobs", type=int, default=1, help="model processes at once (CPUs / N threads each)")
     s.add_argument("--timeout", type=float, default=1800.0, help="seconds per model")
     s.add_argument("--mem-gb", type=float, default=20.0, help="address-space cap per model process")
     s.add_argument("--force", action="store_true", help="rerun models whose metrics are current")

@@ -325,3 +325,16 @@ def test_cli_perf_compare_shows_what_the_optimizer_changed(capsys):
     assert cli.main(["perf", MODEL, "--compare"]) == 0
     text = capsys.readouterr().out
     assert "speed-up" in text and "naive: n x ms" in text
+
+
+def test_zoo_runner_runs_models_in_parallel_processes(tmp_path):
+    from torch_ttnn.zoo import runner
+    out = tmp_path / "metrics" / "models"
+    res = runner.run("Autoencoder", metrics_dir=out, jobs=2, force=True, timeout=600)
+    assert res["ran"] == 2 and res["passed"] == 2 and res["jobs"] == 2
+    files = sorted(p.name for p in out.glob("*.json"))
+    assert files == ["Autoencoder_conv_eval.json", "Autoencoder_linear_eval.json"]
+    index = json.loads((tmp_path / "metrics" / "zoo-index.json").read_text())
+    assert sorted(v["files"][0] for v in index.values()) == files
+    assert not (tmp_path / "metrics" / ".zoo-tmp").exists() or not any((tmp_path / "metrics" / ".zoo-tmp").iterdir())
+    assert runner.run("Autoencoder", metrics_dir=out, jobs=2)["skipped"] == 2      # current: not rerun

@@ -1,21 +1,31 @@
 """The zoo runner: every model test in its own subprocess, with a timeout and a memory cap, resumable.
 
-    torch-ttnn zoo [-k EXPR] [--timeout S] [--mem-gb G] [--force] [--list]
+    torch-ttnn zoo [-k EXPR] [-j N] [--timeout S] [--mem-gb G] [--force] [--list]
 
-Each model test (tests/models/zoo, marker "zoo") runs as `pytest <node id>` with the metrics directory set;
-the model-test plugin writes the metrics JSON. An index (metrics/zoo-index.json) remembers, per test, the
-code version it was measured with, so a rerun skips models whose metrics are current unless --force.
+Each model test (tests/models/zoo, marker "zoo") runs as `pytest <node id>` with its own metrics directory;
+the model-test plugin writes the metrics JSON, moved into metrics/models when the test ends. An index
+(metrics/zoo-index.json) remembers, per test, the code version it was measured with, so a rerun skips models
+whose metrics are current unless --force.
+
+-j N runs N model processes at once, the longest first (by the seconds the index remembers), each with
+CPUs / N torch threads: the simulator's arithmetic is thousands of small tensor operations per op, and two
+processes whose thread pools compete for the same cores run them ten times slower (a 128x16 @ 16x3072
+accumulate step: 10 ms alone, 100-1,100 ms with two threads against another busy process). The memory cap of
+each process is --mem-gb, lowered to 90 % of the machine's memory / N.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 import os
 import pathlib
 import re
 import resource
+import shutil
 import subprocess
 import sys
+import threading
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -62,8 +72,50 @@ def _bar(i: int, n: int, label: str, t0: float) -> None:
     sys.stderr.flush()
 
 
+def _physical_gb() -> float:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
+    except (ValueError, OSError, AttributeError):
+        return 0.0
+
+
+def _run_one(node: str, metrics_dir: pathlib.Path, version: str, timeout: float, mem_gb: float,
+             threads: int | None) -> tuple:
+    """Run one model test in a subprocess; returns (outcome, metrics files written, seconds)."""
+    tmp = metrics_dir.parent / ".zoo-tmp" / re.sub(r"[^A-Za-z0-9_.-]+", "_", node)[-120:]
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    env = dict(os.environ, TORCH_TTNN_METRICS_DIR=str(tmp), HF_HUB_OFFLINE="1",
+               TORCH_TTNN_CODE_VERSION=version, TORCH_TTNN_RUNS=os.environ.get("TORCH_TTNN_RUNS", "3"),
+               TORCH_TTNN_STRICT_PASSES="0")   # measure what users get: a skipped rewrite is reported
+    if threads:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+    start = time.time()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", node],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+                              preexec_fn=_limit(mem_gb))
+        outcome = "passed" if proc.returncode == 0 else "failed"
+        tail = (proc.stdout + proc.stderr)[-3000:]
+    except subprocess.TimeoutExpired:
+        outcome, tail = "timeout", f"timed out after {timeout:.0f} s"
+    written = []
+    for f in sorted(tmp.glob("*.json")):
+        shutil.move(str(f), metrics_dir / f.name)
+        written.append(f.name)
+    shutil.rmtree(tmp, ignore_errors=True)
+    if not written:  # the test died before the plugin could write: record the failure ourselves
+        name = _entry_from_id(node)
+        err = tail.strip().splitlines()[-1] if tail.strip() else outcome
+        fname = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{name} eval").strip("_") + ".json"
+        (metrics_dir / fname).write_text(json.dumps({"model_name": name, "mode": "eval", "success": False,
+                                                     "error": f"{outcome}: {err}"}, indent=1))
+        written = [fname]
+    return outcome, written, round(time.time() - start, 1)
+
+
 def run(k: str | None = None, *, timeout: float = 1800, mem_gb: float = 20.0, force: bool = False,
-        metrics_dir: pathlib.Path | None = None) -> dict:
+        metrics_dir: pathlib.Path | None = None, jobs: int = 1) -> dict:
     metrics_dir = metrics_dir or ROOT / "metrics" / "models"
     metrics_dir.mkdir(parents=True, exist_ok=True)
     index_path = metrics_dir.parent / "zoo-index.json"
@@ -71,40 +123,47 @@ def run(k: str | None = None, *, timeout: float = 1800, mem_gb: float = 20.0, fo
     version = code_version()
     ids = collect(k)
     results = {"ran": 0, "skipped": 0, "passed": 0, "failed": 0, "timeout": 0}
-    t0 = time.time()
-    for i, node in enumerate(ids):
-        _bar(i, len(ids), node.split("::")[-1], t0)
+    todo = []
+    for node in ids:
         prev = index.get(node)
         if not force and prev and prev.get("code_version") == version and prev.get("files"):
             results["skipped"] += 1
-            continue
-        before = {p: p.stat().st_mtime for p in metrics_dir.glob("*.json")}
-        env = dict(os.environ, TORCH_TTNN_METRICS_DIR=str(metrics_dir), HF_HUB_OFFLINE="1",
-                   TORCH_TTNN_CODE_VERSION=version, TORCH_TTNN_RUNS=os.environ.get("TORCH_TTNN_RUNS", "3"),
-                   TORCH_TTNN_STRICT_PASSES="0")   # measure what users get: a skipped rewrite is reported
-        start = time.time()
-        try:
-            proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", node],
-                                  cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
-                                  preexec_fn=_limit(mem_gb))
-            outcome = "passed" if proc.returncode == 0 else "failed"
-            tail = (proc.stdout + proc.stderr)[-3000:]
-        except subprocess.TimeoutExpired:
-            outcome, tail = "timeout", f"timed out after {timeout:.0f} s"
-        written = [p.name for p in metrics_dir.glob("*.json") if before.get(p) != p.stat().st_mtime]
-        if not written:  # the test died before the plugin could write: record the failure ourselves
-            name = _entry_from_id(node)
-            err = tail.strip().splitlines()[-1] if tail.strip() else outcome
-            fname = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{name} eval").strip("_") + ".json"
-            (metrics_dir / fname).write_text(json.dumps({"model_name": name, "mode": "eval", "success": False,
-                                                         "error": f"{outcome}: {err}"}, indent=1))
-            written = [fname]
-        results["ran"] += 1
-        results[outcome] += 1
-        index[node] = {"code_version": version, "outcome": outcome, "seconds": round(time.time() - start, 1),
-                       "files": written}
-        index_path.write_text(json.dumps(index, indent=1, sort_keys=True))
+        else:
+            todo.append(node)
+    jobs = max(1, int(jobs))
+    threads = None
+    if jobs > 1:
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        phys = _physical_gb()
+        if phys:
+            mem_gb = min(mem_gb, 0.9 * phys / jobs)
+        todo.sort(key=lambda n: -(index.get(n) or {}).get("seconds", 0.0))   # the longest first
+    lock = threading.Lock()
+    t0 = time.time()
+    done = 0
+
+    def finish(node, outcome, written, seconds):
+        nonlocal done
+        with lock:
+            done += 1
+            results["ran"] += 1
+            results[outcome] += 1
+            index[node] = {"code_version": version, "outcome": outcome, "seconds": seconds, "files": written}
+            index_path.write_text(json.dumps(index, indent=1, sort_keys=True))
+            _bar(done + results["skipped"], len(ids), node.split("::")[-1], t0)
+
+    _bar(results["skipped"], len(ids), "", t0)
+    if jobs == 1:
+        for node in todo:
+            finish(node, *_run_one(node, metrics_dir, version, timeout, mem_gb, threads))
+    else:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(_run_one, node, metrics_dir, version, timeout, mem_gb, threads): node
+                       for node in todo}
+            for fut in concurrent.futures.as_completed(futures):
+                finish(futures[fut], *fut.result())
     _bar(len(ids), len(ids), "done", t0)
     sys.stderr.write("\n")
     results["total"] = len(ids)
+    results["jobs"] = jobs
     return results
