@@ -336,5 +336,6 @@ def test_zoo_runner_runs_models_in_parallel_processes(tmp_path):
     assert files == ["Autoencoder_conv_eval.json", "Autoencoder_linear_eval.json"]
     index = json.loads((tmp_path / "metrics" / "zoo-index.json").read_text())
     assert sorted(v["files"][0] for v in index.values()) == files
+    assert all(0 < v["peak_gb"] < 20 for v in index.values())         # the child's peak resident memory
     assert not (tmp_path / "metrics" / ".zoo-tmp").exists() or not any((tmp_path / "metrics" / ".zoo-tmp").iterdir())
     assert runner.run("Autoencoder", metrics_dir=out, jobs=2)["skipped"] == 2      # current: not rerun

@@ -10,13 +10,16 @@ whose metrics are current unless --force.
 -j N runs N model processes at once, the longest first (by the seconds the index remembers), each with
 CPUs / N torch threads: the simulator's arithmetic is thousands of small tensor operations per op, and two
 processes whose thread pools compete for the same cores run them ten times slower (a 128x16 @ 16x3072
-accumulate step: 10 ms alone, 100-1,100 ms with two threads against another busy process). The memory cap of
-each process is --mem-gb, lowered to 90 % of the machine's memory / N.
+accumulate step: 10 ms alone, 100-1,100 ms with two threads against another busy process). The index also
+remembers each model's peak resident memory; a model starts only when the peaks of the models running and its
+own fit in 90 % of the machine's memory (or when nothing else runs), so two large models never run together.
+--mem-gb caps each process's address space.
 """
 from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import tempfile
 import json
 import os
 import pathlib
@@ -91,14 +94,22 @@ def _run_one(node: str, metrics_dir: pathlib.Path, version: str, timeout: float,
     if threads:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
     start = time.time()
-    try:
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", node],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
-                              preexec_fn=_limit(mem_gb))
-        outcome = "passed" if proc.returncode == 0 else "failed"
-        tail = (proc.stdout + proc.stderr)[-3000:]
-    except subprocess.TimeoutExpired:
+    killed = threading.Event()
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", node],
+                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_limit(mem_gb))
+        timer = threading.Timer(timeout, lambda: (killed.set(), proc.kill()))
+        timer.start()
+        _, status, usage = os.wait4(proc.pid, 0)       # the child's own peak resident memory
+        timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        log.seek(0)
+        tail = log.read()[-3000:].decode(errors="replace")
+    peak_gb = round(usage.ru_maxrss / 2 ** 20, 2)       # ru_maxrss is in KiB on Linux
+    if killed.is_set():
         outcome, tail = "timeout", f"timed out after {timeout:.0f} s"
+    else:
+        outcome = "passed" if proc.returncode == 0 else "failed"
     written = []
     for f in sorted(tmp.glob("*.json")):
         shutil.move(str(f), metrics_dir / f.name)
@@ -111,7 +122,7 @@ def _run_one(node: str, metrics_dir: pathlib.Path, version: str, timeout: float,
         (metrics_dir / fname).write_text(json.dumps({"model_name": name, "mode": "eval", "success": False,
                                                      "error": f"{outcome}: {err}"}, indent=1))
         written = [fname]
-    return outcome, written, round(time.time() - start, 1)
+    return outcome, written, round(time.time() - start, 1), peak_gb
 
 
 def run(k: str | None = None, *, timeout: float = 1800, mem_gb: float = 20.0, force: bool = False,
@@ -134,21 +145,19 @@ def run(k: str | None = None, *, timeout: float = 1800, mem_gb: float = 20.0, fo
     threads = None
     if jobs > 1:
         threads = max(1, (os.cpu_count() or 1) // jobs)
-        phys = _physical_gb()
-        if phys:
-            mem_gb = min(mem_gb, 0.9 * phys / jobs)
         todo.sort(key=lambda n: -(index.get(n) or {}).get("seconds", 0.0))   # the longest first
     lock = threading.Lock()
     t0 = time.time()
     done = 0
 
-    def finish(node, outcome, written, seconds):
+    def finish(node, outcome, written, seconds, peak_gb):
         nonlocal done
         with lock:
             done += 1
             results["ran"] += 1
             results[outcome] += 1
-            index[node] = {"code_version": version, "outcome": outcome, "seconds": seconds, "files": written}
+            index[node] = {"code_version": version, "outcome": outcome, "seconds": seconds, "files": written,
+                           "peak_gb": peak_gb}
             index_path.write_text(json.dumps(index, indent=1, sort_keys=True))
             _bar(done + results["skipped"], len(ids), node.split("::")[-1], t0)
 
@@ -157,9 +166,27 @@ def run(k: str | None = None, *, timeout: float = 1800, mem_gb: float = 20.0, fo
         for node in todo:
             finish(node, *_run_one(node, metrics_dir, version, timeout, mem_gb, threads))
     else:
+        budget = 0.9 * (_physical_gb() or float("inf"))
+        room = threading.Condition()
+        running = {}
+
+        def guarded(node):
+            prev = index.get(node) or {}
+            # a model never measured with -j: 4 GB, or half the machine if it ran for over 10 minutes (the
+            # largest models are the slowest); the next run knows its peak
+            need = prev.get("peak_gb") or (budget / 2 if prev.get("seconds", 0) > 600 else 4.0)
+            with room:
+                room.wait_for(lambda: not running or sum(running.values()) + need <= budget)
+                running[node] = need
+            try:
+                return _run_one(node, metrics_dir, version, timeout, mem_gb, threads)
+            finally:
+                with room:
+                    del running[node]
+                    room.notify_all()
+
         with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(_run_one, node, metrics_dir, version, timeout, mem_gb, threads): node
-                       for node in todo}
+            futures = {pool.submit(guarded, node): node for node in todo}
             for fut in concurrent.futures.as_completed(futures):
                 finish(futures[fut], *fut.result())
     _bar(len(ids), len(ids), "done", t0)
