@@ -172,9 +172,9 @@ def run(k: str | None = None, *, timeout: float = 1800, mem_gb: float = 20.0, fo
 
         def guarded(node):
             prev = index.get(node) or {}
-            # a model never measured with -j: 4 GB, or half the machine if it ran for over 10 minutes (the
+            # a model never measured with -j: 4 GB, or 60 % of the machine if it ran for over 10 minutes (the
             # largest models are the slowest); the next run knows its peak
-            need = prev.get("peak_gb") or (budget / 2 if prev.get("seconds", 0) > 600 else 4.0)
+            need = prev.get("peak_gb") or (0.6 * budget if prev.get("seconds", 0) > 600 else 4.0)
             with room:
                 room.wait_for(lambda: not running or sum(running.values()) + need <= budget)
                 running[node] = need
