@@ -258,3 +258,14 @@ def test_dropped_tensors_free_their_buffers(device):
     assert view.is_allocated() and device.memory_stats()["DRAM"]["current_bytes"] == base
     del view
     assert device.memory_stats()["DRAM"]["current_bytes"] == base - one
+
+
+def test_reopening_an_open_device_with_other_region_sizes_raises():
+    import torch_ttnn.sim as ttnn
+    dev = ttnn.open_device(device_id=5)
+    try:
+        assert ttnn.open_device(device_id=5) is dev
+        with pytest.raises(RuntimeError, match="already open with l1_small_size=0"):
+            ttnn.open_device(device_id=5, l1_small_size=16384)
+    finally:
+        ttnn.close_device(dev)

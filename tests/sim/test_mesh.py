@@ -137,6 +137,7 @@ def test_refusals(t3k):
         ttnn.all_gather(single, 0)
     with pytest.raises(ValueError, match="single device"):
         ttnn.add(t, single)
+    ttnn.close_device(dev)
     with pytest.raises(ValueError, match="does not fit the simulated system"):
         ttnn.open_mesh_device(ttnn.MeshShape(4, 4), system="t3000")
     with pytest.raises(NotImplementedError, match="mesh"):
@@ -169,3 +170,20 @@ def test_submeshes_share_the_chips():
                             mesh_mapper=ttnn.ShardTensorToMesh(subs[1], dim=0))
         ttnn.relu(x)
         assert m.chips[2].counters.op_launches["relu"] == 1 and m.chips[0].counters.op_launches["relu"] == 0
+
+
+def test_one_host_drives_the_mesh(t3k):
+    """A launch is enqueued once for all chips (one dispatch on the host clock); uploads and reads are done by
+    the host one chip after another (their times add up)."""
+    for c in t3k.chips:
+        c.profiler.reset()
+    r = t3k.chips[0].profiler.rates
+    x = torch.randn(8, 64, 64)
+    t = ttnn.from_torch(x, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=t3k,
+                        mesh_mapper=ttnn.ShardTensorToMesh(t3k, dim=0))
+    one = r.dispatch_us + 64 * 64 * 2 / (r.h2d_gb_s * 1e3)           # one 8 KiB shard over PCIe
+    assert all(c.profiler.host_us == pytest.approx(8 * one) for c in t3k.chips)
+    before = t3k.chips[0].profiler.host_us
+    ttnn.relu(t)
+    assert all(c.profiler.host_us == pytest.approx(before + r.dispatch_us) for c in t3k.chips)
+    assert all(c.counters.op_launches["relu"] == 1 for c in t3k.chips)

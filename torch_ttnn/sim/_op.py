@@ -82,8 +82,10 @@ class Operation:
             dev = _device_of_result(out)
             if getattr(dev, "is_mesh", False):     # a collective: every chip of the mesh runs its program
                 start = max(c.profiler.device_us for c in dev.chips), max(c.profiler.traced_us for c in dev.chips)
+                host = max(c.profiler.host_us for c in dev.chips)
                 for chip in dev.chips:
                     chip.profiler.wait_until(*start)
+                    chip.profiler.host_us = host          # one host enqueues it for the whole mesh
                     chip.counters.op_launches[self.name] += 1
                     chip.profiler.launch(self.name, self.fn, args, kwargs, pre, out)
             elif dev is not None:

@@ -171,10 +171,17 @@ _OPEN_DEVICES: dict[int, Device] = {}
 def open_device(*, device_id: int = 0, l1_small_size: int = 0, trace_region_size: int = 0,
                 dispatch_core_config=None, worker_l1_size: int = 0, preset: str | None = None,
                 numerics: str | None = None) -> Device:
-    """Open the simulated device `device_id` (returns the open one if it is already open)."""
+    """Open the simulated device `device_id`. If it is already open, the open one comes back when its L1_SMALL
+    and trace regions are at least the sizes asked for; asking for larger regions raises (silently keeping
+    the smaller ones would fail later, far from the cause, e.g. a conv2d out of L1_SMALL)."""
     _malloc.tune()
     dev = _OPEN_DEVICES.get(device_id)
     if dev is not None and dev.is_open:
+        if dev.l1_small_size < int(l1_small_size) or dev.trace_region_size < int(trace_region_size):
+            raise RuntimeError(f"open_device: device {device_id} is already open with l1_small_size="
+                               f"{dev.l1_small_size} and trace_region_size={dev.trace_region_size}; close it "
+                               f"first to open it with l1_small_size={l1_small_size} and trace_region_size="
+                               f"{trace_region_size}")
         return dev
     dev = Device(device_id, preset=preset, l1_small_size=l1_small_size, trace_region_size=trace_region_size,
                  numerics=numerics)

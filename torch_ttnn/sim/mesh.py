@@ -517,15 +517,40 @@ def _gather(outs: list, mesh: MeshDevice):
     return first
 
 
+# Ops that move data between the host and the chips: the one host does them one chip after another.
+HOST_TRANSFERS = frozenset({"from_torch", "to_torch", "to_device", "from_device", "copy_host_to_device_tensor",
+                            "copy_device_to_host_tensor"})
+
+
+def on_chips(mesh: MeshDevice, run, *, transfer: bool) -> list:
+    """`run(i)` for every chip, on the mesh's one host clock. A program launch is enqueued once for the whole
+    mesh (TT-Metal's mesh workloads: one host dispatch, every chip runs it), so every chip sees it enqueued
+    after one dispatch; host<->device transfers are done by the host one chip after another, so they add
+    up. Each chip keeps its own device clock."""
+    profs = [c.profiler for c in mesh.chips]
+    host = base = max(p.host_us for p in profs)
+    outs = []
+    for i, p in enumerate(profs):
+        p.host_us = host if transfer else base
+        outs.append(run(i))
+        if transfer:
+            host = p.host_us
+    end = host if transfer else max(p.host_us for p in profs)
+    for p in profs:
+        p.host_us = end
+    return outs
+
+
 def per_chip(op, mesh: MeshDevice, args: tuple, kwargs: dict):
     """Run `op` on every chip of `mesh` with that chip's shards and device; the outputs become mesh tensors."""
     mesh.check_open(f"ttnn.{op.name}")
-    outs = []
-    for i in range(len(mesh.chips)):
+
+    def run(i):
         a = tuple(_on_chip(v, i, mesh) for v in args)
         k = {n: _on_chip(v, i, mesh) for n, v in kwargs.items()}
-        outs.append(op(*a, **k))
-    return _gather(outs, mesh)
+        return op(*a, **k)
+
+    return _gather(on_chips(mesh, run, transfer=op.name in HOST_TRANSFERS), mesh)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -767,7 +792,13 @@ def distribute_from_torch(tensor, dtype=None, *, tile=None, pad_value=None, layo
     if device is not None:
         mesh.check_open("ttnn.from_torch")
     pieces = mapper.map(tensor)
-    shards = [from_torch(p.contiguous(), dtype, tile=tile, pad_value=pad_value, layout=layout,
-                         device=None if device is None else mesh.chips[i], memory_config=memory_config)
-              for i, p in enumerate(pieces)]
+
+    def upload(i):
+        return from_torch(pieces[i].contiguous(), dtype, tile=tile, pad_value=pad_value, layout=layout,
+                          device=None if device is None else mesh.chips[i], memory_config=memory_config)
+
+    if device is None:
+        shards = [upload(i) for i in range(len(pieces))]
+    else:
+        shards = on_chips(mesh, upload, transfer=True)
     return MeshTensor.of(shards, mesh, device is not None)

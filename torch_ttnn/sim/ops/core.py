@@ -189,7 +189,13 @@ def to_torch(tensor, dtype=None, *, torch_rank=None, mesh_composer=None, device=
         if mesh_composer is None:
             fail("to_torch", f"the tensor is distributed over {len(tensor._shards)} chips: give a mesh_composer "
                              f"(ttnn.ConcatMeshToTensor(mesh_device, dim) or ttnn.create_mesh_composer)")
-        out = mesh_composer.compose([to_torch(s) for s in tensor._shards])
+        shards = tensor._shards
+        if tensor._device is not None:
+            from ..mesh import on_chips
+            pieces = on_chips(tensor._mesh, lambda i: to_torch(shards[i]), transfer=True)
+        else:
+            pieces = [to_torch(s) for s in shards]
+        out = mesh_composer.compose(pieces)
         return out if dtype is None else out.to(dtype)
     if tensor._device is not None:
         tensor = from_device(tensor)
