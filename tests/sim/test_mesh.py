@@ -173,8 +173,8 @@ def test_submeshes_share_the_chips():
 
 
 def test_one_host_drives_the_mesh(t3k):
-    """A launch is enqueued once for all chips (one dispatch on the host clock); uploads and reads are done by
-    the host one chip after another (their times add up)."""
+    """A launch is enqueued once for all chips (one dispatch on the host clock); uploads to the two chips of an
+    n300 card share its PCIe link (their times add up), the four cards of a T3000 work in parallel."""
     for c in t3k.chips:
         c.profiler.reset()
     r = t3k.chips[0].profiler.rates
@@ -182,7 +182,7 @@ def test_one_host_drives_the_mesh(t3k):
     t = ttnn.from_torch(x, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=t3k,
                         mesh_mapper=ttnn.ShardTensorToMesh(t3k, dim=0))
     one = r.dispatch_us + 64 * 64 * 2 / (r.h2d_gb_s * 1e3)           # one 8 KiB shard over PCIe
-    assert all(c.profiler.host_us == pytest.approx(8 * one) for c in t3k.chips)
+    assert all(c.profiler.host_us == pytest.approx(2 * one) for c in t3k.chips)
     before = t3k.chips[0].profiler.host_us
     ttnn.relu(t)
     assert all(c.profiler.host_us == pytest.approx(before + r.dispatch_us) for c in t3k.chips)

@@ -41,14 +41,18 @@ class SystemPreset:
     cols: int
     chip: Optional[str]        # arch preset of every chip (None: TT_SIM_ARCH / the default)
     topology: str              # what the Ethernet links form along each axis: "line" or "ring"
+    chips_per_link: int = 1    # chips whose host transfers share one PCIe link (consecutive in row-major order)
 
 
+# Host links: an n300 card has one PCIe link for its two chips (the second is reached over Ethernet through
+# the first); a T3000/QuietBox is four n300 cards; each p150 card has its own link. How a Galaxy's 32 chips
+# reach the host is not in our sources: modelled as one link per 8 chips (an assumption).
 SYSTEMS = {
     "n150": SystemPreset(1, 1, "wormhole_n150", "line"),
-    "n300": SystemPreset(1, 2, "wormhole_n300", "line"),
-    "t3000": SystemPreset(2, 4, "wormhole_n300", "line"),
-    "quietbox": SystemPreset(2, 4, "wormhole_n300", "line"),
-    "galaxy": SystemPreset(8, 4, "wormhole_n150", "ring"),
+    "n300": SystemPreset(1, 2, "wormhole_n300", "line", chips_per_link=2),
+    "t3000": SystemPreset(2, 4, "wormhole_n300", "line", chips_per_link=2),
+    "quietbox": SystemPreset(2, 4, "wormhole_n300", "line", chips_per_link=2),
+    "galaxy": SystemPreset(8, 4, "wormhole_n150", "ring", chips_per_link=8),
     "p150x4": SystemPreset(1, 4, "blackhole_p150", "line"),
     "p150x8": SystemPreset(2, 4, "blackhole_p150", "line"),
 }
@@ -525,17 +529,20 @@ HOST_TRANSFERS = frozenset({"from_torch", "to_torch", "to_device", "from_device"
 def on_chips(mesh: MeshDevice, run, *, transfer: bool) -> list:
     """`run(i)` for every chip, on the mesh's one host clock. A program launch is enqueued once for the whole
     mesh (TT-Metal's mesh workloads: one host dispatch, every chip runs it), so every chip sees it enqueued
-    after one dispatch; host<->device transfers are done by the host one chip after another, so they add
-    up. Each chip keeps its own device clock."""
+    after one dispatch. Host<->device transfers of chips that share a PCIe link (SystemPreset.chips_per_link)
+    go one after another; different links work in parallel. Each chip keeps its own device clock."""
     profs = [c.profiler for c in mesh.chips]
-    host = base = max(p.host_us for p in profs)
+    base = max(p.host_us for p in profs)
+    per_link = max(1, mesh.system.chips_per_link)
+    link_free: dict = {}
     outs = []
     for i, p in enumerate(profs):
-        p.host_us = host if transfer else base
+        link = i // per_link
+        p.host_us = link_free.get(link, base) if transfer else base
         outs.append(run(i))
         if transfer:
-            host = p.host_us
-    end = host if transfer else max(p.host_us for p in profs)
+            link_free[link] = p.host_us
+    end = max(p.host_us for p in profs)
     for p in profs:
         p.host_us = end
     return outs
