@@ -107,6 +107,12 @@ def cmd_report(args) -> int:
         return 0
     print(format_report(reports, {"to_device": m.to_device, "from_device": m.from_device}))
     print(f"peak device memory: DRAM {m.peak_dram_bytes} B, L1 {m.peak_l1_bytes} B")
+    for p in m.option.results.parallel:
+        how = (f"batch {p['batch']} split over {p['chips']} chips (inputs ShardTensorToMesh(dim=0), outputs "
+               f"ConcatMeshToTensor(dim=0), parameters replicated)" if p["mode"] == "data" else
+               f"whole on each of {p['chips']} chips: {p['reason']}")
+        reduced = f"; all_reduce of outputs {p['all_reduced']}" if p.get("all_reduced") else ""
+        print(f"graph {p['graph']} ({p.get('kind', 'inference')}): {how}{reduced}")
     return 0
 
 

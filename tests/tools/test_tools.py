@@ -302,6 +302,8 @@ def test_cli_run_on_a_mesh_reports_the_split_and_per_chip_figures(capsys):
     assert d["modelled"]["batch"] == 16
     assert cli.main(["run", MODEL, "--mesh", "n300", "--batch", "2", "--runs", "1"]) == 0
     assert "mesh:                  1x2 (2 chips); graph 0: data (batch 16)" in capsys.readouterr().out
+    assert cli.main(["report", MODEL, "--mesh", "n300", "--batch", "2", "--runs", "1"]) == 0
+    assert "graph 0 (inference): batch 16 split over 2 chips" in capsys.readouterr().out
 
 
 def test_cli_run_knows_the_table_models_and_suggests_close_names(capsys):
