@@ -132,14 +132,19 @@ def narrow_for_device(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+class IntRangeError(ValueError):
+    """An integer input outside the range where the compiled program's integer arithmetic is exact."""
+    user_facing = True
+
+
 def check_int_bound(x: torch.Tensor, limit: int, what: str) -> torch.Tensor:
-    """The host guard of an integer input the program computes with in float32: |x| <= limit, else a clear
-    error (never a silently inexact result)."""
+    """The host guard of an integer input whose arithmetic the device does in int32 (or float32): |x| <= limit,
+    else a clear error (never a silently wrapped or inexact result)."""
     if x.numel():
         worst = int(x.abs().max())
         if worst > limit:
-            raise ValueError(f"torch_ttnn: {what}: got a value of magnitude {worst}, for which the result would "
-                             f"not be exact, so the call is refused")
+            raise IntRangeError(f"torch_ttnn: {what}: got a value of magnitude {worst}, for which the result "
+                                f"would not be exact, so the call is refused")
     return x
 
 

@@ -36,7 +36,8 @@ def build_passes(option, ttnn, report: GraphReport, static_inputs, device) -> li
         passes += [CanonicalViews(), SinkPermutes(), CanonicalViews()]
     if option.load_params_once:
         passes += [ConstantFolding(static_inputs, report, contents=option.param_check == "contents")]
-    passes += [LowerToTTNN(ttnn, option, report, device, static_inputs)]
+    from .passes.int_range import IntOverflowGuard
+    passes += [IntOverflowGuard(static_inputs), LowerToTTNN(ttnn, option, report, device, static_inputs)]
     passes += [ChannelsLastLayout(ttnn)]
     if option.fusions:
         passes += fusion.ttnn_fusions(ttnn, option)

@@ -113,7 +113,9 @@ class PrecisionSearch(BoxedProgram):
         try:
             return compiled, compiled(*args)
         except Exception as e:
-            e.placement_refusal = on_l1
+            # the device refused the plan (out of L1, an invalid config); an error about the call itself
+            # (user_facing: e.g. an input out of the exact integer range) is not the placement's fault
+            e.placement_refusal = on_l1 and not getattr(e, "user_facing", False)
             raise
 
     def _choose(self, args):

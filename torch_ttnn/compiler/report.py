@@ -31,6 +31,7 @@ class GraphReport:
     placement: str = "dram"                         # "l1" when activations were placed in L1
     trace: str = "off"                              # how calls run: "captured: N programs", "not traced: why"
     skipped: collections.Counter = field(default_factory=collections.Counter)     # (pass, error) -> rewrites
+    int_unproven: collections.Counter = field(default_factory=collections.Counter)  # int64 op -> n, int32 unproven
 
     def record_fallback(self, target, reason: str, strict: bool) -> None:
         name = op_name(target)
@@ -64,6 +65,7 @@ class GraphReport:
             "placement": self.placement,
             "trace": self.trace,
             "skipped_rewrites": [{"pass": p, "error": e, "count": n} for (p, e), n in sorted(self.skipped.items())],
+            "int_unproven": dict(self.int_unproven),
         }
 
 
@@ -103,6 +105,13 @@ def format_report(reports, counters: dict | None = None) -> str:
         lines.append("rewrites skipped (an optional pass failed on a node; compiled without it):")
         for (pass_name, error), n in sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0])):
             lines.append(f"  {n:5d}  {pass_name}: {error}")
+    unproven = collections.Counter()
+    for r in reports:
+        unproven.update(getattr(r, "int_unproven", {}))
+    if unproven:
+        lines.append("int64 arithmetic in the device's int32 without a proven bound (exact while |results| < 2^31):")
+        for op, n in sorted(unproven.items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"  {n:5d}  {op}")
     if counters:
         lines.append(f"transfers per call: {counters.get('to_device', 0)} to device, "
                      f"{counters.get('from_device', 0)} from device")

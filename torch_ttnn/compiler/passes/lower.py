@@ -55,6 +55,13 @@ class LowerToTTNN(Pass):
             p.meta["static"] = i in self.static_inputs
             env[n] = p
         device_node = get_attr(g, "ttnn_device")
+        for n in placeholders:      # integer inputs held to the range where the device's int32 is exact
+            guard = n.meta.get("int_guard")
+            if guard is not None:
+                from ... import runtime
+                checked = g.call_function(runtime.check_int_bound, (env[n], *guard))
+                checked.meta = {k: v for k, v in env[n].meta.items() if k != "int_guard"}
+                env[n] = checked
         ctx = LoweringContext(self.ttnn, self.option, g, device_node)
 
         for node in old.nodes:
@@ -91,8 +98,10 @@ class LowerToTTNN(Pass):
             self.report.aten_ops[name] += 1
             self.report.input_shapes.setdefault(name, set()).add(_shape_sig(node))
         rule = registry.rule_for(target)
-        reason = None
-        if rule is None:
+        reason = node.meta.get("host_reason")
+        if reason is not None:
+            rule = None
+        elif rule is None:
             reason = registry.UNSUPPORTED.get(target)
             if reason is None and is_op:
                 reason = "no lowering rule for this aten op yet"
