@@ -99,7 +99,7 @@ class IntOverflowGuard(Pass):
             if int_bound(n) is None:        # it depends on an input: the guard holds the input to `limit`
                 used |= _ancestors(n)
         for p in inputs:
-            if p in used and limit < 2 ** 31:
+            if p in used and limit < INT32_MAX:     # the input boundary already holds int64 inputs to int32
                 ops = sorted({str(n.target).replace("aten.", "") for n in known if p in _ancestors(n)})
                 p.meta["int_guard"] = (limit, f"integer input {p.name} of {', '.join(ops)} (exact in the "
                                               f"device's int32 while |values| <= {limit})")
