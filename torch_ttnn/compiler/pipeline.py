@@ -58,21 +58,61 @@ def build_passes(option, ttnn, report: GraphReport, static_inputs, device) -> li
     return passes
 
 
+_aten = torch.ops.aten
+# ops that return a view of their input in eager (never a copy): an output made by them from another output is
+# rebuilt on the host as that view, so that the two outputs alias as they do in eager
+_ALIASING_VIEWS = {_aten.view.default, _aten.permute.default, _aten.transpose.int, _aten.t.default,
+                   _aten.unsqueeze.default, _aten.squeeze.dim, _aten.squeeze.dims, _aten.squeeze.default,
+                   _aten.select.int, _aten.slice.Tensor, _aten.expand.default, _aten.alias.default,
+                   _aten.unflatten.int, _aten.diagonal.default}
+
+
+def output_aliases(agm: torch.fx.GraphModule) -> list:
+    """[(k, j, [(op, args), ...])]: output k is a chain of view ops applied to output j."""
+    out = next(n for n in agm.graph.nodes if n.op == "output")
+    outs = out.args[0] if isinstance(out.args[0], (list, tuple)) else [out.args[0]]
+    position = {}
+    for j, o in enumerate(outs):
+        if isinstance(o, torch.fx.Node):
+            position.setdefault(o, j)
+    found = []
+    for k, o in enumerate(outs):
+        chain, n = [], o
+        while (isinstance(n, torch.fx.Node) and n.op == "call_function" and n.target in _ALIASING_VIEWS
+               and n.args and isinstance(n.args[0], torch.fx.Node) and not n.kwargs
+               and not any(isinstance(a, torch.fx.Node) for a in n.args[1:])):
+            chain.append((n.target, tuple(n.args[1:])))
+            n = n.args[0]
+            j = position.get(n)
+            if j is not None and j != k:
+                found.append((k, j, list(reversed(chain))))
+                break
+    return found
+
+
 class CompiledGraph(BoxedProgram):
     """Runs a lowered GraphModule; what aot_autograd calls."""
 
-    def __init__(self, gm: torch.fx.GraphModule, report: GraphReport, option, tracer=None):
+    def __init__(self, gm: torch.fx.GraphModule, report: GraphReport, option, tracer=None, aliases=()):
         super().__init__()
         self.gm = gm
         self.report = report
         self.option = option
         self.tracer = tracer     # a TraceRunner (trace.py) when the program is replayed from a trace
+        self.aliases = list(aliases)
 
     def run(self, args):
         self.option.results.calls += 1
-        if self.tracer is not None:
-            return self.tracer.run(args)
-        return self.gm(*args)
+        outs = self.tracer.run(args) if self.tracer is not None else self.gm(*args)
+        if self.aliases and isinstance(outs, (list, tuple)):
+            outs = list(outs)
+            for k, j, chain in self.aliases:      # eager's aliasing between outputs, rebuilt on the host
+                t = outs[j]
+                if isinstance(t, torch.Tensor):
+                    for op, op_args in chain:
+                        t = op(t, *op_args)
+                    outs[k] = t
+        return outs
 
 
 def _copy_aten(agm: torch.fx.GraphModule) -> torch.fx.GraphModule:
@@ -212,7 +252,7 @@ def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static
     from .trace import plan_for
     tracer = plan_for(gm, option=option, ttnn=ttnn, report=report, random_ops=random_ops)
     gm.trace_runner = tracer
-    compiled = CompiledGraph(gm, report, option, tracer)
+    compiled = CompiledGraph(gm, report, option, tracer, aliases=output_aliases(kept[-1]) if kept else ())
     compiled.aten = kept[-1] if kept else None
     from .. import runtime
     runtime.release_when_collected(compiled, gm)   # dynamo drops it: its device copies of parameters go too
