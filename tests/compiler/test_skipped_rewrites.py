@@ -45,3 +45,14 @@ def test_strict_mode_raises_the_matcher_error(device, broken_linear_fusion, monk
     with pytest.raises(Exception, match="matcher bug") as e:
         _compile(device)
     assert isinstance(e.value, PassError) or "matcher bug" in str(e.value)
+
+
+def test_a_model_dynamo_does_not_capture_is_not_reported_as_fully_lowered(device):
+    torch._dynamo.reset()
+    m = torch.nn.LSTM(8, 16, batch_first=True).eval()
+    opt = torch_ttnn.TorchTtnnOption(device=device)
+    with torch.no_grad():
+        torch.compile(m, backend=torch_ttnn.backend, options=opt)(torch.randn(2, 5, 8))
+    text = format_report(opt.results.reports, {})
+    assert opt.results.reports == [] and "nothing reached the compiler" in text and "0 left on the host" not in text
+    torch._dynamo.reset()

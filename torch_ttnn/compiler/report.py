@@ -81,6 +81,11 @@ def format_report(reports, counters: dict | None = None) -> str:
     total_before = sum(sum(r.aten_ops.values()) for r in reports)
     total_remaining = sum(sum(r.remaining.values()) for r in reports)
     lines.append(f"graphs compiled: {len(reports)}")
+    if not reports:
+        lines.append("nothing reached the compiler: dynamo captured no graph, so the model ran eagerly on the "
+                     "host (e.g. nn.LSTM / nn.GRU, which dynamo does not trace); torch._dynamo.explain(model)(x) "
+                     "says why")
+        return "\n".join(lines)
     captured = sum(sum((r.captured_ops or r.aten_ops).values()) for r in reports)
     lines.append(f"aten ops: {captured} captured (the metrics' \"torch ops before\"), {total_before} reach "
                  f"lowering after fusions and folding, {total_remaining} left on the host")
