@@ -22,14 +22,9 @@ from .types import BufferType, CoreCoord, CoreGrid
 NUMERICS_MODES = ("hardware", "ideal")
 
 
-@dataclass
-class Counters:
-    """Host<->device transfers and op launches, as counted by the device."""
-    to_device: int = 0
-    to_device_bytes: int = 0
-    from_device: int = 0
-    from_device_bytes: int = 0
-    op_launches: collections.Counter = field(default_factory=collections.Counter)
+class CounterTotals:
+    """What is derived from the counts (to_device, to_device_bytes, from_device, from_device_bytes,
+    op_launches), for a device's Counters and a mesh's sum over its chips alike."""
 
     @property
     def transfers(self) -> int:
@@ -43,6 +38,16 @@ class Counters:
         return {"to_device": self.to_device, "to_device_bytes": self.to_device_bytes,
                 "from_device": self.from_device, "from_device_bytes": self.from_device_bytes,
                 "op_launches": dict(self.op_launches)}
+
+
+@dataclass
+class Counters(CounterTotals):
+    """Host<->device transfers and op launches, as counted by the device."""
+    to_device: int = 0
+    to_device_bytes: int = 0
+    from_device: int = 0
+    from_device_bytes: int = 0
+    op_launches: collections.Counter = field(default_factory=collections.Counter)
 
     def reset(self) -> None:
         self.to_device = self.to_device_bytes = self.from_device = self.from_device_bytes = 0

@@ -26,10 +26,11 @@ import math
 import os
 import weakref
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional
 
 import torch
 
+from .device import CounterTotals, Device
 from .tensor import Tensor
 
 ENV_VAR = "TT_SIM_MESH"
@@ -153,7 +154,7 @@ class MeshCoordinate:
 # The mesh device
 # ------------------------------------------------------------------------------------------------
 
-class _MeshCounters:
+class _MeshCounters(CounterTotals):
     """The counters of every chip, summed (reset() resets each chip)."""
 
     def __init__(self, chips):
@@ -173,19 +174,6 @@ class _MeshCounters:
         for c in self._chips:
             total.update(c.counters.op_launches)
         return total
-
-    @property
-    def transfers(self) -> int:
-        return self.to_device + self.from_device
-
-    @property
-    def ops(self) -> int:
-        return sum(self.op_launches.values())
-
-    def snapshot(self) -> dict:
-        return {"to_device": self.to_device, "to_device_bytes": self.to_device_bytes,
-                "from_device": self.from_device, "from_device_bytes": self.from_device_bytes,
-                "op_launches": dict(self.op_launches)}
 
     def reset(self) -> None:
         for c in self._chips:
@@ -324,12 +312,6 @@ class MeshDevice:
             from .ops._common import TTNNError
             raise TTNNError(f"{what}: the mesh device is closed")
 
-    def chip_index(self, chip) -> int:
-        for i, c in enumerate(self.chips):
-            if c is chip:
-                return i
-        raise ValueError(f"{chip!r} is not a chip of {self!r}")
-
     def groups(self, cluster_axis: Optional[int]) -> list:
         """Chip indices of the independent groups a collective runs over: the whole mesh (row-major) when
         cluster_axis is None, the columns for axis 0, the rows for axis 1."""
@@ -362,7 +344,6 @@ def open_mesh_device(mesh_shape=None, l1_small_size=0, trace_region_size=0, num_
                      *, system: Optional[str] = None, numerics: Optional[str] = None) -> MeshDevice:
     """Open a mesh of simulated chips (real signature; `system` and `numerics` are simulator-only)."""
     global _OPEN_MESHES
-    from .device import Device
     sysp = system_preset(system)
     shape = mesh_shape if mesh_shape is not None else MeshShape(sysp.rows, sysp.cols)
     if not isinstance(shape, MeshShape):
@@ -495,7 +476,6 @@ def mesh_of(args, kwargs) -> Optional[MeshDevice]:
 
 
 def _on_chip(v, i: int, mesh: MeshDevice):
-    from .device import Device
     if isinstance(v, MeshTensor):
         if len(v._shards) != len(mesh.chips):
             raise ValueError(f"a tensor of {len(v._shards)} shards used on a mesh of {len(mesh.chips)} chips")
@@ -784,7 +764,6 @@ def distribute_from_torch(tensor, dtype=None, *, tile=None, pad_value=None, layo
                           memory_config=None, mesh_mapper=None) -> MeshTensor:
     """ttnn.from_torch with a mesh_mapper or onto a MeshDevice: the host splits (or replicates) the tensor and
     converts each piece; with a device, each piece is uploaded to its chip (one counted transfer a chip)."""
-    from .device import Device
     from .ops.core import from_torch
     if isinstance(device, Device):
         raise ValueError("ttnn.from_torch: a mesh_mapper distributes over a MeshDevice, but device is the single "
