@@ -89,34 +89,21 @@ def format_report(reports, counters: dict | None = None) -> str:
     captured = sum(sum((r.captured_ops or r.aten_ops).values()) for r in reports)
     lines.append(f"aten ops: {captured} captured (the metrics' \"torch ops before\"), {total_before} reach "
                  f"lowering after fusions and folding, {total_remaining} left on the host")
-    lowered = collections.Counter()
-    for r in reports:
-        lowered.update(r.lowered)
-    if lowered:
-        lines.append("lowered to TT-NN:")
-        for name, n in sorted(lowered.items(), key=lambda kv: (-kv[1], kv[0])):
-            lines.append(f"  {n:5d}  {name}")
-    fb = collections.Counter()
-    for r in reports:
-        fb.update(r.fallbacks)
-    if fb:
-        lines.append("left on the host:")
-        for (name, reason), n in sorted(fb.items(), key=lambda kv: (-kv[1], kv[0])):
-            lines.append(f"  {n:5d}  {name}: {reason}")
-    skipped = collections.Counter()
-    for r in reports:
-        skipped.update(getattr(r, "skipped", {}))
-    if skipped:
-        lines.append("rewrites skipped (an optional pass failed on a node; compiled without it):")
-        for (pass_name, error), n in sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0])):
-            lines.append(f"  {n:5d}  {pass_name}: {error}")
-    unproven = collections.Counter()
-    for r in reports:
-        unproven.update(getattr(r, "int_unproven", {}))
-    if unproven:
-        lines.append("int64 arithmetic in the device's int32 without a proven bound (exact while |results| < 2^31):")
-        for op, n in sorted(unproven.items(), key=lambda kv: (-kv[1], kv[0])):
-            lines.append(f"  {n:5d}  {op}")
+    sections = (
+        ("lowered", "lowered to TT-NN:"),
+        ("fallbacks", "left on the host:"),
+        ("skipped", "rewrites skipped (an optional pass failed on a node; compiled without it):"),
+        ("int_unproven", "int64 arithmetic in the device's int32 without a proven bound (exact while |results| "
+                         "< 2^31):"),
+    )
+    for attr, title in sections:
+        total = collections.Counter()
+        for r in reports:
+            total.update(getattr(r, attr, {}))
+        if total:
+            lines.append(title)
+            for key, n in sorted(total.items(), key=lambda kv: (-kv[1], kv[0])):
+                lines.append(f"  {n:5d}  {': '.join(key) if isinstance(key, tuple) else key}")
     if counters:
         lines.append(f"transfers per call: {counters.get('to_device', 0)} to device, "
                      f"{counters.get('from_device', 0)} from device")
