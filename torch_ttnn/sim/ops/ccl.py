@@ -56,6 +56,15 @@ def _groups(op: str, mesh: MeshDevice, cluster_axis) -> list:
         fail(op, str(e))
 
 
+def _split_groups(op: str, mesh: MeshDevice, cluster_axis, t: Tensor, dim: int, d: int) -> list:
+    """The groups of an op that splits dim `d` over the chips of each group, refusing an uneven split."""
+    groups = _groups(op, mesh, cluster_axis)
+    n, size = len(groups[0]), t._value.shape[d]
+    if size % n:
+        fail(op, f"dim {dim} of size {size} does not split evenly over the {n} chips of a group")
+    return groups
+
+
 def _out(op: str, shard: Tensor, value: torch.Tensor, memory_config, dtype=None) -> Tensor:
     mc = out_memory_config(memory_config, like=shard)
     return make_output(op, shard._device, value, dtype or shard._dtype, shard._layout, mc)
@@ -114,11 +123,8 @@ def reduce_scatter(input_tensor, dim, *, cluster_axis=None, subdevice_id=None, m
     d = _dim("reduce_scatter", input_tensor, dim)
     shards = input_tensor._shards
     outs = [None] * len(shards)
-    for group in _groups("reduce_scatter", mesh, cluster_axis):
+    for group in _split_groups("reduce_scatter", mesh, cluster_axis, input_tensor, dim, d):
         n = len(group)
-        size = shards[0]._value.shape[d]
-        if size % n:
-            fail("reduce_scatter", f"dim {dim} of size {size} does not split evenly over the {n} chips of a group")
         total = _reduce([shards[i] for i in group], input_tensor._dtype, shards[group[0]]._device)
         for k, piece in enumerate(torch.chunk(total, n, dim=d)):
             outs[group[k]] = _out("reduce_scatter", shards[group[k]], piece.contiguous(), memory_config)
@@ -189,11 +195,8 @@ def mesh_partition(input_tensor, dim, cluster_axis=None, *, memory_config=None):
     d = _dim("mesh_partition", input_tensor, dim)
     shards = input_tensor._shards
     outs = [None] * len(shards)
-    for group in _groups("mesh_partition", mesh, cluster_axis):
+    for group in _split_groups("mesh_partition", mesh, cluster_axis, input_tensor, dim, d):
         n = len(group)
-        size = shards[0]._value.shape[d]
-        if size % n:
-            fail("mesh_partition", f"dim {dim} of size {size} is not divisible by the {n} chips of a group")
         for k, i in enumerate(group):
             piece = torch.chunk(shards[i]._value, n, dim=d)[k].contiguous()
             outs[i] = _out("mesh_partition", shards[i], piece, memory_config)
