@@ -37,27 +37,24 @@ def is_data_parallel(option, kind: str) -> bool:
     return getattr(option.device, "is_mesh", False) and option.parallel in ("auto", "data")
 
 
-def _sym(d) -> Optional[str]:
-    return str(d) if isinstance(d, torch.SymInt) else None
+def _dim0_symbol(n) -> Optional[str]:
+    """The symbol of dim 0 of a node's tensor value, if that size is symbolic."""
+    v = n.meta.get("val") if isinstance(n, torch.fx.Node) else None
+    if isinstance(v, torch.Tensor) and v.dim() > 0 and isinstance(v.shape[0], torch.SymInt):
+        return str(v.shape[0])
+    return None
 
 
 def batch_layout(agm: torch.fx.GraphModule, static_inputs) -> tuple[Optional[str], list, list]:
     """(batch symbol, indices of batch-major inputs, positions of batch-major outputs) of a symbolic graph."""
-    inputs = [n for n in agm.graph.nodes if n.op == "placeholder"]
-    symbol = None
-    for i, p in enumerate(inputs):
-        v = p.meta.get("val")
-        if i not in static_inputs and isinstance(v, torch.Tensor) and v.dim() > 0 and _sym(v.shape[0]):
-            symbol = _sym(v.shape[0])
-            break
+    inputs = [(i, p) for i, p in enumerate(n for n in agm.graph.nodes if n.op == "placeholder")
+              if i not in static_inputs]
+    symbol = next((s for _, p in inputs if (s := _dim0_symbol(p)) is not None), None)
     if symbol is None:
         return None, [], []
-    batch_in = [i for i, p in enumerate(inputs) if i not in static_inputs and isinstance(p.meta.get("val"),
-                torch.Tensor) and p.meta["val"].dim() > 0 and _sym(p.meta["val"].shape[0]) == symbol]
+    batch_in = [i for i, p in inputs if _dim0_symbol(p) == symbol]
     out = next(n for n in agm.graph.nodes if n.op == "output")
-    outs = out.args[0] if isinstance(out.args[0], (list, tuple)) else [out.args[0]]
-    batch_out = [k for k, o in enumerate(outs) if isinstance(o, torch.fx.Node) and isinstance(o.meta.get("val"),
-                 torch.Tensor) and o.meta["val"].dim() > 0 and _sym(o.meta["val"].shape[0]) == symbol]
+    batch_out = [k for k, o in enumerate(_flat(out.args[0])) if _dim0_symbol(o) == symbol]
     return symbol, batch_in, batch_out
 
 
@@ -83,7 +80,6 @@ class DataParallelGraph(SpecializingGraph):
         self.buckets = None
         self.build = build            # (static graph, plan, reference) -> program
         self.chips = option.device.get_num_devices()
-        self.static_inputs = static_inputs
         self.symbol, self.batch_in, self.batch_out = batch_layout(agm, static_inputs)
         # size arguments dynamo passes as inputs: those that are the batch size get the per-chip size
         self.batch_sizes = [i for i, n in enumerate(p for p in agm.graph.nodes if p.op == "placeholder")
@@ -143,12 +139,16 @@ class DataParallelGraph(SpecializingGraph):
             log.warning("torch_ttnn: graph %d: not split over the %d chips (%s); every chip runs the whole batch",
                         self.id, self.chips, reason)
             prog = self.build(specialize(self.agm, args), {"mode": "replicated", "reason": reason}, None)
-        batch = args[self.batch_in[0]].shape[0] if self.batch_in else None
-        self.option.results.parallel.append({"graph": index, "kind": self.kind, "chips": self.chips, "mode":
-                                             "data" if reason is None else "replicated", "reason": reason,
-                                             "batch": batch, "all_reduced": sorted(k for k, j in joins.items()
-                                                                                   if j == "sum")})
+        record(self.option, index, self.kind, reason, batch=args[self.batch_in[0]].shape[0] if self.batch_in
+               else None, all_reduced=sorted(k for k, j in joins.items() if j == "sum"))
         return prog
+
+
+def record(option, graph: int, kind: str, reason: Optional[str], *, batch=None, all_reduced=()) -> None:
+    """One entry of option.results.parallel: how a program uses the mesh (reason None: split), or why not."""
+    option.results.parallel.append({"graph": graph, "kind": kind, "chips": option.device.get_num_devices(),
+                                    "mode": "data" if reason is None else "replicated", "reason": reason,
+                                    "batch": batch, "all_reduced": list(all_reduced)})
 
 
 class NotSplittable(Exception):

@@ -135,7 +135,7 @@ def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_
     if option.optimize and kind == "inference":
         from .passes.device_state import mark_state_inputs
         mark_state_inputs(agm, static_inputs)
-    from .parallel import DataParallelGraph, is_data_parallel
+    from .parallel import DataParallelGraph, is_data_parallel, record as record_parallel
     if is_data_parallel(option, kind):
         if is_symbolic(agm):
             return DataParallelGraph(agm, option=option, kind=kind, static_inputs=static_inputs,
@@ -147,9 +147,7 @@ def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_
         plan = {"mode": "replicated", "reason": reason}
         log.warning("torch_ttnn: %s graph not split over the %d chips of the mesh (%s); every chip runs it whole",
                     kind, option.device.get_num_devices(), reason)
-        option.results.parallel.append({"graph": len(option.results.reports), "kind": kind, "chips":
-                                        option.device.get_num_devices(), "mode": "replicated", "reason": reason,
-                                        "batch": None, "all_reduced": []})
+        record_parallel(option, len(option.results.reports), kind, reason)
         return _compile_static_graph(agm, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs,
                                      parallel=plan)
     if is_symbolic(agm):
