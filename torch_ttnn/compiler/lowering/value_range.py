@@ -36,13 +36,22 @@ def _const(x) -> Optional[int]:
     return None
 
 
-def int_bound(node, depth: int = 0, inputs: Optional[dict] = None) -> Optional[int]:
+def int_bound(node, depth: int = 0, inputs: Optional[dict] = None, memo: Optional[dict] = None) -> Optional[int]:
     """max |value| of an integer/boolean aten value, or None if unknown. `inputs` assumes bounds for some nodes
-    (graph inputs a runtime guard will hold to them)."""
+    (graph inputs a runtime guard will hold to them). Each node is bounded once per call (`memo`): a value used
+    twice (x + x, a mask reused) would otherwise be walked again on every path to it, exponentially."""
     if not isinstance(node, torch.fx.Node):
         return _const(node)
     if inputs and node in inputs:
         return inputs[node]
+    if memo is None:
+        memo = {}
+    if node not in memo:
+        memo[node] = _bound(node, depth, inputs, memo)
+    return memo[node]
+
+
+def _bound(node: torch.fx.Node, depth: int, inputs: Optional[dict], memo: dict) -> Optional[int]:
     v = node.meta.get("val")
     if isinstance(v, torch.Tensor):
         if v.dtype == torch.bool:
@@ -55,13 +64,13 @@ def int_bound(node, depth: int = 0, inputs: Optional[dict] = None) -> Optional[i
     if t in _BOOLEAN:
         return 1
     if t in _SAME and args:
-        return int_bound(args[0], depth + 1, inputs)
+        return int_bound(args[0], depth + 1, inputs, memo)
     if t in (aten.add.Tensor, aten.sub.Tensor, aten.add.Scalar, aten.sub.Scalar) and len(args) >= 2:
-        a, b = int_bound(args[0], depth + 1, inputs), int_bound(args[1], depth + 1, inputs)
+        a, b = int_bound(args[0], depth + 1, inputs, memo), int_bound(args[1], depth + 1, inputs, memo)
         alpha = _const(node.kwargs.get("alpha", 1))
         return None if a is None or b is None or alpha is None else a + alpha * b
     if t in (aten.mul.Tensor, aten.mul.Scalar, aten.bitwise_and.Tensor) and len(args) >= 2:
-        a, b = int_bound(args[0], depth + 1, inputs), int_bound(args[1], depth + 1, inputs)
+        a, b = int_bound(args[0], depth + 1, inputs, memo), int_bound(args[1], depth + 1, inputs, memo)
         if t is aten.bitwise_and.Tensor and (a == 1 or b == 1):
             return 1
         return None if a is None or b is None else a * b
@@ -75,19 +84,19 @@ def int_bound(node, depth: int = 0, inputs: Optional[dict] = None) -> Optional[i
         ends = [_const(a) for a in args[:2]]
         return None if any(e is None for e in ends) else max(ends)
     if t is aten.where.self and len(args) == 3:
-        a, b = int_bound(args[1], depth + 1, inputs), int_bound(args[2], depth + 1, inputs)
+        a, b = int_bound(args[1], depth + 1, inputs, memo), int_bound(args[2], depth + 1, inputs, memo)
         return None if a is None or b is None else max(a, b)
     if t in (aten.sum.default, aten.sum.dim_IntList) and args:
-        a = int_bound(args[0], depth + 1, inputs)
+        a = int_bound(args[0], depth + 1, inputs, memo)
         v0 = args[0].meta.get("val") if isinstance(args[0], torch.fx.Node) else None
         if a is None or not isinstance(v0, torch.Tensor) or not isinstance(v, torch.Tensor):
             return None
         return a * max(1, v0.numel() // max(1, v.numel()))          # terms summed into one output element
     if t in (aten.pow.Tensor_Scalar,) and len(args) >= 2 and isinstance(args[1], int) and args[1] >= 0:
-        a = int_bound(args[0], depth + 1, inputs)
+        a = int_bound(args[0], depth + 1, inputs, memo)
         return None if a is None else a ** args[1]
     if t is aten.cumsum.default and args:
-        a = int_bound(args[0], depth + 1, inputs)
+        a = int_bound(args[0], depth + 1, inputs, memo)
         v0 = args[0].meta.get("val") if isinstance(args[0], torch.fx.Node) else None
         if a is None or not isinstance(v0, torch.Tensor):
             return None
