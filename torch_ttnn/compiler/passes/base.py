@@ -21,6 +21,13 @@ STRICT_ENV = "TORCH_TTNN_STRICT_PASSES"   # "1": a rewrite that fails raises ins
 _WARNED: set = set()
 
 
+def warn_once(key, msg: str, *args) -> None:
+    """log.warning(msg, *args) the first time `key` is seen in this process."""
+    if key not in _WARNED:
+        _WARNED.add(key)
+        log.warning(msg, *args)
+
+
 class Pass:
     """Base class: subclasses implement `call(gm) -> PassResult`; `requires`/`ensures` check invariants.
 
@@ -39,10 +46,8 @@ class Pass:
         key = (repr(self), f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:200])
         if self.report is not None:
             self.report.skipped[key] += 1
-        if key not in _WARNED:
-            _WARNED.add(key)
-            log.warning("torch_ttnn: pass %s skipped a rewrite at %s (%s); the graph is compiled without it",
-                        key[0], node, key[1])
+        warn_once(key, "torch_ttnn: pass %s skipped a rewrite at %s (%s); the graph is compiled without it",
+                  key[0], node, key[1])
 
     def requires(self, gm: torch.fx.GraphModule) -> None:
         pass

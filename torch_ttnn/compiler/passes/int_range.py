@@ -21,13 +21,8 @@ from __future__ import annotations
 import torch
 import torch.fx
 
-import logging
-
 from ..lowering.value_range import int_bound
-from .base import Pass, PassResult
-
-log = logging.getLogger("torch_ttnn")
-_WARNED: set = set()
+from .base import Pass, PassResult, warn_once
 
 aten = torch.ops.aten
 INT32_MAX = 2 ** 31 - 1
@@ -70,38 +65,38 @@ class IntOverflowGuard(Pass):
         inputs = [p for i, p in enumerate(placeholders) if i not in self.static_inputs and _int64(p)]
         modified = False
         known = []
+        at_one = {}                             # one memo per assumption: each node is bounded once
         for n in growth:
-            b = int_bound(n, inputs={p: 1 for p in inputs})
+            b = int_bound(n, inputs={p: 1 for p in inputs}, memo=at_one)
             if b is None:                       # not provable: kept on the device, reported
                 if self.report is not None:
                     self.report.int_unproven[str(n.target)] += 1
-                key = str(n.target)
-                if key not in _WARNED:
-                    _WARNED.add(key)
-                    log.warning("torch_ttnn: %s on int64 values the compiler cannot bound: computed in the "
-                                "device's int32, exact only while results stay within +-2^31", key)
+                warn_once(("int_unproven", str(n.target)), "torch_ttnn: %s on int64 values the compiler cannot "
+                          "bound: computed in the device's int32, exact only while results stay within +-2^31",
+                          n.target)
             elif b > INT32_MAX:                 # too large whatever the inputs: exact on the host
                 n.meta["host_reason"] = OVERFLOW_REASON
                 modified = True
             else:
                 known.append(n)
+
         def fits(L: int) -> bool:
-            assumed = {p: L for p in inputs}
-            return all(int_bound(n, inputs=assumed) <= INT32_MAX for n in known)
+            assumed, memo = {p: L for p in inputs}, {}
+            return all(int_bound(n, inputs=assumed, memo=memo) <= INT32_MAX for n in known)
 
         lo, hi = 1, 2 ** 31          # the largest input magnitude that keeps every bound within int32
         while lo < hi:
             mid = (lo + hi + 1) // 2
             lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
         limit = lo
-        used = set()
-        for n in known:
-            if int_bound(n) is None:        # it depends on an input: the guard holds the input to `limit`
-                used |= _ancestors(n)
-        for p in inputs:
-            if p in used and limit < INT32_MAX:     # the input boundary already holds int64 inputs to int32
-                ops = sorted({str(n.target).replace("aten.", "") for n in known if p in _ancestors(n)})
-                p.meta["int_guard"] = (limit, f"integer input {p.name} of {', '.join(ops)} (exact in the "
-                                              f"device's int32 while |values| <= {limit})")
-                modified = True
+        if limit < INT32_MAX:        # the input boundary already holds int64 inputs to int32
+            unassumed = {}
+            # the ops that depend on an input, with what they depend on: the guard holds those inputs to `limit`
+            needs = {n: _ancestors(n) for n in known if int_bound(n, memo=unassumed) is None}
+            for p in inputs:
+                ops = sorted({str(n.target).replace("aten.", "") for n, up in needs.items() if p in up})
+                if ops:
+                    p.meta["int_guard"] = (limit, f"integer input {p.name} of {', '.join(ops)} (exact in the "
+                                                  f"device's int32 while |values| <= {limit})")
+                    modified = True
         return PassResult(gm, modified)
