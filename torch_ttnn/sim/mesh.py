@@ -85,69 +85,63 @@ def _dims_of(args, what: str) -> tuple:
     return dims
 
 
-class MeshShape:
-    """Shape of a mesh device (real constructors: MeshShape(s0, s1), MeshShape(s0, s1, s2), MeshShape(shape))."""
+class _IntTuple:
+    """A few ints with the real constructors (T(a, b), T(a, b, c), T(sequence)), compared by value."""
 
-    def __init__(self, *args):
-        self._dims = _dims_of(args, "MeshShape")
-        if any(d <= 0 for d in self._dims):
-            raise ValueError(f"MeshShape: dimensions must be positive, got {list(self._dims)}")
+    def __init__(self, values: tuple):
+        self._v = values
 
     def dims(self) -> int:
-        return len(self._dims)
-
-    def mesh_size(self) -> int:
-        return math.prod(self._dims)
+        return len(self._v)
 
     def __getitem__(self, i):
-        return self._dims[i]
+        return self._v[i]
 
     def __len__(self) -> int:
-        return len(self._dims)
+        return len(self._v)
 
     def __iter__(self):
-        return iter(self._dims)
+        return iter(self._v)
 
     def __eq__(self, other) -> bool:
-        if isinstance(other, MeshShape):
-            return self._dims == other._dims
-        if isinstance(other, (tuple, list)):
-            return self._dims == tuple(other)
+        if isinstance(other, type(self)):
+            return self._v == other._v
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(("MeshShape", self._dims))
+        return hash((type(self).__name__, self._v))
 
     def __repr__(self) -> str:
-        return f"MeshShape([{', '.join(map(str, self._dims))}])"
+        return f"{type(self).__name__}([{', '.join(map(str, self._v))}])"
 
 
-class MeshCoordinate:
-    """A chip's coordinate in a mesh (real constructors as MeshShape's)."""
+class MeshShape(_IntTuple):
+    """Shape of a mesh device (real constructors: MeshShape(s0, s1), MeshShape(s0, s1, s2), MeshShape(shape))."""
 
     def __init__(self, *args):
-        self._coords = _dims_of(args, "MeshCoordinate") if args and not (len(args) == 1 and not args[0]) else ()
+        super().__init__(_dims_of(args, "MeshShape"))
+        if any(d <= 0 for d in self._v):
+            raise ValueError(f"MeshShape: dimensions must be positive, got {list(self._v)}")
 
-    def dims(self) -> int:
-        return len(self._coords)
-
-    def coords(self) -> tuple:
-        return self._coords
-
-    def __getitem__(self, i):
-        return self._coords[i]
-
-    def __iter__(self):
-        return iter(self._coords)
+    def mesh_size(self) -> int:
+        return math.prod(self._v)
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, MeshCoordinate) and self._coords == other._coords
+        if isinstance(other, (tuple, list)):
+            return self._v == tuple(other)
+        return super().__eq__(other)
 
-    def __hash__(self) -> int:
-        return hash(("MeshCoordinate", self._coords))
+    __hash__ = _IntTuple.__hash__
 
-    def __repr__(self) -> str:
-        return f"MeshCoordinate([{', '.join(map(str, self._coords))}])"
+
+class MeshCoordinate(_IntTuple):
+    """A chip's coordinate in a mesh (real constructors as MeshShape's; MeshCoordinate([]) is empty)."""
+
+    def __init__(self, *args):
+        super().__init__(_dims_of(args, "MeshCoordinate") if args and not (len(args) == 1 and not args[0]) else ())
+
+    def coords(self) -> tuple:
+        return self._v
 
 
 # ------------------------------------------------------------------------------------------------
