@@ -27,7 +27,7 @@ from typing import Optional
 import torch
 import torch.fx
 
-from .passes.base import Pass, PassResult
+from .passes.base import Pass, PassResult, constant
 from .specialize import SpecializingGraph, specialize
 
 log = logging.getLogger("torch_ttnn")
@@ -193,7 +193,7 @@ class DataParallel(Pass):
                     raise NotSplittable(f"a value computed on the host ({src}) goes to the device: a host "
                                         f"fallback would see one chip's slice")
                 if src in batch_in:
-                    mapper = mapper or self._const(gm, "ttnn_mesh_mapper", ttnn.ShardTensorToMesh(self.mesh, dim=0))
+                    mapper = mapper or constant(gm, "ttnn_mesh_mapper", ttnn.ShardTensorToMesh(self.mesh, dim=0))
                     n.kwargs = {**n.kwargs, "mesh_mapper": mapper}
             elif n.target is ttnn.to_torch:
                 if data and any(u is not out for u in n.users):
@@ -201,7 +201,7 @@ class DataParallel(Pass):
                                         f"host fallback would see one chip's slice")
                 how = joins.get(n, "same")
                 if how == "batch":
-                    composer = composer or self._const(gm, "ttnn_mesh_composer",
+                    composer = composer or constant(gm, "ttnn_mesh_composer",
                                                        ttnn.ConcatMeshToTensor(self.mesh, dim=0))
                     n.kwargs = {**n.kwargs, "mesh_composer": composer}
                     continue
@@ -222,12 +222,6 @@ class DataParallel(Pass):
         gm.recompile()
         return PassResult(gm, True)
 
-    def _const(self, gm, name, obj):
-        from .passes.base import get_attr
-        setattr(gm, name, obj)
-        first = next(x for x in gm.graph.nodes if x.op != "placeholder")
-        with gm.graph.inserting_before(first):
-            return get_attr(gm.graph, name)
 
 
 

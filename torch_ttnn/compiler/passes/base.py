@@ -107,3 +107,15 @@ def get_attr(graph: torch.fx.Graph, name: str) -> torch.fx.Node:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return graph.get_attr(name)
+
+
+def constant(gm: torch.fx.GraphModule, name: str, obj) -> torch.fx.Node:
+    """The get_attr node of the graph constant `name` (a config, a mapper), made with `obj` at the graph's start
+    (after the placeholders) the first time."""
+    node = next((n for n in gm.graph.nodes if n.op == "get_attr" and n.target == name), None)
+    if node is None:
+        setattr(gm, name, obj)
+        first = next(x for x in gm.graph.nodes if x.op != "placeholder")
+        with gm.graph.inserting_before(first):
+            node = get_attr(gm.graph, name)
+    return node

@@ -17,12 +17,10 @@ not offered by TT-NN, so "bfp4" gives convolutions bfloat8_b. Activations stay b
 """
 from __future__ import annotations
 
-import warnings
-
 import torch
 import torch.fx
 
-from .base import Pass, PassResult
+from .base import Pass, PassResult, constant
 
 LEVELS = ("bf16", "bfp8", "bfp8-lofi", "bfp4", "bf16-acc32")
 _PRODUCTS = ("linear", "matmul")
@@ -69,7 +67,7 @@ class WeightPrecision(Pass):
                 self.converted += 1
             if lofi and "compute_kernel_config" not in n.kwargs:
                 if cfg_node is None:
-                    cfg_node = self._const(gm, "ttnn_lofi_config", ttnn.WormholeComputeKernelConfig(
+                    cfg_node = constant(gm, "ttnn_lofi_config", ttnn.WormholeComputeKernelConfig(
                         math_fidelity=ttnn.MathFidelity.LoFi, math_approx_mode=False, fp32_dest_acc_en=False,
                         packer_l1_acc=False))
                 n.kwargs = {**n.kwargs, "compute_kernel_config": cfg_node}
@@ -97,12 +95,12 @@ class WeightPrecision(Pass):
                 continue
             old = n.kwargs.get(key)
             if old is None:
-                node = self._const(gm, "ttnn_acc32_config", config())
+                node = constant(gm, "ttnn_acc32_config", config())
             elif isinstance(old, torch.fx.Node) and old.op == "get_attr":
                 cfg = getattr(gm, old.target)
                 if getattr(cfg, "fp32_dest_acc_en", False):
                     continue
-                node = self._const(gm, f"{old.target}_acc32",
+                node = constant(gm, f"{old.target}_acc32",
                                    config(cfg.math_fidelity, getattr(cfg, "math_approx_mode", False)))
             else:
                 continue    # a config computed in the graph: left as the lowering chose it
@@ -112,16 +110,6 @@ class WeightPrecision(Pass):
         if changed:
             gm.recompile()
         return PassResult(gm, bool(changed))
-
-    def _const(self, gm, name, obj):
-        node = next((n for n in gm.graph.nodes if n.op == "get_attr" and n.target == name), None)
-        if node is None:
-            setattr(gm, name, obj)
-            first = next(x for x in gm.graph.nodes if x.op != "placeholder")
-            with gm.graph.inserting_before(first), warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                node = gm.graph.get_attr(name)
-        return node
 
     def _convs(self, gm, lofi: bool) -> int:
         """conv2d/conv1d whose weights come from prepare_conv_weights of a parameter: block-float weights."""
@@ -136,12 +124,12 @@ class WeightPrecision(Pass):
                     or "conv_config" in n.kwargs or any(x.op != "call_method" or x.target != "derive"
                                                         or len(x.users) != 1 for x in preps)):
                 continue
-            cfg = self._const(gm, "ttnn_conv_bfp8_config", ttnn.Conv2dConfig(weights_dtype=ttnn.bfloat8_b))
+            cfg = constant(gm, "ttnn_conv_bfp8_config", ttnn.Conv2dConfig(weights_dtype=ttnn.bfloat8_b))
             for x in preps:
                 x.kwargs = {**x.kwargs, "conv_config": cfg}
             extra = {"conv_config": cfg}
             if lofi and "compute_config" not in n.kwargs:
-                extra["compute_config"] = self._const(gm, "ttnn_lofi_config", ttnn.WormholeComputeKernelConfig(
+                extra["compute_config"] = constant(gm, "ttnn_lofi_config", ttnn.WormholeComputeKernelConfig(
                     math_fidelity=ttnn.MathFidelity.LoFi, math_approx_mode=False, fp32_dest_acc_en=False,
                     packer_l1_acc=False))
             n.kwargs = {**n.kwargs, **extra}
