@@ -24,12 +24,12 @@ def _measure(args):
         return _measure_table_model(args)
     entry = zoo.get(args.model)
     model, inputs = entry.build()
+    if getattr(args, "batch", None):      # as the table models' subprocess does (TORCH_TTNN_BATCH)
+        from .metrics import repeat_batch
+        inputs = repeat_batch(inputs, args.batch)
     if getattr(args, "mesh", None):
         from . import runtime
         device = runtime.open_mesh(args.mesh)
-        if getattr(args, "batch", None):
-            from .metrics import repeat_batch
-            inputs = repeat_batch(inputs, args.batch)
     else:
         device = open_device()
     return device, measure(entry.name, model, inputs, device=device, runs=args.runs)

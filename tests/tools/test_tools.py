@@ -304,6 +304,8 @@ def test_cli_run_on_a_mesh_reports_the_split_and_per_chip_figures(capsys):
     assert "mesh:                  1x2 (2 chips); graph 0: data (batch 16)" in capsys.readouterr().out
     assert cli.main(["report", MODEL, "--mesh", "n300", "--batch", "2", "--runs", "1"]) == 0
     assert "graph 0 (inference): batch 16 split over 2 chips" in capsys.readouterr().out
+    assert cli.main(["run", MODEL, "--batch", "2", "--runs", "1", "--json"]) == 0     # --batch alone, one chip
+    assert json.loads(capsys.readouterr().out)["modelled"]["batch"] == 16
 
 
 def test_cli_run_knows_the_table_models_and_suggests_close_names(capsys):
