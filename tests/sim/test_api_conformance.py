@@ -45,15 +45,12 @@ def test_no_public_name_that_real_ttnn_lacks():
     m = manifest()
     real = set(m["operations"]) | set(m["functions"]) | set(m["types"]) | set(m["constants"])
     real |= {"bfloat16", "float32", "uint32", "bfloat8_b", "bfloat4_b", "uint8", "uint16", "int32",
-             "ROW_MAJOR_LAYOUT", "TILE_LAYOUT", "TILE_SIZE", "transformer", "experimental", "Tensor",
-             "BlackholeComputeKernelConfig"}
+             "ROW_MAJOR_LAYOUT", "TILE_LAYOUT", "TILE_SIZE", "transformer", "experimental", "Tensor"}
     public = {n for n in dir(ttnn) if not n.startswith("_")}
     # submodules of the package itself (implementation modules) are not API names
     import types
     modules = {n for n in public if isinstance(getattr(ttnn, n), types.ModuleType)} - {"transformer", "experimental"}
-    # exceptions the simulator raises are importable for tests but are not part of the ttnn namespace contract
-    sim_only = {"Device", "OutOfMemoryError", "TTNNError", "OPS"}
-    extra = public - real - modules - sim_only
+    extra = public - real - modules
     assert not extra, f"torch_ttnn.sim exports names that real ttnn 0.81.1 lacks: {sorted(extra)}"
     for sub in ("transformer", "experimental"):
         names = {n for n in dir(getattr(ttnn, sub)) if not n.startswith("_")}
@@ -100,3 +97,20 @@ def test_constructors_take_the_real_arguments():
         ttnn.ShardSpec(s, [32, 64])                 # the orientation is required, as in ttnn 0.81.1
     with pytest.raises(TypeError):
         ttnn.Tile()                                 # so is the tile shape
+
+
+def test_tensor_members_are_the_real_ones():
+    """ttnn.Tensor offers every member of the real class (the few not simulated raise NotImplementedError with
+    the reason, tensor.NOT_SIMULATED) and none that the real class lacks."""
+    from torch_ttnn.sim.tensor import NOT_SIMULATED
+    real = set(manifest()["types"]["Tensor"]["members"])
+    mine = {n for n in dir(ttnn.Tensor) if not n.startswith("_")}
+    assert mine - real == set(), f"members real ttnn.Tensor lacks: {sorted(mine - real)}"
+    assert real - mine == set(), f"real members missing: {sorted(real - mine)}"
+    assert set(NOT_SIMULATED) <= real
+
+
+def test_types_submodule_holds_what_real_keeps_there():
+    assert ttnn.types.BlackholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi2).math_fidelity \
+        == ttnn.MathFidelity.HiFi2
+    assert not hasattr(ttnn, "BlackholeComputeKernelConfig")

@@ -4,7 +4,8 @@ import torch
 import torch.nn.functional as F
 
 import torch_ttnn.sim as ttnn
-from torch_ttnn.sim import OutOfMemoryError, TTNNError, formats
+from torch_ttnn.sim import formats
+from torch_ttnn.sim.errors import OutOfMemoryError, TTNNError
 from torch_ttnn.sim.ops.conv import fidelity_terms
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import torch_ttnn.sim as ttnn
-from torch_ttnn.sim import TTNNError
+from torch_ttnn.sim.errors import TTNNError
 
 RM, TL = ttnn.ROW_MAJOR_LAYOUT, ttnn.TILE_LAYOUT
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import torch_ttnn.sim as ttnn
-from torch_ttnn.sim import TTNNError
+from torch_ttnn.sim.errors import TTNNError
 
 RM, TL = ttnn.ROW_MAJOR_LAYOUT, ttnn.TILE_LAYOUT
 SHAPES = [(37,), (5, 40), (3, 33, 7), (2, 3, 32, 40)]

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import torch_ttnn.sim as ttnn
-from torch_ttnn.sim import OutOfMemoryError, TTNNError
+from torch_ttnn.sim.errors import OutOfMemoryError, TTNNError
 from torch_ttnn.sim.arch import PRESETS, resolve
 from torch_ttnn.sim.ops._common import allocate
 from torch_ttnn.sim.types import DataType

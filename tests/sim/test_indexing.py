@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 
 import torch_ttnn.sim as ttnn
-from torch_ttnn.sim import TTNNError, formats
+from torch_ttnn.sim import formats
+from torch_ttnn.sim.errors import TTNNError
 
 
 def bf16(*shape):

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import torch_ttnn.sim as ttnn
-from torch_ttnn.sim import TTNNError
+from torch_ttnn.sim.errors import TTNNError
 from torch_ttnn.sim.formats import round_bf16_rne
 
 

@@ -298,7 +298,7 @@ def test_default_dtype_and_to_torch_dtype(torch_dtype):
 
 def test_float64_without_dtype_is_refused():
     # The wheel aborts the whole process here (a C++ exception escapes nanobind), so only the simulator runs.
-    with pytest.raises(sim.TTNNError, match="get_dtype_from_ttnn_datatype"):
+    with pytest.raises(sim.errors.TTNNError, match="get_dtype_from_ttnn_datatype"):
         sim.from_torch(torch.zeros(2, dtype=torch.float64))
 
 
@@ -307,7 +307,7 @@ def test_unsupported_torch_dtypes_are_refused():
     assert_both_raise(lambda m: m.from_torch(t, dtype=m.bfloat16), "unexpected dlpack dtype")
     assert_both_raise(lambda m: m.from_torch(t), "unexpected dlpack dtype")
     # int8 maps to DataType.INT8, which the simulated device does not support: a clear refusal
-    with pytest.raises(sim.TTNNError, match="INT8"):
+    with pytest.raises(sim.errors.TTNNError, match="INT8"):
         sim.from_torch(torch.zeros(2, dtype=torch.int8))
 
 

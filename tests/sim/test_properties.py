@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import torch_ttnn.sim as ttnn
-from torch_ttnn.sim import TTNNError, formats
+from torch_ttnn.sim import formats
+from torch_ttnn.sim.errors import TTNNError
 from torch_ttnn.sim.arch import PRESETS
 from torch_ttnn.sim.memory import BankAllocator, OutOfMemoryError
 from torch_ttnn.sim.ops._common import allocate
@@ -46,11 +47,11 @@ def test_padded_shape_rule_and_tile_count(shape, dtype):
     padded = expected_padded(shape)
     assert tuple(t.padded_shape) == padded
     tiles = math.prod(padded) // 1024
-    assert t.buffer_size() == tiles * TILE_BYTES[dtype] == tiles * ttnn.tile_size(dtype)
+    assert t._buffer_size() == tiles * TILE_BYTES[dtype] == tiles * ttnn.tile_size(dtype)
     if dtype not in (ttnn.bfloat8_b, ttnn.bfloat4_b):
         rm = ttnn.from_torch(torch.zeros(shape), dtype=dtype)
         assert tuple(rm.padded_shape) == shape
-        assert rm.buffer_size() == math.prod(shape) * ttnn.element_size(dtype)
+        assert rm._buffer_size() == math.prod(shape) * ttnn.element_size(dtype)
 
 
 @FAST
@@ -76,7 +77,7 @@ def test_to_layout_round_trip_is_exact(shape, dtype, pad):
 def test_tile_padding_counts_in_buffer_sizes(device):
     t = ttnn.from_torch(torch.randn(1, 768), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT)
     assert tuple(t.padded_shape) == (32, 768)
-    assert t.buffer_size() == 24 * 2048 == 49152
+    assert t._buffer_size() == 24 * 2048 == 49152
     before = device.memory_stats()["DRAM"]["current_bytes"]
     d = ttnn.to_device(t, device)
     # 24 pages over 12 banks: 2 pages of 2048 B in every bank
@@ -88,7 +89,7 @@ def test_tile_padding_counts_in_buffer_sizes(device):
 def test_row_major_pages_are_aligned_in_every_bank(device):
     """A ROW_MAJOR page is one row; pages start at aligned addresses (DRAM 32 B, L1 16 B on Wormhole)."""
     t = ttnn.from_torch(torch.randn(1000, 5), dtype=ttnn.bfloat16, device=device)            # 1000 pages of 10 B
-    assert t.buffer_size() == 10_000
+    assert t._buffer_size() == 10_000
     assert device.memory_stats()["DRAM"]["current_bytes"] == 12 * (-(-1000 // 12)) * 32
     t1 = ttnn.from_torch(torch.randn(1000, 5), dtype=ttnn.bfloat16, device=device,
                          memory_config=ttnn.L1_MEMORY_CONFIG)

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 import torch_ttnn.sim as ttnn
-from torch_ttnn.sim import TTNNError
+from torch_ttnn.sim.errors import TTNNError
 
 RM, TL = ttnn.ROW_MAJOR_LAYOUT, ttnn.TILE_LAYOUT
 

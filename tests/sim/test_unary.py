@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import torch_ttnn.sim as ttnn
-from torch_ttnn.sim import TTNNError
+from torch_ttnn.sim.errors import TTNNError
 from torch_ttnn.sim.ops.unary import SUPPORTED_DTYPES
 
 from ._api import manifest

@@ -7,14 +7,15 @@
     print(ttnn.to_torch(b))
 
 Only names that real ttnn has are exported here. What only the simulator has lives on the device object
-(`device.counters`, `device.memory_stats()`, `device.numerics`, `device.preset`) or in the submodules
-`torch_ttnn.sim.arch`, `torch_ttnn.sim.formats`.
+(`device.counters`, `device.memory_stats()`, `device.numerics`, `device.preset`) or in submodules:
+`torch_ttnn.sim.errors` (TTNNError for a refused argument, OutOfMemoryError; both RuntimeError, which is what real
+ttnn raises), `torch_ttnn.sim.arch`, `torch_ttnn.sim.formats`, `torch_ttnn.sim.perf`. Names real ttnn keeps in a
+submodule are there too (`ttnn.types.BlackholeComputeKernelConfig`).
 """
 
 from . import experimental, transformer
-from ._op import OPS
+from ._op import OPS as _OPS
 from .device import Device, close_device, open_device, synchronize_device
-from .memory import OutOfMemoryError
 from .mesh import (ConcatMesh2dToTensor, ConcatMeshToTensor, CppMeshToTensor, CppTensorToMesh, MeshComposerConfig,
                    MeshCoordinate, MeshDevice, MeshMapperConfig, MeshShape, MeshToTensor, PlacementReplicate,
                    PlacementShard, ReplicateTensorToMesh, ReplicateTensorToMeshWrapper, ShardTensor2dMesh,
@@ -23,13 +24,12 @@ from .mesh import (ConcatMesh2dToTensor, ConcatMeshToTensor, CppMeshToTensor, Cp
                    distribute_tensor, get_device_ids, get_device_tensors, get_num_devices, open_mesh_device,
                    replicate_tensor_to_mesh_mapper, shard_tensor_to_mesh_mapper)
 from .ops import load_all as _load_all
-from .ops._common import TTNNError
 from .tensor import Tensor
 from .trace import (MeshTraceId, begin_trace_capture, end_trace_capture, execute_trace, is_trace_capture_active,
                     release_trace)
 from .types import (DRAM_MEMORY_CONFIG, L1_BLOCK_SHARDED_MEMORY_CONFIG, L1_HEIGHT_SHARDED_MEMORY_CONFIG,
                     L1_MEMORY_CONFIG, L1_WIDTH_SHARDED_MEMORY_CONFIG, ROW_MAJOR_LAYOUT, TILE_LAYOUT, Arch,
-                    BlackholeComputeKernelConfig, BufferType, CoreCoord, CoreGrid, CoreRange, CoreRangeSet,
+                    BufferType, CoreCoord, CoreGrid, CoreRange, CoreRangeSet,
                     DataType, DeviceComputeKernelConfig, GeluVariant, Layout, MathFidelity, MemoryConfig, Shape,
                     ShardOrientation, ShardSpec, SigmoidMode, StorageType, TensorMemoryLayout, Tile, Topology, UnaryOpType,
                     UnaryWithParam, WormholeComputeKernelConfig, bfloat4_b, bfloat8_b, bfloat16, element_size,
@@ -42,7 +42,7 @@ TILE_SIZE = 32
 DEVICE_STORAGE_TYPE = StorageType.DEVICE
 
 _load_all()
-for _name, _op in OPS.items():
+for _name, _op in _OPS.items():
     _mod, _, _attr = _name.rpartition(".")
     if _mod == "transformer":
         setattr(transformer, _attr, _op)

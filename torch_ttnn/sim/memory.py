@@ -10,11 +10,10 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .errors import OutOfMemoryError  # noqa: F401 (raised here, re-exported for callers)
 from .types import BufferType
 
 
-class OutOfMemoryError(RuntimeError):
-    """Raised, as on hardware, when a buffer does not fit. Never a silent spill."""
 
 
 @dataclass

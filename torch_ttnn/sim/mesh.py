@@ -415,8 +415,23 @@ class MeshTensor(Tensor):
     def is_allocated(self) -> bool:
         return all(s.is_allocated() for s in self._shards)
 
-    def buffer_size(self) -> int:
-        return self._shards[0].buffer_size()
+    def _buffer_size(self) -> int:
+        return self._shards[0]._buffer_size()
+
+    def device_coords(self) -> list:
+        """One coordinate per chip holding a shard, row-major (as the wheel)."""
+        if self._device is None:
+            self._device_buffer("device_coords")
+        cols = self._mesh.shape[1]
+        return [MeshCoordinate(i // cols, i % cols) for i in range(len(self._shards))]
+
+    def devices(self) -> list:
+        return [] if self._device is None else [self._mesh]
+
+    def buffer_address(self) -> int:
+        from .errors import TTNNError
+        raise TTNNError("Tensor.buffer_address: the tensor must be on a single device (this one spans "
+                        f"{len(self._shards)} chips; use ttnn.get_device_tensors)")
 
     def __repr__(self) -> str:
         where = "host" if self._device is None else repr(self._mesh)

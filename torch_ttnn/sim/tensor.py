@@ -17,6 +17,7 @@ How `_pad` is kept (only TILE tensors have one; ROW_MAJOR tensors have None):
 """
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Optional
 
@@ -53,7 +54,8 @@ def buffer_layout(shape, dtype: DataType, layout: Layout) -> tuple[int, int]:
 class Tensor:
     """A TT-NN tensor, on the host or on a simulated device."""
 
-    __slots__ = ("_value", "_dtype", "_layout", "_device", "_memory_config", "_alloc", "_pad", "__weakref__")
+    __slots__ = ("_value", "_dtype", "_layout", "_device", "_memory_config", "_alloc", "_pad", "_pad_edge", "_tid",
+                 "__weakref__")
 
     def __init__(self, *args, **kwargs):
         # Real constructors: Tensor(tensor); Tensor(data, shape, data_type, layout, [device, [memory_config,]]
@@ -63,6 +65,8 @@ class Tensor:
         if len(args) == 1 and not kwargs and isinstance(args[0], Tensor):
             src = args[0]
             self._init(src._value, src._dtype, src._layout, src._device, src._memory_config, src._alloc, src._pad)
+            self._tid = src.tensor_id                # the wheel: a copy is the same tensor (same id)
+            self._pad_edge = src._pad_edge
             return
         memory_config = None
         if (args and isinstance(args[0], torch.Tensor)) or "tensor" in kwargs:
@@ -104,6 +108,7 @@ class Tensor:
             alloc.holders += 1
         self._alloc: Optional[Allocation] = alloc
         self._pad = pad
+        self._pad_edge = None
 
     def _release(self) -> None:
         """This object stops holding its buffer; the last holder frees it (real ttnn frees a device buffer when
@@ -132,10 +137,6 @@ class Tensor:
     @property
     def shape(self) -> Shape:
         return Shape(self._value.shape)
-
-    @property
-    def logical_shape(self) -> Shape:
-        return self.shape
 
     @property
     def padded_shape(self) -> Shape:
@@ -180,7 +181,7 @@ class Tensor:
         from .types import element_size
         return element_size(self._dtype)     # block floats raise ValueError, as in the wheel
 
-    def buffer_size(self) -> int:
+    def _buffer_size(self) -> int:
         """Bytes of the tensor's buffer (tile padding included)."""
         pages, page = buffer_layout(self._value.shape, self._dtype, self._layout)
         return pages * page
@@ -201,6 +202,159 @@ class Tensor:
         from .ops.core import to_torch
         return to_torch(self)
 
+    # identity, tile and buffer queries -------------------------------------------------------
+    @property
+    def tensor_id(self) -> int:
+        """A process-unique id, assigned when first asked (ttnn.Tensor(t) shares t's id, as in the wheel)."""
+        tid = getattr(self, "_tid", None)
+        if tid is None:
+            tid = self._tid = next(_TENSOR_IDS)
+        return tid
+
+    @property
+    def tile(self):
+        from .types import Tile
+        return Tile((TILE_HEIGHT, TILE_WIDTH))     # the wheel reports a 32x32 tile for ROW_MAJOR tensors too
+
+    def get_tile(self):
+        return self.tile
+
+    def _device_buffer(self, what: str) -> Allocation:
+        if self._device is None or self._alloc is None:
+            from .errors import TTNNError
+            raise TTNNError(f"Tensor.{what}: expected a tensor with device storage, got StorageType::HOST")
+        self._check_alive(f"Tensor.{what}")
+        return self._alloc
+
+    def buffer_address(self) -> int:
+        """The address of the buffer in each bank it spans (interleaved buffers use the same offset in every bank)."""
+        return self._device_buffer("buffer_address").address
+
+    def buffer_page_size(self) -> int:
+        """Bytes of a page: a tile in TILE layout, a row (last dim x element size) in ROW_MAJOR."""
+        self._device_buffer("buffer_page_size")
+        return buffer_layout(self._value.shape, self._dtype, self._layout)[1]
+
+    def buffer_num_pages(self) -> int:
+        self._device_buffer("buffer_num_pages")
+        return buffer_layout(self._value.shape, self._dtype, self._layout)[0]
+
+    def buffer_aligned_page_size(self) -> int:
+        """The page size rounded up to the alignment of the buffer's memory (DRAM 32 B Wormhole / 64 B Blackhole;
+        L1 16 B)."""
+        alloc = self._device_buffer("buffer_aligned_page_size")
+        page = buffer_layout(self._value.shape, self._dtype, self._layout)[1]
+        return self._device.memory[alloc.buffer_type]._align(page)
+
+    def buffer_unique_id(self) -> Optional[int]:
+        """Id of the device buffer backing this tensor (views share their owner's), None on the host."""
+        if self._device is None or self._alloc is None or self._alloc.freed:
+            return None
+        return id(self._alloc)
+
+    def is_per_core_allocated(self) -> bool:
+        return False        # the simulator never allocates per core (experimental in ttnn)
+
+    def is_range_lockstep_allocated(self) -> bool:
+        return False
+
+    def experimental_per_core_buffer_address(self, device_coord, core) -> int:
+        from .errors import TTNNError
+        raise TTNNError("Tensor.experimental_per_core_buffer_address: the tensor was not allocated per core "
+                        "(use buffer_address())")
+
+    def device_coords(self) -> list:
+        """The mesh coordinates the tensor's storage spans: (0, 0) for a tensor on one device."""
+        from .mesh import MeshCoordinate
+        self._device_buffer("device_coords")
+        return [MeshCoordinate(0, 0)]
+
+    def devices(self) -> list:
+        return [] if self._device is None else [self._device]
+
+    # values -----------------------------------------------------------------------------------
+    def item(self):
+        """The single value of a one-element tensor, as a Python number (read back from the device if needed)."""
+        n = self.logical_volume()
+        if n != 1:
+            from .errors import TTNNError
+            raise TTNNError(f"tensor.item() requires tensor to have exactly one element, but got {n} elements")
+        return self.to_torch().reshape(()).item()
+
+    def to_list(self) -> list:
+        """The logical values as nested Python lists (floats for float formats, ints for integer formats)."""
+        v = self.to_torch()
+        return v.float().tolist() if v.is_floating_point() else v.tolist()
+
+    def to_numpy(self, mesh_composer=None):
+        """The logical values as a numpy array: float32 for the float formats (numpy has no bfloat16), the
+        integer type of the format otherwise."""
+        from .ops.core import to_torch
+        self._host_only("to_numpy")
+        v = to_torch(self, mesh_composer=mesh_composer) if mesh_composer is not None else to_torch(self)
+        return (v.float() if v.is_floating_point() else v).numpy()
+
+    def to_torch_with_padded_shape(self) -> torch.Tensor:
+        """The whole buffer, tile padding included (host tensors only), in the torch dtype of to_torch."""
+        from .ops.core import natural_torch
+        self._host_only("to_torch_with_padded_shape")
+        if self._layout != Layout.TILE:
+            return natural_torch(self)
+        return natural_torch(self, self._padded_values())
+
+    def _padded_values(self) -> torch.Tensor:
+        """The buffer's values, padding included, shaped as padded_shape (float32 or int64, like `_value`).
+
+        The padding holds `_pad` (0 when unknown: FACTS.md, padding is not guaranteed after device ops) except
+        in the blocks of 16 a row shares between its last values and its padding: a block float stores those
+        with the block's shared exponent, and a conversion out of a block float keeps what they became
+        (`_pad_edge`). This is what the wheel's host buffer holds, bit for bit (tests/sim/test_tensor_members.py).
+        """
+        v = self._value
+        padded = tuple(self.padded_shape)
+        rows, w = (v.shape[-2] if v.dim() >= 2 else 1), (v.shape[-1] if v.dim() else 1)
+        base = v.reshape(padded[:-2] + (rows, w))
+        pad = 0.0 if self._pad is None else self._pad
+        full = torch.nn.functional.pad(base, (0, padded[-1] - w, 0, padded[-2] - rows), value=pad)
+        edge = -(-w // 16) * 16
+        if edge != w:
+            if self._pad_edge is not None:
+                full[..., :rows, w:edge] = self._pad_edge
+            elif self._dtype in BLOCK_FLOAT_DTYPES:
+                from . import formats
+                full[..., :rows, :edge] = formats.quantize_bfp_host(full[..., :rows, :edge].contiguous(), self._dtype)
+        return full
+
+    def _set_padded_values(self, full: torch.Tensor) -> None:
+        """Keep the edge blocks' padding of a converted buffer `full` (see `_padded_values`)."""
+        v = self._value
+        rows, w = (v.shape[-2] if v.dim() >= 2 else 1), (v.shape[-1] if v.dim() else 1)
+        edge = -(-w // 16) * 16
+        self._pad_edge = full[..., :rows, w:edge].clone() if edge != w else None
+
+    def reshape(self, *shape):
+        """Tensor.reshape(N, C, H, W) | (shape) | (list of ints). A TILE tensor whose padded shape stays the same
+        keeps its buffer and takes the new logical shape over it, as the wheel does (on the host, [2, 3] ->
+        [3, 2] reads rows of the tile: [[0, 1], [3, 4], [0, 0]]); otherwise it is ttnn.reshape."""
+        from .ops.data_movement import reshape
+        if len(shape) == 1 and not isinstance(shape[0], int):
+            shape = tuple(shape[0])
+        new = tuple(int(d) for d in shape)
+        old_p, new_p = tuple(self.padded_shape), tuple(padded_shape_of(new, Layout.TILE))
+        if (self._layout == Layout.TILE and self._device is None and len(new) >= 2
+                and new_p[-2:] == old_p[-2:] and math.prod(new_p) == math.prod(old_p)):
+            full = self._padded_values().reshape(new_p)
+            out = Tensor._new(full[..., : new[-2], : new[-1]].clone(), self._dtype, self._layout,
+                              None, None, None, self._pad)
+            out._set_padded_values(full)
+            return out
+        return reshape(self, Shape(new))
+
+    def _host_only(self, what: str) -> None:
+        if self._device is not None:
+            from .errors import TTNNError
+            raise TTNNError(f"Tensor.{what}: the tensor must be on the host (call .cpu() first)")
+
     def __repr__(self) -> str:
         where = "host" if self._device is None else repr(self._device)
         mc = "" if self._memory_config is None else f", {self._memory_config.buffer_type.name}"
@@ -211,6 +365,36 @@ class Tensor:
     def _check_alive(self, what: str) -> None:
         if not self.is_allocated():
             raise RuntimeError(f"{what}: the tensor was deallocated")
+
+
+_TENSOR_IDS = itertools.count(1)
+
+# Members of the real ttnn.Tensor the simulator does not offer, and why (tests/sim/test_api_conformance.py keeps
+# this list complete). Calling one raises NotImplementedError with the reason instead of an AttributeError.
+NOT_SIMULATED = {
+    "pad": "legacy row-major padding keeps the logical shape and pads the buffer (a padded shape unlike the "
+           "logical one, which simulated ROW_MAJOR tensors do not have); use ttnn.pad",
+    "pad_to_tile": "legacy padded-shape row-major tensor; use ttnn.to_layout(t, ttnn.TILE_LAYOUT)",
+    "unpad": "legacy padded-shape row-major tensor; use ttnn.slice",
+    "unpad_from_tile": "legacy padded-shape row-major tensor; use ttnn.to_layout(t, ttnn.ROW_MAJOR_LAYOUT)",
+    "extract_shard": "per-core shard extraction is not simulated; read the tensor with ttnn.to_torch",
+    "host_buffer": "DistributedHostBuffer is not simulated; use ttnn.to_torch",
+    "tensor_topology": "TensorTopology is not simulated; a mesh tensor's placement is given by its mapper",
+    "update_tensor_topology": "TensorTopology is not simulated",
+    "spec": "TensorSpec is not simulated; shape, dtype, layout and memory_config() are",
+}
+
+
+def _not_simulated(name: str):
+    def member(self, *args, **kwargs):
+        raise NotImplementedError(f"ttnn.Tensor.{name} is not simulated: {NOT_SIMULATED[name]}")
+    member.__name__ = name
+    return member
+
+
+for _name in NOT_SIMULATED:
+    setattr(Tensor, _name, property(_not_simulated(_name)) if _name == "spec" else _not_simulated(_name))
+del _name
 
 
 def _is_device(x) -> bool:

@@ -13,13 +13,12 @@ import torch
 
 from .. import formats
 from ..device import Device
+from ..errors import TTNNError
 from ..tensor import Tensor, buffer_layout, padded_shape_of
 from ..types import (BLOCK_FLOAT_DTYPES, FLOAT_DTYPES, INT_DTYPES, BufferType, DataType, Layout, MathFidelity,
                      MemoryConfig, TensorMemoryLayout, WormholeComputeKernelConfig)
 
 
-class TTNNError(RuntimeError):
-    """An op refused its arguments (wrong layout, dtype, placement or shape), as real TT-NN does."""
 
 
 def fail(op: str, msg: str):

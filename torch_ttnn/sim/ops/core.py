@@ -6,6 +6,7 @@ Transfers are counted on the device: count and bytes (tile padding included) in 
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
 
@@ -143,11 +144,11 @@ def _count_transfer(device: Device, t: Tensor, direction: str) -> None:
     c = device.counters
     if direction == "to":
         c.to_device += 1
-        c.to_device_bytes += t.buffer_size()
+        c.to_device_bytes += t._buffer_size()
     else:
         c.from_device += 1
-        c.from_device_bytes += t.buffer_size()
-    device.profiler.transfer(direction, t.buffer_size(), describe(t))
+        c.from_device_bytes += t._buffer_size()
+    device.profiler.transfer(direction, t._buffer_size(), describe(t))
 
 
 @ttnn_op("from_torch", counted=False, mesh_native=True)
@@ -168,9 +169,11 @@ def from_torch(tensor, dtype=None, *, spec=None, tile=None, pad_value=None, layo
     return t
 
 
-def _natural_torch(tensor: Tensor) -> torch.Tensor:
-    """The torch tensor the wheel's Tensor.to_torch() gives: a fresh copy in the format's torch dtype."""
-    dtype, v = tensor._dtype, tensor._value
+def natural_torch(tensor: Tensor, v: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """The torch tensor the wheel's Tensor.to_torch() gives: a fresh copy in the format's torch dtype (of the
+    tensor's values, or of `v` given in the same representation)."""
+    dtype = tensor._dtype
+    v = tensor._value if v is None else v
     if dtype == DataType.BFLOAT16:
         return formats.bf16_to_torch(v)                       # rule F3: bit-exact, NaN payloads included
     if dtype in FLOAT_DTYPES:
@@ -199,7 +202,7 @@ def to_torch(tensor, dtype=None, *, torch_rank=None, mesh_composer=None, device=
         return out if dtype is None else out.to(dtype)
     if tensor._device is not None:
         tensor = from_device(tensor)
-    out = _natural_torch(tensor)
+    out = natural_torch(tensor)
     if torch_rank is not None:
         while out.dim() > torch_rank:
             if out.shape[0] != 1:
@@ -225,6 +228,7 @@ def to_device(tensor, device, memory_config=None, *, queue_id=None):
     mc = out_memory_config(memory_config)
     alloc = allocate(device, tensor._value.shape, tensor._dtype, tensor._layout, mc)
     out = Tensor._new(tensor._value, tensor._dtype, tensor._layout, device, mc, alloc, tensor._pad)
+    out._pad_edge = tensor._pad_edge
     _count_transfer(device, out, "to")
     return out
 
@@ -237,7 +241,9 @@ def from_device(tensor, blocking=True, *, queue_id=None):
         return tensor
     tensor._device.check_open("ttnn.from_device")
     _count_transfer(tensor._device, tensor, "from")
-    return Tensor._new(tensor._value, tensor._dtype, tensor._layout, None, None, None, tensor._pad)
+    out = Tensor._new(tensor._value, tensor._dtype, tensor._layout, None, None, None, tensor._pad)
+    out._pad_edge = tensor._pad_edge
+    return out
 
 
 @ttnn_op("deallocate", counted=False)
@@ -278,7 +284,7 @@ def copy_host_to_device_tensor(host_tensor, device_tensor, cq_id=None):
     _check_copy_pair("copy_host_to_device_tensor", host_tensor, device_tensor, "host_tensor", "device_tensor")
     _count_transfer(device_tensor._device, device_tensor, "to")
     device_tensor._value = host_tensor._value
-    device_tensor._pad = host_tensor._pad
+    device_tensor._pad, device_tensor._pad_edge = host_tensor._pad, host_tensor._pad_edge
     trace.written(device_tensor)
 
 
@@ -288,7 +294,7 @@ def copy_device_to_host_tensor(device_tensor, host_tensor, blocking=True, cq_id=
     _check_copy_pair("copy_device_to_host_tensor", host_tensor, device_tensor, "host_tensor", "device_tensor")
     _count_transfer(device_tensor._device, device_tensor, "from")
     host_tensor._value = device_tensor._value
-    host_tensor._pad = device_tensor._pad
+    host_tensor._pad, host_tensor._pad_edge = device_tensor._pad, device_tensor._pad_edge
 
 
 _PHYSICAL_SHAPE_ERROR = ("input_tensor.tensor_spec().physical_shape() == output_spec.physical_shape(): to_dtype: "
@@ -315,14 +321,31 @@ def _host_typecast(op: str, tensor: Tensor, dtype: DataType) -> Tensor:
         layout = Layout.TILE                       # a tile-aligned ROW_MAJOR tensor comes back in TILE
     tile_in = tensor._layout == Layout.TILE
     src_pad = tensor._pad if tile_in else None
-    value = formats.host_convert(tensor._value, tensor._dtype, dtype, all_vector=tile_in, pad=src_pad)
+    # A block-float source (or one converted from a block float) holds padding that differs block by block
+    # where its last blocks mix values and padding: the wheel converts the whole buffer, padding included.
+    whole = tile_in and (tensor._dtype in BLOCK_FLOAT_DTYPES or tensor._pad_edge is not None)
+    if whole:
+        full = formats.host_convert(tensor._padded_values(), tensor._dtype, dtype, all_vector=True, pad=None)
+        value = _unpadded(full, tensor._value.shape)
+    else:
+        value = formats.host_convert(tensor._value, tensor._dtype, dtype, all_vector=tile_in, pad=src_pad)
     if layout != Layout.TILE:
         pad = None
     elif src_pad is None:
         pad = None if tile_in else _pad_of(0.0, tensor._dtype, dtype)
     else:
         pad = formats.host_convert_scalar(src_pad, tensor._dtype, dtype)
-    return Tensor._new(value, dtype, layout, None, None, None, pad)
+    out = Tensor._new(value, dtype, layout, None, None, None, pad)
+    if whole:
+        out._set_padded_values(full)
+    return out
+
+
+def _unpadded(full: torch.Tensor, shape) -> torch.Tensor:
+    """The logical values of a padded buffer (the inverse of Tensor._padded_values' layout)."""
+    shape = tuple(shape)
+    rows, w = (shape[-2] if len(shape) >= 2 else 1), (shape[-1] if shape else 1)
+    return full[..., :rows, :w].reshape(shape)
 
 
 def _host_to_layout(tensor: Tensor, layout: Layout, pad_value) -> Tensor:
