@@ -266,3 +266,18 @@ def test_matches_real_golden_functions(device):
     assert torch.equal(ttnn.to_torch(ttnn.topk(tx, 4)[0]).float(), vals)
     ref = real_ttnn.get_golden_function(real_ttnn.cumsum)(x, 1)
     assert torch.allclose(ttnn.to_torch(ttnn.cumsum(tx, 1)).float(), ref, rtol=0.02, atol=0.05)
+
+
+def test_var_is_composed_of_tensors_in_the_input_dtype(device):
+    """var/std are TT-NN composites whose intermediates are bf16 tensors: a mean that bf16 cannot hold is rounded
+    before the deviations are taken. [256, 258] repeated: the exact mean 257 is stored as 258 (ties away), the
+    deviations are -2 and 0, so the population variance comes out 2 where the exact value is 1."""
+    x = torch.tensor([256.0, 258.0] * 64).reshape(1, 128)
+    tx = _t(device, x)
+    assert _np(ttnn.var(tx, dim=-1, correction=False)).item() == 2.0
+    assert _np(ttnn.std(tx, dim=-1, correction=False)).item() == pytest.approx(2 ** 0.5, rel=2 ** -7)
+    device.numerics = "ideal"
+    try:
+        assert _np(ttnn.var(tx, dim=-1, correction=False)).item() == 1.0
+    finally:
+        device.numerics = "hardware"

@@ -26,8 +26,9 @@ Numerics: the conv is a matmul on the matrix unit. Activations feed SrcB and wei
 is applied by masking operand bits (FACTS.md): LoFi A_hi*B_hi, HiFi2 (A_hi+A_lo)*B_hi, HiFi3 adds A_hi*B_lo,
 HiFi4 (A_hi+A_lo)*(B_hi+B_lo). The default compute config of real conv2d is HiFi4 with fp32_dest_acc_en only
 when input and weights are both FLOAT32 (tt-metal ``get_conv_default_compute_kernel_config``); with
-fp32_dest_acc_en off, FLOAT32 operands are first truncated to bf16. Products are accumulated in fp32 (the
-bf16 partial-sum spills of the real kernel are not modelled), the bias is added in fp32, the fused activation
+fp32_dest_acc_en off, FLOAT32 operands are first truncated to bf16. The products accumulate as a matmul's do:
+over K = kh*kw*cin in steps of 16, each step and fidelity pass added into a 16-bit Dst and rounded (TF32 then
+bf16, numerics.fpu_matmul), or in fp32 with fp32_dest_acc_en; the bias is added in fp32, the fused activation
 is applied in fp32, and the result is rounded once by the packer rule of the output dtype (SFPU activations
 other than relu: the SFPU truncation into a 16-bit Dst when fp32_dest_acc_en is off). In the ideal numerics
 mode the fidelity masks are skipped and the output is rounded to nearest even.
@@ -175,11 +176,48 @@ def conv_nchw(x: torch.Tensor, w: torch.Tensor, stride, pads, dilation, groups, 
             x = F.pad(x, (pl, pr, pt, pb), mode="replicate")
         else:
             x = F.pad(x, (pl, pr, pt, pb))
+    fidelity, fp32_acc, ideal = mu[:3]
+    if not (ideal or fp32_acc):
+        return _conv_dst16(x, w, stride, dilation, groups, mu)
     out = None
     for a, b in fidelity_terms(x, w, *mu):
         r = F.conv2d(a, b, None, stride, 0, dilation, groups)
         out = r if out is None else out + r
     return out
+
+
+_CONV_CHUNK = 1 << 23      # activation-matrix elements per matmul call (bounds the bit-slice copies)
+
+
+def _conv_dst16(x: torch.Tensor, w: torch.Tensor, stride, dilation, groups: int, mu) -> torch.Tensor:
+    """A convolution with a 16-bit Dst: the conv is the matmul of the activation windows [N*OH*OW, K] by the
+    weights [K, Cout] (per group), K ordered (kh, kw, cin) as TT-NN lays out conv weights, and it accumulates
+    like any matmul: each K=16 step and fidelity pass added into Dst and rounded (numerics.fpu_matmul)."""
+    fidelity, _, _, x_bf16, w_bf16 = (tuple(mu) + (False, False))[:5]
+    n, c, _, _ = x.shape
+    cout, cg, kh, kw = w.shape
+    g = groups
+    ng = cout // g
+    k = kh * kw * cg
+    wm = w.reshape(g, ng, cg, kh, kw).permute(0, 3, 4, 2, 1).reshape(g, k, ng)
+    sh, sw = stride
+    dh, dw = dilation
+    oh = (x.shape[2] - dh * (kh - 1) - 1) // sh + 1
+    ow = (x.shape[3] - dw * (kw - 1) - 1) // sw + 1
+    # the windows straight from an NHWC copy: [N, OH, OW, kh, kw, C] as a strided view, one copy to [M, K]
+    xh = x.permute(0, 2, 3, 1).contiguous()
+    sn, sy, sx, sc = xh.stride()
+    win = xh.as_strided((n, oh, ow, kh, kw, c), (sn, sy * sh, sx * sw, sy * dh, sx * dw, sc))
+    if g == 1:
+        cols = win.reshape(1, n * oh * ow, k)
+    else:
+        cols = win.reshape(n * oh * ow, kh * kw, g, cg).permute(2, 0, 1, 3).reshape(g, n * oh * ow, k)
+    rows = cols.shape[1]
+    step = max(1, _CONV_CHUNK // max(1, g * k))
+    parts = [numerics.fpu_matmul(cols[:, r:r + step], wm, fidelity, False, False, a_bf16=x_bf16, b_bf16=w_bf16)
+             for r in range(0, rows, step)]
+    y = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]                         # [G, M, Ng]
+    return y.reshape(g, n, oh, ow, ng).permute(1, 0, 4, 2, 3).reshape(n, cout, oh, ow)
 
 
 def _activation_fn(op: str, activation):
@@ -430,8 +468,8 @@ def _run_conv(op: str, *, input_tensor, weight_tensor, device, in_channels, out_
                 eh, ew = dh * (kh - 1), dw * (kw - 1)
                 tpads = (eh - pads[0], eh - pads[1] + transpose[0][0], ew - pads[2], ew - pads[3] + transpose[0][1])
                 y = conv_nchw(up, w_oihw, (1, 1), tpads, (dh, dw), groups, PaddingMode.Zeros, mu)
-            if b_vals is not None:
-                y = y + b_vals.reshape(1, cout, 1, 1)
+            if b_vals is not None:                 # an FPU add into Dst (rounded when Dst is 16-bit)
+                y = numerics.dst_store(y + b_vals.reshape(1, cout, 1, 1), fp32_acc, device.ideal)
             rounding = "packer"
             if act_fn is not None:
                 y = act_fn(y)

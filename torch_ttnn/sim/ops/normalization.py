@@ -18,7 +18,9 @@ layer_norm / rms_norm: the mean (and mean of squares) are reduce-sums with a 1/W
 16-bit inputs); differences, squares, products with rstd, gamma and beta are FPU steps written to Dst; rsqrt is an
 SFPU step. Defaults: layer_norm HiFi4, approx off, fp32_dest_acc_en on; rms_norm HiFi4, approx on, fp32 acc off.
 
-group_norm / batch_norm: fp32 statistics, then the normalization steps written to Dst as above.
+group_norm: exact statistics (the kernels' reduction tree across cores is not documented; see group_norm).
+batch_norm: inference uses the running statistics; training statistics are the generic reduce's (fp32 Dst).
+Then the normalization steps written to Dst as above.
 
 softmax_in_place / scale_mask_softmax_in_place compute the same values and write them into the input's buffer
 (no new allocation); ``program_config`` is accepted and ignored.
@@ -410,18 +412,24 @@ def group_norm(input_tensor, *, num_groups, epsilon=1e-12, input_mask=None, weig
     _, fp32_acc, _ = kernel_config(compute_kernel_config, t._dtype, fidelity_default=MathFidelity.HiFi4)
     ideal = device.ideal
     x = _f32(t)
-    g = x.reshape(n, hw, num_groups, c // num_groups).to(torch.float64)
-    mu = g.mean(dim=(1, 3), keepdim=True)
-    var = ((g - mu) ** 2).mean(dim=(1, 3), keepdim=True)
+    g = x.reshape(n, hw, num_groups, c // num_groups)
+    # Statistics: exact (float64, rounded to fp32). The kernels reduce each core's block of tiles and combine
+    # the partial sums across cores (or run Welford's algorithm with use_welford=True); the precision of that
+    # reduction tree is not documented, so it is not modelled: a sequential 16-bit Dst chain over a whole
+    # group would be far worse than the hardware, and exact statistics are at most slightly better.
+    gd = g.to(torch.float64)
+    mu = gd.mean(dim=(1, 3), keepdim=True)
+    var = ((gd - mu) ** 2).mean(dim=(1, 3), keepdim=True)
+    mu, var = mu.to(torch.float32), var.to(torch.float32)
     if ideal:
-        y = ((g - mu) / torch.sqrt(var + epsilon)).reshape(n, 1, hw, c).to(torch.float32)
+        y = ((g - mu) / torch.sqrt(var + epsilon)).reshape(n, 1, hw, c)
         if gamma is not None:
             y = y * gamma
         if beta is not None:
             y = y + beta
     else:
-        xc = numerics.dst_store((g - mu).to(torch.float32), fp32_acc)
-        rstd = numerics.sfpu_store(torch.rsqrt((var + epsilon).to(torch.float32)), fp32_acc)
+        xc = numerics.dst_store(g - mu, fp32_acc)
+        rstd = numerics.sfpu_store(torch.rsqrt(numerics.dst_store(var + epsilon, fp32_acc)), fp32_acc)
         y = numerics.dst_store(xc * rstd, fp32_acc).reshape(n, 1, hw, c)
         if gamma is not None:
             y = numerics.dst_store(y * gamma, fp32_acc)
@@ -469,17 +477,26 @@ def batch_norm(input, *, running_mean=None, running_var=None, training=False, ep
     ideal = device.ideal
     x = _f32(t)
     if training:
-        xd = x.to(torch.float64)
-        mean = xd.mean(dim=(0, 2, 3), keepdim=True)
-        var = ((xd - mean) ** 2).mean(dim=(0, 2, 3), keepdim=True)
         count = x.numel() // c
+        if ideal:
+            xd = x.to(torch.float64)
+            mean = xd.mean(dim=(0, 2, 3), keepdim=True)
+            var = ((xd - mean) ** 2).mean(dim=(0, 2, 3), keepdim=True)
+            mean, var = mean.to(torch.float32), var.to(torch.float32)
+        else:
+            # the batch statistics are reductions over N, H, W with the generic reduce's fp32 Dst (tt-metal
+            # PR #15665); the deviations are Dst-rounded before they are squared and summed
+            inv = 1.0 / count
+            mean = numerics.fpu_reduce_sum(x, [0, 2, 3], inv, MathFidelity.HiFi4, True)
+            dev = numerics.dst_store(x - mean, fp32_acc)
+            var = numerics.fpu_reduce_sum(numerics.dst_store(dev * dev, fp32_acc), [0, 2, 3], inv,
+                                          MathFidelity.HiFi4, True)
         unbiased = var * count / (count - 1) if count > 1 else var
         for arg, p, new in (("running_mean", running_mean, mean), ("running_var", running_var, unbiased)):
             if p is not None:
-                upd = (1.0 - momentum) * _f32(p).to(torch.float64) + momentum * new
+                upd = (1.0 - momentum) * _f32(p) + momentum * new
                 from ._common import round_to
-                p._value = round_to(upd.to(torch.float32), p._dtype, device)
-        mean, var = mean.to(torch.float32), var.to(torch.float32)
+                p._value = round_to(upd, p._dtype, device)
     else:
         mean, var = rm, rv
     if ideal:

@@ -28,7 +28,7 @@ from .. import formats, numerics
 from .._op import ttnn_op
 from ..tensor import padded_shape_of
 from ..types import (BLOCK_FLOAT_DTYPES, DataType, Layout, MathFidelity, TensorMemoryLayout)
-from ._common import (fail, kernel_config, make_output, on_device, out_memory_config, require_dtype,
+from ._common import (fail, kernel_config, make_output, on_device, out_memory_config, require_dtype, round_to,
                       require_layout, require_rank)
 
 BF16, FP32, BFP8, BFP4 = DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B, DataType.BFLOAT4_B
@@ -161,17 +161,22 @@ def _scaler_value(s: float, dtype: DataType, ideal: bool) -> float:
 
 def _fpu_sum(t, dims, scaler: float, compute_kernel_config, fast_and_approximate_mode: bool, device):
     """Dst content of sum(x * scaler) over dims, as the reduce kernel computes it (keepdim shape)."""
-    x = _values(t)
+    return _fpu_sum_values(_values(t), t._dtype, dims, scaler, compute_kernel_config, fast_and_approximate_mode,
+                           device)
+
+
+def _fpu_sum_values(x, dtype, dims, scaler: float, compute_kernel_config, fast_and_approximate_mode: bool, device):
+    """`_fpu_sum` of values `x` held in `dtype`."""
     # generic reductions accumulate in fp32 Dst whatever the input dtype (tt-metal PR #15665, Dec 2024)
-    fid, fp32_acc, _ = kernel_config(compute_kernel_config, t._dtype, fidelity_default=MathFidelity.HiFi4,
+    fid, fp32_acc, _ = kernel_config(compute_kernel_config, dtype, fidelity_default=MathFidelity.HiFi4,
                                      fp32_acc_default=True)
     if device.ideal:
         return x.sum(dim=dims, keepdim=True) * scaler if dims else x * scaler
-    if t._dtype == FP32 and fp32_acc and not fast_and_approximate_mode:
+    if dtype == FP32 and fp32_acc and not fast_and_approximate_mode:
         return (x.to(torch.float64).sum(dim=dims, keepdim=True) * scaler).to(torch.float32) if dims else x * scaler
     operand = "B" if dims == [x.dim() - 1] else "A"
-    return numerics.fpu_reduce_sum(x, dims, _scaler_value(scaler, t._dtype, False), fid, fp32_acc, False,
-                                   input_operand=operand, bf16_exact=t._dtype in (BF16, *BLOCK_FLOAT_DTYPES))
+    return numerics.fpu_reduce_sum(x, dims, _scaler_value(scaler, dtype, False), fid, fp32_acc, False,
+                                   input_operand=operand, bf16_exact=dtype in (BF16, *BLOCK_FLOAT_DTYPES))
 
 
 def _finish(op: str, device, value: torch.Tensor, dims, keepdim: bool, dtype, layout, memory_config, like):
@@ -278,15 +283,30 @@ def _moment(kind: str, input_tensor, dim, keepdim, memory_config, scalar, correc
     if rank == 0:
         return _rank0_copy(op, device, t, memory_config)
     dims = _norm_dims(op, dim, rank)
-    x = _values(t).to(torch.float64)
+    x = _values(t)
     n = 1
     for d in dims:
         n *= x.shape[d]
     ddof = 1 if correction else 0
-    mu = x.mean(dim=dims, keepdim=True)
-    var = ((x - mu) ** 2).sum(dim=dims, keepdim=True) / (n - ddof) if n - ddof > 0 else torch.full_like(
-        mu, float("nan"))
-    v = var * float(scalar) ** 2 if kind == "var" else var.sqrt() * abs(float(scalar))
+    if n - ddof <= 0:
+        v = torch.full_like(x.sum(dim=dims, keepdim=True), float("nan"))
+    elif device.ideal:
+        xd = x.to(torch.float64)
+        var = ((xd - xd.mean(dim=dims, keepdim=True)) ** 2).sum(dim=dims, keepdim=True) / (n - ddof)
+        v = (var * float(scalar) ** 2 if kind == "var" else var.sqrt() * abs(float(scalar))).to(torch.float32)
+    else:
+        # TT-NN composes var/std of its reduction and element-wise ops, each result a tensor in the input's
+        # dtype: mean (reduce, fp32 Dst), x - mean, its square, their sum times 1/(n - correction), then sqrt
+        # (SFPU) for std; the scalar scales the result
+        dt = t._dtype
+        mu = round_to(_fpu_sum_values(x, dt, dims, 1.0 / n, None, False, device), dt, device)
+        dev = round_to(x - mu, dt, device)
+        sq = round_to(dev * dev, dt, device)
+        var = _fpu_sum_values(sq, dt, dims, 1.0 / (n - ddof), None, False, device)
+        if kind == "var":
+            v = var * float(scalar) ** 2
+        else:
+            v = round_to(torch.sqrt(round_to(var, dt, device)), dt, device, rounding="sfpu") * abs(float(scalar))
     return _finish(op, device, v.to(torch.float32), dims, keepdim, t._dtype, Layout.TILE, memory_config, t)
 
 
