@@ -94,14 +94,18 @@ def llama_decode_step_ms(layers: int, batch: int = 32, prompt: int = 32) -> floa
     device = torch_ttnn.open_device()
     option = torch_ttnn.TorchTtnnOption(device=device)
     ids = torch.randint(100, 128000, (batch, prompt))
-    kw = dict(attention_mask=torch.ones_like(ids), do_sample=False, min_new_tokens=3, pad_token_id=0)
+    # no end-of-sequence token: every call generates exactly max_new_tokens, and greedy search without logits
+    # processors lets generate choose each token on the device (only the token ids are read back)
+    kw = dict(attention_mask=torch.ones_like(ids), do_sample=False, eos_token_id=None, pad_token_id=0)
     with torch.no_grad():
         torch_ttnn.generate(model, option, ids, max_new_tokens=3, **kw)            # compile, move weights
         times = {}
         for n in (2, 3):
             device.profiler.reset()
-            torch_ttnn.generate(model, option, ids, max_new_tokens=n, **{**kw, "min_new_tokens": n})
+            out = torch_ttnn.generate(model, option, ids, max_new_tokens=n, **kw)
+            assert out.shape[-1] == prompt + n, out.shape
             times[n] = device.profiler.now_us
+    print(f"  llama {layers} layer(s): token chosen on the {option.results.token_choice[-1]}", file=sys.stderr)
     return (times[3] - times[2]) / 1e3
 
 

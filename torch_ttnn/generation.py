@@ -31,6 +31,13 @@ Strategy: static shapes, a static KV cache with a bucketed maximum length.
   encoder graph); the decode graph only depends on the batch and the cache bucket.
 - transformers' own auto-compilation of the decode step (`compile_config`, only on accelerators or with
   `_compile_all_devices`) is disabled (`disable_compile=True`): it would compile again on top of ours.
+- Greedy search whose scores nobody reads (no sampling, one beam, no logits processors, no output_scores /
+  output_logits): the token is chosen on the device. The forward is compiled once more as
+  `argmax(forward(...).logits[:, -1])`, so a step reads back one integer per sequence instead of a
+  [batch, vocabulary] row of logits (16 MB a step for a 128k vocabulary at batch 32, most of a decode step's
+  modelled time); `generate` gets scores with the chosen token at 1 and every other at 0, which its own greedy
+  selection turns into the same token. `option.results.token_choice` says, per call, where the token was chosen
+  and why not on the device.
 - Sliding-window layers: transformers' StaticSlidingWindowLayer branches on a Python int (its length), i.e. a
   recompile per token; decoder-only models with such layers get a StaticCache of full layers instead (the
   attention mask still applies the window; see `full_static_cache`).
@@ -105,8 +112,9 @@ def release(model) -> None:
     for m in _modules(model):
         if getattr(m, "_compiled_call_impl", None) is not None:
             m._compiled_call_impl = None
-    if hasattr(model, "_torch_ttnn_generation"):
-        del model._torch_ttnn_generation
+    for attr in ("_torch_ttnn_generation", "_torch_ttnn_choose"):
+        if hasattr(model, attr):
+            delattr(model, attr)
 
 
 def _input_length(model, args, kwargs) -> int:
@@ -177,8 +185,84 @@ def generate(model, option: Optional[TorchTtnnOption] = None, *args, **kwargs):
     # the static KV cache stays on the device between steps (passes/device_state.py); beam search reorders
     # the cache on the host, so there every step reads it back
     lazy = runtime.lazy_state() if beams <= 1 else contextlib.nullcontext()
-    with torch.no_grad(), lazy:
+    option = model._torch_ttnn_generation
+    why_host = _host_choice_reason(model, args, kw)
+    option.results.token_choice.append("device" if why_host is None else f"host: {why_host}")
+    choice = _device_choice(model, option) if why_host is None else contextlib.nullcontext()
+    with torch.no_grad(), lazy, choice:
         return model.generate(*args, **kw)
+
+
+def _host_choice_reason(model, args: tuple, kw: dict) -> Optional[str]:
+    """Why the next token cannot be chosen on the device (None: it can): `generate` must see real scores
+    whenever it samples, searches beams, applies logits processors or returns the scores."""
+    try:
+        from transformers.generation.configuration_utils import GenerationMode
+        gc, model_kwargs = model._prepare_generation_config(kw.get("generation_config"),
+                                                            **{k: v for k, v in kw.items()
+                                                               if k != "generation_config"})
+        mode = gc.get_generation_mode(kw.get("assistant_model"))
+    except Exception as e:       # a transformers without these internals: keep the logits path
+        return f"generation config not readable ({type(e).__name__}: {e})"
+    if mode != GenerationMode.GREEDY_SEARCH:
+        return f"generation mode {mode.value}"
+    if gc.output_scores or gc.output_logits:
+        return "the scores are returned (output_scores / output_logits)"
+    ids = args[0] if args and isinstance(args[0], torch.Tensor) else kw.get("input_ids", kw.get("inputs"))
+    try:
+        processors = model._get_logits_processor(
+            generation_config=gc, input_ids_seq_length=_input_length(model, args, kw),
+            encoder_input_ids=ids, prefix_allowed_tokens_fn=kw.get("prefix_allowed_tokens_fn"),
+            logits_processor=kw.get("logits_processor"), device="cpu", model_kwargs=model_kwargs)
+    except Exception as e:
+        return f"logits processors not known ({type(e).__name__}: {e})"
+    if len(processors):
+        return "logits processors " + ", ".join(type(p).__name__ for p in processors)
+    return None
+
+
+def _vocabulary(model) -> Optional[int]:
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    n = getattr(head, "out_features", None)
+    if n is None:
+        n = getattr(model.config.get_text_config(decoder=True), "vocab_size", None)
+    return n
+
+
+@contextlib.contextmanager
+def _device_choice(model, option: TorchTtnnOption):
+    """While active, a call of `model` runs `argmax(forward(...).logits[:, -1])` compiled for TT-NN and returns
+    an output whose logits are one-hot at the chosen tokens (see the module docstring)."""
+    from .backend import backend
+    vocab = _vocabulary(model)
+    full = getattr(model, "_compiled_call_impl", None)
+    if vocab is None or full is None:
+        yield
+        return
+    choose = getattr(model, "_torch_ttnn_choose", None)
+    if choose is None:
+        forward = model._call_impl
+
+        def chosen_tokens(*args, **kwargs):
+            return forward(*args, **kwargs).logits[:, -1].argmax(-1)
+
+        choose = torch.compile(chosen_tokens, backend=backend, options=option, dynamic=False,
+                               isolate_recompiles=True)
+        model._torch_ttnn_choose = choose
+    from transformers.modeling_outputs import CausalLMOutputWithPast, Seq2SeqLMOutput
+    output_type = Seq2SeqLMOutput if getattr(model.config, "is_encoder_decoder", False) else CausalLMOutputWithPast
+
+    def call(*args, **kwargs):
+        tokens = choose(*args, **kwargs)
+        scores = torch.zeros(tokens.shape[0], 1, vocab, dtype=model.dtype)
+        scores.scatter_(-1, tokens.reshape(-1, 1, 1), 1.0)
+        return output_type(logits=scores, past_key_values=kwargs.get("past_key_values"))
+
+    model._compiled_call_impl = call
+    try:
+        yield
+    finally:
+        model._compiled_call_impl = full
 
 
 def bound_generate(model, option: Optional[TorchTtnnOption] = None):

@@ -20,6 +20,7 @@ class CompileResults:
     bucket_refusals: list = field(default_factory=list)  # graphs whose padded results disagreed with torch
     precision: list = field(default_factory=list)       # per searched graph: level chosen, PCC of each tried
     parallel: list = field(default_factory=list)        # per program on a mesh: how it is split, or why not
+    token_choice: list = field(default_factory=list)    # per torch_ttnn.generate call: "device" or why "host"
 
 
 class TorchTtnnOption:

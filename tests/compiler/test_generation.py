@@ -75,16 +75,44 @@ def test_gpt2_tokens_match_eager(gpt2):
 
 
 def test_gpt2_graphs_bounded_regardless_of_max_new_tokens(gpt2):
+    """The fixture's compare() returned logits (2 graphs); plain greedy generation chooses tokens on the device
+    with its own prefill + decode graphs: 2 more per cache bucket, whatever max_new_tokens is."""
     model, ids, option, _ = gpt2
     for n in (4, 16):                                        # 7 + n <= 32: the same cache bucket
         out = torch_ttnn.generate(model, option, ids, max_new_tokens=n, do_sample=False)
         assert out.shape[-1] == 7 + n
-        assert len(option.results.reports) == 2
+        assert len(option.results.reports) == 2 + 2
     out = torch_ttnn.generate(model, option, ids, max_new_tokens=26, do_sample=False)   # 33 > 32: bucket 64
     assert out.shape[-1] == 7 + 26
-    assert len(option.results.reports) == 4                 # one prefill + one decode graph per bucket
+    assert len(option.results.reports) == 2 + 4             # one prefill + one decode graph per bucket
     torch_ttnn.generate(model, option, ids, max_new_tokens=3, do_sample=False)
-    assert len(option.results.reports) == 4                 # transformers keeps the larger cache: reused
+    assert len(option.results.reports) == 2 + 4             # transformers keeps the larger cache: reused
+
+
+def test_gpt2_greedy_tokens_chosen_on_the_device(gpt2):
+    """Greedy search with nobody reading the scores: the argmax runs on the device and a decode step reads back
+    the token id, not the vocabulary-wide logits; the tokens are those of the logits path."""
+    model, ids, option, _ = gpt2
+    kw = dict(max_new_tokens=6, do_sample=False)
+    dev = option.device
+    read = {}
+    for _ in range(2):                                      # the second round: graphs compiled, steady state
+        before = dev.counters.from_device_bytes
+        with_logits = torch_ttnn.generate(model, option, ids, output_logits=True, return_dict_in_generate=True,
+                                          **kw)
+        assert option.results.token_choice[-1].startswith("host: the scores are returned")
+        read["logits"] = dev.counters.from_device_bytes - before
+        before = dev.counters.from_device_bytes
+        out = torch_ttnn.generate(model, option, ids, **kw)
+        assert option.results.token_choice[-1] == "device"
+        read["device"] = dev.counters.from_device_bytes - before
+    assert torch.equal(out, with_logits.sequences)
+    # the logits path reads a row of 1000 fp32 logits per forward (prefill + 5 decode steps); both read the KV
+    # cache back once at the end
+    assert read["logits"] - read["device"] >= 6 * 1000 * 4 * 0.95, read
+    assert any("argmax" in _ttnn_names(option, i) for i in range(len(option.results.graphs)))
+    torch_ttnn.generate(model, option, ids, repetition_penalty=1.3, **kw)
+    assert option.results.token_choice[-1] == "host: logits processors RepetitionPenaltyLogitsProcessor"
 
 
 def test_gpt2_cache_written_back(gpt2):
