@@ -81,6 +81,33 @@ def test_auto_falls_back_to_an_fp32_dst_when_bf16_loses_a_long_reduction(device)
     assert cfg.fp32_dest_acc_en and cfg.math_fidelity == type(cfg.math_fidelity).HiFi4
 
 
+class _Cancelling(torch.nn.Module):
+    """Adds and removes 256 after a product: bf16 keeps one bit of what is left of the product whatever the
+    weights' format or the accumulation, so no level reaches PCC 0.99."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(64, 64, bias=False)
+
+    def forward(self, x):
+        return (self.lin(x) + 256.0) - 256.0
+
+
+def test_auto_keeps_the_cheapest_of_the_most_accurate_levels_when_none_reaches_the_bar(device):
+    torch.manual_seed(0)
+    m = _Cancelling().eval()
+    y, opt, _ = _run(m, torch.randn(32, 64), device)
+    (decision,) = opt.results.precision
+    scores = [p for _, _, p in decision["tried"] if isinstance(p, float)]
+    assert len(scores) == 4 and max(scores) < 0.99
+    best = max(scores)
+    cheapest_best = next(lv for lv, _, p in decision["tried"] if p == best)
+    assert decision["chosen"] == cheapest_best
+    if cheapest_best != "bf16-acc32":
+        assert decision["tried"][-1][2].startswith("kept: the most accurate")
+    assert opt.results.reports[-1].precision == cheapest_best
+
+
 def test_optimize_false_and_explicit_levels(device):
     m = torch.nn.Linear(128, 64).eval()
     x = torch.randn(8, 128)

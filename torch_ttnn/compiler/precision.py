@@ -143,6 +143,18 @@ class PrecisionSearch(BoxedProgram):
             if last or score is None or score >= MIN_PCC:
                 break
             runtime._release_graph_module(lambda g=compiled.gm: g)   # free the rejected program's weights
+        if score is not None and score < MIN_PCC:
+            # no level reached MIN_PCC: keep the cheapest of the most accurate ones (a slower level that does
+            # not improve accuracy is not worth its time), rebuilt if it was released
+            scores = [t[2] for t in self.tried if isinstance(t[2], float)]
+            best = max(scores)
+            first_best = next(j for j, t in enumerate(self.tried) if t[2] == best)
+            best_level = self.tried[first_best][0]
+            if best_level != level:
+                runtime._release_graph_module(lambda g=compiled.gm: g)
+                level = best_level
+                compiled, out = self._run(level, l1, args)
+                self.tried.append((level, "l1" if l1 else "dram", f"kept: the most accurate ({best}), cheapest"))
         self.chosen = compiled
         record_program(self.option, compiled)
         decision = {"graph": len(self.option.results.reports) - 1, "chosen": level,
