@@ -260,6 +260,19 @@ class lazy_state:
         return False
 
 
+class eager_state:
+    """Suspends lazy_state() inside the block: compiled graphs read updated state back at every call (the
+    precision search compares every output of a candidate program with torch's, the updated KV cache included)."""
+
+    def __enter__(self):
+        self.saved, _LAZY[0] = _LAZY[0], 0
+        return self
+
+    def __exit__(self, *exc):
+        _LAZY[0] = self.saved
+        return False
+
+
 def sync_state() -> None:
     """Bring every host copy left behind by lazy_state() up to date now."""
     while _PENDING:

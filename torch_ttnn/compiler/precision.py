@@ -69,13 +69,24 @@ def levels_for(option, kind: str, agm=None, static_inputs=frozenset()) -> tuple:
     return (p,)
 
 
-def _min_pcc(outs, ref) -> float:
+def _pccs(outs, ref) -> list:
+    """PCC of each floating-point output against the reference (None for the other outputs)."""
     from ..metrics import pcc, tensors_of
-    worst = 1.0
-    for o, r in zip(tensors_of(outs), tensors_of(ref)):
-        if o.is_floating_point() and r.is_floating_point() and r.numel() > 0:
-            worst = min(worst, pcc(o.float(), r.float()))
-    return worst
+    return [pcc(o.float(), r.float()) if o.is_floating_point() and r.is_floating_point() and r.numel() > 0
+            else None for o, r in zip(tensors_of(outs), tensors_of(ref))]
+
+
+def _most_accurate(per_level: list) -> int:
+    """Index of the level to keep when none reached MIN_PCC: the best worst-output PCC over the outputs that
+    tell the levels apart (an output whose PCC is the same at every level - a bias or a mask the weights do not
+    touch - says nothing about precision), the cheapest (first) on a tie; the first when nothing differs."""
+    n = len(per_level[0])
+    telling = [j for j in range(n) if per_level[0][j] is not None
+               and len({round(pl[j], 5) for pl in per_level}) > 1]
+    if not telling:
+        return 0
+    scores = [round(min(pl[j] for j in telling), 5) for pl in per_level]
+    return scores.index(max(scores))
 
 
 def placement_for(option, kind: str) -> bool:
@@ -120,12 +131,18 @@ class PrecisionSearch(BoxedProgram):
 
     def _choose(self, args):
         from .. import runtime
-        from .pipeline import record_program
         ref = None
         if any(lv != "bf16" for lv in self.levels):
             with torch.no_grad():                   # the graph in fp32 on the host: the accuracy reference
                 ref = self.reference(args) if self.reference is not None else self.agm(*args)
+        with runtime.eager_state():                # outputs compared as computed, never a lazily kept host copy
+            return self._search(args, ref)
+
+    def _search(self, args, ref):
+        from .. import runtime
+        from .pipeline import record_program
         l1 = self.l1
+        measured = []                               # (level, PCC of each output)
         for i, level in enumerate(self.levels):
             last = i == len(self.levels) - 1
             try:
@@ -138,23 +155,23 @@ class PrecisionSearch(BoxedProgram):
                 self.tried.append((level, "l1", f"refused: {type(e).__name__}"))
                 l1 = False
                 compiled, out = self._run(level, l1, args)
-            score = _min_pcc(out, ref) if ref is not None else None
+            per_output = _pccs(out, ref) if ref is not None else None
+            score = min([p for p in per_output if p is not None], default=1.0) if per_output is not None else None
             self.tried.append((level, "l1" if l1 else "dram", None if score is None else round(score, 5)))
+            if per_output is not None:
+                measured.append((level, per_output))
             if last or score is None or score >= MIN_PCC:
                 break
             runtime._release_graph_module(lambda g=compiled.gm: g)   # free the rejected program's weights
-        if score is not None and score < MIN_PCC:
-            # no level reached MIN_PCC: keep the cheapest of the most accurate ones (a slower level that does
-            # not improve accuracy is not worth its time), rebuilt if it was released
-            scores = [t[2] for t in self.tried if isinstance(t[2], float)]
-            best = max(scores)
-            first_best = next(j for j, t in enumerate(self.tried) if t[2] == best)
-            best_level = self.tried[first_best][0]
+        if score is not None and score < MIN_PCC and len(measured) > 1:
+            # no level reached MIN_PCC: keep the most accurate one, the cheapest on a tie (a slower level that
+            # does not improve accuracy is not worth its time); rebuilt, as it was released
+            best_level = measured[_most_accurate([pl for _, pl in measured])][0]
             if best_level != level:
                 runtime._release_graph_module(lambda g=compiled.gm: g)
                 level = best_level
                 compiled, out = self._run(level, l1, args)
-                self.tried.append((level, "l1" if l1 else "dram", f"kept: the most accurate ({best}), cheapest"))
+                self.tried.append((level, "l1" if l1 else "dram", "kept: the most accurate, cheapest"))
         self.chosen = compiled
         record_program(self.option, compiled)
         decision = {"graph": len(self.option.results.reports) - 1, "chosen": level,
