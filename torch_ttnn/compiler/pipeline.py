@@ -19,6 +19,7 @@ from .passes.layout import ChannelsLastLayout
 from .passes.lower import LowerToTTNN
 from .passes.training import TrainingPrecision
 from .passes.upsample import RecognizeUpsample
+from .passes.unit_rows import FoldUnitRows
 from .passes.views import CanonicalViews, SinkPermutes
 from .program import BoxedProgram
 from .report import GraphReport
@@ -33,7 +34,7 @@ def build_passes(option, ttnn, report: GraphReport, static_inputs, device) -> li
         if report.kind == "inference":
             passes += [FoldConvBatchNorm(static_inputs)]
         passes += fusion.aten_fusions(option)
-        passes += [CanonicalViews(), SinkPermutes(), CanonicalViews()]
+        passes += [CanonicalViews(), SinkPermutes(), FoldUnitRows(), CanonicalViews()]
     if option.load_params_once:
         passes += [ConstantFolding(static_inputs, report, contents=option.param_check == "contents")]
     from .passes.int_range import IntOverflowGuard
