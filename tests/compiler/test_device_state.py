@@ -81,9 +81,11 @@ def test_two_graphs_share_the_device_copy_in_lazy_mode(tdev):
     k4 = torch.randn(1, 2, 4, 32)
     with torch.no_grad(), torch_ttnn.runtime.lazy_state():
         torch.testing.assert_close(pre(cache, k4), _prefill(ref, k4), rtol=0.02, atol=0.1)
-        assert torch.equal(cache, torch.zeros_like(cache))        # behind, as promised
         for t in range(4, 8):
             k = torch.randn(1, 2, 1, 32)
             torch.testing.assert_close(step(cache, k, torch.tensor([t])), _step(ref, k, torch.tensor([t])),
                                        rtol=0.02, atol=0.15)
+        # a graph's first call (the precision search) reads its results back; the later steps leave the host
+        # copy behind, as promised
+        assert not cache[:, :, 5:8].any() and ref[:, :, 5:8].any()
     torch.testing.assert_close(cache, ref, rtol=0.01, atol=0.01)
