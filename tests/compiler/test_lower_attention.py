@@ -128,3 +128,18 @@ def test_fully_masked_query_row_gives_zero(device, head_dim, kind):
     assert torch.isfinite(out).all()
     assert not out[:, :, 3].any()                                  # aten returns 0 for such a row
     torch.testing.assert_close(out, ref, atol=0.06, rtol=0.05)
+
+
+@pytest.mark.parametrize("norm_first,activation", [(False, "relu"), (True, "gelu")])
+def test_transformer_encoder_layer_fast_path_runs_on_the_device(device, norm_first, activation):
+    """nn.TransformerEncoderLayer in eval mode takes PyTorch's fused fast path (_transformer_encoder_layer_fwd),
+    which is decomposed into projections, SDPA, norms and the feed-forward block: nothing stays on the host,
+    with and without a key padding mask."""
+    torch.manual_seed(0)
+    layer = torch.nn.TransformerEncoderLayer(64, 4, 128, batch_first=True, norm_first=norm_first,
+                                             activation=activation).eval()
+    x = torch.randn(2, 8, 64)
+    check_lowered(layer, (x,), device=device, expect=("linear", "layer_norm"))
+    pad = torch.zeros(2, 8, dtype=torch.bool)
+    pad[1, 6:] = True
+    check_lowered(lambda x, m: layer(x, src_key_padding_mask=m)[:, :6], (x, pad), device=device)

@@ -84,8 +84,56 @@ KEEP = {
 }
 
 
+def _transformer_encoder_layer_fwd(src, embed_dim, num_heads, qkv_weight, qkv_bias, proj_weight, proj_bias,
+                                   use_gelu, norm_first, eps, norm_weight_1, norm_bias_1, norm_weight_2,
+                                   norm_bias_2, ffn_weight_1, ffn_bias_1, ffn_weight_2, ffn_bias_2, mask=None,
+                                   mask_type=None):
+    """nn.TransformerEncoderLayer's inference fast path (batch-first src [B, S, E]) as the ops it is made of:
+    fused q/k/v projection, scaled dot-product attention over the heads, output projection, residuals, layer
+    norms (before or after each block) and the feed-forward block. `mask` follows merge_masks: [S, S]
+    (mask_type 0), a key padding mask [B, S] (1) or [B, H, S, S] (2); True / -inf mark what is masked."""
+    F = torch.nn.functional
+    b, s, e = src.shape
+    hd = embed_dim // num_heads
+    attn_mask = None
+    if mask is not None:
+        m = mask
+        if mask_type == 1:
+            m = m.reshape(b, 1, 1, s)
+        attn_mask = ~m if m.dtype == torch.bool else m
+
+    def attention(x):
+        q, k, v = F.linear(x, qkv_weight, qkv_bias).split(embed_dim, dim=-1)
+        q, k, v = (t.reshape(b, s, num_heads, hd).transpose(1, 2) for t in (q, k, v))
+        o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        return F.linear(o.transpose(1, 2).reshape(b, s, embed_dim), proj_weight, proj_bias)
+
+    def feed_forward(x):
+        h = F.linear(x, ffn_weight_1, ffn_bias_1)
+        return F.linear(F.gelu(h) if use_gelu else F.relu(h), ffn_weight_2, ffn_bias_2)
+
+    def norm1(x):
+        return F.layer_norm(x, (embed_dim,), norm_weight_1, norm_bias_1, eps)
+
+    def norm2(x):
+        return F.layer_norm(x, (embed_dim,), norm_weight_2, norm_bias_2, eps)
+
+    if norm_first:
+        x = src + attention(norm1(src))
+        return x + feed_forward(norm2(x))
+    x = norm1(src + attention(src))
+    return norm2(x + feed_forward(x))
+
+
+# Decomposed by us: fused ops PyTorch runs on its inference fast paths, with no core-aten decomposition.
+EXTRA = {
+    aten._transformer_encoder_layer_fwd.default: _transformer_encoder_layer_fwd,
+}
+
+
 def decomposition_table() -> dict:
     table = dict(core_aten_decompositions())
     for op in KEEP:
         table.pop(op, None)
+    table.update(EXTRA)
     return table
