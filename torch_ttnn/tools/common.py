@@ -118,14 +118,8 @@ def torch_element_bytes(dtype) -> float:
 
 def padded_tile_shape(shape) -> list:
     """The shape a TILE layout tensor occupies: the last two dimensions padded to multiples of 32."""
-    s = [int(d) for d in shape]
-    if len(s) == 0:
-        s = [1]
-    if len(s) == 1:
-        s = [1] + s
-    s[-1] = -(-s[-1] // 32) * 32
-    s[-2] = -(-s[-2] // 32) * 32
-    return s
+    from ..compiler.tiles import padded_shape
+    return padded_shape(shape)
 
 
 def numel(shape) -> int:

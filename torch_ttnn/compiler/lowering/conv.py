@@ -20,10 +20,10 @@ import torch
 from ..context import In
 from ..meta import Req, tt_meta
 from ..registry import COMMON, float_inputs, lower
+from ..tiles import is_free_view
 
 aten = torch.ops.aten
 
-TILE = 32
 
 
 # --------------------------------------------------------------------------------------------------
@@ -48,24 +48,13 @@ def float_act(ctx, x, layout=None, dtype=None) -> In:
     return In(x, Req(layout if layout is not None else m.layout, dt))
 
 
-def _is_free_view(old, new, tile: bool) -> bool:
-    old, new = tuple(old), tuple(new)
-    if old == new:
-        return True
-    oh, ow = (old[-2] if len(old) >= 2 else 1), old[-1]
-    nh, nw = (new[-2] if len(new) >= 2 else 1), new[-1]
-    if ow != nw:
-        return False
-    return (not tile) or oh == nh or (oh % TILE == 0 and nh % TILE == 0)
-
-
 def reshape(ctx, x, shape, tdt, *, final=False, operand=None):
     """Device value x reshaped to `shape`: ttnn.view when free, else ttnn.reshape. `final`: the node stands
     for the aten result."""
     shape = [int(s) for s in shape]
     m = tt_meta(x)
     layout = operand.req.layout if operand is not None else (m.layout if m is not None else ctx.ttnn.TILE_LAYOUT)
-    name = "view" if m is not None and _is_free_view(ctx.shape(x), shape, layout == ctx.ttnn.TILE_LAYOUT) \
+    name = "view" if m is not None and is_free_view(ctx.shape(x), shape, layout == ctx.ttnn.TILE_LAYOUT) \
         else "reshape"
     return ctx.call(name, operand if operand is not None else ctx.keep(x), shape,
                     out_val=None if final else meta_val(shape, tdt))

@@ -15,11 +15,11 @@ import torch
 from ..context import In
 from ..meta import Req, tt_meta
 from ..registry import COMMON, lower, no_complex, nonempty_result, static_shapes, unsupported
+from ..tiles import is_free_view
 
 aten = torch.ops.aten
 
 DM = COMMON
-TILE = 32
 
 
 # --------------------------------------------------------------------------------------------------
@@ -48,21 +48,6 @@ def dtype_of(ctx, x):
     return m.dtype if m is not None else ctx.dtype_for(x)
 
 
-def _hw(shape) -> tuple:
-    shape = tuple(shape)
-    return (shape[-2] if len(shape) >= 2 else 1), (shape[-1] if shape else 1)
-
-
-def is_free_view(old, new, tile: bool) -> bool:
-    """ttnn.view's condition: the last dim is unchanged and, in TILE, the second-to-last too or both are
-    multiples of 32 (the tiles stay the same)."""
-    old, new = tuple(old), tuple(new)
-    if old == new:
-        return True
-    (oh, ow), (nh, nw) = _hw(old), _hw(new)
-    if ow != nw:
-        return False
-    return (not tile) or oh == nh or (oh % TILE == 0 and nh % TILE == 0)
 
 
 def reshape_to(ctx, x, shape, *, dtype=None, val=None):

@@ -17,6 +17,7 @@ import math
 import torch
 
 from ..registry import COMMON, float_inputs, lower, rank_at_most, unsupported
+from ..tiles import round_up
 from .matmul import fake
 
 aten = torch.ops.aten
@@ -345,8 +346,7 @@ unsupported("histograms have no TT-NN op", aten.histc)
 
 def _index_dtype(ctx, x, dim):
     """topk/sort index dtype: UINT16 unless the padded dim exceeds 65536 or the input is FLOAT32."""
-    size = ctx.shape(x)[dim]
-    padded = -(-size // 32) * 32
+    padded = round_up(ctx.shape(x)[dim])
     if padded > 65536 or ctx.dtype_for(x) == ctx.ttnn.float32:
         return ctx.ttnn.uint32
     return ctx.ttnn.uint16

@@ -14,6 +14,7 @@ import torch.fx
 
 from ... import runtime
 from ..meta import Req, TTMeta, tt_meta
+from .. import tiles
 from ..report import GraphReport
 from .base import Pass, PassResult, get_attr
 
@@ -189,10 +190,8 @@ class DataMovement(Pass):
             return False
         if m.dtype not in (self.ttnn.bfloat16, self.ttnn.float32, self.ttnn.int32, self.ttnn.uint32):
             return False
-        shape = tuple(v.shape) or (1,)
-        h = shape[-2] if len(shape) >= 2 else 1
-        padded = (-(-h // 32) * 32) * (-(-shape[-1] // 32) * 32)
-        return padded >= 4 * h * shape[-1] and v.numel() >= 64
+        h, w = tiles.hw(v.shape)
+        return tiles.round_up(h) * tiles.round_up(w) >= 4 * h * w and v.numel() >= 64
 
     def _to_host(self, producer):
         if not isinstance(producer, torch.fx.Node) or tt_meta(producer) is None:

@@ -12,6 +12,7 @@ import torch
 import torch.fx
 
 from ..meta import tt_meta
+from ..tiles import is_free_view
 from .base import Pass, PassResult
 
 _VIEW_OPS = ("reshape", "view", "squeeze", "unsqueeze")
@@ -101,13 +102,7 @@ class Deallocate(Pass):
         a, b = src.meta.get("val"), n.meta.get("val")
         if m is None or not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
             return False
-        old, new = tuple(a.shape), tuple(b.shape)
-        if old == new:
-            return True
-        (oh, ow), (nh, nw) = [((s[-2] if len(s) >= 2 else 1), (s[-1] if s else 1)) for s in (old, new)]
-        if ow != nw:
-            return False
-        return m.layout != self.ttnn.TILE_LAYOUT or oh == nh or (oh % 32 == 0 and nh % 32 == 0)
+        return is_free_view(a.shape, b.shape, m.layout == self.ttnn.TILE_LAYOUT)
 
     @staticmethod
     def _keep(n: torch.fx.Node) -> bool:

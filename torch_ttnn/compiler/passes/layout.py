@@ -24,6 +24,7 @@ import torch
 import torch.fx
 
 from ..meta import Req, TTMeta, tt_meta
+from ..tiles import is_free_view
 from .base import Pass, PassResult
 
 _MOVES = ("permute", "reshape", "view")
@@ -208,15 +209,7 @@ class ChannelsLastLayout(Pass):
         return new
 
     def _free_view(self, src, shape) -> bool:
-        m = tt_meta(src)
-        old, new = _shape(src), tuple(shape)
-        if old == new:
-            return True
-        if not old or not new or old[-1] != new[-1]:     # to or from a rank-0 tensor: tiles change
-            return False
-        oh = old[-2] if len(old) >= 2 else 1
-        nh = new[-2] if len(new) >= 2 else 1
-        return m.layout != self.ttnn.TILE_LAYOUT or oh == nh or (oh % 32 == 0 and nh % 32 == 0)
+        return is_free_view(_shape(src), shape, tt_meta(src).layout == self.ttnn.TILE_LAYOUT, scalars=False)
 
     @staticmethod
     def _copy_meta(new, like):

@@ -13,7 +13,6 @@ import torch.fx
 
 from .. import registry
 from ..context import LoweringContext, Unsupported
-from ..meta import is_tt
 from ..report import GraphReport
 from .base import Pass, PassResult, get_attr
 

@@ -13,7 +13,7 @@ import operator
 import torch
 import torch.fx
 
-from .base import Pass, PassResult, get_attr
+from .base import Pass, PassResult
 
 
 _RANDOM = ("rand", "bernoulli", "dropout", "uniform", "normal")   # a fresh draw every call: never cached

@@ -20,6 +20,7 @@ import operator
 import torch
 import torch.fx
 
+from ..tiles import padded_volume
 from .base import Pass, PassResult
 
 aten = torch.ops.aten
@@ -242,14 +243,6 @@ _ROWWISE_UNARY = {
 _ROWWISE_BINARY = {aten.add.Tensor, aten.sub.Tensor, aten.mul.Tensor, aten.div.Tensor}
 
 
-def _padded_volume(shape) -> int:
-    shape = list(shape) or [1]
-    if len(shape) == 1:
-        shape = [1] + shape
-    lead = math.prod(shape[:-2])
-    return lead * (-(-shape[-2] // 32) * 32) * (-(-shape[-1] // 32) * 32)
-
-
 def _row_operand(v, last: int) -> bool:
     """A second operand that is the same for every row: a scalar, or a tensor broadcast on all but the last
     dim (a bias)."""
@@ -283,7 +276,7 @@ class SinkPermutes(Pass):
                 if not (_static_shape(xv) and _static_shape(pv)) or len(p.users) != 1:
                     continue
                 n = len(perm)
-                if perm[-1] % n != n - 1 or _padded_volume(pv.shape) <= _padded_volume(xv.shape):
+                if perm[-1] % n != n - 1 or padded_volume(pv.shape) <= padded_volume(xv.shape):
                     continue
                 (u,) = p.users
                 last = pv.shape[-1]
