@@ -43,5 +43,16 @@ def val(node):
     return node.meta.get("val") if isinstance(node, torch.fx.Node) else node
 
 
+def node_val(node):
+    """The aten value of a node; None for anything that is not a node (a constant argument)."""
+    return node.meta.get("val") if isinstance(node, torch.fx.Node) else None
+
+
+def meta_value(shape, dtype=torch.float32) -> torch.Tensor:
+    """A value carrying only a shape and a dtype (a meta tensor): the aten value of an intermediate node a
+    rule or a pass creates."""
+    return torch.empty(tuple(int(s) for s in shape), dtype=dtype, device="meta")
+
+
 def is_tensor_node(node) -> bool:
     return isinstance(node, torch.fx.Node) and isinstance(val(node), torch.Tensor)

@@ -21,8 +21,9 @@ import math
 
 import torch
 
+from ..meta import meta_value
 from ..registry import COMMON, float_inputs, lower, rank_at_most
-from .matmul import fake, finish, zero_k_padding
+from .matmul import finish, zero_k_padding
 from .normalization import scale_mask_softmax_supported, softmax_call, used_outputs
 from .reduction import reduce_call, reshape
 
@@ -44,20 +45,20 @@ def _mm(ctx, a, b, out_shape, *, ta=False, tb=False):
         kw["transpose_a"] = True
     if tb:
         kw["transpose_b"] = True
-    return ctx.call("matmul", ctx.tile(a, _fdt(ctx)), ctx.tile(b, _fdt(ctx)), out_val=fake(out_shape), **kw)
+    return ctx.call("matmul", ctx.tile(a, _fdt(ctx)), ctx.tile(b, _fdt(ctx)), out_val=meta_value(out_shape), **kw)
 
 
 def _ew(ctx, name, a, b, out_shape=None):
     bb = ctx.tile(b, _fdt(ctx)) if isinstance(b, torch.fx.Node) else b
-    return ctx.call(name, ctx.tile(a, _fdt(ctx)), bb, out_val=fake(out_shape or ctx.shape(a)))
+    return ctx.call(name, ctx.tile(a, _fdt(ctx)), bb, out_val=meta_value(out_shape or ctx.shape(a)))
 
 
 def _causal_mask(ctx, sq, sk):
     """[sq, sk] additive mask: -inf where key > query (aten's top-left aligned causal mask)."""
     dt = _fdt(ctx)
     full = ctx.call("full", [sq, sk], float("-inf"), dtype=dt, layout=ctx.ttnn.TILE_LAYOUT, device=ctx.device,
-                    out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=dt, out_val=fake([sq, sk]))
-    return ctx.call("triu", ctx.tile(full, dt), diagonal=1, out_val=fake([sq, sk]))
+                    out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=dt, out_val=meta_value([sq, sk]))
+    return ctx.call("triu", ctx.tile(full, dt), diagonal=1, out_val=meta_value([sq, sk]))
 
 
 def _check_common(ctx, q, k, v, dropout_p, mask):
@@ -101,23 +102,23 @@ def _math_forward(ctx, q, k, v, mask, is_causal, scale, need_lse, lse_shape):
             args = [float(scale)]
             if mask is not None:
                 args.append(ctx.tile(mask, ctx.ttnn.bfloat16))
-            p = softmax_call(ctx, "scale_mask_softmax", s, *args, dtype=dt, out_val=fake(shape))
+            p = softmax_call(ctx, "scale_mask_softmax", s, *args, dtype=dt, out_val=meta_value(shape))
         else:
             x = _logits(ctx, q, k, scale, mask, is_causal)
-            p = softmax_call(ctx, "softmax", x, -1, dtype=dt, out_val=fake(shape))
+            p = softmax_call(ctx, "softmax", x, -1, dtype=dt, out_val=meta_value(shape))
         out = _mm(ctx, p, v, [b, h, sq, dv])
         if valid is not None:   # a query row that may attend to nothing gives 0, as aten's kernel does
             out = _ew(ctx, "multiply", out, valid, [b, h, sq, dv])
         return out, None
     x = _logits(ctx, q, k, scale, mask, is_causal)
     kshape = [b, h, sq, 1]
-    m = reduce_call(ctx, "max", x, [3], True, dt, out_val=fake(kshape))
-    e = ctx.call("exp", ctx.tile(_ew(ctx, "subtract", x, m, shape), dt), out_val=fake(shape))
-    ssum = reduce_call(ctx, "sum", e, [3], True, dt, out_val=fake(kshape))
+    m = reduce_call(ctx, "max", x, [3], True, dt, out_val=meta_value(kshape))
+    e = ctx.call("exp", ctx.tile(_ew(ctx, "subtract", x, m, shape), dt), out_val=meta_value(shape))
+    ssum = reduce_call(ctx, "sum", e, [3], True, dt, out_val=meta_value(kshape))
     p = _ew(ctx, "divide", e, ssum, shape)
     out = _mm(ctx, p, v, [b, h, sq, dv])
-    lse = ctx.call("add", ctx.tile(ctx.call("log", ctx.tile(ssum, dt), out_val=fake(kshape)), dt), ctx.tile(m, dt),
-                   out_val=fake(kshape))
+    lse = ctx.call("add", ctx.tile(ctx.call("log", ctx.tile(ssum, dt), out_val=meta_value(kshape)), dt), ctx.tile(m, dt),
+                   out_val=meta_value(kshape))
     return out, reshape(ctx, lse, lse_shape)
 
 
@@ -130,10 +131,10 @@ def _finite_mask(ctx, mask):
     uniform instead of NaN/inf; the factor then zeroes that row's output, which is what aten returns."""
     dt = _fdt(ctx)
     ms = list(ctx.shape(mask))
-    clamped = ctx.call("maximum", ctx.tile(mask, dt), MASKED, out_val=fake(ms))
+    clamped = ctx.call("maximum", ctx.tile(mask, dt), MASKED, out_val=meta_value(ms))
     row = ms[:-1] + [1]
-    best = reduce_call(ctx, "max", clamped, [len(ms) - 1], True, dt, out_val=fake(row))
-    valid = ctx.call("gt", ctx.tile(best, dt), MASKED, out_val=fake(row))
+    best = reduce_call(ctx, "max", clamped, [len(ms) - 1], True, dt, out_val=meta_value(row))
+    valid = ctx.call("gt", ctx.tile(best, dt), MASKED, out_val=meta_value(row))
     return clamped, valid
 
 
@@ -151,7 +152,7 @@ def _mask4(ctx, mask, b, h, sq, sk):
     if ms4[2] != sq or ms4[3] != sk:
         reps = [1, 1, sq if ms4[2] != sq else 1, sk if ms4[3] != sk else 1]
         m = ctx.call("repeat", ctx.tile(m, ctx.ttnn.bfloat16), reps,
-                     out_val=fake([ms4[0], ms4[1], sq, sk]))
+                     out_val=meta_value([ms4[0], ms4[1], sq, sk]))
     return m
 
 
@@ -173,7 +174,7 @@ def sdpa(ctx, q, k, v, mask, dropout_p, is_causal, scale, need_lse=False, lse_sh
             if m4 is not None:
                 kwargs["attn_mask"] = ctx.tile(m4, bf16)
             out = ctx.call("transformer.scaled_dot_product_attention", ctx.tile(q, bf16), ctx.tile(k, bf16),
-                           ctx.tile(v, bf16), out_val=fake([b, nqh, sq, dh]), **kwargs)
+                           ctx.tile(v, bf16), out_val=meta_value([b, nqh, sq, dh]), **kwargs)
             return out, None
     return _math_forward(ctx, q, k, v, mask, is_causal, scale, need_lse, lse_shape)
 
@@ -218,14 +219,14 @@ def flash_attention_for_cpu_backward(ctx, grad_out, query, key, value, out, logs
     used = used_outputs(ctx)
     x = _logits(ctx, query, key, scale, attn_mask, is_causal)
     lse4 = reshape(ctx, logsumexp, [b, h, sq, 1])
-    p = ctx.call("exp", ctx.tile(_ew(ctx, "subtract", x, lse4, shape), dt), out_val=fake(shape))
+    p = ctx.call("exp", ctx.tile(_ew(ctx, "subtract", x, lse4, shape), dt), out_val=meta_value(shape))
     gq = gk = gv = None
     if 2 in used:
         gv = _mm(ctx, p, grad_out, [b, h, sk, dv], ta=True)
     if 0 in used or 1 in used:
         dp = _mm(ctx, grad_out, value, shape, tb=True)
         prod = _ew(ctx, "multiply", grad_out, out, [b, h, sq, dv])
-        d = reduce_call(ctx, "sum", prod, [3], True, dt, out_val=fake([b, h, sq, 1]))
+        d = reduce_call(ctx, "sum", prod, [3], True, dt, out_val=meta_value([b, h, sq, 1]))
         ds = _ew(ctx, "multiply", p, _ew(ctx, "subtract", dp, d, shape), shape)
         if 0 in used:
             gq = _ew(ctx, "multiply", _mm(ctx, ds, key, [b, h, sq, dh]), scale, [b, h, sq, dh])

@@ -36,11 +36,11 @@ import math
 import torch
 
 from ..context import In
-from ..meta import Req
+from ..meta import Req, meta_value
 from ..registry import COMMON, float_inputs, lower, rank_at_most
 from .conv import channels_first, channels_last, float_act, host_reshape
 from .creation import full_node
-from .matmul import fake, finish, zero_k_padding
+from .matmul import finish, zero_k_padding
 from .normalization import used_outputs
 from .reduction import reduce_call, reshape
 
@@ -64,7 +64,7 @@ def _ew(ctx, name, a, b=None, shape=None, **kwargs):
     args = [ctx.tile(a, dt)]
     if b is not None:
         args.append(ctx.tile(b, dt) if isinstance(b, torch.fx.Node) else b)
-    return ctx.call(name, *args, out_val=fake(shape if shape is not None else ctx.shape(a)), **kwargs)
+    return ctx.call(name, *args, out_val=meta_value(shape if shape is not None else ctx.shape(a)), **kwargs)
 
 
 def _as_shape(ctx, x, shape):
@@ -127,13 +127,13 @@ def _class_mask(ctx, target, n, c, weight, ignore_index):
     i32 = ttnn.int32
     t = _as_shape(ctx, target, [n, 1])
     cls = ctx.call("arange", 0, c, 1, dtype=i32, device=ctx.device, layout=ttnn.TILE_LAYOUT,
-                   out_layout=ttnn.TILE_LAYOUT, out_dtype=i32, out_val=fake([c], torch.int32))
+                   out_layout=ttnn.TILE_LAYOUT, out_dtype=i32, out_val=meta_value([c], torch.int32))
     cls = reshape(ctx, cls, [1, c])
     dt = _fdt(ctx)
     mask = ctx.call("eq", ctx.tile(t, i32), ctx.tile(cls, i32), dtype=dt, out_dtype=dt,
-                    out_val=fake([n, c]))
+                    out_val=meta_value([n, c]))
     if 0 <= int(ignore_index) < c:   # else no class matches ignore_index: its rows are already zero
-        keep = ctx.call("ne", ctx.tile(t, i32), int(ignore_index), dtype=dt, out_dtype=dt, out_val=fake([n, 1]))
+        keep = ctx.call("ne", ctx.tile(t, i32), int(ignore_index), dtype=dt, out_dtype=dt, out_val=meta_value([n, 1]))
         mask = _ew(ctx, "multiply", mask, keep)
     if weight is not None:
         mask = _ew(ctx, "multiply", mask, reshape(ctx, weight, [1, c]))
@@ -160,12 +160,12 @@ def nll_loss_forward(ctx, x, target, weight, reduction, ignore_index):
     picked = _ew(ctx, "multiply", x2, mask)
     dt = _fdt(ctx)
     if reduction == 0:   # none: [N] (or [] for an unbatched input)
-        per = reduce_call(ctx, "sum", picked, [1], False, dt, out_val=fake([n]))
+        per = reduce_call(ctx, "sum", picked, [1], False, dt, out_val=meta_value([n]))
         loss = _as_shape(ctx, _ew(ctx, "neg", per), out_val.shape)
         total = full_node(ctx, [], 0, tw_val.dtype) if 1 in used_outputs(ctx) else None
         return finish(ctx, (loss, total))
-    s = reduce_call(ctx, "sum", picked, [0, 1], True, dt, out_val=fake([1, 1]))
-    tw = reduce_call(ctx, "sum", mask, [0, 1], True, dt, out_val=fake([1, 1]))
+    s = reduce_call(ctx, "sum", picked, [0, 1], True, dt, out_val=meta_value([1, 1]))
+    tw = reduce_call(ctx, "sum", mask, [0, 1], True, dt, out_val=meta_value([1, 1]))
     if reduction == 1:   # mean: -sum / total_weight
         loss = _ew(ctx, "divide", _ew(ctx, "neg", s), tw)
     else:
@@ -232,22 +232,22 @@ def _im2col(ctx, src_nhwc, kernel, stride, padding, dilation, out_hw, tdt):
     x = src_nhwc
     if ph or pw:
         x = ctx.call("pad", float_act(ctx, x, ctx.ttnn.ROW_MAJOR_LAYOUT), [(0, 0), (ph, ph), (pw, pw), (0, 0)], 0.0,
-                     out_val=fake([n, h + 2 * ph, w + 2 * pw, c], tdt))
+                     out_val=meta_value([n, h + 2 * ph, w + 2 * pw, c], tdt))
     pieces = []
     for i in range(kh):
         for j in range(kw):
             starts = [0, i * dh, j * dw, 0]
             ends = [n, i * dh + (oh - 1) * sh + 1, j * dw + (ow - 1) * sw + 1, c]
             pieces.append(ctx.call("slice", float_act(ctx, x, ctx.ttnn.ROW_MAJOR_LAYOUT), starts, ends, [1, sh, sw, 1],
-                                   out_val=fake([n, oh, ow, c], tdt)))
+                                   out_val=meta_value([n, oh, ow, c], tdt)))
     rm = Req(ctx.ttnn.ROW_MAJOR_LAYOUT, _fdt(ctx))
     cols = pieces[0] if len(pieces) == 1 else ctx.call("concat", [In(p, rm) for p in pieces], 3,
-                                                       out_val=fake([n, oh, ow, kh * kw * c], tdt))
-    return ctx.call("reshape", In(cols, rm), [n * oh * ow, kh * kw * c], out_val=fake([n * oh * ow, kh * kw * c], tdt))
+                                                       out_val=meta_value([n, oh, ow, kh * kw * c], tdt))
+    return ctx.call("reshape", In(cols, rm), [n * oh * ow, kh * kw * c], out_val=meta_value([n * oh * ow, kh * kw * c], tdt))
 
 
 def _rm_reshape(ctx, x, shape, tdt):
-    return ctx.call("reshape", ctx.rm(x, _fdt(ctx)), [int(v) for v in shape], out_val=fake(shape, tdt))
+    return ctx.call("reshape", ctx.rm(x, _fdt(ctx)), [int(v) for v in shape], out_val=meta_value(shape, tdt))
 
 
 def _to_oihw(ctx, flat, co, kh, kw, ci, tdt):
@@ -256,7 +256,7 @@ def _to_oihw(ctx, flat, co, kh, kw, ci, tdt):
     if kh == kw == 1:
         return _rm_reshape(ctx, flat, [co, ci, 1, 1], tdt)
     dw = _rm_reshape(ctx, flat, [co, kh, kw, ci], tdt)
-    return ctx.call("permute", ctx.rm(dw, _fdt(ctx)), [0, 3, 1, 2], out_val=fake([co, ci, kh, kw], tdt))
+    return ctx.call("permute", ctx.rm(dw, _fdt(ctx)), [0, 3, 1, 2], out_val=meta_value([co, ci, kh, kw], tdt))
 
 
 def _weight_grad(ctx, src, lhs, kernel, stride, padding, dilation, groups, tdt):
@@ -272,28 +272,28 @@ def _weight_grad(ctx, src, lhs, kernel, stride, padding, dilation, groups, tdt):
     dt = _fdt(ctx)
     if groups == 1:
         cols = _im2col(ctx, src_n, kernel, stride, padding, dilation, (oh, ow), tdt)
-        g = ctx.call("reshape", ctx.tile(lhs_n, dt), [m, co], out_val=fake([m, co], tdt))
+        g = ctx.call("reshape", ctx.tile(lhs_n, dt), [m, co], out_val=meta_value([m, co], tdt))
         a, b = zero_k_padding(ctx, g, cols, m)
         dw = ctx.call("matmul", ctx.tile(a, dt), ctx.tile(b, dt), transpose_a=True,
-                      out_val=fake([co, kh * kw * ci], tdt))
+                      out_val=meta_value([co, kh * kw * ci], tdt))
         return _to_oihw(ctx, dw, co, kh, kw, ci, tdt)
     if ci // groups > 1 or co // groups > 1:
         # grouped: the columns of all channels once, then one matmul per group
         cig, cog = ci // groups, co // groups
         cols = _im2col(ctx, src_n, kernel, stride, padding, dilation, (oh, ow), tdt)
         cols = reshape(ctx, cols, [m, kh * kw, ci])
-        g = ctx.call("reshape", ctx.tile(lhs_n, dt), [m, co], out_val=fake([m, co], tdt))
+        g = ctx.call("reshape", ctx.tile(lhs_n, dt), [m, co], out_val=meta_value([m, co], tdt))
         parts = []
         for k in range(groups):
             ck = ctx.call("slice", ctx.tile(cols, dt), [0, 0, k * cig], [m, kh * kw, (k + 1) * cig], [1, 1, 1],
-                          out_val=fake([m, kh * kw, cig], tdt))
+                          out_val=meta_value([m, kh * kw, cig], tdt))
             ck = reshape(ctx, ck, [m, kh * kw * cig])
             gk = ctx.call("slice", ctx.tile(g, dt), [0, k * cog], [m, (k + 1) * cog], [1, 1],
-                          out_val=fake([m, cog], tdt))
+                          out_val=meta_value([m, cog], tdt))
             a, b = zero_k_padding(ctx, gk, ck, m)
             parts.append(ctx.call("matmul", ctx.tile(a, dt), ctx.tile(b, dt), transpose_a=True,
-                                  out_val=fake([cog, kh * kw * cig], tdt)))
-        dw = ctx.call("concat", [ctx.tile(p, dt) for p in parts], 0, out_val=fake([co, kh * kw * cig], tdt))
+                                  out_val=meta_value([cog, kh * kw * cig], tdt)))
+        dw = ctx.call("concat", [ctx.tile(p, dt) for p in parts], 0, out_val=meta_value([co, kh * kw * cig], tdt))
         return _to_oihw(ctx, dw, co, kh, kw, cig, tdt)
     if groups == ci == co:
         # depthwise: one product + sum over (n, oh, ow) per kernel offset
@@ -301,8 +301,8 @@ def _weight_grad(ctx, src, lhs, kernel, stride, padding, dilation, groups, tdt):
         cols = reshape(ctx, cols, [m, kh * kw, ci])
         g = reshape(ctx, lhs_n, [m, 1, co])
         prod = _ew(ctx, "multiply", cols, g, shape=[m, kh * kw, ci])
-        s = reduce_call(ctx, "sum", prod, [0], False, dt, out_val=fake([kh * kw, ci], tdt))
-        dw = ctx.call("permute", ctx.tile(s, dt), [1, 0], out_val=fake([ci, kh * kw], tdt))
+        s = reduce_call(ctx, "sum", prod, [0], False, dt, out_val=meta_value([kh * kw, ci], tdt))
+        dw = ctx.call("permute", ctx.tile(s, dt), [1, 0], out_val=meta_value([ci, kh * kw], tdt))
         return _rm_reshape(ctx, dw, [ci, 1, kh, kw], tdt)
     ctx.unsupported(f"weight gradient of a grouped convolution with groups={groups}, {ci} input and {co} output "
                     f"channels")
@@ -354,11 +354,11 @@ def convolution_backward(ctx, grad_output, x, weight, bias_sizes, stride, paddin
                 ctx.unsupported("input gradient needs an output_padding ttnn.conv_transpose2d refuses")
             y = ctx.call("conv_transpose2d", input_tensor=act, weight_tensor=ctx.host_tt(w4, wdt), in_channels=cout,
                          out_channels=cin, input_height=oh, input_width=ow, output_padding=[oph, opw], **common,
-                         out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=act.req.dtype, out_val=fake(flat, tdt))
+                         out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=act.req.dtype, out_val=meta_value(flat, tdt))
         else:
             y = ctx.call("conv2d", input_tensor=act, weight_tensor=ctx.host_tt(w4, wdt), in_channels=cout,
                          out_channels=cin, input_height=oh, input_width=ow, **common,
-                         out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=act.req.dtype, out_val=fake(flat, tdt))
+                         out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=act.req.dtype, out_val=meta_value(flat, tdt))
         gi = channels_first(ctx, y, [n, h, w, cin], tdt, out_shape=list(gi_val.shape), final=False)
 
     if want[1]:
@@ -404,7 +404,7 @@ def max_pool2d_with_indices_backward(ctx, grad, x, kernel_size, stride, padding,
     idx = reshape(ctx, indices, [rows, oh * ow])
     zeros = full_node(ctx, [rows, h * w], 0, ctx.torch_dtype(x))
     y = ctx.call("scatter_add", In(zeros, Req(rm, dt)), 1, In(idx, Req(rm, ctx.ttnn.int32)), In(g, Req(rm, dt)),
-                 out_val=fake([rows, h * w]), out_layout=rm, out_dtype=dt)
+                 out_val=meta_value([rows, h * w]), out_layout=rm, out_dtype=dt)
     return finish(ctx, reshape(ctx, y, shape))
 
 
@@ -416,17 +416,17 @@ def _spread(ctx, grad, kernel, in_hw, divisor, out_shape):
     g = _ew(ctx, "multiply", grad, 1.0 / divisor)
     oh, ow = gshape[-2:]
     if oh == 1 and ow == 1 and kh == in_hw[0] and kw == in_hw[1]:
-        return ctx.call("expand", ctx.tile(g, _fdt(ctx)), list(out_shape), out_val=fake(out_shape))
+        return ctx.call("expand", ctx.tile(g, _fdt(ctx)), list(out_shape), out_val=meta_value(out_shape))
     y = g
     if kh > 1:
         y = ctx.call("repeat_interleave", ctx.tile(y, _fdt(ctx)), kh, len(gshape) - 2,
-                     out_val=fake(gshape[:-2] + [oh * kh, ow]))
+                     out_val=meta_value(gshape[:-2] + [oh * kh, ow]))
     if kw > 1:
         y = ctx.call("repeat_interleave", ctx.tile(y, _fdt(ctx)), kw, len(gshape) - 1,
-                     out_val=fake(gshape[:-2] + [oh * kh, ow * kw]))
+                     out_val=meta_value(gshape[:-2] + [oh * kh, ow * kw]))
     ph, pw = in_hw[0] - oh * kh, in_hw[1] - ow * kw
     if ph or pw:
-        y = ctx.call("pad", ctx.tile(y, _fdt(ctx)), [(0, ph), (0, pw)], 0.0, out_val=fake(out_shape))
+        y = ctx.call("pad", ctx.tile(y, _fdt(ctx)), [(0, ph), (0, pw)], 0.0, out_val=meta_value(out_shape))
     return finish(ctx, y)
 
 
@@ -444,7 +444,7 @@ def _avg_windows_conv(ctx, grad, x, kernel, stride, padding, divisor):
     tdt = ctx.torch_dtype(grad)
     # the kernel: a ttnn tensor on the host (TT-NN prepares conv weights itself)
     ones = ctx.call("full", [c, 1, kh, kw], 1.0 / divisor, dtype=_fdt(ctx), layout=ctx.ttnn.ROW_MAJOR_LAYOUT,
-                    out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT, out_dtype=_fdt(ctx), out_val=fake([c, 1, kh, kw]))
+                    out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT, out_dtype=_fdt(ctx), out_val=meta_value([c, 1, kh, kw]))
     ones.meta["tt"] = dataclasses.replace(ones.meta["tt"], on_device=False)
     gn = _nhwc(ctx, grad, tdt)
     act = float_act(ctx, gn)
@@ -452,7 +452,7 @@ def _avg_windows_conv(ctx, grad, x, kernel, stride, padding, divisor):
                  device=ctx.device, in_channels=c, out_channels=c, batch_size=n, input_height=oh, input_width=ow,
                  kernel_size=[kh, kw], stride=[sh, sw], padding=[ph, pw], output_padding=[oph, opw], dilation=[1, 1],
                  groups=c, out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=act.req.dtype,
-                 out_val=fake([1, 1, n * h * w, c], tdt))
+                 out_val=meta_value([1, 1, n * h * w, c], tdt))
     return finish(ctx, channels_first(ctx, y, [n, h, w, c], tdt, final=False))
 
 
@@ -503,17 +503,17 @@ def embedding_dense_backward(ctx, grad, indices, num_weights, padding_idx, scale
     g = reshape(ctx, grad, [m, d])
     idx = reshape(ctx, indices, [m, 1]) if ishape != [m, 1] else indices
     if padding_idx is not None and 0 <= int(padding_idx) < v:
-        keep = ctx.call("ne", ctx.tile(idx, i32), int(padding_idx), dtype=dt, out_dtype=dt, out_val=fake([m, 1]))
+        keep = ctx.call("ne", ctx.tile(idx, i32), int(padding_idx), dtype=dt, out_dtype=dt, out_val=meta_value([m, 1]))
         g = _ew(ctx, "multiply", g, keep, shape=[m, d])
-    idx_full = ctx.call("expand", ctx.tile(idx, i32), [m, d], out_val=fake([m, d], torch.int32))
+    idx_full = ctx.call("expand", ctx.tile(idx, i32), [m, d], out_val=meta_value([m, d], torch.int32))
     zeros = full_node(ctx, [v, d], 0, ctx.out.dtype)
     out = ctx.call("scatter_add", In(zeros, Req(rm, dt)), 0, In(idx_full, Req(rm, i32)), In(g, Req(rm, dt)),
-                   out_val=fake([v, d]), out_layout=rm, out_dtype=dt)
+                   out_val=meta_value([v, d]), out_layout=rm, out_dtype=dt)
     if scale_grad_by_freq:
         ones = full_node(ctx, [m, 1], 1, ctx.out.dtype)
         zc = full_node(ctx, [v, 1], 0, ctx.out.dtype)
         counts = ctx.call("scatter_add", In(zc, Req(rm, dt)), 0, In(idx, Req(rm, i32)), In(ones, Req(rm, dt)),
-                          out_val=fake([v, 1]), out_layout=rm, out_dtype=dt)
+                          out_val=meta_value([v, 1]), out_layout=rm, out_dtype=dt)
         counts = _ew(ctx, "maximum", counts, 1.0)
         out = _ew(ctx, "divide", out, counts, shape=[v, d])
     return finish(ctx, out)

@@ -18,7 +18,7 @@ import dataclasses
 import torch
 
 from ..context import In
-from ..meta import Req, tt_meta
+from ..meta import Req, meta_value, tt_meta
 from ..registry import COMMON, float_inputs, lower
 from ..tiles import is_free_view
 
@@ -29,11 +29,6 @@ aten = torch.ops.aten
 # --------------------------------------------------------------------------------------------------
 # helpers (shared with pool.py)
 # --------------------------------------------------------------------------------------------------
-
-def meta_val(shape, dtype):
-    """A FakeTensor-like value (shape, dtype) for intermediate nodes."""
-    return torch.empty(tuple(int(s) for s in shape), dtype=dtype, device="meta")
-
 
 def float_act(ctx, x, layout=None, dtype=None) -> In:
     """x as a floating point activation on the device: a device value as it is (layout, and dtype when it is
@@ -57,14 +52,14 @@ def reshape(ctx, x, shape, tdt, *, final=False, operand=None):
     name = "view" if m is not None and is_free_view(ctx.shape(x), shape, layout == ctx.ttnn.TILE_LAYOUT) \
         else "reshape"
     return ctx.call(name, operand if operand is not None else ctx.keep(x), shape,
-                    out_val=None if final else meta_val(shape, tdt))
+                    out_val=None if final else meta_value(shape, tdt))
 
 
 def permute(ctx, x, perm, tdt, *, final=False, operand=None):
     shape = ctx.shape(x)
     new = [shape[p] for p in perm]
     return ctx.call("permute", operand if operand is not None else ctx.keep(x), list(perm),
-                    out_val=None if final else meta_val(new, tdt))
+                    out_val=None if final else meta_value(new, tdt))
 
 
 def channels_last(ctx, x, tdt, *, operand=None):
@@ -90,7 +85,7 @@ def channels_first(ctx, y_flat, nhwc_shape, tdt, *, out_shape=None, final=True):
 def host_reshape(ctx, w, shape, dtype=None):
     """A ttnn tensor on the host, reshaped on the host (weights and biases of convolutions)."""
     node = ctx.call("reshape", ctx.host_tt(w, dtype), [int(s) for s in shape],
-                    out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT, out_val=meta_val(shape, ctx.torch_dtype(w)))
+                    out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT, out_val=meta_value(shape, ctx.torch_dtype(w)))
     node.meta["tt"] = dataclasses.replace(node.meta["tt"], on_device=False)
     return node
 
@@ -146,19 +141,19 @@ def convolution(ctx, x, weight, bias, stride, padding, dilation, transposed, out
         taps = ws[2] * ws[3] * (ws[0] if transposed else ws[1])
         wprep = ctx.call(f"prepare_{kind}_weights", weight_tensor=ctx.host_tt(weight, wdt),
                          weights_format="IOHW" if transposed else "OIHW", has_bias=bias is not None, **prep,
-                         out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=wdt, out_val=meta_val([1, 1, taps, cout], tdt))
+                         out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=wdt, out_val=meta_value([1, 1, taps, cout], tdt))
         if bias_op is not None:
             common["bias_tensor"] = ctx.call(f"prepare_{kind}_bias", bias_tensor=bias_op, **prep,
                                              out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=wdt,
-                                             out_val=meta_val([1, 1, 1, cout], tdt))
+                                             out_val=meta_value([1, 1, 1, cout], tdt))
         if transposed:
             flat_out = ctx.call("conv_transpose2d", weight_tensor=wprep, **common, **geo,
                                 output_padding=output_padding, out_layout=ctx.ttnn.TILE_LAYOUT,
-                                out_dtype=act.req.dtype, out_val=meta_val(flat, tdt))
+                                out_dtype=act.req.dtype, out_val=meta_value(flat, tdt))
         else:
             flat_out = ctx.call("conv2d", weight_tensor=wprep, **common, **geo,
                                 out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=act.req.dtype,
-                                out_val=meta_val(flat, tdt))
+                                out_val=meta_value(flat, tdt))
         return channels_first(ctx, flat_out, [n, oh, ow, cout], tdt)
 
     # 1-d
@@ -173,7 +168,7 @@ def convolution(ctx, x, weight, bias, stride, padding, dilation, transposed, out
         flat_out = ctx.call("conv_transpose2d", weight_tensor=ctx.host_tt(w4, wdt), **common, input_height=length,
                             input_width=1, kernel_size=[ws[2], 1], stride=[stride[0], 1], padding=[padding[0], 0],
                             output_padding=[output_padding[0], 0], dilation=[dilation[0], 1],
-                            out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=act.req.dtype, out_val=meta_val(flat, tdt))
+                            out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=act.req.dtype, out_val=meta_value(flat, tdt))
     else:
         # a conv2d of height 1: its weights [O, I/g, 1, K] can be prepared on the device once per model,
         # which ttnn.conv1d (host weights on every call) cannot
@@ -189,12 +184,12 @@ def convolution(ctx, x, weight, bias, stride, padding, dilation, transposed, out
         common["weight_tensor"] = ctx.call("prepare_conv_weights", weight_tensor=ctx.host_tt(w4, wdt),
                                            weights_format="OIHW", has_bias=bias is not None, **prep,
                                            out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=wdt,
-                                           out_val=meta_val([1, 1, ws[1] * ws[2], cout], tdt))
+                                           out_val=meta_value([1, 1, ws[1] * ws[2], cout], tdt))
         if bias_op is not None:
             common["bias_tensor"] = ctx.call("prepare_conv_bias", bias_tensor=bias_op, **prep,
                                              out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=wdt,
-                                             out_val=meta_val([1, 1, 1, cout], tdt))
+                                             out_val=meta_value([1, 1, 1, cout], tdt))
         flat_out = ctx.call("conv2d", **common, **geo, out_layout=ctx.ttnn.TILE_LAYOUT,
-                            out_dtype=act4.req.dtype, out_val=meta_val(flat, tdt))
+                            out_dtype=act4.req.dtype, out_val=meta_value(flat, tdt))
     return channels_first(ctx, flat_out, [n, ol, cout], tdt)
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import torch
 
+from ..meta import meta_value
 from ..registry import COMMON, lower
-from .data_movement import convert, expand_to, meta_val, reshape_to
+from .data_movement import convert, expand_to, reshape_to
 
 aten = torch.ops.aten
 
@@ -46,7 +47,7 @@ def full_node(ctx, shape, value, tdt, *, op="full"):
     final = _is_final(ctx, shape, tdt)
     dtype = ctx.dtype_for(tdt)
     layout = ctx.ttnn.TILE_LAYOUT
-    val = None if final else meta_val(shape, tdt)
+    val = None if final else meta_value(shape, tdt)
     if op == "empty":
         return ctx.call("empty", shape, dtype=dtype, layout=layout, device=ctx.device, out_layout=layout,
                         out_dtype=dtype, out_val=val)
@@ -171,8 +172,8 @@ def _arange(ctx, start, end, step):
     if not tdt.is_floating_point:
         ctx.unsupported("fractional arange into an integer dtype")
     f32 = ttnn.float32
-    i = ctx.call("arange", 0, n, 1, dtype=f32, out_dtype=f32, out_val=meta_val([n], torch.float32), **kw)
-    y = ctx.call("multiply", ctx.tile(i, f32), float(step), out_dtype=f32, out_val=meta_val([n], torch.float32))
+    i = ctx.call("arange", 0, n, 1, dtype=f32, out_dtype=f32, out_val=meta_value([n], torch.float32), **kw)
+    y = ctx.call("multiply", ctx.tile(i, f32), float(step), out_dtype=f32, out_val=meta_value([n], torch.float32))
     return ctx.call("add", ctx.tile(y, f32), float(start), out_dtype=f32)
 
 

@@ -13,7 +13,7 @@ import math
 import torch
 
 from ..context import In
-from ..meta import Req, tt_meta
+from ..meta import Req, meta_value, tt_meta
 from ..registry import COMMON, lower, no_complex, nonempty_result, static_shapes, unsupported
 from ..tiles import is_free_view
 
@@ -25,11 +25,6 @@ DM = COMMON
 # --------------------------------------------------------------------------------------------------
 # helpers (also used by the indexing and creation families)
 # --------------------------------------------------------------------------------------------------
-
-def meta_val(shape, dtype):
-    """A FakeTensor-like value (shape, dtype) for intermediate nodes."""
-    return torch.empty(tuple(int(s) for s in shape), dtype=dtype, device="meta")
-
 
 def norm_dim(d: int, rank: int) -> int:
     r = max(rank, 1)
@@ -59,7 +54,7 @@ def reshape_to(ctx, x, shape, *, dtype=None, val=None):
     old = ctx.shape(x)
     tdt = dtype if dtype is not None else ctx.torch_dtype(x)
     final = isinstance(ctx.out, torch.Tensor) and list(ctx.out.shape) == shape and ctx.out.dtype == tdt
-    out_val = val if val is not None else (None if final else meta_val(shape, tdt))
+    out_val = val if val is not None else (None if final else meta_value(shape, tdt))
     if tuple(old) == tuple(shape) and (out_val is not None or tt_meta(x) is not None):
         return x   # an intermediate (the caller wraps it), or already a device value
     tile = layout_of(ctx, x) == ctx.ttnn.TILE_LAYOUT
@@ -167,7 +162,7 @@ def expand_to(ctx, x, shape, *, dtype=None):
     if math.prod(old) == math.prod(shape):  # only size-1 dims added: a reshape
         return reshape_to(ctx, x, shape, dtype=tdt)
     final = isinstance(ctx.out, torch.Tensor) and list(ctx.out.shape) == shape and ctx.out.dtype == tdt
-    return ctx.call("expand", ctx.keep(x), shape, out_val=None if final else meta_val(shape, tdt))
+    return ctx.call("expand", ctx.keep(x), shape, out_val=None if final else meta_value(shape, tdt))
 
 
 @lower(aten.expand.default, aten.expand_copy.default, when=DM)
@@ -207,7 +202,7 @@ def slice_to(ctx, x, dim, start, end, step=1, *, dtype=None):
     tdt = dtype if dtype is not None else ctx.torch_dtype(x)
     final = isinstance(ctx.out, torch.Tensor) and list(ctx.out.shape) == out_shape and ctx.out.dtype == tdt
     return ctx.call("slice", ctx.keep(x), starts, ends, steps,
-                    out_val=None if final else meta_val(out_shape, tdt))
+                    out_val=None if final else meta_value(out_shape, tdt))
 
 
 def _bounds(size, start, end):
@@ -355,7 +350,7 @@ def _strided_slice_scatter(ctx, x, src, d, start, end, step):
     r = ctx.rank(x)
     pos = ctx.call("arange", start, start + n * step, step, dtype=ctx.ttnn.int32, device=ctx.device,
                    layout=ctx.ttnn.TILE_LAYOUT, out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=ctx.ttnn.int32,
-                   out_val=meta_val([n], torch.int32))
+                   out_val=meta_value([n], torch.int32))
     bshape = [1] * r
     bshape[d] = n
     idx = expand_to(ctx, reshape_to(ctx, pos, bshape, dtype=torch.int32), ctx.shape(src), dtype=torch.int32)
@@ -429,7 +424,7 @@ def roll(ctx, x, shifts, dims=()):
         # roll of the flattened tensor
         n = math.prod(ctx.shape(x))
         flat = reshape_to(ctx, x, [n])
-        rolled = ctx.call("roll", ctx.keep(flat), [shifts[0]], [0], out_val=meta_val([n], ctx.out.dtype))
+        rolled = ctx.call("roll", ctx.keep(flat), [shifts[0]], [0], out_val=meta_value([n], ctx.out.dtype))
         return reshape_to(ctx, rolled, ctx.out.shape)
     r = ctx.rank(x)
     return ctx.call("roll", ctx.keep(x), shifts, [norm_dim(d, r) for d in dims])

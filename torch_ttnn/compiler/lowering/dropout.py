@@ -14,8 +14,8 @@ import operator
 
 import torch
 
+from ..meta import meta_value
 from ..registry import COMMON, float_inputs, lower, rule_for
-from .conv import meta_val
 from .creation import full_node
 
 aten = torch.ops.aten
@@ -61,7 +61,7 @@ def native_dropout(ctx, x, p, train):
     def to_work(v, tdt_v):
         if work == shape:
             return v
-        return ctx.call("reshape", ctx.keep(v), work, out_val=meta_val(work, tdt_v))
+        return ctx.call("reshape", ctx.keep(v), work, out_val=meta_value(work, tdt_v))
 
     def to_aten(v, val):
         if work == shape:
@@ -72,21 +72,21 @@ def native_dropout(ctx, x, p, train):
     fp32 = ctx.float_dtype() == ttnn.float32
     if fp32 or _mask_used(ctx.node):
         ones = ctx.call("ones", work, dtype=bf16, layout=ttnn.TILE_LAYOUT, device=ctx.device,
-                        out_layout=ttnn.TILE_LAYOUT, out_dtype=bf16, out_val=meta_val(work, tdt))
+                        out_layout=ttnn.TILE_LAYOUT, out_dtype=bf16, out_val=meta_value(work, tdt))
         final = work == shape
         mask = ctx.call("experimental.dropout", ctx.tile(ones, bf16), p, 1.0, seed,
-                        out_val=mask_val if final else meta_val(work, torch.bool))
+                        out_val=mask_val if final else meta_value(work, torch.bool))
     if fp32:
         f32 = ttnn.float32
         xw = to_work(x, tdt) if work != shape else x
         y = ctx.call("multiply", ctx.tile(xw, f32), ctx.tile(mask, f32), out_dtype=f32,
-                     out_val=meta_val(work, tdt))
+                     out_val=meta_value(work, tdt))
         out = ctx.call("multiply", ctx.tile(y, f32), scale, out_dtype=f32,
-                       out_val=out_val if work == shape else meta_val(work, tdt))
+                       out_val=out_val if work == shape else meta_value(work, tdt))
     else:
         xw = to_work(x, tdt) if work != shape else x
         out = ctx.call("experimental.dropout", ctx.tile(xw, bf16), p, scale, seed,
-                       out_val=out_val if work == shape else meta_val(work, tdt))
+                       out_val=out_val if work == shape else meta_value(work, tdt))
     out = to_aten(out, out_val)
     if mask is not None:
         mask = to_aten(mask, mask_val)

@@ -15,9 +15,9 @@ import math
 import torch
 
 from ..context import In
-from ..meta import Req, tt_meta
+from ..meta import Req, meta_value, tt_meta
 from ..registry import COMMON, lower, unsupported
-from .data_movement import dtype_of, expand_to, layout_of, meta_val, norm_dim, reshape_to
+from .data_movement import dtype_of, expand_to, layout_of, norm_dim, reshape_to
 
 aten = torch.ops.aten
 
@@ -33,7 +33,7 @@ def _index_operand(ctx, idx, size: int, *, wrap: bool):
     if not wrap:
         return idx
     return ctx.call("remainder", ctx.tile(idx, ctx.ttnn.int32), int(size), out_dtype=ctx.ttnn.int32,
-                    out_val=meta_val(ctx.shape(idx), torch.int32))
+                    out_val=meta_value(ctx.shape(idx), torch.int32))
 
 
 def _take_rows(ctx, x, d, idx, *, out_shape):
@@ -58,7 +58,7 @@ def _take_rows(ctx, x, d, idx, *, out_shape):
             else ctx.ttnn.ROW_MAJOR_LAYOUT
         y = ctx.call("embedding", ctx.tile(ids, ctx.ttnn.uint32), In(table, Req(tlayout, ctx.ttnn.bfloat16)),
                      layout=ctx.ttnn.TILE_LAYOUT, out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=ctx.ttnn.bfloat16,
-                     out_val=None if final else meta_val(emb_shape, tdt))
+                     out_val=None if final else meta_value(emb_shape, tdt))
         return y if final else reshape_to(ctx, y, out_shape, dtype=tdt)
     # gather: the flattened index along d, expanded over the other dims
     ishape_b = [1] * r
@@ -70,7 +70,7 @@ def _take_rows(ctx, x, d, idx, *, out_shape):
     gathered_shape = full
     final = list(out_shape) == gathered_shape == list(ctx.out.shape) and ctx.out.dtype == tdt
     y = ctx.call("gather", ctx.keep(x, ctx.ttnn.TILE_LAYOUT), d, ctx.tile(ie, ctx.ttnn.uint32),
-                 out_val=None if final else meta_val(gathered_shape, tdt))
+                 out_val=None if final else meta_value(gathered_shape, tdt))
     return y if final else reshape_to(ctx, y, out_shape, dtype=tdt)
 
 
@@ -95,8 +95,8 @@ def _moved(ctx, x, perm, tdt):
     new = [shape[p] for p in perm]
     big = [p for p in perm if shape[p] != 1]
     if big == sorted(big):
-        return reshape_to(ctx, x, new, dtype=tdt, val=meta_val(new, tdt))
-    return ctx.call("permute", ctx.keep(x), perm, out_val=meta_val(new, tdt))
+        return reshape_to(ctx, x, new, dtype=tdt, val=meta_value(new, tdt))
+    return ctx.call("permute", ctx.keep(x), perm, out_val=meta_value(new, tdt))
 
 
 def _flat_index(ctx, given, sizes, bshape):
@@ -110,13 +110,13 @@ def _flat_index(ctx, given, sizes, bshape):
         tshape = list(ctx.shape(t))
         if stride != 1:
             term = ctx.call("multiply", ctx.tile(term, i32), int(stride), out_dtype=i32,
-                            out_val=meta_val(tshape, torch.int32))
+                            out_val=meta_value(tshape, torch.int32))
         if flat is None:
             flat = term
             continue
         shape = list(torch.broadcast_shapes(tuple(ctx.shape(flat)), tuple(tshape)))
         flat = ctx.call("add", ctx.tile(flat, i32), ctx.tile(term, i32), out_dtype=i32,
-                        out_val=meta_val(shape, torch.int32))
+                        out_val=meta_value(shape, torch.int32))
     if list(ctx.shape(flat)) != list(bshape):
         flat = expand_to(ctx, flat, bshape, dtype=ctx.torch_dtype(flat))
     return flat
@@ -272,12 +272,12 @@ def index_put(ctx, x, indices, values, accumulate=False):
         v = expand_to(ctx, v, vshape, dtype=ctx.torch_dtype(values))
     v2 = reshape_to(ctx, v, [m, rest], dtype=ctx.torch_dtype(values))
     iw = ctx.call("remainder", ctx.tile(idx, ttnn.int32), int(shape[0]), out_dtype=ttnn.int32,
-                  out_val=meta_val(ishape, torch.int32))
+                  out_val=meta_value(ishape, torch.int32))
     i2 = expand_to(ctx, reshape_to(ctx, iw, [m, 1], dtype=torch.int32), [m, rest], dtype=torch.int32)
     layout = ttnn.ROW_MAJOR_LAYOUT if (dt != ttnn.bfloat16 or m > 256 or shape[0] > 256) else ttnn.TILE_LAYOUT
     name = "scatter_add" if accumulate else "scatter"
     y = ctx.call(name, In(x2, Req(layout, dt)), 0, In(i2, Req(layout, ttnn.int32)), In(v2, Req(layout, dt)),
-                 out_val=meta_val([shape[0], rest], tdt))
+                 out_val=meta_value([shape[0], rest], tdt))
     return reshape_to(ctx, y, ctx.out.shape, dtype=tdt)
 
 
@@ -299,7 +299,7 @@ def _masked_put(ctx, x, mask, values, accumulate):
         v = reshape_to(ctx, values, [1] * len(shape), dtype=ctx.torch_dtype(values))
     if accumulate:
         v = ctx.call("add", ctx.tile(x, dt), v if s is not None else ctx.tile(v, dt), out_dtype=dt,
-                     out_val=meta_val(shape, tdt))
+                     out_val=meta_value(shape, tdt))
     tv = _where_value(ctx, None, v, tdt) if not isinstance(v, torch.fx.Node) else ctx.tile(v, dt)
     return ctx.call("where", ctx.tile(m, dtype_of(ctx, m)), tv, ctx.tile(x, dt), out_dtype=dt)
 

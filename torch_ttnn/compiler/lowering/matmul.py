@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 
+from ..meta import meta_value
 from ..registry import COMMON, float_inputs, lower, rank_at_most, unsupported
 
 aten = torch.ops.aten
@@ -24,11 +25,6 @@ MATMUL = COMMON + (float_inputs, rank_at_most(4))
 # --------------------------------------------------------------------------------------------------
 # helpers shared by the other families (reduction, normalization, attention)
 # --------------------------------------------------------------------------------------------------
-
-def fake(shape, dtype=torch.float32):
-    """A shape/dtype carrier for the meta of intermediate nodes."""
-    return torch.empty(tuple(int(s) for s in shape), dtype=dtype, device="meta")
-
 
 def finish(ctx, outs):
     """Give the nodes a rule returns the aten values (shape and torch dtype) of the node being lowered, so the
@@ -147,13 +143,13 @@ def addmm(ctx, bias, a, b, *, beta=1, alpha=1):
     if beta == 1 and alpha == 1 and _is_row_bias(ctx, bias, n) and ctx.torch_dtype(bias).is_floating_point:
         # x @ W^T + b: one ttnn.linear, the weight read transposed in place
         return matmul_call(ctx, "linear", a, b, bias=bias)
-    prod = matmul_call(ctx, "matmul", a, b, out_val=fake(ctx.out.shape, ctx.out.dtype))
+    prod = matmul_call(ctx, "matmul", a, b, out_val=meta_value(ctx.out.shape, ctx.out.dtype))
     return _scaled_sum(ctx, prod, bias, beta, alpha)
 
 
 @lower(aten.baddbmm.default, when=MATMUL)
 def baddbmm(ctx, bias, a, b, *, beta=1, alpha=1):
-    prod = matmul_call(ctx, "matmul", a, b, out_val=fake(ctx.out.shape, ctx.out.dtype))
+    prod = matmul_call(ctx, "matmul", a, b, out_val=meta_value(ctx.out.shape, ctx.out.dtype))
     return _scaled_sum(ctx, prod, bias, beta, alpha)
 
 
@@ -184,7 +180,7 @@ def matmul(ctx, a, b):
 @lower(aten.addmv.default, when=MATMUL)
 def addmv(ctx, bias, mat, vec, *, beta=1, alpha=1):
     """beta * bias + alpha * (mat @ vec): a matrix-vector ttnn.matmul."""
-    prod = matmul_call(ctx, "matmul", mat, vec, out_val=fake(ctx.out.shape, ctx.out.dtype))
+    prod = matmul_call(ctx, "matmul", mat, vec, out_val=meta_value(ctx.out.shape, ctx.out.dtype))
     return _scaled_sum(ctx, prod, bias, beta, alpha)
 
 
@@ -193,8 +189,8 @@ def addbmm(ctx, bias, b1, b2, *, beta=1, alpha=1):
     """beta * bias + alpha * sum_b(b1[b] @ b2[b]): batched ttnn.matmul, then ttnn.sum over the batch."""
     bsz, n = ctx.shape(b1)[0], ctx.shape(b1)[1]
     p = ctx.shape(b2)[2]
-    prod = matmul_call(ctx, "matmul", b1, b2, out_val=fake((bsz, n, p), ctx.out.dtype))
-    total = ctx.call("sum", ctx.tile(prod, ctx.float_dtype()), 0, False, out_val=fake((n, p), ctx.out.dtype))
+    prod = matmul_call(ctx, "matmul", b1, b2, out_val=meta_value((bsz, n, p), ctx.out.dtype))
+    total = ctx.call("sum", ctx.tile(prod, ctx.float_dtype()), 0, False, out_val=meta_value((n, p), ctx.out.dtype))
     return _scaled_sum(ctx, total, bias, beta, alpha)
 
 

@@ -21,8 +21,9 @@ import operator
 
 import torch
 
+from ..meta import meta_value
 from ..registry import COMMON, float_inputs, lower, rank_at_most
-from .matmul import fake, finish
+from .matmul import finish
 from .reduction import reduce_call, reshape
 
 aten = torch.ops.aten
@@ -84,7 +85,7 @@ def accurate_softmax_config(ctx, dtype):
     up to -4%). A config object cannot be written into the generated code, so a host helper builds it."""
     if not hasattr(ctx.ttnn, "init_device_compute_kernel_config"):
         return None
-    node = ctx.host(_softmax_config, ctx.device, dtype == ctx.ttnn.float32, out_val=fake(()))
+    node = ctx.host(_softmax_config, ctx.device, dtype == ctx.ttnn.float32, out_val=meta_value(()))
     node.meta["val"] = None
     return node
 
@@ -114,10 +115,10 @@ def log_softmax(ctx, x, dim, half_to_float=False):
     d = int(dim) % ctx.rank(x)
     dt = ctx.dtype_for(ctx.out.dtype)
     kshape = [1 if i == d else s for i, s in enumerate(ctx.shape(x))]
-    m = reduce_call(ctx, "max", x, [d], True, dt, out_val=fake(kshape, ctx.out.dtype))
+    m = reduce_call(ctx, "max", x, [d], True, dt, out_val=meta_value(kshape, ctx.out.dtype))
     shifted = ctx.call("subtract", ctx.tile(x, dt), ctx.tile(m, dt), out_val=ctx.out)
     e = ctx.call("exp", ctx.tile(shifted, dt))
-    s = reduce_call(ctx, "sum", e, [d], True, dt, out_val=fake(kshape, ctx.out.dtype))
+    s = reduce_call(ctx, "sum", e, [d], True, dt, out_val=meta_value(kshape, ctx.out.dtype))
     lse = ctx.call("log", ctx.tile(s, dt))
     return ctx.call("subtract", ctx.tile(shifted, dt), ctx.tile(lse, dt), out_val=ctx.out)
 
@@ -167,11 +168,11 @@ def _norm_stats(ctx, xr, eps, mean_val, rstd_val, *, rms=False):
     mean = None
     if rms:
         sq = ctx.call("square", ctx.tile(xr, dt), out_val=ctx.val(xr))
-        var = reduce_call(ctx, "mean", sq, [ctx.rank(xr) - 1], True, dt, out_val=fake(kshape))
+        var = reduce_call(ctx, "mean", sq, [ctx.rank(xr) - 1], True, dt, out_val=meta_value(kshape))
     else:
-        mean = reduce_call(ctx, "mean", xr, [ctx.rank(xr) - 1], True, dt, out_val=fake(kshape))
-        var = ctx.call("var", ctx.tile(xr, dt), ctx.rank(xr) - 1, True, correction=False, out_val=fake(kshape))
-    rstd = ctx.call("rsqrt", ctx.tile(_add(ctx, var, float(eps)), dt), out_val=fake(kshape))
+        mean = reduce_call(ctx, "mean", xr, [ctx.rank(xr) - 1], True, dt, out_val=meta_value(kshape))
+        var = ctx.call("var", ctx.tile(xr, dt), ctx.rank(xr) - 1, True, correction=False, out_val=meta_value(kshape))
+    rstd = ctx.call("rsqrt", ctx.tile(_add(ctx, var, float(eps)), dt), out_val=meta_value(kshape))
     if mean is not None and mean_val is not None:
         mean = reshape(ctx, mean, mean_val.shape)
     if rstd_val is not None:
@@ -192,7 +193,7 @@ def native_layer_norm(ctx, x, normalized_shape, weight, bias, eps):
         kwargs["weight"] = ctx.tile(wr, _fdt(ctx))
     if br is not None:
         kwargs["bias"] = ctx.tile(br, _fdt(ctx))
-    y = ctx.call("layer_norm", ctx.tile(xr, dt), out_val=fake(ctx.shape(xr), out_val.dtype), **kwargs)
+    y = ctx.call("layer_norm", ctx.tile(xr, dt), out_val=meta_value(ctx.shape(xr), out_val.dtype), **kwargs)
     y = reshape(ctx, y, out_val.shape)
     used = used_outputs(ctx)
     mean = rstd = None
@@ -214,7 +215,7 @@ def fused_rms_norm(ctx, x, normalized_shape, weight=None, eps=None):
     if wr is not None:
         kwargs["weight"] = ctx.tile(wr, _fdt(ctx))
     y = ctx.call("rms_norm", ctx.tile(xr, ctx.dtype_for(out_val.dtype)),
-                 out_val=fake(ctx.shape(xr), out_val.dtype), **kwargs)
+                 out_val=meta_value(ctx.shape(xr), out_val.dtype), **kwargs)
     y = reshape(ctx, y, out_val.shape)
     rstd = None
     if 1 in used_outputs(ctx):
@@ -251,9 +252,9 @@ def _group_norm(ctx, x, weight, bias, n, c, hxw, g, eps):
     xr = reshape(ctx, x, [n, g, m])
     dt = _fdt(ctx)
     kshape = [n, g, 1]
-    mean = reduce_call(ctx, "mean", xr, [2], True, dt, out_val=fake(kshape))
-    var = ctx.call("var", ctx.tile(xr, dt), 2, True, correction=False, out_val=fake(kshape))
-    rstd = ctx.call("rsqrt", ctx.tile(_add(ctx, var, float(eps)), dt), out_val=fake(kshape))
+    mean = reduce_call(ctx, "mean", xr, [2], True, dt, out_val=meta_value(kshape))
+    var = ctx.call("var", ctx.tile(xr, dt), 2, True, correction=False, out_val=meta_value(kshape))
+    rstd = ctx.call("rsqrt", ctx.tile(_add(ctx, var, float(eps)), dt), out_val=meta_value(kshape))
     y = _mul(ctx, _sub(ctx, xr, mean), rstd)
     if weight is not None or bias is not None:
         y = reshape(ctx, y, [n, c, hxw])
@@ -287,12 +288,12 @@ def _bn_apply(ctx, x, mean, var, weight, bias, eps, stats_shaped=False):
             kwargs["weight"] = ctx.tile(reshape(ctx, weight, p4), _fdt(ctx))
         if bias is not None:
             kwargs["bias"] = ctx.tile(reshape(ctx, bias, p4), _fdt(ctx))
-        return ctx.call("batch_norm", ctx.tile(x, ctx.dtype_for(x)), out_val=fake(ctx.shape(x), ctx.torch_dtype(x)),
+        return ctx.call("batch_norm", ctx.tile(x, ctx.dtype_for(x)), out_val=meta_value(ctx.shape(x), ctx.torch_dtype(x)),
                         **kwargs)
     if not stats_shaped:
         mean, var = reshape(ctx, mean, cs), reshape(ctx, var, cs)
     rstd = _unary(ctx, "rsqrt", _add(ctx, var, float(eps)))
-    y = _mul(ctx, _sub(ctx, x, mean), rstd, out_val=fake(ctx.shape(x), ctx.torch_dtype(x)))
+    y = _mul(ctx, _sub(ctx, x, mean), rstd, out_val=meta_value(ctx.shape(x), ctx.torch_dtype(x)))
     if weight is not None:
         y = _mul(ctx, y, reshape(ctx, weight, cs))
     if bias is not None:
@@ -319,10 +320,10 @@ def _bn_training(ctx, x, weight, bias, running_mean, running_var, momentum, eps,
     count = math.prod(shape) // c
     kshape = [1, c] + [1] * (r - 2)
     dt = _fdt(ctx)
-    mean = reduce_call(ctx, "mean", x, dims, True, dt, out_val=fake(kshape))
-    var = ctx.call("var", ctx.tile(x, dt), dims, True, correction=False, out_val=fake(kshape))
+    mean = reduce_call(ctx, "mean", x, dims, True, dt, out_val=meta_value(kshape))
+    var = ctx.call("var", ctx.tile(x, dt), dims, True, correction=False, out_val=meta_value(kshape))
     rstd = _unary(ctx, "rsqrt", _add(ctx, var, float(eps)))
-    y = _mul(ctx, _sub(ctx, x, mean, out_val=fake(shape, ctx.torch_dtype(x))), rstd)
+    y = _mul(ctx, _sub(ctx, x, mean, out_val=meta_value(shape, ctx.torch_dtype(x))), rstd)
     cs = _channel_shape(r, c)
     if weight is not None:
         y = _mul(ctx, y, reshape(ctx, weight, cs))

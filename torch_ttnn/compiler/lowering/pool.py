@@ -16,9 +16,9 @@ import operator
 import torch
 
 from ..context import In, Unsupported
-from ..meta import Req
+from ..meta import Req, meta_value
 from ..registry import COMMON, float_inputs, lower, unsupported
-from .conv import channels_last, float_act, meta_val, reshape
+from .conv import channels_last, float_act, reshape
 
 aten = torch.ops.aten
 
@@ -73,7 +73,7 @@ def _finish(ctx, flat, n, c, oh, ow, out_val, *, layout_dtype=None):
         y = reshape(ctx, flat, [n, oh, ow, c], tdt)
     nchw = [n, c, oh, ow]
     final_here = out_shape == nchw
-    y = ctx.call("permute", ctx.keep(y), [0, 3, 1, 2], out_val=out_val if final_here else meta_val(nchw, tdt))
+    y = ctx.call("permute", ctx.keep(y), [0, 3, 1, 2], out_val=out_val if final_here else meta_value(nchw, tdt))
     if not final_here:
         y = ctx.call("reshape", ctx.keep(y), out_shape, out_val=out_val)
     return y
@@ -101,12 +101,12 @@ def max_pool2d_with_indices(ctx, x, kernel_size, stride=(), padding=0, dilation=
     flat = [1, 1, n * oh * ow, c]
     node = ctx.call("max_pool2d", _pool_operand(ctx, xn), n, h, w, c, kernel, stride, padding, dilation,
                     bool(ceil_mode), return_indices=need_indices, out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT,
-                    out_dtype=ctx.ttnn.bfloat16, out_val=meta_val(flat, tdt))
+                    out_dtype=ctx.ttnn.bfloat16, out_val=meta_value(flat, tdt))
     if not need_indices:
         return _finish(ctx, node, n, c, oh, ow, vals), None
     ttnn = ctx.ttnn
-    v, i = ctx.outputs(node, [(meta_val(flat, tdt), ttnn.ROW_MAJOR_LAYOUT, ttnn.bfloat16),
-                              (meta_val(flat, torch.int64), ttnn.ROW_MAJOR_LAYOUT, ttnn.uint16)])
+    v, i = ctx.outputs(node, [(meta_value(flat, tdt), ttnn.ROW_MAJOR_LAYOUT, ttnn.bfloat16),
+                              (meta_value(flat, torch.int64), ttnn.ROW_MAJOR_LAYOUT, ttnn.uint16)])
     values = _finish(ctx, v, n, c, oh, ow, vals)
     indices = _finish(ctx, i, n, c, oh, ow, idx_val, layout_dtype=(ttnn.TILE_LAYOUT, ttnn.int32))
     return values, indices
@@ -124,7 +124,7 @@ def avg_pool2d(ctx, x, kernel_size, stride=(), padding=0, ceil_mode=False, count
     flat = [1, 1, n * oh * ow, c]
     node = ctx.call("avg_pool2d", _pool_operand(ctx, xn), n, h, w, c, kernel, stride, padding, bool(ceil_mode),
                     bool(count_include_pad), None if divisor_override is None else int(divisor_override),
-                    out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT, out_dtype=ctx.ttnn.bfloat16, out_val=meta_val(flat, tdt))
+                    out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT, out_dtype=ctx.ttnn.bfloat16, out_val=meta_value(flat, tdt))
     return _finish(ctx, node, n, c, oh, ow, ctx.out)
 
 
@@ -188,7 +188,7 @@ def _adaptive(ctx, name, x, output_size, out_val):
     xn, n, c, h, w = _nhwc_in(ctx, x, tdt)
     flat = [1, 1, n * oh * ow, c]
     node = ctx.call(name, _pool_operand(ctx, xn), n, h, w, c, [oh, ow], out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT,
-                    out_dtype=ctx.ttnn.bfloat16, out_val=meta_val(flat, tdt))
+                    out_dtype=ctx.ttnn.bfloat16, out_val=meta_value(flat, tdt))
     return _finish(ctx, node, n, c, oh, ow, out_val)
 
 
@@ -285,11 +285,11 @@ def _resample_matmul(ctx, x, why: str):
     xa, _ = zero_k_padding(ctx, x, wt, w)
     swap = list(range(rank - 2)) + [rank - 1, rank - 2]
     y = ctx.call("matmul", ctx.tile(xa, ctx.float_dtype()), ctx.tile(wt, f32), compute_kernel_config=cfg,
-                 out_val=meta_val(lead + [h, ow], tdt))
-    yt = ctx.call("permute", ctx.keep(y), swap, out_val=meta_val(lead + [ow, h], tdt))
+                 out_val=meta_value(lead + [h, ow], tdt))
+    yt = ctx.call("permute", ctx.keep(y), swap, out_val=meta_value(lead + [ow, h], tdt))
     ya, _ = zero_k_padding(ctx, yt, ht, h)
     z = ctx.call("matmul", ctx.tile(ya, ctx.float_dtype()), ctx.tile(ht, f32), compute_kernel_config=cfg,
-                 out_val=meta_val(lead + [ow, oh], tdt))
+                 out_val=meta_value(lead + [ow, oh], tdt))
     return ctx.call("permute", ctx.keep(z), swap)
 
 
@@ -304,7 +304,7 @@ def _upsample(ctx, x, mode, scales):
     n, c, h, w = ctx.shape(x)
     xn = channels_last(ctx, x, tdt)
     nhwc = [n, h * sh, w * sw, c]
-    y = ctx.call("upsample", float_act(ctx, xn), [sh, sw], mode=mode, out_val=meta_val(nhwc, tdt))
+    y = ctx.call("upsample", float_act(ctx, xn), [sh, sw], mode=mode, out_val=meta_value(nhwc, tdt))
     return ctx.call("permute", ctx.keep(y), [0, 3, 1, 2])
 
 

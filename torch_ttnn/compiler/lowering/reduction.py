@@ -16,9 +16,9 @@ import math
 
 import torch
 
+from ..meta import meta_value
 from ..registry import COMMON, float_inputs, lower, rank_at_most, unsupported
 from ..tiles import round_up
-from .matmul import fake
 
 aten = torch.ops.aten
 
@@ -48,7 +48,7 @@ def reduce_call(ctx, name, x, dims, keepdim, dtype=None, *, out_val=None, **kwar
         shape = [s for i, s in enumerate(ctx.shape(x)) if i not in dims or keepdim]
         if keepdim:
             shape = [1 if i in dims else s for i, s in enumerate(ctx.shape(x))]
-        out_val = fake(shape, ctx.out.dtype if isinstance(ctx.out, torch.Tensor) else torch.float32)
+        out_val = meta_value(shape, ctx.out.dtype if isinstance(ctx.out, torch.Tensor) else torch.float32)
     return ctx.call(name, ctx.tile(x, dt), _dim_arg(dims), keepdim, out_val=out_val, **kwargs)
 
 
@@ -64,7 +64,7 @@ def reshape(ctx, x, shape, dtype=None):
     if list(ctx.shape(x)) == shape:
         return x
     return ctx.call("reshape", ctx.tile(x, dtype if dtype is not None else ctx.dtype_for(x)), shape,
-                    out_val=fake(shape, ctx.torch_dtype(x)))
+                    out_val=meta_value(shape, ctx.torch_dtype(x)))
 
 
 # --- sum / mean / amax / amin / max / min / prod -----------------------------------------------------
@@ -156,7 +156,7 @@ def argmax_call(ctx, x, dim, keepdim, out_val, negate=False):
         if is_int:
             src = ctx.call("multiply", ctx.tile(x, ctx.ttnn.int32), -1, out_val=ctx.val(x))
         else:
-            src = ctx.call("neg", ctx.tile(x, ctx.float_dtype()), out_val=fake(ctx.shape(x), ctx.torch_dtype(x)))
+            src = ctx.call("neg", ctx.tile(x, ctx.float_dtype()), out_val=meta_value(ctx.shape(x), ctx.torch_dtype(x)))
     dt = ctx.ttnn.int32 if is_int else ctx.float_dtype()
     operand = ctx.tile(src, dt) if (dim is not None and not is_int) else ctx.rm(src, dt)
     return ctx.call("argmax", operand, dim, keepdim, out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT,
@@ -246,7 +246,7 @@ def _nonzero01(ctx, x):
     bf16 = ctx.ttnn.bfloat16
     if ctx.torch_dtype(x) == torch.bool:
         return x
-    return ctx.call("ne", ctx.tile(x), 0, dtype=bf16, out_dtype=bf16, out_val=fake(ctx.shape(x), torch.bool))
+    return ctx.call("ne", ctx.tile(x), 0, dtype=bf16, out_dtype=bf16, out_val=meta_value(ctx.shape(x), torch.bool))
 
 
 def _anyall(name, which):
@@ -285,12 +285,12 @@ def logsumexp(ctx, x, dim, keepdim=False):
     dims = norm_dims(ctx, x, dim)
     dt = ctx.float_dtype()
     kshape = [1 if i in dims else s for i, s in enumerate(ctx.shape(x))]
-    m = reduce_call(ctx, "max", x, dims, True, dt, out_val=fake(kshape, ctx.out.dtype))
-    shifted = ctx.call("subtract", ctx.tile(x, dt), ctx.tile(m, dt), out_val=fake(ctx.shape(x), ctx.out.dtype))
+    m = reduce_call(ctx, "max", x, dims, True, dt, out_val=meta_value(kshape, ctx.out.dtype))
+    shifted = ctx.call("subtract", ctx.tile(x, dt), ctx.tile(m, dt), out_val=meta_value(ctx.shape(x), ctx.out.dtype))
     e = ctx.call("exp", ctx.tile(shifted, dt))
-    s = reduce_call(ctx, "sum", e, dims, True, dt, out_val=fake(kshape, ctx.out.dtype))
+    s = reduce_call(ctx, "sum", e, dims, True, dt, out_val=meta_value(kshape, ctx.out.dtype))
     lg = ctx.call("log", ctx.tile(s, dt))
-    out = ctx.call("add", ctx.tile(lg, dt), ctx.tile(m, dt), out_val=fake(kshape, ctx.out.dtype))
+    out = ctx.call("add", ctx.tile(lg, dt), ctx.tile(m, dt), out_val=meta_value(kshape, ctx.out.dtype))
     return reshape(ctx, out, ctx.out.shape)
 
 
@@ -323,7 +323,7 @@ def cumsum(ctx, x, dim, *, dtype=None):
             ctx.unsupported("integer cumsum of values the compiler cannot bound (ttnn.cumsum is BFLOAT16/FLOAT32 "
                             "only: exact only while partial sums stay within 2^24)")
         f32 = ctx.ttnn.float32
-        counts = ctx.call("cumsum", ctx.tile(x, f32), d, out_val=fake(ctx.shape(x), torch.float32))
+        counts = ctx.call("cumsum", ctx.tile(x, f32), d, out_val=meta_value(ctx.shape(x), torch.float32))
         return ctx.call("typecast", ctx.tile(counts, f32), ctx.ttnn.int32, out_dtype=ctx.ttnn.int32)
     return ctx.call("cumsum", ctx.tile(x, ctx.dtype_for(ctx.out.dtype)), d)
 

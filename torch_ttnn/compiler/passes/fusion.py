@@ -33,6 +33,7 @@ from typing import Optional
 import torch
 import torch.fx
 
+from ..meta import node_val as _val
 from .base import Pass, PassResult
 
 log = logging.getLogger("torch_ttnn.passes")
@@ -98,10 +99,6 @@ def fused_ops():
 # --------------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------------
-
-def _val(n):
-    return n.meta.get("val") if isinstance(n, torch.fx.Node) else None
-
 
 def _shape(n):
     v = _val(n)

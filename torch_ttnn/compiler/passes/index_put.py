@@ -16,13 +16,10 @@ from __future__ import annotations
 import torch
 import torch.fx
 
+from ..meta import node_val as _val
 from .base import Pass, PassResult
 
 aten = torch.ops.aten
-
-
-def _val(n):
-    return n.meta.get("val") if isinstance(n, torch.fx.Node) else None
 
 
 def _static(shape) -> bool:

@@ -22,6 +22,7 @@ import operator
 import torch
 import torch.fx
 
+from ..meta import node_val as _val
 from .base import Pass, PassResult
 
 aten = torch.ops.aten
@@ -33,10 +34,6 @@ _UNARY = {
 }
 _BINARY = {aten.add.Tensor, aten.sub.Tensor, aten.mul.Tensor, aten.div.Tensor}
 _NORMS = {aten._fused_rms_norm.default, aten.native_layer_norm.default}   # tuple results: (y, stats...)
-
-
-def _val(n):
-    return n.meta.get("val") if isinstance(n, torch.fx.Node) else None
 
 
 def _shape(n):

@@ -21,6 +21,7 @@ import torch
 import torch.fx
 
 from ..tiles import padded_volume
+from ..meta import val as _val
 from .base import Pass, PassResult
 
 aten = torch.ops.aten
@@ -46,10 +47,6 @@ def _is_view(n) -> bool:
     if n.target is aten.clone.default and n.kwargs.get("memory_format") not in (None, torch.contiguous_format):
         return False
     return True
-
-
-def _val(n):
-    return n.meta.get("val") if isinstance(n, torch.fx.Node) else n
 
 
 def _static_shape(v) -> bool:
