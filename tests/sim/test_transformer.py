@@ -131,6 +131,77 @@ def test_sdpa_oracle_golden(device, real_ttnn):
 
 
 # ------------------------------------------------------------------------------------------------
+# scaled_dot_product_attention_decode
+# ------------------------------------------------------------------------------------------------
+
+def _decode_inputs(device, b=3, nh=8, nkv=2, s=64, d=64):
+    q, k, v = torch.randn(1, b, nh, d), torch.randn(b, nkv, s, d), torch.randn(b, nkv, s, d)
+    tq, tk, tv = (dev_tensor(device, x) for x in (q, k, v))
+    return tq, tk, tv, back(tq), back(tk), back(tv)
+
+
+def test_sdpa_decode_causal_per_user_positions_equals_prefill_sdpa(device):
+    """Each user attends its positions 0..cur_pos[i]; the values are those of the prefill SDPA given the same
+    rows (the same matrix-unit arithmetic), the heads padded to a tile in the output."""
+    b, nh, nkv, s, d = 3, 8, 2, 64, 64
+    tq, tk, tv, q, k, v = _decode_inputs(device, b, nh, nkv, s, d)
+    pos = [5, 63, 30]
+    out = ttnn.transformer.scaled_dot_product_attention_decode(tq, tk, tv, cur_pos=pos)
+    assert list(out.shape) == [1, b, 32, d]
+    got = back(out)
+    assert not got[:, :, nh:].any()                                   # the padding heads
+    mask = torch.where(torch.arange(s).reshape(1, 1, 1, s) <= torch.tensor(pos).reshape(b, 1, 1, 1), 0.0,
+                       float("-inf"))
+    ref = F.scaled_dot_product_attention(q.permute(1, 2, 0, 3), k.repeat_interleave(4, 1),
+                                         v.repeat_interleave(4, 1), attn_mask=mask)
+    assert torch.allclose(got[0, :, :nh], ref[:, :, 0], atol=0.04, rtol=0.03)
+    # the same rows through the prefill op (a query of one row per user, the mask as an additive tensor)
+    q4 = dev_tensor(device, q.permute(1, 2, 0, 3))
+    pre = ttnn.transformer.scaled_dot_product_attention(q4, tk, tv, attn_mask=dev_tensor(device, mask.expand(
+        b, 1, 1, s).clamp(min=-1e30)), is_causal=False)
+    assert torch.equal(got[0, :, :nh], back(pre)[:, :, 0])
+    skipped = ttnn.transformer.scaled_dot_product_attention_decode(tq, tk, tv, cur_pos=[5, -1, 30])
+    assert not back(skipped)[0, 1].any()
+
+
+def test_sdpa_decode_mask_and_refusals(device, real_ttnn):
+    tq, tk, tv, q, k, v = _decode_inputs(device, b=2, nh=4, nkv=4, s=64)
+    m = torch.where(torch.rand(2, 1, 4, 64) < 0.3, -1e9, 0.0)             # [b, 1, nh, s], the golden's layout
+    out = ttnn.transformer.scaled_dot_product_attention_decode(tq, tk, tv, is_causal=False,
+                                                               attn_mask=dev_tensor(device, m))
+    golden = real_ttnn.get_golden_function(real_ttnn.transformer.scaled_dot_product_attention_decode)
+    ref = golden(q, k, v, is_causal=False, attn_mask=m)
+    assert torch.allclose(back(out)[:, :, :4], ref[:, :, :4], atol=0.04, rtol=0.03)
+    with pytest.raises(TTNNError, match="3 positions for 2 users"):
+        ttnn.transformer.scaled_dot_product_attention_decode(tq, tk, tv, cur_pos=[1, 2, 3])
+    whole = ttnn.transformer.scaled_dot_product_attention_decode(tq, tk, tv)       # default: the whole cache
+    assert torch.allclose(back(whole)[:, :, :4], golden(q, k, v)[:, :, :4], atol=0.04, rtol=0.03)
+    with pytest.raises(TTNNError, match="only valid with is_causal=False"):
+        ttnn.transformer.scaled_dot_product_attention_decode(tq, tk, tv, cur_pos=[1, 2],
+                                                             attn_mask=dev_tensor(device, m))
+    with pytest.raises(TTNNError, match=r"must be \[1, b, nh, dh\]"):
+        ttnn.transformer.scaled_dot_product_attention_decode(tk, tk, tv, cur_pos=[1, 2])
+
+
+def test_sdpa_decode_reads_kv_once(device):
+    """The perf model: a decode step's attention reads K/V once, where the prefill op fed the same rows streams
+    them once per query head."""
+    b, nh, nkv, s, d = 32, 8, 1, 128, 128
+    tq, tk, tv, q, *_ = _decode_inputs(device, b, nh, nkv, s, d)
+    with device.profiler.record():
+        ttnn.transformer.scaled_dot_product_attention_decode(tq, tk, tv, cur_pos=[127] * b)
+        q4 = dev_tensor(device, q.permute(1, 2, 0, 3))
+        ttnn.transformer.scaled_dot_product_attention(q4, tk, tv, is_causal=False)
+    rows = {r["OP CODE"]: r for r in device.profiler.csv_rows()}
+    dec, pre = rows["transformer.scaled_dot_product_attention_decode"], rows["transformer.scaled_dot_product_attention"]
+    kv_bytes = 2 * b * nkv * s * d * 2
+    q_and_out = 2 * b * 32 * d * 2                           # Q read and the output written, heads tile-padded
+    assert dec["DRAM BYTES"] == kv_bytes + q_and_out
+    assert pre["DRAM BYTES"] > 2 * kv_bytes
+    assert dec["DEVICE KERNEL DURATION [ns]"] < pre["DEVICE KERNEL DURATION [ns]"]
+
+
+# ------------------------------------------------------------------------------------------------
 # attention_softmax
 # ------------------------------------------------------------------------------------------------
 

@@ -171,12 +171,22 @@ def scaled_dot_product_attention(input_tensor_q, input_tensor_k, input_tensor_v,
 
     fid, fp32_acc, _ = kernel_config(compute_kernel_config, q._dtype, k._dtype,
                                      fidelity_default=MathFidelity.HiFi2, fp32_acc_default=False)
-    ideal = device.ideal
     scale = 1.0 / math.sqrt(dh) if scale is None else float(scale)
+    o = _attention(_f32(q), _f32(k), _f32(v), scale, mask, allowed, sink, fid, fp32_acc, device)
+    if output_concat_heads:
+        o = o.permute(0, 2, 1, 3).reshape(b, 1, sq, nqh * dh)
+    return make_output(op, device, o, q._dtype, Layout.TILE, out_memory_config(memory_config, q))
 
-    qv = _f32(q)
-    kv = _f32(k).repeat_interleave(nqh // nkv, dim=1)
-    vv = _f32(v).repeat_interleave(nqh // nkv, dim=1)
+
+def _attention(qv, kv, vv, scale: float, mask, allowed, sink, fid, fp32_acc: bool, device) -> torch.Tensor:
+    """softmax(scale * Q K^T + mask) V as the flash-attention kernels compute it: the two products on the matrix
+    unit (packed to bf16 between them), the softmax's exponentials in fp32. Q [b, nqh, sq, dh], K/V
+    [b, nkv, sk, dh] (GQA), mask additive (broadcast), allowed a boolean [.., sq, sk] (or None)."""
+    b, nqh, sq, _ = qv.shape
+    nkv = kv.shape[1]
+    kv = kv.repeat_interleave(nqh // nkv, dim=1)
+    vv = vv.repeat_interleave(nqh // nkv, dim=1)
+    ideal = device.ideal
 
     def packer(x):
         return x if ideal else round_to(x, DataType.BFLOAT16, device)
@@ -197,10 +207,111 @@ def scaled_dot_product_attention(input_tensor_q, input_tensor_k, input_tensor_v,
         e = e[..., :-1]
     p = packer(e)
     o = numerics.fpu_matmul(p, vv, fid, fp32_acc, ideal) / denom
-    o = torch.nan_to_num(o, nan=0.0)  # fully masked rows
-    if output_concat_heads:
-        o = o.permute(0, 2, 1, 3).reshape(b, 1, sq, nqh * dh)
-    return make_output(op, device, o, q._dtype, Layout.TILE, out_memory_config(memory_config, q))
+    return torch.nan_to_num(o, nan=0.0)  # fully masked rows
+
+
+# ------------------------------------------------------------------------------------------------
+# scaled_dot_product_attention_decode
+# ------------------------------------------------------------------------------------------------
+
+def _golden_sdpa_decode(input_tensor_q, input_tensor_k, input_tensor_v, *, is_causal=True, attn_mask=None,
+                        cur_pos=(), scale=None, **kwargs):
+    q = input_tensor_q.float().permute(1, 2, 0, 3)                     # [1, b, nh, dh] -> [b, nh, 1, dh]
+    k, v = input_tensor_k.float(), input_tensor_v.float()
+    nh, nkv, sk = q.shape[1], k.shape[1], k.shape[2]
+    k, v = k.repeat_interleave(nh // nkv, dim=1), v.repeat_interleave(nh // nkv, dim=1)
+    mask = None
+    if attn_mask is not None:
+        mask = attn_mask.float().permute(1, 2, 0, 3)                   # [1, b, nh, s] -> [b, nh, 1, s]
+    elif is_causal:
+        pos = torch.tensor(list(cur_pos)).reshape(-1, 1, 1, 1)
+        mask = torch.where(torch.arange(sk).reshape(1, 1, 1, -1) <= pos, 0.0, float("-inf"))
+    o = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale)
+    return o.permute(2, 0, 1, 3)
+
+
+@ttnn_op("transformer.scaled_dot_product_attention_decode", golden=_golden_sdpa_decode)
+def scaled_dot_product_attention_decode(input_tensor_q, input_tensor_k, input_tensor_v, *, is_causal=True,
+                                        attn_mask=None, cur_pos=[], cur_pos_tensor=None,  # noqa: B006 (real default)
+                                        attention_sink=None, scale=None, sliding_window_size=None,
+                                        memory_config=None, program_config=None, compute_kernel_config=None,
+                                        share_cache=None):
+    """Flash-decode: one query token per user. Q [1, b, nh, dh], K/V [b, nkv, s, dh] (GQA: nh % nkv == 0).
+    Causal (the default) attends each user's positions 0..cur_pos[i] (cur_pos or cur_pos_tensor, default the
+    whole cache; -1 skips the user: its output is left at zero here); is_causal=False attends all s positions, or
+    what the additive attn_mask allows ([b, 1, nh, s] as the wheel's golden reads it, or [1, b, nh, s] as its
+    docstring writes it). K/V of batch 1 are shared by all users. The output is [1, b, pnh, dh]: the heads padded to the tile height, the
+    padding rows zero. A user's query heads share one tile, so its K/V are read once (the perf model)."""
+    op = "transformer.scaled_dot_product_attention_decode"
+    q, k, v = input_tensor_q, input_tensor_k, input_tensor_v
+    device = on_device(op, input_tensor_q=q, input_tensor_k=k, input_tensor_v=v, attn_mask=attn_mask,
+                       cur_pos_tensor=cur_pos_tensor, attention_sink=attention_sink)
+    for arg, t in (("input_tensor_q", q), ("input_tensor_k", k), ("input_tensor_v", v)):
+        require_layout(op, arg, t, Layout.TILE)
+        require_dtype(op, arg, t, _SDPA_DTYPES)
+        require_rank(op, arg, t, 4, 4)
+    one, b, nh, dh = q.shape
+    kb, nkv, sk, kdh = k.shape
+    if one != 1:
+        fail(op, f"input_tensor_q must be [1, b, nh, dh] (one token per user), got {list(q.shape)}")
+    if tuple(v.shape) != tuple(k.shape):
+        fail(op, f"input_tensor_v has shape {list(v.shape)}, input_tensor_k {list(k.shape)}: they must match")
+    if kb not in (1, b) or kdh != dh:
+        fail(op, f"K/V {list(k.shape)} must be [b={b} (or 1: one cache shared by the users), nkv, s, dh={dh}]")
+    if dh % TILE:
+        fail(op, f"head dim {dh} must be a multiple of 32")
+    if nh < nkv or nh % nkv:
+        fail(op, f"Q num_heads must be >= K num_heads and divisible by K num_heads. Got Q: {nh}, K: {nkv}")
+    if nh > TILE:
+        fail(op, f"the query heads of a user ({nh}) must fit in one tile (at most 32)")
+    if attention_sink is not None:
+        fail(op, "attention_sink is not modelled by the simulated device")
+    if cur_pos_tensor is not None:
+        positions = [int(x) for x in cur_pos_tensor._value.flatten().tolist()]
+    elif cur_pos:
+        positions = [int(x) for x in cur_pos]
+    else:
+        positions = [sk - 1] * b                  # the golden's default: the whole cache
+    if len(positions) != b:
+        fail(op, f"cur_pos has {len(positions)} positions for {b} users")
+    mask = None
+    allowed = None
+    if is_causal:
+        if attn_mask is not None:
+            fail(op, "attn_mask is only valid with is_causal=False")
+        kpos = torch.arange(sk).reshape(1, 1, 1, sk)
+        pos = torch.tensor(positions).reshape(b, 1, 1, 1)
+        allowed = kpos <= pos
+        if sliding_window_size:
+            allowed &= kpos > pos - int(sliding_window_size)
+    elif attn_mask is not None:
+        require_layout(op, "attn_mask", attn_mask, Layout.TILE)
+        require_dtype(op, "attn_mask", attn_mask, _SDPA_DTYPES)
+        # the docstring gives [1, b, nh, s]; the wheel's golden indexes [b, 1, nh, s]: both are taken
+        ms = tuple(attn_mask.shape)
+        if ms == (b, 1, nh, sk):
+            mask = _f32(attn_mask).permute(0, 2, 1, 3)                      # [b, nh, 1, s]
+        elif ms == (1, b, nh, sk):
+            mask = _f32(attn_mask).permute(1, 2, 0, 3)
+        else:
+            fail(op, f"attn_mask shape {list(ms)} must be [{b}, 1, {nh}, {sk}] (or [1, {b}, {nh}, {sk}])")
+        chunk = min(512, sk & -sk)
+        if sk % chunk:
+            fail(op, f"the K/V length {sk} must be a multiple of k_chunk_size {chunk}")
+    fid, fp32_acc, _ = kernel_config(compute_kernel_config, q._dtype, k._dtype,
+                                     fidelity_default=MathFidelity.HiFi2, fp32_acc_default=False)
+    scale = 1.0 / math.sqrt(dh) if scale is None else float(scale)
+    qv = _f32(q).permute(1, 2, 0, 3)                                         # [b, nh, 1, dh]
+    kk, vv = _f32(k), _f32(v)
+    if kb == 1 and b > 1:
+        kk, vv = kk.expand(b, -1, -1, -1), vv.expand(b, -1, -1, -1)
+    o = _attention(qv, kk, vv, scale, mask, allowed, None, fid, fp32_acc, device)
+    if is_causal:
+        o[torch.tensor([p < 0 for p in positions])] = 0.0                    # skipped users
+    pnh = -(-nh // TILE) * TILE
+    out = torch.zeros(1, b, pnh, dh)
+    out[0, :, :nh] = o[:, :, 0]
+    return make_output(op, device, out, q._dtype, Layout.TILE, out_memory_config(memory_config, q))
 
 
 # ------------------------------------------------------------------------------------------------

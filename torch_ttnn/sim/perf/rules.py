@@ -276,6 +276,37 @@ def _sdpa(c: Call) -> OpCost:
 register("transformer.scaled_dot_product_attention", _sdpa)
 
 
+def _sdpa_decode(c: Call) -> OpCost:
+    """Flash-decode: a user's query heads (at most 32) are the rows of one tile. The K/V sequence is cut in
+    chunks of k_chunk_size = min(512, largest power-of-two divisor of s) positions (the op's default); a core
+    takes (user, K/V head, chunk) units: one tile row of Q K^T and of P V over its chunk, the online softmax,
+    then the partial results are combined. K and V are read once (not once per query head or query chunk as in
+    prefill SDPA), each core pulling its chunks through its NoC port."""
+    q, k, v = c.tensor("input_tensor_q"), c.tensor("input_tensor_k"), c.tensor("input_tensor_v")
+    b, nh, d = q.shape[-3], q.shape[-2], q.shape[-1]
+    nkv, sk = k.shape[-3], k.shape[-2]
+    Dt = _ceil(d, 32)
+    chunk = max(32, min(512, sk & -sk))
+    chunks = _ceil(sk, chunk)
+    ct = _ceil(chunk, 32)
+    fid = c.fidelity(q.dtype, k.dtype)
+    mm = TILE_MATMUL_CYCLES[fid]
+    units = b * nkv * chunks
+    cores = c.cores_for(units)
+    per_core = _ceil(units, cores)
+    per_unit = ct * Dt * mm * 2 + ct * (FPU_TILE * 3 + SFPU_TILE * 12 + REDUCE_TILE * 2)
+    combine = Dt * (FPU_TILE * 2 + SFPU_TILE * 4)             # merging the partial softmax sums and outputs
+    flops = 4.0 * b * nh * sk * d
+    extra = [c.tensor("attn_mask")] if c.tensor("attn_mask") is not None else []
+    kv_tile = (k.nbytes + v.nbytes) / max(1, k.tiles + v.tiles)
+    noc = per_core * 2 * ct * Dt * kv_tile
+    return cost(c, cores, per_core * per_unit + combine, flops=flops, reads=[q, k, v] + extra, noc=noc,
+                fidelity=fid.name)
+
+
+register("transformer.scaled_dot_product_attention_decode", _sdpa_decode)
+
+
 # ------------------------------------------------------------------------------------------------
 # Row-wise: softmax, norms; reductions
 # ------------------------------------------------------------------------------------------------
