@@ -739,7 +739,7 @@ def export_compiled(option, records: dict, out_dir: str, *, name: str = "model",
     for m, n in sorted(imports):
         if n == "<ops>" and m == "ttnn_fused":
             requires += ('\n# the fused ops of torch-ttnn (torch.ops.ttnn_fused), with their host implementation\n'
-                         '_import("torch_ttnn.compiler.passes.fusion", "fused_ops")()\n')
+                         '_import("torch_ttnn.compiler.fused_ops", "fused_ops")()\n')
     header = _header(name, res, results)
     text = (header + _PRELUDE + requires + "\n\n" + "\n\n\n".join(functions) + "\n\n\n# (graph, aten reference, kind, "
             "[(source, key)] of its inputs, number of outputs)\nGRAPHS = [\n" + "\n".join(graphs_table) + "\n]\n"

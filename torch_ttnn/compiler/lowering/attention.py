@@ -24,7 +24,8 @@ import torch
 from ..meta import meta_value
 from ..registry import COMMON, float_inputs, lower, rank_at_most
 from .matmul import finish, zero_k_padding
-from .normalization import scale_mask_softmax_supported, softmax_call, used_outputs
+from ..fused_ops import scale_mask_softmax_supported
+from .normalization import softmax_call, used_outputs
 from .reduction import reduce_call, reshape
 
 aten = torch.ops.aten

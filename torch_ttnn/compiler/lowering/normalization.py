@@ -21,6 +21,7 @@ import operator
 
 import torch
 
+from ..fused_ops import fused_ops, scale_mask_softmax_supported
 from ..meta import meta_value
 from ..registry import COMMON, float_inputs, lower, rank_at_most
 from .matmul import finish
@@ -124,17 +125,6 @@ def log_softmax(ctx, x, dim, half_to_float=False):
 
 
 # --- scale-mask-softmax (produced by the fusion pass) -------------------------------------------------
-
-def scale_mask_softmax_supported(x_shape, mask_shape) -> bool:
-    """softmax(x * scale + mask) over the last dim maps onto ttnn.scale_mask_softmax when the mask is an
-    attention padding mask: x rank 4 [b, h, sq, sk], mask [1|b, 1, 1, sk] (or no mask)."""
-    if len(x_shape) != 4:
-        return False
-    if mask_shape is None:
-        return True
-    return (len(mask_shape) == 4 and mask_shape[0] in (1, x_shape[0]) and mask_shape[1] == 1
-            and mask_shape[2] == 1 and mask_shape[3] == x_shape[3])
-
 
 def _lower_scale_mask_softmax(ctx, x, scale, mask=None):
     if not scale_mask_softmax_supported(ctx.shape(x), None if mask is None else ctx.shape(mask)):
@@ -376,7 +366,6 @@ def _lower_fused_batch_norm(ctx, x, weight, bias, mean, var, eps):
 
 
 def _register_fused():
-    from ..passes.fusion import fused_ops
     ops = fused_ops()
     lower(ops.scale_mask_softmax.default, when=NORM)(_lower_scale_mask_softmax)
     lower(ops.batch_norm_inference.default, when=NORM)(_lower_fused_batch_norm)

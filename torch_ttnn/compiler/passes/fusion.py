@@ -33,6 +33,7 @@ from typing import Optional
 import torch
 import torch.fx
 
+from ..fused_ops import fused_ops, scale_mask_softmax_supported  # noqa: F401 (fused_ops: exported programs import it from here)
 from ..meta import node_val as _val
 from .base import Pass, PassResult
 
@@ -40,60 +41,6 @@ log = logging.getLogger("torch_ttnn.passes")
 aten = torch.ops.aten
 
 
-# --------------------------------------------------------------------------------------------------
-# Fused ops with a host implementation (targets of aten-level fusions that have no aten op)
-# --------------------------------------------------------------------------------------------------
-
-_FUSED = {}
-
-
-def fused_ops():
-    """The `torch.ops.ttnn_fused` namespace (registered once)."""
-    if not _FUSED:
-        @torch.library.custom_op("ttnn_fused::scale_mask_softmax", mutates_args=())
-        def scale_mask_softmax(x: torch.Tensor, scale: float, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-            y = x * scale
-            if mask is not None:
-                y = y + mask
-            return torch.softmax(y, dim=-1)
-
-        @scale_mask_softmax.register_fake
-        def _(x, scale, mask=None):
-            return torch.empty_like(x)
-
-        _FUSED["scale_mask_softmax"] = scale_mask_softmax
-
-        @torch.library.custom_op("ttnn_fused::batch_norm_inference", mutates_args=())
-        def batch_norm_inference(x: torch.Tensor, weight: Optional[torch.Tensor], bias: Optional[torch.Tensor],
-                                 mean: torch.Tensor, var: torch.Tensor, eps: float) -> torch.Tensor:
-            """Inference batch norm with the per-channel vectors already shaped to broadcast against x
-            ([1, C, 1, 1] for NCHW, [C, 1] for NCL, [C] for NC)."""
-            y = (x - mean) * torch.rsqrt(var + eps)
-            if weight is not None:
-                y = y * weight
-            if bias is not None:
-                y = y + bias
-            return y
-
-        @batch_norm_inference.register_fake
-        def _(x, weight, bias, mean, var, eps):
-            return torch.empty_like(x)
-
-        @torch.library.custom_op("ttnn_fused::group_norm", mutates_args=())
-        def group_norm(x: torch.Tensor, weight: Optional[torch.Tensor], bias: Optional[torch.Tensor], groups: int,
-                       eps: float) -> torch.Tensor:
-            """Group norm of x [N, C, *] with weight/bias shaped [C, 1]."""
-            w = None if weight is None else weight.reshape(-1)
-            b = None if bias is None else bias.reshape(-1)
-            return torch.nn.functional.group_norm(x, groups, w, b, eps)
-
-        @group_norm.register_fake
-        def _(x, weight, bias, groups, eps):
-            return torch.empty_like(x)
-
-        _FUSED["batch_norm_inference"] = batch_norm_inference
-        _FUSED["group_norm"] = group_norm
-    return torch.ops.ttnn_fused
 
 
 # --------------------------------------------------------------------------------------------------
@@ -394,7 +341,6 @@ class FuseScaleMaskSoftmax(AtenFusion):
     name = "fuse_scale_mask_softmax"
 
     def match(self, gm, node):
-        from ..lowering.normalization import scale_mask_softmax_supported
         if not _is(node, aten._softmax.default) or node.args[2]:
             return False
         shape = _shape(node)

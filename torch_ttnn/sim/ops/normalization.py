@@ -38,20 +38,7 @@ from ..types import (DataType, Layout, MathFidelity, ShardOrientation, TensorMem
 from ._common import (fail, kernel_config, make_output, on_device, out_memory_config, require_dtype,
                       require_layout, require_rank, require_tensor)
 
-try:  # the default program config of the softmax family (shared with ttnn.transformer.attention_softmax)
-    from .transformer import SoftmaxDefaultProgramConfig
-except ImportError:  # pragma: no cover - keep the normalization ops usable on their own
-    class SoftmaxDefaultProgramConfig:
-        """ttnn.SoftmaxDefaultProgramConfig: let the op choose its grid."""
-
-        def __eq__(self, other):
-            return type(other).__name__ == "SoftmaxDefaultProgramConfig"
-
-        def __hash__(self):
-            return hash("SoftmaxDefaultProgramConfig")
-
-        def __repr__(self):
-            return "SoftmaxDefaultProgramConfig()"
+from ._softmax import SoftmaxDefaultProgramConfig, softmax_config, softmax_core
 
 BF16, FP32, BFP8 = DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B
 NORM_DTYPES = (BF16, FP32, BFP8)
@@ -144,24 +131,6 @@ def _scaler(s: float, dtype: DataType, ideal: bool) -> float:
     return float(formats.truncate_bf16(torch.tensor([s], dtype=torch.float32))[0])
 
 
-def _softmax_core(x: torch.Tensor, numeric_stable: bool, fp32_acc: bool, approx: bool, ideal: bool):
-    """Softmax along the last dim as the device computes it (see the module docstring)."""
-    if ideal:
-        return torch.softmax(x, dim=-1)
-    if x.shape[-1] == 0:
-        return x.clone()
-    if numeric_stable:
-        x = numerics.dst_store(x - x.amax(dim=-1, keepdim=True), fp32_acc)
-    e = numerics.sfpu_store(torch.exp(x), fp32_acc)
-    s = numerics.fpu_reduce_sum(e, [-1], 1.0, MathFidelity.HiFi4, fp32_acc, False, input_operand="A",
-                                bf16_exact=not fp32_acc)   # a 16-bit Dst holds bf16 values
-    r = numerics.sfpu_store(numerics.sfpu_reciprocal(s, approx), fp32_acc)
-    return numerics.dst_store(e * r, fp32_acc)
-
-
-def _softmax_config(cfg, dtype):
-    _, fp32_acc, _ = kernel_config(cfg, dtype, fidelity_default=MathFidelity.HiFi4)
-    return fp32_acc, _approx(cfg, True)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -175,9 +144,9 @@ def _softmax_values(op: str, t, dim, compute_kernel_config, numeric_stable, devi
     if not isinstance(dim, int) or not -rank <= dim < rank:
         fail(op, f"dim {dim!r} is out of range for a tensor of rank {rank}")
     d = dim % rank
-    fp32_acc, approx = _softmax_config(compute_kernel_config, t._dtype)
+    fp32_acc, approx = softmax_config(compute_kernel_config, t._dtype)
     x = _f32(t).movedim(d, -1)
-    return _softmax_core(x, numeric_stable, fp32_acc, approx, device.ideal).movedim(-1, d)
+    return softmax_core(x, numeric_stable, fp32_acc, approx, device.ideal).movedim(-1, d)
 
 
 def _write_in_place(op: str, device, t, y: torch.Tensor):
@@ -231,14 +200,14 @@ def _mask_values(op: str, mask, shape) -> torch.Tensor:
 def _scale_mask_softmax_values(op, t, scale, mask, compute_kernel_config, numeric_stable, device):
     _check_input(op, "input_tensor", t)
     require_rank(op, "input_tensor", t, 1)
-    fp32_acc, approx = _softmax_config(compute_kernel_config, t._dtype)
+    fp32_acc, approx = softmax_config(compute_kernel_config, t._dtype)
     ideal = device.ideal
     x = _f32(t)
     if scale is not None:
         x = numerics.dst_store(x * float(scale), fp32_acc, ideal)
     if mask is not None:
         x = numerics.dst_store(x + _mask_values(op, mask, t.shape), fp32_acc, ideal)
-    return _softmax_core(x, numeric_stable, fp32_acc, approx, ideal)
+    return softmax_core(x, numeric_stable, fp32_acc, approx, ideal)
 
 
 @ttnn_op("scale_mask_softmax", golden=_golden_scale_mask_softmax)

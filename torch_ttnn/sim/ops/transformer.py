@@ -11,7 +11,7 @@ In ``ideal`` numerics every step is plain fp32.
 
 attention_softmax is real ttnn's softmax (no mask: a separate multiply by 1/sqrt(head_size), then softmax) or
 scale_mask_softmax (with a mask), both with numeric_stable=False and the default softmax compute config. The
-softmax itself is the normalization family's model (``normalization._softmax_core``: exp stored to Dst, row sum
+softmax itself is the normalization family's model (``_softmax.softmax_core``: exp stored to Dst, row sum
 accumulated in Dst, approximate SFPU reciprocal), so the two families agree; plain fp32 softmax if it is absent.
 """
 from __future__ import annotations
@@ -28,26 +28,10 @@ from ..types import BLOCK_FLOAT_DTYPES, BufferType, DataType, Layout, MathFideli
 from ._common import (fail, kernel_config, make_output, on_device, out_memory_config, require_dtype,
                       require_layout, require_rank, round_to)
 
-try:  # one softmax model for the whole simulator
-    from .normalization import _softmax_config, _softmax_core
-except ImportError:  # pragma: no cover - the normalization family is absent
-    _softmax_config = _softmax_core = None
+from ._softmax import SoftmaxDefaultProgramConfig, softmax_config, softmax_core
 
 TILE = 32
 _SDPA_DTYPES = (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B)
-
-
-class SoftmaxDefaultProgramConfig:
-    """The default softmax program config (ttnn.SoftmaxDefaultProgramConfig): let the op choose its grid."""
-
-    def __eq__(self, other):
-        return isinstance(other, SoftmaxDefaultProgramConfig)
-
-    def __hash__(self):
-        return hash(SoftmaxDefaultProgramConfig)
-
-    def __repr__(self):
-        return "SoftmaxDefaultProgramConfig()"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -332,10 +316,7 @@ def _attention_softmax(op: str, tensor, head_size, attention_mask, causal_mask) 
     require_rank(op, "tensor", tensor, 2)
     scale = 1.0 / math.sqrt(head_size) if head_size is not None else 1.0
     ideal = device.ideal
-    if _softmax_config is not None:
-        fp32_acc, approx = _softmax_config(None, tensor._dtype)
-    else:
-        fp32_acc, approx = tensor._dtype == DataType.FLOAT32, True
+    fp32_acc, approx = softmax_config(None, tensor._dtype)
     x = _f32(tensor)
     if attention_mask is None:
         # ttnn.multiply(tensor, 1/sqrt(head_size)): a separate op whose result is stored in the input dtype
@@ -356,9 +337,7 @@ def _attention_softmax(op: str, tensor, head_size, attention_mask, causal_mask) 
         # scale_mask_softmax: the scaled input and the masked sum are FPU results written to Dst
         x = numerics.dst_store(x * scale, fp32_acc, ideal)
         x = numerics.dst_store(x + _f32(attention_mask), fp32_acc, ideal)
-    if _softmax_core is None:
-        return torch.softmax(x, dim=-1)
-    return _softmax_core(x, False, fp32_acc, approx, ideal)
+    return softmax_core(x, False, fp32_acc, approx, ideal)
 
 
 @ttnn_op("transformer.attention_softmax", golden=_golden_attention_softmax)

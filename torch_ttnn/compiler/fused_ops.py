@@ -1,0 +1,71 @@
+"""The fused ops of torch-ttnn (`torch.ops.ttnn_fused`): targets of the aten-level fusions that have no aten op,
+each with a host implementation (what torch runs when the graph runs on the host, and the reference of the
+precision search) and a fake implementation for tracing. Both the fusion passes (which create them) and the
+lowering rules (which lower them to TT-NN) import them from here."""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+
+def scale_mask_softmax_supported(x_shape, mask_shape) -> bool:
+    """softmax(x * scale + mask) over the last dim maps onto ttnn.scale_mask_softmax when the mask is an
+    attention padding mask: x rank 4 [b, h, sq, sk], mask [1|b, 1, 1, sk] (or no mask)."""
+    if len(x_shape) != 4:
+        return False
+    if mask_shape is None:
+        return True
+    return (len(mask_shape) == 4 and mask_shape[0] in (1, x_shape[0]) and mask_shape[1] == 1
+            and mask_shape[2] == 1 and mask_shape[3] == x_shape[3])
+
+
+@torch.library.custom_op("ttnn_fused::scale_mask_softmax", mutates_args=())
+def scale_mask_softmax(x: torch.Tensor, scale: float, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """softmax(x * scale + mask) over the last dim (ttnn.scale_mask_softmax)."""
+    y = x * scale
+    if mask is not None:
+        y = y + mask
+    return torch.softmax(y, dim=-1)
+
+
+@scale_mask_softmax.register_fake
+def _(x, scale, mask=None):
+    return torch.empty_like(x)
+
+
+@torch.library.custom_op("ttnn_fused::batch_norm_inference", mutates_args=())
+def batch_norm_inference(x: torch.Tensor, weight: Optional[torch.Tensor], bias: Optional[torch.Tensor],
+                         mean: torch.Tensor, var: torch.Tensor, eps: float) -> torch.Tensor:
+    """Inference batch norm with the per-channel vectors already shaped to broadcast against x
+    ([1, C, 1, 1] for NCHW, [C, 1] for NCL, [C] for NC)."""
+    y = (x - mean) * torch.rsqrt(var + eps)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+@batch_norm_inference.register_fake
+def _(x, weight, bias, mean, var, eps):
+    return torch.empty_like(x)
+
+
+@torch.library.custom_op("ttnn_fused::group_norm", mutates_args=())
+def group_norm(x: torch.Tensor, weight: Optional[torch.Tensor], bias: Optional[torch.Tensor], groups: int,
+               eps: float) -> torch.Tensor:
+    """Group norm of x [N, C, *] with weight/bias shaped [C, 1]."""
+    w = None if weight is None else weight.reshape(-1)
+    b = None if bias is None else bias.reshape(-1)
+    return torch.nn.functional.group_norm(x, groups, w, b, eps)
+
+
+@group_norm.register_fake
+def _(x, weight, bias, groups, eps):
+    return torch.empty_like(x)
+
+
+def fused_ops():
+    """The `torch.ops.ttnn_fused` namespace (its ops are registered when this module is imported)."""
+    return torch.ops.ttnn_fused
