@@ -12,6 +12,8 @@ from typing import Any, Optional
 import torch
 import torch.fx
 
+aten = torch.ops.aten
+
 
 @dataclass(frozen=True)
 class TTMeta:
@@ -56,3 +58,20 @@ def meta_value(shape, dtype=torch.float32) -> torch.Tensor:
 
 def is_tensor_node(node) -> bool:
     return isinstance(node, torch.fx.Node) and isinstance(val(node), torch.Tensor)
+
+
+def scalar_value(node):
+    """The Python value of an aten node that is a constant scalar tensor (scalar_tensor, full([])), else None."""
+    if not isinstance(node, torch.fx.Node) or node.op != "call_function":
+        return None
+    if node.target is aten.scalar_tensor.default:
+        return node.args[0]
+    if node.target is aten.full.default and len(node.args[0]) == 0:
+        return node.args[1]
+    if node.target in (aten.lift_fresh_copy.default, aten.clone.default, aten._to_copy.default):
+        inner = scalar_value(node.args[0])
+        if inner is not None and node.target is aten._to_copy.default:
+            dt = node.meta["val"].dtype
+            inner = bool(inner) if dt == torch.bool else (float(inner) if dt.is_floating_point else int(inner))
+        return inner
+    return None

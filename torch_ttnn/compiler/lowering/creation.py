@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from ..meta import meta_value
+from ..meta import meta_value, scalar_value
 from ..registry import COMMON, lower
 from .data_movement import convert, expand_to, reshape_to
 
@@ -127,7 +127,6 @@ def fill_scalar(ctx, x, value):
 
 @lower(aten.fill.Tensor, when=CREATE)
 def fill_tensor(ctx, x, value):
-    from .indexing import scalar_value
     s = scalar_value(ctx.node.args[1])
     if s is not None:
         return _full_out(ctx, s)

@@ -323,40 +323,6 @@ def unbind(ctx, x, dim=0):
     return tuple(res)
 
 
-@lower(aten.slice_scatter.default, when=DM)
-def slice_scatter(ctx, x, src, dim=0, start=None, end=None, step=1):
-    """x with x[start:end:step] along dim replaced by src: a concat of the untouched parts and src (step 1)."""
-    d = norm_dim(dim, ctx.rank(x))
-    size = ctx.shape(x)[d]
-    s, e = _bounds(size, start, end)
-    if int(step) != 1:
-        return _strided_slice_scatter(ctx, x, src, d, s, e, int(step))
-    req = _common_req(ctx, [x, src], ctx.out.dtype)
-    parts = []
-    if s > 0:
-        parts.append(slice_to(ctx, x, d, 0, s, dtype=ctx.torch_dtype(x)))
-    parts.append(src)
-    if e < size:
-        parts.append(slice_to(ctx, x, d, e, size, dtype=ctx.torch_dtype(x)))
-    if len(parts) == 1:
-        return relabel(ctx, src)
-    return ctx.call("concat", [In(p, req) for p in parts], d)
-
-
-def _strided_slice_scatter(ctx, x, src, d, start, end, step):
-    """x[start:end:step] = src along d: ttnn.scatter with the positions (an arange) as the index."""
-    from .indexing import scatter_into
-    n = ctx.shape(src)[d]
-    r = ctx.rank(x)
-    pos = ctx.call("arange", start, start + n * step, step, dtype=ctx.ttnn.int32, device=ctx.device,
-                   layout=ctx.ttnn.TILE_LAYOUT, out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=ctx.ttnn.int32,
-                   out_val=meta_value([n], torch.int32))
-    bshape = [1] * r
-    bshape[d] = n
-    idx = expand_to(ctx, reshape_to(ctx, pos, bshape, dtype=torch.int32), ctx.shape(src), dtype=torch.int32)
-    return scatter_into(ctx, x, d, idx, src)
-
-
 @lower(aten.select_scatter.default, when=DM)
 def select_scatter(ctx, x, src, dim, index):
     d = norm_dim(dim, ctx.rank(x))

@@ -15,9 +15,11 @@ import math
 import torch
 
 from ..context import In
-from ..meta import Req, meta_value, tt_meta
+from ..meta import Req, meta_value, scalar_value, tt_meta
 from ..registry import COMMON, lower, unsupported
-from .data_movement import dtype_of, expand_to, layout_of, norm_dim, reshape_to
+from .creation import full_node
+from .data_movement import (DM, _bounds, _common_req, dtype_of, expand_to, layout_of, norm_dim, relabel,
+                            reshape_to, slice_to)
 
 aten = torch.ops.aten
 
@@ -199,7 +201,6 @@ def _scatter(ctx, x, dim, index, src, reduce=None, *, add=False):
     if any(ishape[k] != xs[k] for k in range(r) if k != d):
         ctx.unsupported("index smaller than the input off the scatter dim (ttnn.scatter needs them equal)")
     if not isinstance(src, torch.fx.Node):
-        from .creation import full_node
         src = full_node(ctx, ishape, src, ctx.out.dtype)
     elif ctx.rank(src) != r:
         ctx.unsupported("src of another rank")
@@ -308,23 +309,6 @@ def _masked_put(ctx, x, mask, values, accumulate):
 # where / masked_fill
 # --------------------------------------------------------------------------------------------------
 
-def scalar_value(node):
-    """The Python value of an aten node that is a constant scalar tensor (scalar_tensor, full([])), else None."""
-    if not isinstance(node, torch.fx.Node) or node.op != "call_function":
-        return None
-    if node.target is aten.scalar_tensor.default:
-        return node.args[0]
-    if node.target is aten.full.default and len(node.args[0]) == 0:
-        return node.args[1]
-    if node.target in (aten.lift_fresh_copy.default, aten.clone.default, aten._to_copy.default):
-        inner = scalar_value(node.args[0])
-        if inner is not None and node.target is aten._to_copy.default:
-            dt = node.meta["val"].dtype
-            inner = bool(inner) if dt == torch.bool else (float(inner) if dt.is_floating_point else int(inner))
-        return inner
-    return None
-
-
 def _where_value(ctx, aten_arg, v, dt_torch):
     """A where operand: a Python scalar (constants folded in) or a tensor operand in the result's dtype."""
     s = scalar_value(aten_arg) if isinstance(aten_arg, torch.fx.Node) else (
@@ -373,3 +357,40 @@ def masked_fill(ctx, x, mask, value):
 
 unsupported("boolean-mask selection has a data-dependent result shape", aten.masked_select.default,
             aten.nonzero.default)
+
+
+# --------------------------------------------------------------------------------------------------
+# slice_scatter (a concat, or a scatter at the strided positions)
+# --------------------------------------------------------------------------------------------------
+
+@lower(aten.slice_scatter.default, when=DM)
+def slice_scatter(ctx, x, src, dim=0, start=None, end=None, step=1):
+    """x with x[start:end:step] along dim replaced by src: a concat of the untouched parts and src (step 1)."""
+    d = norm_dim(dim, ctx.rank(x))
+    size = ctx.shape(x)[d]
+    s, e = _bounds(size, start, end)
+    if int(step) != 1:
+        return _strided_slice_scatter(ctx, x, src, d, s, e, int(step))
+    req = _common_req(ctx, [x, src], ctx.out.dtype)
+    parts = []
+    if s > 0:
+        parts.append(slice_to(ctx, x, d, 0, s, dtype=ctx.torch_dtype(x)))
+    parts.append(src)
+    if e < size:
+        parts.append(slice_to(ctx, x, d, e, size, dtype=ctx.torch_dtype(x)))
+    if len(parts) == 1:
+        return relabel(ctx, src)
+    return ctx.call("concat", [In(p, req) for p in parts], d)
+
+
+def _strided_slice_scatter(ctx, x, src, d, start, end, step):
+    """x[start:end:step] = src along d: ttnn.scatter with the positions (an arange) as the index."""
+    n = ctx.shape(src)[d]
+    r = ctx.rank(x)
+    pos = ctx.call("arange", start, start + n * step, step, dtype=ctx.ttnn.int32, device=ctx.device,
+                   layout=ctx.ttnn.TILE_LAYOUT, out_layout=ctx.ttnn.TILE_LAYOUT, out_dtype=ctx.ttnn.int32,
+                   out_val=meta_value([n], torch.int32))
+    bshape = [1] * r
+    bshape[d] = n
+    idx = expand_to(ctx, reshape_to(ctx, pos, bshape, dtype=torch.int32), ctx.shape(src), dtype=torch.int32)
+    return scatter_into(ctx, x, d, idx, src)
