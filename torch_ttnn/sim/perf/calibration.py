@@ -115,7 +115,7 @@ def points() -> list[Point]:
                    cur_pos=[127] * 32)
     pts.append(Point("Llama-70B decode SDPA, position 127 (per chip)", "n150", 14.0, sdpa.kernel_us,
                      "tech_reports/LLMs, Llama-3.1-70B Galaxy decode ops report",
-                     assumption="the simulator's SDPA (no decode variant): Q [32 users, 8 heads, 1, 128], "
+                     assumption="the prefill SDPA our compiled graphs emit: Q [32 users, 8 heads, 1, 128], "
                                 "K/V [32, 1, 128, 128] BFP8",
                      why="a different kernel: the published figure is sdpa_decode, which puts a user's 8 query "
                          "heads in the rows of one tile and reads its K/V once; the simulator's prefill SDPA "
