@@ -176,6 +176,19 @@ def test_sdpa_decode_mask_and_refusals(device, real_ttnn):
         ttnn.transformer.scaled_dot_product_attention_decode(tq, tk, tv, cur_pos=[1, 2, 3])
     whole = ttnn.transformer.scaled_dot_product_attention_decode(tq, tk, tv)       # default: the whole cache
     assert torch.allclose(back(whole)[:, :, :4], golden(q, k, v)[:, :, :4], atol=0.04, rtol=0.03)
+    # the docstring's [1, b, nh, s] mask layout gives the same values; our golden reads both
+    docstring = ttnn.transformer.scaled_dot_product_attention_decode(
+        tq, tk, tv, is_causal=False, attn_mask=dev_tensor(device, m.permute(1, 0, 2, 3)))
+    assert torch.equal(back(docstring), back(out))
+    ours = ttnn.get_golden_function(ttnn.transformer.scaled_dot_product_attention_decode)
+    assert torch.allclose(ours(q, k, v, is_causal=False, attn_mask=m), ref, atol=1e-5)
+    # share_cache: every user reads the first user's K/V, as the golden does
+    shared = ttnn.transformer.scaled_dot_product_attention_decode(tq, tk, tv, cur_pos=[40, 63], share_cache=True)
+    ref_shared = golden(q, k, v, cur_pos=[40, 63], share_cache=True)
+    assert torch.allclose(back(shared)[:, :, :4], ref_shared, atol=0.04, rtol=0.03)
+    assert torch.allclose(ours(q, k, v, cur_pos=[40, 63], share_cache=True), ref_shared, atol=1e-5)
+    with pytest.raises(TTNNError, match="sliding_window_size without is_causal"):
+        ttnn.transformer.scaled_dot_product_attention_decode(tq, tk, tv, is_causal=False, sliding_window_size=8)
     with pytest.raises(TTNNError, match="only valid with is_causal=False"):
         ttnn.transformer.scaled_dot_product_attention_decode(tq, tk, tv, cur_pos=[1, 2],
                                                              attn_mask=dev_tensor(device, m))

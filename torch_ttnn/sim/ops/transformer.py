@@ -198,17 +198,42 @@ def _attention(qv, kv, vv, scale: float, mask, allowed, sink, fid, fp32_acc: boo
 # scaled_dot_product_attention_decode
 # ------------------------------------------------------------------------------------------------
 
+def _decode_positions(cur_pos, cur_pos_values, b: int, sk: int) -> list:
+    """Each user's current position: cur_pos_tensor's values, else cur_pos, else the whole cache (sk - 1)."""
+    if cur_pos_values is not None:
+        return [int(x) for x in cur_pos_values.flatten().tolist()]
+    if cur_pos:
+        return [int(x) for x in cur_pos]
+    return [sk - 1] * b
+
+
+def _decode_mask(m: torch.Tensor, b: int, nh: int, sk: int):
+    """An additive decode mask as [b, nh, 1, s]: given [b, 1, nh, s] (as the wheel's golden reads it) or
+    [1, b, nh, s] (as its docstring writes it); None for any other shape."""
+    if tuple(m.shape) == (b, 1, nh, sk):
+        return m.permute(0, 2, 1, 3)
+    if tuple(m.shape) == (1, b, nh, sk):
+        return m.permute(1, 2, 0, 3)
+    return None
+
+
+def _decode_kv(k: torch.Tensor, b: int, share_cache) -> torch.Tensor:
+    """K or V per user: a cache of batch 1, or any cache with share_cache, is shared by all users."""
+    return k[:1].expand(b, -1, -1, -1) if (share_cache or k.shape[0] == 1) and b > 1 else k
+
+
 def _golden_sdpa_decode(input_tensor_q, input_tensor_k, input_tensor_v, *, is_causal=True, attn_mask=None,
-                        cur_pos=(), scale=None, **kwargs):
+                        cur_pos=(), cur_pos_tensor=None, scale=None, share_cache=None, **kwargs):
     q = input_tensor_q.float().permute(1, 2, 0, 3)                     # [1, b, nh, dh] -> [b, nh, 1, dh]
-    k, v = input_tensor_k.float(), input_tensor_v.float()
-    nh, nkv, sk = q.shape[1], k.shape[1], k.shape[2]
+    b, nh = q.shape[0], q.shape[1]
+    k, v = (_decode_kv(t.float(), b, share_cache) for t in (input_tensor_k, input_tensor_v))
+    nkv, sk = k.shape[1], k.shape[2]
     k, v = k.repeat_interleave(nh // nkv, dim=1), v.repeat_interleave(nh // nkv, dim=1)
     mask = None
     if attn_mask is not None:
-        mask = attn_mask.float().permute(1, 2, 0, 3)                   # [1, b, nh, s] -> [b, nh, 1, s]
+        mask = _decode_mask(attn_mask.float(), b, nh, sk)
     elif is_causal:
-        pos = torch.tensor(list(cur_pos)).reshape(-1, 1, 1, 1)
+        pos = torch.tensor(_decode_positions(cur_pos, cur_pos_tensor, b, sk)).reshape(-1, 1, 1, 1)
         mask = torch.where(torch.arange(sk).reshape(1, 1, 1, -1) <= pos, 0.0, float("-inf"))
     o = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale)
     return o.permute(2, 0, 1, 3)
@@ -224,8 +249,9 @@ def scaled_dot_product_attention_decode(input_tensor_q, input_tensor_k, input_te
     Causal (the default) attends each user's positions 0..cur_pos[i] (cur_pos or cur_pos_tensor, default the
     whole cache; -1 skips the user: its output is left at zero here); is_causal=False attends all s positions, or
     what the additive attn_mask allows ([b, 1, nh, s] as the wheel's golden reads it, or [1, b, nh, s] as its
-    docstring writes it). K/V of batch 1 are shared by all users. The output is [1, b, pnh, dh]: the heads padded to the tile height, the
-    padding rows zero. A user's query heads share one tile, so its K/V are read once (the perf model)."""
+    docstring writes it). K/V of batch 1, or any K/V with share_cache, are shared by all users. The output is
+    [1, b, pnh, dh]: the heads padded to the tile height, the padding rows zero. A user's query heads share one
+    tile, so its K/V are read once (the perf model)."""
     op = "transformer.scaled_dot_product_attention_decode"
     q, k, v = input_tensor_q, input_tensor_k, input_tensor_v
     device = on_device(op, input_tensor_q=q, input_tensor_k=k, input_tensor_v=v, attn_mask=attn_mask,
@@ -250,12 +276,7 @@ def scaled_dot_product_attention_decode(input_tensor_q, input_tensor_k, input_te
         fail(op, f"the query heads of a user ({nh}) must fit in one tile (at most 32)")
     if attention_sink is not None:
         fail(op, "attention_sink is not modelled by the simulated device")
-    if cur_pos_tensor is not None:
-        positions = [int(x) for x in cur_pos_tensor._value.flatten().tolist()]
-    elif cur_pos:
-        positions = [int(x) for x in cur_pos]
-    else:
-        positions = [sk - 1] * b                  # the golden's default: the whole cache
+    positions = _decode_positions(cur_pos, None if cur_pos_tensor is None else cur_pos_tensor._value, b, sk)
     if len(positions) != b:
         fail(op, f"cur_pos has {len(positions)} positions for {b} users")
     mask = None
@@ -268,27 +289,21 @@ def scaled_dot_product_attention_decode(input_tensor_q, input_tensor_k, input_te
         allowed = kpos <= pos
         if sliding_window_size:
             allowed &= kpos > pos - int(sliding_window_size)
-    elif attn_mask is not None:
-        require_layout(op, "attn_mask", attn_mask, Layout.TILE)
-        require_dtype(op, "attn_mask", attn_mask, _SDPA_DTYPES)
-        # the docstring gives [1, b, nh, s]; the wheel's golden indexes [b, 1, nh, s]: both are taken
-        ms = tuple(attn_mask.shape)
-        if ms == (b, 1, nh, sk):
-            mask = _f32(attn_mask).permute(0, 2, 1, 3)                      # [b, nh, 1, s]
-        elif ms == (1, b, nh, sk):
-            mask = _f32(attn_mask).permute(1, 2, 0, 3)
-        else:
-            fail(op, f"attn_mask shape {list(ms)} must be [{b}, 1, {nh}, {sk}] (or [1, {b}, {nh}, {sk}])")
-        chunk = min(512, sk & -sk)
-        if sk % chunk:
-            fail(op, f"the K/V length {sk} must be a multiple of k_chunk_size {chunk}")
+    else:
+        if sliding_window_size:
+            fail(op, "sliding_window_size without is_causal is not modelled by the simulated device")
+        if attn_mask is not None:
+            require_layout(op, "attn_mask", attn_mask, Layout.TILE)
+            require_dtype(op, "attn_mask", attn_mask, _SDPA_DTYPES)
+            mask = _decode_mask(_f32(attn_mask), b, nh, sk)
+            if mask is None:
+                fail(op, f"attn_mask shape {list(attn_mask.shape)} must be [{b}, 1, {nh}, {sk}] "
+                         f"(or [1, {b}, {nh}, {sk}])")
     fid, fp32_acc, _ = kernel_config(compute_kernel_config, q._dtype, k._dtype,
                                      fidelity_default=MathFidelity.HiFi2, fp32_acc_default=False)
     scale = 1.0 / math.sqrt(dh) if scale is None else float(scale)
     qv = _f32(q).permute(1, 2, 0, 3)                                         # [b, nh, 1, dh]
-    kk, vv = _f32(k), _f32(v)
-    if kb == 1 and b > 1:
-        kk, vv = kk.expand(b, -1, -1, -1), vv.expand(b, -1, -1, -1)
+    kk, vv = _decode_kv(_f32(k), b, share_cache), _decode_kv(_f32(v), b, share_cache)
     o = _attention(qv, kk, vv, scale, mask, allowed, None, fid, fp32_acc, device)
     if is_causal:
         o[torch.tensor([p < 0 for p in positions])] = 0.0                    # skipped users
