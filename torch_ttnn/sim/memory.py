@@ -10,10 +10,8 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .errors import OutOfMemoryError  # noqa: F401 (raised here, re-exported for callers)
+from .errors import OutOfMemoryError
 from .types import BufferType
-
-
 
 
 @dataclass

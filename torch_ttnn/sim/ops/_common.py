@@ -19,8 +19,6 @@ from ..types import (BLOCK_FLOAT_DTYPES, FLOAT_DTYPES, INT_DTYPES, BufferType, D
                      MemoryConfig, TensorMemoryLayout, WormholeComputeKernelConfig)
 
 
-
-
 def fail(op: str, msg: str):
     raise TTNNError(f"ttnn.{op}: {msg}")
 

@@ -38,7 +38,6 @@ def softmax_core(x: torch.Tensor, numeric_stable: bool, fp32_acc: bool, approx: 
     return numerics.dst_store(e * r, fp32_acc)
 
 
-
 def softmax_config(cfg, dtype):
     """(fp32_dest_acc_en, math_approx_mode) of a softmax: the config's, else the defaults (fp32 Dst for FLOAT32
     inputs, approximate reciprocal)."""

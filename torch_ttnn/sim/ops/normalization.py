@@ -110,10 +110,6 @@ def _golden_batch_norm(input, *, running_mean=None, running_var=None, training=F
 # Helpers
 # ------------------------------------------------------------------------------------------------
 
-def _approx(cfg, default: bool) -> bool:
-    return default if cfg is None else bool(cfg.math_approx_mode)
-
-
 def _check_input(op: str, arg: str, t, dtypes=NORM_DTYPES, layouts=(Layout.TILE,)):
     require_tensor(op, arg, t)
     require_layout(op, arg, t, *layouts)
@@ -129,8 +125,6 @@ def _scaler(s: float, dtype: DataType, ideal: bool) -> float:
     if ideal or dtype == DataType.FLOAT32:
         return float(torch.tensor(s, dtype=torch.float32))
     return float(formats.truncate_bf16(torch.tensor([s], dtype=torch.float32))[0])
-
-
 
 
 # ------------------------------------------------------------------------------------------------
