@@ -41,6 +41,23 @@ def padded_shape_of(shape, layout: Layout) -> Shape:
     return Shape(shape[:-2] + (h, w))
 
 
+def tile_hw(shape) -> tuple[int, int]:
+    """(second-to-last, last) dims as the tile layout sees them (missing dims are 1)."""
+    shape = tuple(shape)
+    return (shape[-2] if len(shape) >= 2 else 1), (shape[-1] if shape else 1)
+
+
+def _edge(w: int) -> int:
+    """The end of the blocks of 16 holding a row's last values (a block float shares them with the padding)."""
+    return -(-w // 16) * 16
+
+
+def unpadded(full: torch.Tensor, shape) -> torch.Tensor:
+    """The logical values of shape `shape` in a padded buffer laid out as Tensor._padded_values gives it."""
+    rows, w = tile_hw(shape)
+    return full[..., :rows, :w].reshape(tuple(shape))
+
+
 def buffer_layout(shape, dtype: DataType, layout: Layout) -> tuple[int, int]:
     """(number of pages, page size in bytes) of a tensor's buffer."""
     if layout == Layout.TILE:
@@ -128,9 +145,11 @@ class Tensor:
             pass
 
     @classmethod
-    def _new(cls, value, dtype, layout, device=None, memory_config=None, alloc=None, pad=None) -> "Tensor":
+    def _new(cls, value, dtype, layout, device=None, memory_config=None, alloc=None, pad=None,
+             pad_edge=None) -> "Tensor":
         t = cls.__new__(cls)
         t._init(value, dtype, layout, device, memory_config, alloc, pad)
+        t._pad_edge = pad_edge
         return t
 
     # --- properties of real ttnn.Tensor ------------------------------------------------------
@@ -291,7 +310,7 @@ class Tensor:
         integer type of the format otherwise."""
         from .ops.core import to_torch
         self._host_only("to_numpy")
-        v = to_torch(self, mesh_composer=mesh_composer) if mesh_composer is not None else to_torch(self)
+        v = to_torch(self, mesh_composer=mesh_composer)
         return (v.float() if v.is_floating_point() else v).numpy()
 
     def to_torch_with_padded_shape(self) -> torch.Tensor:
@@ -310,13 +329,12 @@ class Tensor:
         with the block's shared exponent, and a conversion out of a block float keeps what they became
         (`_pad_edge`). This is what the wheel's host buffer holds, bit for bit (tests/sim/test_tensor_members.py).
         """
-        v = self._value
         padded = tuple(self.padded_shape)
-        rows, w = (v.shape[-2] if v.dim() >= 2 else 1), (v.shape[-1] if v.dim() else 1)
-        base = v.reshape(padded[:-2] + (rows, w))
+        rows, w = tile_hw(self._value.shape)
+        base = self._value.reshape(padded[:-2] + (rows, w))
         pad = 0.0 if self._pad is None else self._pad
         full = torch.nn.functional.pad(base, (0, padded[-1] - w, 0, padded[-2] - rows), value=pad)
-        edge = -(-w // 16) * 16
+        edge = _edge(w)
         if edge != w:
             if self._pad_edge is not None:
                 full[..., :rows, w:edge] = self._pad_edge
@@ -327,9 +345,8 @@ class Tensor:
 
     def _set_padded_values(self, full: torch.Tensor) -> None:
         """Keep the edge blocks' padding of a converted buffer `full` (see `_padded_values`)."""
-        v = self._value
-        rows, w = (v.shape[-2] if v.dim() >= 2 else 1), (v.shape[-1] if v.dim() else 1)
-        edge = -(-w // 16) * 16
+        rows, w = tile_hw(self._value.shape)
+        edge = _edge(w)
         self._pad_edge = full[..., :rows, w:edge].clone() if edge != w else None
 
     def reshape(self, *shape):
@@ -344,8 +361,7 @@ class Tensor:
         if (self._layout == Layout.TILE and self._device is None and len(new) >= 2
                 and new_p[-2:] == old_p[-2:] and math.prod(new_p) == math.prod(old_p)):
             full = self._padded_values().reshape(new_p)
-            out = Tensor._new(full[..., : new[-2], : new[-1]].clone(), self._dtype, self._layout,
-                              None, None, None, self._pad)
+            out = Tensor._new(unpadded(full, new).clone(), self._dtype, self._layout, None, None, None, self._pad)
             out._set_padded_values(full)
             return out
         return reshape(self, Shape(new))

@@ -14,7 +14,7 @@ from .. import formats, trace
 from ..perf.cost import describe
 from .._op import not_launched, ttnn_op
 from ..device import Device
-from ..tensor import Tensor, padded_shape_of
+from ..tensor import Tensor, padded_shape_of, unpadded
 from ..types import BLOCK_FLOAT_DTYPES, DEFAULT_TILE, FLOAT_DTYPES, INT_DTYPES, DataType, Layout
 from ._common import TTNNError, allocate, fail, make_output, on_device, out_memory_config, require_tensor
 
@@ -227,8 +227,8 @@ def to_device(tensor, device, memory_config=None, *, queue_id=None):
     device.check_open("ttnn.to_device")
     mc = out_memory_config(memory_config)
     alloc = allocate(device, tensor._value.shape, tensor._dtype, tensor._layout, mc)
-    out = Tensor._new(tensor._value, tensor._dtype, tensor._layout, device, mc, alloc, tensor._pad)
-    out._pad_edge = tensor._pad_edge
+    out = Tensor._new(tensor._value, tensor._dtype, tensor._layout, device, mc, alloc, tensor._pad,
+                      tensor._pad_edge)
     _count_transfer(device, out, "to")
     return out
 
@@ -241,9 +241,8 @@ def from_device(tensor, blocking=True, *, queue_id=None):
         return tensor
     tensor._device.check_open("ttnn.from_device")
     _count_transfer(tensor._device, tensor, "from")
-    out = Tensor._new(tensor._value, tensor._dtype, tensor._layout, None, None, None, tensor._pad)
-    out._pad_edge = tensor._pad_edge
-    return out
+    return Tensor._new(tensor._value, tensor._dtype, tensor._layout, None, None, None, tensor._pad,
+                       tensor._pad_edge)
 
 
 @ttnn_op("deallocate", counted=False)
@@ -326,7 +325,7 @@ def _host_typecast(op: str, tensor: Tensor, dtype: DataType) -> Tensor:
     whole = tile_in and (tensor._dtype in BLOCK_FLOAT_DTYPES or tensor._pad_edge is not None)
     if whole:
         full = formats.host_convert(tensor._padded_values(), tensor._dtype, dtype, all_vector=True, pad=None)
-        value = _unpadded(full, tensor._value.shape)
+        value = unpadded(full, tensor._value.shape)
     else:
         value = formats.host_convert(tensor._value, tensor._dtype, dtype, all_vector=tile_in, pad=src_pad)
     if layout != Layout.TILE:
@@ -339,13 +338,6 @@ def _host_typecast(op: str, tensor: Tensor, dtype: DataType) -> Tensor:
     if whole:
         out._set_padded_values(full)
     return out
-
-
-def _unpadded(full: torch.Tensor, shape) -> torch.Tensor:
-    """The logical values of a padded buffer (the inverse of Tensor._padded_values' layout)."""
-    shape = tuple(shape)
-    rows, w = (shape[-2] if len(shape) >= 2 else 1), (shape[-1] if shape else 1)
-    return full[..., :rows, :w].reshape(shape)
 
 
 def _host_to_layout(tensor: Tensor, layout: Layout, pad_value) -> Tensor:

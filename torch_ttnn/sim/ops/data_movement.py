@@ -30,7 +30,7 @@ from typing import Optional, Sequence
 import torch
 
 from .._op import launched, ttnn_op
-from ..tensor import Tensor, padded_shape_of
+from ..tensor import Tensor, padded_shape_of, tile_hw
 from ..types import BLOCK_FLOAT_DTYPES, FLOAT_DTYPES, BufferType, DataType, Layout, TensorMemoryLayout
 from ._common import (fail, make_output, on_device, out_memory_config, padded_values, require_layout,
                       require_tensor, round_to)
@@ -67,12 +67,6 @@ def _norm_dim(op: str, dim: int, rank: int, arg: str = "dim", extra: int = 0) ->
     return d % max(n, 1)
 
 
-def _hw(shape) -> tuple[int, int]:
-    """(second-to-last, last) dims as the tile layout sees them (missing dims are 1)."""
-    shape = tuple(shape)
-    w = shape[-1] if shape else 1
-    h = shape[-2] if len(shape) >= 2 else 1
-    return h, w
 
 
 def _is_block(t: Tensor) -> bool:
@@ -156,7 +150,7 @@ def is_view_reshape(t: Tensor, new_shape, memory_config=None) -> bool:
             return False
     if old == new:
         return True
-    (oh, ow), (nh, nw) = _hw(old), _hw(new)
+    (oh, ow), (nh, nw) = tile_hw(old), tile_hw(new)
     if ow != nw:
         return False
     if t._layout == Layout.ROW_MAJOR:
@@ -203,7 +197,7 @@ def view(input_tensor, shape):
     on_device("view", input_tensor=input_tensor)
     new = _resolve_shape("view", input_tensor, shape)
     if not is_view_reshape(input_tensor, new):
-        if _hw(input_tensor.shape)[1] != _hw(new)[1]:
+        if tile_hw(input_tensor.shape)[1] != tile_hw(new)[1]:
             why = "the last dim changes"
         else:
             why = ("in TILE layout the second-to-last dim changes and is not a multiple of 32 in both shapes "
@@ -268,7 +262,7 @@ def reshape_on_device(input_tensor, W, Z, Y, X, *, memory_config=None):
     """Legacy 4D reshape on the device; the last dim X must not change."""
     device = on_device("reshape_on_device", input_tensor=input_tensor)
     dims = _resolve_shape("reshape_on_device", input_tensor, (W, Z, Y, X))
-    if dims[-1] != _hw(input_tensor.shape)[1]:
+    if dims[-1] != tile_hw(input_tensor.shape)[1]:
         fail("reshape_on_device", f"the X dim must not change: input {list(input_tensor.shape)}, "
                                   f"requested {list(dims)}")
     if input_tensor._layout == Layout.TILE and (dims[-2] % TILE or dims[-1] % TILE):
@@ -547,7 +541,7 @@ def narrow(input_tensor, dim, start, length):
         fail("narrow", "the simulated device supports narrow of DRAM INTERLEAVED tensors only")
     # pages: ROW_MAJOR rows (all dims but the last); TILE tiles (outer dims, tile rows, tile columns)
     if t._layout == Layout.TILE:
-        page_dims = list(shape[:-2]) + [-(-_hw(shape)[0] // TILE), -(-_hw(shape)[1] // TILE)]
+        page_dims = list(shape[:-2]) + [-(-tile_hw(shape)[0] // TILE), -(-tile_hw(shape)[1] // TILE)]
         page_dims = page_dims[-r:] if r else page_dims
     else:
         page_dims = list(shape[:-1]) + [1]
@@ -607,7 +601,7 @@ def expand(input_tensor, output_shape, *, memory_config=None):
         full.append(o)
     value = input_tensor._value.expand(full).contiguous()
     pad = None
-    if input_tensor._layout == Layout.TILE and _hw(full) == _hw(shape):
+    if input_tensor._layout == Layout.TILE and tile_hw(full) == tile_hw(shape):
         pad = input_tensor._pad
     return _output("expand", device, value, input_tensor, memory_config, pad=pad)
 
