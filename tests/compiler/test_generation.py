@@ -117,6 +117,8 @@ def test_gpt2_greedy_tokens_chosen_on_the_device(gpt2):
     assert any("argmax" in _ttnn_names(option, i) for i in range(len(option.results.graphs)))
     torch_ttnn.generate(model, option, ids, repetition_penalty=1.3, **kw)
     assert option.results.token_choice[-1] == "host: logits processors RepetitionPenaltyLogitsProcessor"
+    torch_ttnn.generate(model, option, ids, output_hidden_states=True, return_dict_in_generate=True, **kw)
+    assert option.results.token_choice[-1] == "host: the forward's attentions / hidden states are returned"
 
 
 def test_gpt2_cache_written_back(gpt2):
@@ -164,6 +166,11 @@ def test_t5_tokens_match_eager(device):
     option = torch_ttnn.TorchTtnnOption(device=device)
     try:
         res = generation.compare(model, option, input_ids=ids, max_new_tokens=8, do_sample=False)
+        # greedy without returned scores: still the logits path for encoder-decoder models (the token graph of
+        # T5's decoder chose other tokens), the same tokens
+        plain = torch_ttnn.generate(model, option, input_ids=ids, max_new_tokens=8, do_sample=False)
+        assert option.results.token_choice[-1].startswith("host: encoder-decoder model")
+        assert plain[0, 1:].tolist() == res["compiled"][0]
     finally:
         generation.release(model)
     _assert_agrees(res)
