@@ -142,4 +142,4 @@ def test_transformer_encoder_layer_fast_path_runs_on_the_device(device, norm_fir
     check_lowered(layer, (x,), device=device, expect=("linear", "layer_norm"))
     pad = torch.zeros(2, 8, dtype=torch.bool)
     pad[1, 6:] = True
-    check_lowered(lambda x, m: layer(x, src_key_padding_mask=m)[:, :6], (x, pad), device=device)
+    check_lowered(lambda x, m: layer(x, src_key_padding_mask=m), (x, pad), device=device)
