@@ -50,6 +50,14 @@ def node_val(node):
     return node.meta.get("val") if isinstance(node, torch.fx.Node) else None
 
 
+def node_shape(node, static: bool = False) -> Optional[tuple]:
+    """The shape of a node's tensor value, None when it has none (or, with `static`, when a dim is symbolic)."""
+    v = node_val(node)
+    if not isinstance(v, torch.Tensor) or (static and not all(isinstance(s, int) for s in v.shape)):
+        return None
+    return tuple(v.shape)
+
+
 def meta_value(shape, dtype=torch.float32) -> torch.Tensor:
     """A value carrying only a shape and a dtype (a meta tensor): the aten value of an intermediate node a
     rule or a pass creates."""

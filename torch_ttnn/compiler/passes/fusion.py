@@ -34,7 +34,7 @@ import torch
 import torch.fx
 
 from ..fused_ops import fused_ops, scale_mask_softmax_supported  # noqa: F401 (fused_ops: exported programs import it from here)
-from ..meta import node_val as _val
+from ..meta import node_shape as _shape, node_val as _val
 from .base import Pass, PassResult
 
 log = logging.getLogger("torch_ttnn.passes")
@@ -46,11 +46,6 @@ aten = torch.ops.aten
 # --------------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------------
-
-def _shape(n):
-    v = _val(n)
-    return tuple(v.shape) if isinstance(v, torch.Tensor) else None
-
 
 def _is(n, *targets) -> bool:
     return isinstance(n, torch.fx.Node) and n.op == "call_function" and n.target in targets

@@ -23,7 +23,7 @@ import math
 import torch
 import torch.fx
 
-from ..meta import Req, TTMeta, tt_meta
+from ..meta import Req, TTMeta, node_shape as _shape, tt_meta
 from ..tiles import is_free_view
 from .base import Pass, PassResult
 
@@ -50,11 +50,6 @@ _FLAT_INPUT = {"conv2d": "input_tensor", "conv_transpose2d": "input_tensor", "co
 _REDUCE = ("sum", "mean", "max", "min", "prod")
 
 _MAX_DEPTH = 8
-
-
-def _shape(n) -> tuple:
-    v = n.meta.get("val") if isinstance(n, torch.fx.Node) else None
-    return tuple(v.shape) if isinstance(v, torch.Tensor) else None
 
 
 def _tdtype(n):

@@ -22,7 +22,7 @@ import operator
 import torch
 import torch.fx
 
-from ..meta import node_val as _val
+from ..meta import node_shape, node_val as _val
 from .base import Pass, PassResult
 
 aten = torch.ops.aten
@@ -37,10 +37,7 @@ _NORMS = {aten._fused_rms_norm.default, aten.native_layer_norm.default}   # tupl
 
 
 def _shape(n):
-    v = _val(n)
-    if not isinstance(v, torch.Tensor) or not all(isinstance(s, int) for s in v.shape):
-        return None
-    return tuple(v.shape)
+    return node_shape(n, static=True)
 
 
 def _unit_rows(shape) -> bool:
