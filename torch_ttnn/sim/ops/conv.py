@@ -176,7 +176,7 @@ def conv_nchw(x: torch.Tensor, w: torch.Tensor, stride, pads, dilation, groups, 
             x = F.pad(x, (pl, pr, pt, pb), mode="replicate")
         else:
             x = F.pad(x, (pl, pr, pt, pb))
-    fidelity, fp32_acc, ideal = mu[:3]
+    _, fp32_acc, ideal = mu[:3]
     if not (ideal or fp32_acc):
         return _conv_dst16(x, w, stride, dilation, groups, mu)
     out = None
