@@ -46,6 +46,7 @@ from typing import Optional, Sequence
 import torch
 
 from .types import MathFidelity
+from . import _native
 
 # Bit masks on the fp32 pattern (as signed int32 constants).
 _TF32_MASK = -0x2000          # 0xFFFFE000: e8m10
@@ -232,8 +233,11 @@ def fpu_matmul(a: torch.Tensor, b: torch.Tensor, fidelity, fp32_acc: bool, ideal
     return out.reshape(*batch, M, N)
 
 
-def _bf16_dst_matmul(sb: Slices, sa: Slices, fid) -> torch.Tensor:
-    """Sequential accumulation in a 16-bit Dst: per K=16 step and fidelity pass, add then round."""
+def _bf16_dst_matmul(sb: Slices, sa: Slices, fid, native: bool = True) -> torch.Tensor:
+    """Sequential accumulation in a 16-bit Dst: per K=16 step and fidelity pass, add then round.
+
+    native: run it in the compiled kernel of torch_ttnn.sim._native when available (the same bits, as fast as
+    an fp32 matmul); the torch loop below is the definition and the fallback."""
     used = [(pb, pa) for pb, pa in phases(fid) if sb.nonzero(pb) and sa.nonzero(pa)]
     b_hi, a_hi = sb["hi"], sa["hi"]
     src_b = {p: sb[p] for p, _ in used}
@@ -243,6 +247,13 @@ def _bf16_dst_matmul(sb: Slices, sa: Slices, fid) -> torch.Tensor:
     d = torch.zeros(out_shape, dtype=torch.float32)
     if not used or K == 0:
         return d
+    if native:
+        pairs = [(src_b[pb], src_a[pa]) for pb, pa in used]
+        if b_hi.dim() == 2:
+            pairs = [(x.unsqueeze(0), w.unsqueeze(0)) for x, w in pairs]
+        got = _native.dst16_matmul(pairs)
+        if got is not None:
+            return got.reshape(out_shape)
     buf = torch.empty(out_shape, dtype=torch.bfloat16)
     accumulate = d.baddbmm_ if d.dim() == 3 else d.addmm_
     # the K=16 steps of each operand slice, as views: step c of a pass is x[..., 16c:16c+16] @ w[..., 16c:16c+16, :]

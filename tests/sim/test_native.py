@@ -1,0 +1,96 @@
+"""The simulator's native 16-bit Dst kernel computes the bits of the torch definition (numerics._bf16_dst_matmul)."""
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from torch_ttnn.sim import _native, numerics
+from torch_ttnn.sim.types import MathFidelity as F
+
+needs_native = pytest.mark.skipif(_native.library() is None and shutil.which("cc") is None,
+                                  reason="no C compiler on this machine: the torch path is the only path")
+
+
+def _both(a, b, fid, a_bf16=False, b_bf16=False):
+    sb, sa = numerics.Slices(a, "B", False, a_bf16), numerics.Slices(b, "A", False, b_bf16)
+    ref = numerics._bf16_dst_matmul(sb, sa, fid, native=False)
+    got = numerics._bf16_dst_matmul(sb, sa, fid, native=True)
+    return ref, got
+
+
+def _same_bits(ref, got):
+    assert ref.shape == got.shape
+    nan = torch.isnan(ref)
+    assert torch.equal(nan, torch.isnan(got))
+    r, g = ref[~nan].contiguous().view(torch.int32), got[~nan].contiguous().view(torch.int32)
+    assert torch.equal(r, g), f"{int((r != g).sum())} of {r.numel()} elements differ"
+
+
+@needs_native
+def test_library_builds_where_a_compiler_exists():
+    assert _native.library() is not None, _native.unavailable_reason()
+
+
+@needs_native
+@pytest.mark.parametrize("fid", [F.LoFi, F.HiFi2, F.HiFi3, F.HiFi4])
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (7, 15, 33), (8, 16, 32), (33, 100, 70), (130, 257, 95),
+                                   (64, 2304, 64)])
+def test_same_bits_as_the_torch_definition(fid, m, k, n):
+    g = torch.Generator().manual_seed(m * 1000 + k + n)
+    a = torch.randn(m, k, generator=g) * torch.exp(2 * torch.randn(m, k, generator=g))
+    b = torch.randn(k, n, generator=g)
+    _same_bits(*_both(a, b, fid))
+
+
+@needs_native
+def test_batched_and_broadcast_weights():
+    g = torch.Generator().manual_seed(1)
+    a = torch.randn(6, 40, 48, generator=g)
+    b = torch.randn(6, 48, 24, generator=g)
+    _same_bits(*_both(a, b, F.HiFi2))
+    got = numerics.fpu_matmul(a, b[:1], F.LoFi, False)           # weights shared by every batch
+    ref = torch.stack([numerics.fpu_matmul(a[i], b[0], F.LoFi, False) for i in range(6)])
+    _same_bits(ref, got)
+
+
+@needs_native
+def test_large_problems_split_over_threads_give_the_same_bits():
+    g = torch.Generator().manual_seed(2)
+    a = torch.randn(300, 512, generator=g).bfloat16().float()
+    b = torch.randn(512, 300, generator=g).bfloat16().float()
+    _same_bits(*_both(a, b, F.HiFi2, True, True))               # rows split between threads
+    a3 = torch.randn(5, 64, 512, generator=g)
+    b3 = torch.randn(5, 512, 256, generator=g)
+    _same_bits(*_both(a3, b3, F.LoFi))                          # batches split between threads
+
+
+@needs_native
+def test_special_values():
+    a = torch.tensor([[1.0, float("inf"), 0.0, -0.0] * 4, [float("nan"), 1e38, 1e38, -1e38] * 4,
+                      [3e-39, -3e-39, 1.0, 2.0 ** -130] * 4])
+    b = torch.tensor([[1.0, -1.0, 0.0], [2.0, 1e38, -0.0], [0.5, 1.0, 1.0], [1.0, 3.0, -2.0]] * 4)
+    _same_bits(*_both(a, b, F.HiFi4))
+
+
+def test_disabled_by_environment(tmp_path):
+    code = ("from torch_ttnn.sim import _native, numerics; import torch; "
+            "assert _native.library() is None; print(_native.unavailable_reason()); "
+            "print(float(numerics.fpu_matmul(torch.ones(2, 20), torch.ones(20, 3), 0, False)[0, 0]))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "TT_SIM_NATIVE": "0", "TORCH_TTNN_CACHE": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:2] == ["disabled by TT_SIM_NATIVE=0", "20.0"]
+
+
+@needs_native
+def test_built_into_the_cache_directory(tmp_path):
+    code = ("from torch_ttnn.sim import _native; lib = _native.library(); "
+            "assert lib is not None, _native.unavailable_reason(); print(lib._name)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "TORCH_TTNN_CACHE": str(tmp_path)})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().startswith(str(tmp_path / "native"))
+    assert [p.name for p in (tmp_path / "native").rglob("*")] .count("libdst16.so") == 1
