@@ -164,7 +164,25 @@ def _crc32(x: torch.Tensor):
         return 0
     if not t.is_contiguous():
         t = t.contiguous()
-    return zlib.crc32(t.reshape(-1).view(torch.uint8).numpy())
+    data = t.reshape(-1).view(torch.uint8).numpy()
+    threads = torch.get_num_threads()
+    if threads < 2 or data.nbytes < _CRC_SPLIT_BYTES:
+        return zlib.crc32(data)
+    # zlib releases the GIL on large buffers: the CRCs of equal parts run on every core
+    edges = [data.nbytes * i // threads for i in range(threads + 1)]
+    parts = [data[edges[i]:edges[i + 1]] for i in range(threads)]
+    return tuple(_crc_pool(threads).map(zlib.crc32, parts))
+
+
+_CRC_SPLIT_BYTES = 4 << 20
+_CRC_POOLS: dict = {}
+
+
+def _crc_pool(threads: int):
+    if threads not in _CRC_POOLS:
+        from concurrent.futures import ThreadPoolExecutor
+        _CRC_POOLS[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="torch-ttnn-crc")
+    return _CRC_POOLS[threads]
 
 
 class ParamCache:

@@ -15,9 +15,10 @@ needs_native = pytest.mark.skipif(_native.library() is None and shutil.which("cc
 
 
 def _both(a, b, fid, a_bf16=False, b_bf16=False):
-    sb, sa = numerics.Slices(a, "B", False, a_bf16), numerics.Slices(b, "A", False, b_bf16)
-    ref = numerics._bf16_dst_matmul(sb, sa, fid, native=False)
-    got = numerics._bf16_dst_matmul(sb, sa, fid, native=True)
+    def slices():
+        return numerics.Slices(a, "B", False, a_bf16), numerics.Slices(b, "A", False, b_bf16)
+    ref = numerics._bf16_dst_matmul(*slices(), fid, native=False)
+    got = numerics._bf16_dst_matmul(*slices(), fid, native=True)
     return ref, got
 
 
@@ -94,3 +95,31 @@ def test_built_into_the_cache_directory(tmp_path):
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().startswith(str(tmp_path / "native"))
     assert [p.name for p in (tmp_path / "native").rglob("*")] .count("libdst16.so") == 1
+
+
+@needs_native
+@pytest.mark.parametrize("n,c,h,w,cout,k,stride,dil,groups,pads", [
+    (1, 3, 17, 19, 8, 7, 2, 1, 1, (3, 3, 3, 3)),       # stem-like: K = 147, not a multiple of 16
+    (2, 32, 9, 9, 48, 3, 1, 1, 1, (1, 1, 1, 1)),
+    (1, 64, 8, 8, 40, 1, 1, 1, 1, (0, 0, 0, 0)),       # 1x1
+    (1, 24, 10, 10, 24, 3, 2, 2, 24, (2, 1, 0, 2)),    # depthwise, dilated, asymmetric padding
+    (1, 32, 7, 9, 64, 3, 1, 1, 4, (1, 1, 1, 1)),       # grouped
+    (1, 16, 6, 6, 16, 3, 1, 1, 1, (-1, 1, 0, 0)),      # a negative pad crops
+])
+@pytest.mark.parametrize("fid", [F.LoFi, F.HiFi4])
+def test_conv_windows_read_in_place_give_the_bits_of_the_copied_windows(n, c, h, w, cout, k, stride, dil, groups,
+                                                                        pads, fid):
+    from torch_ttnn.sim.ops import conv
+    from torch_ttnn.sim.types import PaddingMode
+    g = torch.Generator().manual_seed(c * 100 + k)
+    x = torch.randn(n, c, h, w, generator=g).bfloat16().float()
+    wt = torch.randn(cout, c // groups, k, k, generator=g)
+    mu = (fid, False, False, True, False)
+    got = conv.conv_nchw(x, wt, (stride, stride), pads, (dil, dil), groups, PaddingMode.Zeros, mu)
+    lib = _native.library()
+    try:
+        _native._state["lib"] = None
+        ref = conv.conv_nchw(x, wt, (stride, stride), pads, (dil, dil), groups, PaddingMode.Zeros, mu)
+    finally:
+        _native._state["lib"] = lib
+    _same_bits(ref, got)

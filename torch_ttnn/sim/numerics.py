@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import struct
 from typing import Optional, Sequence
 
@@ -47,6 +48,7 @@ import torch
 
 from .types import MathFidelity
 from . import _native
+from ._memo import TensorMemo
 
 # Bit masks on the fp32 pattern (as signed int32 constants).
 _TF32_MASK = -0x2000          # 0xFFFFE000: e8m10
@@ -90,10 +92,24 @@ class Slices:
     then equal the source register itself."""
 
     def __init__(self, x: torch.Tensor, operand: str, fp32_acc: bool, bf16_exact: bool = False):
-        self.x = source_register(x, fp32_acc, bf16_exact)
+        self.raw = x
         self.hi_mask, self.full_mask = ((_A_HI_MASK, _A_FULL_MASK) if operand == "A" else (_B_HI_MASK, _B_FULL_MASK))
+        self.fp32_acc = fp32_acc
         self.bf16_exact = bf16_exact
         self._cache: dict = {}
+
+    @property
+    def x(self) -> torch.Tensor:
+        """The source register's content (cut on first use)."""
+        if "x" not in self._cache:
+            self._cache["x"] = source_register(self.raw, self.fp32_acc, self.bf16_exact)
+            self.raw = None
+        return self._cache["x"]
+
+    def masks(self) -> tuple[int, int]:
+        """(hi, full) masks on the raw values, the source register's truncation included."""
+        src = -1 if self.bf16_exact else (_TF32_MASK if self.fp32_acc else _BF16_MASK)
+        return self.hi_mask & src, self.full_mask & src
 
     def __getitem__(self, name: str) -> torch.Tensor:
         if name not in self._cache:
@@ -109,6 +125,14 @@ class Slices:
                     v = torch.where(torch.isfinite(hi), v, torch.zeros_like(v))
             self._cache[name] = v
         return self._cache[name]
+
+    def padded(self, name: str, rows: int, cols: int) -> torch.Tensor:
+        """Slice `name` zero-padded to multiples of (rows, cols) in its last two dims, contiguous (the operand
+        layout of the native kernel), kept with the other slices."""
+        key = (name, rows, cols)
+        if key not in self._cache:
+            self._cache[key] = _native.padded(self[name], rows, cols)
+        return self._cache[key]
 
     def _finite_nonzero(self, name: str) -> tuple[bool, bool]:
         key = name + "?"
@@ -178,6 +202,24 @@ def sfpu_store(x: torch.Tensor, fp32_acc: bool, ideal: bool = False) -> torch.Te
 # Matrix multiply
 # ------------------------------------------------------------------------------------------------
 
+# A weight's SrcA slices are the same on every call: cut once while the weight tensor lives unchanged. The
+# budget bounds the copies kept (a slice set holds about three times the weight's fp32 bytes).
+_WEIGHT_SLICES = TensorMemo(budget_bytes=int(os.environ.get("TT_SIM_WEIGHT_CACHE_MB", "2048")) << 20,
+                            size=lambda s: 3 * 4 * s.x.numel())
+
+
+def weight_slices(w: torch.Tensor, fp32_acc: bool, bf16_exact: bool = False) -> "Slices":
+    """`Slices(w, "A", ...)`, remembered per weight tensor (a view of it keys on its base and its geometry)."""
+    base = w if w._base is None else w._base
+    key = (tuple(w.shape), tuple(w.stride()), w.storage_offset(), w.dtype, fp32_acc, bf16_exact)
+    def cut(_):
+        s = Slices(w, "A", fp32_acc, bf16_exact)
+        if s.x.untyped_storage().data_ptr() == base.untyped_storage().data_ptr():
+            s._cache["x"] = s.x.clone()   # a remembered value must not keep its source alive (the memo's weak key)
+        return s
+    return _WEIGHT_SLICES.get(base, key, cut)
+
+
 def _broadcast_batch(a: torch.Tensor, b: torch.Tensor):
     """Return (a, b, out_batch_shape, mode): mode "2d" folds a's batch into M (b has no batch)."""
     ba, bb = a.shape[:-2], b.shape[:-2]
@@ -216,7 +258,7 @@ def fpu_matmul(a: torch.Tensor, b: torch.Tensor, fidelity, fp32_acc: bool, ideal
     fid = MathFidelity(fidelity)
 
     sb = Slices(a_, "B", fp32_acc, a_bf16)   # activations -> SrcB
-    sa = Slices(b_, "A", fp32_acc, b_bf16)   # weights -> SrcA
+    sa = weight_slices(b_, fp32_acc, b_bf16)  # weights -> SrcA
 
     if fp32_acc:
         if fid == MathFidelity.LoFi:
@@ -233,27 +275,54 @@ def fpu_matmul(a: torch.Tensor, b: torch.Tensor, fidelity, fp32_acc: bool, ideal
     return out.reshape(*batch, M, N)
 
 
+def fpu_conv_windows(xh: torch.Tensor, wm: torch.Tensor, groups: int, kh: int, kw: int, stride, dilation, fidelity,
+                     *, a_bf16: bool = False, b_bf16: bool = False) -> Optional[torch.Tensor]:
+    """Dst of a convolution with a 16-bit Dst, computed by the native kernel reading the windows of the padded
+    NHWC input xh in place: the same bits as `fpu_matmul` of the windows matrix [G, N*OH*OW, KH*KW*Cg] by wm
+    [G, KH*KW*Cg, Cout/G]. Returns [G, N*OH*OW, Cout/G], or None when the native library is unavailable."""
+    if _native.library() is None:
+        return None
+    sb = Slices(xh, "B", False, a_bf16)
+    sa = weight_slices(wm, False, b_bf16)
+    used = [(pb, pa) for pb, pa in phases(fidelity) if sa.nonzero(pa)]
+    ng = wm.shape[-1]
+    if not used or wm.shape[-2] == 0:
+        n, h, w, _ = xh.shape
+        oh = (h - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+        ow = (w - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+        return torch.zeros(groups, n * oh * ow, ng, dtype=torch.float32)
+    slices = [sa.padded(pa, _native.KSTEP, _native.NR) for _, pa in used]
+    return _native.dst16_conv(xh, groups, kh, kw, stride, dilation, [pb for pb, _ in used], *sb.masks(), slices, ng)
+
+
 def _bf16_dst_matmul(sb: Slices, sa: Slices, fid, native: bool = True) -> torch.Tensor:
     """Sequential accumulation in a 16-bit Dst: per K=16 step and fidelity pass, add then round.
 
     native: run it in the compiled kernel of torch_ttnn.sim._native when available (the same bits, as fast as
     an fp32 matmul); the torch loop below is the definition and the fallback."""
+    if native and _native.library() is not None and sb.raw is not None:
+        # the kernel cuts the activation slices as it loads them; a pass of all-zero activation slices adds
+        # +0 to a Dst that is never -0, so it is run rather than detected (same bits)
+        used = [(pb, pa) for pb, pa in phases(fid) if sa.nonzero(pa)]
+        a = sb.raw if sb.raw.dim() == 3 else sb.raw.unsqueeze(0)
+        w = [sa.padded(pa, _native.KSTEP, _native.NR) for _, pa in used]
+        w = [x if x.dim() == 3 else x.unsqueeze(0) for x in w]
+        n = sa.x.shape[-1]
+        out_shape = (*sb.raw.shape[:-1], n)
+        if not used or a.shape[-1] == 0:
+            return torch.zeros(out_shape, dtype=torch.float32)
+        got = _native.dst16_matmul(a, [pb for pb, _ in used], *sb.masks(), w, n)
+        if got is not None:
+            return got.reshape(out_shape)
     used = [(pb, pa) for pb, pa in phases(fid) if sb.nonzero(pb) and sa.nonzero(pa)]
     b_hi, a_hi = sb["hi"], sa["hi"]
     src_b = {p: sb[p] for p, _ in used}
     src_a = {p: sa[p] for _, p in used}
     K = b_hi.shape[-1]
     out_shape = (*b_hi.shape[:-1], a_hi.shape[-1])
-    d = torch.zeros(out_shape, dtype=torch.float32)
     if not used or K == 0:
-        return d
-    if native:
-        pairs = [(src_b[pb], src_a[pa]) for pb, pa in used]
-        if b_hi.dim() == 2:
-            pairs = [(x.unsqueeze(0), w.unsqueeze(0)) for x, w in pairs]
-        got = _native.dst16_matmul(pairs)
-        if got is not None:
-            return got.reshape(out_shape)
+        return torch.zeros(out_shape, dtype=torch.float32)
+    d = torch.zeros(out_shape, dtype=torch.float32)
     buf = torch.empty(out_shape, dtype=torch.bfloat16)
     accumulate = d.baddbmm_ if d.dim() == 3 else d.addmm_
     # the K=16 steps of each operand slice, as views: step c of a pass is x[..., 16c:16c+16] @ w[..., 16c:16c+16, :]

@@ -21,7 +21,6 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -30,8 +29,8 @@ import torch
 log = logging.getLogger(__name__)
 
 _SOURCE = Path(__file__).with_name("dst16.c")
-_FLAGS = ["-O3", "-march=native", "-fPIC", "-shared", "-ffp-contract=off"]
-MR, NR, KSTEP = 8, 32, 16          # the tile of dst16.c: operands are padded to multiples of these
+_FLAGS = ["-O3", "-march=native", "-fPIC", "-shared", "-ffp-contract=off", "-fopenmp"]
+MR, NR, KSTEP = 12, 32, 16         # the tile of dst16.c; weight slices are padded to multiples of KSTEP x NR
 MAX_PASSES = 8
 
 _lock = threading.Lock()
@@ -100,8 +99,8 @@ def library():
                 lib = ctypes.CDLL(str(_build(cc)))
                 fn = lib.tt_dst16_matmul
                 p, i = ctypes.c_void_p, ctypes.c_int64
-                fn.argtypes = [ctypes.c_int, ctypes.POINTER(p), ctypes.POINTER(p), i, i, i, i, p,
-                               i, i, i, i, i, i, i, i]
+                fn.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.c_uint32, ctypes.c_uint32, p,
+                               p, p, ctypes.POINTER(p), i, i, i, i, p, i, i, i, i, i]
                 fn.restype = None
             except (OSError, RuntimeError, subprocess.SubprocessError) as e:
                 lib, reason = None, str(e)
@@ -117,61 +116,86 @@ def unavailable_reason() -> Optional[str]:
     return _state.get("reason")
 
 
-def _padded(x: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+def padded(x: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+    """x zero-padded to multiples of (rows, cols) in its last two dims, float32 and contiguous."""
     r, c = x.shape[-2], x.shape[-1]
     pr, pc = -r % rows, -c % cols
+    x = x.to(torch.float32)
     if pr or pc:
         x = torch.nn.functional.pad(x, (0, pc, 0, pr))
     return x.contiguous()
 
 
-_pool: dict = {}
+SLICE_KINDS = {"hi": 0, "full": 1, "lo": 2}
 
 
-def _executor(n: int) -> ThreadPoolExecutor:
-    if n not in _pool:
-        _pool[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="tt-sim-dst16")
-    return _pool[n]
+def dst16_matmul(a: torch.Tensor, kinds: Sequence[str], hi_mask: int, full_mask: int,
+                 b: Sequence[torch.Tensor], n: int) -> Optional[torch.Tensor]:
+    """Dst after the 16-bit accumulation of sum over passes p of slice_p(a) @ b[p], or None if the library is
+    unavailable.
+
+    a: activations [B, M, K] (the kernel cuts their slices `kinds[p]`, "hi"/"full"/"lo", with the two masks,
+    as numerics.Slices does); b: the weight slice of each pass, `padded` to [B or 1, K', N'] (K' a multiple of
+    KSTEP, N' of NR; batch 1 is shared by every batch). Returns float32 [B, M, n]."""
+    a = a.to(torch.float32).contiguous()
+    batch, m, k = a.shape
+    return _run(a, _offsets(m, k), _offsets(k, 1), m * k, batch, m, k, kinds, hi_mask, full_mask, b, n)
 
 
-def dst16_matmul(passes: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> Optional[torch.Tensor]:
-    """Dst after the 16-bit accumulation of sum over passes of a @ b, or None if the library is unavailable.
+def dst16_conv(x_nhwc: torch.Tensor, groups: int, kh: int, kw: int, stride, dilation, kinds: Sequence[str],
+               hi_mask: int, full_mask: int, b: Sequence[torch.Tensor], n: int) -> Optional[torch.Tensor]:
+    """The convolution of the (already padded) NHWC input as the matmul of its windows, read in place.
 
-    passes: (activation slice [B, M, K], weight slice [B, K, N]) per fidelity pass, float32, in pass order;
-    a weight slice with batch 1 is shared by every batch. Returns float32 [B, M, N]."""
+    Rows are the output pixels (n, oy, ox), K is ordered (ky, kx, c) within a group as TT-NN lays out conv
+    weights; b: each pass's weight slice padded to [G, K', N'] (N' >= channels per group). Returns float32
+    [G, N*OH*OW, n]."""
+    x = x_nhwc.to(torch.float32).contiguous()
+    nb, h, w, c = x.shape
+    cg = c // groups
+    sh, sw = stride
+    dh, dw = dilation
+    oh = (h - dh * (kh - 1) - 1) // sh + 1
+    ow = (w - dw * (kw - 1) - 1) // sw + 1
+    sy, sx = w * c, c
+    rows = (torch.arange(nb).view(-1, 1, 1) * (h * w * c) + torch.arange(oh).view(1, -1, 1) * (sh * sy)
+            + torch.arange(ow).view(1, 1, -1) * (sw * sx)).reshape(-1)
+    ks = (torch.arange(kh).view(-1, 1, 1) * (dh * sy) + torch.arange(kw).view(1, -1, 1) * (dw * sx)
+          + torch.arange(cg).view(1, 1, -1)).reshape(-1)
+    m, k = rows.numel(), ks.numel()
+    return _run(x, rows, ks, cg, groups, m, k, kinds, hi_mask, full_mask, b, n)
+
+
+_OFFSETS: dict = {}
+
+
+def _offsets(count: int, step: int) -> torch.Tensor:
+    """[0, step, 2 * step, ...] (count values), kept for reuse."""
+    key = (count, step)
+    t = _OFFSETS.get(key)
+    if t is None:
+        if len(_OFFSETS) > 256:
+            _OFFSETS.clear()
+        t = _OFFSETS[key] = torch.arange(count, dtype=torch.int64) * step
+    return t
+
+
+def _run(a: torch.Tensor, roff: torch.Tensor, koff: torch.Tensor, sa: int, batch: int, m: int, k: int,
+         kinds: Sequence[str], hi_mask: int, full_mask: int, b: Sequence[torch.Tensor], n: int):
     lib = library()
-    if lib is None or not passes or len(passes) > MAX_PASSES:
+    if lib is None or not b or len(b) > MAX_PASSES:
         return None
-    batch, m, k = passes[0][0].shape
-    n = passes[0][1].shape[-1]
-    a = [_padded(x.to(torch.float32), MR, KSTEP) for x, _ in passes]
-    b = [_padded(w.to(torch.float32), KSTEP, NR) for _, w in passes]
-    mp, kp = a[0].shape[-2:]
-    np_ = b[0].shape[-1]
-    d = torch.empty((batch, mp, np_), dtype=torch.float32)
+    kp, np_ = b[0].shape[-2:]
+    if kp < k or kp % KSTEP or np_ % NR:
+        raise ValueError(f"weight slices of shape {list(b[0].shape)} are not padded for K={k}")
+    d = torch.empty((batch, m, np_), dtype=torch.float32)
+    if m == 0 or batch == 0:
+        return d[..., :n]
+    roff = roff.to(torch.int64).contiguous()
+    koff = koff.to(torch.int64).contiguous()
     sb = 0 if b[0].shape[0] == 1 else kp * np_
-    arr = ctypes.c_void_p * len(passes)
-    ap, bp = arr(*[x.data_ptr() for x in a]), arr(*[w.data_ptr() for w in b])
-    fn = lib.tt_dst16_matmul
-
-    def run(b0: int, b1: int, m0: int, m1: int):
-        off_a = [x.data_ptr() + 4 * b0 * mp * kp for x in a]
-        off_b = [w.data_ptr() + 4 * (b0 * sb) for w in b]
-        fn(len(passes), arr(*off_a), arr(*off_b), b1 - b0, mp, kp, np_, d.data_ptr() + 4 * b0 * mp * np_,
-           kp, np_, np_, mp * kp, sb, mp * np_, m0, m1)
-
-    threads = max(1, torch.get_num_threads())
-    work = batch * mp * kp * np_
-    if threads == 1 or work < (1 << 22):
-        fn(len(passes), ap, bp, batch, mp, kp, np_, d.data_ptr(), kp, np_, np_, mp * kp, sb, mp * np_, 0, mp)
-    else:
-        jobs = []
-        if batch >= threads:
-            edges = [batch * i // threads for i in range(threads + 1)]
-            jobs = [(edges[i], edges[i + 1], 0, mp) for i in range(threads) if edges[i] < edges[i + 1]]
-        else:
-            tiles = mp // MR
-            edges = [MR * (tiles * i // threads) for i in range(threads + 1)]
-            jobs = [(0, batch, edges[i], edges[i + 1]) for i in range(threads) if edges[i] < edges[i + 1]]
-        list(_executor(threads).map(lambda j: run(*j), jobs))
-    return d[:, :m, :n]
+    kind = (ctypes.c_int * len(b))(*[SLICE_KINDS[x] for x in kinds])
+    arr = ctypes.c_void_p * len(b)
+    masks = (ctypes.c_uint32(hi_mask & 0xFFFFFFFF), ctypes.c_uint32(full_mask & 0xFFFFFFFF))
+    lib.tt_dst16_matmul(len(b), kind, *masks, a.data_ptr(), roff.data_ptr(), koff.data_ptr(),
+                        arr(*[w.data_ptr() for w in b]), batch, m, k, np_, d.data_ptr(), np_, np_, sa, sb, m * np_)
+    return d[..., :n]

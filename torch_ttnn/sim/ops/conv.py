@@ -170,15 +170,15 @@ def fidelity_terms(act: torch.Tensor, wt: torch.Tensor, fidelity: MathFidelity, 
 def conv_nchw(x: torch.Tensor, w: torch.Tensor, stride, pads, dilation, groups, padding_mode, mu) -> torch.Tensor:
     """fp32 NCHW convolution as the matrix unit computes it. pads = (top, bottom, left, right), may be
     negative (crop). mu = (fidelity, fp32_acc, ideal[, x holds bf16 values, w holds bf16 values])."""
+    _, fp32_acc, ideal = mu[:3]
+    if not (ideal or fp32_acc):
+        return _conv_dst16(_padded_nhwc(x, pads, padding_mode), w, stride, dilation, groups, mu)
     pt, pb, pl, pr = pads
     if any(pads):
         if padding_mode == PaddingMode.Replicate:
             x = F.pad(x, (pl, pr, pt, pb), mode="replicate")
         else:
             x = F.pad(x, (pl, pr, pt, pb))
-    _, fp32_acc, ideal = mu[:3]
-    if not (ideal or fp32_acc):
-        return _conv_dst16(x, w, stride, dilation, groups, mu)
     out = None
     for a, b in fidelity_terms(x, w, *mu):
         r = F.conv2d(a, b, None, stride, 0, dilation, groups)
@@ -186,37 +186,64 @@ def conv_nchw(x: torch.Tensor, w: torch.Tensor, stride, pads, dilation, groups, 
     return out
 
 
+def _padded_nhwc(x: torch.Tensor, pads, padding_mode) -> torch.Tensor:
+    """The NCHW input `x` padded (negative pads crop), as a contiguous NHWC tensor: one copy when x is a view
+    of NHWC memory, as the simulator's activations are."""
+    pt, pb, pl, pr = pads
+    if padding_mode == PaddingMode.Replicate or min(pads) < 0:
+        if any(pads):
+            x = F.pad(x, (pl, pr, pt, pb), mode="replicate" if padding_mode == PaddingMode.Replicate else "constant")
+        return x.permute(0, 2, 3, 1).contiguous()
+    xh = x.permute(0, 2, 3, 1)
+    if not any(pads):
+        return xh.contiguous()
+    n, h, w, c = xh.shape
+    out = xh.new_zeros(n, h + pt + pb, w + pl + pr, c)
+    out[:, pt:pt + h, pl:pl + w] = xh
+    return out
+
+
 _CONV_CHUNK = 1 << 23      # activation-matrix elements per matmul call (bounds the bit-slice copies)
+_WEIGHT_MATRIX = TensorMemo()   # OIHW weights -> [G, KH*KW*Cg, Cout/G], the matmul operand of the windows
 
 
-def _conv_dst16(x: torch.Tensor, w: torch.Tensor, stride, dilation, groups: int, mu) -> torch.Tensor:
-    """A convolution with a 16-bit Dst: the conv is the matmul of the activation windows [N*OH*OW, K] by the
-    weights [K, Cout] (per group), K ordered (kh, kw, cin) as TT-NN lays out conv weights, and it accumulates
-    like any matmul: each K=16 step and fidelity pass added into Dst and rounded (numerics.fpu_matmul)."""
+def _weight_matrix(w: torch.Tensor, groups: int) -> torch.Tensor:
+    cout, cg, kh, kw = w.shape
+    return w.reshape(groups, cout // groups, cg, kh, kw).permute(0, 3, 4, 2, 1).reshape(groups, kh * kw * cg,
+                                                                                         cout // groups)
+
+
+def _conv_dst16(xh: torch.Tensor, w: torch.Tensor, stride, dilation, groups: int, mu) -> torch.Tensor:
+    """A convolution with a 16-bit Dst, on the padded NHWC input xh: the conv is the matmul of the activation
+    windows [N*OH*OW, K] by the weights [K, Cout] (per group), K ordered (kh, kw, cin) as TT-NN lays out conv
+    weights, and it accumulates like any matmul: each K=16 step and fidelity pass added into Dst and rounded
+    (numerics.fpu_matmul). The native kernel reads the windows in place; the torch path copies them out."""
     fidelity, _, _, x_bf16, w_bf16 = (tuple(mu) + (False, False))[:5]
-    n, c, _, _ = x.shape
+    n, _, _, c = xh.shape
     cout, cg, kh, kw = w.shape
     g = groups
     ng = cout // g
     k = kh * kw * cg
-    wm = w.reshape(g, ng, cg, kh, kw).permute(0, 3, 4, 2, 1).reshape(g, k, ng)
+    wm = _WEIGHT_MATRIX.get(w, g, lambda v: _weight_matrix(v, g))
     sh, sw = stride
     dh, dw = dilation
-    oh = (x.shape[2] - dh * (kh - 1) - 1) // sh + 1
-    ow = (x.shape[3] - dw * (kw - 1) - 1) // sw + 1
-    # the windows straight from an NHWC copy: [N, OH, OW, kh, kw, C] as a strided view, one copy to [M, K]
-    xh = x.permute(0, 2, 3, 1).contiguous()
-    sn, sy, sx, sc = xh.stride()
-    win = xh.as_strided((n, oh, ow, kh, kw, c), (sn, sy * sh, sx * sw, sy * dh, sx * dw, sc))
-    if g == 1:
-        cols = win.reshape(1, n * oh * ow, k)
-    else:
-        cols = win.reshape(n * oh * ow, kh * kw, g, cg).permute(2, 0, 1, 3).reshape(g, n * oh * ow, k)
-    rows = cols.shape[1]
-    step = max(1, _CONV_CHUNK // max(1, g * k))
-    parts = [numerics.fpu_matmul(cols[:, r:r + step], wm, fidelity, False, False, a_bf16=x_bf16, b_bf16=w_bf16)
-             for r in range(0, rows, step)]
-    y = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]                         # [G, M, Ng]
+    oh = (xh.shape[1] - dh * (kh - 1) - 1) // sh + 1
+    ow = (xh.shape[2] - dw * (kw - 1) - 1) // sw + 1
+    y = numerics.fpu_conv_windows(xh, wm, g, kh, kw, stride, dilation, fidelity, a_bf16=x_bf16, b_bf16=w_bf16)
+    if y is None:
+        # the windows straight from the NHWC input: [N, OH, OW, kh, kw, C] as a strided view, one copy to [M, K]
+        sn, sy, sx, sc = xh.stride()
+        win = xh.as_strided((n, oh, ow, kh, kw, c), (sn, sy * sh, sx * sw, sy * dh, sx * dw, sc))
+        if g == 1:
+            cols = win.reshape(1, n * oh * ow, k)
+        else:
+            cols = win.reshape(n * oh * ow, kh * kw, g, cg).permute(2, 0, 1, 3).reshape(g, n * oh * ow, k)
+        rows = cols.shape[1]
+        step = max(1, _CONV_CHUNK // max(1, g * k))
+        parts = [numerics.fpu_matmul(cols[:, r:r + step], wm, fidelity, False, False, a_bf16=x_bf16,
+                                     b_bf16=w_bf16)
+                 for r in range(0, rows, step)]
+        y = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]                     # [G, M, Ng]
     return y.reshape(g, n, oh, ow, ng).permute(1, 0, 4, 2, 3).reshape(n, cout, oh, ow)
 
 
