@@ -52,8 +52,9 @@ class TorchTtnnOption:
     mesh: run on several chips: a ttnn MeshDevice, or a system name ("n300", "t3000", "galaxy", "p150x4",
         "p150x8") or shape ("1x2", "2x4") opened as a simulated mesh (compiler/parallel.py). Replaces `device`.
     parallel: how a graph is split over the mesh's chips: "data" (the batch, dim 0 of the inputs, split over
-        the chips; weights replicated; outputs concatenated), "auto" (default: "data"). Tensor parallelism is
-        not implemented yet ("tensor" raises).
+        the chips; weights replicated; outputs concatenated), "tensor" (the weights of linear layers split
+        over the chips, Megatron-style, with the collectives that joins need: compiler/tensor_parallel.py),
+        "auto" (default: "data").
     shape_buckets: reuse programs across varying shapes by padding inputs up to a bucket: None (off), "auto"
         (tile multiples, then powers of two), or a list of sizes; see compiler/buckets.py.
     """
@@ -94,9 +95,6 @@ class TorchTtnnOption:
         self.trace = trace
         if parallel not in ("auto", "data", "tensor"):
             raise ValueError(f"TorchTtnnOption: parallel must be 'auto', 'data' or 'tensor', got {parallel!r}")
-        if parallel == "tensor":
-            raise NotImplementedError("TorchTtnnOption: parallel='tensor' (Megatron-style splits of transformer "
-                                      "blocks) is not implemented yet; use parallel='data'")
         self.parallel = parallel
         if mesh is not None and device is not None:
             raise ValueError("TorchTtnnOption: give either device or mesh, not both")

@@ -204,10 +204,12 @@ class ParamCache:
         self.hits = 0
         self.contents = contents
 
-    def load(self, x: torch.Tensor, dtype, layout, device, watch: bool = True):
-        """`watch=False` for tensors only the compiler writes (outputs of folded parameter preprocessing)."""
+    def load(self, x: torch.Tensor, dtype, layout, device, watch: bool = True, *, mesh_mapper=None, order=None):
+        """`watch=False` for tensors only the compiler writes (outputs of folded parameter preprocessing).
+        On a mesh, `mesh_mapper` distributes the tensor (default: replicated) after `order` = (dim, index)
+        reorders it (a weight split in groups, compiler/tensor_parallel.py)."""
         ttnn = self.ttnn
-        key = (id(x), dtype, layout, device is not None)
+        key = (id(x), dtype, layout, device is not None, id(mesh_mapper) if mesh_mapper is not None else None)
         stamp = tensor_stamp(x, contents=watch and self.contents)
         hit = self._entries.get(key)
         if hit is not None:
@@ -219,8 +221,12 @@ class ParamCache:
                 log.info("torch_ttnn: a parameter of shape %s changed in place; converting it again",
                          list(x.shape))
             _free(ttnn, tt, device)
+        host = narrow_for_device(x.detach())
+        if order is not None:
+            host = host.index_select(order[0], order[1])
+        extra = {"mesh_mapper": mesh_mapper} if mesh_mapper is not None else {}
         with torch.inference_mode(False):  # a normal tensor: the simulator may memoize work derived from it
-            tt = ttnn.from_torch(narrow_for_device(x.detach()), dtype=dtype, layout=layout, device=device)
+            tt = ttnn.from_torch(host, dtype=dtype, layout=layout, device=device, **extra)
         self._entries[key] = (weakref.ref(x), stamp, tt)
         self.conversions += 1
         return tt

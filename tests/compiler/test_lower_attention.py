@@ -42,6 +42,9 @@ CASES = [
     ("head-dim-16-causal", _sdpa(is_causal=True), _qkv(sq=9, d=16), None, ("matmul", "softmax", "triu")),
     ("head-dim-16-mask", _sdpa(), _qkv(b=2, sq=8, d=16), (2, 1, 8, 8), ("matmul", "softmax")),
     ("head-dim-16-padding-mask", _sdpa(), _qkv(b=2, sq=8, d=16), (2, 1, 1, 8), ("matmul", "scale_mask_softmax")),
+    # grouped-query attention on that path: each key/value head repeated for its query heads
+    ("head-dim-16-gqa", _sdpa(enable_gqa=True, is_causal=True), _qkv(h=4, hk=2, sq=8, d=16), None,
+     ("matmul", "repeat_interleave")),
 ]
 
 

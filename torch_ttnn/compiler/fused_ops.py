@@ -66,6 +66,36 @@ def _(x, weight, bias, groups, eps):
     return torch.empty_like(x)
 
 
+# Collectives of tensor-parallel programs (compiler/tensor_parallel.py). They exist in the per-chip graph of a
+# mesh program, where each chip holds a piece of a value; on the host there is only one piece, so running them
+# there would silently give one chip's view: their host implementations refuse.
+
+@torch.library.custom_op("ttnn_fused::all_reduce", mutates_args=())
+def all_reduce(x: torch.Tensor, chips: int) -> torch.Tensor:
+    """The sum over the chips of each chip's partial value (ttnn.all_reduce)."""
+    raise RuntimeError("ttnn_fused.all_reduce sums the pieces of a value held by the chips of a mesh; it has no "
+                       "host implementation (the tensor-parallel program runs on the mesh only)")
+
+
+@all_reduce.register_fake
+def _(x, chips):
+    return torch.empty_like(x)
+
+
+@torch.library.custom_op("ttnn_fused::all_gather", mutates_args=())
+def all_gather(x: torch.Tensor, dim: int, chips: int) -> torch.Tensor:
+    """The chips' pieces concatenated along `dim` (ttnn.all_gather)."""
+    raise RuntimeError("ttnn_fused.all_gather joins the pieces of a value held by the chips of a mesh; it has no "
+                       "host implementation (the tensor-parallel program runs on the mesh only)")
+
+
+@all_gather.register_fake
+def _(x, dim, chips):
+    shape = list(x.shape)
+    shape[dim] *= chips
+    return x.new_empty(shape)
+
+
 def fused_ops():
     """The `torch.ops.ttnn_fused` namespace (its ops are registered when this module is imported)."""
     return torch.ops.ttnn_fused

@@ -22,6 +22,7 @@ say why. Trace capture is not simulated on meshes: programs run dispatched.
 from __future__ import annotations
 
 import logging
+import operator
 from typing import Optional
 
 import torch
@@ -144,11 +145,12 @@ class DataParallelGraph(SpecializingGraph):
         return prog
 
 
-def record(option, graph: int, kind: str, reason: Optional[str], *, batch=None, all_reduced=()) -> None:
+def record(option, graph: int, kind: str, reason: Optional[str], *, batch=None, all_reduced=(), mode="data",
+           **details) -> None:
     """One entry of option.results.parallel: how a program uses the mesh (reason None: split), or why not."""
     option.results.parallel.append({"graph": graph, "kind": kind, "chips": option.device.get_num_devices(),
-                                    "mode": "data" if reason is None else "replicated", "reason": reason,
-                                    "batch": batch, "all_reduced": list(all_reduced)})
+                                    "mode": mode if reason is None else "replicated", "reason": reason,
+                                    "batch": batch, "all_reduced": list(all_reduced), **details})
 
 
 class NotSplittable(Exception):
@@ -169,9 +171,85 @@ class DataParallel(Pass):
         self.mesh = mesh
         self.plan = plan
 
+    def _param_source(self, gm, src, inputs, split_params):
+        """(input index, dim of `src` that is split) when src is a split parameter, or what the host made of
+        one before its upload (a transpose or reshape, possibly folded: passes/constant_folding.py); None
+        when src does not come from a split parameter."""
+        from .passes.constant_folding import _run_folded
+        from .tensor_parallel import Split, reshaped_split
+        aten = torch.ops.aten
+        ops, node, sub_inputs = [], src, None
+        while True:
+            if node.op == "placeholder" and sub_inputs is not None:
+                node, sub_inputs = sub_inputs[node], None      # a folded subgraph's input: the main graph's
+                continue
+            if node.op == "placeholder":
+                break
+            if node.op == "call_function" and node.target is operator.getitem and \
+                    isinstance(node.args[0], torch.fx.Node) and node.args[0].target is _run_folded:
+                call = node.args[0]
+                sub = getattr(gm, call.args[0].target).gm.graph
+                sub_inputs = dict(zip([n for n in sub.nodes if n.op == "placeholder"], call.args[1:]))
+                node = next(n for n in sub.nodes if n.op == "output").args[0][node.args[1]]
+                continue
+            if node.op == "call_function" and len(node.all_input_nodes) == 1:
+                ops.append(node)
+                node = node.all_input_nodes[0]
+                continue
+            return None
+        i = inputs.index(node) if node in inputs else None
+        if i not in split_params:
+            return None
+        dim, groups = split_params[i]
+        split = Split(dim, tuple(groups))
+        for op in reversed(ops):
+            old = list(op.all_input_nodes[0].meta["val"].shape)
+            new = list(op.meta["val"].shape)
+            rank = len(old)
+            if op.target is aten.permute.default:
+                split = Split([p % rank for p in op.args[1]].index(split.dim), split.groups)
+            elif op.target in (aten.t.default, aten.transpose.int):
+                a, b = (0, 1) if op.target is aten.t.default else (x % rank for x in op.args[1:3])
+                d = split.dim
+                split = Split(b if d == a else a if d == b else d, split.groups)
+            elif op.target in (aten.view.default, aten._unsafe_view.default, aten.reshape.default):
+                moved = reshaped_split(split, old, new, self.mesh.get_num_devices())
+                if moved is None or (len(split.groups) > 1 and moved.groups != split.groups):
+                    raise NotSplittable(f"a split weight is reshaped on the host ({old} -> {new}) in a way its "
+                                        f"pieces do not follow")
+                split = moved
+            elif old != new:
+                raise NotSplittable(f"a split weight goes through {op.target} on the host before its upload")
+        return i, split.dim
+
+    def _tensor_loads(self, gm, inputs) -> None:
+        """Uploads of the weights a tensor-parallel plan splits: each chip gets its piece."""
+        ttnn = self.ttnn
+        split_params = self.plan["params"]
+        for n in list(gm.graph.nodes):
+            if n.op == "call_method" and n.target == "load":
+                found = self._param_source(gm, n.args[1], inputs, split_params)
+                if found is None:
+                    continue
+                i, dim = found
+                mapper = constant(gm, f"ttnn_mesh_shard_{dim}", ttnn.ShardTensorToMesh(self.mesh, dim=dim))
+                kwargs = {**n.kwargs, "mesh_mapper": mapper}
+                order = self.plan["orders"].get(i)
+                if order is not None:
+                    kwargs["order"] = constant(gm, f"ttnn_split_order_{i}", (dim, order))
+                n.kwargs = kwargs
+            elif n.op == "call_function" and n.target is ttnn.from_torch and isinstance(n.args[0], torch.fx.Node):
+                src = n.args[0]
+                if self._param_source(gm, src, inputs, split_params) is not None:
+                    raise NotSplittable("a split weight is converted on every call (load_params_once=False): "
+                                        "tensor parallelism needs the load-once parameter cache")
+
     def call(self, gm: torch.fx.GraphModule) -> PassResult:
         ttnn = self.ttnn
-        data = self.plan["mode"] == "data"
+        if self.plan["mode"] == "tensor":
+            self._tensor_loads(gm, [n for n in gm.graph.nodes if n.op == "placeholder"])
+        data = self.plan["mode"] in ("data", "tensor")
+        tensor = self.plan["mode"] == "tensor"
         inputs = [n for n in gm.graph.nodes if n.op == "placeholder"]
         batch_in = {inputs[i] for i in self.plan.get("batch_inputs", ())} if data else set()
         out = next(n for n in gm.graph.nodes if n.op == "output")
@@ -189,6 +267,8 @@ class DataParallel(Pass):
                 if isinstance(src, torch.fx.Node) and src.op == "call_function" and src.args and \
                         getattr(src.target, "__name__", "") == "narrow_for_device":
                     src = src.args[0]
+                if tensor:
+                    continue          # every input is whole on every chip (replicated)
                 if data and not (isinstance(src, torch.fx.Node) and src.op == "placeholder"):
                     raise NotSplittable(f"a value computed on the host ({src}) goes to the device: a host "
                                         f"fallback would see one chip's slice")
@@ -200,6 +280,11 @@ class DataParallel(Pass):
                     raise NotSplittable(f"a device value is read back for a host op ({next(iter(n.users))}): a "
                                         f"host fallback would see one chip's slice")
                 how = joins.get(n, "same")
+                if isinstance(how, tuple):       # ("concat", dim): a tensor-parallel output split along dim
+                    composer = constant(gm, f"ttnn_mesh_concat_{how[1]}",
+                                        ttnn.ConcatMeshToTensor(self.mesh, dim=how[1]))
+                    n.kwargs = {**n.kwargs, "mesh_composer": composer}
+                    continue
                 if how == "batch":
                     composer = composer or constant(gm, "ttnn_mesh_composer",
                                                        ttnn.ConcatMeshToTensor(self.mesh, dim=0))

@@ -137,6 +137,12 @@ def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_
         from .passes.device_state import mark_state_inputs
         mark_state_inputs(agm, static_inputs)
     from .parallel import DataParallelGraph, is_data_parallel, record as record_parallel
+    if getattr(option.device, "is_mesh", False) and option.parallel == "tensor":
+        from .tensor_parallel import TensorParallelGraph
+        return TensorParallelGraph(agm, option=option, kind=kind, static_inputs=static_inputs,
+                                   build=lambda g, plan, ref: _compile_static_graph(
+                                       g, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs,
+                                       parallel=plan, reference=ref))
     if is_data_parallel(option, kind):
         if is_symbolic(agm):
             return DataParallelGraph(agm, option=option, kind=kind, static_inputs=static_inputs,
@@ -164,7 +170,7 @@ def _compile_static_graph(agm, *, option, ttnn, kind: str, static_inputs, parall
     from .precision import PrecisionSearch, levels_for, placement_for
     levels = levels_for(option, kind, agm, static_inputs)
     l1 = placement_for(option, kind)
-    if parallel is not None and parallel["mode"] == "data" and reference is None:
+    if parallel is not None and parallel["mode"] in ("data", "tensor") and reference is None:
         levels = ("bf16",)                 # the search's reference must be of the whole batch
     if len(levels) > 1 or l1:
         return PrecisionSearch(agm, levels, l1=l1, option=option, reference=reference,

@@ -89,10 +89,17 @@ def _logits(ctx, q, k, scale, mask, is_causal):
 def _math_forward(ctx, q, k, v, mask, is_causal, scale, need_lse, lse_shape):
     b, h, sq, _ = ctx.shape(q)
     sk, dv = ctx.shape(k)[2], ctx.shape(v)[3]
-    if ctx.shape(k)[1] != h or ctx.shape(v)[1] != h:
-        ctx.unsupported("grouped-query attention with a head dim TT-NN SDPA cannot take")
-    shape = [b, h, sq, sk]
     dt = _fdt(ctx)
+    hk, hv = ctx.shape(k)[1], ctx.shape(v)[1]
+    if hk != h or hv != h:
+        # grouped-query attention: query head i reads key/value head i // (h / hk), as aten's enable_gqa does
+        if hk != hv or h % hk:
+            ctx.unsupported(f"grouped-query attention with {h} query heads and {hk}/{hv} key/value heads")
+        rep = h // hk
+        k = ctx.call("repeat_interleave", ctx.tile(k, dt), rep, 1,
+                     out_val=meta_value([b, h, sk, ctx.shape(k)[3]]))
+        v = ctx.call("repeat_interleave", ctx.tile(v, dt), rep, 1, out_val=meta_value([b, h, sk, dv]))
+    shape = [b, h, sq, sk]
     if not need_lse:
         valid = None
         if mask is not None:
