@@ -136,8 +136,7 @@ def test_a_sum_over_the_batch_is_all_reduced(n300):
 
 
 def test_mesh_option_validation(n300):
-    with pytest.raises(NotImplementedError, match="tensor"):
-        torch_ttnn.TorchTtnnOption(mesh=n300, parallel="tensor")
+    assert torch_ttnn.TorchTtnnOption(mesh=n300, parallel="tensor").parallel == "tensor"
     with pytest.raises(ValueError, match="either device or mesh"):
         torch_ttnn.TorchTtnnOption(mesh=n300, device=torch_ttnn.open_device(device_id=0))
     with pytest.raises(ValueError, match="parallel"):

@@ -614,15 +614,46 @@ class TensorParallelGraph(SpecializingGraph):
             mesh_plan = {"mode": "tensor", "params": p.params, "outputs": p.outputs,
                          "orders": {i: p.param_index(i, args[i].shape[d]) for i, (d, _) in p.params.items()}}
             mesh_plan["orders"] = {i: o for i, o in mesh_plan["orders"].items() if o is not None}
-            prog = self.build(per_chip, mesh_plan, lambda a, ref=full: ref)
+            prog = _RefusedLate(self.build(per_chip, mesh_plan, lambda a, ref=full: ref), self, args, index)
             details = {"split_weights": {i: d for i, (d, _) in sorted(p.params.items())},
                        "collectives": [f"{kind} after {n.name}" for kind, n in p.collectives]}
             log.info("torch_ttnn: graph %d: tensor parallel over %d chips: %d weights split, %d collectives",
                      self.id, self.chips, len(p.params), len(p.collectives))
         except (NotTensorParallel, NotSplittable) as e:
             reason = str(e)
-            log.warning("torch_ttnn: graph %d: not split over the %d chips (%s); every chip runs it whole",
-                        self.id, self.chips, reason)
-            prog = self.build(specialize(self.agm, args), {"mode": "replicated", "reason": reason}, None)
+            prog = self.replicated(args, reason)
         record(self.option, index, self.kind, reason, mode="tensor", **details)
         return prog
+
+    def replicated(self, args, reason: str):
+        import logging
+        logging.getLogger("torch_ttnn").warning(
+            "torch_ttnn: graph %d: not split over the %d chips (%s); every chip runs it whole", self.id, self.chips,
+            reason)
+        return self.build(specialize(self.agm, args), {"mode": "replicated", "reason": reason}, None)
+
+
+class _RefusedLate:
+    """A split program whose passes run at its first call (the precision search compiles then): a refusal
+    found there (a host fallback between device ops) switches it to the whole graph on every chip, recorded
+    like a refusal found at build time."""
+
+    def __init__(self, prog, graph: TensorParallelGraph, args, entry: int):
+        self.prog, self.graph, self.entry = prog, graph, entry
+        self.checked = False
+
+    def __call__(self, *args):
+        if self.checked:
+            return self.prog(*args)
+        from .parallel import NotSplittable
+        try:
+            out = self.prog(*args)
+        except NotSplittable as e:
+            reason = str(e)
+            for rec in self.graph.option.results.parallel:
+                if rec.get("mode") == "tensor" and rec["graph"] == self.entry:
+                    rec.update(mode="replicated", reason=reason, split_weights={}, collectives=[])
+            self.prog = self.graph.replicated(list(args), reason)
+            out = self.prog(*args)
+        self.checked = True
+        return out
