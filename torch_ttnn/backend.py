@@ -36,10 +36,12 @@ def backend(gm: torch.fx.GraphModule, example_inputs, options: TorchTtnnOption |
         return gm.forward
     ttnn = runtime.ttnn_for(option.device)
     static = {i for i, x in enumerate(example_inputs) if _is_static(x)} if option.load_params_once else set()
+    input_names = [_readable(n.name) for n in gm.graph.nodes if n.op == "placeholder"]
 
     def compiler(kind):
         def compile_one(agm: torch.fx.GraphModule, ex):
             t0 = time.perf_counter()
+            agm.meta["torch_ttnn_input_names"] = input_names   # names of the lifted parameters, for reports
             fn = compile_graph(agm, option=option, ttnn=ttnn, kind=kind,
                                static_inputs=static if kind != "backward" else set())
             option.results.compile_seconds += time.perf_counter() - t0
@@ -49,6 +51,17 @@ def backend(gm: torch.fx.GraphModule, example_inputs, options: TorchTtnnOption |
     return aot_autograd(fw_compiler=compiler("forward"), bw_compiler=compiler("backward"),
                         inference_compiler=compiler("inference"),
                         decompositions=decomposition_table())(gm, example_inputs)
+
+
+def _readable(name: str) -> str:
+    """dynamo's placeholder name of a parameter ("L_self_modules_fc1_parameters_weight_") as its module path
+    ("fc1.weight"); other names unchanged."""
+    import re
+    n = re.sub(r"^[Ll]_(self_)?", "", name).rstrip("_")
+    if "_parameters_" in n or "_buffers_" in n or n.startswith("modules_"):
+        n = re.sub(r"_(modules|parameters|buffers)_", ".", "_" + n)[1:]
+        n = re.sub(r"^(modules|parameters|buffers)_", "", n)
+    return n
 
 
 def ttnn_backend(gm: torch.fx.GraphModule, example_inputs, **kwargs):

@@ -32,7 +32,8 @@ def _measure(args):
         device = runtime.open_mesh(args.mesh)
     else:
         device = open_device()
-    return device, measure(entry.name, model, inputs, device=device, runs=args.runs)
+    kwargs = {"parallel": args.parallel} if getattr(args, "parallel", None) else None
+    return device, measure(entry.name, model, inputs, device=device, runs=args.runs, option_kwargs=kwargs)
 
 
 def _measure_table_model(args):
@@ -50,6 +51,8 @@ def _measure_table_model(args):
                TORCH_TTNN_STRICT_PASSES="0")
     if getattr(args, "mesh", None):
         env["TORCH_TTNN_MESH"] = args.mesh
+    if getattr(args, "parallel", None):
+        env["TORCH_TTNN_PARALLEL"] = args.parallel
     if getattr(args, "batch", None):
         env["TORCH_TTNN_BATCH"] = str(args.batch)
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", node], cwd=ROOT,
@@ -108,11 +111,20 @@ def cmd_report(args) -> int:
     print(format_report(reports, {"to_device": m.to_device, "from_device": m.from_device}))
     print(f"peak device memory: DRAM {m.peak_dram_bytes} B, L1 {m.peak_l1_bytes} B")
     for p in m.option.results.parallel:
-        how = (f"batch {p['batch']} split over {p['chips']} chips (inputs ShardTensorToMesh(dim=0), outputs "
-               f"ConcatMeshToTensor(dim=0), parameters replicated)" if p["mode"] == "data" else
-               f"whole on each of {p['chips']} chips: {p['reason']}")
+        if p["mode"] == "data":
+            how = (f"batch {p['batch']} split over {p['chips']} chips (inputs ShardTensorToMesh(dim=0), outputs "
+                   f"ConcatMeshToTensor(dim=0), parameters replicated)")
+        elif p["mode"] == "tensor":
+            how = (f"tensor parallel over {p['chips']} chips: {len(p['split_weights'])} weights split "
+                   f"(ShardTensorToMesh), {len(p['collectives'])} collectives")
+        else:
+            how = f"whole on each of {p['chips']} chips: {p['reason']}"
         reduced = f"; all_reduce of outputs {p['all_reduced']}" if p.get("all_reduced") else ""
         print(f"graph {p['graph']} ({p.get('kind', 'inference')}): {how}{reduced}")
+        for name, dim in (p.get("split_weights") or {}).items():
+            print(f"  {name}: split along dim {dim}")
+        for c in p.get("collectives") or ():
+            print(f"  {c}")
     return 0
 
 
@@ -225,8 +237,11 @@ def main(argv=None) -> int:
         s.add_argument("model")
         s.add_argument("--runs", type=int, default=3)
         s.add_argument("--json", action="store_true")
-        s.add_argument("--mesh", default=None, help="run on a simulated mesh, data parallel: a system (n300, "
-                                                    "t3000, galaxy, p150x4, p150x8) or a shape such as 2x4")
+        s.add_argument("--mesh", default=None, help="run on a simulated mesh: a system (n300, t3000, galaxy, "
+                                                    "p150x4, p150x8) or a shape such as 2x4")
+        s.add_argument("--parallel", default=None, choices=("auto", "data", "tensor"),
+                       help="how a mesh splits the model: the batch (data, the default) or the weights of its "
+                            "linear layers (tensor)")
         s.add_argument("--batch", type=int, default=None,
                        help="repeat the inputs N times along their first dim (e.g. one sample per chip)")
         s.set_defaults(fn=fn)

@@ -59,6 +59,8 @@ def record_property(record_property, request):
         inputs, outputs = repeat_batch(inputs, batch), None
     perf_dir = os.environ.get("TORCH_TTNN_PERF_DIR")
     opts = {"optimize": False} if os.environ.get("TORCH_TTNN_OPTIMIZE") == "0" else None
+    if os.environ.get("TORCH_TTNN_PARALLEL"):      # `torch-ttnn run MODEL --mesh 2x4 --parallel tensor`
+        opts = {**(opts or {}), "parallel": os.environ["TORCH_TTNN_PARALLEL"]}
     m = measure(recorded["model_name"], model, inputs, device=device, mode=mode, ref_output=outputs,
                 runs=int(os.environ.get("TORCH_TTNN_RUNS", "1")), profile=bool(perf_dir), option_kwargs=opts)
     if perf_dir:

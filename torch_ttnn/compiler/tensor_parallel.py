@@ -615,7 +615,8 @@ class TensorParallelGraph(SpecializingGraph):
                          "orders": {i: p.param_index(i, args[i].shape[d]) for i, (d, _) in p.params.items()}}
             mesh_plan["orders"] = {i: o for i, o in mesh_plan["orders"].items() if o is not None}
             prog = _RefusedLate(self.build(per_chip, mesh_plan, lambda a, ref=full: ref), self, args, index)
-            details = {"split_weights": {i: d for i, (d, _) in sorted(p.params.items())},
+            names = self.agm.meta.get("torch_ttnn_input_names") or []
+            details = {"split_weights": {names[i] if i < len(names) else i: d for i, (d, _) in sorted(p.params.items())},
                        "collectives": [f"{kind} after {n.name}" for kind, n in p.collectives]}
             log.info("torch_ttnn: graph %d: tensor parallel over %d chips: %d weights split, %d collectives",
                      self.id, self.chips, len(p.params), len(p.collectives))
