@@ -1,0 +1,139 @@
+"""Tensor parallelism on simulated meshes: outputs, weights per chip and modelled latency (not a test).
+
+    .venv/bin/python benchmarks/tensor_parallel.py [--only llama,gpt2] [--meshes n300,t3000] [--write]
+
+Strong scaling, as tensor parallelism is used (one request, its weights spread over the chips): each model
+runs compiled on one simulated n150 chip and on each mesh with TorchTtnnOption(mesh=..., parallel="tensor"),
+same inputs; traces are off everywhere so that the programs are dispatched alike. Printed: how many weights
+were split and which collectives the program needs, PCC of the output against eager, peak DRAM of a chip,
+the modelled time of one steady call (the slowest chip's clock: host dispatch, transfers and collectives
+included) and its ratio to one chip's. With --write the table goes to docs/multi-chip.md.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import pathlib
+import sys
+
+import torch
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def llama():
+    from transformers import LlamaConfig, LlamaForCausalLM
+    torch.manual_seed(0)
+    cfg = LlamaConfig(hidden_size=2048, intermediate_size=8192, num_hidden_layers=2, num_attention_heads=32,
+                      num_key_value_heads=8, vocab_size=32000, max_position_embeddings=2048)
+    return LlamaForCausalLM(cfg).eval(), torch.randint(0, 32000, (1, 128))
+
+
+def gpt2():
+    from transformers import GPT2Config, GPT2LMHeadModel
+    torch.manual_seed(0)
+    return GPT2LMHeadModel(GPT2Config()).eval(), torch.randint(0, 50257, (1, 128))
+
+
+MODELS = {"llama": ("Llama-class decoder (2 layers of Llama-3.2-1B width) seq 128", llama),
+          "gpt2": ("GPT-2 (124M) seq 128", gpt2)}
+
+
+class _Logits(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids):
+        return self.model(input_ids=ids, use_cache=False).logits
+
+
+def _static_run(model, x, option):
+    """One steady call after the compiling one: its output, modelled us (slowest chip), peak DRAM of a chip."""
+    import torch_ttnn
+    c = torch.compile(model, backend=torch_ttnn.backend, options=option)
+    with torch.no_grad():
+        c(x)
+        dev = option.device
+        chips = dev.chips if getattr(dev, "is_mesh", False) else [dev]
+        for ch in chips:
+            ch.profiler.reset()
+            ch.counters.reset()
+            ch.reset_peak_memory()
+        y = c(x)
+    us = max(ch.profiler.now_us for ch in chips)
+    peak = max(ch.memory_stats()["DRAM"]["peak_bytes"] for ch in chips)
+    return y, us, peak
+
+
+def measure(key: str, meshes: list) -> list:
+    import torch_ttnn
+    import torch_ttnn.sim as ttnn
+    from torch_ttnn import runtime
+    from torch_ttnn.metrics import pcc
+    title, build = MODELS[key]
+    model, x = build()
+    model = _Logits(model).eval()
+    with torch.no_grad():
+        ref = model(x)
+    rows = []
+    torch._dynamo.reset()
+    dev = ttnn.open_device(device_id=0, l1_small_size=16384)
+    y1, us1, peak1 = _static_run(model, x, torch_ttnn.TorchTtnnOption(device=dev, trace=False))
+    ttnn.close_device(dev)
+    rows.append((title, "n150 (1 chip)", "-", "-", pcc(y1, ref), peak1, us1, 1.0))
+    for name in meshes:
+        mesh = runtime.open_mesh(name)
+        torch._dynamo.reset()
+        opt = torch_ttnn.TorchTtnnOption(mesh=mesh, parallel="tensor", trace=False)
+        y, us, peak = _static_run(model, x, opt)
+        recs = opt.results.parallel
+        split = sum(len(p.get("split_weights") or {}) for p in recs)
+        coll = [c.split()[0] for p in recs for c in (p.get("collectives") or ())]
+        colls = ", ".join(f"{coll.count(k)} {k}" for k in sorted(set(coll))) or "-"
+        modes = ", ".join(sorted({p["mode"] for p in recs}))
+        rows.append((title, f"{name} ({mesh.shape[0]}x{mesh.shape[1]})", f"{modes}: {split} weights", colls,
+                     pcc(y, ref), peak, us, us1 / us))
+        ttnn.close_mesh_device(mesh)
+    return rows
+
+
+def table(all_rows) -> str:
+    lines = ["| model | system | split | collectives | PCC vs eager | peak DRAM a chip | modelled ms a call | "
+             "speed-up vs 1 chip |", "|---|---|---|---|---|---|---|---|"]
+    for rows in all_rows:
+        for (title, system, split, colls, p, peak, us, sp) in rows:
+            lines.append(f"| {title} | {system} | {split} | {colls} | {p:.4f} | {peak / 2**20:.1f} MiB | "
+                         f"{us / 1e3:.3f} | {sp:.2f}x |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", default="llama,gpt2")
+    ap.add_argument("--meshes", default="n300,t3000")
+    ap.add_argument("--write", action="store_true")
+    a = ap.parse_args()
+    out = table([measure(k, a.meshes.split(",")) for k in a.only.split(",")])
+    print(out)
+    if a.write:
+        path = ROOT / "docs" / "multi-chip.md"
+        text = path.read_text()
+        marker = "<!-- tensor-parallel table -->"
+        stamp = (f"Measured {datetime.date.today()} with `benchmarks/tensor_parallel.py --only {a.only} "
+                 f"--meshes {a.meshes}`.")
+        block = f"{marker}\n{stamp}\n\n{out}\n{marker}"
+        if marker in text:
+            head, _, rest = text.partition(marker)
+            _, _, tail = rest.partition(marker)
+            text = head + block + tail
+        else:
+            text = text.rstrip("\n") + "\n\n" + block + "\n"
+        path.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
