@@ -163,3 +163,21 @@ def test_nothing_to_split_runs_whole_with_the_reason():
     (rec,) = option.results.parallel
     assert rec["mode"] == "replicated" and "no linear layer" in rec["reason"]
     assert pcc(out, ref) >= 0.99
+
+
+def test_a_host_fallback_between_device_ops_runs_whole():
+    """cummax has no TT-NN lowering: it runs on the host, which would see one chip's piece; the split is
+    refused when the program is built (at its first call) and the graph runs whole on every chip."""
+    class M(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2 = torch.nn.Linear(64, 128), torch.nn.Linear(128, 64)
+
+        def forward(self, x):
+            return self.fc2(torch.cummax(self.fc1(x), dim=-1).values)
+
+    torch.manual_seed(0)
+    option, ref, out = _run(M().eval(), (torch.randn(1, 32, 64),))
+    (rec,) = option.results.parallel
+    assert rec["mode"] == "replicated" and "host" in rec["reason"]
+    assert pcc(out, ref) >= 0.99
