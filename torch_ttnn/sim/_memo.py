@@ -20,11 +20,15 @@ class TensorMemo:
     """derive(source) results keyed by (source tensor, extra key).
 
     budget_bytes: bound on the remembered values' sizes (`size(value)` bytes each, default: a tensor's bytes);
-    None for no bound."""
+    None for no bound. evict: when full, forget the least recently used values (True) or do not remember the
+    new one (False: a model whose values exceed the budget, used in the same order every call, then keeps
+    the part that fits instead of evicting each value just before it is needed again)."""
 
-    def __init__(self, budget_bytes: Optional[int] = None, size: Optional[Callable[[object], int]] = None) -> None:
+    def __init__(self, budget_bytes: Optional[int] = None, size: Optional[Callable[[object], int]] = None,
+                 evict: bool = True) -> None:
         self._entries: OrderedDict = OrderedDict()  # (id(source), key) -> (weakref(source), version, value, bytes)
         self.budget = budget_bytes
+        self.evict = evict
         self._size = size or (lambda v: v.numel() * v.element_size() if isinstance(v, torch.Tensor) else 0)
         self.bytes = 0
 
@@ -38,9 +42,10 @@ class TensorMemo:
             return entry[2]
         value = derive(source)
         nbytes = self._size(value)
-        if self.budget is not None and nbytes > self.budget:
-            return value
         self._drop(slot)
+        if self.budget is not None and (nbytes > self.budget or
+                                        (not self.evict and self.bytes + nbytes > self.budget)):
+            return value
         ref = weakref.ref(source, lambda r, slot=slot: self._forget(slot, r))
         self._entries[slot] = (ref, source._version, value, nbytes)
         self.bytes += nbytes

@@ -93,6 +93,7 @@ class Slices:
 
     def __init__(self, x: torch.Tensor, operand: str, fp32_acc: bool, bf16_exact: bool = False):
         self.raw = x
+        self.shape = tuple(x.shape)
         self.hi_mask, self.full_mask = ((_A_HI_MASK, _A_FULL_MASK) if operand == "A" else (_B_HI_MASK, _B_FULL_MASK))
         self.fp32_acc = fp32_acc
         self.bf16_exact = bf16_exact
@@ -125,6 +126,12 @@ class Slices:
                     v = torch.where(torch.isfinite(hi), v, torch.zeros_like(v))
             self._cache[name] = v
         return self._cache[name]
+
+    def compact(self) -> None:
+        """Keep only the padded slices and the zero/finite flags computed so far (what the native kernel
+        reads); the source register and the unpadded slices go."""
+        self._cache = {k: v for k, v in self._cache.items() if isinstance(k, tuple) or k.endswith("?")}
+        self.raw = None
 
     def padded(self, name: str, rows: int, cols: int) -> torch.Tensor:
         """Slice `name` zero-padded to multiples of (rows, cols) in its last two dims, contiguous (the operand
@@ -203,18 +210,41 @@ def sfpu_store(x: torch.Tensor, fp32_acc: bool, ideal: bool = False) -> torch.Te
 # ------------------------------------------------------------------------------------------------
 
 # A weight's SrcA slices are the same on every call: cut once while the weight tensor lives unchanged. The
-# budget bounds the copies kept (a slice set holds about three times the weight's fp32 bytes).
-_WEIGHT_SLICES = TensorMemo(budget_bytes=int(os.environ.get("TT_SIM_WEIGHT_CACHE_MB", "2048")) << 20,
-                            size=lambda s: 3 * 4 * s.x.numel())
+# budget (TT_SIM_WEIGHT_CACHE_MB, default a quarter of the RAM, at most 8 GiB) bounds the bytes kept; past it,
+# further weights are sliced per call rather than evicting others (a model runs its weights in the same order
+# every call, which would make an evicting cache miss every time).
+def _default_budget_mb() -> int:
+    try:
+        ram = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        ram = 8 << 30
+    return min(8192, ram // 4 >> 20)
 
 
-def weight_slices(w: torch.Tensor, fp32_acc: bool, bf16_exact: bool = False) -> "Slices":
-    """`Slices(w, "A", ...)`, remembered per weight tensor (a view of it keys on its base and its geometry)."""
+def _slices_bytes(s: "Slices") -> int:
+    return sum(v.numel() * v.element_size() for v in s._cache.values() if isinstance(v, torch.Tensor))
+
+
+_WEIGHT_SLICES = TensorMemo(budget_bytes=int(os.environ.get("TT_SIM_WEIGHT_CACHE_MB", _default_budget_mb())) << 20,
+                            size=_slices_bytes, evict=False)
+
+
+def weight_slices(w: torch.Tensor, fp32_acc: bool, bf16_exact: bool = False, fidelity=None) -> "Slices":
+    """`Slices(w, "A", ...)`, remembered per weight tensor (a view of it keys on its base and its geometry).
+    With `fidelity` and the native kernel, only the padded slices that fidelity multiplies are kept."""
     base = w if w._base is None else w._base
-    key = (tuple(w.shape), tuple(w.stride()), w.storage_offset(), w.dtype, fp32_acc, bf16_exact)
+    compact = fidelity is not None and not fp32_acc and _native.library() is not None
+    key = (tuple(w.shape), tuple(w.stride()), w.storage_offset(), w.dtype, fp32_acc, bf16_exact,
+           int(MathFidelity(fidelity)) if compact else None)
+
     def cut(_):
         s = Slices(w, "A", fp32_acc, bf16_exact)
-        if s.x.untyped_storage().data_ptr() == base.untyped_storage().data_ptr():
+        if compact:
+            for _, pa in phases(fidelity):
+                if s.nonzero(pa):
+                    s.padded(pa, _native.KSTEP, _native.NR)
+            s.compact()
+        elif s.x.untyped_storage().data_ptr() == base.untyped_storage().data_ptr():
             s._cache["x"] = s.x.clone()   # a remembered value must not keep its source alive (the memo's weak key)
         return s
     return _WEIGHT_SLICES.get(base, key, cut)
@@ -258,7 +288,7 @@ def fpu_matmul(a: torch.Tensor, b: torch.Tensor, fidelity, fp32_acc: bool, ideal
     fid = MathFidelity(fidelity)
 
     sb = Slices(a_, "B", fp32_acc, a_bf16)   # activations -> SrcB
-    sa = weight_slices(b_, fp32_acc, b_bf16)  # weights -> SrcA
+    sa = weight_slices(b_, fp32_acc, b_bf16, fid)   # weights -> SrcA
 
     if fp32_acc:
         if fid == MathFidelity.LoFi:
@@ -283,7 +313,7 @@ def fpu_conv_windows(xh: torch.Tensor, wm: torch.Tensor, groups: int, kh: int, k
     if _native.library() is None:
         return None
     sb = Slices(xh, "B", False, a_bf16)
-    sa = weight_slices(wm, False, b_bf16)
+    sa = weight_slices(wm, False, b_bf16, fidelity)
     used = [(pb, pa) for pb, pa in phases(fidelity) if sa.nonzero(pa)]
     ng = wm.shape[-1]
     if not used or wm.shape[-2] == 0:
@@ -307,7 +337,7 @@ def _bf16_dst_matmul(sb: Slices, sa: Slices, fid, native: bool = True) -> torch.
         a = sb.raw if sb.raw.dim() == 3 else sb.raw.unsqueeze(0)
         w = [sa.padded(pa, _native.KSTEP, _native.NR) for _, pa in used]
         w = [x if x.dim() == 3 else x.unsqueeze(0) for x in w]
-        n = sa.x.shape[-1]
+        n = sa.shape[-1]
         out_shape = (*sb.raw.shape[:-1], n)
         if not used or a.shape[-1] == 0:
             return torch.zeros(out_shape, dtype=torch.float32)
