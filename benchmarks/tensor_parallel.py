@@ -38,8 +38,31 @@ def gpt2():
     return GPT2LMHeadModel(GPT2Config()).eval(), torch.randint(0, 50257, (1, 128))
 
 
+def llama8b():
+    """2 decoder layers at Llama-3.1-8B width (Llama-2's 32k vocabulary, to keep the host copies in memory)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+    torch.manual_seed(0)
+    cfg = LlamaConfig(hidden_size=4096, intermediate_size=14336, num_hidden_layers=2, num_attention_heads=32,
+                      num_key_value_heads=8, vocab_size=32000, max_position_embeddings=2048)
+    return LlamaForCausalLM(cfg).eval(), torch.randint(0, 32000, (1, 32))
+
+
+def llama70b_layer():
+    """One decoder layer at Llama-3.1-70B width (the model at reduced depth: hidden states out, a small
+    vocabulary, no LM head)."""
+    from transformers import LlamaConfig, LlamaModel
+    torch.manual_seed(0)
+    cfg = LlamaConfig(hidden_size=8192, intermediate_size=28672, num_hidden_layers=1, num_attention_heads=64,
+                      num_key_value_heads=8, vocab_size=1024, max_position_embeddings=2048)
+    return LlamaModel(cfg).eval(), torch.randint(0, 1024, (1, 32))
+
+
 MODELS = {"llama": ("Llama-class decoder (2 layers of Llama-3.2-1B width) seq 128", llama),
-          "gpt2": ("GPT-2 (124M) seq 128", gpt2)}
+          "gpt2": ("GPT-2 (124M) seq 128", gpt2),
+          "llama8b": ("2 layers at Llama-3.1-8B width, seq 32", llama8b),
+          "llama70b-layer": ("1 layer at Llama-3.1-70B width, seq 32", llama70b_layer)}
+# models measured on meshes only (their single-chip run is left out: the point is the memory a chip needs)
+MESH_ONLY = {"llama70b-layer"}
 
 
 class _Logits(torch.nn.Module):
@@ -48,7 +71,8 @@ class _Logits(torch.nn.Module):
         self.model = model
 
     def forward(self, ids):
-        return self.model(input_ids=ids, use_cache=False).logits
+        out = self.model(input_ids=ids, use_cache=False)
+        return out.logits if hasattr(out, "logits") else out.last_hidden_state
 
 
 def _static_run(model, x, option):
@@ -69,26 +93,30 @@ def _static_run(model, x, option):
     return y, us, peak
 
 
-def measure(key: str, meshes: list) -> list:
+def measure(key: str, meshes: list, precision: str = "auto") -> list:
     import torch_ttnn
     import torch_ttnn.sim as ttnn
     from torch_ttnn import runtime
     from torch_ttnn.metrics import pcc
     title, build = MODELS[key]
+    kw = {"precision": precision}
     model, x = build()
     model = _Logits(model).eval()
     with torch.no_grad():
         ref = model(x)
     rows = []
-    torch._dynamo.reset()
-    dev = ttnn.open_device(device_id=0, l1_small_size=16384)
-    y1, us1, peak1 = _static_run(model, x, torch_ttnn.TorchTtnnOption(device=dev, trace=False))
-    ttnn.close_device(dev)
-    rows.append((title, "n150 (1 chip)", "-", "-", pcc(y1, ref), peak1, us1, 1.0))
+    us1 = None
+    if key not in MESH_ONLY:
+        torch._dynamo.reset()
+        dev = ttnn.open_device(device_id=0, l1_small_size=16384)
+        y1, us1, peak1 = _static_run(model, x, torch_ttnn.TorchTtnnOption(device=dev, trace=False, **kw))
+        ttnn.close_device(dev)
+        rows.append((title, "n150 (1 chip)", "-", "-", pcc(y1, ref), peak1, us1, 1.0))
+        del y1
     for name in meshes:
         mesh = runtime.open_mesh(name)
         torch._dynamo.reset()
-        opt = torch_ttnn.TorchTtnnOption(mesh=mesh, parallel="tensor", trace=False)
+        opt = torch_ttnn.TorchTtnnOption(mesh=mesh, parallel="tensor", trace=False, **kw)
         y, us, peak = _static_run(model, x, opt)
         recs = opt.results.parallel
         split = sum(len(p.get("split_weights") or {}) for p in recs)
@@ -96,8 +124,10 @@ def measure(key: str, meshes: list) -> list:
         colls = ", ".join(f"{coll.count(k)} {k}" for k in sorted(set(coll))) or "-"
         modes = ", ".join(sorted({p["mode"] for p in recs}))
         rows.append((title, f"{name} ({mesh.shape[0]}x{mesh.shape[1]})", f"{modes}: {split} weights", colls,
-                     pcc(y, ref), peak, us, us1 / us))
+                     pcc(y, ref), peak, us, us1 / us if us1 else None))
         ttnn.close_mesh_device(mesh)
+        del opt, y
+        torch._dynamo.reset()
     return rows
 
 
@@ -107,7 +137,7 @@ def table(all_rows) -> str:
     for rows in all_rows:
         for (title, system, split, colls, p, peak, us, sp) in rows:
             lines.append(f"| {title} | {system} | {split} | {colls} | {p:.4f} | {peak / 2**20:.1f} MiB | "
-                         f"{us / 1e3:.3f} | {sp:.2f}x |")
+                         f"{us / 1e3:.3f} | {'-' if sp is None else f'{sp:.2f}x'} |")
     return "\n".join(lines)
 
 
@@ -115,16 +145,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default="llama,gpt2")
     ap.add_argument("--meshes", default="n300,t3000")
+    ap.add_argument("--precision", default="auto", help="TorchTtnnOption(precision=...), e.g. bfp8 for the "
+                                                          "large models (no search over precisions)")
     ap.add_argument("--write", action="store_true")
     a = ap.parse_args()
-    out = table([measure(k, a.meshes.split(",")) for k in a.only.split(",")])
+    out = table([measure(k, a.meshes.split(","), a.precision) for k in a.only.split(",")])
     print(out)
     if a.write:
         path = ROOT / "docs" / "multi-chip.md"
         text = path.read_text()
-        marker = "<!-- tensor-parallel table -->"
+        marker = f"<!-- tensor-parallel table {a.only} -->"
         stamp = (f"Measured {datetime.date.today()} with `benchmarks/tensor_parallel.py --only {a.only} "
-                 f"--meshes {a.meshes}`.")
+                 f"--meshes {a.meshes} --precision {a.precision}`.")
         block = f"{marker}\n{stamp}\n\n{out}\n{marker}"
         if marker in text:
             head, _, rest = text.partition(marker)
