@@ -59,7 +59,7 @@ def test_batch_is_split_over_the_chips_and_outputs_joined(n300):
 
 def test_graphs_that_cannot_be_split_run_whole_on_every_chip_and_say_why(n300):
     m, x = _mlp(), torch.randn(8, 64)
-    y, opt = _run(m, x, mesh=n300, dynamic=False)           # static capture: batch literals baked in
+    y, opt = _run(m, x, mesh=n300, dynamic=False, parallel="data")   # static capture: batch literals baked in
     (p,) = opt.results.parallel
     assert p["mode"] == "replicated" and "dynamic=True" in p["reason"] and pcc(y, m(x)) >= 0.99
 

@@ -181,3 +181,17 @@ def test_a_host_fallback_between_device_ops_runs_whole():
     (rec,) = option.results.parallel
     assert rec["mode"] == "replicated" and "host" in rec["reason"]
     assert pcc(out, ref) >= 0.99
+
+
+def test_auto_with_static_shapes_keeps_the_faster_program():
+    """parallel="auto" on a graph captured with static shapes (its batch cannot be split): the weights' split
+    and the whole graph are both timed on the modelled mesh and the faster is kept, the other released."""
+    torch.manual_seed(0)
+    option, ref, out = _run(_Block().eval(), (torch.randn(2, 32, 64),), parallel="auto")
+    (rec,) = option.results.parallel
+    times = rec["modelled_us"]
+    assert set(times) == {"tensor", "replicated"} and all(t > 0 for t in times.values())
+    faster = "tensor" if times["tensor"] <= times["replicated"] else "replicated"
+    assert rec["mode"] == faster
+    assert len(option.results.reports) == 1          # the other program is not kept
+    assert pcc(out, ref) >= 0.99

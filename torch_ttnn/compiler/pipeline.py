@@ -137,12 +137,14 @@ def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_
         from .passes.device_state import mark_state_inputs
         mark_state_inputs(agm, static_inputs)
     from .parallel import DataParallelGraph, is_data_parallel, record as record_parallel
-    if getattr(option.device, "is_mesh", False) and option.parallel == "tensor":
+    auto_static = option.parallel == "auto" and kind == "inference" and not is_symbolic(agm)
+    if getattr(option.device, "is_mesh", False) and (option.parallel == "tensor" or auto_static):
+        # parallel="auto" with static shapes (the batch cannot be split): tensor parallel where it is faster
         from .tensor_parallel import TensorParallelGraph
         return TensorParallelGraph(agm, option=option, kind=kind, static_inputs=static_inputs,
                                    build=lambda g, plan, ref: _compile_static_graph(
                                        g, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs,
-                                       parallel=plan, reference=ref))
+                                       parallel=plan, reference=ref), choose=auto_static)
     if is_data_parallel(option, kind):
         if is_symbolic(agm):
             return DataParallelGraph(agm, option=option, kind=kind, static_inputs=static_inputs,
@@ -202,6 +204,22 @@ def record_program(option, compiled: "CompiledGraph") -> None:
     if not hasattr(option.results, "aten_graph_modules"):
         option.results.aten_graph_modules = []   # aligned with graph_modules
     option.results.aten_graph_modules.append(compiled.aten)
+
+
+def unrecord_program(option, gm) -> None:
+    """Take a program that was compiled but not kept (a candidate that lost) out of option.results."""
+    mods = option.results.graph_modules
+    i = next((k for k, g in enumerate(mods) if g is gm), None)
+    if i is None:
+        return
+    for name in ("graphs", "graph_modules", "reports", "aten_graph_modules"):
+        seq = getattr(option.results, name, None)
+        if seq is not None and i < len(seq):
+            del seq[i]
+    option.results.precision = [d for d in option.results.precision if d["graph"] != i]
+    for d in option.results.precision:
+        if d["graph"] > i:
+            d["graph"] -= 1
 
 
 def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_inputs, precision: str = "bf16",

@@ -590,10 +590,11 @@ class TensorParallelGraph(SpecializingGraph):
     per-chip program of the split graph, or, when nothing can be split, the whole graph on every chip (the
     reason in option.results.parallel and the log)."""
 
-    def __init__(self, agm, *, option, kind, static_inputs, build):
+    def __init__(self, agm, *, option, kind, static_inputs, build, choose: bool = False):
         super().__init__(agm, option=option, kind=kind, static_inputs=static_inputs, compile_fn=None)
         self.buckets = None
         self.build = build            # (static graph, mesh plan, reference or None) -> program
+        self.choose = choose          # parallel="auto": keep the split only if its modelled call is faster
         self.static_inputs = set(static_inputs)
         self.chips = option.device.get_num_devices()
 
@@ -615,6 +616,8 @@ class TensorParallelGraph(SpecializingGraph):
                          "orders": {i: p.param_index(i, args[i].shape[d]) for i, (d, _) in p.params.items()}}
             mesh_plan["orders"] = {i: o for i, o in mesh_plan["orders"].items() if o is not None}
             prog = _RefusedLate(self.build(per_chip, mesh_plan, lambda a, ref=full: ref), self, args, index)
+            if self.choose:
+                prog = _Faster(prog, self, index)
             names = self.agm.meta.get("torch_ttnn_input_names") or []
             details = {"split_weights": {names[i] if i < len(names) else i: d for i, (d, _) in sorted(p.params.items())},
                        "collectives": [f"{kind} after {n.name}" for kind, n in p.collectives]}
@@ -622,6 +625,10 @@ class TensorParallelGraph(SpecializingGraph):
                      self.id, self.chips, len(p.params), len(p.collectives))
         except (NotTensorParallel, NotSplittable) as e:
             reason = str(e)
+            if self.choose:
+                reason = ("the graph was captured with static shapes, so its batch cannot be split (compile with "
+                          "torch.compile(..., dynamic=True) or torch._dynamo.mark_dynamic(x, 0) for that), and "
+                          f"its weights cannot either: {reason}")
             prog = self.replicated(args, reason)
         record(self.option, index, self.kind, reason, mode="tensor", **details)
         return prog
@@ -632,6 +639,66 @@ class TensorParallelGraph(SpecializingGraph):
             "torch_ttnn: graph %d: not split over the %d chips (%s); every chip runs it whole", self.id, self.chips,
             reason)
         return self.build(specialize(self.agm, args), {"mode": "replicated", "reason": reason}, None)
+
+
+def _mesh_us(mesh) -> float:
+    """The mesh's modelled clock: the slowest chip's."""
+    return max(ch.profiler.now_us for ch in mesh.chips)
+
+
+def _graph_module(prog):
+    """The compiled graph module inside a program wrapper (for releasing its device memory)."""
+    for attr in ("prog", "chosen"):
+        inner = getattr(prog, attr, None)
+        if inner is not None:
+            return _graph_module(inner)
+    return getattr(prog, "gm", None)
+
+
+class _Faster:
+    """parallel="auto" on a graph with static shapes: the split program and the whole graph on every chip are
+    both built at the first call, each timed on a second (steady) call on the modelled mesh, and the faster
+    one is kept; the other's device memory is released. The decision and both times are recorded."""
+
+    def __init__(self, split, graph: TensorParallelGraph, entry: int):
+        self.split, self.graph, self.entry = split, graph, entry
+        self.chosen = None
+
+    def __call__(self, *args):
+        if self.chosen is not None:
+            return self.chosen(*args)
+        from .. import runtime
+        mesh = self.graph.option.device
+        self.split(*args)
+        t0 = _mesh_us(mesh)
+        out = self.split(*args)
+        t_split = _mesh_us(mesh) - t0
+        rec = next(r for r in self.graph.option.results.parallel if r["graph"] == self.entry)
+        if rec["mode"] != "tensor":              # refused at its first call: already whole on every chip
+            self.chosen = self.split
+            return out
+        whole = self.graph.build(specialize(self.graph.agm, list(args)), {"mode": "replicated",
+                                                                         "reason": "timing"}, None)
+        whole(*args)
+        t0 = _mesh_us(mesh)
+        out_whole = whole(*args)
+        t_whole = _mesh_us(mesh) - t0
+        rec["modelled_us"] = {"tensor": round(t_split, 1), "replicated": round(t_whole, 1)}
+        if t_split <= t_whole:
+            self.chosen, loser = self.split, whole
+        else:
+            self.chosen, loser, out = whole, self.split, out_whole
+            rec.update(mode="replicated", reason=f"the weights' split program is slower on the modelled mesh "
+                                                 f"({t_split:.0f} us a call against {t_whole:.0f} us whole), and "
+                                                 "the batch of a graph captured with static shapes cannot be "
+                                                 "split (compile with dynamic=True for that)",
+                       split_weights={}, collectives=[])
+        gm = _graph_module(loser)
+        if gm is not None:
+            runtime._release_graph_module(lambda g=gm: g)
+            from .pipeline import unrecord_program
+            unrecord_program(self.graph.option, gm)
+        return out
 
 
 class _RefusedLate:
