@@ -54,7 +54,8 @@ class TorchTtnnOption:
     parallel: how a graph is split over the mesh's chips: "data" (the batch, dim 0 of the inputs, split over
         the chips; weights replicated; outputs concatenated), "tensor" (the weights of linear layers split
         over the chips, Megatron-style, with the collectives that joins need: compiler/tensor_parallel.py),
-        "auto" (default: "data").
+        "auto" (default: "data" for graphs with a symbolic batch; for graphs with static shapes, "tensor" if
+        its program is faster on the modelled mesh than the whole graph on every chip).
     shape_buckets: reuse programs across varying shapes by padding inputs up to a bucket: None (off), "auto"
         (tile multiples, then powers of two), or a list of sizes; see compiler/buckets.py.
     """
