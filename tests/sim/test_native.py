@@ -94,7 +94,7 @@ def test_built_into_the_cache_directory(tmp_path):
                        env={**os.environ, "TORCH_TTNN_CACHE": str(tmp_path)})
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().startswith(str(tmp_path / "native"))
-    assert [p.name for p in (tmp_path / "native").rglob("*")] .count("libdst16.so") == 1
+    assert [p.name for p in (tmp_path / "native").rglob("*")] .count("libttsim.so") == 1
 
 
 @needs_native
@@ -122,4 +122,19 @@ def test_conv_windows_read_in_place_give_the_bits_of_the_copied_windows(n, c, h,
         ref = conv.conv_nchw(x, wt, (stride, stride), pads, (dil, dil), groups, PaddingMode.Zeros, mu)
     finally:
         _native._state["lib"] = lib
+    _same_bits(ref, got)
+
+
+@needs_native
+@pytest.mark.parametrize("k", [7, 3])
+@pytest.mark.parametrize("ties_away", [False, True])
+def test_block_float_quantization_same_bits(k, ties_away):
+    from torch_ttnn.sim import formats
+    g = torch.Generator().manual_seed(k)
+    x = torch.randn(64, 256, generator=g) * torch.exp(3 * torch.randn(64, 256, generator=g))
+    special = torch.tensor([0.0, -0.0, float("inf"), -float("inf"), float("nan"), 1e-40, -1e-42, 3.4e38,
+                            -3.4e38, 1.0, 1.5, 1.75, 1.875, 2 ** -126, 2 ** -149, 65504.0] * 16)
+    x = torch.cat([x.flatten(), special, torch.full((16,), 2.5), torch.arange(-128.0, 128.0)]).reshape(-1, 16)
+    ref = formats._quantize_blocks(x, k, ties_away, native=False)
+    got = formats._quantize_blocks(x, k, ties_away)
     _same_bits(ref, got)

@@ -108,3 +108,13 @@ def test_members_not_simulated_say_why(name):
     with pytest.raises(NotImplementedError, match=f"ttnn.Tensor.{name} is not simulated: "):
         member = getattr(t, name)
         member(0) if callable(member) else None
+
+
+@pytest.mark.parametrize("dtype,layout", [("float32", "ROW_MAJOR_LAYOUT"), ("float32", "TILE_LAYOUT"),
+                                          ("bfloat16", "TILE_LAYOUT")])
+def test_host_tensor_owns_its_values(dtype, layout):
+    """from_torch copies: writing to the torch tensor afterwards does not change the ttnn tensor."""
+    x = torch.arange(64.0).reshape(2, 32)
+    t = sim.from_torch(x, dtype=getattr(sim, dtype), layout=getattr(sim, layout))
+    x.mul_(0)
+    assert torch.equal(sim.to_torch(t).float(), torch.arange(64.0).reshape(2, 32))

@@ -236,12 +236,21 @@ def _blocks(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(*x.shape[:-1], x.shape[-1] // 16, 16)
 
 
-def _quantize_blocks(x: torch.Tensor, mant_bits: int, ties_away: bool) -> torch.Tensor:
+_NATIVE_MIN = 4096     # elements from which the C kernel (sim/_native/bfp.c, same bits) is worth its call
+
+
+def _quantize_blocks(x: torch.Tensor, mant_bits: int, ties_away: bool, native: bool = True) -> torch.Tensor:
     """Quantize blocks of 16 to a shared exponent and sign + `mant_bits` magnitude with no implicit one,
     in exact int32 arithmetic on the float32 bit patterns (rules B1-B5). Selections are done with all-ones /
-    all-zero int32 masks (as in the bf16 rules above) rather than boolean tensors."""
+    all-zero int32 masks (as in the bf16 rules above) rather than boolean tensors. This torch code is the
+    definition; large tensors go through its C translation when the native library is available."""
     k = mant_bits
     blocks = _blocks(x.to(torch.float32).contiguous())
+    if native and blocks.numel() >= _NATIVE_MIN:
+        from . import _native
+        got = _native.quantize_bfp(blocks, k, ties_away)
+        if got is not None:
+            return got.reshape(x.shape)
     b = blocks.view(torch.int32)
     exp = (b >> 23) & 0xFF
     sig = b & _MANT_MASK

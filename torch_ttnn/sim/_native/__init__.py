@@ -1,6 +1,7 @@
 """Native kernels of the simulator: C compiled on first use, loaded with ctypes, with a pure-torch fallback.
 
-The 16-bit Dst accumulation of the matrix unit (a rounding after every K = 16 step and fidelity pass) is a
+Two kernels: the matrix unit's 16-bit Dst accumulation (dst16.c) and block-float quantization (bfp.c). The
+16-bit Dst accumulation of the matrix unit (a rounding after every K = 16 step and fidelity pass) is a
 sequential loop that torch can only run as one small matmul and two bit operations per step; `dst16.c` runs
 it as one blocked loop nest, as fast as an fp32 GEMM. It computes exactly the bits of the torch path
 (tests/sim/test_native.py compares them), so the native path is only a speed-up: without a C compiler, or with
@@ -28,7 +29,7 @@ import torch
 
 log = logging.getLogger(__name__)
 
-_SOURCE = Path(__file__).with_name("dst16.c")
+_SOURCES = [Path(__file__).with_name(n) for n in ("dst16.c", "bfp.c")]
 _FLAGS = ["-O3", "-march=native", "-fPIC", "-shared", "-ffp-contract=off", "-fopenmp"]
 MR, NR, KSTEP = 12, 32, 16         # the tile of dst16.c; weight slices are padded to multiples of KSTEP x NR
 MAX_PASSES = 8
@@ -60,20 +61,21 @@ def _compiler() -> Optional[str]:
 
 
 def _build(cc: str) -> Path:
-    source = _SOURCE.read_bytes()
+    sources = [p.read_bytes() for p in _SOURCES]
     version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=60).stdout
-    key = hashlib.sha256(b"\0".join([source, " ".join(_FLAGS).encode(), version.encode(),
-                                     _cpu_flags().encode()])).hexdigest()[:20]
-    out = cache_dir() / key / "libdst16.so"
+    key = hashlib.sha256(b"\0".join(sources + [" ".join(_FLAGS).encode(), version.encode(),
+                                               _cpu_flags().encode()])).hexdigest()[:20]
+    out = cache_dir() / key / "libttsim.so"
     if out.exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=out.parent)
     os.close(fd)
     try:
-        r = subprocess.run([cc, *_FLAGS, "-o", tmp, str(_SOURCE)], capture_output=True, text=True, timeout=300)
+        r = subprocess.run([cc, *_FLAGS, "-o", tmp, *map(str, _SOURCES)], capture_output=True, text=True,
+                           timeout=300)
         if r.returncode != 0:
-            raise RuntimeError(f"{cc} failed on {_SOURCE.name}: {r.stderr.strip()[:2000]}")
+            raise RuntimeError(f"{cc} failed on {', '.join(p.name for p in _SOURCES)}: {r.stderr.strip()[:2000]}")
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
@@ -102,6 +104,9 @@ def library():
                 fn.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.c_uint32, ctypes.c_uint32, p,
                                p, p, ctypes.POINTER(p), i, i, i, i, p, i, i, i, i, i]
                 fn.restype = None
+                q = lib.tt_quantize_bfp
+                q.argtypes = [p, p, i, ctypes.c_int, ctypes.c_int]
+                q.restype = None
             except (OSError, RuntimeError, subprocess.SubprocessError) as e:
                 lib, reason = None, str(e)
         if lib is None:
@@ -199,3 +204,15 @@ def _run(a: torch.Tensor, roff: torch.Tensor, koff: torch.Tensor, sa: int, batch
     lib.tt_dst16_matmul(len(b), kind, *masks, a.data_ptr(), roff.data_ptr(), koff.data_ptr(),
                         arr(*[w.data_ptr() for w in b]), batch, m, k, np_, d.data_ptr(), np_, np_, sa, sb, m * np_)
     return d[..., :n]
+
+
+def quantize_bfp(x: torch.Tensor, mant_bits: int, ties_away: bool) -> Optional[torch.Tensor]:
+    """formats._quantize_blocks in C (same bits), or None if the library is unavailable. x: float32 whose last
+    dim is a multiple of 16."""
+    lib = library()
+    if lib is None:
+        return None
+    src = x.to(torch.float32).contiguous()
+    out = torch.empty_like(src)
+    lib.tt_quantize_bfp(src.data_ptr(), out.data_ptr(), src.numel() // 16, mant_bits, int(ties_away))
+    return out

@@ -77,7 +77,7 @@ def _stored_from_torch(tensor: torch.Tensor, dtype: DataType) -> tuple[torch.Ten
     if tensor.dtype == torch.bfloat16:
         return formats.bf16_from_torch(tensor), src
     if tensor.dtype == torch.float32:
-        return tensor.clone(), src
+        return tensor, src          # may alias the caller's tensor: _host_tensor_from_torch copies if kept as is
     return tensor.to(torch.int64), src
 
 
@@ -106,6 +106,8 @@ def _host_tensor_from_torch(tensor: torch.Tensor, dtype, layout, pad_value, *, w
     tile = layout == Layout.TILE
     pad = _pad_of(0.0 if pad_value is None else pad_value, src, dtype) if tile else None
     value = formats.host_convert(stored, src, dtype, all_vector=tile, pad=pad)
+    if value.untyped_storage().data_ptr() == tensor.untyped_storage().data_ptr():
+        value = value.clone()       # the host tensor owns its values (the user may write to theirs)
     return Tensor._new(value, dtype, layout, None, None, None, pad)
 
 

@@ -1,0 +1,50 @@
+/* Block-float quantization (bfloat8_b / bfloat4_b) of float32 values, blocks of 16 consecutive values.
+ *
+ * The integer algorithm of torch_ttnn/sim/formats.py `_quantize_blocks` (rules B1-B5 of FACTS.md), one block at
+ * a time: zeros and denormals flush, the block's largest exponent is shared, each magnitude (hidden one
+ * included) is shifted to `k` bits and rounded (to nearest even, or ties away from zero for the packer),
+ * saturating at 2^k - 1 without bumping the exponent; a zero magnitude has no sign. Same bits as the torch
+ * code, which stays the fallback (tests/sim/test_native.py). */
+#include <stdint.h>
+
+void tt_quantize_bfp(const uint32_t *in, uint32_t *out, int64_t blocks, int k, int ties_away)
+{
+#pragma omp parallel for schedule(static) if (blocks > 4096)
+    for (int64_t t = 0; t < blocks; t++) {
+        const uint32_t *b = in + 16 * t;
+        uint32_t *o = out + 16 * t;
+        int32_t exp[16], shared = 0;
+        uint32_t sig[16];
+        for (int j = 0; j < 16; j++) {
+            exp[j] = (int32_t)((b[j] >> 23) & 0xFF);
+            sig[j] = exp[j] ? ((b[j] & 0x7FFFFFu) | 0x800000u) : 0u;      /* B1 */
+            if (exp[j] > shared)                                          /* B2 */
+                shared = exp[j];
+        }
+        for (int j = 0; j < 16; j++) {
+            int32_t shift = (24 - k) + (shared - exp[j]);
+            if (shift > 31)
+                shift = 31;
+            uint32_t q = sig[j] >> shift;
+            uint32_t below = (sig[j] >> (shift - 1)) & 1u;
+            uint32_t up;
+            if (ties_away) {
+                up = below;
+            } else {                                                      /* B3: ties to even */
+                uint32_t rest = sig[j] & ((1u << (shift - 1)) - 1u);
+                up = below & ((rest != 0) | (q & 1u));
+            }
+            uint32_t mag = q + up;
+            if (mag > (1u << k) - 1u)
+                mag = (1u << k) - 1u;
+            if (mag == 0) {                                               /* B4 */
+                o[j] = 0;
+                continue;
+            }
+            float f = (float)mag;
+            uint32_t fb;
+            __builtin_memcpy(&fb, &f, 4);
+            o[j] = (fb + ((uint32_t)(shared - 127 - (k - 1)) << 23)) | (b[j] & 0x80000000u);   /* B5 */
+        }
+    }
+}
