@@ -61,6 +61,7 @@ def _readable(name: str) -> str:
     if "_parameters_" in n or "_buffers_" in n or n.startswith("modules_"):
         n = re.sub(r"_(modules|parameters|buffers)_", ".", "_" + n)[1:]
         n = re.sub(r"^(modules|parameters|buffers)_", "", n)
+        n = re.sub(r"^\w*?self\.", "", n)      # a bound method's module ("forward_self.model...")
     return n
 
 

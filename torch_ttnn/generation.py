@@ -96,8 +96,8 @@ def prepare(model, option: Optional[TorchTtnnOption] = None) -> TorchTtnnOption:
         release(model)
     if option is None:
         option = TorchTtnnOption()
-    if option.device is None:
-        option.device = runtime.open_device()
+    if option.device is None:     # as the backend does: the mesh the option names, else the default device
+        option.device = runtime.open_mesh(option.mesh) if option.mesh is not None else runtime.open_device()
     for m in _modules(model):
         # isolate_recompiles: transformers wraps every model's forward in the same decorator function, so all
         # compiled models of a process would share one code object and one recompile limit (8 graphs in all)

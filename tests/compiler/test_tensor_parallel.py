@@ -195,3 +195,20 @@ def test_auto_with_static_shapes_keeps_the_faster_program():
     assert rec["mode"] == faster
     assert len(option.results.reports) == 1          # the other program is not kept
     assert pcc(out, ref) >= 0.99
+
+
+def test_generate_on_a_mesh_uses_the_mesh():
+    """torch_ttnn.generate with TorchTtnnOption(mesh=...) runs its graphs on that mesh (it used to open a single
+    device), split by tensors; the tokens are the single chip's."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+    torch.manual_seed(0)
+    cfg = LlamaConfig(hidden_size=128, intermediate_size=256, num_hidden_layers=1, num_attention_heads=8,
+                      num_key_value_heads=4, vocab_size=512, max_position_embeddings=64)
+    model = LlamaForCausalLM(cfg).eval()
+    ids = torch.randint(0, 512, (1, 8))
+    mesh = torch_ttnn.TorchTtnnOption(mesh="n300", parallel="tensor")
+    split = torch_ttnn.generate(model, mesh, ids, max_new_tokens=4)
+    single = torch_ttnn.generate(model, torch_ttnn.TorchTtnnOption(), ids, max_new_tokens=4)
+    assert getattr(mesh.device, "is_mesh", False)
+    assert mesh.results.parallel and all(p["mode"] == "tensor" for p in mesh.results.parallel)
+    assert torch.equal(split, single)
