@@ -135,10 +135,19 @@ class Slices:
 
     def padded(self, name: str, rows: int, cols: int) -> torch.Tensor:
         """Slice `name` zero-padded to multiples of (rows, cols) in its last two dims, contiguous (the operand
-        layout of the native kernel), kept with the other slices."""
+        layout of the native kernel), kept with the other slices. The hi and full slices of values not yet
+        read into the source register are cut straight into the padded buffer (one pass, no copies)."""
         key = (name, rows, cols)
         if key not in self._cache:
-            self._cache[key] = _native.padded(self[name], rows, cols)
+            if name in ("hi", "full") and self.raw is not None and "x" not in self._cache:
+                mask = self.masks()[0 if name == "hi" else 1]
+                raw = self.raw.to(torch.float32)
+                r, c = raw.shape[-2], raw.shape[-1]
+                out = torch.zeros(*raw.shape[:-2], r + (-r % rows), c + (-c % cols), dtype=torch.float32)
+                torch.bitwise_and(raw.view(torch.int32), mask, out=out[..., :r, :c].view(torch.int32))
+                self._cache[key] = out
+            else:
+                self._cache[key] = _native.padded(self[name], rows, cols)
         return self._cache[key]
 
     def _finite_nonzero(self, name: str) -> tuple[bool, bool]:
@@ -240,9 +249,11 @@ def weight_slices(w: torch.Tensor, fp32_acc: bool, bf16_exact: bool = False, fid
     def cut(_):
         s = Slices(w, "A", fp32_acc, bf16_exact)
         if compact:
-            for _, pa in phases(fidelity):
-                if s.nonzero(pa):
-                    s.padded(pa, _native.KSTEP, _native.NR)
+            for pa in sorted({pa for _, pa in phases(fidelity)}, key=("hi", "full", "lo").index):
+                slice_ = s.padded(pa, _native.KSTEP, _native.NR)
+                s._cache[pa + "?"] = _finite_nonzero(slice_)      # the padding adds only zeros
+                if not s._cache[pa + "?"][1]:
+                    del s._cache[(pa, _native.KSTEP, _native.NR)]
             s.compact()
         elif s.x.untyped_storage().data_ptr() == base.untyped_storage().data_ptr():
             s._cache["x"] = s.x.clone()   # a remembered value must not keep its source alive (the memo's weak key)
