@@ -227,7 +227,15 @@ def _default_budget_mb() -> int:
         ram = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         ram = 8 << 30
-    return min(8192, ram // 4 >> 20)
+    budget = min(8 << 30, ram // 4)
+    try:                                    # a process with an address-space cap (torch-ttnn zoo's model runs)
+        import resource
+        cap = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if cap != resource.RLIM_INFINITY:
+            budget = min(budget, cap // 8)
+    except (ImportError, ValueError, OSError):
+        pass
+    return budget >> 20
 
 
 def _slices_bytes(s: "Slices") -> int:
@@ -238,16 +246,22 @@ _WEIGHT_SLICES = TensorMemo(budget_bytes=int(os.environ.get("TT_SIM_WEIGHT_CACHE
                             size=_slices_bytes, evict=False)
 
 
-def weight_slices(w: torch.Tensor, fp32_acc: bool, bf16_exact: bool = False, fidelity=None) -> "Slices":
+def weight_slices(w, fp32_acc: bool, bf16_exact: bool = False, fidelity=None, *, owner=None,
+                  key=None) -> "Slices":
     """`Slices(w, "A", ...)`, remembered per weight tensor (a view of it keys on its base and its geometry).
-    With `fidelity` and the native kernel, only the padded slices that fidelity multiplies are kept."""
-    base = w if w._base is None else w._base
+    With `fidelity` and the native kernel, only the padded slices that fidelity multiplies are kept.
+    owner, key: remember them under the tensor `owner` instead, `w` then being a callable that derives the
+    weight matrix from it (a conv's, from its OIHW weights: made only when the slices are cut)."""
     compact = fidelity is not None and not fp32_acc and _native.library() is not None
-    key = (tuple(w.shape), tuple(w.stride()), w.storage_offset(), w.dtype, fp32_acc, bf16_exact,
-           int(MathFidelity(fidelity)) if compact else None)
+    if owner is None:
+        base = w if w._base is None else w._base
+        key = (tuple(w.shape), tuple(w.stride()), w.storage_offset(), w.dtype)
+    else:
+        base = owner
+    key = (key, fp32_acc, bf16_exact, int(MathFidelity(fidelity)) if compact else None)
 
     def cut(_):
-        s = Slices(w, "A", fp32_acc, bf16_exact)
+        s = Slices(w if owner is None else w(), "A", fp32_acc, bf16_exact)
         if compact:
             for pa in sorted({pa for _, pa in phases(fidelity)}, key=("hi", "full", "lo").index):
                 slice_ = s.padded(pa, _native.KSTEP, _native.NR)
@@ -255,7 +269,7 @@ def weight_slices(w: torch.Tensor, fp32_acc: bool, bf16_exact: bool = False, fid
                 if not s._cache[pa + "?"][1]:
                     del s._cache[(pa, _native.KSTEP, _native.NR)]
             s.compact()
-        elif s.x.untyped_storage().data_ptr() == base.untyped_storage().data_ptr():
+        elif owner is None and s.x.untyped_storage().data_ptr() == base.untyped_storage().data_ptr():
             s._cache["x"] = s.x.clone()   # a remembered value must not keep its source alive (the memo's weak key)
         return s
     return _WEIGHT_SLICES.get(base, key, cut)
@@ -316,18 +330,19 @@ def fpu_matmul(a: torch.Tensor, b: torch.Tensor, fidelity, fp32_acc: bool, ideal
     return out.reshape(*batch, M, N)
 
 
-def fpu_conv_windows(xh: torch.Tensor, wm: torch.Tensor, groups: int, kh: int, kw: int, stride, dilation, fidelity,
-                     *, a_bf16: bool = False, b_bf16: bool = False) -> Optional[torch.Tensor]:
+def fpu_conv_windows(xh: torch.Tensor, w_oihw: torch.Tensor, weight_matrix, groups: int, kh: int, kw: int, stride,
+                     dilation, fidelity, *, a_bf16: bool = False, b_bf16: bool = False) -> Optional[torch.Tensor]:
     """Dst of a convolution with a 16-bit Dst, computed by the native kernel reading the windows of the padded
-    NHWC input xh in place: the same bits as `fpu_matmul` of the windows matrix [G, N*OH*OW, KH*KW*Cg] by wm
-    [G, KH*KW*Cg, Cout/G]. Returns [G, N*OH*OW, Cout/G], or None when the native library is unavailable."""
+    NHWC input xh in place: the same bits as `fpu_matmul` of the windows matrix [G, N*OH*OW, KH*KW*Cg] by the
+    weight matrix [G, KH*KW*Cg, Cout/G] (`weight_matrix()` makes it from w_oihw, whose slices are remembered).
+    Returns [G, N*OH*OW, Cout/G], or None when the native library is unavailable."""
     if _native.library() is None:
         return None
     sb = Slices(xh, "B", False, a_bf16)
-    sa = weight_slices(wm, False, b_bf16, fidelity)
+    sa = weight_slices(weight_matrix, False, b_bf16, fidelity, owner=w_oihw, key=("conv", groups))
     used = [(pb, pa) for pb, pa in phases(fidelity) if sa.nonzero(pa)]
-    ng = wm.shape[-1]
-    if not used or wm.shape[-2] == 0:
+    ng = w_oihw.shape[0] // groups
+    if not used or math.prod(w_oihw.shape[1:]) == 0:
         n, h, w, _ = xh.shape
         oh = (h - dilation[0] * (kh - 1) - 1) // stride[0] + 1
         ow = (w - dilation[1] * (kw - 1) - 1) // stride[1] + 1

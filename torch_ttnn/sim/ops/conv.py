@@ -204,7 +204,6 @@ def _padded_nhwc(x: torch.Tensor, pads, padding_mode) -> torch.Tensor:
 
 
 _CONV_CHUNK = 1 << 23      # activation-matrix elements per matmul call (bounds the bit-slice copies)
-_WEIGHT_MATRIX = TensorMemo()   # OIHW weights -> [G, KH*KW*Cg, Cout/G], the matmul operand of the windows
 
 
 def _weight_matrix(w: torch.Tensor, groups: int) -> torch.Tensor:
@@ -224,13 +223,14 @@ def _conv_dst16(xh: torch.Tensor, w: torch.Tensor, stride, dilation, groups: int
     g = groups
     ng = cout // g
     k = kh * kw * cg
-    wm = _WEIGHT_MATRIX.get(w, g, lambda v: _weight_matrix(v, g))
     sh, sw = stride
     dh, dw = dilation
     oh = (xh.shape[1] - dh * (kh - 1) - 1) // sh + 1
     ow = (xh.shape[2] - dw * (kw - 1) - 1) // sw + 1
-    y = numerics.fpu_conv_windows(xh, wm, g, kh, kw, stride, dilation, fidelity, a_bf16=x_bf16, b_bf16=w_bf16)
+    y = numerics.fpu_conv_windows(xh, w, lambda: _weight_matrix(w, g), g, kh, kw, stride, dilation, fidelity,
+                                  a_bf16=x_bf16, b_bf16=w_bf16)
     if y is None:
+        wm = _weight_matrix(w, g)
         # the windows straight from the NHWC input: [N, OH, OW, kh, kw, C] as a strided view, one copy to [M, K]
         sn, sy, sx, sc = xh.stride()
         win = xh.as_strided((n, oh, ow, kh, kw, c), (sn, sy * sh, sx * sw, sy * dh, sx * dw, sc))
