@@ -31,7 +31,7 @@ def test_reshaped_split(split, old, new, expect):
 def test_grouped_weight_order():
     """A fused q/k/v weight split in groups: chip k's rows are the k-th half of q, of k and of v."""
     plan = Plan(2, {0: (0, (4, 4, 4))}, {}, [])
-    assert plan.param_index(0, 12).tolist() == [0, 1, 4, 5, 8, 9, 2, 3, 6, 7, 10, 11]
+    assert plan.param_index(0).tolist() == [0, 1, 4, 5, 8, 9, 2, 3, 6, 7, 10, 11]
     w = torch.arange(12.0).reshape(12, 1)
     assert plan.shard(0, w, 1).flatten().tolist() == [2, 3, 6, 7, 10, 11]
 

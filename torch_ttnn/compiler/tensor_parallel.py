@@ -30,6 +30,7 @@ shapes. The compiled program is real TT-NN: weights go to the mesh with `ShardTe
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import operator
 from typing import Optional
@@ -38,6 +39,9 @@ import torch
 import torch.fx
 
 from .fused_ops import fused_ops
+from .specialize import SpecializingGraph, specialize
+
+log = logging.getLogger("torch_ttnn")
 
 aten = torch.ops.aten
 
@@ -52,9 +56,6 @@ class Split:
     dim: int
     groups: tuple
 
-    def local(self, chips: int) -> int:
-        return sum(self.groups) // chips
-
 
 @dataclasses.dataclass
 class Plan:
@@ -64,7 +65,7 @@ class Plan:
     outputs: dict         # output position -> ("concat", dim) or "same"
     collectives: list     # ("all_reduce" | "all_gather", the aten node it follows) for the report
 
-    def param_index(self, index: int, size: int) -> Optional[torch.Tensor]:
+    def param_index(self, index: int) -> Optional[torch.Tensor]:
         """The row order that makes contiguous pieces the chips' pieces (None: no reordering)."""
         dim, groups = self.params[index]
         if len(groups) == 1:
@@ -81,7 +82,7 @@ class Plan:
     def shard(self, index: int, x: torch.Tensor, k: int) -> torch.Tensor:
         """Chip k's piece of parameter `index` (for tracing the per-chip graph)."""
         dim, _ = self.params[index]
-        order = self.param_index(index, x.shape[dim])
+        order = self.param_index(index)
         if order is not None:
             x = x.index_select(dim, order)
         return x.chunk(self.chips, dim)[k]
@@ -234,7 +235,7 @@ class _Walk:
         self.collectives.append(("all_gather", n))
         return out
 
-    def _whole(self, n, *, note=None):
+    def _whole(self, n):
         """Run old node n on whole inputs (gathering split ones); its output is replicated."""
         args = torch.fx.map_arg((n.args, n.kwargs), lambda x: self._gather(x))
         self.env[n] = self.g.create_node(n.op, n.target, args[0], args[1], n.name)
@@ -582,8 +583,6 @@ def plan(gm: torch.fx.GraphModule, static_inputs, chips: int) -> tuple[torch.fx.
 # The program
 # ---------------------------------------------------------------------------------------------------------
 
-from .specialize import SpecializingGraph, specialize  # noqa: E402
-
 
 class TensorParallelGraph(SpecializingGraph):
     """What aot_autograd calls for a graph compiled with parallel="tensor" on a mesh: per call signature, the
@@ -600,8 +599,6 @@ class TensorParallelGraph(SpecializingGraph):
 
     def _build(self, args):
         from .parallel import NotSplittable, record
-        import logging
-        log = logging.getLogger("torch_ttnn")
         index = len(self.option.results.reports)
         reason, details = None, {}
         try:
@@ -613,9 +610,9 @@ class TensorParallelGraph(SpecializingGraph):
             with torch.no_grad():
                 full = self.agm(*args)
             mesh_plan = {"mode": "tensor", "params": p.params, "outputs": p.outputs,
-                         "orders": {i: p.param_index(i, args[i].shape[d]) for i, (d, _) in p.params.items()}}
+                         "orders": {i: p.param_index(i) for i in p.params}}
             mesh_plan["orders"] = {i: o for i, o in mesh_plan["orders"].items() if o is not None}
-            prog = _RefusedLate(self.build(per_chip, mesh_plan, lambda a, ref=full: ref), self, args, index)
+            prog = _RefusedLate(self.build(per_chip, mesh_plan, lambda a, ref=full: ref), self, index)
             if self.choose:
                 prog = _Faster(prog, self, index)
             names = self.agm.meta.get("torch_ttnn_input_names") or []
@@ -634,8 +631,7 @@ class TensorParallelGraph(SpecializingGraph):
         return prog
 
     def replicated(self, args, reason: str):
-        import logging
-        logging.getLogger("torch_ttnn").warning(
+        log.warning(
             "torch_ttnn: graph %d: not split over the %d chips (%s); every chip runs it whole", self.id, self.chips,
             reason)
         return self.build(specialize(self.agm, args), {"mode": "replicated", "reason": reason}, None)
@@ -706,7 +702,7 @@ class _RefusedLate:
     found there (a host fallback between device ops) switches it to the whole graph on every chip, recorded
     like a refusal found at build time."""
 
-    def __init__(self, prog, graph: TensorParallelGraph, args, entry: int):
+    def __init__(self, prog, graph: TensorParallelGraph, entry: int):
         self.prog, self.graph, self.entry = prog, graph, entry
         self.checked = False
 
