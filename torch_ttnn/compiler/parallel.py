@@ -196,6 +196,9 @@ class DataParallel(Pass):
                 ops.append(node)
                 node = node.all_input_nodes[0]
                 continue
+            if sub_inputs is None and self._reads_split_param(node, inputs, split_params):
+                raise NotSplittable(f"a split weight is combined with other values on the host ({node.target}) "
+                                    f"before its upload")
             return None
         i = inputs.index(node) if node in inputs else None
         if i not in split_params:
@@ -221,6 +224,19 @@ class DataParallel(Pass):
             elif old != new:
                 raise NotSplittable(f"a split weight goes through {op.target} on the host before its upload")
         return i, split.dim
+
+    @staticmethod
+    def _reads_split_param(node, inputs, split_params) -> bool:
+        seen, todo = set(), [node]
+        while todo:
+            n = todo.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            if n.op == "placeholder" and n in inputs and inputs.index(n) in split_params:
+                return True
+            todo.extend(n.all_input_nodes)
+        return False
 
     def _tensor_loads(self, gm, inputs) -> None:
         """Uploads of the weights a tensor-parallel plan splits: each chip gets its piece."""
