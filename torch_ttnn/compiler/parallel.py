@@ -196,7 +196,7 @@ class DataParallel(Pass):
                 ops.append(node)
                 node = node.all_input_nodes[0]
                 continue
-            if sub_inputs is None and self._reads_split_param(node, inputs, split_params):
+            if self._reads_split_param(node, inputs, split_params, sub_inputs or {}):
                 raise NotSplittable(f"a split weight is combined with other values on the host ({node.target}) "
                                     f"before its upload")
             return None
@@ -226,14 +226,18 @@ class DataParallel(Pass):
         return i, split.dim
 
     @staticmethod
-    def _reads_split_param(node, inputs, split_params) -> bool:
+    def _reads_split_param(node, inputs, split_params, sub_inputs: dict) -> bool:
+        """Whether `node` (of the graph, or of a folded subgraph whose inputs are `sub_inputs`) reads a split
+        parameter."""
         seen, todo = set(), [node]
         while todo:
             n = todo.pop()
             if n in seen:
                 continue
             seen.add(n)
-            if n.op == "placeholder" and n in inputs and inputs.index(n) in split_params:
+            if n.op == "placeholder" and n in sub_inputs:
+                todo.append(sub_inputs[n])
+            elif n.op == "placeholder" and n in inputs and inputs.index(n) in split_params:
                 return True
             todo.extend(n.all_input_nodes)
         return False
