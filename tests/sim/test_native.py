@@ -138,3 +138,16 @@ def test_block_float_quantization_same_bits(k, ties_away):
     ref = formats._quantize_blocks(x, k, ties_away, native=False)
     got = formats._quantize_blocks(x, k, ties_away)
     _same_bits(ref, got)
+
+
+@needs_native
+@pytest.mark.parametrize("shape,transpose", [((70, 50), True), ((70, 50), False), ((3, 40, 33), True)])
+def test_packed_weight_slices_equal_the_sliced_weights(shape, transpose):
+    g = torch.Generator().manual_seed(3)
+    w = torch.randn(*shape, generator=g)
+    w = w.transpose(-1, -2) if transpose else w
+    for name in ("hi", "full"):
+        s = numerics.Slices(w, "A", False)
+        packed = s.padded(name, 16, 32)
+        ref = _native.padded(numerics.Slices(w, "A", False)[name], 16, 32)
+        _same_bits(ref, packed)

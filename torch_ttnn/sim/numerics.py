@@ -142,9 +142,11 @@ class Slices:
             if name in ("hi", "full") and self.raw is not None and "x" not in self._cache:
                 mask = self.masks()[0 if name == "hi" else 1]
                 raw = self.raw.to(torch.float32)
-                r, c = raw.shape[-2], raw.shape[-1]
-                out = torch.zeros(*raw.shape[:-2], r + (-r % rows), c + (-c % cols), dtype=torch.float32)
-                torch.bitwise_and(raw.view(torch.int32), mask, out=out[..., :r, :c].view(torch.int32))
+                out = _native.pack_masked(raw, mask, rows, cols)
+                if out is None:
+                    r, c = raw.shape[-2], raw.shape[-1]
+                    out = torch.zeros(*raw.shape[:-2], r + (-r % rows), c + (-c % cols), dtype=torch.float32)
+                    torch.bitwise_and(raw.view(torch.int32), mask, out=out[..., :r, :c].view(torch.int32))
                 self._cache[key] = out
             else:
                 self._cache[key] = _native.padded(self[name], rows, cols)

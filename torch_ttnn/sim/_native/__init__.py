@@ -110,6 +110,9 @@ def library():
                 q = lib.tt_quantize_bfp
                 q.argtypes = [p, p, i, ctypes.c_int, ctypes.c_int]
                 q.restype = None
+                pk = lib.tt_pack_masked
+                pk.argtypes = [p, p, i, i, i, i, i, i, i, i, ctypes.c_uint32]
+                pk.restype = None
             except (OSError, RuntimeError, subprocess.SubprocessError) as e:
                 lib, reason = None, str(e)
         if lib is None:
@@ -219,3 +222,19 @@ def quantize_bfp(x: torch.Tensor, mant_bits: int, ties_away: bool) -> Optional[t
     out = torch.empty_like(src)
     lib.tt_quantize_bfp(src.data_ptr(), out.data_ptr(), src.numel() // 16, mant_bits, int(ties_away))
     return out
+
+
+def pack_masked(x: torch.Tensor, mask: int, rows: int, cols: int) -> Optional[torch.Tensor]:
+    """(x & mask) zero-padded to multiples of (rows, cols) in its last two dims, contiguous, from x with any
+    strides (one blocked pass; None if the library is unavailable). x: float32 of rank 2 or 3."""
+    lib = library()
+    if lib is None or x.dim() not in (2, 3) or x.dtype != torch.float32:
+        return None
+    x3 = x if x.dim() == 3 else x.unsqueeze(0)
+    b, k, n = x3.shape
+    kp, np_ = k + (-k % rows), n + (-n % cols)
+    out = torch.zeros((b, kp, np_), dtype=torch.float32)
+    sb, sk, sn = x3.stride()
+    lib.tt_pack_masked(x3.data_ptr(), out.data_ptr(), b, k, n, sb, sk, sn, kp, np_,
+                       ctypes.c_uint32(mask & 0xFFFFFFFF))
+    return out if x.dim() == 3 else out[0]

@@ -48,3 +48,26 @@ void tt_quantize_bfp(const uint32_t *in, uint32_t *out, int64_t blocks, int k, i
         }
     }
 }
+
+/* A matrix-unit operand slice packed for the Dst kernel: dst[t][k][n] = src[t*sb + k*sk + n*sn] & mask for the
+ * logical [batch][K][N] (any strides: a transposed weight reads column-wise), dst contiguous [batch][Kp][Np]
+ * with its padding already zero. Copied in 32 x 32 blocks so that a transposing read stays in cache. */
+void tt_pack_masked(const uint32_t *src, uint32_t *dst, int64_t batch, int64_t K, int64_t N, int64_t sb,
+                    int64_t sk, int64_t sn, int64_t Kp, int64_t Np, uint32_t mask)
+{
+#pragma omp parallel for collapse(2) schedule(static) if (batch * K * N > (1 << 20))
+    for (int64_t t = 0; t < batch; t++) {
+        for (int64_t k0 = 0; k0 < K; k0 += 32) {
+            const int64_t k1 = k0 + 32 < K ? k0 + 32 : K;
+            for (int64_t n0 = 0; n0 < N; n0 += 32) {
+                const int64_t n1 = n0 + 32 < N ? n0 + 32 : N;
+                for (int64_t k = k0; k < k1; k++) {
+                    const uint32_t *s = src + t * sb + k * sk;
+                    uint32_t *d = dst + (t * Kp + k) * Np;
+                    for (int64_t n = n0; n < n1; n++)
+                        d[n] = s[n * sn] & mask;
+                }
+            }
+        }
+    }
+}
