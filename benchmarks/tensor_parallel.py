@@ -39,12 +39,13 @@ def gpt2():
 
 
 def llama8b():
-    """2 decoder layers at Llama-3.1-8B width (Llama-2's 32k vocabulary, to keep the host copies in memory)."""
+    """2 decoder layers at Llama-3.1-8B width (a vocabulary of 8192 instead of 128256, to keep the host, device
+    and reference copies of the model within this machine's memory)."""
     from transformers import LlamaConfig, LlamaForCausalLM
     torch.manual_seed(0)
     cfg = LlamaConfig(hidden_size=4096, intermediate_size=14336, num_hidden_layers=2, num_attention_heads=32,
-                      num_key_value_heads=8, vocab_size=32000, max_position_embeddings=2048)
-    return LlamaForCausalLM(cfg).eval(), torch.randint(0, 32000, (1, 32))
+                      num_key_value_heads=8, vocab_size=8192, max_position_embeddings=2048)
+    return LlamaForCausalLM(cfg).eval(), torch.randint(0, 8192, (1, 32))
 
 
 def llama70b_layer():
