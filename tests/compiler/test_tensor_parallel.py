@@ -197,7 +197,7 @@ def test_auto_with_static_shapes_keeps_the_faster_program():
     assert pcc(out, ref) >= 0.99
 
 
-def test_generate_on_a_mesh_uses_the_mesh():
+def test_generate_on_a_mesh_uses_the_mesh(device):
     """torch_ttnn.generate with TorchTtnnOption(mesh=...) runs its graphs on that mesh (it used to open a single
     device), split by tensors; the tokens are the single chip's."""
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -208,7 +208,7 @@ def test_generate_on_a_mesh_uses_the_mesh():
     ids = torch.randint(0, 512, (1, 8))
     mesh = torch_ttnn.TorchTtnnOption(mesh="n300", parallel="tensor")
     split = torch_ttnn.generate(model, mesh, ids, max_new_tokens=4)
-    single = torch_ttnn.generate(model, torch_ttnn.TorchTtnnOption(), ids, max_new_tokens=4)
+    single = torch_ttnn.generate(model, torch_ttnn.TorchTtnnOption(device=device), ids, max_new_tokens=4)
     assert getattr(mesh.device, "is_mesh", False)
     assert mesh.results.parallel and all(p["mode"] == "tensor" for p in mesh.results.parallel)
     assert torch.equal(split, single)
