@@ -53,9 +53,11 @@ def bert(batch):
 MODELS = {"resnet50": ("ResNet-50 224x224", resnet50, 8), "bert": ("BERT-base seq 128", bert, 4)}
 
 
-def _run(model, x, option):
+def _run(model, x, option, dynamic: bool = True):
+    """One steady call after the compiling one: its output, modelled us (slowest chip), peak DRAM of a chip and
+    host<->device bytes of a chip. dynamic: captured with a symbolic batch (what data parallelism needs)."""
     import torch_ttnn
-    c = torch.compile(model, backend=torch_ttnn.backend, options=option, dynamic=True)
+    c = torch.compile(model, backend=torch_ttnn.backend, options=option, dynamic=dynamic)
     with torch.no_grad():
         c(x)                                   # compile, precision search
         dev = option.device

@@ -23,6 +23,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from benchmarks.data_parallel import _run  # noqa: E402
+
 
 def llama():
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -77,20 +79,8 @@ class _Logits(torch.nn.Module):
 
 
 def _static_run(model, x, option):
-    """One steady call after the compiling one: its output, modelled us (slowest chip), peak DRAM of a chip."""
-    import torch_ttnn
-    c = torch.compile(model, backend=torch_ttnn.backend, options=option)
-    with torch.no_grad():
-        c(x)
-        dev = option.device
-        chips = dev.chips if getattr(dev, "is_mesh", False) else [dev]
-        for ch in chips:
-            ch.profiler.reset()
-            ch.counters.reset()
-            ch.reset_peak_memory()
-        y = c(x)
-    us = max(ch.profiler.now_us for ch in chips)
-    peak = max(ch.memory_stats()["DRAM"]["peak_bytes"] for ch in chips)
+    """As data_parallel._run, captured with static shapes (tensor parallelism needs no symbolic batch)."""
+    y, us, peak, _ = _run(model, x, option, dynamic=False)
     return y, us, peak
 
 
