@@ -33,6 +33,7 @@ import dataclasses
 import logging
 import math
 import operator
+import time
 from typing import Optional
 
 import torch
@@ -638,8 +639,10 @@ class TensorParallelGraph(SpecializingGraph):
 
 
 def _mesh_us(mesh) -> float:
-    """The mesh's modelled clock: the slowest chip's."""
-    return max(ch.profiler.now_us for ch in mesh.chips)
+    """The simulated mesh's modelled clock (its slowest chip's); on a real mesh, which has no model, the host's
+    wall clock (a call that returns host outputs has waited for the chips)."""
+    modelled = getattr(mesh, "modelled_us", None)
+    return modelled() if modelled is not None else time.perf_counter() * 1e6
 
 
 def _graph_module(prog):
@@ -653,8 +656,8 @@ def _graph_module(prog):
 
 class _Faster:
     """parallel="auto" on a graph with static shapes: the split program and the whole graph on every chip are
-    both built at the first call, each timed on a second (steady) call on the modelled mesh, and the faster
-    one is kept; the other's device memory is released. The decision and both times are recorded."""
+    both built at the first call, each timed on a second (steady) call (on the modelled mesh, or by the wall
+    clock on a real one), and the faster one is kept; the other's device memory is released. The decision and both times are recorded."""
 
     def __init__(self, split, graph: TensorParallelGraph, entry: int):
         self.split, self.graph, self.entry = split, graph, entry
