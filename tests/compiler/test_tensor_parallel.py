@@ -88,6 +88,7 @@ def test_mlp_column_then_row_parallel_one_all_reduce():
     # fc1.weight by output features (dim 0), fc1.bias with it, fc2.weight by input features (dim 1)
     assert sorted(rec["split_weights"].values()) == [0, 0, 1]
     assert [c.split()[0] for c in rec["collectives"]] == ["all_reduce"]
+    assert option.results.reports[-1].ttnn_ops["all_reduce"] == 1       # lowered to ttnn.all_reduce
     assert pcc(out, ref) >= 0.99
 
 
@@ -153,6 +154,7 @@ def test_heads_that_do_not_divide_are_gathered_not_guessed():
     (rec,) = option.results.parallel
     assert rec["mode"] == "tensor" and rec["chips"] == 8
     assert any(c.startswith("all_gather") for c in rec["collectives"])
+    assert option.results.reports[-1].ttnn_ops["all_gather"] >= 1       # lowered to ttnn.all_gather
     assert pcc(out.logits, ref.logits) >= 0.99
 
 
