@@ -125,10 +125,41 @@ def test_llama_with_grouped_query_attention():
     option, ref, out = _run(model, (ids,))
     (rec,) = option.results.parallel
     assert rec["mode"] == "tensor"
-    assert len(rec["split_weights"]) == 2 * 7 + 1      # q, k, v, o, gate, up, down per layer; the LM head
-    assert sum(c.startswith("all_reduce") for c in rec["collectives"]) == 2 * 2
+    # q, k, v, o, gate, up, down per layer; the LM head and the embedding by vocabulary
+    assert len(rec["split_weights"]) == 2 * 7 + 2
+    assert rec["split_weights"]["model.embed_tokens.weight"] == 0
+    assert sum(c.startswith("all_reduce") for c in rec["collectives"]) == 1 + 2 * 2
     assert not any(c.startswith("all_gather") for c in rec["collectives"])
     assert pcc(out.logits, ref.logits) >= 0.99
+
+
+class _Embed(torch.nn.Module):
+    def __init__(self, vocab=1024, h=64):
+        super().__init__()
+        self.emb = torch.nn.Embedding(vocab, h)
+        self.mlp = _MLP(h, 4 * h)
+
+    def forward(self, ids):
+        return self.mlp(self.emb(ids))
+
+
+@pytest.mark.parametrize("mesh", ["n300", "t3000"])
+def test_embedding_split_by_vocabulary(mesh):
+    """Each chip holds 1/N of the embedding table's rows and looks up the ids that fall in its rows; the rows
+    are added over the chips (one non-zero term each): the embedding is exact, ids at both ends included."""
+    torch.manual_seed(0)
+    model = _Embed().eval()
+    ids = torch.cat([torch.tensor([[0, 1023, 511, 512, 127, 128]]), torch.randint(0, 1024, (1, 26))], 1)
+    option, ref, out = _run(model, (ids,), mesh=mesh)
+    (rec,) = option.results.parallel
+    assert rec["mode"] == "tensor"
+    assert rec["split_weights"].get("emb.weight", rec["split_weights"].get("L__self___emb.weight")) == 0, rec
+    assert [c.split()[0] for c in rec["collectives"]] == ["all_reduce", "all_reduce"]
+    assert pcc(out, ref) >= 0.99
+    emb_only = torch.nn.Sequential(model.emb).eval()
+    option, ref, out = _run(emb_only, (ids,), mesh=mesh)
+    assert option.results.parallel[0]["mode"] == "tensor"
+    assert torch.equal(out, ref.to(torch.bfloat16).float()), (out - ref).abs().max()
 
 
 def test_gpt2_fused_attention_and_tied_head():

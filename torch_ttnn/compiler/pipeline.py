@@ -143,7 +143,8 @@ def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_
         from .tensor_parallel import TensorParallelGraph
         return TensorParallelGraph(agm, option=option, kind=kind, static_inputs=static_inputs,
                                    build=lambda g, plan, ref: _compile_static_graph(
-                                       g, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs,
+                                       g, option=option, ttnn=ttnn, kind=kind,
+                                       static_inputs=set(static_inputs) | set(plan.get("extra_static", ())),
                                        parallel=plan, reference=ref), choose=auto_static)
     if is_data_parallel(option, kind):
         if is_symbolic(agm):

@@ -65,6 +65,7 @@ class Plan:
     params: dict          # placeholder index -> (dim, groups) of the split weight
     outputs: dict         # output position -> ("concat", dim) or "same"
     collectives: list     # ("all_reduce" | "all_gather", the aten node it follows) for the report
+    extra: list = dataclasses.field(default_factory=list)   # tensors appended to the inputs (split over chips)
 
     def param_index(self, index: int) -> Optional[torch.Tensor]:
         """The row order that makes contiguous pieces the chips' pieces (None: no reordering)."""
@@ -188,6 +189,8 @@ class _Walk:
         self.decided: dict = {}                   # param node -> Split
         self.collectives: list = []
         self.producer: dict = {}                  # column-parallel matmul -> the parameters it split
+        self.extra: list = []                     # (name, value) of inputs the split graph adds (chip constants)
+        self.last_placeholder = None
         self.ops = fused_ops()
 
     # --- helpers -------------------------------------------------------------------------------------
@@ -256,7 +259,7 @@ class _Walk:
     def run(self) -> torch.fx.GraphModule:
         for n in self.gm.graph.nodes:
             if n.op == "placeholder":
-                self.env[n] = self.g.placeholder(n.name)
+                self.env[n] = self.last_placeholder = self.g.placeholder(n.name)
                 self.split[n] = None
             elif n.op == "get_attr":
                 self.env[n] = self.g.get_attr(n.target)
@@ -265,6 +268,8 @@ class _Walk:
                 self.outputs = self._output(n)
             elif n.op == "call_function":
                 ins = [a for a in n.all_input_nodes if isinstance(self.split.get(a), (Split, list))]
+                if n.target is aten.embedding.default and not ins and self._embedding(n):
+                    continue
                 if not ins and n.target not in (aten.mm.default, aten.addmm.default):
                     self._same(n, None)
                 elif not self._rule(n):
@@ -394,6 +399,58 @@ class _Walk:
             self._same(n, sx)        # rows are independent
             return True
         return False
+
+    def _chip_constant(self, name: str, per_chip: list) -> torch.fx.Node:
+        """An input of the split graph that holds a different value on each chip (chip k: per_chip[k], a
+        1-element tensor), uploaded split like a weight."""
+        with self.g.inserting_after(self.last_placeholder):
+            node = self.last_placeholder = self.g.placeholder(name)
+        self.extra.append((name, torch.tensor(per_chip, dtype=torch.int64)))
+        return node
+
+    def _from_inputs(self, n) -> bool:
+        """Whether n depends on an input of the model that is not a parameter (token ids do; the positions of
+        a learned position table are usually an arange of the graph)."""
+        seen, todo = set(), [n]
+        while todo:
+            x = todo.pop()
+            if x in seen or not isinstance(x, torch.fx.Node):
+                continue
+            seen.add(x)
+            if x.op == "placeholder" and x not in self.params:
+                return True
+            todo.extend(x.all_input_nodes)
+        return False
+
+    def _embedding(self, n) -> bool:
+        """A vocabulary-parallel embedding (Megatron's): chip k holds rows [k V/N, (k+1) V/N) of the table and
+        looks up the ids that fall in them (the others read some row of its piece and are zeroed); the chips'
+        rows are added with all_reduce, where every position has exactly one non-zero term (exact)."""
+        w, ids = n.args[:2]
+        if w not in self.params or len(_shape(w) or []) != 2:     # padding_idx only matters to the gradient
+            return False
+        vocab = _shape(w)[0]
+        if not self._from_inputs(ids):
+            return False      # positions the graph computes (a learned position table): small, kept whole
+        if vocab % self.chips or not self._decide(w, Split(0, (vocab,)), n):
+            return False
+        rows = vocab // self.chips
+        # ids % rows is the row within the chip's piece for the ids it holds; no subtraction, so no integer op
+        # that could leave int32 (the range guard would have to assume the chip constants' bounds)
+        first = self._chip_constant(f"{w.name}_first_row", [k * rows for k in range(self.chips)])
+        end = self._chip_constant(f"{w.name}_end_row", [(k + 1) * rows for k in range(self.chips)])
+        inside = self.g.call_function(aten.logical_and.default, (
+            self.g.call_function(aten.ge.Tensor, (self.env[ids], first)),
+            self.g.call_function(aten.lt.Tensor, (self.env[ids], end))))
+        index = self.g.call_function(aten.remainder.Scalar, (self.env[ids], rows))
+        rows_out = self.g.call_function(aten.embedding.default, (self.env[w], index))
+        mask = self.g.call_function(aten.unsqueeze.default, (inside, -1))
+        mask = self.g.call_function(aten._to_copy.default, (mask,), {"dtype": _val(n).dtype})
+        partial = self.g.call_function(aten.mul.Tensor, (rows_out, mask))
+        self.env[n] = self.g.call_function(self.ops.all_reduce.default, (partial, self.chips))
+        self.collectives.append(("all_reduce", n))
+        self.split[n] = None
+        return True
 
     def _view(self, n) -> bool:
         s = self.split[n.args[0]]
@@ -577,7 +634,10 @@ def plan(gm: torch.fx.GraphModule, static_inputs, chips: int) -> tuple[torch.fx.
     index = {p: i for i, p in enumerate(phs)}
     # a parameter split but also read whole by some op would have raised; a decided parameter is used split
     params_plan = {index[p]: (s.dim, s.groups) for p, s in walk.decided.items()}
-    return local, Plan(chips, params_plan, walk.outputs, walk.collectives)
+    extra = [value for _, value in walk.extra]
+    for j, value in enumerate(extra):        # the chip constants: inputs after the graph's own, one piece a chip
+        params_plan[len(phs) + j] = (0, (len(value),))
+    return local, Plan(chips, params_plan, walk.outputs, walk.collectives, extra)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -607,17 +667,23 @@ class TensorParallelGraph(SpecializingGraph):
                 raise NotTensorParallel("only inference graphs are split by tensors (train with parallel='data')")
             static = specialize(self.agm, args)
             local, p = plan(static, self.static_inputs, self.chips)
-            per_chip = specialize(local, [p.shard(i, a, 0) if i in p.params else a for i, a in enumerate(args)])
+            all_args = list(args) + p.extra
+            per_chip = specialize(local, [p.shard(i, a, 0) if i in p.params else a for i, a in enumerate(all_args)])
             with torch.no_grad():
                 full = self.agm(*args)
             mesh_plan = {"mode": "tensor", "params": p.params, "outputs": p.outputs,
-                         "orders": {i: p.param_index(i) for i in p.params}}
+                         "orders": {i: p.param_index(i) for i in p.params},
+                         "extra_static": range(len(args), len(all_args))}
             mesh_plan["orders"] = {i: o for i, o in mesh_plan["orders"].items() if o is not None}
-            prog = _RefusedLate(self.build(per_chip, mesh_plan, lambda a, ref=full: ref), self, index)
+            prog = self.build(per_chip, mesh_plan, lambda a, ref=full: ref)
+            if p.extra:
+                prog = _WithChipConstants(prog, p.extra)
+            prog = _RefusedLate(prog, self, index)
             if self.choose:
                 prog = _Faster(prog, self, index)
             names = self.agm.meta.get("torch_ttnn_input_names") or []
-            details = {"split_weights": {names[i] if i < len(names) else i: d for i, (d, _) in sorted(p.params.items())},
+            details = {"split_weights": {names[i] if i < len(names) else i: d for i, (d, _) in sorted(p.params.items())
+                                         if i < len(args)},
                        "collectives": [f"{kind} after {n.name}" for kind, n in p.collectives]}
             log.info("torch_ttnn: graph %d: tensor parallel over %d chips: %d weights split, %d collectives",
                      self.id, self.chips, len(p.params), len(p.collectives))
@@ -636,6 +702,17 @@ class TensorParallelGraph(SpecializingGraph):
             "torch_ttnn: graph %d: not split over the %d chips (%s); every chip runs it whole", self.id, self.chips,
             reason)
         return self.build(specialize(self.agm, args), {"mode": "replicated", "reason": reason}, None)
+
+
+class _WithChipConstants:
+    """A split program whose graph takes chip constants after the model's inputs (the first vocabulary row of
+    each chip's embedding piece): the same tensors on every call, so they are uploaded once, like weights."""
+
+    def __init__(self, prog, extra: list):
+        self.prog, self.extra = prog, list(extra)
+
+    def __call__(self, *args):
+        return self.prog(*args, *self.extra)
 
 
 def _mesh_us(mesh) -> float:
