@@ -4,9 +4,12 @@
                       weights with LoFi, then bfloat8_b weights with HiFi2) and keep the first whose outputs
                       stay at PCC >= 0.99 against the same graph run by torch in fp32 on the host with the
                       call's inputs; else bfloat16 with TT-NN's default fidelity; else, when even that loses
-                      accuracy (long reductions whose partial sums the 16-bit Dst rounds), bfloat16 with
-                      HiFi4 and an fp32 Dst on every matrix product ("bf16-acc32"). Each decision is logged and kept in
-                      option.results.precision (graph, level chosen, PCC of every level tried).
+                      accuracy (long reductions whose partial sums the 16-bit Dst rounds), an fp32 Dst on every
+                      matrix product: with bfloat8_b weights and HiFi2 ("bfp8-acc32"), then with bfloat16
+                      weights and HiFi4 ("bf16-acc32"). The 16-bit Dst is tried first although the performance
+                      model times both Dst widths alike: an fp32 Dst holds half the tiles (smaller output
+                      subblocks, more packing), a cost the model does not charge. Each decision is logged and
+                      kept in option.results.precision (graph, level chosen, PCC of every level tried).
     "bf16"            today's program: bfloat16 weights, TT-NN's default fidelity.
     "bfp8" / "bfp4"   that weight format everywhere it applies (bfp4 with LoFi), unchecked: for users who
                       accept the loss.
@@ -27,7 +30,7 @@ from .program import BoxedProgram
 log = logging.getLogger("torch_ttnn")
 
 PRECISIONS = ("auto", "bf16", "bfp8", "bfp4")
-AUTO_ORDER = ("bfp8-lofi", "bfp8", "bf16", "bf16-acc32")
+AUTO_ORDER = ("bfp8-lofi", "bfp8", "bf16", "bfp8-acc32", "bf16-acc32")
 MIN_PCC = 0.99
 
 
@@ -50,8 +53,8 @@ def _param_bytes(agm, static_inputs) -> int:
 def levels_for(option, kind: str, agm=None, static_inputs=frozenset()) -> tuple:
     """The levels to try, in order (one level: no search). No search for a graph without matrix products
     (nothing to convert) or with random ops (their draws cannot be compared with torch's): bfloat16. A graph
-    with more than 1 GiB of parameters tries only bfloat16, then the fp32 Dst if bfloat16 loses accuracy: the
-    block-float candidates would each convert every weight again (host memory and time)."""
+    with more than 1 GiB of parameters tries bfloat16 first, and the fp32 Dst levels only if bfloat16 loses
+    accuracy: every candidate converts every weight again (host memory and time)."""
     p = option.precision if option.optimize else "bf16"
     if kind != "inference" or p == "bf16":
         return ("bf16",)
@@ -61,9 +64,9 @@ def levels_for(option, kind: str, agm=None, static_inputs=frozenset()) -> tuple:
         if any(t in _NONDETERMINISTIC for t in targets) or not any(str(t) in _PRODUCTS for t in targets):
             return ("bf16",)
         if _param_bytes(agm, static_inputs) > SEARCH_MAX_PARAM_BYTES:
-            log.info("torch_ttnn: more than 1 GiB of parameters: bfloat16 weights (fp32 Dst if bfloat16 loses "
-                     "accuracy), no block-float candidates")
-            return ("bf16", "bf16-acc32")
+            log.info("torch_ttnn: more than 1 GiB of parameters: bfloat16 weights first (an fp32 Dst if bfloat16 "
+                     "loses accuracy)")
+            return ("bf16", "bfp8-acc32", "bf16-acc32")
     if p == "auto":
         return AUTO_ORDER
     return (p,)

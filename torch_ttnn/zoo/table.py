@@ -32,8 +32,9 @@ percent; exact equality for integer outputs.
 **Peak DRAM / L1**: the device memory the compiled program needed at its peak (tile padding included).
 **Precision**: the weight format the compiled graphs ran with: `bf16`; `bfp8` (bfloat8_b weights) or
 `bfp8-lofi` (and LoFi math fidelity), chosen per graph by `precision="auto"` only where the graph's outputs kept
-PCC >= 0.99 against torch; `bf16-acc32` (bfloat16 weights, HiFi4 and an fp32 Dst on every matrix product) where
-even bfloat16 lost accuracy; several levels are listed with their graph counts.
+PCC >= 0.99 against torch; `bfp8-acc32` (bfloat8_b weights, HiFi2 and an fp32 Dst on every matrix product) or
+`bf16-acc32` (bfloat16 weights, HiFi4 and an fp32 Dst) where even bfloat16 lost accuracy; several levels are
+listed with their graph counts.
 **Modelled n150 (ms)**: the modelled time of one steady-state compiled call on one Wormhole n150 chip, as it
 ran: replayed from a trace where the compiler traced the graphs (`trace="auto"`, the default), else dispatched
 op by op; host<->device transfers included, ops left on the host excluded. It is the simulator's performance
