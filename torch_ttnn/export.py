@@ -133,6 +133,9 @@ class _Emitter:
                         return f"ttnn.{name}"
                 except Exception:
                     pass
+        if type(v).__name__ == "UnaryWithParam" and getattr(self.ttnn, "UnaryWithParam", None) is type(v):
+            # positional, as the real constructor takes it: UnaryWithParam(op_type[, param...])
+            return f"ttnn.UnaryWithParam({', '.join(self.lit(x) for x in (v.op_type, *v.params))})"
         if dataclasses.is_dataclass(v) and getattr(self.ttnn, type(v).__name__, None) is type(v):
             try:            # only what differs from the defaults (they may hold enums ttnn does not export)
                 default = type(v)()
@@ -442,6 +445,17 @@ class ParamCache:
         if key not in self.entries:
             self.entries[key] = (x, ttnn.from_torch(narrow_for_device(x.detach()), dtype=dtype, layout=layout,
                                                     device=device))
+        return self.entries[key][1]
+
+    def derive(self, key, op_name, *args, **kwargs):
+        """The TT-NN op op_name run once on parameter tensors (weight preparation), its result reused while
+        the same tensors are passed in (graphs of one model share the cache: their keys may repeat)."""
+        key = ("derive", key) + tuple(id(a) for a in list(args) + list(kwargs.values()) if hasattr(a, "is_allocated"))
+        if key not in self.entries:
+            fn = ttnn
+            for part in op_name.split("."):
+                fn = getattr(fn, part)
+            self.entries[key] = (args, fn(*args, **kwargs))
         return self.entries[key][1]
 
 

@@ -47,6 +47,49 @@ def test_tanh_gelu_is_not_fused_as_accurate_gelu(device):
     assert all(n.kwargs.get("activation") in (None, "gelu_tanh") for n in _nodes(option, "linear"))
 
 
+class _ResidualConv(nn.Module):
+    """conv -> relu -> conv, + the input, -> relu: a ResNet basic block without batch norm."""
+
+    def __init__(self, c=16, act=None):
+        super().__init__()
+        self.c1, self.c2 = nn.Conv2d(c, c, 3, padding=1), nn.Conv2d(c, c, 3, padding=1)
+        self.act = act or nn.ReLU()
+
+    def forward(self, x):
+        return torch.relu(x + self.c2(self.act(self.c1(x))))
+
+
+@pytest.mark.parametrize("act,name", [(nn.ReLU(), "RELU"), (nn.SiLU(), "SILU"), (nn.ReLU6(), "RELU6")])
+def test_conv_activation_and_add_relu_are_fused(device, act, name):
+    """conv2d + activation: Conv2dConfig(activation=UnaryWithParam(...)); the residual add + relu:
+    add(activations=[UnaryWithParam(RELU)]); no separate activation launch is left."""
+    torch.manual_seed(0)
+    option = check_lowered(_ResidualConv(act=act).eval(), (torch.randn(2, 16, 12, 12),), device=device,
+                           expect=("conv2d", "add"))
+    targets = ttnn_targets(option)
+    assert "relu" not in targets and "silu" not in targets and "relu6" not in targets, targets
+    gm = option.results.graph_modules[-1]
+    convs = _nodes(option, "conv2d")
+    acts = []
+    for n in convs:
+        cfg = n.kwargs.get("conv_config")
+        acts.append(None if cfg is None else getattr(getattr(gm, cfg.target).activation, "op_type", None))
+    assert [a.name if a is not None else None for a in acts] == [name, None]
+    (add,) = _nodes(option, "add")
+    assert [a.op_type.name for a in getattr(gm, add.kwargs["activations"].target)] == ["RELU"]
+
+
+def test_fused_conv_activation_keeps_block_float_weights(device):
+    """precision="bfp8": the conv's config with the fused relu also carries the bfloat8_b weights."""
+    torch.manual_seed(0)
+    option = check_lowered(_ResidualConv().eval(), (torch.randn(2, 16, 12, 12),), device=device,
+                           expect=("conv2d",), precision="bfp8")
+    gm = option.results.graph_modules[-1]
+    cfgs = [getattr(gm, n.kwargs["conv_config"].target) for n in _nodes(option, "conv2d")]
+    assert [c.weights_dtype.name for c in cfgs] == ["BFLOAT8_B", "BFLOAT8_B"]
+    assert [getattr(c.activation, "op_type", None) is not None for c in cfgs] == [True, False]
+
+
 def test_matmul_plus_bias_becomes_linear(device):
     """x @ W + b (GPT-2's Conv1D: addmm with an unpermuted weight) -> one ttnn.linear with bias (and activation)."""
     w, b = torch.randn(40, 24), torch.randn(24)

@@ -1,4 +1,6 @@
 """precision="auto": block-float weights and LoFi where the graph keeps PCC >= 0.99 against torch."""
+import re
+
 import pytest
 import torch
 
@@ -192,9 +194,12 @@ def test_auto_gives_convolutions_block_float_weights(device):
     y, opt, _ = _run(m, x, device)
     (decision,) = opt.results.precision
     assert decision["chosen"] in ("bfp8-lofi", "bfp8") and pcc(y, m(x)) >= 0.99
-    code = opt.results.graph_modules[-1].code
-    assert code.count("conv_config = ttnn_conv_bfp8_config") == 6    # 2 convs: weights, bias, conv
-    assert opt.results.graph_modules[-1].ttnn_conv_bfp8_config.weights_dtype == device_dtype_bfp8()
+    gm = opt.results.graph_modules[-1]
+    names = re.findall(r"conv_config = (\w+)", gm.code)
+    assert len(names) == 6                                     # 2 convs: weights, bias, conv
+    assert all(getattr(gm, n).weights_dtype == device_dtype_bfp8() for n in names)
+    # the first conv's config also carries its fused relu (one config for the conv and its weights)
+    assert len({n for n in names if getattr(gm, n).activation is not None}) == 1
 
 
 def device_dtype_bfp8():

@@ -234,6 +234,29 @@ def test_export_script_runs_on_the_simulator(tmp_path):
     assert f"accuracy: {res.checked_ops} TT-NN ops compared" in proc.stdout
 
 
+def test_export_writes_fused_activations_as_the_real_constructors_take_them(tmp_path):
+    """conv2d + relu and add + relu fused: the script builds Conv2dConfig(activation=UnaryWithParam(RELU)) and
+    add(activations=[UnaryWithParam(RELU)]) with UnaryWithParam's positional signature, and runs."""
+    from torch_ttnn import export
+
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1, self.c2 = torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.Conv2d(8, 8, 3, padding=1)
+
+        def forward(self, x):
+            return torch.relu(x + self.c2(torch.relu(self.c1(x))))
+
+    torch.manual_seed(0)
+    res = export.export_model(Block().eval(), (torch.randn(1, 8, 10, 10),), str(tmp_path / "exp"), name="block")
+    text = open(res.script).read()
+    assert "activation=ttnn.UnaryWithParam(ttnn.UnaryOpType.RELU)" in text
+    assert "[ttnn.UnaryWithParam(ttnn.UnaryOpType.RELU)]" in text
+    proc = export.run_script(res.script, "--accuracy", simulated=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "PCC vs compiled 1.000000" in proc.stdout
+
+
 def test_export_emits_host_fallbacks_as_torch_calls():
     """A graph with a host fallback node: the emitter writes it as a torch.ops call, with its reason."""
     import operator

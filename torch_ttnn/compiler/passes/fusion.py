@@ -20,8 +20,11 @@ cannot do still runs):
 
 TT-NN level (after lowering, on the TT-NN graph):
 - FuseMatmulBias: ttnn.matmul whose only consumer adds a row bias becomes ttnn.linear(bias=).
-- FuseLinearActivation: ttnn.linear / ttnn.matmul whose only consumer (possibly through reshapes/views that
-  only it feeds) is ttnn.relu / relu6 / silu / gelu (accurate) gets `activation=` and the activation op goes.
+- FuseLinearActivation: ttnn.linear / ttnn.matmul / ttnn.conv2d / ttnn.add whose only consumer (possibly
+  through reshapes/views that only it feeds) is ttnn.relu / relu6 / silu / gelu (accurate) gets the activation
+  fused, as TT-NN offers it: `activation=` of linear/matmul, `Conv2dConfig(activation=UnaryWithParam(...))` of
+  conv2d, `activations=[UnaryWithParam(...)]` of add (a residual add followed by relu: ResNets); the activation
+  op and its launch (a read and a write of the whole tensor) go.
 """
 from __future__ import annotations
 
@@ -35,7 +38,7 @@ import torch.fx
 
 from ..fused_ops import fused_ops, scale_mask_softmax_supported  # noqa: F401 (fused_ops: exported programs import it from here)
 from ..meta import node_shape as _shape, node_val as _val
-from .base import Pass, PassResult
+from .base import Pass, PassResult, constant
 
 log = logging.getLogger("torch_ttnn.passes")
 aten = torch.ops.aten
@@ -559,15 +562,42 @@ class FuseLinearActivation(Pass):
                 return "gelu_tanh"
         return None
 
+    def _fuse(self, gm, node, name: str) -> bool:
+        """Give `node` the activation `name`, in the form its op takes; False when it cannot."""
+        ttnn = self.ttnn
+        op = getattr(node.target, "python_fully_qualified_name", "")
+        if op in ("ttnn.linear", "ttnn.matmul"):
+            if node.kwargs.get("activation") is not None:
+                return False
+            node.kwargs = {**node.kwargs, "activation": name}
+            return True
+        kind = getattr(ttnn.UnaryOpType, {"gelu_tanh": "GELU"}.get(name, name.upper()), None)
+        if kind is None or name == "gelu_tanh":      # UnaryWithParam(GELU) is the accurate gelu
+            return False
+        unary = ttnn.UnaryWithParam(kind)
+        if op == "ttnn.conv2d":
+            if "conv_config" in node.kwargs:
+                return False
+            node.kwargs = {**node.kwargs, "conv_config": constant(
+                gm, f"ttnn_conv_{name}_config", ttnn.Conv2dConfig(activation=unary))}
+            return True
+        if op == "ttnn.add":
+            if node.kwargs.get("activations") or len(node.args) != 2 or not all(
+                    isinstance(a, torch.fx.Node) for a in node.args):
+                return False
+            node.kwargs = {**node.kwargs, "activations": constant(gm, f"ttnn_{name}_activations", [unary])}
+            return True
+        return False
+
     def call(self, gm):
         g = gm.graph
         modified = False
-        mm_names = ("ttnn.linear", "ttnn.matmul")
+        producers = ("ttnn.linear", "ttnn.matmul", "ttnn.conv2d", "ttnn.add")
         views = ("ttnn.reshape", "ttnn.view")
         for node in list(g.nodes):
-            if node.op != "call_function" or getattr(node.target, "python_fully_qualified_name", "") not in mm_names:
+            if node.op != "call_function" or getattr(node.target, "python_fully_qualified_name", "") not in producers:
                 continue
-            if node.kwargs.get("activation") is not None or "tt" not in node.meta:
+            if "tt" not in node.meta:
                 continue
             cur = node
             while len(cur.users) == 1:
@@ -586,10 +616,13 @@ class FuseLinearActivation(Pass):
             m = node.meta["tt"]
             if name is None or req is None or req.layout != m.layout or req.dtype != m.dtype:
                 continue
-            node.kwargs = {**node.kwargs, "activation": name}
+            if not self._fuse(gm, node, name):
+                continue
             act.replace_all_uses_with(cur)
             g.erase_node(act)
             modified = True
+        if modified:
+            gm.recompile()
         return PassResult(gm, modified)
 
 

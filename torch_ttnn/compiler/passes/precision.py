@@ -132,10 +132,20 @@ class WeightPrecision(Pass):
             w, b = n.kwargs.get("weight_tensor"), n.kwargs.get("bias_tensor")
             preps = [x for x in (w, b) if isinstance(x, torch.fx.Node)]
             if (not isinstance(w, torch.fx.Node) or w.op != "call_method" or w.target != "derive"
-                    or "conv_config" in n.kwargs or any(x.op != "call_method" or x.target != "derive"
-                                                        or len(x.users) != 1 for x in preps)):
+                    or any(x.op != "call_method" or x.target != "derive" or len(x.users) != 1 for x in preps)):
                 continue
-            cfg = constant(gm, "ttnn_conv_bfp8_config", ttnn.Conv2dConfig(weights_dtype=ttnn.bfloat8_b))
+            old = n.kwargs.get("conv_config")
+            if old is None:
+                cfg = constant(gm, "ttnn_conv_bfp8_config", ttnn.Conv2dConfig(weights_dtype=ttnn.bfloat8_b))
+            elif isinstance(old, torch.fx.Node) and old.op == "get_attr" and \
+                    getattr(gm, old.target).weights_dtype is None:
+                # a fused activation's config: the same config with block-float weights (TT-NN wants the one
+                # config for the weights' preparation and the conv)
+                base = getattr(gm, old.target)
+                cfg = constant(gm, f"{old.target}_bfp8", ttnn.Conv2dConfig(
+                    weights_dtype=ttnn.bfloat8_b, activation=base.activation))
+            else:
+                continue
             for x in preps:
                 x.kwargs = {**x.kwargs, "conv_config": cfg}
             extra = {"conv_config": cfg}

@@ -78,7 +78,8 @@ def register(names, rule: Rule) -> None:
 # ------------------------------------------------------------------------------------------------
 def eltwise(fpu_adds: int = 0, fpu_muls: int = 0, sfpu: float = 0.0) -> Rule:
     """Per output tile: `fpu_adds` FPU add/sub passes, `fpu_muls` FPU multiplies (x fidelity), `sfpu` SFPU
-    instructions per value (plus the copy into Dst)."""
+    instructions per value (plus the copy into Dst), and the SFPU instructions of fused activations (a binary
+    op's `activations`, applied to its result in Dst)."""
 
     def rule(c: Call) -> OpCost:
         tiles = max(d.tiles for d in c.outs) if c.outs else c.ins[0].tiles
@@ -87,6 +88,7 @@ def eltwise(fpu_adds: int = 0, fpu_muls: int = 0, sfpu: float = 0.0) -> Rule:
         per_tile = FPU_TILE * fpu_adds + (FPU_TILE * fpu_muls * _passes(fid) if fid is not None else 0)
         if sfpu:
             per_tile += FPU_TILE + SFPU_TILE * sfpu
+        per_tile += SFPU_TILE * sum(fused_sfpu(a) for a in (c.param("activations") or ()))
         return cost(c, cores, _ceil(tiles, cores) * per_tile, fidelity=fid.name if fid is not None else "")
 
     return rule
@@ -108,6 +110,23 @@ SFPU_INSTR = {
     40: "erfinv i0",
     60: "lgamma digamma",
 }
+_INSTR_OF = {op: n for n, ops in SFPU_INSTR.items() for op in ops.split()}
+
+
+def fused_sfpu(activation) -> float:
+    """SFPU instructions per value of a fused activation (a ttnn.UnaryWithParam, or an activation's name as
+    linear/matmul take it)."""
+    if activation is None:
+        return 0.0
+    if isinstance(activation, str):
+        name = activation
+    else:
+        kind = getattr(activation, "op_type", activation)
+        name = str(getattr(kind, "name", kind))
+    name = name.lower().replace("gelu_tanh", "gelu")
+    return float(_INSTR_OF.get(name, 20))
+
+
 for _n, _ops in SFPU_INSTR.items():
     register(_ops, eltwise(sfpu=_n))
 register("square", eltwise(fpu_muls=1))
@@ -195,8 +214,8 @@ def _matmul(c: Call) -> OpCost:
     N = sb[-2] if tb else sb[-1]
     batch = math.prod(c.out.shape[:-2]) if len(c.out.shape) > 2 else 1
     b_batched = math.prod(sb[:-2]) > 1 if len(sb) > 2 else False
-    act = c.param("activation")
-    return matmul_cost(c, a, b, batch, M, K, N, b_batched, bias=c.tensor("bias"), extra_sfpu=20 if act else 0)
+    return matmul_cost(c, a, b, batch, M, K, N, b_batched, bias=c.tensor("bias"),
+                       extra_sfpu=fused_sfpu(c.param("activation")))
 
 
 def _addmm(c: Call) -> OpCost:
@@ -240,7 +259,8 @@ def _conv(c: Call, transposed: bool = False, one_d: bool = False) -> OpCost:
     gx, gy = (c.rates.grid_x, c.rates.grid_y) if cores_avail == c.rates.cores else (cores_avail, 1)
     cores, pm, pn = _split(Mt, Nt, gx, gy, cores_avail)     # height-, block- or width-sharded
     per_core = pm * pn
-    cycles = per_core * Kt * TILE_MATMUL_CYCLES[fid] + per_core * FPU_TILE
+    act = getattr(c.param("conv_config"), "activation", None)
+    cycles = per_core * Kt * TILE_MATMUL_CYCLES[fid] + per_core * (FPU_TILE + SFPU_TILE * fused_sfpu(act))
     reads = [d for d in (x, w, c.tensor("bias_tensor")) if d is not None]
     w_tile = w.nbytes / max(1, w.tiles) if w.layout == Layout.TILE else 2048
     noc = Kt * (pm * 2048 + pn * w_tile)        # activation window blocks (bf16) and weight blocks
