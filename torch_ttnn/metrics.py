@@ -333,7 +333,7 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
         profiler = max((c.profiler for c in mesh.chips), key=lambda p: p.now_us)
     if profiler is not None and m.success:
         split = [p["batch"] for p in (m.mesh or {}).get("split", []) if p["mode"] == "data" and p["batch"]]
-        batch = batch_size or (max(split) if split else None) or _batch_of(m.input_shapes)
+        batch = batch_size or (max(split) if split else None) or _input_batch(inputs) or _batch_of(m.input_shapes)
         m.modelled = _modelled(profiler, batch, m.ops_remaining)
         m.modelled_ms = m.modelled["latency_ms"]
         m.modelled_traced_ms = m.modelled["traced_latency_ms"]
@@ -381,8 +381,19 @@ def precision_summary(reports) -> Optional[str]:
     return ", ".join(f"{lv} x{n}" for lv, n in counts.items())
 
 
+def _input_batch(inputs) -> Optional[int]:
+    """The batch of a call: the leading dim of the first tensor the caller passed (None without one). Not a
+    graph input's: aot_autograd lifts parameters and buffers into the graph's inputs, in an order of its own
+    (BERT's first was a [2, hidden] token-type table, which made a batch of 8 read as 2)."""
+    for t in tensors_of(inputs):
+        if isinstance(t, torch.Tensor) and t.dim() >= 1:
+            return int(t.shape[0])
+    return None
+
+
 def _batch_of(input_shapes: dict) -> Optional[int]:
-    """The batch of a call: the leading dim of the first graph input (None when unknown)."""
+    """The batch of a call from the graphs' input shapes (the leading dim of the first graph input): the
+    fallback when the caller's inputs hold no tensor."""
     import re
     for sigs in input_shapes.values():
         for sig in sigs:

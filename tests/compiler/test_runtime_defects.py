@@ -145,3 +145,26 @@ def test_nan_follows_the_packer_rule_and_fp32_keeps_it(device, fp32):
     for out in f(x):
         assert torch.isnan(out[0]) if fp32 else torch.isinf(out[0]), (fp32, out)
     assert torch.isnan(f(x)[1][2]) if fp32 else torch.isinf(f(x)[1][2])       # log(-1)
+
+
+def test_modelled_throughput_counts_the_callers_batch(device):
+    """The batch of a call is the leading dim of the caller's first input, not of the graph's first input
+    (aot_autograd lifts parameters into the graph's inputs: here a [2, 16] table comes first), so the modelled
+    throughput of a batch of 8 is 8 samples over the modelled latency."""
+    from torch_ttnn.metrics import measure
+
+    class M(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.kind = torch.nn.Embedding(2, 16)
+            self.lin = torch.nn.Linear(16, 4)
+
+        def forward(self, ids):
+            return self.lin(self.kind(ids))
+
+    torch.manual_seed(0)
+    m = measure("batch8", M().eval(), (torch.randint(0, 2, (8, 5)),), device=device, runs=1)
+    assert m.success, m.error
+    s = m.modelled
+    assert s["batch"] == 8
+    assert s["throughput_per_s"] == pytest.approx(8 / (s["latency_ms"] / 1e3), rel=0.01)
