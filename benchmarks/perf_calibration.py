@@ -120,7 +120,7 @@ def model_rows(only) -> list:
         m = _measure(label, model, inputs)
         mod = m.modelled
         rows.append((label, batch, published, unit, note, mod["throughput_per_s"], mod["traced_throughput_per_s"],
-                     f"bound: {mod['bound']}; {m.op_launches} launches; accuracy {m.accuracy} %",
+                     f"bound: {mod['bound']}; weights {m.precision}; {m.op_launches} launches; accuracy {m.accuracy} %",
                      time.time() - t0))
         print(f"  {label}: {mod['throughput_per_s']} {unit} ({time.time() - t0:.0f} s)", file=sys.stderr)
     if not only or "llama" in only:
