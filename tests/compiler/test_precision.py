@@ -85,6 +85,26 @@ def test_auto_falls_back_to_an_fp32_dst_when_bf16_loses_a_long_reduction(device)
     assert cfg.fp32_dest_acc_en and cfg.math_fidelity == type(cfg.math_fidelity).HiFi2
 
 
+def test_auto_keeps_values_in_float32_when_the_output_spread_is_below_bfloat16s_step(device):
+    """A sigmoid output varying by ~0.002 around 0.5 (bfloat16's step there is 0.004), as a random-weight U-Net
+    gives: no bfloat16 level reaches PCC 0.99; the fp32 level (values in float32 where TT-NN supports them,
+    ttnn.sigmoid_accurate for the sigmoid, which ttnn.sigmoid is not) does."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(8, 1, 1).eval()
+    with torch.no_grad():
+        conv.weight.mul_(0.01)
+        conv.bias.fill_(0.1)
+    m = torch.nn.Sequential(conv, torch.nn.Sigmoid()).eval()
+    x = torch.randn(1, 8, 32, 32)
+    y, opt, _ = _run(m, x, device)
+    (decision,) = opt.results.precision
+    assert decision["chosen"] == "fp32", decision
+    assert all(p < 0.99 for lv, _, p in decision["tried"][:-1]) and decision["tried"][-1][2] >= 0.99
+    assert pcc(y, m(x)) >= 0.99
+    targets = [getattr(n.target, "__name__", "") for n in opt.results.graph_modules[-1].graph.nodes]
+    assert "sigmoid_accurate" in targets and "sigmoid" not in targets
+
+
 def test_bf16_acc32_is_hifi4_with_an_fp32_dst(device):
     """The accurate end: bfloat16 weights, HiFi4, fp32 Dst (what the search keeps when nothing cheaper holds);
     the pass applied to a lowered bfloat16 program."""
@@ -101,15 +121,16 @@ def test_bf16_acc32_is_hifi4_with_an_fp32_dst(device):
 
 
 class _Cancelling(torch.nn.Module):
-    """Adds and removes 256 after a product: bf16 keeps one bit of what is left of the product whatever the
-    weights' format or the accumulation, so no level reaches PCC 0.99."""
+    """Adds 256 after a product, goes through a reciprocal twice (ttnn.reciprocal is bfloat16-only, even in the
+    fp32 level) and removes 256: one bit of the product is left whatever the weights' format, the accumulation
+    or the activations' dtype, so no level reaches PCC 0.99."""
 
     def __init__(self):
         super().__init__()
         self.lin = torch.nn.Linear(64, 64, bias=False)
 
     def forward(self, x):
-        return (self.lin(x) + 256.0) - 256.0
+        return torch.reciprocal(torch.reciprocal(self.lin(x) + 256.0)) - 256.0
 
 
 def test_auto_keeps_the_cheapest_of_the_most_accurate_levels_when_none_reaches_the_bar(device):
@@ -118,7 +139,7 @@ def test_auto_keeps_the_cheapest_of_the_most_accurate_levels_when_none_reaches_t
     y, opt, _ = _run(m, torch.randn(32, 64), device)
     (decision,) = opt.results.precision
     scores = [p for _, _, p in decision["tried"] if isinstance(p, float)]
-    assert len(scores) == 5 and max(scores) < 0.99        # every level of the search tried
+    assert len(scores) == 6 and max(scores) < 0.99        # every level of the search tried
     best = max(scores)
     cheapest_best = next(lv for lv, _, p in decision["tried"] if p == best)
     assert decision["chosen"] == cheapest_best

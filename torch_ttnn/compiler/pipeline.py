@@ -243,8 +243,13 @@ def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static
             write_pass_svg(gm, out, f"graph{index}_{kind}", pass_name)
 
         after_each("aten", agm)
-    passes = build_passes(option, ttnn, report, static_inputs, option.device)
-    if precision != "bf16":
+    lowering_option = option
+    if precision == "fp32":     # values kept in float32 wherever TT-NN supports it, for this program only
+        import copy
+        lowering_option = copy.copy(option)
+        lowering_option.fp32 = True
+    passes = build_passes(lowering_option, ttnn, report, static_inputs, option.device)
+    if precision not in ("bf16", "fp32"):
         from .passes.precision import WeightPrecision
         # after the parameter preparation is cached (conv weights are prepared through ParamCache.derive)
         anchor = [i for i, p in enumerate(passes) if isinstance(p, (DataMovement, CacheParamDerived))][-1]

@@ -6,7 +6,10 @@
                       call's inputs; else bfloat16 with TT-NN's default fidelity; else, when even that loses
                       accuracy (long reductions whose partial sums the 16-bit Dst rounds), an fp32 Dst on every
                       matrix product: with bfloat8_b weights and HiFi2 ("bfp8-acc32"), then with bfloat16
-                      weights and HiFi4 ("bf16-acc32"). The 16-bit Dst is tried first although the performance
+                      weights and HiFi4 ("bf16-acc32"); else every value in float32 wherever TT-NN supports
+                      it ("fp32", as TorchTtnnOption(fp32=True)): for outputs whose spread is below bfloat16's
+                      resolution (a random-weight U-Net's sigmoid output varies by 0.002 around 0.53, where
+                      bfloat16's step is 0.004). The 16-bit Dst is tried first although the performance
                       model times both Dst widths alike: an fp32 Dst holds half the tiles (smaller output
                       subblocks, more packing), a cost the model does not charge. Each decision is logged and
                       kept in option.results.precision (graph, level chosen, PCC of every level tried).
@@ -30,7 +33,7 @@ from .program import BoxedProgram
 log = logging.getLogger("torch_ttnn")
 
 PRECISIONS = ("auto", "bf16", "bfp8", "bfp4")
-AUTO_ORDER = ("bfp8-lofi", "bfp8", "bf16", "bfp8-acc32", "bf16-acc32")
+AUTO_ORDER = ("bfp8-lofi", "bfp8", "bf16", "bfp8-acc32", "bf16-acc32", "fp32")
 MIN_PCC = 0.99
 
 
@@ -66,7 +69,7 @@ def levels_for(option, kind: str, agm=None, static_inputs=frozenset()) -> tuple:
         if _param_bytes(agm, static_inputs) > SEARCH_MAX_PARAM_BYTES:
             log.info("torch_ttnn: more than 1 GiB of parameters: bfloat16 weights first (an fp32 Dst if bfloat16 "
                      "loses accuracy)")
-            return ("bf16", "bfp8-acc32", "bf16-acc32")
+            return ("bf16", "bfp8-acc32", "bf16-acc32", "fp32")
     if p == "auto":
         return AUTO_ORDER
     return (p,)

@@ -33,8 +33,9 @@ percent; exact equality for integer outputs.
 **Precision**: the weight format the compiled graphs ran with: `bf16`; `bfp8` (bfloat8_b weights) or
 `bfp8-lofi` (and LoFi math fidelity), chosen per graph by `precision="auto"` only where the graph's outputs kept
 PCC >= 0.99 against torch; `bfp8-acc32` (bfloat8_b weights, HiFi2 and an fp32 Dst on every matrix product) or
-`bf16-acc32` (bfloat16 weights, HiFi4 and an fp32 Dst) where even bfloat16 lost accuracy; several levels are
-listed with their graph counts.
+`bf16-acc32` (bfloat16 weights, HiFi4 and an fp32 Dst) where even bfloat16 lost accuracy; `fp32` (values in
+float32 wherever TT-NN supports it) where every bfloat16 level did; several levels are listed with their graph
+counts.
 **Modelled n150 (ms)**: the modelled time of one steady-state compiled call on one Wormhole n150 chip, as it
 ran: replayed from a trace where the compiler traced the graphs (`trace="auto"`, the default), else dispatched
 op by op; host<->device transfers included, ops left on the host excluded. It is the simulator's performance

@@ -26,9 +26,16 @@ UNARY = {
 }
 
 
+# float32 variants of ops whose usual TT-NN op is bfloat16-only (ttnn.sigmoid: BFLOAT16 per its 0.81.1
+# docstring; ttnn.sigmoid_accurate: BFLOAT16, BFLOAT8_B, FLOAT32): used when values are kept in float32
+FP32_VARIANTS = {"sigmoid": "sigmoid_accurate"}
+
+
 def _unary_rule(ttnn_name: str):
     def rule(ctx, x):
-        return ctx.call(ttnn_name, ctx.tile(x, ctx.float_dtype()))
+        dt = ctx.float_dtype()
+        name = FP32_VARIANTS.get(ttnn_name, ttnn_name) if dt == ctx.ttnn.float32 else ttnn_name
+        return ctx.call(name, ctx.tile(x, dt))
     rule.__name__ = f"lower_{ttnn_name}"
     return rule
 
