@@ -234,3 +234,22 @@ def test_pcc_of_a_single_value_is_graded_by_relative_error():
     assert pcc(torch.full((4,), 3.0), torch.full((4,), 3.03)) == pytest.approx(1 - 0.03 / 3.03, abs=1e-6)
     assert pcc(torch.tensor([1.0]), torch.tensor([-1.0])) == 0.0
     assert pcc(torch.tensor([1e-5]), torch.tensor([2e-5])) == pytest.approx(1 - 1e-5 / 1e-2)   # tiny: absolute
+
+
+def test_float32_operands_demoted_to_bfloat16_are_reported(device, caplog):
+    """fp32=True, and an op TT-NN documents without float32 (ttnn.reciprocal): computed in bfloat16, and the
+    report counts it and the log says so, instead of a silent demotion."""
+    import logging
+
+    import torch_ttnn
+    from torch_ttnn.compiler.passes import base
+    base._WARNED.discard(("fp32_demoted", "reciprocal"))      # said once a process: earlier tests may have
+    m = torch.nn.Sequential(torch.nn.Linear(16, 16)).eval()
+    with caplog.at_level(logging.WARNING, logger="torch_ttnn"):
+        _, opt, _ = _run(lambda x: torch.reciprocal(m(x).abs() + 1), torch.randn(8, 16), device, fp32=True,
+                         precision="bf16")
+    report = opt.results.reports[-1]
+    assert report.demoted["reciprocal"] == 1 and "linear" not in report.demoted
+    assert report.as_dict()["demoted_to_bf16"] == {"reciprocal": 1}
+    assert "float32 operands computed in bfloat16" in torch_ttnn.lowering_report(opt)
+    assert any("ttnn.reciprocal supports no float32" in r.getMessage() for r in caplog.records)

@@ -33,9 +33,10 @@ class In:
 
 
 class LoweringContext:
-    def __init__(self, ttnn, option, graph: torch.fx.Graph, device_node: torch.fx.Node):
+    def __init__(self, ttnn, option, graph: torch.fx.Graph, device_node: torch.fx.Node, report=None):
         self.ttnn = ttnn
         self.option = option
+        self.report = report                        # GraphReport: demotions are counted there
         self.graph = graph
         self.device = device_node
         self.node: Optional[torch.fx.Node] = None   # the aten node being lowered
@@ -149,7 +150,10 @@ class LoweringContext:
 
         args = tuple(unwrap(a, ("args", i)) for i, a in enumerate(args))
         kwargs = {k: unwrap(v, ("kwargs", k)) for k, v in kwargs.items()}
-        reqs = {path: self._supported(name, r) for path, r in reqs.items()}
+        supported = {path: self._supported(name, r) for path, r in reqs.items()}
+        if any(r.dtype == self.ttnn.float32 and supported[p].dtype == self.ttnn.bfloat16 for p, r in reqs.items()):
+            self._demoted(name)
+        reqs = supported
         if first:
             first[0] = self._supported(name, first[0])
         node = self.graph.call_function(self.op(name), args, kwargs)
@@ -174,6 +178,16 @@ class LoweringContext:
             if fallback in dtypes:
                 return Req(req.layout, getattr(self.ttnn.DataType, fallback), req.on_device)
         return req
+
+    def _demoted(self, name: str) -> None:
+        """A float32 operand computed in bfloat16 because the op documents no float32: counted in the report,
+        and said once when the user asked for float32 (fp32=True or the precision search's fp32 level)."""
+        if self.report is not None:
+            self.report.demoted[name] += 1
+        if getattr(self.option, "fp32", False):
+            from .passes.base import warn_once
+            warn_once(("fp32_demoted", name), "torch_ttnn: ttnn.%s supports no float32 operands (its 0.81.1 "
+                      "documentation): computed in bfloat16 although float32 was asked for", name)
 
     def outputs(self, node: torch.fx.Node, metas: list) -> tuple:
         """Split a multi-output TT-NN call into one node per output: metas = [(val, layout, dtype)]."""

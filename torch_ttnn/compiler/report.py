@@ -32,6 +32,7 @@ class GraphReport:
     trace: str = "off"                              # how calls run: "captured: N programs", "not traced: why"
     skipped: collections.Counter = field(default_factory=collections.Counter)     # (pass, error) -> rewrites
     int_unproven: collections.Counter = field(default_factory=collections.Counter)  # int64 op -> n, int32 unproven
+    demoted: collections.Counter = field(default_factory=collections.Counter)   # ttnn op -> float32 operands in bf16
 
     def record_fallback(self, target, reason: str, strict: bool) -> None:
         name = op_name(target)
@@ -66,6 +67,7 @@ class GraphReport:
             "trace": self.trace,
             "skipped_rewrites": [{"pass": p, "error": e, "count": n} for (p, e), n in sorted(self.skipped.items())],
             "int_unproven": dict(self.int_unproven),
+            "demoted_to_bf16": dict(self.demoted),
         }
 
 
@@ -95,6 +97,7 @@ def format_report(reports, counters: dict | None = None) -> str:
         ("skipped", "rewrites skipped (an optional pass failed on a node; compiled without it):"),
         ("int_unproven", "int64 arithmetic in the device's int32 without a proven bound (exact while |results| "
                          "< 2^31):"),
+        ("demoted", "float32 operands computed in bfloat16 (the TT-NN op documents no float32):"),
     )
     for attr, title in sections:
         total = collections.Counter()

@@ -61,7 +61,7 @@ class LowerToTTNN(Pass):
                 checked = g.call_function(runtime.check_int_bound, (env[n], *guard))
                 checked.meta = {k: v for k, v in env[n].meta.items() if k != "int_guard"}
                 env[n] = checked
-        ctx = LoweringContext(self.ttnn, self.option, g, device_node)
+        ctx = LoweringContext(self.ttnn, self.option, g, device_node, report=self.report)
 
         for node in old.nodes:
             if node.op == "placeholder":
