@@ -162,16 +162,37 @@ def test_embedding_split_by_vocabulary(mesh):
     assert torch.equal(out, ref.to(torch.bfloat16).float()), (out - ref).abs().max()
 
 
+def test_tied_head_that_cannot_split_by_vocabulary_keeps_the_embedding_whole():
+    """The head reads the tied table after a column-parallel linear (its input split by features, so it would
+    be split by hidden, not by vocabulary): the walk is redone with the table whole, and the rest still split."""
+    class M(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(256, 64)
+            self.fc = torch.nn.Linear(64, 64)
+
+        def forward(self, ids):
+            return self.fc(self.emb(ids)) @ self.emb.weight.t()
+
+    torch.manual_seed(0)
+    option, ref, out = _run(M().eval(), (torch.randint(0, 256, (1, 32)),))
+    (rec,) = option.results.parallel
+    assert rec["mode"] == "tensor"
+    assert not any("emb" in k for k in rec["split_weights"]), rec["split_weights"]
+    assert pcc(out, ref) >= 0.99
+
+
 def test_gpt2_fused_attention_and_tied_head():
-    """GPT-2's c_attn is one [in, 3 * hidden] weight (split in groups); its LM head is the embedding's weight,
-    read whole by the embedding, so it stays replicated."""
+    """GPT-2's c_attn is one [in, 3 * hidden] weight (split in groups); its LM head is the embedding's weight:
+    both read it split by vocabulary (the embedding's rows, the head's output features)."""
     from transformers import GPT2Config, GPT2LMHeadModel
     torch.manual_seed(0)
     model = GPT2LMHeadModel(GPT2Config(n_embd=128, n_layer=2, n_head=8, vocab_size=512, n_positions=64)).eval()
     option, ref, out = _run(model, (torch.randint(0, 512, (1, 32)),))
     (rec,) = option.results.parallel
     assert rec["mode"] == "tensor"
-    assert len(rec["split_weights"]) == 2 * 6          # c_attn w/b, c_proj w, c_fc w/b, mlp c_proj w
+    assert len(rec["split_weights"]) == 2 * 6 + 1      # c_attn w/b, c_proj w, c_fc w/b, mlp c_proj w; wte
+    assert rec["split_weights"]["transformer.wte.weight"] == 0
     assert pcc(out.logits, ref.logits) >= 0.99
 
 

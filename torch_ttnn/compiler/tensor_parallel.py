@@ -178,8 +178,9 @@ _REDUCE = {aten.sum.dim_IntList, aten.mean.dim, aten.amax.default, aten.amin.def
 
 
 class _Walk:
-    def __init__(self, gm: torch.fx.GraphModule, params: set, chips: int):
+    def __init__(self, gm: torch.fx.GraphModule, params: set, chips: int, tied: bool = True):
         self.gm = gm
+        self.tied = tied                         # split an embedding tied to an LM head (both by vocabulary)
         self.chips = chips
         self.params = params                     # placeholder nodes that are parameters
         self.index = {n: i for i, n in enumerate(n for n in gm.graph.nodes if n.op == "placeholder")}
@@ -208,9 +209,11 @@ class _Walk:
             return n.args[0], True
         return None
 
-    def _decide(self, param, split: Split, consumer) -> bool:
+    def _decide(self, param, split: Split, consumer, tied_heads: bool = False) -> bool:
         """Split a parameter read only by `consumer` (directly or through a transpose read only by it): a
-        parameter that anything else reads whole (tied weights) stays replicated."""
+        parameter that anything else reads whole (tied weights) stays replicated. tied_heads: also when the
+        other readers are transposes that only matrix products read (an LM head tied to the embedding, which
+        its own rule then splits the same way, by vocabulary)."""
         old = self.decided.get(param)
         if old is not None:
             return old == split
@@ -218,6 +221,9 @@ class _Walk:
             return False
         for u in param.users:
             if u is consumer or (self._param(u) is not None and set(u.users) == {consumer}):
+                continue
+            if tied_heads and self._param(u) is not None and u.users and all(
+                    x.target in (aten.mm.default, aten.addmm.default) for x in u.users):
                 continue
             return False
         self.decided[param] = split
@@ -230,8 +236,10 @@ class _Walk:
         new = self.env[n]
         if not isinstance(s, Split):
             return new
-        if n in self.decided:        # a split parameter needed whole: the split was a mistake
-            raise NotTensorParallel(f"parameter {n.name} is split but also used whole")
+        pw = self._param(n)
+        if n in self.decided or (pw is not None and pw[0] in self.decided):
+            # a split parameter (or its transpose) needed whole: the split was a mistake
+            raise NotTensorParallel(f"parameter {(pw[0] if pw else n).name} is split but also used whole")
         if len(s.groups) != 1:
             raise NotTensorParallel(f"{n.name} is split in groups {list(s.groups)} along dim {s.dim} and used by "
                                     f"an op that needs it whole (joining would reorder it)")
@@ -432,7 +440,7 @@ class _Walk:
         vocab = _shape(w)[0]
         if not self._from_inputs(ids):
             return False      # positions the graph computes (a learned position table): small, kept whole
-        if vocab % self.chips or not self._decide(w, Split(0, (vocab,)), n):
+        if vocab % self.chips or not self._decide(w, Split(0, (vocab,)), n, tied_heads=self.tied):
             return False
         rows = vocab // self.chips
         # ids % rows is the row within the chip's piece for the ids it holds; no subtraction, so no integer op
@@ -627,7 +635,16 @@ def plan(gm: torch.fx.GraphModule, static_inputs, chips: int) -> tuple[torch.fx.
     phs = [n for n in gm.graph.nodes if n.op == "placeholder"]
     params = {p for i, p in enumerate(phs) if i in static_inputs}
     walk = _Walk(gm, params, chips)
-    local = walk.run()
+    try:
+        local = walk.run()
+    except NotTensorParallel as e:
+        # an embedding split with the LM head tied to it, whose head then could not be split the same way:
+        # the walk again with tied weights whole
+        if not any(len(p.users) > 1 for p in walk.decided):
+            raise
+        log.info("torch_ttnn: tensor parallel: a tied embedding kept whole (%s)", e)
+        walk = _Walk(gm, params, chips, tied=False)
+        local = walk.run()
     if not walk.decided:
         raise NotTensorParallel("no linear layer of the graph can be split over the chips (no weight whose "
                                 "output or input features divide by the number of chips)")
