@@ -8,7 +8,7 @@ writes into the output folder:
 
     model.py            the lowered graphs as plain Python: `ttnn.*` calls, host fallbacks as `torch.ops.aten.*`
                         calls, the conversions and deallocations the compiler inserted; it imports `ttnn` (a
-                        chip) or, with --simulated or TTNN_SIMULATED=1, `torch_ttnn.sim as ttnn`
+                        chip) or, with --simulated or TORCH_TTNN_SIMULATED=1, `torch_ttnn.sim as ttnn`
     weights.safetensors the parameters and buffers (named as in the model)
     inputs.safetensors  the inputs of each graph, the outputs the compiled model gave (`expected`) and those of
                         the aten graph run by torch (`reference`)
@@ -403,7 +403,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _simulated() -> bool:
-    env = os.environ.get("TTNN_SIMULATED", os.environ.get("TORCH_TTNN_SIMULATED", ""))
+    env = os.environ.get("TORCH_TTNN_SIMULATED", "")
     return "--simulated" in sys.argv[1:] or env.lower() in ("1", "true", "yes")
 
 
@@ -584,7 +584,7 @@ def _print_outputs(gname, outs, expected, reference):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\\n\\n")[0])
     p.add_argument("--simulated", action="store_true",
-                   help="run on the simulated device of torch-ttnn (also TTNN_SIMULATED=1)")
+                   help="run on the simulated device of torch-ttnn (also TORCH_TTNN_SIMULATED=1)")
     p.add_argument("--accuracy", action="store_true", help="compare each TT-NN op with its aten original")
     p.add_argument("--save", metavar="FILE", help="write the outputs to a safetensors file")
     p.add_argument("--graph", type=int, action="append", help="run only this graph (repeatable)")
@@ -768,7 +768,7 @@ def export_compiled(option, records: dict, out_dir: str, *, name: str = "model",
 
 def _header(name: str, res: ExportResult, results) -> str:
     lines = [f'"""TT-NN program of the model {name!r}, exported by torch-ttnn.', "",
-             "    python model.py --simulated            run on the simulated device (or TTNN_SIMULATED=1)",
+             "    python model.py --simulated            run on the simulated device (or TORCH_TTNN_SIMULATED=1)",
              "    python model.py                        run on a Tenstorrent chip (real ttnn)",
              "    python model.py --simulated --accuracy PCC of each TT-NN op against its aten original",
              "",
@@ -820,6 +820,6 @@ def run_script(script: str, *args: str, simulated: bool = True, timeout: float =
     import sys
     env = dict(os.environ)
     if simulated:
-        env["TTNN_SIMULATED"] = "1"
+        env["TORCH_TTNN_SIMULATED"] = "1"
     return subprocess.run([sys.executable, script, *args], capture_output=True, text=True, env=env,
                           timeout=timeout)

@@ -10,10 +10,10 @@ _LOGGED: set = set()
 
 
 def op_name(target) -> str:
-    name = getattr(target, "__name__", None) or str(target)
+    """An op's name for reports: "aten.add.Tensor" for an aten overload, else its __name__."""
     if hasattr(target, "_schema"):  # aten OpOverload
-        return str(target).replace("aten.", "aten.", 1)
-    return name
+        return str(target)
+    return getattr(target, "__name__", None) or str(target)
 
 
 @dataclass

@@ -158,7 +158,7 @@ class DataMovement(Pass):
             # computation that yields it
             after = cache if producer.op == "placeholder" else producer
             # a parameter the user owns is watched for in-place changes; a folded value is the compiler's own
-            n = self._emit(self._last_input_conversion(after), "load",
+            n = self._emit(after, "load",
                            (cache, producer, req.dtype, req.layout, self.device if req.on_device else None,
                             producer.op == "placeholder"),
                            op="call_method")
@@ -180,9 +180,6 @@ class DataMovement(Pass):
         n.meta["from_host"] = True
         n.meta["param"] = bool(producer.meta.get("static"))
         return n
-
-    def _last_input_conversion(self, after):
-        return after
 
     def _mostly_padding(self, m, v) -> bool:
         """A device TILE value whose tiles are mostly padding (small last dims), on the device, not bfp."""
