@@ -90,6 +90,34 @@ def test_fused_conv_activation_keeps_block_float_weights(device):
     assert [getattr(c.activation, "op_type", None) is not None for c in cfgs] == [True, False]
 
 
+class _PostNorm(nn.Module):
+    """BERT's output block: LayerNorm(x + dropout(dense(h)))."""
+
+    def __init__(self, h=64):
+        super().__init__()
+        self.dense, self.norm = nn.Linear(h, h), nn.LayerNorm(h)
+
+    def forward(self, x):
+        return self.norm(x + self.dense(x))
+
+
+def test_post_norm_residual_add_runs_inside_layer_norm(device):
+    torch.manual_seed(0)
+    option = check_lowered(_PostNorm().eval(), (torch.randn(2, 40, 64),), device=device, expect=("layer_norm",))
+    assert "add" not in ttnn_targets(option)
+    (norm,) = _nodes(option, "layer_norm")
+    assert norm.kwargs.get("residual_input_tensor") is not None
+
+
+def test_residual_add_read_twice_is_not_fused(device):
+    """A pre-norm residual stream (the sum also feeds the next residual) keeps its add."""
+    torch.manual_seed(0)
+    m = _PostNorm().eval()
+    option = check_lowered(lambda x: (m.norm(x + m.dense(x)), x + m.dense(x)), (torch.randn(2, 40, 64),),
+                           device=device, expect=("layer_norm", "add"))
+    assert all(n.kwargs.get("residual_input_tensor") is None for n in _nodes(option, "layer_norm"))
+
+
 def test_matmul_plus_bias_becomes_linear(device):
     """x @ W + b (GPT-2's Conv1D: addmm with an unpermuted weight) -> one ttnn.linear with bias (and activation)."""
     w, b = torch.randn(40, 24), torch.randn(24)

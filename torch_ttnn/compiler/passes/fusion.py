@@ -25,6 +25,8 @@ TT-NN level (after lowering, on the TT-NN graph):
   fused, as TT-NN offers it: `activation=` of linear/matmul, `Conv2dConfig(activation=UnaryWithParam(...))` of
   conv2d, `activations=[UnaryWithParam(...)]` of add (a residual add followed by relu: ResNets); the activation
   op and its launch (a read and a write of the whole tensor) go.
+- FuseResidualNorm: ttnn.layer_norm / rms_norm of a ttnn.add read by nothing else (a post-norm residual)
+  takes the add's second operand as `residual_input_tensor=` and the add goes.
 """
 from __future__ import annotations
 
@@ -626,6 +628,55 @@ class FuseLinearActivation(Pass):
         return PassResult(gm, modified)
 
 
+class FuseResidualNorm(Pass):
+    """ttnn.layer_norm / ttnn.rms_norm whose input is a ttnn.add of two tensors of its own shape, layout and
+    dtype, read by nothing else (a post-norm residual: BERT's LayerNorm(x + sublayer(x))), becomes the norm
+    with `residual_input_tensor=`: TT-NN adds the residual inside the norm's kernel, one launch and one pass
+    over the tensor fewer."""
+    name = "fuse_residual_norm"
+
+    def __init__(self, ttnn):
+        self.ttnn = ttnn
+
+    def call(self, gm):
+        g = gm.graph
+        modified = False
+        norms = ("ttnn.layer_norm", "ttnn.rms_norm")
+        for node in list(g.nodes):
+            if node.op != "call_function" or getattr(node.target, "python_fully_qualified_name", "") not in norms:
+                continue
+            if node.kwargs.get("residual_input_tensor") is not None or not node.args:
+                continue
+            add = node.args[0]
+            if not (isinstance(add, torch.fx.Node) and add.op == "call_function"
+                    and getattr(add.target, "python_fully_qualified_name", "") == "ttnn.add"
+                    and len(add.users) == 1 and len(add.args) == 2 and not add.kwargs.get("activations")
+                    and set(add.kwargs) <= {"memory_config", "dtype"}):
+                continue
+            a, b = add.args
+            m = add.meta.get("tt")
+            # what the add needs of its operands (a host input gets converted to it)
+            ra, rb = (add.meta.get("tt_in", {}).get(("args", i)) for i in (0, 1))
+            if m is None or ra is None or rb is None or not all(
+                    isinstance(x, torch.fx.Node) for x in (a, b)) or not all(
+                    r.layout == m.layout and r.dtype == m.dtype for r in (ra, rb)):
+                continue
+            sa, sb, so = (_shape(x) for x in (a, b, add))
+            if sa is None or not (sa == sb == so):
+                continue
+            node.args = (a, *node.args[1:])
+            node.kwargs = {**node.kwargs, "residual_input_tensor": b}
+            tt_in = dict(node.meta.get("tt_in", {}))
+            tt_in[("args", 0)] = ra
+            tt_in[("kwargs", "residual_input_tensor")] = rb
+            node.meta["tt_in"] = tt_in
+            g.erase_node(add)
+            modified = True
+        if modified:
+            gm.recompile()
+        return PassResult(gm, modified)
+
+
 # --------------------------------------------------------------------------------------------------
 
 def aten_fusions(option) -> list:
@@ -633,4 +684,4 @@ def aten_fusions(option) -> list:
 
 
 def ttnn_fusions(ttnn, option) -> list:
-    return [FuseMatmulBias(ttnn), FuseLinearActivation(ttnn)]
+    return [FuseMatmulBias(ttnn), FuseLinearActivation(ttnn), FuseResidualNorm(ttnn)]
