@@ -297,12 +297,6 @@ class eager_state:
         return False
 
 
-def sync_state() -> None:
-    """Bring every host copy left behind by lazy_state() up to date now."""
-    while _PENDING:
-        _PENDING.pop().sync()
-
-
 _STATES: dict = {}     # id(host tensor) -> _State: the device copies of all StateCaches, shared by every graph
 
 

@@ -23,9 +23,5 @@ def device_dtype(ttnn, torch_dtype: torch.dtype, fp32: bool = False):
     return None
 
 
-def is_float(torch_dtype) -> bool:
-    return torch_dtype in FLOAT_TORCH
-
-
 def is_int(torch_dtype) -> bool:
     return torch_dtype in INT_TORCH

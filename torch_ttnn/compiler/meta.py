@@ -64,10 +64,6 @@ def meta_value(shape, dtype=torch.float32) -> torch.Tensor:
     return torch.empty(tuple(int(s) for s in shape), dtype=dtype, device="meta")
 
 
-def is_tensor_node(node) -> bool:
-    return isinstance(node, torch.fx.Node) and isinstance(val(node), torch.Tensor)
-
-
 def scalar_value(node):
     """The Python value of an aten node that is a constant scalar tensor (scalar_tensor, full([])), else None."""
     if not isinstance(node, torch.fx.Node) or node.op != "call_function":

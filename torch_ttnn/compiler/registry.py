@@ -162,22 +162,4 @@ def nonempty_result(ctx, node) -> Optional[str]:
     return None
 
 
-def out_dtype_in(*dtypes) -> Predicate:
-    def pred(ctx, node):
-        v = node.meta.get("val")
-        if isinstance(v, torch.Tensor) and v.dtype not in dtypes:
-            return f"result dtype {v.dtype} is not one of {', '.join(map(str, dtypes))}"
-        return None
-    return pred
-
-
-def arg_is_scalar_or_none(index: int, what: str) -> Predicate:
-    def pred(ctx, node):
-        a = node.args[index] if len(node.args) > index else None
-        if isinstance(a, torch.fx.Node):
-            return f"{what} given as a tensor"
-        return None
-    return pred
-
-
 COMMON: tuple = (static_shapes, nonempty, no_complex)

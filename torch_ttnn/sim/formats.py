@@ -197,11 +197,6 @@ def flush_fp32(x: torch.Tensor) -> torch.Tensor:
     return r.view(torch.float32)
 
 
-def truncate_tf32(x: torch.Tensor) -> torch.Tensor:
-    """float32 through the matrix unit: keep e8m10 (truncation of the low 13 mantissa bits)."""
-    return _float(_bits(x) & -0x2000)
-
-
 def bf16_to_torch(x: torch.Tensor) -> torch.Tensor:
     """Stored bfloat16 values (float32 with zero low halves) -> a torch.bfloat16 tensor, bit-exact (F3)."""
     flat = x.to(torch.float32).contiguous().reshape(-1)

@@ -97,12 +97,6 @@ def softplus(ctx, x, beta=1.0, threshold=20.0):
     return ctx.call("softplus", ctx.tile(x, ctx.float_dtype()), beta=float(beta), threshold=float(threshold))
 
 
-def _clamp_bound(ctx, b):
-    if b is None or isinstance(b, (int, float)):
-        return b
-    ctx.unsupported("tensor clamp bounds")
-
-
 @lower(aten.clamp.default, when=ELTWISE)
 def clamp(ctx, x, min=None, max=None):
     dt = ctx.dtype_for(ctx.out.dtype)
