@@ -59,7 +59,8 @@ def test_no_public_name_that_real_ttnn_lacks():
 
 # Types whose constructors user code calls: each must accept one real overload's parameters (names, required).
 CONSTRUCTED = ["CoreRangeSet", "CoreCoord", "ShardSpec", "Tile", "UnaryWithParam", "Conv2dSliceConfig",
-               "Op2DSliceConfig", "PlacementShard"]
+               "Op2DSliceConfig", "PlacementShard", "MatmulMultiCoreReuseMultiCastProgramConfig",
+               "MatmulMultiCoreReuseMultiCast1DProgramConfig"]
 
 
 @pytest.mark.parametrize("name", CONSTRUCTED)

@@ -211,3 +211,87 @@ def test_matches_real_golden_functions(device):
     assert torch.allclose(got, ref, rtol=0.03, atol=0.3)
     # our golden agrees with the real one
     assert torch.allclose(ttnn.get_golden_function(ttnn.matmul)(a, b), golden_mm(a, b))
+
+
+# --- program configs ------------------------------------------------------------------------------------
+
+def _cfg2d(**kw):
+    base = dict(compute_with_storage_grid_size=ttnn.CoreCoord(8, 8), in0_block_w=2, out_subblock_h=1,
+                out_subblock_w=4, per_core_M=1, per_core_N=4, transpose_mcast=False)
+    base.update(kw)
+    return ttnn.MatmulMultiCoreReuseMultiCastProgramConfig(**base)
+
+
+def _mm_operands(device, m=256, k=512, n=1024):
+    torch.manual_seed(0)
+    a = ttnn.from_torch(torch.randn(m, k), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
+    b = ttnn.from_torch(torch.randn(k, n), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
+    return a, b
+
+
+def test_program_configs_run_and_give_the_same_values(device):
+    """A valid 2D and 1D config: the same product as without one (the config changes the schedule, not the
+    arithmetic of the simulated Dst)."""
+    a, b = _mm_operands(device)                     # 8 x 16 x 32 tiles
+    plain = ttnn.to_torch(ttnn.matmul(a, b))
+    two_d = ttnn.to_torch(ttnn.matmul(a, b, program_config=_cfg2d()))
+    one_d = ttnn.to_torch(ttnn.matmul(a, b, program_config=ttnn.MatmulMultiCoreReuseMultiCast1DProgramConfig(
+        compute_with_storage_grid_size=ttnn.CoreCoord(8, 4), in0_block_w=4, out_subblock_h=1, out_subblock_w=1,
+        per_core_M=8, per_core_N=1, fuse_batch=True, mcast_in0=True)))
+    assert torch.equal(plain, two_d) and torch.equal(plain, one_d)
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(in0_block_w=3), "in0_block_w=3 does not divide K"),
+    (dict(out_subblock_w=3), "does not divide the output block"),
+    (dict(per_core_N=8, out_subblock_h=1, out_subblock_w=8, per_core_M=1, in0_block_w=1,
+          compute_with_storage_grid_size=ttnn.CoreCoord(4, 8)), None),       # valid: 8 tiles of Dst
+    (dict(per_core_N=16, out_subblock_w=16), "exceeds the 8 tiles Dst holds"),
+    (dict(per_core_N=2, out_subblock_w=2), "need a 8x16 grid of cores"),
+    (dict(compute_with_storage_grid_size=ttnn.CoreCoord(9, 8)), "exceeds the device's compute grid"),
+])
+def test_invalid_program_configs_are_refused(device, kw, match):
+    a, b = _mm_operands(device)
+    if match is None:
+        ttnn.matmul(a, b, program_config=_cfg2d(**kw))
+        return
+    with pytest.raises(TTNNError, match=match):
+        ttnn.matmul(a, b, program_config=_cfg2d(**kw))
+
+
+def test_program_config_refused_when_its_buffers_do_not_fit_beside_l1_tensors(device):
+    """Circular buffers of a config with large blocks (here ~0.6 MiB a core) clash with L1 already allocated."""
+    a, b = _mm_operands(device, m=256, k=2048, n=256)          # 8 x 64 x 8 tiles
+    big = dict(compute_with_storage_grid_size=ttnn.CoreCoord(1, 8), in0_block_w=16, out_subblock_h=1,
+               out_subblock_w=8, per_core_M=1, per_core_N=8)
+    ttnn.matmul(a, b, program_config=_cfg2d(**big))               # ~0.6 MiB of buffers a core: fits
+    hog = ttnn.empty((64 * 1024, 512), ttnn.bfloat16, ttnn.TILE_LAYOUT, device, ttnn.L1_MEMORY_CONFIG)  # 1 MiB a core
+    with pytest.raises(TTNNError, match="circular buffers need"):
+        ttnn.matmul(a, b, program_config=_cfg2d(**big))
+    ttnn.deallocate(hog)
+
+
+def test_program_config_constructors_are_keyword_only_and_typed():
+    with pytest.raises(TypeError):
+        ttnn.MatmulMultiCoreReuseMultiCastProgramConfig(compute_with_storage_grid_size=ttnn.CoreCoord(8, 8),
+                                                        in0_block_w=2, out_subblock_h=1, out_subblock_w=1,
+                                                        per_core_M=1, per_core_N=1)      # transpose_mcast required
+    with pytest.raises(TypeError, match="CoreCoord"):
+        _cfg2d(compute_with_storage_grid_size=(8, 8))
+    with pytest.raises(TypeError, match="positive int"):
+        _cfg2d(per_core_M=0)
+
+
+def test_the_cost_model_times_the_configs_block(device):
+    """The modelled kernel of a config that spreads the output over fewer cores is longer: 8 cores of 1x32
+    tiles against 64 of 1x4."""
+    a, b = _mm_operands(device)
+    device.profiler.reset()
+    ttnn.matmul(a, b, program_config=_cfg2d())
+    wide = device.profiler.totals.kernel_us
+    device.profiler.reset()
+    ttnn.matmul(a, b, program_config=ttnn.MatmulMultiCoreReuseMultiCast1DProgramConfig(
+        compute_with_storage_grid_size=ttnn.CoreCoord(8, 1), in0_block_w=4, out_subblock_h=1, out_subblock_w=4,
+        per_core_M=1, per_core_N=32, fuse_batch=True, mcast_in0=False))
+    narrow = device.profiler.totals.kernel_us
+    assert narrow > 2 * wide, (narrow, wide)

@@ -34,7 +34,8 @@ from .types import (DRAM_MEMORY_CONFIG, L1_BLOCK_SHARDED_MEMORY_CONFIG, L1_HEIGH
                     ShardOrientation, ShardSpec, SigmoidMode, StorageType, TensorMemoryLayout, Tile, Topology, UnaryOpType,
                     UnaryWithParam, WormholeComputeKernelConfig, bfloat4_b, bfloat8_b, bfloat16, element_size,
                     float32, init_device_compute_kernel_config, int32, tile_size, uint8, uint16, uint32)
-from .types import (Conv1dConfig, Conv2dConfig, Conv2dDRAMSliceHeight, Conv2dDRAMSliceWidth, Conv2dL1Full,
+from .types import (MatmulMultiCoreReuseMultiCast1DProgramConfig, MatmulMultiCoreReuseMultiCastProgramConfig,
+                    Conv1dConfig, Conv2dConfig, Conv2dDRAMSliceHeight, Conv2dDRAMSliceWidth, Conv2dL1Full,
                     Conv2dL1FullSliceConfig, Conv2dSliceConfig, EmbeddingsType, Op2DDRAMSliceHeight,
                     Op2DDRAMSliceWidth, Op2DL1FullSliceConfig, Op2DSliceConfig, PaddingMode)
 

@@ -545,3 +545,57 @@ class Conv2dConfig:
 
 
 Conv1dConfig = Conv2dConfig
+
+
+class _MatmulProgramConfig:
+    """Matmul program configs: keyword-only, with the real 0.81.1 parameters (the subclasses' signatures)."""
+
+    _FIELDS: tuple = ()
+
+    def _set(self, values: dict) -> None:
+        name = type(self).__name__
+        grid = values["compute_with_storage_grid_size"]
+        if not isinstance(grid, CoreCoord):
+            raise TypeError(f"{name}: compute_with_storage_grid_size must be a ttnn.CoreCoord, got {grid!r}")
+        fused = values.get("fused_activation")
+        if fused is not None and not isinstance(fused, UnaryWithParam):
+            raise TypeError(f"{name}: fused_activation must be a ttnn.UnaryWithParam or None, got {fused!r}")
+        for k in ("in0_block_w", "out_subblock_h", "out_subblock_w", "per_core_M", "per_core_N"):
+            v = values[k]
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise TypeError(f"{name}: {k} must be a positive int, got {v!r}")
+        for k in self._FIELDS:
+            setattr(self, k, values[k])
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self._FIELDS) + ")"
+
+
+class MatmulMultiCoreReuseMultiCastProgramConfig(_MatmulProgramConfig):
+    """ttnn.MatmulMultiCoreReuseMultiCastProgramConfig: the "2D" multicast matmul (in0 blocks multicast along
+    the grid's rows, in1 blocks along its columns; transpose_mcast swaps the grid's axes)."""
+
+    _FIELDS = ("compute_with_storage_grid_size", "in0_block_w", "out_subblock_h", "out_subblock_w", "out_block_h",
+               "out_block_w", "per_core_M", "per_core_N", "transpose_mcast", "fused_activation", "fuse_batch",
+               "allowed_worker_cores")
+
+    def __init__(self, *, compute_with_storage_grid_size, in0_block_w, out_subblock_h, out_subblock_w,
+                 out_block_h=None, out_block_w=None, per_core_M, per_core_N, transpose_mcast, fused_activation=None,
+                 fuse_batch=True, allowed_worker_cores=None):
+        self._set(dict(locals()))
+
+
+class MatmulMultiCoreReuseMultiCast1DProgramConfig(_MatmulProgramConfig):
+    """ttnn.MatmulMultiCoreReuseMultiCast1DProgramConfig: the "1D" multicast matmul (mcast_in0: every core holds
+    all rows of in0 and a slice of the output columns; else every core a slice of the rows and all columns)."""
+
+    _FIELDS = ("compute_with_storage_grid_size", "in0_block_w", "out_subblock_h", "out_subblock_w", "out_block_h",
+               "out_block_w", "per_core_M", "per_core_N", "fuse_batch", "fused_activation", "mcast_in0",
+               "gather_in0", "hop_cores", "num_global_cb_receivers", "untilize_out", "allowed_worker_cores",
+               "stream_in1")
+
+    def __init__(self, *, compute_with_storage_grid_size, in0_block_w, out_subblock_h, out_subblock_w,
+                 out_block_h=None, out_block_w=None, per_core_M, per_core_N, fuse_batch, fused_activation=None,
+                 mcast_in0, gather_in0=False, hop_cores=None, num_global_cb_receivers=1, untilize_out=False,
+                 allowed_worker_cores=None, stream_in1=False):
+        self._set(dict(locals()))

@@ -269,6 +269,81 @@ def _deliver(op: str, device, value, dtype, memory_config, pad, optional_output_
     return o
 
 
+def program_geometry(a_shape, b_shape, transpose_a: bool, transpose_b: bool, fuse_batch: bool = True):
+    """(Mt, Kt, Nt) in tiles of a product as a program config sees it: the batch folded into M when fused."""
+    a2 = list(a_shape) if len(a_shape) > 1 else [1, a_shape[0]]
+    b2 = list(b_shape) if len(b_shape) > 1 else [b_shape[0], 1]
+    M, K = (a2[-1], a2[-2]) if transpose_a else (a2[-2], a2[-1])
+    N = b2[-2] if transpose_b else b2[-1]
+    if fuse_batch:
+        M *= math.prod(a2[:-2]) if len(a2) > 2 else 1
+    return -(-M // 32), -(-K // 32), -(-N // 32)
+
+
+def program_config_cb_bytes(cfg, a_dtype, b_dtype, out_dtype, Kt: int, fp32_acc: bool) -> int:
+    """L1 a core's circular buffers take for a multicast matmul program: in0 and in1 blocks double-buffered,
+    the output block, and an fp32 partial-sum block when K spans several blocks with an fp32 Dst."""
+    from ..types import tile_size
+    m, n, k = cfg.per_core_M, cfg.per_core_N, cfg.in0_block_w
+    total = 2 * m * k * tile_size(a_dtype) + 2 * k * n * tile_size(b_dtype) + m * n * tile_size(out_dtype)
+    if fp32_acc and Kt > k:
+        total += m * n * tile_size(DataType.FLOAT32)
+    return total
+
+
+def check_program_config(op: str, cfg, a, b, transpose_a: bool, transpose_b: bool, out_dtype, fp32_acc: bool,
+                         device) -> None:
+    """Refuse a program config the real op would refuse (grid, block divisibility, Dst capacity, output
+    coverage, L1 for its circular buffers beside the L1 buffers already allocated)."""
+    from ..types import (BufferType, MatmulMultiCoreReuseMultiCast1DProgramConfig,
+                         MatmulMultiCoreReuseMultiCastProgramConfig)
+    if cfg is None:
+        return
+    kinds = (MatmulMultiCoreReuseMultiCastProgramConfig, MatmulMultiCoreReuseMultiCast1DProgramConfig)
+    if not isinstance(cfg, kinds):
+        fail(op, f"program_config {type(cfg).__name__} is not modelled by the simulated device (it models "
+                 f"MatmulMultiCoreReuseMultiCastProgramConfig and MatmulMultiCoreReuseMultiCast1DProgramConfig)")
+    grid = cfg.compute_with_storage_grid_size
+    full = device.compute_with_storage_grid_size()
+    if not (1 <= grid.x <= full.x and 1 <= grid.y <= full.y):
+        fail(op, f"program_config: compute_with_storage_grid_size ({grid.x}, {grid.y}) exceeds the device's "
+                 f"compute grid ({full.x}, {full.y})")
+    Mt, Kt, Nt = program_geometry(a.shape, b.shape, transpose_a, transpose_b, bool(cfg.fuse_batch))
+    if Kt % cfg.in0_block_w:
+        fail(op, f"program_config: in0_block_w={cfg.in0_block_w} does not divide K ({Kt} tiles)")
+    block_h = cfg.out_block_h or cfg.per_core_M
+    block_w = cfg.out_block_w or cfg.per_core_N
+    if block_h % cfg.out_subblock_h or block_w % cfg.out_subblock_w:
+        fail(op, f"program_config: the output subblock {cfg.out_subblock_h}x{cfg.out_subblock_w} does not divide "
+                 f"the output block {block_h}x{block_w} tiles")
+    dst_tiles = 4 if fp32_acc else 8
+    if cfg.out_subblock_h * cfg.out_subblock_w > dst_tiles:
+        fail(op, f"program_config: an output subblock of {cfg.out_subblock_h}x{cfg.out_subblock_w} tiles exceeds "
+                 f"the {dst_tiles} tiles Dst holds{' with fp32_dest_acc_en' if fp32_acc else ''}")
+    rows_needed, cols_needed = -(-Mt // cfg.per_core_M), -(-Nt // cfg.per_core_N)
+    if isinstance(cfg, MatmulMultiCoreReuseMultiCastProgramConfig):
+        rows, cols = (grid.x, grid.y) if cfg.transpose_mcast else (grid.y, grid.x)
+        if rows_needed > rows or cols_needed > cols:
+            fail(op, f"program_config: per_core_M={cfg.per_core_M}, per_core_N={cfg.per_core_N} need a "
+                     f"{rows_needed}x{cols_needed} grid of cores for a {Mt}x{Nt}-tile output, the config gives "
+                     f"{rows}x{cols}")
+    else:
+        cores = grid.x * grid.y
+        if cfg.mcast_in0 and (rows_needed > 1 or cols_needed > cores):
+            fail(op, f"program_config: a 1D config with mcast_in0 gives every core all {Mt} output tile rows "
+                     f"(per_core_M={cfg.per_core_M}) and per_core_N={cfg.per_core_N} of {Nt} columns over {cores} "
+                     f"cores")
+        if not cfg.mcast_in0 and (cols_needed > 1 or rows_needed > cores):
+            fail(op, f"program_config: a 1D config without mcast_in0 gives every core all {Nt} output tile "
+                     f"columns (per_core_N={cfg.per_core_N}) and per_core_M={cfg.per_core_M} of {Mt} rows over "
+                     f"{cores} cores")
+    need = program_config_cb_bytes(cfg, a._dtype, b._dtype, out_dtype, Kt, fp32_acc)
+    free = device.memory[BufferType.L1].free_bytes_per_bank()
+    if need > free:
+        fail(op, f"program_config: its circular buffers need {need} B of L1 a core, {free} B are free beside the "
+                 f"L1 buffers allocated (statically allocated circular buffers would clash with L1 buffers)")
+
+
 def _fused_activation(program_config, activation):
     fused = getattr(program_config, "fused_activation", None) if program_config is not None else None
     return fused if fused is not None else activation
@@ -284,6 +359,10 @@ def _matmul_impl(op, input_tensor_a, input_tensor_b, *, bias, transpose_a, trans
     _check_output_tile(op, output_tile)
     out_dtype = _out_dtype(op, dtype if dtype is not None else (
         optional_output_tensor._dtype if optional_output_tensor is not None else None), input_tensor_a._dtype)
+    if program_config is not None:
+        _, fp32_cfg, _ = kernel_config(compute_kernel_config, input_tensor_a._dtype, input_tensor_b._dtype)
+        check_program_config(op, program_config, input_tensor_a, input_tensor_b, transpose_a, transpose_b,
+                             out_dtype, fp32_cfg, device)
     dst, fp32_acc, _ = _compute(op, input_tensor_a, input_tensor_b, transpose_a, transpose_b,
                                 compute_kernel_config, device)
     zero_pads = input_tensor_a._pad == 0.0 and input_tensor_b._pad == 0.0

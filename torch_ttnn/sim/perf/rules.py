@@ -181,17 +181,24 @@ def matmul_cost(c: Call, a, b, batch: int, M: int, K: int, N: int, b_batched: bo
     Compute: the busiest core's output tiles x K tiles x cycles a tile product (fidelity), plus the packer's
     pass over its output tiles. Data: every operand read once from DRAM (multicast shares in0/in1 blocks across
     a row/column of cores), the output written once; each core also receives its in0 and in1 blocks over the
-    NoC, which bounds small-M (decode) products whose weights stream through."""
+    NoC, which bounds small-M (decode) products whose weights stream through. Without a program config the
+    best of TT-NN's program families is assumed (_split); with one, its per-core output block."""
     Mt, Kt, Nt = _ceil(M, 32), _ceil(K, 32), _ceil(N, 32)
     fid = c.fidelity(a.dtype, b.dtype)
     cg = c.param("core_grid")
     gx, gy = (cg.x, cg.y) if cg is not None and hasattr(cg, "x") else (c.rates.grid_x, c.rates.grid_y)
     cores_avail = max(1, min(gx * gy, c.rates.cores))
+    cfg = c.param("program_config")
     if b_batched:
         total = batch * Mt * Nt
         cores = min(cores_avail, total)
         per_core = _ceil(total, cores)
         pm, pn = min(Mt, per_core), max(1, _ceil(per_core, max(1, min(Mt, per_core))))
+    elif cfg is not None and hasattr(cfg, "per_core_M") and (batch == 1 or cfg.fuse_batch):
+        # the given multicast program: each core computes a per_core_M x per_core_N block of the output
+        pm, pn = min(cfg.per_core_M, batch * Mt), min(cfg.per_core_N, Nt)
+        cores = _ceil(batch * Mt, pm) * _ceil(Nt, pn)
+        per_core = pm * pn
     else:
         cores, pm, pn = _split(batch * Mt, Nt, gx, gy, cores_avail)
         per_core = pm * pn
