@@ -544,7 +544,7 @@ class FuseLinearActivation(Pass):
         self.ttnn = ttnn
 
     def _activation(self, n) -> Optional[str]:
-        name = getattr(n.target, "python_fully_qualified_name", "")
+        name = _ttnn_name(n)
         if len(n.args) != 1:
             return None
         kw = dict(n.kwargs)
@@ -567,7 +567,7 @@ class FuseLinearActivation(Pass):
     def _fuse(self, gm, node, name: str) -> bool:
         """Give `node` the activation `name`, in the form its op takes; False when it cannot."""
         ttnn = self.ttnn
-        op = getattr(node.target, "python_fully_qualified_name", "")
+        op = _ttnn_name(node)
         if op in ("ttnn.linear", "ttnn.matmul"):
             if node.kwargs.get("activation") is not None:
                 return False
@@ -597,14 +597,14 @@ class FuseLinearActivation(Pass):
         producers = ("ttnn.linear", "ttnn.matmul", "ttnn.conv2d", "ttnn.add")
         views = ("ttnn.reshape", "ttnn.view")
         for node in list(g.nodes):
-            if node.op != "call_function" or getattr(node.target, "python_fully_qualified_name", "") not in producers:
+            if node.op != "call_function" or _ttnn_name(node) not in producers:
                 continue
             if "tt" not in node.meta:
                 continue
             cur = node
             while len(cur.users) == 1:
                 u = next(iter(cur.users))
-                if getattr(u.target, "python_fully_qualified_name", "") in views and u.args[0] is cur:
+                if _ttnn_name(u) in views and u.args[0] is cur:
                     cur = u
                     continue
                 break
@@ -643,13 +643,12 @@ class FuseResidualNorm(Pass):
         modified = False
         norms = ("ttnn.layer_norm", "ttnn.rms_norm")
         for node in list(g.nodes):
-            if node.op != "call_function" or getattr(node.target, "python_fully_qualified_name", "") not in norms:
+            if node.op != "call_function" or _ttnn_name(node) not in norms:
                 continue
             if node.kwargs.get("residual_input_tensor") is not None or not node.args:
                 continue
             add = node.args[0]
-            if not (isinstance(add, torch.fx.Node) and add.op == "call_function"
-                    and getattr(add.target, "python_fully_qualified_name", "") == "ttnn.add"
+            if not (isinstance(add, torch.fx.Node) and add.op == "call_function" and _ttnn_name(add) == "ttnn.add"
                     and len(add.users) == 1 and len(add.args) == 2 and not add.kwargs.get("activations")
                     and set(add.kwargs) <= {"memory_config", "dtype"}):
                 continue

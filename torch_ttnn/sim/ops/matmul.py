@@ -269,17 +269,6 @@ def _deliver(op: str, device, value, dtype, memory_config, pad, optional_output_
     return o
 
 
-def program_geometry(a_shape, b_shape, transpose_a: bool, transpose_b: bool, fuse_batch: bool = True):
-    """(Mt, Kt, Nt) in tiles of a product as a program config sees it: the batch folded into M when fused."""
-    a2 = list(a_shape) if len(a_shape) > 1 else [1, a_shape[0]]
-    b2 = list(b_shape) if len(b_shape) > 1 else [b_shape[0], 1]
-    M, K = (a2[-1], a2[-2]) if transpose_a else (a2[-2], a2[-1])
-    N = b2[-2] if transpose_b else b2[-1]
-    if fuse_batch:
-        M *= math.prod(a2[:-2]) if len(a2) > 2 else 1
-    return -(-M // 32), -(-K // 32), -(-N // 32)
-
-
 def program_config_cb_bytes(cfg, a_dtype, b_dtype, out_dtype, Kt: int, fp32_acc: bool) -> int:
     """L1 a core's circular buffers take for a multicast matmul program: in0 and in1 blocks double-buffered,
     the output block, and an fp32 partial-sum block when K spans several blocks with an fp32 Dst."""
@@ -308,7 +297,9 @@ def check_program_config(op: str, cfg, a, b, transpose_a: bool, transpose_b: boo
     if not (1 <= grid.x <= full.x and 1 <= grid.y <= full.y):
         fail(op, f"program_config: compute_with_storage_grid_size ({grid.x}, {grid.y}) exceeds the device's "
                  f"compute grid ({full.x}, {full.y})")
-    Mt, Kt, Nt = program_geometry(a.shape, b.shape, transpose_a, transpose_b, bool(cfg.fuse_batch))
+    a2, b2, _ = _plan(op, a.shape, b.shape, transpose_a, transpose_b)    # [..., M, K] and [..., K, N]
+    M = a2[-2] * (math.prod(a2[:-2]) if cfg.fuse_batch else 1)           # the batch folded into M when fused
+    Mt, Kt, Nt = -(-M // 32), -(-a2[-1] // 32), -(-b2[-1] // 32)
     if Kt % cfg.in0_block_w:
         fail(op, f"program_config: in0_block_w={cfg.in0_block_w} does not divide K ({Kt} tiles)")
     block_h = cfg.out_block_h or cfg.per_core_M

@@ -118,12 +118,8 @@ def fused_sfpu(activation) -> float:
     linear/matmul take it)."""
     if activation is None:
         return 0.0
-    if isinstance(activation, str):
-        name = activation
-    else:
-        kind = getattr(activation, "op_type", activation)
-        name = str(getattr(kind, "name", kind))
-    name = name.lower().replace("gelu_tanh", "gelu")
+    from ..ops.binary import activation_name
+    name = activation_name(activation).lower().replace("gelu_tanh", "gelu")
     return float(_INSTR_OF.get(name, 20))
 
 
