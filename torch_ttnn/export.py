@@ -136,6 +136,8 @@ class _Emitter:
         if type(v).__name__ == "UnaryWithParam" and getattr(self.ttnn, "UnaryWithParam", None) is type(v):
             # positional, as the real constructor takes it: UnaryWithParam(op_type[, param...])
             return f"ttnn.UnaryWithParam({', '.join(self.lit(x) for x in (v.op_type, *v.params))})"
+        if type(v).__name__ == "CoreCoord" and getattr(self.ttnn, "CoreCoord", None) is type(v):
+            return f"ttnn.CoreCoord({int(v.x)}, {int(v.y)})"      # positional only, as the real constructor
         if dataclasses.is_dataclass(v) and getattr(self.ttnn, type(v).__name__, None) is type(v):
             try:            # only what differs from the defaults (they may hold enums ttnn does not export)
                 default = type(v)()
@@ -146,6 +148,10 @@ class _Emitter:
             return f"ttnn.{type(v).__name__}({args})"
         fields = getattr(type(v), "_FIELDS", None)     # keyword-only ttnn config classes (Conv2dConfig)
         if fields is not None and getattr(self.ttnn, type(v).__name__, None) is type(v):
+            if all(isinstance(f, str) for f in fields):   # matmul program configs: every field set, or None
+                args = ", ".join(f"{name}={self.lit(getattr(v, name))}" for name in fields
+                                 if getattr(v, name) is not None)
+                return f"ttnn.{type(v).__name__}({args})"
             args = ", ".join(f"{name}={self.lit(getattr(v, name))}" for name, default in fields
                              if getattr(v, name) != default)
             return f"ttnn.{type(v).__name__}({args})"
@@ -326,11 +332,16 @@ def _unvar(var: str) -> str:
 
 
 def _fused_activations(gm: torch.fx.GraphModule) -> dict:
-    """node -> activation for linear/matmul nodes with a fused `activation=` and the reshapes/views that
-    only pass their value on: these compute activation(<the aten value their meta names>)."""
+    """node -> activation for linear/matmul nodes with a fused activation (`activation=`, or the
+    fused_activation of their program config) and the reshapes/views that only pass their value on: these
+    compute activation(<the aten value their meta names>)."""
     out: dict = {}
     for n in gm.graph.nodes:
         act = n.kwargs.get("activation") if n.op == "call_function" and _is_ttnn_op(n.target) else None
+        cfg = n.kwargs.get("program_config") if n.op == "call_function" else None
+        if act is None and isinstance(cfg, torch.fx.Node) and cfg.op == "get_attr":
+            fused = getattr(getattr(gm, cfg.target, None), "fused_activation", None)
+            act = fused.op_type.name.lower() if fused is not None else None
         if not isinstance(act, str):
             continue
         cur = n

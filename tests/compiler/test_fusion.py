@@ -14,6 +14,16 @@ def _nodes(option, name):
     return [n for g in option._out_fx_graphs for n in g.nodes if getattr(n.target, "__name__", "") == name]
 
 
+def _activation(node):
+    """A linear's fused activation: its `activation=`, or its program config's fused_activation (the matmul
+    config pass moves it there) as the activation's name."""
+    cfg = node.kwargs.get("program_config")
+    if cfg is not None:
+        fused = getattr(node.graph.owning_module, cfg.target).fused_activation
+        return None if fused is None else fused.op_type.name.lower()
+    return node.kwargs.get("activation")
+
+
 # --- linear + activation --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("act,name", [(nn.ReLU(), "relu"), (nn.GELU(), "gelu"), (nn.SiLU(), "silu"),
@@ -23,7 +33,7 @@ def test_linear_activation(device, act, name):
     option = check_lowered(model, (torch.randn(3, 5, 40),), device=device, expect=("linear",))
     targets = ttnn_targets(option)
     linears = _nodes(option, "linear")
-    assert len(linears) == 2 and [n.kwargs.get("activation") for n in linears] == [name, None]
+    assert len(linears) == 2 and [_activation(n) for n in linears] == [name, None]
     assert name not in targets and "hardtanh" not in targets, targets
 
 
@@ -38,13 +48,13 @@ def test_activation_not_fused_when_linear_output_is_reused(device):
     lin = nn.Linear(40, 24).eval()
     option = check_lowered(lambda x: (torch.relu(lin(x)), lin(x) * 2), (torch.randn(5, 40),), device=device,
                            expect=("linear", "relu"))
-    assert all(n.kwargs.get("activation") is None for n in _nodes(option, "linear"))
+    assert all(_activation(n) is None for n in _nodes(option, "linear"))
 
 
 def test_tanh_gelu_is_not_fused_as_accurate_gelu(device):
     model = nn.Sequential(nn.Linear(40, 24), nn.GELU(approximate="tanh")).eval()
     option = check_lowered(model, (torch.randn(5, 40),), device=device, expect=("linear",), min_pcc=0.98)
-    assert all(n.kwargs.get("activation") in (None, "gelu_tanh") for n in _nodes(option, "linear"))
+    assert all(_activation(n) in (None, "gelu_tanh") for n in _nodes(option, "linear"))
 
 
 class _ResidualConv(nn.Module):
@@ -126,7 +136,7 @@ def test_matmul_plus_bias_becomes_linear(device):
     compute = [t for t in ttnn_targets(option) if t not in ("from_torch", "to_torch", "deallocate", "to_layout")]
     assert compute == ["linear"], compute
     (lin,) = _nodes(option, "linear")
-    assert lin.kwargs.get("activation") == "relu" and lin.kwargs.get("bias") is not None
+    assert _activation(lin) == "relu" and lin.kwargs.get("bias") is not None
 
 
 def test_matmul_on_batched_input_without_reshapes(device):
@@ -194,7 +204,7 @@ def test_transformer_block(device):
                            expect=("scaled_dot_product_attention", "layer_norm", "linear"))
     targets = ttnn_targets(option)
     assert "softmax" not in targets and "gelu" not in targets, targets
-    assert [n.kwargs.get("activation") for n in _nodes(option, "linear")].count("gelu") == 1
+    assert [_activation(n) for n in _nodes(option, "linear")].count("gelu") == 1
 
 
 # --- scale-mask-softmax ----------------------------------------------------------------------------------
@@ -244,4 +254,4 @@ def test_rms_norm(device, model):
 def test_fusions_disabled(device):
     model = nn.Sequential(nn.Linear(40, 64), nn.ReLU()).eval()
     option = check_lowered(model, (torch.randn(3, 40),), device=device, expect=("linear", "relu"), fusions=False)
-    assert all(n.kwargs.get("activation") is None for n in _nodes(option, "linear"))
+    assert all(_activation(n) is None for n in _nodes(option, "linear"))

@@ -257,6 +257,9 @@ def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static
     if l1:
         from .passes.placement import L1Placement
         passes.append(L1Placement(ttnn, option.device))
+    if option.optimize and parallel is None:     # after placement: a config depends on where operands live
+        from .passes.matmul_config import MatmulProgramConfigs
+        passes.append(MatmulProgramConfigs(ttnn, option.device, report))
     if parallel is not None:     # last: the reads it rewrites must stay each value's last use for Deallocate
         from .parallel import DataParallel
         passes.append(DataParallel(ttnn, option.device, parallel))

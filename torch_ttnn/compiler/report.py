@@ -33,6 +33,8 @@ class GraphReport:
     skipped: collections.Counter = field(default_factory=collections.Counter)     # (pass, error) -> rewrites
     int_unproven: collections.Counter = field(default_factory=collections.Counter)  # int64 op -> n, int32 unproven
     demoted: collections.Counter = field(default_factory=collections.Counter)   # ttnn op -> float32 operands in bf16
+    # matmul program configs chosen (passes/matmul_config.py): node, program kind, modelled us default -> chosen
+    matmul_configs: list = field(default_factory=list)
 
     def record_fallback(self, target, reason: str, strict: bool) -> None:
         name = op_name(target)
@@ -68,6 +70,8 @@ class GraphReport:
             "skipped_rewrites": [{"pass": p, "error": e, "count": n} for (p, e), n in sorted(self.skipped.items())],
             "int_unproven": dict(self.int_unproven),
             "demoted_to_bf16": dict(self.demoted),
+            "matmul_configs": [dict(zip(("node", "program", "default_us", "chosen_us"), c))
+                               for c in self.matmul_configs],
         }
 
 

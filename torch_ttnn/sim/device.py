@@ -165,6 +165,20 @@ class Device:
     def reset_peak_memory(self) -> None:
         self.memory.reset_peak()
 
+    def estimate_op_us(self, op: str, *args, outputs: list, l1_free: int | None = None, **kwargs) -> float:
+        """Simulator extension (a real device has no such method): the modelled kernel time in microseconds of
+        ttnn.`op` on this device's arch, without running it. Tensor arguments and `outputs` are
+        (shape, dtype, layout, buffer) tuples, buffer "DRAM" or "L1"; `l1_free` is the L1 a core has beside
+        the L1 buffers then allocated (default: what it has now); other keywords are the op's parameters."""
+        from .perf.estimate import estimate, tensor
+
+        def desc(v):
+            return tensor(*v) if isinstance(v, tuple) and len(v) == 4 and isinstance(v[0], (tuple, list)) else v
+        free = self.memory[BufferType.L1].free_bytes_per_bank() if l1_free is None else int(l1_free)
+        cost = estimate(op, *(desc(a) for a in args), outputs=[desc(o) for o in outputs], preset=self.preset.name,
+                        l1_free=free, **{k: desc(v) for k, v in kwargs.items()})
+        return cost.kernel_us
+
     def check_open(self, what: str) -> None:
         if not self.is_open:
             raise RuntimeError(f"{what}: device {self.device_id} is closed")

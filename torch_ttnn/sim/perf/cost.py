@@ -83,6 +83,7 @@ class Call:
     ins: list            # descriptors of the tensor arguments, in order
     outs: list           # descriptors of the outputs
     rates: ArchRates
+    l1_free: Optional[int] = None    # L1 bytes a core has free beside the L1 buffers allocated (None: all of it)
     _bound: Optional[dict] = field(default=None, repr=False)
 
     def param(self, name: str, default=None):
@@ -121,6 +122,11 @@ class Call:
     def cores_for(self, units: int) -> int:
         """Cores used when `units` independent work units (tiles, tile rows) are split over the grid."""
         return max(1, min(self.grid_cores(), int(units)))
+
+    @property
+    def l1_space(self) -> int:
+        """L1 a core has for an op's circular buffers."""
+        return self.rates.l1_core_bytes if self.l1_free is None else self.l1_free
 
     def fidelity(self, *dtypes: DataType) -> MathFidelity:
         from ..ops._common import kernel_config

@@ -28,8 +28,10 @@ def tensor(shape, dtype: DataType = DataType.BFLOAT16, layout: Layout = Layout.T
                       pages * page)
 
 
-def estimate(op: str, *args, outputs: list, preset: Optional[str] = None, **kwargs) -> OpCost:
-    """The modelled cost of ttnn.`op` on `preset` (default: the default arch) for descriptor arguments."""
+def estimate(op: str, *args, outputs: list, preset: Optional[str] = None, l1_free: Optional[int] = None,
+             **kwargs) -> OpCost:
+    """The modelled cost of ttnn.`op` on `preset` (default: the default arch) for descriptor arguments, with
+    `l1_free` bytes of L1 a core free for the op's circular buffers (default: all of it)."""
     from .._op import OPS
     from .profiler import collect
     from .rules import NO_PROGRAM, RULES
@@ -38,5 +40,5 @@ def estimate(op: str, *args, outputs: list, preset: Optional[str] = None, **kwar
     if op in NO_PROGRAM:
         raise ValueError(f"ttnn.{op} launches no device program; it has no kernel cost")
     pre, ins = collect(args, kwargs, lambda v: v if isinstance(v, TensorDesc) else None)
-    call = Call(op, OPS[op].fn, args, kwargs, pre, ins, list(outputs), rates_for(resolve(preset)))
+    call = Call(op, OPS[op].fn, args, kwargs, pre, ins, list(outputs), rates_for(resolve(preset)), l1_free)
     return RULES[op](call)

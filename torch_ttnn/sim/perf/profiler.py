@@ -98,6 +98,12 @@ class Profiler:
         finally:
             self.recording = was
 
+    def _l1_free(self):
+        """L1 a core has free now (the launch's output included), None when the device keeps no L1 ledger."""
+        from ..types import BufferType
+        memory = getattr(self.device, "memory", None)
+        return memory[BufferType.L1].free_bytes_per_bank() if memory is not None else None
+
     # --- events -------------------------------------------------------------------------------
     def launch(self, name: str, fn, args: tuple, kwargs: dict, described: tuple, out) -> None:
         """Model one launch of ttnn.`name`; `described` is describe_args(args, kwargs) taken before it ran."""
@@ -111,7 +117,7 @@ class Profiler:
                 raise LookupError(f"no cost rule for ttnn.{name}")
             if fn is None:
                 raise ValueError("launched outside a registered op: its arguments are unknown")
-            cost = rule(Call(name, fn, args, kwargs, pre, ins, outs, r))
+            cost = rule(Call(name, fn, args, kwargs, pre, ins, outs, r, self._l1_free()))
         except Exception as e:
             if os.environ.get(STRICT_ENV) == "1" and fn is not None:
                 raise

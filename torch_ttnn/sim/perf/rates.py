@@ -28,6 +28,9 @@ Sources (see also /docs/performance.md):
          x bytes / 10.9 GB/s. Ethernet link 12.5 GB/s on Wormhole (the fitted rates are 87-94 % of it), per-hop
          latency 711 ns (WH) / 515 ns (BH). Blackhole has no published fit: its Ethernet runs at 25 GB/s (half of
          50), so the model keeps Wormhole's fixed terms and doubles the byte rates (same share of the link).
+  [MMCFG] tt-metal ttnn/cpp/ttnn/operations/matmul/device/config/matmul_program_config.cpp and
+         device/utilities/matmul_utilities.cpp: the program config TT-NN generates for a matmul given none
+         (sim/ops/matmul_auto.py reproduces it).
   [SFPU] tt-isa-documentation: the SFPU is 32 lanes x 32 bit and issues one instruction a cycle. No cycles per
          transcendental function are published; rules.py estimates instructions per element from the
          algorithm each kernel uses, and says so.
@@ -97,6 +100,7 @@ class ArchRates:
     trace_program_bytes: int = 256   # [TRC] commands of one captured program
     trace_core_bytes: int = 160      # [TRC] launch message and runtime args, per core the program uses
     ccl: CclRates = WORMHOLE_CCL     # [CCL]
+    l1_core_bytes: int = 0           # L1 a worker core can allocate (arch.py); 0: unknown
 
     @property
     def cores(self) -> int:
@@ -119,13 +123,14 @@ class ArchRates:
 def _wormhole(preset: ArchPreset) -> ArchRates:
     return ArchRates(preset.name, preset.clock_ghz, preset.grid_x, preset.grid_y, dram_gb_s=258.0,
                      core_dram_gb_s=28.0, dram_latency_cycles=358, noc_bytes_per_cycle=30.0, dispatch_us=5.0,
-                     op_gap_us=1.0, h2d_gb_s=3.9, d2h_gb_s=1.5)
+                     op_gap_us=1.0, h2d_gb_s=3.9, d2h_gb_s=1.5, l1_core_bytes=preset.l1_bank_size)
 
 
 def _blackhole(preset: ArchPreset) -> ArchRates:
     return ArchRates(preset.name, preset.clock_ghz, preset.grid_x, preset.grid_y, dram_gb_s=512.0,
                      core_dram_gb_s=50.0, dram_latency_cycles=529, noc_bytes_per_cycle=60.9, dispatch_us=5.0,
-                     op_gap_us=1.0, h2d_gb_s=3.9, d2h_gb_s=1.5, ccl=BLACKHOLE_CCL)
+                     op_gap_us=1.0, h2d_gb_s=3.9, d2h_gb_s=1.5, ccl=BLACKHOLE_CCL,
+                     l1_core_bytes=preset.l1_bank_size)
 
 
 _CACHE: dict[str, ArchRates] = {}

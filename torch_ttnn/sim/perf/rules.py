@@ -170,38 +170,81 @@ def _split(rows: int, cols: int, gx: int, gy: int, cores: int) -> tuple[int, int
     return best[1], best[2], best[3]
 
 
+def _auto_program(c: Call, a, b, batch: int, M: int, K: int, N: int, b_batched: bool, bias, transpose_a: bool):
+    """The program TT-NN generates for this launch without a program config (sim/ops/matmul_auto.py), or None
+    where that selection is not modelled (sharded operands, a user core grid, a batched second operand)."""
+    from ..ops._common import kernel_config
+    from ..ops.matmul_auto import auto_config
+    if c.param("core_grid") is not None or a.sharded or b.sharded or c.out.sharded:
+        return None
+    cfg = c.param("compute_kernel_config")
+    fp32_acc = kernel_config(cfg, a.dtype, b.dtype)[1]
+    bias_tile = bias.nbytes // max(1, bias.tiles) if bias is not None and bias.layout == Layout.TILE else 0
+    return auto_config((batch, M, K), (K, N), a.dtype, b.dtype, a_buffer=a.buffer, b_buffer=b.buffer,
+                       out_buffer=c.out.buffer, out_dtype=c.out.dtype, fp32_acc=fp32_acc, bias_tile=bias_tile,
+                       grid=(c.rates.grid_x, c.rates.grid_y), l1_space=c.l1_space, transpose_a=transpose_a,
+                       b_batched=b_batched)
+
+
 def matmul_cost(c: Call, a, b, batch: int, M: int, K: int, N: int, b_batched: bool, *, bias=None,
-                extra_sfpu: float = 0.0, note: str = "") -> OpCost:
+                extra_sfpu: float = 0.0, note: str = "", transpose_a: bool = False) -> OpCost:
     """A (batched) product [batch, M, K] x [K, N] (b shared) or x [batch, K, N] (b batched), tiled.
 
     Compute: the busiest core's output tiles x K tiles x cycles a tile product (fidelity), plus the packer's
     pass over its output tiles. Data: every operand read once from DRAM (multicast shares in0/in1 blocks across
     a row/column of cores), the output written once; each core also receives its in0 and in1 blocks over the
-    NoC, which bounds small-M (decode) products whose weights stream through. Without a program config the
-    best of TT-NN's program families is assumed (_split); with one, its per-core output block."""
+    NoC, which bounds small-M (decode) products whose weights stream through. The per-core block is the given
+    program config's, else the one TT-NN generates ([MMCFG], sim/ops/matmul_auto.py): without a config, an
+    operand or output in L1 can leave most cores idle, or select the program without operand reuse, whose
+    every output tile reads its in0 row and in1 column again. Where that selection is not modelled, the best
+    of TT-NN's program families is assumed (_split)."""
     Mt, Kt, Nt = _ceil(M, 32), _ceil(K, 32), _ceil(N, 32)
     fid = c.fidelity(a.dtype, b.dtype)
     cg = c.param("core_grid")
     gx, gy = (cg.x, cg.y) if cg is not None and hasattr(cg, "x") else (c.rates.grid_x, c.rates.grid_y)
     cores_avail = max(1, min(gx * gy, c.rates.cores))
     cfg = c.param("program_config")
+    tile_a, tile_b = a.nbytes / max(1, a.tiles), b.nbytes / max(1, b.tiles)
+    reads = [a, b] + ([bias] if bias is not None else [])
+    flops = 2.0 * batch * M * K * N
+    sfpu_tile = FPU_TILE + SFPU_TILE * extra_sfpu
+    loops = 1                        # batches a core computes one after the other (a config without fuse_batch)
+    if cfg is None and not b_batched:
+        auto = _auto_program(c, a, b, batch, M, K, N, b_batched, bias, transpose_a)
+        if auto is not None and auto.kind == "multi_core":
+            cores = auto.cores(batch, Mt, Nt, cores_avail)
+            per_core = _ceil(batch * Mt * Nt, cores)
+            cycles = per_core * Kt * TILE_MATMUL_CYCLES[fid] + per_core * sfpu_tile
+            # every output tile streams its K tiles of both operands: re-reads of DRAM operands cost DRAM bytes
+            again = sum(t.nbytes * (reuse - 1) for t, reuse in ((a, Nt), (b, batch * Mt)) if t.buffer == "DRAM")
+            noc = per_core * Kt * (tile_a + tile_b)
+            return cost(c, cores, cycles, flops=flops, reads=reads, extra_dram=again, noc=noc, fidelity=fid.name,
+                        note=(note + "; " if note else "") + "auto config: multi-core without operand reuse")
+        if auto is not None:
+            cfg_like, note = auto, (note + "; " if note else "") + f"auto config: {auto.kind} {auto.per_core_M}x" \
+                                                                   f"{auto.per_core_N}"
+        else:
+            cfg_like = None
+    else:
+        cfg_like = cfg if cfg is not None and hasattr(cfg, "per_core_M") and not b_batched else None
     if b_batched:
         total = batch * Mt * Nt
         cores = min(cores_avail, total)
         per_core = _ceil(total, cores)
         pm, pn = min(Mt, per_core), max(1, _ceil(per_core, max(1, min(Mt, per_core))))
-    elif cfg is not None and hasattr(cfg, "per_core_M") and (batch == 1 or cfg.fuse_batch):
-        # the given multicast program: each core computes a per_core_M x per_core_N block of the output
-        pm, pn = min(cfg.per_core_M, batch * Mt), min(cfg.per_core_N, Nt)
-        cores = _ceil(batch * Mt, pm) * _ceil(Nt, pn)
-        per_core = pm * pn
+    elif cfg_like is not None:
+        # each core computes a per_core_M x per_core_N block of the output (of every batch in turn, unfused)
+        fused = cfg_like.fuse_batch or batch == 1
+        rows = batch * Mt if fused else Mt
+        loops = 1 if fused else batch
+        pm, pn = min(cfg_like.per_core_M, rows), min(cfg_like.per_core_N, Nt)
+        cores = _ceil(rows, pm) * _ceil(Nt, pn)
+        per_core = pm * pn * loops
     else:
         cores, pm, pn = _split(batch * Mt, Nt, gx, gy, cores_avail)
         per_core = pm * pn
-    cycles = per_core * Kt * TILE_MATMUL_CYCLES[fid] + per_core * (FPU_TILE + SFPU_TILE * extra_sfpu)
-    flops = 2.0 * batch * M * K * N
-    noc = Kt * (pm * a.nbytes / max(1, a.tiles) + pn * b.nbytes / max(1, b.tiles))
-    reads = [a, b] + ([bias] if bias is not None else [])
+    cycles = per_core * Kt * TILE_MATMUL_CYCLES[fid] + per_core * sfpu_tile
+    noc = loops * Kt * (pm * tile_a + pn * tile_b)
     return cost(c, cores, cycles, flops=flops, reads=reads, noc=noc, fidelity=fid.name, note=note)
 
 
@@ -218,7 +261,7 @@ def _matmul(c: Call) -> OpCost:
     batch = math.prod(c.out.shape[:-2]) if len(c.out.shape) > 2 else 1
     b_batched = math.prod(sb[:-2]) > 1 if len(sb) > 2 else False
     return matmul_cost(c, a, b, batch, M, K, N, b_batched, bias=c.tensor("bias"),
-                       extra_sfpu=fused_sfpu(c.param("activation")))
+                       extra_sfpu=fused_sfpu(c.param("activation")), transpose_a=ta)
 
 
 def _addmm(c: Call) -> OpCost:

@@ -1,0 +1,134 @@
+"""The program TT-NN runs for a matmul/linear called without a program_config.
+
+TT-NN generates one from the operands (ttnn/cpp/ttnn/operations/matmul/device/config/matmul_program_config.cpp:
+`generate_matmul_program_config` -> `create_simple_matmul_program_config` for interleaved operands and no user
+core grid; `get_estimated_size_of_cbs` and `get_max_l1_space` in device/utilities/matmul_utilities.cpp). The
+choice matters for speed: with every operand in DRAM it is a 2D multicast over the whole grid, but as soon as an
+operand or the output is in L1 it blocks the output in squares of `per_core_factor` tiles (16, or less when
+those circular buffers would not fit beside the L1 buffers allocated) and uses one core per block, and when the
+blocks do not fit the grid's rows it falls back to the multi-core program without operand reuse. A compiler
+that puts activations in L1 must therefore give large matmuls a program config of its own.
+
+`auto_config` reproduces that selection for what the cost model needs (which program, per-core block, cores,
+batch folded or looped). Operands sharded in L1 (TT-NN derives the config from the shard spec), batched second
+operands and a user core grid take other paths, which return None here (the caller keeps its own estimate).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+from ..types import DataType, tile_size
+
+TILE = 32
+# [MMCFG] SUBBLOCK_HW_CHOICES of matmul_program_config.cpp, in its order: the largest output subblock (h, w)
+# that divides the per-core block and fits in Dst (8 tiles; 4 with an fp32 Dst)
+SUBBLOCKS = ((4, 2), (2, 4), (8, 1), (1, 8), (7, 1), (1, 7), (3, 2), (2, 3), (6, 1), (1, 6), (5, 1), (1, 5),
+             (2, 2), (4, 1), (1, 4), (3, 1), (1, 3), (2, 1), (1, 2), (1, 1))
+# [MMCFG] a shape whose height/width ratio exceeds this runs a 1D multicast program
+NARROW_RATIO = 8
+
+
+@dataclass(frozen=True)
+class AutoProgram:
+    """The program TT-NN picks: kind is "2d" (MatmulMultiCoreReuseMultiCastProgramConfig), "1d_in0" / "1d_in1"
+    (MatmulMultiCoreReuseMultiCast1DProgramConfig with/without mcast_in0), or "multi_core" (the program without
+    operand reuse: every output tile reads its row of in0 and column of in1 again). per_core_M/N are tiles of
+    the output block a core computes (of one batch when fuse_batch is False: each core loops over the batch)."""
+    kind: str
+    grid: tuple            # (x, y) of compute_with_storage_grid_size
+    per_core_M: int
+    per_core_N: int
+    in0_block_w: int
+    fuse_batch: bool
+
+    def cores(self, batch: int, Mt: int, Nt: int, total_cores: int) -> int:
+        """Cores that get output work."""
+        if self.kind == "multi_core":
+            return max(1, min(total_cores, batch * Mt * Nt))
+        rows = batch * Mt if self.fuse_batch else Mt
+        return max(1, math.ceil(rows / self.per_core_M) * math.ceil(Nt / self.per_core_N))
+
+
+def cb_estimate(pm: int, pn: int, kw: int, a_dtype: DataType, b_dtype: DataType, interm_tile: int,
+                bias_tile: int, transpose_a: bool) -> int:
+    """[MMCFG] get_estimated_size_of_cbs for interleaved in0: in0 and in1 blocks double-buffered, the output
+    block (in0's tile size), the intermediate block, a bias row; transposing in0 adds a copy of its block."""
+    ta, tb = tile_size(a_dtype), tile_size(b_dtype)
+    in0 = pm * kw * 2 * ta
+    return in0 + pn * kw * 2 * tb + pm * pn * ta + pm * pn * interm_tile + pn * bias_tile + (in0 if transpose_a else 0)
+
+
+def interm_tile_size(fp32_acc: bool, out_dtype: DataType) -> int:
+    """[MMCFG] estimate_interm_tile_size: an fp32 tile with an fp32 Dst, else the larger of bfloat16's and the
+    output's."""
+    if fp32_acc:
+        return tile_size(DataType.FLOAT32)
+    return max(tile_size(DataType.BFLOAT16), tile_size(out_dtype))
+
+
+def subblock(pm: int, pn: int, fp32_acc: bool) -> tuple:
+    """(out_subblock_h, out_subblock_w) TT-NN's get_matmul_subblock_params picks for a pm x pn block."""
+    for h, w in SUBBLOCKS:
+        if fp32_acc and h * w > 4:
+            continue
+        if pm % h == 0 and pn % w == 0:
+            return h, w
+    return 1, 1
+
+
+def _narrow(height: int, width: int, all_dram: bool) -> bool:
+    ratio = max(height, width) // max(1, min(height, width))
+    if ratio > NARROW_RATIO:
+        return True
+    return all_dram and (height <= TILE or width <= TILE)
+
+
+def auto_config(a_shape, b_shape, a_dtype: DataType, b_dtype: DataType, *, a_buffer: str, b_buffer: str,
+                out_buffer: str, out_dtype: DataType, fp32_acc: bool, bias_tile: int, grid: tuple,
+                l1_space: int, transpose_a: bool = False, b_batched: bool = False, sharded: bool = False
+                ) -> Optional[AutoProgram]:
+    """The program of create_simple_matmul_program_config for a [..., M, K] x [K, N] product (shapes as the
+    product sees them, transposes applied); None for the paths not modelled here (see the module docstring).
+
+    l1_space: bytes of L1 a core has for circular buffers (get_max_l1_space: below the lowest L1 buffer)."""
+    if sharded or b_batched:
+        return None
+    gx, gy = grid
+    cores = gx * gy
+    batch = math.prod(a_shape[:-2]) if len(a_shape) > 2 else 1
+    Mt, Kt, Nt = -(-a_shape[-2] // TILE), -(-a_shape[-1] // TILE), -(-b_shape[-1] // TILE)
+    all_dram = a_buffer == b_buffer == out_buffer == "DRAM"
+    height, width = Mt * TILE, Nt * TILE
+    wide = tall = False
+    if _narrow(height, width, all_dram):
+        wide = width > height
+        tall = not wide
+    interm = interm_tile_size(fp32_acc, out_dtype)
+    in0_block_w = 2
+    factor = 1
+    for f in (16, 8, 4, 2):
+        if cb_estimate(f, f, in0_block_w, a_dtype, b_dtype, interm, bias_tile, transpose_a) < l1_space:
+            factor = f
+            break
+    blocks_y, blocks_x = -(-Mt // factor), -(-Nt // factor)
+    if (blocks_y > 1 or blocks_x > 1) and Kt % in0_block_w:
+        in0_block_w = 1
+    if not (all_dram or (blocks_x * blocks_y <= cores and Kt % in0_block_w == 0)):
+        return AutoProgram("multi_core", grid, 1, 1, 1, False)
+    if (blocks_y, blocks_x) != (1, 1) and blocks_y <= gy and blocks_x <= gx:
+        range_x, range_y = blocks_x, blocks_y
+    else:
+        range_x = range_y = 0
+    kw1 = 2 if Kt % 2 == 0 else 1           # get_mcast_1d_config's in0_block_w
+    if range_y == 1 or wide:                 # get_mcast_1d_config(mcast_in0=True, fuse_batch=False)
+        return AutoProgram("1d_in0", grid, Mt, -(-(-(-width // cores)) // TILE), kw1, False)
+    if range_x == 1 or tall:                 # get_mcast_1d_config(mcast_in0=False, fuse_batch=False)
+        return AutoProgram("1d_in1", grid, -(-(-(-height // cores)) // TILE), Nt, kw1, False)
+    if all_dram:                             # 2D over the whole grid, the batch looped
+        kw = Kt // gx if Kt % gx == 0 else 1
+        return AutoProgram("2d", grid, -(-Mt // gy), -(-Nt // gx), kw, False)
+    if range_y > 0:                          # 2D: one core per per_core_factor block
+        return AutoProgram("2d", grid, factor, factor, in0_block_w, False)
+    return AutoProgram("multi_core", grid, 1, 1, 1, False)
