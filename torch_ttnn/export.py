@@ -400,6 +400,14 @@ def _accuracy_line(n: torch.fx.Node, var: str, aten_of: dict, em: _Emitter,
 
 # --- the script -------------------------------------------------------------------------------------------
 
+def _portable_source() -> str:
+    """torch_ttnn/portable.py as it is (input conversions, pcc): the script converts and compares exactly as
+    the compiler and the metrics do."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "portable.py")
+    with open(path) as f:
+        return "\n\n# --- torch_ttnn/portable.py, verbatim ---\n" + f.read() + "# --- end of portable.py ---\n"
+
+
 _PRELUDE = '''\
 import argparse
 import math
@@ -430,19 +438,6 @@ def _import(module, name):
     for part in name.split("."):
         obj = getattr(obj, part)
     return obj
-
-
-def narrow_for_device(x):
-    """int64 -> int32 (range checked), bool -> float32, float64 -> float32: what the device holds."""
-    if x.dtype == torch.bool:
-        return x.to(torch.float32)
-    if x.dtype in (torch.int64, torch.int16, torch.int8, torch.uint8):
-        if x.numel() and x.dtype == torch.int64 and (int(x.min()) < -2**31 or int(x.max()) > 2**31 - 1):
-            raise OverflowError(f"an int64 tensor of shape {list(x.shape)} is outside the int32 range")
-        return x.to(torch.int32)
-    if x.dtype == torch.float64:
-        return x.to(torch.float32)
-    return x
 
 
 class ParamCache:
@@ -480,26 +475,6 @@ def _run_folded(fn, *inputs):
         with torch.no_grad():
             _FOLDED[key] = (tuple(fn(*inputs)), inputs)
     return _FOLDED[key][0]
-
-
-def pcc(a, b):
-    """Pearson correlation of two tensors (1.0 for identical ones)."""
-    if a is None or b is None:
-        return float("nan")
-    a = a.detach().to(torch.float64).flatten()
-    b = b.detach().to(torch.float64).flatten()
-    if a.shape != b.shape:
-        return float("nan")
-    if a.numel() == 0 or torch.equal(a, b):
-        return 1.0
-    finite = torch.isfinite(a) & torch.isfinite(b)
-    if not bool(finite.all()):
-        if not torch.equal(torch.isfinite(a), torch.isfinite(b)):
-            return 0.0
-        a, b = a[finite], b[finite]
-    if a.numel() < 2 or float(a.std()) == 0.0 or float(b.std()) == 0.0:
-        return 1.0 if torch.allclose(a, b, rtol=1e-2, atol=1e-2) else 0.0
-    return float(torch.corrcoef(torch.stack([a, b]))[0, 1])
 
 
 def _host(x, dtype=None):
@@ -766,7 +741,7 @@ def export_compiled(option, records: dict, out_dir: str, *, name: str = "model",
             requires += ('\n# the fused ops of torch-ttnn (torch.ops.ttnn_fused), with their host implementation\n'
                          '_import("torch_ttnn.compiler.fused_ops", "fused_ops")()\n')
     header = _header(name, res, results)
-    text = (header + _PRELUDE + requires + "\n\n" + "\n\n\n".join(functions) + "\n\n\n# (graph, aten reference, kind, "
+    text = (header + _PRELUDE + _portable_source() + requires + "\n\n" + "\n\n\n".join(functions) + "\n\n\n# (graph, aten reference, kind, "
             "[(source, key)] of its inputs, number of outputs)\nGRAPHS = [\n" + "\n".join(graphs_table) + "\n]\n"
             + _MAIN)
     compile(text, res.script, "exec")   # a syntax error here is an exporter bug: fail before writing

@@ -57,6 +57,7 @@ import torch
 
 from . import runtime
 from .options import TorchTtnnOption
+from .portable import pcc
 
 MIN_CACHE_LEN = 32   # one tile
 
@@ -375,7 +376,7 @@ def compare(model, option: Optional[TorchTtnnOption] = None, *args, **kwargs) ->
     el, cl = getattr(ref, "logits", None), getattr(out, "logits", None)
     if el and cl:
         k = min(len(el), len(cl), first if first is not None else len(el))
-        res["logits_pcc"] = [round(_pcc(cl[i], el[i]), 5) for i in range(k)]
+        res["logits_pcc"] = [round(pcc(cl[i], el[i]), 5) for i in range(k)]
         if first is not None and first < len(el) and first < len(cl):
             e, c = el[first][0].float(), cl[first][0].float()
             te, tc = int(e.argmax()), int(c.argmax())
@@ -385,7 +386,7 @@ def compare(model, option: Optional[TorchTtnnOption] = None, *args, **kwargs) ->
                 "compiled_margin": round(float(c[tc] - c[te]), 4),    # how much compiled prefers its token
                 "eager_top2_margin": round(_margin(el[first]), 4),
                 "logits_scale": round(float(e.std()), 4),
-                "logits_pcc": round(_pcc(c, e), 5),
+                "logits_pcc": round(pcc(c, e), 5),
                 "max_abs_logit_error": round(float((c - e).abs().max()), 4),
             }
             res["divergence"]["cause"] = divergence_cause(res["divergence"])
@@ -407,6 +408,3 @@ def divergence_cause(d: dict) -> str:
             f"{d['max_abs_logit_error']}, or logits PCC {d['logits_pcc']} < 0.99")
 
 
-def _pcc(a: torch.Tensor, b: torch.Tensor) -> float:
-    from .metrics import pcc
-    return pcc(a, b)

@@ -13,27 +13,7 @@ from typing import Any, Callable, Optional
 import torch
 
 from .options import TorchTtnnOption
-
-
-def pcc(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Pearson correlation of two tensors (1.0 for identical ones, NaN-safe). For one value or a constant
-    tensor, where a correlation is undefined, 1 - max |a - b| / max(|a|, |b|, 0.01)."""
-    a = a.detach().to(torch.float64).flatten()
-    b = b.detach().to(torch.float64).flatten()
-    if a.numel() == 0 or torch.equal(a, b):
-        return 1.0
-    finite = torch.isfinite(a) & torch.isfinite(b)
-    if not bool(finite.all()):
-        if not torch.equal(torch.isfinite(a), torch.isfinite(b)):
-            return 0.0
-        a, b = a[finite], b[finite]
-    if a.numel() < 2 or float(a.std()) == 0.0 or float(b.std()) == 0.0:
-        # no correlation to measure (one value, a constant): 1 - the largest error relative to the largest
-        # value, values under 0.01 in magnitude being compared absolutely (to 0.01)
-        err = float((a - b).abs().max())
-        scale = max(float(a.abs().max()), float(b.abs().max()), 1e-2)
-        return max(0.0, 1.0 - err / scale)
-    return float(torch.corrcoef(torch.stack([a, b]))[0, 1])
+from .portable import pcc  # noqa: F401  (the one comparison: metrics.pcc for callers)
 
 
 def tensors_of(x) -> list:

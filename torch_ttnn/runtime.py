@@ -8,9 +8,10 @@ import zlib
 
 import torch
 
+from .portable import narrow_for_device  # noqa: F401  (compiled graphs call runtime.narrow_for_device)
+
 log = logging.getLogger("torch_ttnn")
 
-_INT32_MIN, _INT32_MAX = -(2 ** 31), 2 ** 31 - 1
 
 
 def ttnn_for(device):
@@ -114,22 +115,6 @@ def default_device():
             log.warning("torch_ttnn: the default device was closed; opening it again")
         _DEFAULT_DEVICE = open_device()
     return _DEFAULT_DEVICE
-
-
-def narrow_for_device(x: torch.Tensor) -> torch.Tensor:
-    """Host side of an input conversion: int64 -> int32 after a range check; bool -> float32 0/1."""
-    if x.dtype == torch.bool:
-        return x.to(torch.float32)
-    if x.dtype in (torch.int64, torch.int16, torch.int8, torch.uint8):
-        if x.numel() and x.dtype == torch.int64:
-            lo, hi = int(x.min()), int(x.max())
-            if lo < _INT32_MIN or hi > _INT32_MAX:
-                raise OverflowError(f"torch_ttnn: an int64 tensor of shape {list(x.shape)} holds values in "
-                                    f"[{lo}, {hi}], outside the device's int32 range")
-        return x.to(torch.int32)
-    if x.dtype == torch.float64:
-        return x.to(torch.float32)
-    return x
 
 
 class IntRangeError(ValueError):

@@ -76,10 +76,16 @@ def test_host_fallback_between_device_ops_is_not_traced_and_says_why(tdev):
     assert "host" in opt.results.reports[-1].trace
 
 
-def test_device_without_trace_region_runs_dispatched(device):
-    c, opt = _compile(_mlp(), device)            # the `device` fixture opens with trace_region_size=0
-    _calls(c, [torch.randn(32, 64)] * 3, device)
-    assert opt.results.reports[-1].trace == "not traced: the device was opened with trace_region_size=0"
+def test_device_without_trace_region_runs_dispatched():
+    import torch_ttnn.sim as ttnn
+    # its own device: open_device(0) returns device 0 as another test of this process may have opened it
+    dev = ttnn.open_device(device_id=3, l1_small_size=16384, trace_region_size=0)
+    try:
+        c, opt = _compile(_mlp(), dev)
+        _calls(c, [torch.randn(32, 64)] * 3, dev)
+        assert opt.results.reports[-1].trace == "not traced: the device was opened with trace_region_size=0"
+    finally:
+        ttnn.close_device(dev)
 
 
 def test_trace_region_too_small_falls_back_with_the_reason():
