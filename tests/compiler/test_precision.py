@@ -214,7 +214,7 @@ def test_auto_gives_convolutions_block_float_weights(device):
     x = torch.randn(1, 32, 28, 28)
     y, opt, _ = _run(m, x, device)
     (decision,) = opt.results.precision
-    assert decision["chosen"] in ("bfp8-lofi", "bfp8") and pcc(y, m(x)) >= 0.99
+    assert decision["chosen"] in ("bfp8-act", "bfp8-lofi", "bfp8") and pcc(y, m(x)) >= 0.99
     gm = opt.results.graph_modules[-1]
     names = re.findall(r"conv_config = (\w+)", gm.code)
     assert len(names) == 6                                     # 2 convs: weights, bias, conv
@@ -253,3 +253,59 @@ def test_float32_operands_demoted_to_bfloat16_are_reported(device, caplog):
     assert report.as_dict()["demoted_to_bf16"] == {"reciprocal": 1}
     assert "float32 operands computed in bfloat16" in torch_ttnn.lowering_report(opt)
     assert any("ttnn.reciprocal supports no float32" in r.getMessage() for r in caplog.records)
+
+
+class _Cnn(torch.nn.Module):
+    """conv -> relu -> max_pool (needs row-major bfloat16) -> residual block -> mean -> linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = torch.nn.Conv2d(3, 32, 3, padding=1)
+        self.pool = torch.nn.MaxPool2d(2)
+        self.c1 = torch.nn.Conv2d(32, 32, 3, padding=1)
+        self.c2 = torch.nn.Conv2d(32, 32, 3, padding=1)
+        self.fc = torch.nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = self.pool(torch.relu(self.stem(x)))
+        y = torch.relu(x + self.c2(torch.relu(self.c1(x))))
+        return self.fc(y.mean((2, 3)))
+
+
+def _conv_dtypes(option):
+    gm = option.results.graph_modules[-1]
+    return [n.kwargs["dtype"].name for n in gm.graph.nodes
+            if n.op == "call_function" and getattr(n.target, "__name__", "") == "conv2d"]
+
+
+def test_conv_activations_in_block_float_where_every_consumer_takes_them(device):
+    torch.manual_seed(0)
+    m, x = _Cnn().eval(), torch.randn(2, 3, 32, 32)
+    y8, _, t8 = _run(m, x, device, precision="bfp8")
+    torch._dynamo.reset()
+    y, opt, t = _run(m, x, device)
+    (decision,) = opt.results.precision
+    assert decision["chosen"] == "bfp8-act" and pcc(y, m(x)) >= 0.99
+    # the stem's output reaches max_pool2d through a row-major to_layout: bfloat16; the block's convs: bfloat8_b
+    assert _conv_dtypes(opt) == ["BFLOAT16", "BFLOAT8_B", "BFLOAT8_B"]
+    assert t < t8                             # fewer activation bytes (and LoFi)
+
+
+def test_a_refused_activation_level_falls_to_the_next(device, monkeypatch):
+    from torch_ttnn.compiler.passes import precision as pp
+    # pretend to_layout keeps a bfloat8_b input: the stem's conv becomes bfloat8_b and the device refuses the
+    # row-major conversion before max_pool2d, as TT-NN does
+    monkeypatch.setattr(pp, "_KEEPS_DTYPE", pp._KEEPS_DTYPE | {"to_layout", "max_pool2d"})
+    torch.manual_seed(0)
+    m, x = _Cnn().eval(), torch.randn(2, 3, 32, 32)
+    y, opt, _ = _run(m, x, device)
+    (decision,) = opt.results.precision
+    assert decision["tried"][0][0] == "bfp8-act" and str(decision["tried"][0][2]).startswith("refused")
+    assert decision["chosen"] == "bfp8-lofi" and pcc(y, m(x)) >= 0.99
+    assert decision["placement"] == "l1"      # the refusal was the level's, not L1's
+
+
+def test_graphs_without_convolutions_do_not_try_the_activation_level(device):
+    m = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU()).eval()
+    _, opt, _ = _run(m, torch.randn(8, 64), device)
+    assert all(lv != "bfp8-act" for lv, *_ in opt.results.precision[0]["tried"])

@@ -1,7 +1,9 @@
 """Choosing the precision of a graph's weights by accuracy: `TorchTtnnOption(precision=...)`.
 
-    "auto" (default)  on the first call of an inference graph, try the faster levels in order (bfloat8_b
-                      weights with LoFi, then bfloat8_b weights with HiFi2) and keep the first whose outputs
+    "auto" (default)  on the first call of an inference graph, try the faster levels in order (for graphs
+                      with convolutions first their activations in bfloat8_b too, as Tenstorrent's own CNNs run,
+                      a level the device may refuse, then the next is tried; bfloat8_b weights with LoFi, then
+                      bfloat8_b weights with HiFi2) and keep the first whose outputs
                       stay at PCC >= 0.99 against the same graph run by torch in fp32 on the host with the
                       call's inputs; else bfloat16 with TT-NN's default fidelity; else, when even that loses
                       accuracy (long reductions whose partial sums the 16-bit Dst rounds), an fp32 Dst on every
@@ -33,7 +35,8 @@ from .program import BoxedProgram
 log = logging.getLogger("torch_ttnn")
 
 PRECISIONS = ("auto", "bf16", "bfp8", "bfp4")
-AUTO_ORDER = ("bfp8-lofi", "bfp8", "bf16", "bfp8-acc32", "bf16-acc32", "fp32")
+AUTO_ORDER = ("bfp8-act", "bfp8-lofi", "bfp8", "bf16", "bfp8-acc32", "bf16-acc32", "fp32")
+_CONVS = {"aten.convolution.default"}
 MIN_PCC = 0.99
 
 
@@ -71,7 +74,9 @@ def levels_for(option, kind: str, agm=None, static_inputs=frozenset()) -> tuple:
                      "loses accuracy)")
             return ("bf16", "bfp8-acc32", "bf16-acc32", "fp32")
     if p == "auto":
-        return AUTO_ORDER
+        convs = agm is not None and any(n.op == "call_function" and str(n.target) in _CONVS
+                                        for n in agm.graph.nodes)
+        return AUTO_ORDER if convs else tuple(lv for lv in AUTO_ORDER if lv != "bfp8-act")
     return (p,)
 
 
@@ -98,6 +103,10 @@ def _most_accurate(per_level: list) -> int:
 def placement_for(option, kind: str) -> bool:
     """Whether to try activations in L1 (inference graphs, optimize=True, placement="auto")."""
     return bool(option.optimize) and option.placement == "auto" and kind == "inference"
+
+
+class _LevelRefused(Exception):
+    """The device refused a precision level's program (not its placement)."""
 
 
 class PrecisionSearch(BoxedProgram):
@@ -135,6 +144,32 @@ class PrecisionSearch(BoxedProgram):
             e.placement_refusal = on_l1 and not getattr(e, "user_facing", False)
             raise
 
+    def _run_level(self, level, l1, args):
+        """Compile and run one level: with activations in L1 if asked, in DRAM when the device refuses that
+        placement (and from then on: self.l1_now); _LevelRefused when the device refuses the level itself
+        (only "bfp8-act", and only when another level follows)."""
+        refusable = level == "bfp8-act" and level != self.levels[-1]
+        self.l1_now = l1
+        try:
+            return self._run(level, l1, args)
+        except Exception as e:
+            if not getattr(e, "placement_refusal", False):
+                if refusable and not getattr(e, "user_facing", False):
+                    raise _LevelRefused(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from e
+                raise
+            refusal = e
+        try:
+            result = self._run(level, False, args)
+        except Exception as e:
+            if refusable and not getattr(e, "user_facing", False):   # the level, not L1: keep L1 for the next
+                raise _LevelRefused(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from e
+            raise
+        log.warning("torch_ttnn: L1 placement refused by the device (%s: %s); activations stay in DRAM",
+                    type(refusal).__name__, str(refusal).splitlines()[0] if str(refusal) else "")
+        self.tried.append((level, "l1", f"refused: {type(refusal).__name__}"))
+        self.l1_now = False
+        return result
+
     def _choose(self, args):
         from .. import runtime
         ref = None
@@ -152,15 +187,14 @@ class PrecisionSearch(BoxedProgram):
         for i, level in enumerate(self.levels):
             last = i == len(self.levels) - 1
             try:
-                compiled, out = self._run(level, l1, args)
-            except Exception as e:
-                if not getattr(e, "placement_refusal", False):
-                    raise
-                log.warning("torch_ttnn: L1 placement refused by the device (%s: %s); activations stay in DRAM",
-                            type(e).__name__, str(e).splitlines()[0] if str(e) else "")
-                self.tried.append((level, "l1", f"refused: {type(e).__name__}"))
-                l1 = False
-                compiled, out = self._run(level, l1, args)
+                compiled, out = self._run_level(level, l1, args)
+            except _LevelRefused as e:
+                # block-float activations reached an op that refuses them: the next level keeps bfloat16
+                log.warning("torch_ttnn: bfloat8_b activations refused by the device (%s); trying %s", e,
+                            self.levels[i + 1])
+                self.tried.append((level, "l1" if l1 else "dram", f"refused: {e}"))
+                continue
+            l1 = self.l1_now
             per_output = _pccs(out, ref) if ref is not None else None
             score = min([p for p in per_output if p is not None], default=1.0) if per_output is not None else None
             self.tried.append((level, "l1" if l1 else "dram", None if score is None else round(score, 5)))

@@ -10,6 +10,13 @@ Levels (compiler/precision.py chooses among them per graph, by accuracy):
                  deep models whose long reductions (K in the thousands) lose the low bits of their partial sums
                  to the 16-bit Dst, whatever the weights' format; half the Dst tiles (24-layer BERT-Large:
                  PCC 0.9968, where bfloat16 with a 16-bit Dst gives 0.949)
+    "bfp8-act"   "bfp8-lofi" and the outputs of convolutions in bfloat8_b (`conv2d(dtype=ttnn.bfloat8_b)`), as
+                 Tenstorrent's hand-written CNNs run (ResNet-50: bfloat8_b activations and weights, LoFi): half
+                 the bytes of every activation that follows a convolution, through the ops that keep their
+                 input's dtype (add, relu, mean, reshape, linear...). A convolution keeps bfloat16 when one of
+                 those values reaches an op that needs bfloat16 or row-major data (to_layout before max_pool2d,
+                 a typecast), and every other convolution then says `dtype=ttnn.bfloat16` (TT-NN's default is
+                 the input's dtype). Offered only to graphs with convolutions.
     "bf16-acc32" the accurate end: bfloat16 weights, every matrix product (linear, matmul, conv) with HiFi4 and
                  an fp32 Dst; four multiplier passes and half the Dst tiles
 Only weights loaded from parameters (the param cache's `load`) whose every use is the weight operand of a
@@ -20,12 +27,20 @@ not offered by TT-NN, so "bfp4" gives convolutions bfloat8_b. Activations stay b
 """
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torch.fx
 
+from ..context import ttnn_caps
 from .base import Pass, PassResult, constant
 
-LEVELS = ("bf16", "bfp8", "bfp8-lofi", "bfp4", "bfp8-acc32", "bf16-acc32")
+LEVELS = ("bf16", "bfp8", "bfp8-lofi", "bfp4", "bfp8-acc32", "bf16-acc32", "bfp8-act")
+# ops whose output has their first input's dtype (no dtype argument given): a bfloat8_b value flows through
+_KEEPS_DTYPE = frozenset({"add", "subtract", "multiply", "relu", "relu6", "silu", "gelu", "sigmoid", "mean", "sum",
+                          "reshape", "view", "squeeze", "unsqueeze", "linear", "matmul", "permute", "transpose"})
+# ops that take a bfloat8_b TILE input and set their own output dtype (or end the value's life)
+_TAKES_BFP8 = frozenset({"conv2d", "to_torch", "deallocate"})
 _PRODUCTS = ("linear", "matmul")
 
 
@@ -52,6 +67,10 @@ class WeightPrecision(Pass):
             return PassResult(gm, False)
         if self.level == "bf16-acc32":
             return self._accurate(gm, self.ttnn.MathFidelity.HiFi4)
+        if self.level == "bfp8-act":
+            converted = self._weights(gm, "bfp8-lofi")
+            acts = self._conv_activations(gm)
+            return PassResult(gm, converted.modified or acts)
         if self.level == "bfp8-acc32":
             converted = self._weights(gm, "bfp8")
             acc = self._accurate(gm, self.ttnn.MathFidelity.HiFi2)
@@ -121,6 +140,50 @@ class WeightPrecision(Pass):
         if changed:
             gm.recompile()
         return PassResult(gm, bool(changed))
+
+    def _conv_activations(self, gm) -> bool:
+        """conv2d outputs in bfloat8_b where every op the value reaches (through ops that keep their input's
+        dtype) takes a bfloat8_b TILE input; every conv2d gets an explicit dtype."""
+        ttnn = self.ttnn
+
+        def name(n):
+            return getattr(n.target, "__name__", None) if n.op == "call_function" else None
+
+        caps = ttnn_caps()
+
+        def takes_bfp8(op: str) -> bool:    # the dtypes the op documents (data movement documents none)
+            dtypes = caps.get(op, {}).get("dtypes")
+            return dtypes is None or "BFLOAT8_B" in dtypes
+
+        def reaches_only_bfp8_takers(conv) -> bool:
+            todo, seen = [conv], set()
+            while todo:
+                v = todo.pop()
+                for u in v.users:
+                    if u in seen:
+                        continue
+                    seen.add(u)
+                    un = name(u)
+                    if un in _TAKES_BFP8:
+                        continue
+                    if un in _KEEPS_DTYPE and u.kwargs.get("dtype") is None and takes_bfp8(un):
+                        todo.append(u)      # (as a second operand the output follows the first: no worse)
+                        continue
+                    return False
+            return True
+
+        convs = [n for n in gm.graph.nodes if name(n) == "conv2d" and n.kwargs.get("dtype") is None]
+        if not convs:
+            return False
+        for n in convs:
+            fast = reaches_only_bfp8_takers(n)
+            n.kwargs = {**n.kwargs, "dtype": ttnn.bfloat8_b if fast else ttnn.bfloat16}
+            meta = n.meta.get("tt")
+            if fast and meta is not None:
+                n.meta["tt"] = dataclasses.replace(meta, dtype=ttnn.bfloat8_b)
+            self.converted += int(fast)
+        gm.recompile()
+        return True
 
     def _convs(self, gm, lofi: bool) -> int:
         """conv2d/conv1d whose weights come from prepare_conv_weights of a parameter: block-float weights."""
