@@ -11,6 +11,7 @@ from torch._dynamo.backends.common import aot_autograd
 
 from . import runtime
 from .compiler.decompositions import decomposition_table
+from .compiler.meta import INPUT_NAMES
 from .compiler.pipeline import compile_graph
 from .options import TorchTtnnOption
 
@@ -41,7 +42,7 @@ def backend(gm: torch.fx.GraphModule, example_inputs, options: TorchTtnnOption |
     def compiler(kind):
         def compile_one(agm: torch.fx.GraphModule, ex):
             t0 = time.perf_counter()
-            agm.meta["torch_ttnn_input_names"] = input_names   # names of the lifted parameters, for reports
+            agm.meta[INPUT_NAMES] = input_names   # names of the lifted parameters, for reports
             fn = compile_graph(agm, option=option, ttnn=ttnn, kind=kind,
                                static_inputs=static if kind != "backward" else set())
             option.results.compile_seconds += time.perf_counter() - t0

@@ -37,6 +37,8 @@ from typing import Optional
 import torch
 import torch.fx
 
+from .compiler.meta import ATEN, DEALLOC, DM_INSERTED, FALLBACK
+
 log = logging.getLogger("torch_ttnn")
 
 SCRIPT = "model.py"
@@ -289,10 +291,10 @@ def emit_graph(gm: torch.fx.GraphModule, fn_name: str, *, ttnn, gindex: int, con
             elif t is operator.getitem and not n.kwargs:
                 body.append(f"{var} = {em.lit(n.args[0])}[{em.lit(n.args[1])}]")
             else:
-                if n.meta.get("fallback"):
+                if n.meta.get(FALLBACK):
                     body.append(f"# host fallback: {str(n.meta['fallback']).splitlines()[0]}")
                     stats["host_ops"] = stats.get("host_ops", 0) + 1
-                elif _is_ttnn_op(t) and not n.meta.get("dm_inserted") and not n.meta.get("dealloc"):
+                elif _is_ttnn_op(t) and not n.meta.get(DM_INSERTED) and not n.meta.get(DEALLOC):
                     stats["ttnn_ops"] = stats.get("ttnn_ops", 0) + 1
                 body.append(f"{var} = {em.callable(t)}({em.args(n.args, n.kwargs)})")
         else:
@@ -347,7 +349,7 @@ def _fused_activations(gm: torch.fx.GraphModule) -> dict:
         cur = n
         out[cur] = act
         while True:
-            users = [u for u in cur.users if not u.meta.get("dealloc")]
+            users = [u for u in cur.users if not u.meta.get(DEALLOC)]
             if len(users) != 1:
                 break
             u = users[0]
@@ -363,14 +365,14 @@ def _accuracy_line(n: torch.fx.Node, var: str, aten_of: dict, em: _Emitter,
                    act: Optional[str] = None) -> Optional[str]:
     """The --accuracy hook after a lowered node: compare a TT-NN op with the aten op it computes, or keep
     the host value of a node that stands for an aten value (host fallbacks, outputs of multi-output ops)."""
-    if n.op != "call_function" or n.meta.get("dm_inserted") or n.meta.get("dealloc"):
+    if n.op != "call_function" or n.meta.get(DM_INSERTED) or n.meta.get(DEALLOC):
         return None
     v = n.meta.get("val")
     a = aten_of.get(id(v)) if v is not None else None
     if a is None or a.op != "call_function":
         return None
     dtypes = em.lit(_dtypes_of(a.meta.get("val")))
-    if _is_ttnn_op(n.target) and n.meta.get("aten") is not None:
+    if _is_ttnn_op(n.target) and n.meta.get(ATEN) is not None:
         aem = _Emitter(em.ttnn, em.consts, em.gindex, em.imports)
         for inp in a.all_input_nodes:
             aem.names[inp] = f"h({inp.name!r})"

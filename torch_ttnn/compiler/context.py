@@ -10,7 +10,7 @@ import torch
 import torch.fx
 
 from .dtypes import device_dtype
-from .meta import Req, TTMeta, is_tt, tt_meta, val
+from .meta import ATEN, FP32_STATE, HOST_HELPER, N_OUTPUTS, Req, TT, TTMeta, TT_IN, TT_MULTI, is_tt, tt_meta, val
 
 
 @functools.lru_cache(None)
@@ -97,7 +97,7 @@ class LoweringContext:
     def _fp32(self) -> bool:
         """float32 on the device: the user's choice, or an op that updates float32 state (passes/state.py)."""
         return bool(getattr(self.option, "fp32", False)
-                    or (self.node is not None and self.node.meta.get("fp32_state")))
+                    or (self.node is not None and self.node.meta.get(FP32_STATE)))
 
     # --- operands ------------------------------------------------------------------------------
     def tile(self, x, dtype=None) -> In:
@@ -157,14 +157,14 @@ class LoweringContext:
         if first:
             first[0] = self._supported(name, first[0])
         node = self.graph.call_function(self.op(name), args, kwargs)
-        node.meta["tt_in"] = reqs
+        node.meta[TT_IN] = reqs
         lead = first[0] if first else Req(self.ttnn.TILE_LAYOUT, self.float_dtype())
-        node.meta["tt"] = TTMeta(out_layout if out_layout is not None else lead.layout,
+        node.meta[TT] = TTMeta(out_layout if out_layout is not None else lead.layout,
                                  out_dtype if out_dtype is not None else lead.dtype,
                                  aliases)
         node.meta["val"] = out_val if out_val is not None else self.out
         if self.node is not None:
-            node.meta["aten"] = self.node.target
+            node.meta[ATEN] = self.node.target
             if "stack_trace" in self.node.meta:
                 node.meta["stack_trace"] = self.node.meta["stack_trace"]
         return node
@@ -192,14 +192,14 @@ class LoweringContext:
     def outputs(self, node: torch.fx.Node, metas: list) -> tuple:
         """Split a multi-output TT-NN call into one node per output: metas = [(val, layout, dtype)]."""
         import operator
-        node.meta.pop("tt", None)
-        node.meta["tt_multi"] = True
-        node.meta["n_outputs"] = len(metas)
+        node.meta.pop(TT, None)
+        node.meta[TT_MULTI] = True
+        node.meta[N_OUTPUTS] = len(metas)
         outs = []
         for i, (v, layout, dtype) in enumerate(metas):
             g = self.graph.call_function(operator.getitem, (node, i))
             g.meta["val"] = v
-            g.meta["tt"] = TTMeta(layout, dtype, None)
+            g.meta[TT] = TTMeta(layout, dtype, None)
             outs.append(g)
         return tuple(outs)
 
@@ -207,5 +207,5 @@ class LoweringContext:
         """Emit a host (torch) computation on host values."""
         node = self.graph.call_function(fn, args, kwargs)
         node.meta["val"] = out_val if out_val is not None else self.out
-        node.meta["host_helper"] = True
+        node.meta[HOST_HELPER] = True
         return node

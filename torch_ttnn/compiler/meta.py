@@ -14,6 +14,34 @@ import torch.fx
 
 aten = torch.ops.aten
 
+# --- node.meta keys the passes share ------------------------------------------------------------------------
+# Every key a pass or lowering rule writes for another to read is declared here, with what it holds and who
+# writes it; code uses the constant (grep it to find the readers). torch.fx's own keys ("val", "stack_trace")
+# keep their names.
+TT = "tt"                      # TTMeta of a node's TT-NN value (lowering context; passes that insert TT-NN ops)
+TT_IN = "tt_in"                # {(kind, index): Req}: what a TT-NN op needs of each operand (lowering, layout)
+TT_MULTI = "tt_multi"          # True: the op returns several TT-NN tensors (lowering context)
+N_OUTPUTS = "n_outputs"        # how many (lowering context)
+ATEN = "aten"                  # the aten target a TT-NN node was lowered from (lowering context)
+FALLBACK = "fallback"          # why an aten node stays on the host (lower)
+HOST_REASON = "host_reason"    # a reason found before lowering that keeps a node on the host (int_range)
+HOST_HELPER = "host_helper"    # a host-side helper of the program (seeds, configs), not a fallback
+STATIC = "static"              # a placeholder holding a parameter or buffer: the same tensor every call (lower)
+FOLDED = "folded"              # computed once from parameters on the host (constant_folding)
+PARAM = "param"                # a device value that persists across calls, never deallocated per call
+FROM_HOST = "from_host"        # an upload inserted by data movement
+DM_INSERTED = "dm_inserted"    # a conversion inserted by data movement
+LAYOUT_PASS = "layout_pass"    # a node inserted by the channels-last layout pass
+DEALLOC = "dealloc"            # a ttnn.deallocate inserted by the deallocate pass
+STATE_STORE = "state_store"    # the read back of a device-resident state input (device_state)
+DEVICE_STATE = "device_state"  # on a placeholder: the output index that updates it in place (device_state)
+INT_GUARD = "int_guard"        # (limit, what): the host range check of an integer input (int_range)
+FP32_STATE = "fp32_state"      # an aten node computing buffer state kept in float32 on the device (state)
+INPUT_NAMES = "torch_ttnn_input_names"   # GraphModule.meta: names of the lifted parameters (backend)
+META_KEYS = (TT, TT_IN, TT_MULTI, N_OUTPUTS, ATEN, FALLBACK, HOST_REASON, HOST_HELPER, STATIC, FOLDED, PARAM,
+             FROM_HOST, DM_INSERTED, LAYOUT_PASS, DEALLOC, STATE_STORE, DEVICE_STATE, INT_GUARD, FP32_STATE,
+             INPUT_NAMES)
+
 
 @dataclass(frozen=True)
 class TTMeta:
@@ -33,7 +61,7 @@ class Req:
 
 
 def tt_meta(node) -> Optional[TTMeta]:
-    return node.meta.get("tt") if isinstance(node, torch.fx.Node) else None
+    return node.meta.get(TT) if isinstance(node, torch.fx.Node) else None
 
 
 def is_tt(node) -> bool:

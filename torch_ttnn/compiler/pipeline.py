@@ -8,6 +8,7 @@ from typing import Optional
 import torch
 import torch.fx
 
+from .meta import ATEN, TT
 from .passes.base import PassManager
 from .passes.cleanup import CommonSubexpressionElimination, DeadCodeElimination
 from .passes.constant_folding import ConstantFolding, FoldConvBatchNorm
@@ -277,7 +278,7 @@ def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static
     gm = PassManager(passes, after)(agm)
     option.results.pass_seconds += time.perf_counter() - t0
     for n in gm.graph.nodes:
-        if n.op == "call_function" and "tt" in n.meta and n.meta.get("aten") is not None:
+        if n.op == "call_function" and TT in n.meta and n.meta.get(ATEN) is not None:
             report.ttnn_ops[getattr(n.target, "__name__", str(n.target))] += 1
     report.precision = precision
     report.placement = "l1" if l1 and any(getattr(p, "placed", 0) for p in passes) else "dram"

@@ -40,6 +40,7 @@ import torch
 import torch.fx
 
 from .fused_ops import fused_ops
+from .meta import INPUT_NAMES
 from .specialize import SpecializingGraph, specialize
 
 log = logging.getLogger("torch_ttnn")
@@ -698,7 +699,7 @@ class TensorParallelGraph(SpecializingGraph):
             prog = _RefusedLate(prog, self, index)
             if self.choose:
                 prog = _Faster(prog, self, index)
-            names = self.agm.meta.get("torch_ttnn_input_names") or []
+            names = self.agm.meta.get(INPUT_NAMES) or []
             details = {"split_weights": {names[i] if i < len(names) else i: d for i, (d, _) in sorted(p.params.items())
                                          if i < len(args)},
                        "collectives": [f"{kind} after {n.name}" for kind, n in p.collectives]}

@@ -29,6 +29,8 @@ from typing import Optional
 import torch
 import torch.fx
 
+from .meta import STATE_STORE
+
 log = logging.getLogger("torch_ttnn")
 
 HOST, UPLOAD, DEVICE, READ = 0, 1, 2, 3
@@ -80,7 +82,7 @@ class TracePlan:
                                         f"to the device (a host fallback between device ops)")
                 stage[n] = UPLOAD
                 self.uploads.append(n)
-            elif (n.op == "call_function" and n.target in read_fns) or n.meta.get("state_store"):
+            elif (n.op == "call_function" and n.target in read_fns) or n.meta.get(STATE_STORE):
                 stage[n] = READ if top == DEVICE else top
             elif n.op == "call_function" and _is_ttnn_op(n.target):
                 if top == READ:

@@ -7,6 +7,7 @@ import re
 
 import torch
 import torch.fx
+from ..compiler.meta import DM_INSERTED, FALLBACK, TT
 
 log = logging.getLogger("torch_ttnn")
 
@@ -17,7 +18,7 @@ def _label(n: torch.fx.Node) -> str:
         target = str(n.target)
     v = n.meta.get("val")
     shape = f"\\n{list(v.shape)}" if isinstance(v, torch.Tensor) else ""
-    tt = n.meta.get("tt")
+    tt = n.meta.get(TT)
     where = ""
     if tt is not None:
         where = f"\\n{getattr(tt.layout, 'name', tt.layout)} {getattr(tt.dtype, 'name', tt.dtype)}"
@@ -28,11 +29,11 @@ def to_dot(gm: torch.fx.GraphModule, title: str) -> str:
     lines = [f'digraph "{title}" {{', "  node [shape=box, fontsize=10];", f'  label="{title}";']
     for n in gm.graph.nodes:
         color = "white"
-        if n.meta.get("fallback"):
+        if n.meta.get(FALLBACK):
             color = "lightcoral"
-        elif n.meta.get("tt") is not None:
+        elif n.meta.get(TT) is not None:
             color = "lightblue"
-        elif n.meta.get("dm_inserted"):
+        elif n.meta.get(DM_INSERTED):
             color = "khaki"
         lines.append(f'  "{n.name}" [label="{_label(n)}", style=filled, fillcolor={color}];')
         for a in n.all_input_nodes:

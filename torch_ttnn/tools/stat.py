@@ -30,6 +30,7 @@ from typing import Optional
 import torch
 import torch.fx
 
+from ..compiler.meta import ATEN, DEALLOC, DM_INSERTED, FALLBACK, TT, TT_MULTI
 from .common import (TT_ELEMENT_BYTES, backward_of, call, jsonable, load_model, metrics_from_option, numel,
                      padded_tile_shape, short_error)
 
@@ -93,7 +94,7 @@ def value_infos(node) -> list:
     if not isinstance(node, torch.fx.Node):
         return []
     v = node.meta.get("val")
-    tt = node.meta.get("tt")
+    tt = node.meta.get(TT)
     if isinstance(v, (tuple, list)):
         return [i for i in (tensor_info(x) for x in v) if i is not None]
     i = tensor_info(v, tt)
@@ -110,16 +111,16 @@ def node_record(node: torch.fx.Node) -> dict:
     rec = {"name": node.name, "op": node.op, "op_type": op_type(node),
            "inputs": [i for n in ins for i in value_infos(n)],
            "outputs": [] if node.op == "output" else value_infos(node)}
-    if node.meta.get("tt") is not None or node.meta.get("tt_multi"):
+    if node.meta.get(TT) is not None or node.meta.get(TT_MULTI):
         rec["device"] = True
-    aten = node.meta.get("aten")
+    aten = node.meta.get(ATEN)
     if aten is not None:
         rec["aten"] = str(aten)
-    if node.meta.get("fallback"):
-        rec["fallback"] = node.meta["fallback"]
-    if node.meta.get("dm_inserted"):
+    if node.meta.get(FALLBACK):
+        rec["fallback"] = node.meta[FALLBACK]
+    if node.meta.get(DM_INSERTED):
         rec["inserted"] = "data_movement"
-    if node.meta.get("dealloc"):
+    if node.meta.get(DEALLOC):
         rec["inserted"] = "deallocate"
     return rec
 

@@ -36,7 +36,7 @@ import math
 import torch
 
 from ..context import In
-from ..meta import Req, meta_value
+from ..meta import Req, TT, meta_value
 from ..registry import COMMON, float_inputs, lower, rank_at_most
 from .conv import channels_first, channels_last, float_act, host_reshape
 from .creation import full_node
@@ -445,7 +445,7 @@ def _avg_windows_conv(ctx, grad, x, kernel, stride, padding, divisor):
     # the kernel: a ttnn tensor on the host (TT-NN prepares conv weights itself)
     ones = ctx.call("full", [c, 1, kh, kw], 1.0 / divisor, dtype=_fdt(ctx), layout=ctx.ttnn.ROW_MAJOR_LAYOUT,
                     out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT, out_dtype=_fdt(ctx), out_val=meta_value([c, 1, kh, kw]))
-    ones.meta["tt"] = dataclasses.replace(ones.meta["tt"], on_device=False)
+    ones.meta[TT] = dataclasses.replace(ones.meta[TT], on_device=False)
     gn = _nhwc(ctx, grad, tdt)
     act = float_act(ctx, gn)
     y = ctx.call("conv_transpose2d", input_tensor=act, weight_tensor=ones,

@@ -18,7 +18,7 @@ import dataclasses
 import torch
 
 from ..context import In
-from ..meta import Req, meta_value, tt_meta
+from ..meta import Req, TT, meta_value, tt_meta
 from ..registry import COMMON, float_inputs, lower
 from ..tiles import is_free_view
 
@@ -86,7 +86,7 @@ def host_reshape(ctx, w, shape, dtype=None):
     """A ttnn tensor on the host, reshaped on the host (weights and biases of convolutions)."""
     node = ctx.call("reshape", ctx.host_tt(w, dtype), [int(s) for s in shape],
                     out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT, out_val=meta_value(shape, ctx.torch_dtype(w)))
-    node.meta["tt"] = dataclasses.replace(node.meta["tt"], on_device=False)
+    node.meta[TT] = dataclasses.replace(node.meta[TT], on_device=False)
     return node
 
 

@@ -14,7 +14,7 @@ import operator
 
 import torch
 
-from ..meta import meta_value
+from ..meta import HOST_HELPER, meta_value
 from ..registry import COMMON, float_inputs, lower, rule_for
 from .creation import full_node
 
@@ -56,7 +56,7 @@ def native_dropout(ctx, x, p, train):
 
     seed = ctx.graph.call_function(draw_seed, ())
     seed.meta["val"] = 0
-    seed.meta["host_helper"] = True
+    seed.meta[HOST_HELPER] = True
 
     def to_work(v, tdt_v):
         if work == shape:

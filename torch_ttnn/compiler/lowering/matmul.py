@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from ..meta import meta_value
+from ..meta import ATEN, TT, TT_MULTI, meta_value
 from ..registry import COMMON, float_inputs, lower, rank_at_most, unsupported
 
 aten = torch.ops.aten
@@ -33,8 +33,8 @@ def finish(ctx, outs):
     vals = (ctx.out,) if single else tuple(ctx.out)
     outs_t = (outs,) if single else outs
     for n, v in zip(outs_t, vals):
-        if (isinstance(n, torch.fx.Node) and isinstance(v, torch.Tensor) and n.meta.get("aten") is ctx.node.target
-                and "tt" in n.meta and tuple(n.meta["val"].shape) == tuple(v.shape)):
+        if (isinstance(n, torch.fx.Node) and isinstance(v, torch.Tensor) and n.meta.get(ATEN) is ctx.node.target
+                and TT in n.meta and tuple(n.meta["val"].shape) == tuple(v.shape)):
             n.meta["val"] = v
     return outs
 
@@ -48,7 +48,7 @@ def target_name(node) -> str:
 
 def is_host_value(node) -> bool:
     """A torch value on the host (input, parameter, host op): it reaches the device with zero tile padding."""
-    return isinstance(node, torch.fx.Node) and node.meta.get("tt") is None and not node.meta.get("tt_multi")
+    return isinstance(node, torch.fx.Node) and node.meta.get(TT) is None and not node.meta.get(TT_MULTI)
 
 
 def transpose_source(ctx, x):

@@ -16,7 +16,7 @@ import operator
 import torch
 
 from ..context import In, Unsupported
-from ..meta import Req, meta_value
+from ..meta import Req, STATIC, meta_value
 from ..registry import COMMON, float_inputs, lower, unsupported
 from .conv import channels_last, float_act, reshape
 
@@ -254,7 +254,7 @@ def _static_constant(ctx, tensor: torch.Tensor):
     """A compile-time torch constant the device loads once (through the parameter cache)."""
     node = ctx.constant(tensor)
     node.meta["val"] = tensor
-    node.meta["static"] = True
+    node.meta[STATIC] = True
     return node
 
 

@@ -38,6 +38,9 @@ class Pass:
 
     name: str = ""
     report = None        # the GraphReport of the graph being compiled (set by the pipeline)
+    # what the pass needs of the pipeline, by pass name (PassManager refuses an order that breaks it):
+    needs: tuple = ()    # passes that must have run before it (it reads what they write)
+    after: tuple = ()    # passes that, when the pipeline has them, must run before it
 
     def skip(self, node, error: BaseException) -> None:
         import os
@@ -78,7 +81,20 @@ class PassManager:
     after_each: Optional[Callable[[str, torch.fx.GraphModule], None]] = None
     timings: dict = field(default_factory=dict)
 
+    def check_order(self) -> None:
+        """Refuse a pass list in which a pass runs without a pass it needs, or before one it must follow."""
+        names = [repr(p) for p in self.passes]
+        for i, p in enumerate(self.passes):
+            for dep in p.needs:
+                if dep not in names[:i]:
+                    where = "runs after it" if dep in names[i:] else "is not in the pipeline"
+                    raise PassError(f"pass {p!r} needs {dep!r} to run before it, but {dep!r} {where}")
+            for dep in p.after:
+                if dep in names[i + 1:] and dep not in names[:i]:
+                    raise PassError(f"pass {p!r} must run after {dep!r}, which comes later in the pipeline")
+
     def __call__(self, gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
+        self.check_order()
         done = []
         for p in self.passes:
             t0 = time.perf_counter()

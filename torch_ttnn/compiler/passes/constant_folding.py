@@ -16,6 +16,7 @@ import weakref
 import torch
 import torch.fx
 
+from ..meta import FOLDED, STATIC
 from .base import Pass, PassResult
 from .cleanup import _NONDETERMINISTIC
 
@@ -122,12 +123,12 @@ class ConstantFolding(Pass):
             warnings.simplefilter("ignore", UserWarning)  # a plain attribute, not a module/parameter/buffer
             holder = g.get_attr("folded_params")
             call = g.call_function(_run_folded, (holder, *sources))
-            call.meta["folded"] = True
+            call.meta[FOLDED] = True
         cursor = call
         for i, o in enumerate(outputs):
             with g.inserting_after(cursor):
                 item = g.call_function(operator.getitem, (call, i))
-            item.meta = {"val": o.meta.get("val"), "static": True, "folded": True}
+            item.meta = {"val": o.meta.get("val"), STATIC: True, FOLDED: True}
             o.replace_all_uses_with(item, delete_user_cb=lambda u: u not in folded_set)
             cursor = item
         for n in reversed(folded):

@@ -13,7 +13,7 @@ import torch
 import torch.fx
 
 from ... import runtime
-from ..meta import Req, TTMeta, tt_meta
+from ..meta import DM_INSERTED, FROM_HOST, PARAM, Req, STATIC, TT, TTMeta, TT_IN, tt_meta
 from .. import tiles
 from ..report import GraphReport
 from .base import Pass, PassResult, get_attr
@@ -49,6 +49,10 @@ def _replace(container, rest, value):
 
 class DataMovement(Pass):
     name = "data_movement"
+    needs = ("lower_to_ttnn",)
+    # every pass that still changes what an op needs of its operands (TT_IN) or adds TT-NN ops
+    after = ("channels_last_layout", "fuse_matmul_bias", "fuse_linear_activation", "fuse_residual_norm",
+             "training_precision")
 
     def __init__(self, ttnn, report: GraphReport, param_cache_attr: str = "param_cache",
                  param_check: str = "contents"):
@@ -65,13 +69,13 @@ class DataMovement(Pass):
         self.cache_node = None
         self.gm = gm
         for node in list(g.nodes):
-            if node.op == "call_function" and "tt_in" in node.meta:
-                for path, req in node.meta["tt_in"].items():
+            if node.op == "call_function" and TT_IN in node.meta:
+                for path, req in node.meta[TT_IN].items():
                     producer = _get(node, path)
                     _set(node, path, self._to_req(producer, req))
             elif node.op == "output":
                 node.args = (torch.fx.map_arg(node.args[0], self._to_host),)
-            elif node.op in ("call_function", "call_method") and not node.meta.get("dm_inserted"):
+            elif node.op in ("call_function", "call_method") and not node.meta.get(DM_INSERTED):
                 if node.target is __import__("operator").getitem and tt_meta(node) is not None:
                     continue  # output of a multi-output TT-NN call
                 node.args = torch.fx.map_arg(node.args, self._to_host)
@@ -88,7 +92,7 @@ class DataMovement(Pass):
     def _emit(self, after: torch.fx.Node, target, args, kwargs=None, *, op="call_function") -> torch.fx.Node:
         with self.g.inserting_after(after):
             n = self.g.create_node(op, target, tuple(args), kwargs or {})
-        n.meta["dm_inserted"] = True
+        n.meta[DM_INSERTED] = True
         return n
 
     def _param_cache(self) -> torch.fx.Node:
@@ -147,12 +151,12 @@ class DataMovement(Pass):
 
     def _meta(self, node, producer, layout, dtype) -> None:
         node.meta["val"] = producer.meta.get("val")
-        node.meta["tt"] = TTMeta(layout, dtype, None)
+        node.meta[TT] = TTMeta(layout, dtype, None)
 
     def _from_host(self, producer: torch.fx.Node, req: Req) -> torch.fx.Node:
         ttnn = self.ttnn
         v = producer.meta.get("val")
-        if producer.meta.get("static"):
+        if producer.meta.get(STATIC):
             cache = self._param_cache()
             # after the cache handle (itself right after the device handle); a folded parameter: after the host
             # computation that yields it
@@ -176,9 +180,9 @@ class DataMovement(Pass):
             n = self._emit(after, ttnn.from_torch, (src,), kwargs)
             self.report.conversions["from_torch"] += 1
         n.meta["val"] = v
-        n.meta["tt"] = TTMeta(req.layout, req.dtype, None, req.on_device)
-        n.meta["from_host"] = True
-        n.meta["param"] = bool(producer.meta.get("static"))
+        n.meta[TT] = TTMeta(req.layout, req.dtype, None, req.on_device)
+        n.meta[FROM_HOST] = True
+        n.meta[PARAM] = bool(producer.meta.get(STATIC))
         return n
 
     def _mostly_padding(self, m, v) -> bool:

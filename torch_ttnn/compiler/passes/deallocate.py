@@ -11,7 +11,7 @@ import operator
 import torch
 import torch.fx
 
-from ..meta import tt_meta
+from ..meta import DEALLOC, N_OUTPUTS, PARAM, TT_MULTI, tt_meta
 from ..tiles import is_free_view
 from .base import Pass, PassResult
 
@@ -20,6 +20,8 @@ _VIEW_OPS = ("reshape", "view", "squeeze", "unsqueeze")
 
 class Deallocate(Pass):
     name = "deallocate"
+    needs = ("data_movement",)
+    after = ("device_state", "cache_param_derived")
 
     def __init__(self, ttnn):
         self.ttnn = ttnn
@@ -39,7 +41,7 @@ class Deallocate(Pass):
 
         # alias groups
         for n in nodes:
-            if tt_meta(n) is None and not n.meta.get("tt_multi"):
+            if tt_meta(n) is None and not n.meta.get(TT_MULTI):
                 continue
             root.setdefault(n, n)
             # only a zero-cost view shares its input's buffer; a data-moving reshape owns a new one
@@ -61,10 +63,10 @@ class Deallocate(Pass):
                 continue
             with g.inserting_after(last):
                 for m in members:
-                    if m.meta.get("tt_multi") or self._is_view(m):
+                    if m.meta.get(TT_MULTI) or self._is_view(m):
                         continue  # a view shares its input's buffer: freed with the buffer's owner
                     d = g.call_function(self.ttnn.deallocate, (m,))
-                    d.meta["dealloc"] = True
+                    d.meta[DEALLOC] = True
                     modified = True
         return PassResult(gm, modified)
 
@@ -73,8 +75,8 @@ class Deallocate(Pass):
         freed right after the op."""
         modified = False
         for n in list(g.nodes):
-            count = n.meta.get("n_outputs")
-            if not n.meta.get("tt_multi") or not count or n.meta.get("param"):
+            count = n.meta.get(N_OUTPUTS)
+            if not n.meta.get(TT_MULTI) or not count or n.meta.get(PARAM):
                 continue
             used = {u.args[1] for u in n.users if u.target is operator.getitem}
             anchor = n
@@ -85,7 +87,7 @@ class Deallocate(Pass):
                     item = g.call_function(operator.getitem, (n, i))
                 with g.inserting_after(item):
                     d = g.call_function(self.ttnn.deallocate, (item,))
-                d.meta["dealloc"] = True
+                d.meta[DEALLOC] = True
                 anchor = d
                 modified = True
         return modified
@@ -106,7 +108,7 @@ class Deallocate(Pass):
 
     @staticmethod
     def _keep(n: torch.fx.Node) -> bool:
-        if n.meta.get("param"):
+        if n.meta.get(PARAM):
             return True
         m = tt_meta(n)
         if m is not None and not m.on_device:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 import torch.fx
 
+from ..meta import DEVICE_STATE, PARAM, STATE_STORE, TT
 from .base import Pass, PassResult, get_attr
 
 
@@ -35,13 +36,14 @@ def mark_state_inputs(agm: torch.fx.GraphModule, static_inputs) -> int:
         i = placeholders.index(inp)
         if i in static_inputs or not isinstance(inp.meta.get("val"), torch.Tensor) or new not in outs:
             continue
-        inp.meta["device_state"] = outs.index(new)
+        inp.meta[DEVICE_STATE] = outs.index(new)
         marked += 1
     return marked
 
 
 class DeviceState(Pass):
     name = "device_state"
+    needs = ("data_movement",)
 
     def __init__(self, ttnn):
         self.ttnn = ttnn
@@ -53,8 +55,8 @@ class DeviceState(Pass):
         outs = list(out.args[0]) if isinstance(out.args[0], (list, tuple)) else [out.args[0]]
         order = {n: i for i, n in enumerate(g.nodes)}
         modified = False
-        for p in [n for n in g.nodes if n.op == "placeholder" and "device_state" in n.meta]:
-            k = p.meta["device_state"]
+        for p in [n for n in g.nodes if n.op == "placeholder" and DEVICE_STATE in n.meta]:
+            k = p.meta[DEVICE_STATE]
             uploads = [u for u in p.users if u.op == "call_function" and u.target is ttnn.from_torch
                        and u.kwargs.get("device") is not None]
             if len(uploads) != 1 or len(p.users) != 1 or k >= len(outs):
@@ -65,8 +67,8 @@ class DeviceState(Pass):
                     and isinstance(read.args[0], torch.fx.Node)):
                 continue
             new = read.args[0]
-            if getattr(new.meta.get("tt"), "dtype", None) != up.kwargs.get("dtype") or \
-                    getattr(new.meta.get("tt"), "layout", None) != up.kwargs.get("layout"):
+            if getattr(new.meta.get(TT), "dtype", None) != up.kwargs.get("dtype") or \
+                    getattr(new.meta.get(TT), "layout", None) != up.kwargs.get("layout"):
                 continue        # the new value is not in the loaded tensor's format
             if not hasattr(gm, "state_cache"):
                 from ... import runtime
@@ -84,7 +86,7 @@ class DeviceState(Pass):
                 load = g.call_method("load", (cache, p, up.kwargs["dtype"], up.kwargs["layout"],
                                               up.kwargs["device"], mc))
             load.meta = dict(up.meta)
-            load.meta["param"] = True          # persistent: never deallocated per call
+            load.meta[PARAM] = True          # persistent: never deallocated per call
             up.replace_all_uses_with(load)
             g.erase_node(up)
             # write the new value into the loaded tensor after the last read of the old one
@@ -93,11 +95,11 @@ class DeviceState(Pass):
             with g.inserting_after(after):
                 assign = g.call_function(ttnn.assign, (new,), {"memory_config": mc, "output_tensor": load})
             assign.meta = dict(new.meta)
-            assign.meta["param"] = True        # it returns the persistent tensor: never deallocated
+            assign.meta[PARAM] = True        # it returns the persistent tensor: never deallocated
             with g.inserting_before(out):      # store reads the assigned tensor: the assign is not dead code
                 store = g.call_method("store", (cache, p, assign), dict(read.kwargs))
             store.meta = dict(read.meta)
-            store.meta["state_store"] = True   # a read back to the host (trace.py puts it after the device program)
+            store.meta[STATE_STORE] = True   # a read back to the host (trace.py puts it after the device program)
             read.replace_all_uses_with(store)
             if not read.users:
                 g.erase_node(read)

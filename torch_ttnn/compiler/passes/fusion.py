@@ -39,7 +39,7 @@ import torch
 import torch.fx
 
 from ..fused_ops import fused_ops, scale_mask_softmax_supported  # noqa: F401 (fused_ops: exported programs import it from here)
-from ..meta import node_shape as _shape, node_val as _val
+from ..meta import TT, TT_IN, node_shape as _shape, node_val as _val
 from .base import Pass, PassResult, constant
 
 log = logging.getLogger("torch_ttnn.passes")
@@ -489,6 +489,7 @@ class FuseMatmulBias(Pass):
     """ttnn.matmul whose only consumer is ttnn.add of a row bias ([N] / [1, N]) -> ttnn.linear(bias=): the bias is
     added in Dst before the result is packed (x @ W + b written by hand, GPT-2's Conv1D)."""
     name = "fuse_matmul_bias"
+    needs = ("lower_to_ttnn",)
 
     def __init__(self, ttnn):
         self.ttnn = ttnn
@@ -498,7 +499,7 @@ class FuseMatmulBias(Pass):
         g = gm.graph
         modified = False
         for node in list(g.nodes):
-            if node.op != "call_function" or _ttnn_name(node) != "ttnn.matmul" or "tt" not in node.meta:
+            if node.op != "call_function" or _ttnn_name(node) != "ttnn.matmul" or TT not in node.meta:
                 continue
             if node.kwargs.get("activation") is not None or len(node.users) != 1:
                 continue
@@ -517,14 +518,14 @@ class FuseMatmulBias(Pass):
                 continue
             if out.dim() < 2 or tuple(_val(add).shape) != tuple(out.shape):
                 continue
-            reqs = add.meta.get("tt_in", {})
-            m = node.meta["tt"]
+            reqs = add.meta.get(TT_IN, {})
+            m = node.meta[TT]
             own, other = reqs.get(("args", pos)), reqs.get(("args", 1 - pos))
             if own is None or other is None or own.dtype != m.dtype or own.layout != m.layout:
                 continue
             node.target = self.ttnn.linear
             node.kwargs = {**node.kwargs, "bias": bias}
-            node.meta["tt_in"] = {**node.meta.get("tt_in", {}),
+            node.meta[TT_IN] = {**node.meta.get(TT_IN, {}),
                                   ("kwargs", "bias"): Req(self.ttnn.TILE_LAYOUT, other.dtype)}
             node.meta["val"] = _val(add)
             add.replace_all_uses_with(node)
@@ -539,6 +540,7 @@ def _ttnn_name(n) -> str:
 
 class FuseLinearActivation(Pass):
     name = "fuse_linear_activation"
+    needs = ("lower_to_ttnn",)
 
     def __init__(self, ttnn):
         self.ttnn = ttnn
@@ -599,7 +601,7 @@ class FuseLinearActivation(Pass):
         for node in list(g.nodes):
             if node.op != "call_function" or _ttnn_name(node) not in producers:
                 continue
-            if "tt" not in node.meta:
+            if TT not in node.meta:
                 continue
             cur = node
             while len(cur.users) == 1:
@@ -614,8 +616,8 @@ class FuseLinearActivation(Pass):
             if act.op != "call_function" or act.args[:1] != (cur,):
                 continue
             name = self._activation(act)
-            req = act.meta.get("tt_in", {}).get(("args", 0))
-            m = node.meta["tt"]
+            req = act.meta.get(TT_IN, {}).get(("args", 0))
+            m = node.meta[TT]
             if name is None or req is None or req.layout != m.layout or req.dtype != m.dtype:
                 continue
             if not self._fuse(gm, node, name):
@@ -634,6 +636,7 @@ class FuseResidualNorm(Pass):
     with `residual_input_tensor=`: TT-NN adds the residual inside the norm's kernel, one launch and one pass
     over the tensor fewer."""
     name = "fuse_residual_norm"
+    needs = ("lower_to_ttnn",)
 
     def __init__(self, ttnn):
         self.ttnn = ttnn
@@ -653,9 +656,9 @@ class FuseResidualNorm(Pass):
                     and set(add.kwargs) <= {"memory_config", "dtype"}):
                 continue
             a, b = add.args
-            m = add.meta.get("tt")
+            m = add.meta.get(TT)
             # what the add needs of its operands (a host input gets converted to it)
-            ra, rb = (add.meta.get("tt_in", {}).get(("args", i)) for i in (0, 1))
+            ra, rb = (add.meta.get(TT_IN, {}).get(("args", i)) for i in (0, 1))
             if m is None or ra is None or rb is None or not all(
                     isinstance(x, torch.fx.Node) for x in (a, b)) or not all(
                     r.layout == m.layout and r.dtype == m.dtype for r in (ra, rb)):
@@ -665,10 +668,10 @@ class FuseResidualNorm(Pass):
                 continue
             node.args = (a, *node.args[1:])
             node.kwargs = {**node.kwargs, "residual_input_tensor": b}
-            tt_in = dict(node.meta.get("tt_in", {}))
+            tt_in = dict(node.meta.get(TT_IN, {}))
             tt_in[("args", 0)] = ra
             tt_in[("kwargs", "residual_input_tensor")] = rb
-            node.meta["tt_in"] = tt_in
+            node.meta[TT_IN] = tt_in
             g.erase_node(add)
             modified = True
         if modified:

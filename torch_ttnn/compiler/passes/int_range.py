@@ -22,6 +22,7 @@ import torch
 import torch.fx
 
 from ..lowering.value_range import int_bound
+from ..meta import FOLDED, HOST_REASON, INT_GUARD
 from .base import Pass, PassResult, warn_once
 
 aten = torch.ops.aten
@@ -59,7 +60,7 @@ class IntOverflowGuard(Pass):
         nodes = list(gm.graph.nodes)
         placeholders = [n for n in nodes if n.op == "placeholder"]
         growth = [n for n in nodes if n.op == "call_function" and n.target in GROWTH and _int64(n)
-                  and not n.meta.get("folded")]
+                  and not n.meta.get(FOLDED)]
         if not growth:
             return PassResult(gm, False)
         inputs = [p for i, p in enumerate(placeholders) if i not in self.static_inputs and _int64(p)]
@@ -75,7 +76,7 @@ class IntOverflowGuard(Pass):
                           "bound: computed in the device's int32, exact only while results stay within +-2^31",
                           n.target)
             elif b > INT32_MAX:                 # too large whatever the inputs: exact on the host
-                n.meta["host_reason"] = OVERFLOW_REASON
+                n.meta[HOST_REASON] = OVERFLOW_REASON
                 modified = True
             else:
                 known.append(n)
@@ -96,7 +97,7 @@ class IntOverflowGuard(Pass):
             for p in inputs:
                 ops = sorted({str(n.target).replace("aten.", "") for n, up in needs.items() if p in up})
                 if ops:
-                    p.meta["int_guard"] = (limit, f"integer input {p.name} of {', '.join(ops)} (exact in the "
+                    p.meta[INT_GUARD] = (limit, f"integer input {p.name} of {', '.join(ops)} (exact in the "
                                                   f"device's int32 while |values| <= {limit})")
                     modified = True
         return PassResult(gm, modified)

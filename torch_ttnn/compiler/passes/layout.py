@@ -23,7 +23,7 @@ import math
 import torch
 import torch.fx
 
-from ..meta import Req, TTMeta, node_shape as _shape, tt_meta
+from ..meta import LAYOUT_PASS, Req, TT, TTMeta, TT_IN, node_shape as _shape, tt_meta
 from ..tiles import is_free_view
 from .base import Pass, PassResult
 
@@ -63,6 +63,7 @@ def _meta_val(shape, dtype):
 
 class ChannelsLastLayout(Pass):
     name = "channels_last_layout"
+    needs = ("lower_to_ttnn",)
 
     def __init__(self, ttnn):
         self.ttnn = ttnn
@@ -87,7 +88,7 @@ class ChannelsLastLayout(Pass):
         """[(path, node)] of an element-wise op's tensor operands, or None if it is not a plain one."""
         if n.op != "call_function" or n.target not in self.eltwise or tt_meta(n) is None:
             return None
-        tin = n.meta.get("tt_in") or {}
+        tin = n.meta.get(TT_IN) or {}
         paths = sorted(tin)
         if not paths or any(p[0] != "args" or len(p) != 2 for p in paths):
             return None
@@ -125,7 +126,7 @@ class ChannelsLastLayout(Pass):
     def _dce(self, g):
         for n in reversed(list(g.nodes)):
             if n.op == "call_function" and not n.users and (self._move(n) or n.target in self.eltwise) \
-                    and n.meta.get("layout_pass"):
+                    and n.meta.get(LAYOUT_PASS):
                 g.erase_node(n)
 
     def _erase_if_dead(self, n):
@@ -198,9 +199,9 @@ class ChannelsLastLayout(Pass):
         self._copy_meta(new, like)
         new.meta["val"] = _meta_val(shape, tdt) if like is None or _shape(like) != tuple(shape) \
             else like.meta["val"]
-        new.meta["tt_in"] = {("args", 0): Req(m.layout, m.dtype)}
-        new.meta["tt"] = TTMeta(m.layout, m.dtype, None)
-        new.meta["layout_pass"] = True
+        new.meta[TT_IN] = {("args", 0): Req(m.layout, m.dtype)}
+        new.meta[TT] = TTMeta(m.layout, m.dtype, None)
+        new.meta[LAYOUT_PASS] = True
         return new
 
     def _free_view(self, src, shape) -> bool:
@@ -266,17 +267,17 @@ class ChannelsLastLayout(Pass):
             e2 = self.g.call_function(e.target, tuple(args), dict(e.kwargs))
         e2.meta = {k: v for k, v in e.meta.items()}
         e2.meta["val"] = _meta_val(_shape(x), _tdtype(e))
-        e2.meta["tt_in"] = dict(e.meta["tt_in"])
-        e2.meta["layout_pass"] = True
+        e2.meta[TT_IN] = dict(e.meta[TT_IN])
+        e2.meta[LAYOUT_PASS] = True
         # M'(E'(x))
         me = tt_meta(e2)
         with self.g.inserting_before(e):
             m2 = self.g.call_function(m.target, (e2, m.args[1]))
         self._copy_meta(m2, m)
         m2.meta["val"] = e.meta["val"]
-        m2.meta["tt_in"] = {("args", 0): Req(me.layout, me.dtype)}
-        m2.meta["tt"] = TTMeta(me.layout, me.dtype, None)
-        m2.meta["layout_pass"] = True
+        m2.meta[TT_IN] = {("args", 0): Req(me.layout, me.dtype)}
+        m2.meta[TT] = TTMeta(me.layout, me.dtype, None)
+        m2.meta[LAYOUT_PASS] = True
         if kind == "view" and not self._free_view(e2, _shape(e)):
             m2.target = self.ttnn.reshape
         e.replace_all_uses_with(m2)
@@ -305,16 +306,16 @@ class ChannelsLastLayout(Pass):
             e2 = self.g.call_function(e.target, tuple(args), dict(e.kwargs))
         e2.meta = {k: v for k, v in e.meta.items()}
         e2.meta["val"] = _meta_val(_shape(a), _tdtype(e))
-        e2.meta["tt_in"] = dict(e.meta["tt_in"])
-        e2.meta["layout_pass"] = True
+        e2.meta[TT_IN] = dict(e.meta[TT_IN])
+        e2.meta[LAYOUT_PASS] = True
         me = tt_meta(e2)
         with self.g.inserting_before(e):
             m2 = self.g.call_function(ma.target, (e2, ma.args[1]))
         self._copy_meta(m2, ma)
         m2.meta["val"] = e.meta["val"]
-        m2.meta["tt_in"] = {("args", 0): Req(me.layout, me.dtype)}
-        m2.meta["tt"] = TTMeta(me.layout, me.dtype, None)
-        m2.meta["layout_pass"] = True
+        m2.meta[TT_IN] = {("args", 0): Req(me.layout, me.dtype)}
+        m2.meta[TT] = TTMeta(me.layout, me.dtype, None)
+        m2.meta[LAYOUT_PASS] = True
         if ka == "view" and not self._free_view(e2, _shape(e)):
             m2.target = self.ttnn.reshape
         e.replace_all_uses_with(m2)
@@ -333,7 +334,7 @@ class ChannelsLastLayout(Pass):
                 or r.args[2] is not True or tt_meta(r) is None:
             return False
         m, dims = r.args[0], r.args[1]
-        if self._move(m) != "permute" or len(m.users) != 1 or set(r.meta.get("tt_in") or {}) != {("args", 0)}:
+        if self._move(m) != "permute" or len(m.users) != 1 or set(r.meta.get(TT_IN) or {}) != {("args", 0)}:
             return False
         x = m.args[0]
         if tt_meta(x) is None:
@@ -351,16 +352,16 @@ class ChannelsLastLayout(Pass):
                                                  else new_dims[0], True))
         r2.meta = {k: v for k, v in r.meta.items()}
         r2.meta["val"] = _meta_val(red_shape, _tdtype(r))
-        r2.meta["tt_in"] = dict(r.meta["tt_in"])
-        r2.meta["layout_pass"] = True
+        r2.meta[TT_IN] = dict(r.meta[TT_IN])
+        r2.meta[LAYOUT_PASS] = True
         mr = tt_meta(r2)
         with self.g.inserting_before(r):
             m2 = self.g.call_function(m.target, (r2, p))
         self._copy_meta(m2, m)
         m2.meta["val"] = r.meta["val"]
-        m2.meta["tt_in"] = {("args", 0): Req(mr.layout, mr.dtype)}
-        m2.meta["tt"] = TTMeta(mr.layout, mr.dtype, None)
-        m2.meta["layout_pass"] = True
+        m2.meta[TT_IN] = {("args", 0): Req(mr.layout, mr.dtype)}
+        m2.meta[TT] = TTMeta(mr.layout, mr.dtype, None)
+        m2.meta[LAYOUT_PASS] = True
         r.replace_all_uses_with(m2)
         self.g.erase_node(r)
         self._erase_if_dead(m)
@@ -412,7 +413,7 @@ class ChannelsLastLayout(Pass):
         if tt_meta(src) is None or not self._is_flat_of(src, r):
             return False
         path = ("kwargs", where) if isinstance(where, str) else ("args", where)
-        old = v.meta.get("tt_in", {}).get(path)
+        old = v.meta.get(TT_IN, {}).get(path)
         if isinstance(where, str):
             kwargs = dict(v.kwargs)
             kwargs[where] = src
@@ -423,7 +424,7 @@ class ChannelsLastLayout(Pass):
             v.args = tuple(args)
         if old is not None and self.ttnn_name(v).startswith("conv"):
             # convolutions read either layout: take the value as it is
-            v.meta["tt_in"][path] = Req(tt_meta(src).layout, old.dtype, old.on_device)
+            v.meta[TT_IN][path] = Req(tt_meta(src).layout, old.dtype, old.on_device)
         self._erase_if_dead(r)
         self.stats["absorbed"] += 1
         return True

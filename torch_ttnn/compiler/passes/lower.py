@@ -13,6 +13,7 @@ import torch.fx
 
 from .. import registry
 from ..context import LoweringContext, Unsupported
+from ..meta import FALLBACK, FOLDED, HOST_REASON, INT_GUARD, STATIC
 from ..report import GraphReport
 from .base import Pass, PassResult, get_attr
 
@@ -33,6 +34,7 @@ def _shape_sig(node) -> str:
 
 class LowerToTTNN(Pass):
     name = "lower_to_ttnn"
+    after = ("int_overflow_guard", "constant_folding")    # reads their host reasons, guards, folds
 
     def __init__(self, ttnn, option, report: GraphReport, device, static_inputs: set[int]):
         self.ttnn = ttnn
@@ -51,15 +53,15 @@ class LowerToTTNN(Pass):
         for i, n in enumerate(placeholders):
             p = g.placeholder(n.name)
             p.meta = dict(n.meta)
-            p.meta["static"] = i in self.static_inputs
+            p.meta[STATIC] = i in self.static_inputs
             env[n] = p
         device_node = get_attr(g, "ttnn_device")
         for n in placeholders:      # integer inputs held to the range where the device's int32 is exact
-            guard = n.meta.get("int_guard")
+            guard = n.meta.get(INT_GUARD)
             if guard is not None:
                 from ... import runtime
                 checked = g.call_function(runtime.check_int_bound, (env[n], *guard))
-                checked.meta = {k: v for k, v in env[n].meta.items() if k != "int_guard"}
+                checked.meta = {k: v for k, v in env[n].meta.items() if k != INT_GUARD}
                 env[n] = checked
         ctx = LoweringContext(self.ttnn, self.option, g, device_node, report=self.report)
 
@@ -75,7 +77,7 @@ class LowerToTTNN(Pass):
                 env[node] = new
                 attrs[node.target] = getattr(gm, node.target)
                 continue
-            if node.meta.get("folded"):
+            if node.meta.get(FOLDED):
                 env[node] = g.node_copy(node, lambda n: env[n])
                 continue
             if node.op != "call_function":
@@ -97,7 +99,7 @@ class LowerToTTNN(Pass):
             self.report.aten_ops[name] += 1
             self.report.input_shapes.setdefault(name, set()).add(_shape_sig(node))
         rule = registry.rule_for(target)
-        reason = node.meta.get("host_reason")
+        reason = node.meta.get(HOST_REASON)
         if reason is not None:
             rule = None
         elif rule is None:
@@ -125,7 +127,7 @@ class LowerToTTNN(Pass):
             self.report.record_fallback(target, reason, strict=getattr(self.option, "strict", False))
         new = g.node_copy(node, lambda n: env[n])
         if is_op:
-            new.meta["fallback"] = reason
+            new.meta[FALLBACK] = reason
         return new
 
     @staticmethod

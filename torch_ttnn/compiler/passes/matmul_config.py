@@ -64,6 +64,8 @@ def _attr(gm, v):
 
 class MatmulProgramConfigs(Pass):
     name = "matmul_program_configs"
+    needs = ("data_movement",)
+    after = ("deallocate", "weight_precision", "l1_placement")    # where operands live, their formats
 
     def __init__(self, ttnn, device, report=None):
         self.ttnn = ttnn

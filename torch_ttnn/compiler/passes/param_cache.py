@@ -13,6 +13,7 @@ import operator
 import torch
 import torch.fx
 
+from ..meta import PARAM, TT, TT_MULTI
 from .base import Pass, PassResult
 
 
@@ -21,6 +22,7 @@ _RANDOM = ("rand", "bernoulli", "dropout", "uniform", "normal")   # a fresh draw
 
 class CacheParamDerived(Pass):
     name = "cache_param_derived"
+    needs = ("data_movement",)
 
     def __init__(self, ttnn, param_cache_attr: str = "param_cache"):
         self.ttnn = ttnn
@@ -33,12 +35,12 @@ class CacheParamDerived(Pass):
             return PassResult(gm, False)
         cache = next((n for n in g.nodes if n.op == "get_attr" and n.target == self.attr), None)
         constants = {n for n in g.nodes if n.op == "get_attr"}
-        params = {n for n in g.nodes if n.meta.get("param")}
+        params = {n for n in g.nodes if n.meta.get(PARAM)}
         modified = False
         for i, n in enumerate(list(g.nodes)):
             if n.op != "call_function" or n.target in self.skip or n.target is operator.getitem:
                 continue
-            if n.meta.get("tt") is None and not n.meta.get("tt_multi"):
+            if n.meta.get(TT) is None and not n.meta.get(TT_MULTI):
                 continue
             inputs = n.all_input_nodes
             if not inputs or not all(a in params or a in constants for a in inputs):
@@ -50,13 +52,13 @@ class CacheParamDerived(Pass):
                 new = g.call_method("derive", (cache, f"{n.name}", qualified[len("ttnn."):]) + tuple(n.args),
                                     dict(n.kwargs))
             new.meta = dict(n.meta)
-            new.meta["param"] = True
+            new.meta[PARAM] = True
             n.replace_all_uses_with(new)
             g.erase_node(n)
             params.add(new)
             for u in new.users:  # outputs of a multi-output op derived from parameters
                 if u.target is operator.getitem:
-                    u.meta["param"] = True
+                    u.meta[PARAM] = True
                     params.add(u)
             modified = True
         return PassResult(gm, modified)

@@ -22,7 +22,7 @@ import warnings
 import torch
 import torch.fx
 
-from ..meta import tt_meta
+from ..meta import STATE_STORE, tt_meta
 from .base import Pass, PassResult
 
 PLACEMENT_BUDGET = 0.5      # of the device's L1, for activations (see the module docstring)
@@ -73,7 +73,7 @@ def _needs_dram(n) -> bool:
             if name in _VIEWS:
                 chain.add(u)
                 todo.append(u)
-            if name in _READS or u.meta.get("state_store"):
+            if name in _READS or u.meta.get(STATE_STORE):
                 return True
             for op, arg in DRAM_OPERANDS:
                 if name == op and u.kwargs.get(arg) in chain:
@@ -83,6 +83,8 @@ def _needs_dram(n) -> bool:
 
 class L1Placement(Pass):
     name = "l1_placement"
+    needs = ("data_movement",)
+    after = ("deallocate", "weight_precision")   # liveness ends at ttnn.deallocate; sizes by format
 
     def __init__(self, ttnn, device, budget: float = PLACEMENT_BUDGET):
         self.ttnn = ttnn

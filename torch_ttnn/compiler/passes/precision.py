@@ -33,6 +33,7 @@ import torch
 import torch.fx
 
 from ..context import ttnn_caps
+from ..meta import TT
 from .base import Pass, PassResult, constant
 
 LEVELS = ("bf16", "bfp8", "bfp8-lofi", "bfp4", "bfp8-acc32", "bf16-acc32", "bfp8-act")
@@ -54,6 +55,8 @@ def _weight_of(n: torch.fx.Node):
 
 class WeightPrecision(Pass):
     name = "weight_precision"
+    needs = ("data_movement",)
+    after = ("cache_param_derived",)     # conv weights are prepared through ParamCache.derive
 
     def __init__(self, ttnn, level: str):
         if level not in LEVELS:
@@ -178,9 +181,9 @@ class WeightPrecision(Pass):
         for n in convs:
             fast = reaches_only_bfp8_takers(n)
             n.kwargs = {**n.kwargs, "dtype": ttnn.bfloat8_b if fast else ttnn.bfloat16}
-            meta = n.meta.get("tt")
+            meta = n.meta.get(TT)
             if fast and meta is not None:
-                n.meta["tt"] = dataclasses.replace(meta, dtype=ttnn.bfloat8_b)
+                n.meta[TT] = dataclasses.replace(meta, dtype=ttnn.bfloat8_b)
             self.converted += int(fast)
         gm.recompile()
         return True

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 import torch.fx
 
+from ..meta import HOST_HELPER, TT, TT_MULTI
 from .base import Pass, PassResult
 
 _KERNEL_CONFIG_OPS = ("matmul", "linear", "sum", "mean")
@@ -31,6 +32,7 @@ def training_kernel_config(device):
 
 class TrainingPrecision(Pass):
     name = "training_precision"
+    needs = ("lower_to_ttnn",)
 
     def __init__(self, ttnn):
         self.targets = {}
@@ -45,8 +47,8 @@ class TrainingPrecision(Pass):
         g = gm.graph
         config = None
         for n in list(g.nodes):
-            if n.op != "call_function" or n.target not in self.targets or "tt" not in n.meta and \
-                    not n.meta.get("tt_multi"):
+            if n.op != "call_function" or n.target not in self.targets or TT not in n.meta and \
+                    not n.meta.get(TT_MULTI):
                 continue
             key = self.targets[n.target]
             if n.kwargs.get(key) is not None:
@@ -55,6 +57,6 @@ class TrainingPrecision(Pass):
                 device = next(d for d in g.nodes if d.op == "get_attr" and d.target == "ttnn_device")
                 with g.inserting_after(device):
                     config = g.call_function(training_kernel_config, (device,))
-                config.meta["host_helper"] = True
+                config.meta[HOST_HELPER] = True
             n.kwargs = {**n.kwargs, key: config}
         return PassResult(gm, config is not None)
