@@ -1,7 +1,6 @@
 """The torch.compile backend: dynamo -> aot_autograd -> pass pipeline -> a GraphModule calling TT-NN."""
 from __future__ import annotations
 
-import functools
 import logging
 import time
 

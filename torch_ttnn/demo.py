@@ -10,8 +10,6 @@ import json
 import logging
 import sys
 
-import torch
-
 
 def main(argv=None) -> int:
     from . import open_device, zoo

@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 import json
 import pathlib
-from typing import Any, Optional
+from typing import Optional
 
 import torch
 import torch.fx
