@@ -5,7 +5,7 @@ import torch
 import torch_ttnn.sim as ttnn
 from torch_ttnn.sim import formats
 from torch_ttnn.sim.errors import TTNNError
-from torch_ttnn.sim.ops.binary import broadcast_shape, fpu_multiply
+from torch_ttnn.sim.ops.binary_core import broadcast_shape, fpu_multiply
 
 SHAPES = [(7,), (3, 45), (2, 3, 33, 64)]
 

@@ -97,7 +97,6 @@ def auto_config(a_shape, b_shape, a_dtype: DataType, b_dtype: DataType, *, a_buf
         return None
     gx, gy = grid
     cores = gx * gy
-    batch = math.prod(a_shape[:-2]) if len(a_shape) > 2 else 1
     Mt, Kt, Nt = -(-a_shape[-2] // TILE), -(-a_shape[-1] // TILE), -(-b_shape[-1] // TILE)
     all_dram = a_buffer == b_buffer == out_buffer == "DRAM"
     height, width = Mt * TILE, Nt * TILE

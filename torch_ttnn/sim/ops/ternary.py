@@ -15,7 +15,7 @@ import torch
 from .._op import ttnn_op
 from ..types import FLOAT_DTYPES, INT_DTYPES, DataType, Layout
 from ._common import fail, on_device, require_dtype, require_layout
-from .binary import (BF16, BFP4, BFP8, FP32, INT32, UINT32, Operand, broadcast_shape, check_output_tensor, emit,
+from .binary_core import (BF16, BFP4, BFP8, FP32, INT32, UINT32, Operand, broadcast_shape, check_output_tensor, emit,
                      operand, padding_is_defined, scalar_as)
 
 WHERE_DTYPES = (BF16, BFP8, BFP4, FP32, INT32, UINT32)

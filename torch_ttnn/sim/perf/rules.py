@@ -118,7 +118,7 @@ def fused_sfpu(activation) -> float:
     linear/matmul take it)."""
     if activation is None:
         return 0.0
-    from ..ops.binary import activation_name
+    from ..ops.binary_core import activation_name
     name = activation_name(activation).lower().replace("gelu_tanh", "gelu")
     return float(_INSTR_OF.get(name, 20))
 
