@@ -38,6 +38,7 @@ import torch
 import torch.fx
 
 from .compiler.meta import ATEN, DEALLOC, DM_INSERTED, FALLBACK
+from .compiler.report import host_fallbacks
 
 log = logging.getLogger("torch_ttnn")
 
@@ -762,10 +763,7 @@ def _header(name: str, res: ExportResult, results) -> str:
              "",
              f"{res.graphs} graph(s); {res.ttnn_ops} TT-NN ops, {res.host_ops} host fallback ops (torch calls). "
              "Weights in weights.safetensors,", "inputs and expected outputs in inputs.safetensors."]
-    fb: dict = {}
-    for r in results.reports:
-        for (op, reason), n in r.fallbacks.items():
-            fb[(op, reason)] = fb.get((op, reason), 0) + n
+    fb = host_fallbacks(results.reports)
     if fb:
         lines += ["", "Ops left on the host:"]
         lines += [f"    {n:3d} x {op}: {reason}" for (op, reason), n in sorted(fb.items())]

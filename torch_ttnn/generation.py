@@ -57,6 +57,7 @@ import torch
 
 from . import runtime
 from .options import TorchTtnnOption
+from .compiler.report import host_fallbacks
 from .portable import pcc
 
 MIN_CACHE_LEN = 32   # one tile
@@ -358,10 +359,7 @@ def compare(model, option: Optional[TorchTtnnOption] = None, *args, **kwargs) ->
     start = prompt_length(model, args, kw)
     agree, first = token_agreement(out, ref, start)
     reports = option.results.reports[n_before:]
-    host = {}
-    for r in reports:
-        for (op, reason), n in r.fallbacks.items():
-            host[(op, reason)] = host.get((op, reason), 0) + n
+    host = host_fallbacks(reports)
     res = {
         "eager": sequences(ref)[..., start:].tolist(),
         "compiled": sequences(out)[..., start:].tolist(),

@@ -126,6 +126,12 @@ class ModelMetrics:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def fill_from_reports(self, reports) -> None:
+        """The op counts, host fallbacks, graphs and input shapes of a compile (compiler.report.summarize)."""
+        from .compiler.report import summarize
+        for k, v in summarize(reports).items():
+            setattr(self, k, v)
+
 
 def repeat_batch(inputs, n: int):
     """`inputs` with every tensor repeated n times along its first dimension (dicts, lists and tuples
@@ -275,29 +281,9 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
         m.peak_dram_bytes = stats["DRAM"]["peak_bytes"]
         m.peak_l1_bytes = stats["L1"]["peak_bytes"]
     reports = option.results.reports
-    aten = {}
-    for r in reports:  # the captured graphs, before any pass (folding, fusion) changed them
-        for k, v in (r.captured_ops or r.aten_ops).items():
-            aten[k] = aten.get(k, 0) + v
-    m.aten_ops = aten
-    m.ops_before = sum(aten.values())
-    m.ops_before_unique = len(aten)
-    remaining = {}
-    for r in reports:
-        for (op, reason), n in r.fallbacks.items():
-            remaining[(op, reason)] = remaining.get((op, reason), 0) + n
-    m.remaining = [{"op": op, "reason": reason, "count": n} for (op, reason), n in sorted(remaining.items())]
-    m.ops_remaining = sum(remaining.values())
-    m.ops_remaining_unique = len({op for op, _ in remaining})
-    m.graphs = len(reports)
-    m.graph_breaks = max(0, len([r for r in reports if r.kind != "backward"]) - 1)
+    m.fill_from_reports(reports)
     if gen:   # prefill, decode step and encoder are separate graphs by design, not graph breaks
         m.graph_breaks = sum(dynamo_counters["graph_break"].values()) - breaks
-    shapes = {}
-    for r in reports:
-        for k, v in r.input_shapes.items():
-            shapes.setdefault(k, set()).update(v)
-    m.input_shapes = {k: sorted(v) for k, v in shapes.items()}
     m.precision = precision_summary(reports)
     m.trace = trace_summary(reports)
     places = sorted({getattr(r, "placement", "dram") for r in reports})

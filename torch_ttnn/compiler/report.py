@@ -75,6 +75,37 @@ class GraphReport:
         }
 
 
+def host_fallbacks(reports) -> collections.Counter:
+    """(aten op, reason) -> count of the ops left on the host, summed over the graphs of a compile."""
+    total: collections.Counter = collections.Counter()
+    for r in reports:
+        total.update(r.fallbacks)
+    return total
+
+
+def summarize(reports) -> dict:
+    """What the graphs of one compile add up to, the one place the harness (metrics, tools, export) sums them:
+    aten ops as captured (before any pass), the ops left on the host, graphs and graph breaks, input shapes."""
+    aten: collections.Counter = collections.Counter()
+    shapes: dict = {}
+    for r in reports:
+        aten.update(r.captured_ops or r.aten_ops)
+        for k, v in r.input_shapes.items():
+            shapes.setdefault(k, set()).update(v)
+    remaining = host_fallbacks(reports)
+    return {
+        "aten_ops": dict(aten),
+        "ops_before": sum(aten.values()),
+        "ops_before_unique": len(aten),
+        "remaining": [{"op": op, "reason": reason, "count": n} for (op, reason), n in sorted(remaining.items())],
+        "ops_remaining": sum(remaining.values()),
+        "ops_remaining_unique": len({op for op, _ in remaining}),
+        "graphs": len(reports),
+        "graph_breaks": max(0, len([r for r in reports if r.kind != "backward"]) - 1),
+        "input_shapes": {k: sorted(v) for k, v in shapes.items()},
+    }
+
+
 class FallbackError(RuntimeError):
     """Strict mode: an op could not be lowered."""
 

@@ -220,25 +220,7 @@ def metrics_from_option(model_name: str, option, *, mode: str = "eval", device=N
     """A ModelMetrics (the format of torch_ttnn.metrics) filled from the reports of a compile."""
     from ..metrics import ModelMetrics
     m = ModelMetrics(model_name, mode)
-    reports = option.results.reports
-    aten: dict = {}
-    remaining: dict = {}
-    shapes: dict = {}
-    for r in reports:
-        for k, v in r.aten_ops.items():
-            aten[k] = aten.get(k, 0) + v
-        for key, n in r.fallbacks.items():
-            remaining[key] = remaining.get(key, 0) + n
-        for k, v in r.input_shapes.items():
-            shapes.setdefault(k, set()).update(v)
-    m.aten_ops = aten
-    m.ops_before, m.ops_before_unique = sum(aten.values()), len(aten)
-    m.remaining = [{"op": op, "reason": reason, "count": n} for (op, reason), n in sorted(remaining.items())]
-    m.ops_remaining = sum(remaining.values())
-    m.ops_remaining_unique = len({op for op, _ in remaining})
-    m.graphs = len(reports)
-    m.graph_breaks = max(0, len([r for r in reports if r.kind != "backward"]) - 1)
-    m.input_shapes = {k: sorted(v) for k, v in shapes.items()}
+    m.fill_from_reports(option.results.reports)
     counters = getattr(device, "counters", None)
     if counters is not None:
         m.to_device, m.from_device = counters.to_device, counters.from_device
