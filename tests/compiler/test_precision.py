@@ -309,3 +309,15 @@ def test_graphs_without_convolutions_do_not_try_the_activation_level(device):
     m = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU()).eval()
     _, opt, _ = _run(m, torch.randn(8, 64), device)
     assert all(lv != "bfp8-act" for lv, *_ in opt.results.precision[0]["tried"])
+
+
+def test_a_graph_whose_convolutions_must_stay_bf16_measures_bfp8_lofi_once(device):
+    # sigmoid documents bfloat16 only: the conv keeps bfloat16, so bfp8-act would be the bfp8-lofi program
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.Sigmoid()).eval()
+    x = torch.randn(1, 3, 16, 16)
+    y, opt, _ = _run(m, x, device)
+    (decision,) = opt.results.precision
+    assert [lv for lv, *_ in decision["tried"]] == ["bfp8-lofi"]
+    assert decision["chosen"] == "bfp8-lofi" and opt.results.reports[-1].precision == "bfp8-lofi"
+    assert pcc(y, m(x)) >= 0.99

@@ -254,7 +254,9 @@ def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static
         from .passes.precision import WeightPrecision
         # after the parameter preparation is cached (conv weights are prepared through ParamCache.derive)
         anchor = [i for i, p in enumerate(passes) if isinstance(p, (DataMovement, CacheParamDerived))][-1]
-        passes.insert(anchor + 1, WeightPrecision(ttnn, precision))
+        weights = WeightPrecision(ttnn, precision)
+        weights.report = report
+        passes.insert(anchor + 1, weights)
     if l1:
         from .passes.placement import L1Placement
         passes.append(L1Placement(ttnn, option.device))

@@ -184,8 +184,11 @@ class PrecisionSearch(BoxedProgram):
         from .pipeline import record_program
         l1 = self.l1
         measured = []                               # (level, PCC of each output)
+        skip = set()                                # levels already measured under another name
         for i, level in enumerate(self.levels):
             last = i == len(self.levels) - 1
+            if level in skip:
+                continue
             try:
                 compiled, out = self._run_level(level, l1, args)
             except _LevelRefused as e:
@@ -195,6 +198,10 @@ class PrecisionSearch(BoxedProgram):
                 self.tried.append((level, "l1" if l1 else "dram", f"refused: {e}"))
                 continue
             l1 = self.l1_now
+            if level == "bfp8-act" and not compiled.report.bfp8_activations and "bfp8-lofi" in self.levels:
+                # no convolution output could be bfloat8_b: this is the bfp8-lofi program, measured once
+                level = compiled.report.precision = "bfp8-lofi"
+                skip.add("bfp8-lofi")
             per_output = _pccs(out, ref) if ref is not None else None
             score = min([p for p in per_output if p is not None], default=1.0) if per_output is not None else None
             self.tried.append((level, "l1" if l1 else "dram", None if score is None else round(score, 5)))

@@ -33,6 +33,7 @@ class GraphReport:
     skipped: collections.Counter = field(default_factory=collections.Counter)     # (pass, error) -> rewrites
     int_unproven: collections.Counter = field(default_factory=collections.Counter)  # int64 op -> n, int32 unproven
     demoted: collections.Counter = field(default_factory=collections.Counter)   # ttnn op -> float32 operands in bf16
+    bfp8_activations: int = 0                       # conv2d outputs in bfloat8_b (precision level bfp8-act)
     # matmul program configs chosen (passes/matmul_config.py): node, program kind, modelled us default -> chosen
     matmul_configs: list = field(default_factory=list)
 

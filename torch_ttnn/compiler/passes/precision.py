@@ -185,6 +185,8 @@ class WeightPrecision(Pass):
             if fast and meta is not None:
                 n.meta[TT] = dataclasses.replace(meta, dtype=ttnn.bfloat8_b)
             self.converted += int(fast)
+            if fast and self.report is not None:
+                self.report.bfp8_activations += 1
         gm.recompile()
         return True
 
