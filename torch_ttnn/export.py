@@ -30,6 +30,7 @@ import logging
 import math
 import operator
 import os
+import re
 import textwrap
 from dataclasses import dataclass, field
 from typing import Optional
@@ -403,235 +404,28 @@ def _accuracy_line(n: torch.fx.Node, var: str, aten_of: dict, em: _Emitter,
 
 # --- the script -------------------------------------------------------------------------------------------
 
-def _portable_source() -> str:
-    """torch_ttnn/portable.py as it is (input conversions, pcc): the script converts and compares exactly as
-    the compiler and the metrics do."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "portable.py")
+_OMIT = re.compile(r"^# <not in the exported script>\n.*?^# </not in the exported script>\n", re.M | re.S)
+
+
+def _module_text(rel: str, body_only: bool = True) -> str:
+    """A torch_ttnn module as the script carries it: verbatim, less its docstring and the blocks marked as not
+    in the exported script (imports that stand for what the script defines elsewhere)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), rel)
     with open(path) as f:
-        return "\n\n# --- torch_ttnn/portable.py, verbatim ---\n" + f.read() + "# --- end of portable.py ---\n"
+        text = f.read()
+    if body_only:
+        text = re.sub(r'^""".*?"""\n', "", text, count=1, flags=re.S)
+    text = _OMIT.sub("", text)
+    return f"\n\n# --- torch_ttnn/{rel} ---\n" + text.lstrip("\n") + f"# --- end of {rel} ---\n"
 
 
-_PRELUDE = '''\
-import argparse
-import math
-import operator
-import os
-import sys
-
-import torch
-from safetensors.torch import load_file, save_file
-
-HERE = os.path.dirname(os.path.abspath(__file__))
+def _portable_source() -> str:
+    """torch_ttnn/portable.py (input conversions, pcc): the script converts and compares exactly as the compiler
+    and the metrics do."""
+    return _module_text("portable.py", body_only=False)
 
 
-def _simulated() -> bool:
-    env = os.environ.get("TORCH_TTNN_SIMULATED", "")
-    return "--simulated" in sys.argv[1:] or env.lower() in ("1", "true", "yes")
 
-
-if _simulated():
-    import torch_ttnn.sim as ttnn        # the simulated device of torch-ttnn
-else:
-    import ttnn                          # a Tenstorrent chip
-
-
-def _import(module, name):
-    import importlib
-    obj = importlib.import_module(module)
-    for part in name.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-class ParamCache:
-    """Parameters converted and placed on the device once (the compiler's load-params-once)."""
-
-    def __init__(self):
-        self.entries = {}
-
-    def load(self, x, dtype, layout, device, watch=True):
-        key = (id(x), dtype, layout)
-        if key not in self.entries:
-            self.entries[key] = (x, ttnn.from_torch(narrow_for_device(x.detach()), dtype=dtype, layout=layout,
-                                                    device=device))
-        return self.entries[key][1]
-
-    def derive(self, key, op_name, *args, **kwargs):
-        """The TT-NN op op_name run once on parameter tensors (weight preparation), its result reused while
-        the same tensors are passed in (graphs of one model share the cache: their keys may repeat)."""
-        key = ("derive", key) + tuple(id(a) for a in list(args) + list(kwargs.values()) if hasattr(a, "is_allocated"))
-        if key not in self.entries:
-            fn = ttnn
-            for part in op_name.split("."):
-                fn = getattr(fn, part)
-            self.entries[key] = (args, fn(*args, **kwargs))
-        return self.entries[key][1]
-
-
-_FOLDED = {}
-
-
-def _run_folded(fn, *inputs):
-    """Parameter preprocessing (run on the host once per set of parameters)."""
-    key = (fn.__name__,) + tuple(id(x) for x in inputs)
-    if key not in _FOLDED:
-        with torch.no_grad():
-            _FOLDED[key] = (tuple(fn(*inputs)), inputs)
-    return _FOLDED[key][0]
-
-
-def _host(x, dtype=None):
-    """A value of the program as a torch tensor (tuples element-wise)."""
-    if isinstance(x, (tuple, list)):
-        dts = dtype if isinstance(dtype, (tuple, list)) else [dtype] * len(x)
-        return type(x)(_host(v, d) for v, d in zip(x, dts))
-    if isinstance(x, ttnn.Tensor):
-        x = ttnn.to_torch(x)
-    if isinstance(x, torch.Tensor) and isinstance(dtype, torch.dtype):
-        x = x.to(dtype)
-    return x
-
-
-def _pcc_any(a, b):
-    if isinstance(a, (tuple, list)):
-        if not isinstance(b, (tuple, list)) or len(a) != len(b):
-            return float("nan")
-        vals = [_pcc_any(x, y) for x, y in zip(a, b) if isinstance(x, torch.Tensor)]
-        return min(vals) if vals else float("nan")
-    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
-        return float("nan")
-    if a.shape != b.shape and a.numel() == b.numel():
-        a = a.reshape(b.shape)
-    return pcc(a, b)
-
-
-def _shape(x):
-    if isinstance(x, (tuple, list)):
-        return "(" + ", ".join(_shape(v) for v in x) + ")"
-    return str(list(x.shape)) if isinstance(x, torch.Tensor) else type(x).__name__
-
-
-ACTIVATIONS = {"relu": torch.relu, "relu6": lambda x: torch.clamp(x, 0, 6), "silu": torch.nn.functional.silu,
-               "gelu": torch.nn.functional.gelu,
-               "gelu_tanh": lambda x: torch.nn.functional.gelu(x, approximate="tanh")}
-
-
-class Accuracy:
-    """--accuracy: after each TT-NN op, the aten op it came from runs on the same inputs (brought to the
-    host): `op` is the PCC of the TT-NN op against it, `model` the PCC against the aten graph run end to
-    end by torch (errors accumulated so far)."""
-
-    def __init__(self, reference, graph):
-        self.reference = reference      # aten node name -> value of the aten graph run by torch
-        self.graph = graph
-        self.host = {}                  # aten node name -> what the program computed for it
-        self.rows = []
-
-    def h(self, name):
-        return self.host[name] if name in self.host else self.reference[name]
-
-    def keep(self, name, value, dtype):
-        self.host[name] = _host(value, dtype)
-
-    def check(self, var, value, ttnn_op, aten_op, aten_name, dtype, reference_fn, activation=None, store=None):
-        got = _host(value, dtype)
-        model = self.reference.get(aten_name)
-        try:
-            with torch.no_grad():
-                local = reference_fn(self.h)
-        except Exception as e:          # the aten op refused the host values: report, go on
-            local = None
-            print(f"  ({aten_op} on the program's inputs failed: {type(e).__name__}: {e})")
-        if activation is not None:      # a fused activation: the op computes activation(aten op)
-            act = ACTIVATIONS[activation]
-            local = act(local) if local is not None else None
-            model = act(model) if model is not None else None
-        if store is None:
-            store = aten_name
-        if store:
-            self.host[store] = got
-        op_pcc, model_pcc = _pcc_any(got, local), _pcc_any(got, model)
-        self.rows.append((op_pcc, model_pcc, var, ttnn_op, aten_op))
-        print(f"pcc  op {op_pcc:9.6f}  model {model_pcc:9.6f}  {var:<18s} {ttnn_op:<24s} <- {aten_op:<32s} "
-              f"{_shape(got)}")
-'''
-
-_MAIN = '''
-
-def _print_outputs(gname, outs, expected, reference):
-    for k, o in enumerate(outs):
-        if not isinstance(o, torch.Tensor):
-            print(f"{gname} output {k}: {o!r}")
-            continue
-        e, r = expected.get(k), reference.get(k)
-        same = e is not None and e.shape == o.shape and o.numel()
-        diff = float((o.double() - e.double()).abs().max()) if same else 0.0
-        print(f"{gname} output {k}: {list(o.shape)} {str(o.dtype).replace('torch.', '')}  "
-              f"PCC vs compiled {pcc(o, e):.6f} (max |diff| {diff:.3g})  PCC vs torch {pcc(o, r):.6f}")
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\\n\\n")[0])
-    p.add_argument("--simulated", action="store_true",
-                   help="run on the simulated device of torch-ttnn (also TORCH_TTNN_SIMULATED=1)")
-    p.add_argument("--accuracy", action="store_true", help="compare each TT-NN op with its aten original")
-    p.add_argument("--save", metavar="FILE", help="write the outputs to a safetensors file")
-    p.add_argument("--graph", type=int, action="append", help="run only this graph (repeatable)")
-    args = p.parse_args(argv)
-    weights = load_file(os.path.join(HERE, "weights.safetensors"))
-    data = load_file(os.path.join(HERE, "inputs.safetensors"))
-    global _consts
-    _consts = {k[len("const."):]: v for k, v in weights.items() if k.startswith("const.")}
-    device = ttnn.open_device(device_id=0, l1_small_size=16384)
-    arch = getattr(device, "arch", lambda: "")()
-    print(f"device: {'simulated' if _simulated() else 'ttnn'} {getattr(arch, 'name', arch)}".rstrip())
-    saved = {}
-    worst = []
-    try:
-        for gi, (fn, ref_fn, kind, sources, n_out) in enumerate(GRAPHS):
-            if args.graph and gi not in args.graph:
-                continue
-            inputs = [weights[key] if src == "weight" else data[key] if src == "input" else key
-                      for src, key in sources]
-            expected = {k: data[f"g{gi}.expected.{k}"] for k in range(n_out) if f"g{gi}.expected.{k}" in data}
-            reference = {k: data[f"g{gi}.reference.{k}"] for k in range(n_out) if f"g{gi}.reference.{k}" in data}
-            acc = None
-            if args.accuracy and ref_fn is None:
-                print(f"graph {gi} ({kind}): no aten graph was kept for it; no PCC per op")
-            elif args.accuracy:
-                with torch.no_grad():
-                    acc = Accuracy(ref_fn(*inputs), f"graph {gi}")
-                print(f"graph {gi} ({kind}): PCC per TT-NN op")
-            with torch.no_grad():
-                outs = fn(device, ParamCache(), *inputs, _acc=acc)
-            outs = list(outs) if isinstance(outs, (tuple, list)) else [outs]
-            _print_outputs(f"graph {gi} ({kind})", outs, expected, reference)
-            for k, o in enumerate(outs):
-                if isinstance(o, torch.Tensor):
-                    saved[f"g{gi}.{k}"] = o.detach().contiguous()
-            if acc is not None:
-                worst += [r + (gi,) for r in acc.rows]
-    finally:
-        ttnn.close_device(device)
-    if args.accuracy:
-        finite = [r for r in worst if r[0] == r[0]]
-        print(f"accuracy: {len(worst)} TT-NN ops compared", end="")
-        if finite:
-            op_pcc, model_pcc, var, ttnn_op, aten_op, gi = min(finite)
-            print(f"; lowest op PCC {op_pcc:.6f} at {var} ({ttnn_op} <- {aten_op}, graph {gi})")
-        else:
-            print()
-    if args.save:
-        save_file(saved, args.save)
-        print(f"outputs written to {args.save}")
-    return 0
-
-
-_consts = {}
-
-if __name__ == "__main__":
-    sys.exit(main())
-'''
 
 
 def _capture(option):
@@ -744,9 +538,9 @@ def export_compiled(option, records: dict, out_dir: str, *, name: str = "model",
             requires += ('\n# the fused ops of torch-ttnn (torch.ops.ttnn_fused), with their host implementation\n'
                          '_import("torch_ttnn.compiler.fused_ops", "fused_ops")()\n')
     header = _header(name, res, results)
-    text = (header + _PRELUDE + _portable_source() + requires + "\n\n" + "\n\n\n".join(functions) + "\n\n\n# (graph, aten reference, kind, "
+    text = (header + _portable_source() + _module_text("script/prelude.py") + requires + "\n\n" + "\n\n\n".join(functions) + "\n\n\n# (graph, aten reference, kind, "
             "[(source, key)] of its inputs, number of outputs)\nGRAPHS = [\n" + "\n".join(graphs_table) + "\n]\n"
-            + _MAIN)
+            + _module_text("script/main.py"))
     compile(text, res.script, "exec")   # a syntax error here is an exporter bug: fail before writing
     with open(res.script, "w") as f:
         f.write(text)
