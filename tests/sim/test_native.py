@@ -141,6 +141,24 @@ def test_block_float_quantization_same_bits(k, ties_away):
 
 
 @needs_native
+def test_packer_block_float_output_in_one_pass_same_bits():
+    # a device op's bfloat8_b output: the packer's bf16 rounding (ties away, denormals and -0 -> +0, NaN -> +Inf)
+    # then the block quantization, fused in C, against the two torch steps
+    from torch_ttnn.sim import formats
+    from torch_ttnn.sim.types import DataType
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(64, 256, generator=g) * torch.exp(3 * torch.randn(64, 256, generator=g))
+    special = torch.tensor([0.0, -0.0, float("inf"), -float("inf"), float("nan"), -float("nan"), 1e-40, -1e-42,
+                            3.3961e38, -3.3961e38, 1.00390625, -1.00390625, 1.0029296875, 2 ** -126, 2 ** -149,
+                            65504.0] * 16)
+    ties = torch.tensor([1.0 + 2 ** -8, 1.0 + 3 * 2 ** -8, -(1.0 + 2 ** -8), 255.5] * 4)   # bf16 ties
+    x = torch.cat([x.flatten(), special, ties, torch.arange(-128.0, 128.0)]).reshape(-1, 16)
+    ref = formats._quantize_blocks(formats.round_bf16_packer(x), 7, True, native=False)
+    got = formats.quantize_bfp_packer(x, DataType.BFLOAT8_B)
+    _same_bits(ref, got)
+
+
+@needs_native
 @pytest.mark.parametrize("shape,transpose", [((70, 50), True), ((70, 50), False), ((3, 40, 33), True)])
 def test_packed_weight_slices_equal_the_sliced_weights(shape, transpose):
     g = torch.Generator().manual_seed(3)

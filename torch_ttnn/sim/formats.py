@@ -283,6 +283,11 @@ def quantize_bfp_host(x: torch.Tensor, dtype: DataType) -> torch.Tensor:
 
 def quantize_bfp_packer(x: torch.Tensor, dtype: DataType) -> torch.Tensor:
     """Device packer float32 Dst -> bfloat8_b (via bf16, ties away); bfloat4_b truncates the bfp8 result."""
+    if DataType(dtype) == DataType.BFLOAT8_B and x.numel() >= _NATIVE_MIN and x.shape[-1] % 16 == 0:
+        from . import _native
+        got = _native.quantize_bfp(x, 7, True, packer=True)     # both steps in one pass, same bits
+        if got is not None:
+            return got.reshape(x.shape)
     bf16 = round_bf16_packer(x)
     bfp8 = _quantize_blocks(bf16, 7, ties_away=True)
     if DataType(dtype) == DataType.BFLOAT8_B:

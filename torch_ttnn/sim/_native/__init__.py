@@ -108,7 +108,7 @@ def library():
                                p, p, ctypes.POINTER(p), i, i, i, i, p, i, i, i, i, i]
                 fn.restype = None
                 q = lib.tt_quantize_bfp
-                q.argtypes = [p, p, i, ctypes.c_int, ctypes.c_int]
+                q.argtypes = [p, p, i, ctypes.c_int, ctypes.c_int, ctypes.c_int]
                 q.restype = None
                 pk = lib.tt_pack_masked
                 pk.argtypes = [p, p, i, i, i, i, i, i, i, i, ctypes.c_uint32]
@@ -212,15 +212,16 @@ def _run(a: torch.Tensor, roff: torch.Tensor, koff: torch.Tensor, sa: int, batch
     return d[..., :n]
 
 
-def quantize_bfp(x: torch.Tensor, mant_bits: int, ties_away: bool) -> Optional[torch.Tensor]:
+def quantize_bfp(x: torch.Tensor, mant_bits: int, ties_away: bool, packer: bool = False) -> Optional[torch.Tensor]:
     """formats._quantize_blocks in C (same bits), or None if the library is unavailable. x: float32 whose last
-    dim is a multiple of 16."""
+    dim is a multiple of 16. packer=True first stores each value to bfloat16 as the packer does
+    (formats.round_bf16_packer), in the same pass."""
     lib = library()
     if lib is None:
         return None
     src = x.to(torch.float32).contiguous()
     out = torch.empty_like(src)
-    lib.tt_quantize_bfp(src.data_ptr(), out.data_ptr(), src.numel() // 16, mant_bits, int(ties_away))
+    lib.tt_quantize_bfp(src.data_ptr(), out.data_ptr(), src.numel() // 16, mant_bits, int(ties_away), int(packer))
     return out
 
 

@@ -3,18 +3,32 @@
  * The integer algorithm of torch_ttnn/sim/formats.py `_quantize_blocks` (rules B1-B5 of FACTS.md), one block at
  * a time: zeros and denormals flush, the block's largest exponent is shared, each magnitude (hidden one
  * included) is shifted to `k` bits and rounded (to nearest even, or ties away from zero for the packer),
- * saturating at 2^k - 1 without bumping the exponent; a zero magnitude has no sign. Same bits as the torch
- * code, which stays the fallback (tests/sim/test_native.py). */
+ * saturating at 2^k - 1 without bumping the exponent; a zero magnitude has no sign. With `packer`, each value
+ * is first stored to bfloat16 as the packer does (formats.round_bf16_packer: nearest, ties away from zero;
+ * zeros and denormals -> +0; NaN -> +Inf), the path of a device op writing a block-float output. Same bits as
+ * the torch code, which stays the fallback (tests/sim/test_native.py). */
 #include <stdint.h>
 
-void tt_quantize_bfp(const uint32_t *in, uint32_t *out, int64_t blocks, int k, int ties_away)
+static inline uint32_t packer_bf16(uint32_t v)
+{
+    uint32_t e = (v >> 23) & 0xFFu;
+    if (e == 0xFFu && (v & 0x7FFFFFu))
+        return 0x7F800000u;                      /* NaN -> +Inf */
+    if (e == 0)
+        return 0;                                /* zeros and denormals -> +0 */
+    return (v + 0x8000u) & 0xFFFF0000u;          /* nearest, ties away; a carry into exponent 255 gives inf */
+}
+
+void tt_quantize_bfp(const uint32_t *in, uint32_t *out, int64_t blocks, int k, int ties_away, int packer)
 {
 #pragma omp parallel for schedule(static) if (blocks > 4096)
     for (int64_t t = 0; t < blocks; t++) {
-        const uint32_t *b = in + 16 * t;
+        uint32_t b[16];
         uint32_t *o = out + 16 * t;
         int32_t exp[16], shared = 0;
         uint32_t sig[16];
+        for (int j = 0; j < 16; j++)
+            b[j] = packer ? packer_bf16(in[16 * t + j]) : in[16 * t + j];
         for (int j = 0; j < 16; j++) {
             exp[j] = (int32_t)((b[j] >> 23) & 0xFF);
             sig[j] = exp[j] ? ((b[j] & 0x7FFFFFu) | 0x800000u) : 0u;      /* B1 */

@@ -496,7 +496,9 @@ def _run_conv(op: str, *, input_tensor, weight_tensor, device, in_channels, out_
                 tpads = (eh - pads[0], eh - pads[1] + transpose[0][0], ew - pads[2], ew - pads[3] + transpose[0][1])
                 y = conv_nchw(up, w_oihw, (1, 1), tpads, (dh, dw), groups, PaddingMode.Zeros, mu)
             if b_vals is not None:                 # an FPU add into Dst (rounded when Dst is 16-bit)
-                y = numerics.dst_store(y + b_vals.reshape(1, cout, 1, 1), fp32_acc, device.ideal)
+                y = y + b_vals.reshape(1, cout, 1, 1)
+                if not (fp32_acc or device.ideal):
+                    numerics.round_dst_(y)         # in place: y is this op's own temporary
             rounding = "packer"
             if act_fn is not None:
                 y = act_fn(y)
