@@ -169,3 +169,34 @@ def test_packed_weight_slices_equal_the_sliced_weights(shape, transpose):
         packed = s.padded(name, 16, 32)
         ref = _native.padded(numerics.Slices(w, "A", False)[name], 16, 32)
         _same_bits(ref, packed)
+
+
+@needs_native
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("relu", [True, False])
+@pytest.mark.parametrize("out_dtype", ["bf16", "bfp8"])
+def test_conv_output_stored_in_one_pass_has_the_bits_of_the_torch_steps(monkeypatch, bias, relu, out_dtype):
+    import torch_ttnn.sim as ttnn
+    from torch_ttnn.sim import _native
+    dev = ttnn.open_device(device_id=0, l1_small_size=16384)
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(2, 10, 10, 16, generator=g) * 4
+    w = torch.randn(64, 16, 3, 3, generator=g)
+    b = torch.randn(1, 1, 1, 64, generator=g) * 8
+
+    def run():
+        cfg = ttnn.Conv2dConfig(activation=ttnn.UnaryWithParam(ttnn.UnaryOpType.RELU) if relu else None)
+        out = ttnn.conv2d(
+            input_tensor=ttnn.from_torch(x, dtype=ttnn.bfloat16, device=dev), weight_tensor=ttnn.from_torch(w),
+            bias_tensor=ttnn.from_torch(b) if bias else None, device=dev, in_channels=16, out_channels=64,
+            batch_size=2, input_height=10, input_width=10, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1),
+            conv_config=cfg, dtype=ttnn.bfloat8_b if out_dtype == "bfp8" else ttnn.bfloat16)
+        return ttnn.to_torch(out).float()
+
+    calls = []
+    real = _native.conv_epilogue
+    monkeypatch.setattr(_native, "conv_epilogue", lambda *a, **k: calls.append(1) or real(*a, **k))
+    fused = run()
+    assert calls                                       # the one-pass kernel ran
+    monkeypatch.setattr(_native, "conv_epilogue", lambda *a, **k: None)
+    _same_bits(run(), fused)

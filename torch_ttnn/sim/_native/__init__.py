@@ -110,6 +110,9 @@ def library():
                 q = lib.tt_quantize_bfp
                 q.argtypes = [p, p, i, ctypes.c_int, ctypes.c_int, ctypes.c_int]
                 q.restype = None
+                ep = lib.tt_conv_epilogue
+                ep.argtypes = [p, p, p, i, i, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+                ep.restype = None
                 pk = lib.tt_pack_masked
                 pk.argtypes = [p, p, i, i, i, i, i, i, i, i, ctypes.c_uint32]
                 pk.restype = None
@@ -222,6 +225,23 @@ def quantize_bfp(x: torch.Tensor, mant_bits: int, ties_away: bool, packer: bool 
     src = x.to(torch.float32).contiguous()
     out = torch.empty_like(src)
     lib.tt_quantize_bfp(src.data_ptr(), out.data_ptr(), src.numel() // 16, mant_bits, int(ties_away), int(packer))
+    return out
+
+
+def conv_epilogue(y: torch.Tensor, bias: Optional[torch.Tensor], round16: bool, relu: bool,
+                  bfp8: bool) -> Optional[torch.Tensor]:
+    """A convolution's output stored in one pass (bfp.c tt_conv_epilogue: bias, 16-bit Dst rounding, relu, the
+    packer's bfloat16 or bfloat8_b); None if the library is unavailable. y: contiguous float32 [rows, cols]."""
+    lib = library()
+    if lib is None or y.dim() != 2 or y.dtype != torch.float32 or not y.is_contiguous():
+        return None
+    rows, cols = y.shape
+    if bfp8 and cols % 16:
+        return None
+    b = bias.to(torch.float32).contiguous() if bias is not None else None
+    out = torch.empty_like(y)
+    lib.tt_conv_epilogue(y.data_ptr(), b.data_ptr() if b is not None else None, out.data_ptr(), rows, cols,
+                         int(round16), int(relu), int(bfp8))
     return out
 
 

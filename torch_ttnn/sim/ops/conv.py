@@ -247,6 +247,22 @@ def _conv_dst16(xh: torch.Tensor, w: torch.Tensor, stride, dilation, groups: int
     return y.reshape(g, n, oh, ow, ng).permute(1, 0, 4, 2, 3).reshape(n, cout, oh, ow)
 
 
+def _stored_in_one_pass(y: torch.Tensor, b_vals, act_fn, wide_dst: bool, out_dtype: DataType, out_layout: Layout):
+    """The output values as stored (bias, 16-bit Dst rounding, relu, the packer's bfloat16 or bfloat8_b) in one
+    pass of the native kernel, for the common case: a 16-bit Dst, no activation or relu, a bfloat16 output or a
+    TILE bfloat8_b one whose rows fill whole tiles; None otherwise (the torch steps then run: same bits)."""
+    if wide_dst or act_fn not in (None, F.relu) or y.dtype != torch.float32:
+        return None
+    bfp8 = out_dtype == DataType.BFLOAT8_B
+    if not (out_dtype == DataType.BFLOAT16 or (bfp8 and out_layout == Layout.TILE and y.shape[1] % 32 == 0)):
+        return None
+    yh = y.permute(0, 2, 3, 1)
+    if not yh.is_contiguous():
+        return None
+    from .. import _native
+    return _native.conv_epilogue(yh.reshape(-1, y.shape[1]), b_vals, b_vals is not None, act_fn is F.relu, bfp8)
+
+
 def _activation_fn(op: str, activation):
     """torch function of a fused activation (ttnn.UnaryWithParam) and whether it runs on the SFPU."""
     if activation is None:
@@ -495,23 +511,28 @@ def _run_conv(op: str, *, input_tensor, weight_tensor, device, in_channels, out_
                 eh, ew = dh * (kh - 1), dw * (kw - 1)
                 tpads = (eh - pads[0], eh - pads[1] + transpose[0][0], ew - pads[2], ew - pads[3] + transpose[0][1])
                 y = conv_nchw(up, w_oihw, (1, 1), tpads, (dh, dw), groups, PaddingMode.Zeros, mu)
-            if b_vals is not None:                 # an FPU add into Dst (rounded when Dst is 16-bit)
-                y = y + b_vals.reshape(1, cout, 1, 1)
-                if not (fp32_acc or device.ideal):
-                    numerics.round_dst_(y)         # in place: y is this op's own temporary
+            stored = _stored_in_one_pass(y, b_vals, act_fn, fp32_acc or device.ideal, out_dtype, out_layout)
             rounding = "packer"
-            if act_fn is not None:
-                y = act_fn(y)
-                if act_sfpu and not fp32_acc:
-                    rounding = "sfpu"
-            value = y.permute(0, 2, 3, 1).reshape(1, 1, n * oh * ow, cout).contiguous()
+            if stored is not None:
+                value = stored.reshape(1, 1, n * oh * ow, cout)
+            else:
+                if b_vals is not None:             # an FPU add into Dst (rounded when Dst is 16-bit)
+                    y = y + b_vals.reshape(1, cout, 1, 1)
+                    if not (fp32_acc or device.ideal):
+                        numerics.round_dst_(y)     # in place: y is this op's own temporary
+                if act_fn is not None:
+                    y = act_fn(y)
+                    if act_sfpu and not fp32_acc:
+                        rounding = "sfpu"
+                value = y.permute(0, 2, 3, 1).reshape(1, 1, n * oh * ow, cout).contiguous()
             if dram_path:
                 if memory_config is not None:
                     log.warning("ttnn.%s: the DRAM path ignores memory_config; the output is DRAM interleaved", op)
                 mc = MemoryConfig(TensorMemoryLayout.INTERLEAVED, BufferType.DRAM)
             else:
                 mc = out_memory_config(memory_config, dev_input)
-            out = make_output(op, device, value, out_dtype, out_layout, mc, rounding=rounding)
+            out = make_output(op, device, value, out_dtype, out_layout, mc, rounding=rounding,
+                              rounded=stored is not None)
         if (cfg.deallocate_activation and not input_was_host and input_tensor._memory_config is not None
                 and input_tensor._memory_config.buffer_type != BufferType.DRAM):
             input_tensor.deallocate()
