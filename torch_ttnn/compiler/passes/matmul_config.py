@@ -160,13 +160,15 @@ class MatmulProgramConfigs(Pass):
             if _name(n) in ("matmul", "linear"):
                 changed |= self._configure(gm, n, live)
             if self._buffer(gm, n) == "L1" and _name(n) not in _VIEWS and tt_meta(n) is not None:
-                sizes[n] = _bytes(n, ttnn)
+                # what one bank holds of it: an interleaved buffer puts whole pages on each bank, so a bank may
+                # hold one page (a tile: at most 4 KiB) more than an even share
+                sizes[n] = -(-_bytes(n, ttnn) // (self.gx * self.gy)) + 4096
                 live += sizes[n]
         if changed:
             gm.recompile()
         return PassResult(gm, changed)
 
-    def _configure(self, gm, n, live: int) -> bool:
+    def _configure(self, gm, n, live_per_bank: int) -> bool:
         ttnn = self.ttnn
         kw = n.kwargs
         if any(kw.get(k) is not None for k in ("program_config", "core_grid")) or len(n.args) != 2:
@@ -194,7 +196,7 @@ class MatmulProgramConfigs(Pass):
         fp32_acc = bool(getattr(ckc, "fp32_dest_acc_en", False)) or ttnn.float32 in (a_dt, b_dt)
         bias = kw.get("bias")
         bias_dt = _dtype(bias) if isinstance(bias, torch.fx.Node) and tt_meta(bias) is not None else None
-        free = self.l1_bank - -(-live // (self.gx * self.gy))
+        free = self.l1_bank - live_per_bank
 
         def fits(pm, pn, k):
             return self._cbs(pm, pn, k, a_dt, b_dt, out_dt, fp32_acc, bias_dt, ta) < free
