@@ -3,7 +3,8 @@
 Expected values are derived by hand from matmul_program_config.cpp (create_simple_matmul_program_config)."""
 import pytest
 
-from torch_ttnn.sim.ops.matmul_auto import auto_config, cb_estimate, subblock
+from torch_ttnn.matmul_rules import subblock
+from torch_ttnn.sim.ops.matmul_auto import auto_config, cb_estimate
 from torch_ttnn.sim.perf.estimate import estimate, tensor
 from torch_ttnn.sim.types import (CoreCoord, DataType, MatmulMultiCoreReuseMultiCastProgramConfig,
                                   WormholeComputeKernelConfig, MathFidelity)

@@ -29,6 +29,7 @@ import math
 import torch
 import torch.fx
 
+from ...matmul_rules import cb_bytes, interm_tile_bytes, subblock
 from ..meta import node_val, tt_meta
 from .base import Pass, PassResult, constant
 from .placement import _bytes
@@ -36,9 +37,6 @@ from .placement import _bytes
 log = logging.getLogger("torch_ttnn")
 
 TILE = 32
-# TT-NN's SUBBLOCK_HW_CHOICES (matmul_program_config.cpp), in its order
-_SUBBLOCKS = ((4, 2), (2, 4), (8, 1), (1, 8), (7, 1), (1, 7), (3, 2), (2, 3), (6, 1), (1, 6), (5, 1), (1, 5),
-              (2, 2), (4, 1), (1, 4), (3, 1), (1, 3), (2, 1), (1, 2), (1, 1))
 _VIEWS = ("reshape", "view", "squeeze", "unsqueeze", "unsqueeze_to_4D")
 MIN_GAIN = 0.01      # keep TT-NN's own program unless a config is at least 1% faster
 
@@ -93,21 +91,11 @@ class MatmulProgramConfigs(Pass):
         return int(self.ttnn.tile_size(dtype))
 
     def _cbs(self, pm, pn, kw, a_dt, b_dt, out_dt, fp32_acc, bias_dt, transpose_a) -> int:
-        """TT-NN's estimate of a config's circular buffers (get_estimated_size_of_cbs): in0 and in1 blocks
-        double-buffered, the output block, the intermediate block (fp32 with an fp32 Dst), a bias row."""
-        ta, tb = self._tile_bytes(a_dt), self._tile_bytes(b_dt)
-        interm = self._tile_bytes(self.ttnn.float32) if fp32_acc else max(self._tile_bytes(self.ttnn.bfloat16),
-                                                                           self._tile_bytes(out_dt))
-        in0 = pm * kw * 2 * ta
-        bias = pn * self._tile_bytes(bias_dt) if bias_dt is not None else 0
-        return in0 + pn * kw * 2 * tb + pm * pn * ta + pm * pn * interm + bias + (in0 if transpose_a else 0)
-
-    @staticmethod
-    def _subblock(pm, pn, fp32_acc):
-        for h, w in _SUBBLOCKS:
-            if (not fp32_acc or h * w <= 4) and pm % h == 0 and pn % w == 0:
-                return h, w
-        return 1, 1
+        """TT-NN's estimate of a config's circular buffers (matmul_rules.cb_bytes)."""
+        t = self._tile_bytes
+        interm = interm_tile_bytes(fp32_acc, t(out_dt), t(self.ttnn.bfloat16), t(self.ttnn.float32))
+        return cb_bytes(pm, pn, kw, t(a_dt), t(b_dt), interm, t(bias_dt) if bias_dt is not None else 0,
+                        transpose_a)
 
     # --- candidates -----------------------------------------------------------------------------
     def _candidates(self, R, Kt, Nt, fits, fp32_acc, activation):
@@ -121,7 +109,7 @@ class MatmulProgramConfigs(Pass):
             kw = next((k for k in (8, 4, 2, 1) if Kt % k == 0 and fits(pm, pn, k)), None)
             if kw is None:
                 continue
-            h, w = self._subblock(pm, pn, fp32_acc)
+            h, w = subblock(pm, pn, fp32_acc)
             common = dict(compute_with_storage_grid_size=grid, in0_block_w=kw, out_subblock_h=h, out_subblock_w=w,
                           per_core_M=pm, per_core_N=pn, fused_activation=activation)
             if kind == "2d":

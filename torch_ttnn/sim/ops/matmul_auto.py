@@ -19,13 +19,10 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
+from ...matmul_rules import cb_bytes, interm_tile_bytes
 from ..types import DataType, tile_size
 
 TILE = 32
-# [MMCFG] SUBBLOCK_HW_CHOICES of matmul_program_config.cpp, in its order: the largest output subblock (h, w)
-# that divides the per-core block and fits in Dst (8 tiles; 4 with an fp32 Dst)
-SUBBLOCKS = ((4, 2), (2, 4), (8, 1), (1, 8), (7, 1), (1, 7), (3, 2), (2, 3), (6, 1), (1, 6), (5, 1), (1, 5),
-             (2, 2), (4, 1), (1, 4), (3, 1), (1, 3), (2, 1), (1, 2), (1, 1))
 # [MMCFG] a shape whose height/width ratio exceeds this runs a 1D multicast program
 NARROW_RATIO = 8
 
@@ -53,29 +50,14 @@ class AutoProgram:
 
 def cb_estimate(pm: int, pn: int, kw: int, a_dtype: DataType, b_dtype: DataType, interm_tile: int,
                 bias_tile: int, transpose_a: bool) -> int:
-    """[MMCFG] get_estimated_size_of_cbs for interleaved in0: in0 and in1 blocks double-buffered, the output
-    block (in0's tile size), the intermediate block, a bias row; transposing in0 adds a copy of its block."""
-    ta, tb = tile_size(a_dtype), tile_size(b_dtype)
-    in0 = pm * kw * 2 * ta
-    return in0 + pn * kw * 2 * tb + pm * pn * ta + pm * pn * interm_tile + pn * bias_tile + (in0 if transpose_a else 0)
+    """[MMCFG] get_estimated_size_of_cbs (matmul_rules.cb_bytes) for operands of these dtypes."""
+    return cb_bytes(pm, pn, kw, tile_size(a_dtype), tile_size(b_dtype), interm_tile, bias_tile, transpose_a)
 
 
 def interm_tile_size(fp32_acc: bool, out_dtype: DataType) -> int:
-    """[MMCFG] estimate_interm_tile_size: an fp32 tile with an fp32 Dst, else the larger of bfloat16's and the
-    output's."""
-    if fp32_acc:
-        return tile_size(DataType.FLOAT32)
-    return max(tile_size(DataType.BFLOAT16), tile_size(out_dtype))
-
-
-def subblock(pm: int, pn: int, fp32_acc: bool) -> tuple:
-    """(out_subblock_h, out_subblock_w) TT-NN's get_matmul_subblock_params picks for a pm x pn block."""
-    for h, w in SUBBLOCKS:
-        if fp32_acc and h * w > 4:
-            continue
-        if pm % h == 0 and pn % w == 0:
-            return h, w
-    return 1, 1
+    """[MMCFG] estimate_interm_tile_size for an output of `out_dtype`."""
+    return interm_tile_bytes(fp32_acc, tile_size(out_dtype), tile_size(DataType.BFLOAT16),
+                             tile_size(DataType.FLOAT32))
 
 
 def _narrow(height: int, width: int, all_dram: bool) -> bool:

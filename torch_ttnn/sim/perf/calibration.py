@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..arch import resolve
-from ..ops.matmul_auto import subblock
+from ...matmul_rules import subblock
 from ..types import (CoreCoord, DataType, MathFidelity, MatmulMultiCoreReuseMultiCastProgramConfig,
                      WormholeComputeKernelConfig)
 from .estimate import estimate, tensor
