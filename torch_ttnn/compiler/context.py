@@ -10,7 +10,7 @@ import torch
 import torch.fx
 
 from .dtypes import device_dtype
-from .meta import ATEN, FP32_STATE, HOST_HELPER, N_OUTPUTS, Req, TT, TTMeta, TT_IN, TT_MULTI, is_tt, tt_meta, val
+from .meta import ATEN, FLOAT32, HOST_HELPER, N_OUTPUTS, Req, TT, TTMeta, TT_IN, TT_MULTI, is_tt, tt_meta, val
 
 
 @functools.lru_cache(None)
@@ -95,9 +95,10 @@ class LoweringContext:
         return self.ttnn.float32 if self._fp32() else self.ttnn.bfloat16
 
     def _fp32(self) -> bool:
-        """float32 on the device: the user's choice, or an op that updates float32 state (passes/state.py)."""
+        """float32 on the device: the user's choice, or an op marked FLOAT32 (float32 state, a training graph's
+        softmax and loss ops)."""
         return bool(getattr(self.option, "fp32", False)
-                    or (self.node is not None and self.node.meta.get(FP32_STATE)))
+                    or (self.node is not None and self.node.meta.get(FLOAT32)))
 
     # --- operands ------------------------------------------------------------------------------
     def tile(self, x, dtype=None) -> In:

@@ -134,6 +134,9 @@ def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_
     if not option.fp32:   # while aot_autograd's metadata is at hand (the search compiles later)
         from .passes.state import KeepStateDtype
         KeepStateDtype()(agm)
+        if kind in ("forward", "backward"):
+            from .passes.training import mark_float32_ops
+            mark_float32_ops(agm)
     if option.optimize and kind == "inference":
         from .passes.device_state import mark_state_inputs
         mark_state_inputs(agm, static_inputs)

@@ -17,7 +17,7 @@ import logging
 import torch
 import torch.fx
 
-from ..meta import FP32_STATE
+from ..meta import FLOAT32
 from .base import Pass, PassResult
 
 log = logging.getLogger("torch_ttnn")
@@ -63,7 +63,7 @@ class KeepStateDtype(Pass):
                         todo.append(p)
             for n in only:
                 if n.op == "call_function":
-                    n.meta[FP32_STATE] = True
+                    n.meta[FLOAT32] = True
                     marked += 1
         if marked:
             log.info("torch_ttnn: %d op(s) update float32 state in float32 on the device", marked)
