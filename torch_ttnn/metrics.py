@@ -122,6 +122,7 @@ class ModelMetrics:
     dynamic_programs: list = field(default_factory=list)  # programs built for graphs with dynamic shapes
     precision: Optional[str] = None                     # weight precision the compiled graphs ran with
     placement: Optional[str] = None                     # where activations lived: dram, l1 or both
+    matmul_configs: int = 0                             # matmul program configs the compiler chose
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -121,6 +121,7 @@ def format_compare(c: dict, top: int = 15) -> str:
             ("weights", a.get("precision"), b.get("precision")),
             ("activations in", a.get("placement"), b.get("placement")),
             ("dispatch", a.get("trace"), b.get("trace")),
+            ("matmul configs chosen", a.get("matmul_configs", 0), b.get("matmul_configs", 0)),
             ("accuracy (%)", a.get("accuracy"), b.get("accuracy")),
             ("latency (ms)", f"{sa['latency_ms']:.3f}", f"{sb['latency_ms']:.3f}"),
             ("kernel time (ms)", f"{sa['kernel_us'] / 1e3:.3f}", f"{sb['kernel_us'] / 1e3:.3f}"),

@@ -34,10 +34,13 @@ def test_the_default_pipelines_are_in_order():
     from torch_ttnn.compiler.passes.matmul_config import MatmulProgramConfigs
     from torch_ttnn.compiler.passes.precision import WeightPrecision
     import torch_ttnn.sim as ttnn
-    dev = ttnn.open_device(device_id=0)
-    for kind in ("inference", "forward", "backward"):
-        opt = torch_ttnn.TorchTtnnOption(device=dev)
-        passes = build_passes(opt, ttnn, GraphReport(kind), set(), dev)
-        if kind == "inference":
-            passes += [WeightPrecision(ttnn, "bfp8"), L1Placement(ttnn, dev), MatmulProgramConfigs(ttnn, dev)]
-        PassManager(passes).check_order()
+    dev = ttnn.open_device(device_id=6)
+    try:
+        for kind in ("inference", "forward", "backward"):
+            opt = torch_ttnn.TorchTtnnOption(device=dev)
+            passes = build_passes(opt, ttnn, GraphReport(kind), set(), dev)
+            if kind == "inference":
+                passes += [WeightPrecision(ttnn, "bfp8"), L1Placement(ttnn, dev), MatmulProgramConfigs(ttnn, dev)]
+            PassManager(passes).check_order()
+    finally:
+        ttnn.close_device(dev)

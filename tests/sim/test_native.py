@@ -178,7 +178,7 @@ def test_packed_weight_slices_equal_the_sliced_weights(shape, transpose):
 def test_conv_output_stored_in_one_pass_has_the_bits_of_the_torch_steps(monkeypatch, bias, relu, out_dtype):
     import torch_ttnn.sim as ttnn
     from torch_ttnn.sim import _native
-    dev = ttnn.open_device(device_id=0, l1_small_size=16384)
+    dev = ttnn.open_device(device_id=7, l1_small_size=16384)
     g = torch.Generator().manual_seed(5)
     x = torch.randn(2, 10, 10, 16, generator=g) * 4
     w = torch.randn(64, 16, 3, 3, generator=g)
@@ -199,4 +199,7 @@ def test_conv_output_stored_in_one_pass_has_the_bits_of_the_torch_steps(monkeypa
     fused = run()
     assert calls                                       # the one-pass kernel ran
     monkeypatch.setattr(_native, "conv_epilogue", lambda *a, **k: None)
-    _same_bits(run(), fused)
+    try:
+        _same_bits(run(), fused)
+    finally:
+        ttnn.close_device(dev)

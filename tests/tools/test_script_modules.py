@@ -13,12 +13,15 @@ def test_prelude_runs_as_a_module_on_the_simulator(monkeypatch):
     prelude = importlib.import_module("torch_ttnn.script.prelude")
     import torch_ttnn.sim as sim
     assert prelude.ttnn is sim
-    dev = sim.open_device(device_id=0)
-    cache = prelude.ParamCache()
-    w = torch.randn(64, 64)
-    t = cache.load(w, sim.bfloat16, sim.TILE_LAYOUT, dev)
-    assert cache.load(w, sim.bfloat16, sim.TILE_LAYOUT, dev) is t          # converted once
-    assert prelude.pcc(sim.to_torch(t).float(), w) > 0.999
+    dev = sim.open_device(device_id=5)         # its own device: other tests open device 0 with their settings
+    try:
+        cache = prelude.ParamCache()
+        w = torch.randn(64, 64)
+        t = cache.load(w, sim.bfloat16, sim.TILE_LAYOUT, dev)
+        assert cache.load(w, sim.bfloat16, sim.TILE_LAYOUT, dev) is t      # converted once
+        assert prelude.pcc(sim.to_torch(t).float(), w) > 0.999
+    finally:
+        sim.close_device(dev)
     main = importlib.import_module("torch_ttnn.script.main")
     assert callable(main.main)
 

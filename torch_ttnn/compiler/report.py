@@ -104,6 +104,7 @@ def summarize(reports) -> dict:
         "graphs": len(reports),
         "graph_breaks": max(0, len([r for r in reports if r.kind != "backward"]) - 1),
         "input_shapes": {k: sorted(v) for k, v in shapes.items()},
+        "matmul_configs": sum(len(r.matmul_configs) for r in reports),
     }
 
 

@@ -227,6 +227,9 @@ def matmul_cost(c: Call, a, b, batch: int, M: int, K: int, N: int, b_batched: bo
             cfg_like = None
     else:
         cfg_like = cfg if cfg is not None and hasattr(cfg, "per_core_M") and not b_batched else None
+        if cfg_like is not None:           # the given program, as the per-op view shows it
+            kind = ("1d_in0" if cfg_like.mcast_in0 else "1d_in1") if hasattr(cfg_like, "mcast_in0") else "2d"
+            note = (note + "; " if note else "") + f"config: {kind} {cfg_like.per_core_M}x{cfg_like.per_core_N}"
     if b_batched:
         total = batch * Mt * Nt
         cores = min(cores_avail, total)
