@@ -149,20 +149,29 @@ class PrecisionSearch(BoxedProgram):
         placement (and from then on: self.l1_now); _LevelRefused when the device refuses the level itself
         (only "bfp8-act", and only when another level follows)."""
         refusable = level == "bfp8-act" and level != self.levels[-1]
+
+        def level_refused(e):
+            """The device's refusal of the level itself, as _LevelRefused; None for any other error."""
+            if refusable and not getattr(e, "user_facing", False):
+                return _LevelRefused(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+            return None
+
         self.l1_now = l1
         try:
             return self._run(level, l1, args)
         except Exception as e:
             if not getattr(e, "placement_refusal", False):
-                if refusable and not getattr(e, "user_facing", False):
-                    raise _LevelRefused(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from e
+                refused = level_refused(e)
+                if refused is not None:
+                    raise refused from e
                 raise
             refusal = e
         try:
             result = self._run(level, False, args)
         except Exception as e:
-            if refusable and not getattr(e, "user_facing", False):   # the level, not L1: keep L1 for the next
-                raise _LevelRefused(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from e
+            refused = level_refused(e)         # refused in DRAM too: the level, not L1 (kept for the next)
+            if refused is not None:
+                raise refused from e
             raise
         log.warning("torch_ttnn: L1 placement refused by the device (%s: %s); activations stay in DRAM",
                     type(refusal).__name__, str(refusal).splitlines()[0] if str(refusal) else "")

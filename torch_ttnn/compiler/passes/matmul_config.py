@@ -32,12 +32,11 @@ import torch.fx
 from ...matmul_rules import cb_bytes, interm_tile_bytes, subblock
 from ..meta import node_val, tt_meta
 from .base import Pass, PassResult, constant
-from .placement import _bytes
+from .placement import _VIEWS, L1Ledger, _bytes
 
 log = logging.getLogger("torch_ttnn")
 
 TILE = 32
-_VIEWS = ("reshape", "view", "squeeze", "unsqueeze", "unsqueeze_to_4D")
 MIN_GAIN = 0.01      # keep TT-NN's own program unless a config is at least 1% faster
 
 
@@ -136,22 +135,14 @@ class MatmulProgramConfigs(Pass):
     def call(self, gm: torch.fx.GraphModule) -> PassResult:
         if self.l1_bank <= 0:
             return PassResult(gm, False)
-        ttnn = self.ttnn
-        dealloc = getattr(ttnn, "deallocate", None)
-        live, sizes, changed = 0, {}, False
-        for n in list(gm.graph.nodes):
-            if n.op != "call_function":
-                continue
-            if n.target is dealloc:
-                live -= sizes.pop(n.args[0], 0)
-                continue
+        ledger, changed = L1Ledger(self.ttnn), False      # bytes a bank holds
+        for n in ledger.ops(gm):
             if _name(n) in ("matmul", "linear"):
-                changed |= self._configure(gm, n, live)
+                changed |= self._configure(gm, n, ledger.live)
             if self._buffer(gm, n) == "L1" and _name(n) not in _VIEWS and tt_meta(n) is not None:
                 # what one bank holds of it: an interleaved buffer puts whole pages on each bank, so a bank may
                 # hold one page (a tile: at most 4 KiB) more than an even share
-                sizes[n] = -(-_bytes(n, ttnn) // (self.gx * self.gy)) + 4096
-                live += sizes[n]
+                ledger.hold(n, -(-_bytes(n, self.ttnn) // (self.gx * self.gy)) + 4096)
         if changed:
             gm.recompile()
         return PassResult(gm, changed)

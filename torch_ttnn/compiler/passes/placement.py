@@ -81,6 +81,31 @@ def _needs_dram(n) -> bool:
     return False
 
 
+class L1Ledger:
+    """The L1 bytes of the buffers alive at each point of a program walked in order: a buffer the walk `hold`s
+    is alive from its op to its ttnn.deallocate. The placement decides with it; later passes (matmul configs)
+    read how much L1 their op leaves free."""
+
+    def __init__(self, ttnn):
+        self.dealloc = getattr(ttnn, "deallocate", None)
+        self.live = 0
+        self._sizes: dict = {}
+
+    def ops(self, gm: torch.fx.GraphModule):
+        """The program's call_function nodes in order, deallocations excepted (each frees what it names)."""
+        for n in list(gm.graph.nodes):
+            if n.op != "call_function":
+                continue
+            if n.target is self.dealloc:
+                self.live -= self._sizes.pop(n.args[0], 0)
+                continue
+            yield n
+
+    def hold(self, node, size: int) -> None:
+        self._sizes[node] = size
+        self.live += size
+
+
 class L1Placement(Pass):
     name = "l1_placement"
     needs = ("data_movement",)
@@ -100,8 +125,7 @@ class L1Placement(Pass):
         if self.budget <= 0:
             return PassResult(gm, False)
         ttnn = self.ttnn
-        dealloc = getattr(ttnn, "deallocate", None)
-        live, sizes = 0, {}
+        ledger = L1Ledger(ttnn)
         consts: dict = {}
 
         def config(name, obj):
@@ -113,25 +137,19 @@ class L1Placement(Pass):
                     consts[name] = gm.graph.get_attr(name)
             return consts[name]
 
-        for n in list(gm.graph.nodes):
-            if n.op != "call_function":
-                continue
-            if n.target is dealloc:
-                live -= sizes.pop(n.args[0], 0)
-                continue
+        for n in ledger.ops(gm):
             name = getattr(n.target, "__name__", "")
             meta = tt_meta(n)
             if (name in _SKIP or meta is None or not meta.on_device or "memory_config" in n.kwargs
                     or not _accepts_memory_config(n.target) or not isinstance(n.meta.get("val"), torch.Tensor)):
                 continue
             size = _bytes(n, ttnn)
-            if size <= 0 or live + size > self.budget or _needs_dram(n):
+            if size <= 0 or ledger.live + size > self.budget or _needs_dram(n):
                 # explicitly DRAM: with no memory_config an op's output follows its input, which may be in L1
                 n.kwargs = {**n.kwargs, "memory_config": config("ttnn_dram_config", ttnn.DRAM_MEMORY_CONFIG)}
                 continue
             n.kwargs = {**n.kwargs, "memory_config": config("ttnn_l1_config", ttnn.L1_MEMORY_CONFIG)}
-            sizes[n] = size
-            live += size
+            ledger.hold(n, size)
             self.placed += 1
         if consts:
             gm.recompile()

@@ -10,14 +10,14 @@ blocks do not fit the grid's rows it falls back to the multi-core program withou
 that puts activations in L1 must therefore give large matmuls a program config of its own.
 
 `auto_config` reproduces that selection for what the cost model needs (which program, per-core block, cores,
-batch folded or looped). Operands sharded in L1 (TT-NN derives the config from the shard spec), batched second
-operands and a user core grid take other paths, which return None here (the caller keeps its own estimate).
+batch folded or looped) for interleaved operands and a shared second operand; sharded operands (TT-NN derives
+the config from the shard spec), batched second operands and a user core grid take other paths, which the
+cost rule (sim/perf/rules.py) leaves to its own estimate.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
 
 from ...matmul_rules import cb_bytes, interm_tile_bytes
 from ..types import DataType, tile_size
@@ -69,14 +69,11 @@ def _narrow(height: int, width: int, all_dram: bool) -> bool:
 
 def auto_config(a_shape, b_shape, a_dtype: DataType, b_dtype: DataType, *, a_buffer: str, b_buffer: str,
                 out_buffer: str, out_dtype: DataType, fp32_acc: bool, bias_tile: int, grid: tuple,
-                l1_space: int, transpose_a: bool = False, b_batched: bool = False, sharded: bool = False
-                ) -> Optional[AutoProgram]:
-    """The program of create_simple_matmul_program_config for a [..., M, K] x [K, N] product (shapes as the
-    product sees them, transposes applied); None for the paths not modelled here (see the module docstring).
+                l1_space: int, transpose_a: bool = False) -> AutoProgram:
+    """The program of create_simple_matmul_program_config for a [..., M, K] x [K, N] product of interleaved
+    operands (shapes as the product sees them, transposes applied).
 
     l1_space: bytes of L1 a core has for circular buffers (get_max_l1_space: below the lowest L1 buffer)."""
-    if sharded or b_batched:
-        return None
     gx, gy = grid
     cores = gx * gy
     Mt, Kt, Nt = -(-a_shape[-2] // TILE), -(-a_shape[-1] // TILE), -(-b_shape[-1] // TILE)

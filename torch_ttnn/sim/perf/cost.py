@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import math
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from ..types import BufferType, DataType, Layout, MathFidelity
 from .rates import ArchRates, TILE_VALUES
@@ -83,7 +83,8 @@ class Call:
     ins: list            # descriptors of the tensor arguments, in order
     outs: list           # descriptors of the outputs
     rates: ArchRates
-    l1_free: Optional[int] = None    # L1 bytes a core has free beside the L1 buffers allocated (None: all of it)
+    # L1 bytes a core has free beside the L1 buffers allocated, asked only by the rules that need it (None: all)
+    l1_free: Optional[Callable[[], int]] = None
     _bound: Optional[dict] = field(default=None, repr=False)
 
     def param(self, name: str, default=None):
@@ -126,7 +127,7 @@ class Call:
     @property
     def l1_space(self) -> int:
         """L1 a core has for an op's circular buffers."""
-        return self.rates.l1_core_bytes if self.l1_free is None else self.l1_free
+        return self.rates.l1_core_bytes if self.l1_free is None else self.l1_free()
 
     def fidelity(self, *dtypes: DataType) -> MathFidelity:
         from ..ops._common import kernel_config

@@ -40,5 +40,6 @@ def estimate(op: str, *args, outputs: list, preset: Optional[str] = None, l1_fre
     if op in NO_PROGRAM:
         raise ValueError(f"ttnn.{op} launches no device program; it has no kernel cost")
     pre, ins = collect(args, kwargs, lambda v: v if isinstance(v, TensorDesc) else None)
-    call = Call(op, OPS[op].fn, args, kwargs, pre, ins, list(outputs), rates_for(resolve(preset)), l1_free)
+    call = Call(op, OPS[op].fn, args, kwargs, pre, ins, list(outputs), rates_for(resolve(preset)),
+                None if l1_free is None else (lambda: l1_free))
     return RULES[op](call)

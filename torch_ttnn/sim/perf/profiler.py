@@ -98,11 +98,10 @@ class Profiler:
         finally:
             self.recording = was
 
-    def _l1_free(self):
-        """L1 a core has free now (the launch's output included), None when the device keeps no L1 ledger."""
+    def _l1_free(self) -> int:
+        """L1 a core has free now (the launch's output included)."""
         from ..types import BufferType
-        memory = getattr(self.device, "memory", None)
-        return memory[BufferType.L1].free_bytes_per_bank() if memory is not None else None
+        return self.device.memory[BufferType.L1].free_bytes_per_bank()
 
     # --- events -------------------------------------------------------------------------------
     def launch(self, name: str, fn, args: tuple, kwargs: dict, described: tuple, out) -> None:
@@ -117,7 +116,8 @@ class Profiler:
                 raise LookupError(f"no cost rule for ttnn.{name}")
             if fn is None:
                 raise ValueError("launched outside a registered op: its arguments are unknown")
-            cost = rule(Call(name, fn, args, kwargs, pre, ins, outs, r, self._l1_free()))
+            l1_free = self._l1_free if getattr(self.device, "memory", None) is not None else None
+            cost = rule(Call(name, fn, args, kwargs, pre, ins, outs, r, l1_free))
         except Exception as e:
             if os.environ.get(STRICT_ENV) == "1" and fn is not None:
                 raise

@@ -170,9 +170,14 @@ def _split(rows: int, cols: int, gx: int, gy: int, cores: int) -> tuple[int, int
     return best[1], best[2], best[3]
 
 
-def _auto_program(c: Call, a, b, batch: int, M: int, K: int, N: int, b_batched: bool, bias, transpose_a: bool):
-    """The program TT-NN generates for this launch without a program config (sim/ops/matmul_auto.py), or None
-    where that selection is not modelled (sharded operands, a user core grid, a batched second operand)."""
+def _noted(note: str, extra: str) -> str:
+    return f"{note}; {extra}" if note else extra
+
+
+def _auto_program(c: Call, a, b, batch: int, M: int, K: int, N: int, bias, transpose_a: bool):
+    """The program TT-NN generates for this launch, without a program config and with a shared second operand
+    (sim/ops/matmul_auto.py), or None where that selection is not modelled (sharded operands, a user core
+    grid)."""
     from ..ops._common import kernel_config
     from ..ops.matmul_auto import auto_config
     if c.param("core_grid") is not None or a.sharded or b.sharded or c.out.sharded:
@@ -182,8 +187,7 @@ def _auto_program(c: Call, a, b, batch: int, M: int, K: int, N: int, b_batched: 
     bias_tile = bias.nbytes // max(1, bias.tiles) if bias is not None and bias.layout == Layout.TILE else 0
     return auto_config((batch, M, K), (K, N), a.dtype, b.dtype, a_buffer=a.buffer, b_buffer=b.buffer,
                        out_buffer=c.out.buffer, out_dtype=c.out.dtype, fp32_acc=fp32_acc, bias_tile=bias_tile,
-                       grid=(c.rates.grid_x, c.rates.grid_y), l1_space=c.l1_space, transpose_a=transpose_a,
-                       b_batched=b_batched)
+                       grid=(c.rates.grid_x, c.rates.grid_y), l1_space=c.l1_space, transpose_a=transpose_a)
 
 
 def matmul_cost(c: Call, a, b, batch: int, M: int, K: int, N: int, b_batched: bool, *, bias=None,
@@ -210,7 +214,7 @@ def matmul_cost(c: Call, a, b, batch: int, M: int, K: int, N: int, b_batched: bo
     sfpu_tile = FPU_TILE + SFPU_TILE * extra_sfpu
     loops = 1                        # batches a core computes one after the other (a config without fuse_batch)
     if cfg is None and not b_batched:
-        auto = _auto_program(c, a, b, batch, M, K, N, b_batched, bias, transpose_a)
+        auto = _auto_program(c, a, b, batch, M, K, N, bias, transpose_a)
         if auto is not None and auto.kind == "multi_core":
             cores = auto.cores(batch, Mt, Nt, cores_avail)
             per_core = _ceil(batch * Mt * Nt, cores)
@@ -219,17 +223,15 @@ def matmul_cost(c: Call, a, b, batch: int, M: int, K: int, N: int, b_batched: bo
             again = sum(t.nbytes * (reuse - 1) for t, reuse in ((a, Nt), (b, batch * Mt)) if t.buffer == "DRAM")
             noc = per_core * Kt * (tile_a + tile_b)
             return cost(c, cores, cycles, flops=flops, reads=reads, extra_dram=again, noc=noc, fidelity=fid.name,
-                        note=(note + "; " if note else "") + "auto config: multi-core without operand reuse")
+                        note=_noted(note, "auto config: multi-core without operand reuse"))
+        cfg_like = auto
         if auto is not None:
-            cfg_like, note = auto, (note + "; " if note else "") + f"auto config: {auto.kind} {auto.per_core_M}x" \
-                                                                   f"{auto.per_core_N}"
-        else:
-            cfg_like = None
+            note = _noted(note, f"auto config: {auto.kind} {auto.per_core_M}x{auto.per_core_N}")
     else:
         cfg_like = cfg if cfg is not None and hasattr(cfg, "per_core_M") and not b_batched else None
         if cfg_like is not None:           # the given program, as the per-op view shows it
             kind = ("1d_in0" if cfg_like.mcast_in0 else "1d_in1") if hasattr(cfg_like, "mcast_in0") else "2d"
-            note = (note + "; " if note else "") + f"config: {kind} {cfg_like.per_core_M}x{cfg_like.per_core_N}"
+            note = _noted(note, f"config: {kind} {cfg_like.per_core_M}x{cfg_like.per_core_N}")
     if b_batched:
         total = batch * Mt * Nt
         cores = min(cores_avail, total)
