@@ -45,6 +45,58 @@ def accuracy(out, ref) -> Optional[float]:
     return round(100.0 * worst, 2)
 
 
+def is_detections(x) -> bool:
+    """torchvision detection outputs: a list of dicts with boxes, scores and labels (one per image)."""
+    return (isinstance(x, (list, tuple)) and len(x) > 0
+            and all(isinstance(d, dict) and {"boxes", "scores", "labels"} <= d.keys() for d in x))
+
+
+def detection_agreement(out, ref, iou: float = 0.5) -> dict:
+    """How many of eager's detections the compiled ones reproduce: the same label and IoU >= `iou`, matched
+    greedily in eager's score order, each compiled detection used once."""
+    from torchvision.ops import box_iou
+    total = found = got = 0
+    for o, r in zip(out, ref):
+        total += len(r["boxes"])
+        got += len(o["boxes"])
+        if len(r["boxes"]) == 0 or len(o["boxes"]) == 0:
+            continue
+        overlap = box_iou(r["boxes"].float(), o["boxes"].float())
+        overlap[r["labels"][:, None] != o["labels"][None, :]] = -1.0
+        for i in torch.argsort(r["scores"], descending=True).tolist():
+            j = int(torch.argmax(overlap[i]))
+            if overlap[i, j] >= iou:
+                found += 1
+                overlap[:, j] = -1.0
+    return {"eager": total, "compiled": got, "matched": found,
+            "agreement": round(100.0 * found / total, 2) if total else 100.0}
+
+
+def head_accuracy(model, compile_fn, inputs) -> Optional[float]:
+    """Accuracy of a detector's network outputs: the PCC of what its `head` submodule returns, compiled vs
+    eager, on the same inputs. Box selection (score threshold, top-k, NMS) is a discontinuous function of
+    the scores: a difference far below the PCC target reorders near-equal candidates, so the detections
+    themselves are compared by `detection_agreement`, and the numerics of the compiled program by this.
+    `compile_fn()` compiles the model again once the hook is on (a compile made before does not see it);
+    None if the model has no head."""
+    head = getattr(model, "head", None)
+    if not isinstance(head, torch.nn.Module):
+        return None
+    seen = []
+    handle = head.register_forward_hook(lambda _m, _a, out: seen.append(out))
+    try:
+        _call(compile_fn(), inputs)
+        got = seen[-1] if seen else None
+        seen.clear()
+        _call(model, inputs)
+        ref = seen[-1] if seen else None
+    finally:
+        handle.remove()
+    if got is None or ref is None:
+        return None
+    return accuracy(got, ref)
+
+
 def grad_leaves(loss) -> list:
     """The leaf tensors (parameters, inputs) whose .grad a backward of `loss` writes, in graph order."""
     out, seen, stack = [], set(), [getattr(loss, "grad_fn", None)]
@@ -123,6 +175,8 @@ class ModelMetrics:
     precision: Optional[str] = None                     # weight precision the compiled graphs ran with
     placement: Optional[str] = None                     # where activations lived: dram, l1 or both
     matmul_configs: int = 0                             # matmul program configs the compiler chose
+    empty_results: int = 0                              # ops whose result has no elements (nothing computed)
+    detections: Optional[dict] = None                   # detectors: agreement of the boxes with eager's
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -268,6 +322,8 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
             if gen:
                 m.generation = generation.agreement_summary(fn.__self__, inputs, out, ref)
                 m.accuracy = m.generation["agreement"]
+            elif is_detections(ref) and is_detections(out):
+                m.detections = detection_agreement(out, ref)
             else:
                 m.accuracy = accuracy(out, ref)
             m.success = True
@@ -304,6 +360,18 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
         m.modelled = _modelled(profiler, batch, m.ops_remaining)
         m.modelled_ms = m.modelled["latency_ms"]
         m.modelled_traced_ms = m.modelled["traced_latency_ms"]
+    if m.detections is not None:     # after everything above: this call recompiles and runs again
+        def recompile():
+            torch._dynamo.reset()
+            again = TorchTtnnOption(device=device, **(option_kwargs or {}))
+            return torch.compile(fn, backend=torch_ttnn.backend, options=again)
+        with ctx:
+            m.accuracy = head_accuracy(fn, recompile, inputs)
+        if m.accuracy is None:
+            m.accuracy = m.detections["agreement"]
+            m.detections["accuracy_of"] = "detections"
+        else:
+            m.detections["accuracy_of"] = "head"
     m.option = option  # type: ignore[attr-defined]
     return m
 

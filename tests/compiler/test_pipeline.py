@@ -1,4 +1,5 @@
 """End-to-end behaviour of the backend: lowering, data movement, load-params-once, fallback, reports."""
+import collections
 import pathlib
 
 import pytest
@@ -161,3 +162,18 @@ def test_conv_batch_norm_is_folded_once(device):
     assert gm.folded_params.runs == 1
     assert "aten._native_batch_norm_legit_no_training.default" not in str(gm.graph)
     torch.testing.assert_close(out, model(*inputs), rtol=0.1, atol=0.1)
+
+
+def test_ops_with_empty_results_are_folded_not_left_on_the_host(device):
+    # detection post-processing when no box passes the threshold: the graph has static [0, 4] shapes
+    def f(x, k):
+        boxes = x[x[:, 0] > 10.0]                       # nothing passes: a data-dependent graph break
+        return (boxes * 2 + 1).clamp(0, 5).unsqueeze(0), torch.cat([boxes, k]).sum(0)
+    x, k = torch.rand(64, 4), torch.rand(3, 4)
+    out, option = compile_and_run(f, (x, k), device=device)
+    ref = f(x, k)
+    assert out[0].shape == ref[0].shape == (1, 0, 4) and out[0].dtype == ref[0].dtype
+    torch.testing.assert_close(out[1], ref[1], rtol=2e-2, atol=2e-2)   # cat drops the empty operand on TT-NN
+    empties = sum((r.empty_results for r in option.results.reports), start=collections.Counter())
+    assert empties["aten.mul.Tensor"] == 1 and empties["aten.clamp.default"] == 1
+    assert remaining_aten_ops(option) == []

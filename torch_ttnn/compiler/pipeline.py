@@ -14,6 +14,7 @@ from .passes.cleanup import CommonSubexpressionElimination, DeadCodeElimination
 from .passes.constant_folding import ConstantFolding, FoldConvBatchNorm
 from .passes.data_movement import DataMovement
 from .passes.deallocate import Deallocate
+from .passes.empty_results import FoldEmptyResults
 from .passes.param_cache import CacheParamDerived
 from .passes.index_put import IndexPutAsScatter
 from .passes.layout import ChannelsLastLayout
@@ -30,7 +31,8 @@ log = logging.getLogger("torch_ttnn")
 
 def build_passes(option, ttnn, report: GraphReport, static_inputs, device) -> list:
     from .passes import fusion
-    passes = [DeadCodeElimination(), CommonSubexpressionElimination(), RecognizeUpsample(), IndexPutAsScatter()]
+    passes = [DeadCodeElimination(), CommonSubexpressionElimination(), FoldEmptyResults(), RecognizeUpsample(),
+              IndexPutAsScatter()]
     if option.fusions:
         if report.kind == "inference":
             passes += [FoldConvBatchNorm(static_inputs)]

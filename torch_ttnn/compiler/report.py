@@ -26,6 +26,7 @@ class GraphReport:
     conversions: collections.Counter = field(default_factory=collections.Counter)  # data movement inserted
     input_shapes: dict = field(default_factory=dict)                               # aten op -> set of shapes
     folded: collections.Counter = field(default_factory=collections.Counter)       # parameter preprocessing
+    empty_results: collections.Counter = field(default_factory=collections.Counter)  # ops with no elements to compute
     captured_ops: collections.Counter = field(default_factory=collections.Counter)  # as captured, pre-passes
     precision: str = "bf16"                         # weight precision of the program (compiler/precision.py)
     placement: str = "dram"                         # "l1" when activations were placed in L1
@@ -64,6 +65,7 @@ class GraphReport:
             "ttnn_ops": dict(self.ttnn_ops),
             "conversions": dict(self.conversions),
             "folded": dict(self.folded),
+            "empty_results": dict(self.empty_results),
             "input_shapes": {k: sorted(map(str, v)) for k, v in self.input_shapes.items()},
             "precision": self.precision,
             "placement": self.placement,
@@ -105,6 +107,7 @@ def summarize(reports) -> dict:
         "graph_breaks": max(0, len([r for r in reports if r.kind != "backward"]) - 1),
         "input_shapes": {k: sorted(v) for k, v in shapes.items()},
         "matmul_configs": sum(len(r.matmul_configs) for r in reports),
+        "empty_results": sum(sum(r.empty_results.values()) for r in reports),
     }
 
 
@@ -131,6 +134,7 @@ def format_report(reports, counters: dict | None = None) -> str:
     sections = (
         ("lowered", "lowered to TT-NN:"),
         ("fallbacks", "left on the host:"),
+        ("empty_results", "results with no elements (nothing to compute: an empty tensor of the shape):"),
         ("skipped", "rewrites skipped (an optional pass failed on a node; compiled without it):"),
         ("int_unproven", "int64 arithmetic in the device's int32 without a proven bound (exact while |results| "
                          "< 2^31):"),

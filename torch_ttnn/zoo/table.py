@@ -28,7 +28,10 @@ reason on the model's page (unique kinds in parentheses). Parameter preprocessin
 **Compiled steady (ms)**: median of later compiled calls. On the simulated device this is the cost of
 simulating the TT-NN program on the CPU, not a prediction of hardware speed.
 **Accuracy (%)**: Pearson correlation of compiled vs eager outputs (all output tensors, the worst one), in
-percent; exact equality for integer outputs.
+percent; exact equality for integer outputs. Detectors (outputs of boxes, scores and labels): the correlation
+of their network's outputs (the `head` module, before box selection), as the boxes a score threshold, top-k
+and NMS select are a discontinuous function of the scores; how many of eager's boxes the compiled model
+reproduces is on the model's page.
 **Peak DRAM / L1**: the device memory the compiled program needed at its peak (tile padding included).
 **Precision**: the weight format the compiled graphs ran with: `bf16`; `bfp8` (bfloat8_b weights) or
 `bfp8-lofi` (and LoFi math fidelity), chosen per graph by `precision="auto"` only where the graph's outputs kept
@@ -161,6 +164,15 @@ def model_page(m: dict) -> str:
                        ("modelled_ms", "modelled device time per call (ms, no trace)"),
                        ("modelled_traced_ms", "modelled device time per call (ms, traced)")):
         lines.append(f"| {label} | {m.get(key, 'N/A')} |")
+    det = m.get("detections")
+    if det:
+        of = ("the PCC of the `head` module's outputs (before box selection)" if det.get("accuracy_of") == "head"
+              else "the share of eager's detections reproduced")
+        lines += ["", "## Detections", "",
+                  f"Accuracy above is {of}. Of eager's {det['eager']} detections, the compiled model reproduced "
+                  f"{det['matched']} ({det['agreement']}%: same label, IoU >= 0.5); it returned {det['compiled']}. "
+                  "With random weights many candidates have near-equal scores, so differences far below the "
+                  "accuracy target reorder which of them pass the score threshold, top-k and NMS."]
     mod = m.get("modelled")
     if mod:
         lines += ["", f"## Modelled device time ({mod['arch']}, batch {mod['batch']})", "",

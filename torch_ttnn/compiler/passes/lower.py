@@ -13,7 +13,7 @@ import torch.fx
 
 from .. import registry
 from ..context import LoweringContext, Unsupported
-from ..meta import FALLBACK, FOLDED, HOST_REASON, INT_GUARD, STATIC
+from ..meta import FALLBACK, FOLDED, HOST_HELPER, HOST_REASON, INT_GUARD, STATIC
 from ..report import GraphReport
 from .base import Pass, PassResult, get_attr
 
@@ -77,7 +77,7 @@ class LowerToTTNN(Pass):
                 env[node] = new
                 attrs[node.target] = getattr(gm, node.target)
                 continue
-            if node.meta.get(FOLDED):
+            if node.meta.get(FOLDED) or node.meta.get(HOST_HELPER):
                 env[node] = g.node_copy(node, lambda n: env[n])
                 continue
             if node.op != "call_function":
