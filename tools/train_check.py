@@ -111,11 +111,15 @@ def _nbytes(node) -> int:
 
 
 def _saved_activation_transfers(option) -> dict:
-    """Transfers of the forward -> backward hand-over per step. aot_autograd's forward returns the activations
-    the backward needs (matched by name with the backward's placeholders); the data movement pass brings each
-    device value among them to the host (to_torch) and the backward converts each back (from_torch)."""
+    """The forward -> backward hand-over per step. aot_autograd's forward returns the activations the backward
+    needs (matched by name with the backward's placeholders). A device value among them stays on the device
+    (runtime.keep_on_device: no transfer) unless saved_on_device=False, when the forward brings it to the host
+    (to_torch) and the backward uploads it again; a value the forward computed on the host is uploaded by the
+    backward (from_torch, or runtime.saved_to_device on its first use)."""
     ttnn = torch_ttnn.runtime.ttnn_for(option.device)
-    res = {"saved": 0, "fw_to_host": 0, "fw_bytes": 0, "bw_to_device": 0, "bw_bytes": 0, "bw_params_to_device": 0}
+    rt = torch_ttnn.runtime
+    res = {"saved": 0, "kept": 0, "fw_to_host": 0, "fw_bytes": 0, "bw_to_device": 0, "bw_bytes": 0,
+           "bw_params_to_device": 0}
     pairs = [(a, g, r) for a, g, r in zip(option.results.aten_graph_modules, option.results.graph_modules,
                                           option.results.reports) if a is not None]
     saved_names = set()
@@ -123,6 +127,7 @@ def _saved_activation_transfers(option) -> dict:
         if rep.kind == "backward":
             saved_names |= {n.name for n in agm.graph.nodes if n.op == "placeholder"
                             and not n.name.startswith(("primals", "tangents"))}
+    kept_names = set()
     for agm, gm, rep in pairs:
         if rep.kind == "forward":
             aten_out = next(n for n in agm.graph.nodes if n.op == "output").args[0]
@@ -131,20 +136,24 @@ def _saved_activation_transfers(option) -> dict:
             for a, b in zip(aten_out, low_out):
                 if isinstance(a, torch.fx.Node) and a.name in saved_names:
                     res["saved"] += 1
+                    if isinstance(b, torch.fx.Node) and b.target is rt.keep_on_device:
+                        kept_names.add(a.name)
+                        if b not in seen:
+                            res["kept"] += 1
                     if isinstance(b, torch.fx.Node) and b.target is ttnn.to_torch and b not in seen:
-                        seen.add(b)
                         res["fw_to_host"] += 1
                         res["fw_bytes"] += _nbytes(b.args[0])
+                    seen.add(b)
         elif rep.kind == "backward":
             for n in gm.graph.nodes:
-                if n.op == "call_function" and n.target is ttnn.from_torch:
+                if n.op == "call_function" and n.target in (ttnn.from_torch, rt.saved_to_device):
                     src = n.args[0]
                     if isinstance(src, torch.fx.Node) and src.op == "call_function" and src.args:
                         src = src.args[0]   # narrow_for_device
                     if isinstance(src, torch.fx.Node) and src.op == "placeholder":
                         if src.name.startswith("primals"):
                             res["bw_params_to_device"] += 1
-                        elif not src.name.startswith("tangents"):
+                        elif not src.name.startswith("tangents") and src.name not in kept_names:
                             res["bw_to_device"] += 1
                             res["bw_bytes"] += _nbytes(n)
     return res
@@ -313,23 +322,26 @@ def write_doc(path: pathlib.Path, results: list, curve: dict) -> str:
                   "error column is the measure. The largest deviations "
                   "are in the last stage, whose activations carry the bfloat16 error of all the layers before."]
     lines += ["", "## Transfers per training step (steady state)", "",
-              "| model | to device | from device | tensors saved for backward | fw: saved activations to host | "
-              "bw: saved activations back to device | share of the step's transfers (count / bytes) |",
-              "|---|---|---|---|---|---|---|"]
+              "| model | to device | from device | tensors saved for backward | kept on the device | "
+              "fw: saved activations to host | bw: saved activations to device | share of the step's transfers "
+              "(count / bytes) |",
+              "|---|---|---|---|---|---|---|---|"]
     for r in results:
         c, h = r["counters"], r["handover"]
         n = h["fw_to_host"] + h["bw_to_device"]
         tot = c["to_device"] + c["from_device"]
         nb = h["fw_bytes"] + h["bw_bytes"]
         totb = c.get("to_device_bytes", 0) + c.get("from_device_bytes", 0)
-        lines.append(f"| {r['key']} | {c['to_device']} | {c['from_device']} | {h['saved']} | "
+        lines.append(f"| {r['key']} | {c['to_device']} | {c['from_device']} | {h['saved']} | {h['kept']} | "
                      f"{h['fw_to_host']} ({h['fw_bytes'] / 2**20:.2f} MiB) | "
                      f"{h['bw_to_device']} ({h['bw_bytes'] / 2**20:.2f} MiB) | "
                      f"{100 * n / max(tot, 1):.0f}% / {100 * nb / max(totb, 1):.0f}% |")
-    lines += ["", "Saved activations travel device -> host at the end of the forward (`ttnn.to_torch`) and back at "
-              "the start of the backward (`ttnn.from_torch`); bytes are those of the device buffers, tile padding "
-              "included, as the device counters count them (a TILE [2, 512, 2, 2] activation moves 2 MiB for 8 KiB of "
-              "data). See 'Keeping saved activations on the device' below."]
+    lines += ["", "Activations the forward computes on the device stay there for the backward (\"kept on the "
+              "device\": no transfer); what still crosses is what the forward computed on the host (folded "
+              "parameter transforms, host fallbacks), uploaded once by the backward. Bytes are those of the device "
+              "buffers, tile padding included, as the device counters count them. With "
+              "`TorchTtnnOption(saved_on_device=False)` every saved device value goes to the host at the end of the "
+              "forward and back at the start of the backward. See 'Keeping saved activations on the device' below."]
     if curve:
         e, c, a = curve["eager"], curve["compiled"], curve.get("autocast")
         rel = [abs(x - y) / abs(x) for x, y in zip(e, c)]
@@ -383,30 +395,19 @@ LOWERED_NOTE = """
 
 
 HANDOVER_NOTE = """
-Today every activation the forward saves for the backward makes a round trip through the host. Returning the
-TT-NN tensors themselves is not possible with what aot_autograd gives a backend compiler:
-
-- aot_autograd decides the kind of each saved value when it partitions the joint graph, before our forward
-  compiler runs, from the aten node's metadata: a FakeTensor makes it a *saved tensor*, stored with
-  `ctx.save_for_backward` (torch.Tensors only, version-counter checked, detached when it is a view of an
-  output). A compiled forward cannot put a ttnn tensor in such a slot.
-- A torch.Tensor wrapper subclass around the ttnn tensor would pass `save_for_backward`, but every aten op
-  autograd or a user hook (saved-tensor hooks, offloading, anomaly mode) applies to it would need a
-  `__torch_dispatch__` fallback that materializes it on the host, and its device buffer would have to be freed
-  by a finalizer; not done (it must not break autograd).
-- torch 2.14's aot_autograd does carry *opaque objects* saved for backward (`num_opaque_objects_saved_for_bw`,
-  stored on `ctx.opaque_objects`, handed to the compiled backward after the saved tensors and symints, with no
-  version-counter check). A value is put in that slot when the saved node's `meta["val"]` is a registered
-  custom class (`torch._library.opaque_object.register_custom_class`) or a FakeScriptObject. The clean route is
-  therefore a custom `partition_fn` given to `aot_autograd(...)`: run the default partitioner, then wrap each
-  saved activation produced on the device in `ttnn_fused::keep_on_device(x) -> DeviceHandle` at the end of the
-  forward graph and replace its backward placeholder by `ttnn_fused::from_device_handle(h)` (placeholders and
-  outputs reordered: opaque values come after the saved tensors and symints). The forward lowering would then
-  return the ttnn tensor inside the handle (no `to_torch`), the backward unwrap it (no `from_torch`), and the
-  handle free the device buffer when autograd releases the saved values (after backward, or never with
-  retain_graph=True, which stays correct since the backward would not deallocate it). Saved *inputs and
-  parameters* (host tensors already) stay saved tensors. This would remove the two hand-over columns of the
-  table above; it is left as a design, not forced.
+A training step compiles into a forward and a backward graph; aot_autograd hands the activations the backward
+needs from one to the other as saved tensors (`ctx.save_for_backward`: torch tensors, version-counter checked).
+A TT-NN tensor cannot sit in that slot, so the forward returns a *ticket* in its place: a one-element int64
+torch tensor, registered with the device tensor it stands for (`torch_ttnn.runtime.keep_on_device`). Autograd
+stores the ticket like any saved tensor; the backward, given it back, takes the device tensor
+(`runtime.saved_to_device`: converted on the device if it needs another layout or dtype, read to the host once if
+a host op wants it). A finalizer on the ticket frees the device buffer when autograd releases the saved values:
+after the backward, after a second backward with `retain_graph=True` (the tensors are not freed by the first),
+or when the step's outputs are dropped without a backward. Under saved-tensor hooks (offloading, packing) the
+forward hands the hooks the values themselves (host tensors), as they expect. A ticket that reaches a backward
+without its device tensor (a copy of it) raises `SavedActivationError` instead of computing with it.
+Saved values that are on the host anyway (module inputs, folded parameter transforms) are uploaded by the
+backward on first use and that upload is kept as long as autograd keeps the value.
 """
 
 

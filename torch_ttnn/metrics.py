@@ -53,7 +53,8 @@ def is_detections(x) -> bool:
 
 def detection_agreement(out, ref, iou: float = 0.5) -> dict:
     """How many of eager's detections the compiled ones reproduce: the same label and IoU >= `iou`, matched
-    greedily in eager's score order, each compiled detection used once."""
+    greedily in eager's score order, each compiled detection used once. The agreement is the matched share of
+    the larger of the two sets (boxes only one side returns, missing or extra, count against it)."""
     from torchvision.ops import box_iou
     total = found = got = 0
     for o, r in zip(out, ref):
@@ -69,7 +70,7 @@ def detection_agreement(out, ref, iou: float = 0.5) -> dict:
                 found += 1
                 overlap[:, j] = -1.0
     return {"eager": total, "compiled": got, "matched": found,
-            "agreement": round(100.0 * found / total, 2) if total else 100.0}
+            "agreement": round(100.0 * found / max(total, got), 2) if max(total, got) else 100.0}
 
 
 def head_accuracy(model, compile_fn, inputs) -> Optional[float]:

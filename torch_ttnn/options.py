@@ -56,6 +56,9 @@ class TorchTtnnOption:
         over the chips, Megatron-style, with the collectives that joins need: compiler/tensor_parallel.py),
         "auto" (default: "data" for graphs with a symbolic batch; for graphs with static shapes, "tensor" if
         its program is faster on the modelled mesh than the whole graph on every chip).
+    saved_on_device: True (default): the activations a training forward saves for its backward stay on the
+        device between the two graphs (handed over as tickets, freed when autograd releases them); False: they
+        go through the host (ttnn.to_torch at the end of the forward, ttnn.from_torch in the backward).
     shape_buckets: reuse programs across varying shapes by padding inputs up to a bucket: None (off), "auto"
         (tile multiples, then powers of two), or a list of sizes; see compiler/buckets.py.
     """
@@ -65,7 +68,7 @@ class TorchTtnnOption:
                  fp32: bool = False, fusions: bool = True, deallocate: bool = True, max_programs: int = 16,
                  shape_buckets: Any = None, param_check: str = "contents", precision: str = "auto",
                  optimize: bool = True, placement: str = "auto", trace: Any = "auto", mesh: Any = None,
-                 parallel: str = "auto", **unknown: Any):
+                 parallel: str = "auto", saved_on_device: bool = True, **unknown: Any):
         if unknown:
             raise TypeError(f"TorchTtnnOption: unknown option(s) {sorted(unknown)}")
         self.device = device
@@ -97,6 +100,7 @@ class TorchTtnnOption:
         if parallel not in ("auto", "data", "tensor"):
             raise ValueError(f"TorchTtnnOption: parallel must be 'auto', 'data' or 'tensor', got {parallel!r}")
         self.parallel = parallel
+        self.saved_on_device = bool(saved_on_device)
         if mesh is not None and device is not None:
             raise ValueError("TorchTtnnOption: give either device or mesh, not both")
         self.mesh = mesh

@@ -404,3 +404,111 @@ def _flat(xs) -> list:
 
 def _alive(out) -> bool:
     return all(t.is_allocated() for t in _flat([out]) if hasattr(t, "is_allocated"))
+
+
+# --- activations saved for backward, kept on the device ------------------------------------------------------
+# A training step's forward hands aot_autograd, besides its outputs, the activations the backward needs. A device
+# value among them is not copied to the host: the forward returns a *ticket* in its place, a one-element int64
+# torch tensor that autograd stores like any saved tensor, and the device tensor stays registered under it. The
+# backward, given the ticket back, uses the device tensor (no transfer either way). The device buffer is freed
+# when autograd releases the ticket: after the backward (kept for a second one with retain_graph=True), or when
+# the step's outputs are dropped without a backward. A saved value that reaches the backward as a host tensor
+# (saved-tensor hooks were active, or the forward kept it on the host) gets its device copy the same way, freed
+# with it.
+
+class _Saved:
+    __slots__ = ("ttnn", "tensors", "host", "dtype", "ticket")
+
+    def __init__(self, ttnn, dtype, ticket: bool):
+        self.ttnn, self.dtype, self.ticket = ttnn, dtype, ticket
+        self.tensors: dict = {}     # (layout, dtype) -> the device tensor in that form
+        self.host = None            # a ticket's torch value, once a host op asked for it
+
+
+_SAVED: dict = {}                   # id(ticket or saved host tensor) -> (weakref to it, _Saved)
+_TICKET = 0x7474_6E6E_5341_5645     # what a ticket holds: a ticket that is not registered is recognised
+
+
+class SavedActivationError(RuntimeError):
+    """The backward got a ticket that no longer stands for a device tensor."""
+
+
+def _saved_entry(x):
+    hit = _SAVED.get(id(x))
+    if hit is not None and hit[0]() is x:
+        return hit[1]
+    return None
+
+
+def _release_saved(key) -> None:
+    _, entry = _SAVED.pop(key, (None, None))
+    if entry is not None:
+        for t in entry.tensors.values():
+            _free(entry.ttnn, t, True)
+        entry.tensors.clear()
+
+
+def _register_saved(x: torch.Tensor, entry: _Saved) -> None:
+    _SAVED[id(x)] = (weakref.ref(x), entry)
+    weakref.finalize(x, _release_saved, id(x))
+
+
+def keep_on_device(t, dtype: torch.dtype, ttnn=None):
+    """Forward: the ticket autograd saves in place of the device tensor `t` (of torch dtype `dtype`). Under
+    saved-tensor hooks (offloading, packing) the hooks must see the value itself: then `t` goes to the host."""
+    ttnn = ttnn or ttnn_for(t.device())
+    if torch._C._autograd._top_saved_tensors_default_hooks(False) is not None:
+        return ttnn.to_torch(t, dtype=dtype)
+    ticket = torch.tensor([_TICKET], dtype=torch.int64)
+    entry = _Saved(ttnn, dtype, True)
+    entry.tensors[(t.layout, t.dtype)] = t
+    _register_saved(ticket, entry)
+    return ticket
+
+
+def _not_a_lost_ticket(x) -> None:
+    if x.dtype == torch.int64 and x.numel() == 1 and int(x.reshape(())) == _TICKET:
+        raise SavedActivationError(
+            "torch_ttnn: the backward got a saved activation's ticket that no longer stands for its device tensor "
+            "(a copy of it, or one kept after autograd released it); compile with "
+            "TorchTtnnOption(saved_on_device=False) to hand saved activations over through the host")
+
+
+def saved_to_device(x, dtype, layout, device, ttnn=None):
+    """Backward: the device tensor of a saved value in `layout` and `dtype`: the one a ticket stands for
+    (converted on the device if the backward needs another form), or the upload of a host tensor, made once
+    and kept as long as autograd keeps the value (a retain_graph=True backward reuses it)."""
+    ttnn = ttnn or ttnn_for(device)
+    entry = _saved_entry(x)
+    if entry is None:                     # a host tensor (not a ticket): its uploads live as long as it does
+        _not_a_lost_ticket(x)
+        entry = _Saved(ttnn, x.dtype, False)
+        _register_saved(x, entry)
+    got = entry.tensors.get((layout, dtype))
+    if got is not None:
+        return got
+    if entry.ticket:                      # convert one of its forms on the device
+        src = next(iter(entry.tensors.values()))
+        if src.layout != ttnn.TILE_LAYOUT and (layout == ttnn.TILE_LAYOUT or src.dtype != dtype):
+            src = ttnn.to_layout(src, ttnn.TILE_LAYOUT)
+        if src.dtype != dtype:
+            src = ttnn.typecast(src, dtype)
+        if src.layout != layout:
+            src = ttnn.to_layout(src, layout)
+    else:
+        src = ttnn.from_torch(narrow_for_device(x), dtype=dtype, layout=layout, device=device)
+    entry.tensors[(layout, dtype)] = src
+    return src
+
+
+def saved_to_host(x):
+    """Backward: the torch value of a saved value for an op on the host (a ticket's device tensor, read once)."""
+    entry = _saved_entry(x)
+    if entry is None or not entry.ticket:
+        if entry is None:
+            _not_a_lost_ticket(x)
+        return x
+    if entry.host is None:
+        t = next(iter(entry.tensors.values()))
+        entry.host = entry.ttnn.to_torch(t, dtype=entry.dtype)
+    return entry.host

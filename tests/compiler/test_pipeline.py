@@ -168,7 +168,7 @@ def test_ops_with_empty_results_are_folded_not_left_on_the_host(device):
     # detection post-processing when no box passes the threshold: the graph has static [0, 4] shapes
     def f(x, k):
         boxes = x[x[:, 0] > 10.0]                       # nothing passes: a data-dependent graph break
-        return (boxes * 2 + 1).clamp(0, 5).unsqueeze(0), torch.cat([boxes, k]).sum(0)
+        return (boxes * 2 + 1).clamp(0, 5).unsqueeze(0), torch.cat([boxes, k]).sum(0), boxes.new_empty((0, 2))
     x, k = torch.rand(64, 4), torch.rand(3, 4)
     out, option = compile_and_run(f, (x, k), device=device)
     ref = f(x, k)
@@ -176,4 +176,5 @@ def test_ops_with_empty_results_are_folded_not_left_on_the_host(device):
     torch.testing.assert_close(out[1], ref[1], rtol=2e-2, atol=2e-2)   # cat drops the empty operand on TT-NN
     empties = sum((r.empty_results for r in option.results.reports), start=collections.Counter())
     assert empties["aten.mul.Tensor"] == 1 and empties["aten.clamp.default"] == 1
+    assert out[2].shape == (0, 2)
     assert remaining_aten_ops(option) == []

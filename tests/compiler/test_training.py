@@ -272,3 +272,94 @@ def test_measure_train_mode_compares_gradients(device):
     # the eval path is unchanged: outputs compared, no backward
     ev = measure("mlp", lambda x: model(x), (x,), device=device, runs=1)
     assert ev.success and ev.accuracy >= 99.0 and ev.graphs == 1
+
+
+class _SmallCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1, self.c2 = nn.Conv2d(1, 8, 3), nn.Conv2d(8, 16, 3)
+        self.fc = nn.Linear(16 * 5 * 5, 10)
+
+    def forward(self, x, y):
+        x = F.max_pool2d(torch.relu(self.c1(x)), 2)
+        x = F.max_pool2d(torch.relu(self.c2(x)), 2)
+        return F.cross_entropy(self.fc(x.flatten(1)), y)
+
+
+def _train_step(device, saved_on_device, *, steps=2, retain=False):
+    torch.manual_seed(0)
+    model = _SmallCNN()
+    x, y = torch.randn(16, 1, 28, 28), torch.randint(0, 10, (16,))
+    compiled, option = _compile(model, device, saved_on_device=saved_on_device)
+    for _ in range(steps):
+        for p in model.parameters():
+            p.grad = None
+        device.counters.reset()
+        loss = compiled(x, y)
+        loss.backward(retain_graph=retain)
+        counts = (device.counters.to_device, device.counters.from_device)
+    grads = [p.grad.clone() for p in model.parameters()]
+    if retain:
+        for p in model.parameters():
+            p.grad = None
+        loss.backward()
+        assert all(torch.equal(p.grad, g) for p, g in zip(model.parameters(), grads))   # the same activations
+    return loss, grads, counts, option
+
+
+def test_saved_activations_stay_on_the_device_between_forward_and_backward(device):
+    import gc
+    from torch_ttnn import runtime
+    loss_h, grads_h, (to_h, from_h), _ = _train_step(device, saved_on_device=False)
+    gc.collect()
+    base = device.memory_stats()["DRAM"]["current_bytes"]
+    loss_d, grads_d, (to_d, from_d), option = _train_step(device, saved_on_device=True)
+    # the same device values, without the round trip: bit-identical gradients
+    assert torch.equal(loss_h, loss_d) and all(torch.equal(a, b) for a, b in zip(grads_h, grads_d))
+    kept = sum(r.conversions["keep_on_device"] for r in option.results.reports)
+    assert kept >= 5                              # relu and pool outputs, pool indices, fc input, log-softmax
+    assert from_d <= from_h - kept and to_d < to_h, ((to_h, from_h), (to_d, from_d))
+    del loss_d, loss_h
+    gc.collect()
+    assert not runtime._SAVED                      # autograd released every ticket: their buffers are freed
+    assert device.memory_stats()["DRAM"]["current_bytes"] <= base + (1 << 16)
+
+
+def test_saved_activations_serve_a_second_backward_with_retain_graph(device):
+    _train_step(device, saved_on_device=True, steps=1, retain=True)
+
+
+def test_saved_activations_are_freed_when_the_step_is_dropped_without_backward(device):
+    import gc
+    from torch_ttnn import runtime
+    torch.manual_seed(0)
+    compiled, _ = _compile(_SmallCNN(), device)
+    x, y = torch.randn(4, 1, 28, 28), torch.randint(0, 10, (4,))
+    loss = compiled(x, y)
+    assert runtime._SAVED
+    del loss
+    gc.collect()
+    assert not runtime._SAVED
+
+
+def test_saved_tensor_hooks_see_host_values(device):
+    # hooks (offloading, packing) are handed real tensors: the forward then keeps no ticket
+    torch.manual_seed(0)
+    model = _SmallCNN()
+    x, y = torch.randn(4, 1, 28, 28), torch.randint(0, 10, (4,))
+    ref = model(x, y)
+    ref.backward()
+    ref_grads = [p.grad.clone() for p in model.parameters()]
+    for p in model.parameters():
+        p.grad = None
+    compiled, _ = _compile(model, device)
+    packed = []
+
+    def pack(t):
+        packed.append(t.shape)
+        return t.clone()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = compiled(x, y)
+    loss.backward()
+    assert packed and all(s != (1,) for s in packed)     # never a ticket
+    assert all(pcc(p.grad, g) >= MIN_PCC for p, g in zip(model.parameters(), ref_grads))

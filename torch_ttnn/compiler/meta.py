@@ -36,12 +36,13 @@ DEALLOC = "dealloc"            # a ttnn.deallocate inserted by the deallocate pa
 STATE_STORE = "state_store"    # the read back of a device-resident state input (device_state)
 DEVICE_STATE = "device_state"  # on a placeholder: the output index that updates it in place (device_state)
 INT_GUARD = "int_guard"        # (limit, what): the host range check of an integer input (int_range)
+SAVED_ON_DEVICE = "saved_on_device"  # a forward output kept on the device for the backward (runtime.keep_on_device)
 FLOAT32 = "float32"            # an aten node computed in float32 on the device whatever the graph's default:
 #                                buffer state (passes/state.py), the loss head of training graphs (passes/training.py)
 INPUT_NAMES = "torch_ttnn_input_names"   # GraphModule.meta: names of the lifted parameters (backend)
 META_KEYS = (TT, TT_IN, TT_MULTI, N_OUTPUTS, ATEN, FALLBACK, HOST_REASON, HOST_HELPER, STATIC, FOLDED, PARAM,
              FROM_HOST, DM_INSERTED, LAYOUT_PASS, DEALLOC, STATE_STORE, DEVICE_STATE, INT_GUARD, FLOAT32,
-             INPUT_NAMES)
+             INPUT_NAMES, SAVED_ON_DEVICE)
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,8 @@ def build_passes(option, ttnn, report: GraphReport, static_inputs, device) -> li
         passes += fusion.ttnn_fusions(ttnn, option)
     if report.kind in ("forward", "backward"):   # a training step (aot_autograd's joint graph, split)
         passes += [TrainingPrecision(ttnn)]
-    passes += [DataMovement(ttnn, report, param_check=option.param_check)]
+    passes += [DataMovement(ttnn, report, param_check=option.param_check,
+                            saved_on_device=option.saved_on_device and not getattr(device, "is_mesh", False))]
     if option.load_params_once:
         passes += [CacheParamDerived(ttnn)]
     if option.optimize and report.kind == "inference" and not getattr(device, "is_mesh", False):
@@ -72,15 +73,22 @@ _ALIASING_VIEWS = {_aten.view.default, _aten.permute.default, _aten.transpose.in
 
 
 def output_aliases(agm: torch.fx.GraphModule) -> list:
-    """[(k, j, [(op, args), ...])]: output k is a chain of view ops applied to output j."""
+    """[(k, j, [(op, args), ...])]: output k is a chain of view ops applied to output j. Values a training
+    forward saves for its backward are not rebuilt (nothing outside autograd sees them alias; a device value
+    among them is handed over as a ticket, data_movement.py)."""
     out = next(n for n in agm.graph.nodes if n.op == "output")
     outs = out.args[0] if isinstance(out.args[0], (list, tuple)) else [out.args[0]]
+    descs = out.meta.get("desc")
+    saved = ({k for k, d in enumerate(descs) if "SavedForBackwards" in type(d).__name__}
+             if isinstance(descs, list) and len(descs) == len(outs) else set())
     position = {}
     for j, o in enumerate(outs):
-        if isinstance(o, torch.fx.Node):
+        if isinstance(o, torch.fx.Node) and j not in saved:
             position.setdefault(o, j)
     found = []
     for k, o in enumerate(outs):
+        if k in saved:
+            continue
         chain, n = [], o
         while (isinstance(n, torch.fx.Node) and n.op == "call_function" and n.target in _ALIASING_VIEWS
                and n.args and isinstance(n.args[0], torch.fx.Node) and not n.kwargs
@@ -123,7 +131,8 @@ def _copy_aten(agm: torch.fx.GraphModule) -> torch.fx.GraphModule:
     """A copy of the aten graph as lowering sees it (after the aten-level passes). Node metas are shallow
     copies: a lowered node's meta["val"] is the very object of the aten node it stands for."""
     g = torch.fx.Graph()
-    g.output(g.graph_copy(agm.graph, {}))
+    out = g.output(g.graph_copy(agm.graph, {}))
+    out.meta = dict(next(n for n in agm.graph.nodes if n.op == "output").meta)   # aot_autograd's output descs
     return torch.fx.GraphModule(agm, g)
 
 
@@ -233,8 +242,8 @@ def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static
                    l1: bool = False, record: bool = False, parallel: Optional[dict] = None) -> "CompiledGraph":
     """Run the pass pipeline on a static aten graph (modified in place: pass a copy to keep it)."""
     report = GraphReport(kind)
-    from .passes.cleanup import _NONDETERMINISTIC
-    random_ops = any(n.op == "call_function" and n.target in _NONDETERMINISTIC for n in agm.graph.nodes)
+    from .passes.cleanup import RANDOM_OPS
+    random_ops = any(n.op == "call_function" and n.target in RANDOM_OPS for n in agm.graph.nodes)
     for n in agm.graph.nodes:
         if n.op == "call_function" and isinstance(n.target, torch._ops.OpOverload):
             report.captured_ops[str(n.target)] += 1

@@ -65,9 +65,9 @@ def levels_for(option, kind: str, agm=None, static_inputs=frozenset()) -> tuple:
     if kind != "inference" or p == "bf16":
         return ("bf16",)
     if agm is not None and p == "auto":
-        from .passes.cleanup import _NONDETERMINISTIC
+        from .passes.cleanup import RANDOM_OPS
         targets = [n.target for n in agm.graph.nodes if n.op == "call_function"]
-        if any(t in _NONDETERMINISTIC for t in targets) or not any(str(t) in _PRODUCTS for t in targets):
+        if any(t in RANDOM_OPS for t in targets) or not any(str(t) in _PRODUCTS for t in targets):
             return ("bf16",)
         if _param_bytes(agm, static_inputs) > SEARCH_MAX_PARAM_BYTES:
             log.info("torch_ttnn: more than 1 GiB of parameters: bfloat16 weights first (an fp32 Dst if bfloat16 "

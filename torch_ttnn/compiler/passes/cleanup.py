@@ -8,13 +8,18 @@ from .base import Pass, PassResult
 
 aten = torch.ops.aten
 
-# Ops whose result differs between two calls with the same arguments: never merged by CSE.
-_NONDETERMINISTIC = {
+# Ops that draw random numbers: a program with them cannot be compared with torch's run (precision search) nor
+# replayed from a trace (the same draws every call).
+RANDOM_OPS = frozenset({
     aten.rand.default, aten.randn.default, aten.rand_like.default, aten.randn_like.default,
     aten.bernoulli.default, aten.bernoulli.p, aten.native_dropout.default, aten.randint.low,
-    aten.randint.default, aten.randperm.default, aten.empty.memory_format, aten.empty_like.default,
-    aten.uniform.default, aten.normal.Tensor_float, aten.multinomial.default,
-}
+    aten.randint.default, aten.randperm.default, aten.uniform.default, aten.normal.Tensor_float,
+    aten.multinomial.default,
+})
+# Ops whose result differs between two calls with the same arguments: never merged by CSE nor folded. An
+# uninitialised `empty` is one (its contents are whatever the memory held), but it draws nothing: a graph that
+# overwrites it (the functional form of a copy into a new buffer) is as deterministic as its other ops.
+_NONDETERMINISTIC = RANDOM_OPS | {aten.empty.memory_format, aten.empty_like.default}
 
 
 class DeadCodeElimination(Pass):

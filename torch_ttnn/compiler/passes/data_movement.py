@@ -6,6 +6,11 @@
   once per (value, layout, dtype);
 - TT-NN value -> host op or graph output: one `ttnn.to_torch(x, dtype=<aten dtype>)` per value.
 Conversions are placed right after their producer, so that every consumer shares them.
+
+A training step's activations stay on the device between its forward and backward graphs: a forward output
+aot_autograd saves for the backward is handed over as a ticket (`runtime.keep_on_device`) instead of
+`ttnn.to_torch`, and the backward takes its saved values with `runtime.saved_to_device` / `saved_to_host`
+instead of `ttnn.from_torch` (see runtime.py for the tickets' lifetime).
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import torch
 import torch.fx
 
 from ... import runtime
-from ..meta import DM_INSERTED, FROM_HOST, PARAM, Req, STATIC, TT, TTMeta, TT_IN, tt_meta
+from ..meta import DM_INSERTED, FROM_HOST, PARAM, Req, SAVED_ON_DEVICE, STATIC, TT, TTMeta, TT_IN, tt_meta
 from .. import tiles
 from ..report import GraphReport
 from .base import Pass, PassResult, get_attr
@@ -55,8 +60,9 @@ class DataMovement(Pass):
              "training_precision")
 
     def __init__(self, ttnn, report: GraphReport, param_cache_attr: str = "param_cache",
-                 param_check: str = "contents"):
+                 param_check: str = "contents", saved_on_device: bool = True):
         self.ttnn = ttnn
+        self.saved_on_device = saved_on_device
         self.report = report
         self.param_cache_attr = param_cache_attr
         self.param_check = param_check
@@ -74,7 +80,7 @@ class DataMovement(Pass):
                     producer = _get(node, path)
                     _set(node, path, self._to_req(producer, req))
             elif node.op == "output":
-                node.args = (torch.fx.map_arg(node.args[0], self._to_host),)
+                node.args = (self._outputs(node),)
             elif node.op in ("call_function", "call_method") and not node.meta.get(DM_INSERTED):
                 if node.target is __import__("operator").getitem and tt_meta(node) is not None:
                     continue  # output of a multi-output TT-NN call
@@ -83,6 +89,39 @@ class DataMovement(Pass):
         return PassResult(gm, True)
 
     # --- helpers -----------------------------------------------------------------------------
+    def _outputs(self, node: torch.fx.Node):
+        """The graph's outputs on the host; in a training forward, the device activations saved for the
+        backward as tickets."""
+        outs = node.args[0]
+        descs = node.meta.get("desc")
+        if (self.report.kind != "forward" or not self.saved_on_device or not isinstance(outs, (list, tuple))
+                or not isinstance(descs, list) or len(descs) != len(outs)):
+            return torch.fx.map_arg(outs, self._to_host)
+        kept = [self._keep_on_device(o) if "SavedForBackwards" in type(d).__name__ else self._to_host(o)
+                for o, d in zip(outs, descs)]
+        return type(outs)(kept)
+
+    def _keep_on_device(self, producer):
+        m = tt_meta(producer) if isinstance(producer, torch.fx.Node) else None
+        v = producer.meta.get("val") if m is not None else None
+        if (m is None or not m.on_device or not isinstance(v, torch.Tensor)
+                or not all(isinstance(d, int) for d in v.shape)):
+            return self._to_host(producer)
+        key = (producer, "saved")
+        if key not in self.memo:
+            n = self._emit(producer, runtime.keep_on_device, (producer, v.dtype))
+            n.meta["val"] = v
+            n.meta[SAVED_ON_DEVICE] = True
+            self.report.conversions["keep_on_device"] += 1
+            self.memo[key] = n
+        return self.memo[key]
+
+    def _saved_input(self, producer) -> bool:
+        """A backward placeholder holding a value the forward saved (not a tangent, not a module input)."""
+        return (self.report.kind == "backward" and self.saved_on_device and isinstance(producer, torch.fx.Node)
+                and producer.op == "placeholder" and producer.meta.get("desc") is None
+                and not producer.name.startswith("tangents") and not producer.meta.get(STATIC))
+
     def _after(self, producer: torch.fx.Node) -> torch.fx.Node:
         """Where a conversion of `producer` goes: right after it (after the device handle for inputs)."""
         if producer.op == "placeholder":
@@ -167,7 +206,17 @@ class DataMovement(Pass):
                             producer.op == "placeholder"),
                            op="call_method")
             self.report.conversions["load_param"] += 1
+        elif self._saved_input(producer) and req.on_device:
+            n = self._emit(self._after(producer), runtime.saved_to_device,
+                           (producer, req.dtype, req.layout, self.device))
+            self.report.conversions["saved_to_device"] += 1
+            n.meta["val"] = v
+            n.meta[TT] = TTMeta(req.layout, req.dtype, None, True)
+            n.meta[PARAM] = True       # lives as long as autograd keeps the saved value (runtime.saved_to_device)
+            return n
         else:
+            if self._saved_input(producer):    # wanted as a host ttnn tensor: from its torch value
+                producer = self._to_host(producer)
             src = producer
             after = self._after(producer)
             if isinstance(v, torch.Tensor) and v.dtype in (torch.int64, torch.bool, torch.int16, torch.int8,
@@ -195,6 +244,13 @@ class DataMovement(Pass):
         return tiles.round_up(h) * tiles.round_up(w) >= 4 * h * w and v.numel() >= 64
 
     def _to_host(self, producer):
+        if self._saved_input(producer):
+            key = (producer, "host")
+            if key not in self.memo:
+                n = self._emit(self._after(producer), runtime.saved_to_host, (producer,))
+                n.meta["val"] = producer.meta.get("val")
+                self.memo[key] = n
+            return self.memo[key]
         if not isinstance(producer, torch.fx.Node) or tt_meta(producer) is None:
             return producer
         key = (producer, "host")

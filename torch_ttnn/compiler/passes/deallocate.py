@@ -11,7 +11,7 @@ import operator
 import torch
 import torch.fx
 
-from ..meta import DEALLOC, N_OUTPUTS, PARAM, TT_MULTI, tt_meta
+from ..meta import DEALLOC, N_OUTPUTS, PARAM, SAVED_ON_DEVICE, TT_MULTI, tt_meta
 from ..tiles import is_free_view
 from .base import Pass, PassResult
 
@@ -115,4 +115,4 @@ class Deallocate(Pass):
             return True
         if n.op != "call_function" and n.op != "call_method":
             return True
-        return any(u.op == "output" for u in n.users)
+        return any(u.op == "output" or u.meta.get(SAVED_ON_DEVICE) for u in n.users)

@@ -4,9 +4,10 @@ Detection post-processing meets such ops whenever no box passes a score threshol
 for that case has static shapes with a 0 in them ([0, 4] boxes), and every op of it (decode, clip, stack)
 produces an empty tensor. No device (or host) work can change an empty result, so the op is not lowered nor
 left on the host: the node becomes `torch.empty(shape, dtype=...)` (a host helper that allocates nothing),
-and the report counts it under `empty_results`. Only functional, deterministic ops with one tensor result whose shape
-is static are replaced; an op that turns empty inputs into a non-empty result (a sum over an empty dim, a cat
-with an empty operand) is left to its lowering rule.
+and the report counts it under `empty_results`. Only functional ops that draw no random numbers, with one
+tensor result whose shape is static, are replaced (an uninitialised `empty` of no elements included); an op
+that turns empty inputs into a non-empty result (a sum over an empty dim, a cat with an empty operand) is left
+to its lowering rule.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import torch.fx
 from ..meta import HOST_HELPER
 from ..report import op_name
 from .base import Pass, PassResult
-from .cleanup import _NONDETERMINISTIC
+from .cleanup import RANDOM_OPS
 
 
 def _empty_static(v) -> bool:
@@ -31,7 +32,7 @@ class FoldEmptyResults(Pass):
         modified = False
         for n in list(g.nodes):
             if (n.op != "call_function" or not isinstance(n.target, torch._ops.OpOverload)
-                    or n.target in _NONDETERMINISTIC or not _empty_static(n.meta.get("val"))):
+                    or n.target in RANDOM_OPS or not _empty_static(n.meta.get("val"))):
                 continue
             schema = n.target._schema
             if schema.is_mutable or any(a.alias_info is not None and a.alias_info.is_write

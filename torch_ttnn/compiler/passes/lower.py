@@ -69,7 +69,8 @@ class LowerToTTNN(Pass):
             if node.op == "placeholder":
                 continue
             if node.op == "output":
-                g.output(torch.fx.map_arg(node.args[0], lambda n: env[n]))
+                out = g.output(torch.fx.map_arg(node.args[0], lambda n: env[n]))
+                out.meta = dict(node.meta)     # aot_autograd's descriptions of the outputs (saved for backward)
                 continue
             if node.op == "get_attr":
                 new = get_attr(g, node.target)
