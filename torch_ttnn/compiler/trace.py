@@ -329,7 +329,8 @@ def plan_for(gm: torch.fx.GraphModule, *, option, ttnn, report, random_ops: bool
         report.trace = "off"
         return None
     if report.kind != "inference":
-        report.trace = "not traced: training graphs exchange saved tensors with the host"
+        # the hand-over of saved activations (tickets made per call, or host copies) runs on the host
+        report.trace = "not traced: training graphs hand their saved activations to autograd on the host"
         return None
     if random_ops:
         report.trace = "not traced: random ops (a trace would replay the same draws)"
