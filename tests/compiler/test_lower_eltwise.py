@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from .harness import check_lowered
+from .harness import check_lowered, compile_and_run, remaining_aten_ops, ttnn_targets
 from .opinfo import sample_ids, samples
 
 # (OpInfo name, expected ttnn op, min PCC). Inputs are float32 and run in bfloat16 on the device.
@@ -99,3 +99,13 @@ def test_rank5_elementwise(device):
     a, b = torch.randn(1, 3, 4, 5, 6), torch.randn(1, 3, 1, 1, 6)
     check_lowered(lambda x, y: torch.sigmoid(x) * 2.0 + y ** 2, (a, b), device=device,
                   expect=("sigmoid", "multiply", "add"))
+
+
+def test_python_scalar_divided_by_a_tensor_is_rdiv(device):
+    # outside no_grad aot_autograd keeps aten.div.Tensor(5.0, x) (a Python scalar first): ttnn.rdiv(x, 5.0)
+    x = torch.rand(4, 40) + 0.5
+    for fn, op in ((lambda t: torch.div(5.0, t), "rdiv"), (lambda t: 3 / t, "reciprocal")):   # __rtruediv__
+        out, option = compile_and_run(fn, (x,), device=device)
+        assert remaining_aten_ops(option) == []
+        assert op in ttnn_targets(option)
+        torch.testing.assert_close(out, fn(x), rtol=2e-2, atol=1e-2)

@@ -153,6 +153,10 @@ def _common_dtype(ctx, a, b):
     return torch.result_type(a, torch.empty((), dtype=tb))
 
 
+# A scalar first operand: the TT-NN op that takes the tensor first and gives the same result.
+_SCALAR_FIRST = {"divide": "rdiv"}
+
+
 def _binary_rule(ttnn_name: str, compare: bool = False, int_ok: bool = True):
     def rule(ctx, a, b, **kw):
         if not isinstance(a, torch.fx.Node) and not isinstance(b, torch.fx.Node):
@@ -168,8 +172,9 @@ def _binary_rule(ttnn_name: str, compare: bool = False, int_ok: bool = True):
             name = "logical_" + name[len("bitwise_"):]  # bools live as 0/1 floats on the device
         if not isinstance(a, torch.fx.Node):
             a, b = b, a
-            if ttnn_name in ("subtract", "divide", "pow", "lt", "le", "gt", "ge", "remainder", "fmod", "atan2",
-                             "xlogy", "floor_div"):
+            if name in _SCALAR_FIRST:       # value / x: ttnn.rdiv(x, value)
+                return ctx.call(_SCALAR_FIRST[name], ctx.tile(a, dt), float(b), out_dtype=dt)
+            if ttnn_name in ("subtract", "divide", "pow", "remainder", "fmod", "atan2", "xlogy", "floor_div"):
                 ctx.unsupported(f"scalar first operand of {ttnn_name}")
         return ctx.call(name, _operand(ctx, a, dt), _operand(ctx, b, dt), out_dtype=dt)
     rule.__name__ = f"lower_{ttnn_name}"
