@@ -3,7 +3,7 @@ any/all, logsumexp, cumsum, topk, sort)."""
 import pytest
 import torch
 
-from .harness import check_lowered
+from .harness import check_lowered, compile_and_run
 from .opinfo import sample_ids, samples
 
 # (OpInfo name, variant, expected ttnn op)
@@ -153,3 +153,30 @@ def test_integer_cumsum_of_an_input_is_guarded(device):
     big = torch.full((2, 9), 2 ** 22, dtype=torch.int64)     # 9 * 2^22 > 2^24
     with pytest.raises(Exception, match="would not be exact"):
         c(big)
+
+
+@pytest.mark.parametrize("op,dims,keepdim", [
+    (torch.sum, (2, 3), False),          # split-attention: sum over the radix and a spatial dim of rank 5
+    (torch.sum, (1,), True),
+    (torch.mean, (0, 4), False),         # alternating runs: [0], [1-3], [4] -> rank 3
+    (torch.amax, (3, 4), True),
+    (torch.sum, None, False),            # every dim: a rank-0 result
+])
+def test_reductions_of_rank_5_tensors_merge_their_dims(device, op, dims, keepdim):
+    x = torch.randn(2, 3, 4, 5, 6)
+    fn = (lambda t: op(t)) if dims is None else (lambda t: op(t, dim=dims, keepdim=keepdim))
+    check_lowered(fn, (x,), device=device)
+
+
+def test_reduction_whose_dims_alternate_beyond_rank_4_stays_on_the_host_with_its_reason(device):
+    x = torch.randn(2, 3, 2, 3, 2, 3)
+    out, option = compile_and_run(lambda t: t.sum(dim=(0, 2, 4)), (x,), device=device)
+    torch.testing.assert_close(out, x.sum(dim=(0, 2, 4)), rtol=2e-2, atol=5e-2)
+    reasons = [r for rep in option.results.reports for (op, r) in rep.fallbacks]
+    assert any("alternate 6 times" in r for r in reasons), reasons
+
+
+def test_merge_runs():
+    from torch_ttnn.compiler.lowering.reduction import merge_runs
+    assert merge_runs([2, 3, 4, 5, 6], [2, 3]) == ([6, 20, 6], [1])
+    assert merge_runs([2, 3, 4, 5, 6], [0, 4]) == ([2, 60, 6], [0, 2])

@@ -41,15 +41,50 @@ def _dim_arg(dims):
     return dims[0] if len(dims) == 1 else list(dims)
 
 
+def merge_runs(shape, dims) -> tuple:
+    """`shape` with each run of adjacent dims that are all reduced, or all kept, merged into one dim:
+    (merged shape, the merged dims that are reduced). A reduction over the merged shape is the same
+    reduction: each kept index and each reduced set of elements is the same."""
+    groups: list = []
+    for i, s in enumerate(shape):
+        red = i in dims
+        if groups and groups[-1][1] == red:
+            groups[-1][0] *= int(s)
+        else:
+            groups.append([int(s), red])
+    return [g[0] for g in groups], [i for i, g in enumerate(groups) if g[1]]
+
+
 def reduce_call(ctx, name, x, dims, keepdim, dtype=None, *, out_val=None, **kwargs):
-    """ttnn.<name>(x, dims, keepdim) on a TILE operand of `dtype` (default: the aten result's dtype)."""
+    """ttnn.<name>(x, dims, keepdim) on a TILE operand of `dtype` (default: the aten result's dtype). TT-NN
+    reduces tensors of rank <= 4: a higher-rank operand is reshaped to its merged runs (merge_runs) first."""
     dt = dtype if dtype is not None else ctx.dtype_for(ctx.out.dtype)
+    if ctx.rank(x) > 4:
+        return _reduce_merged(ctx, name, x, dims, keepdim, dt, out_val, **kwargs)
     if out_val is None:
         shape = [s for i, s in enumerate(ctx.shape(x)) if i not in dims or keepdim]
         if keepdim:
             shape = [1 if i in dims else s for i, s in enumerate(ctx.shape(x))]
         out_val = meta_value(shape, ctx.out.dtype if isinstance(ctx.out, torch.Tensor) else torch.float32)
     return ctx.call(name, ctx.tile(x, dt), _dim_arg(dims), keepdim, out_val=out_val, **kwargs)
+
+
+def _reduce_merged(ctx, name, x, dims, keepdim, dt, out_val, **kwargs):
+    shape = ctx.shape(x)
+    mshape, mdims = merge_runs(shape, dims)
+    if len(mshape) > 4:
+        ctx.unsupported(f"reduction of a rank-{len(shape)} tensor whose reduced and kept dims alternate "
+                        f"{len(mshape)} times (TT-NN reduces rank <= 4)")
+    out_shape = [1 if i in dims else s for i, s in enumerate(shape)] if keepdim else \
+        [s for i, s in enumerate(shape) if i not in dims]
+    torch_dt = ctx.out.dtype if isinstance(ctx.out, torch.Tensor) else torch.float32
+    xm = reshape(ctx, x, mshape, dt)
+    if not out_shape:              # every dim reduced: the rank-1 reduction to a rank-0 result
+        return ctx.call(name, ctx.tile(xm, dt), 0, False,
+                        out_val=out_val if out_val is not None else meta_value([], torch_dt), **kwargs)
+    kept = [1 if i in mdims else s for i, s in enumerate(mshape)]
+    y = ctx.call(name, ctx.tile(xm, dt), _dim_arg(mdims), True, out_val=meta_value(kept, torch_dt), **kwargs)
+    return reshape(ctx, y, out_shape, dt)
 
 
 def _identity_rank0(ctx, x):
@@ -91,10 +126,11 @@ def _all_dims(name, *, floats_only=False):
     return rule
 
 
-lower(aten.sum.dim_IntList, when=REDUCE)(_plain("sum"))
-lower(aten.sum.default, when=REDUCE)(_all_dims("sum"))
-lower(aten.mean.dim, when=REDUCE)(_plain("mean", floats_only=True))
-lower(aten.mean.default, when=REDUCE)(_all_dims("mean", floats_only=True))
+# any rank: reduce_call merges the dims of a rank > 4 operand
+lower(aten.sum.dim_IntList, when=COMMON)(_plain("sum"))
+lower(aten.sum.default, when=COMMON)(_all_dims("sum"))
+lower(aten.mean.dim, when=COMMON)(_plain("mean", floats_only=True))
+lower(aten.mean.default, when=COMMON)(_all_dims("mean", floats_only=True))
 
 
 def _minmax(name):
@@ -106,8 +142,8 @@ def _minmax(name):
     return rule
 
 
-lower(aten.amax.default, when=REDUCE)(_minmax("max"))
-lower(aten.amin.default, when=REDUCE)(_minmax("min"))
+lower(aten.amax.default, when=COMMON)(_minmax("max"))
+lower(aten.amin.default, when=COMMON)(_minmax("min"))
 
 
 def _minmax_all(name):
@@ -119,8 +155,8 @@ def _minmax_all(name):
     return rule
 
 
-lower(aten.max.default, when=REDUCE)(_minmax_all("max"))
-lower(aten.min.default, when=REDUCE)(_minmax_all("min"))
+lower(aten.max.default, when=COMMON)(_minmax_all("max"))
+lower(aten.min.default, when=COMMON)(_minmax_all("min"))
 
 
 @lower(aten.prod.dim_int, when=REDUCE + (float_inputs,))
