@@ -23,6 +23,17 @@ class Unsupported(Exception):
     """Raised by a rule: TT-NN cannot do this case; the op stays on the host."""
 
 
+class ComplexPair:
+    """A complex value lowered as its real and imaginary parts: TT-NN has no complex dtype; its FFT ops take and
+    return (real, imag) tensors. `imag` None means zero (a real signal). Only the rules of lowering/fft.py take
+    a pair; any other consumer gets the value rebuilt on the host (passes/lower.py)."""
+    __slots__ = ("real", "imag")
+
+    def __init__(self, real, imag=None):
+        self.real = real
+        self.imag = imag
+
+
 class In:
     """A tensor operand with what the TT-NN op needs of it (resolved by the data movement pass)."""
     __slots__ = ("node", "req")

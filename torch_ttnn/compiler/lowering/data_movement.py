@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from ..context import In
+from ..context import ComplexPair, In
 from ..meta import Req, meta_value, tt_meta
 from ..registry import COMMON, lower, no_complex, nonempty_result, static_shapes, unsupported
 from ..tiles import is_free_view
@@ -460,6 +460,10 @@ def convert(ctx, x, dst, arg=0):
 def to_copy(ctx, x, dtype=None, layout=None, device=None, pin_memory=None, non_blocking=False,
             memory_format=None):
     # layout / device / memory format: nothing to do on the device
+    if ctx.out.dtype.is_complex:
+        if not ctx.torch_dtype(x).is_floating_point:
+            ctx.unsupported(f"{ctx.torch_dtype(x)} to {ctx.out.dtype}")
+        return ComplexPair(x)          # a real signal as a complex one: no imaginary part (lowering/fft.py)
     return convert(ctx, x, ctx.out.dtype)
 
 

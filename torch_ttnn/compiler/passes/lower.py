@@ -12,10 +12,12 @@ import torch
 import torch.fx
 
 from .. import registry
-from ..context import LoweringContext, Unsupported
+from ..context import ComplexPair, LoweringContext, Unsupported
 from ..meta import FALLBACK, FOLDED, HOST_HELPER, HOST_REASON, INT_GUARD, STATIC
 from ..report import GraphReport
 from .base import Pass, PassResult, get_attr
+
+aten = torch.ops.aten
 
 # Nodes that are plumbing, not ops: never reported as fallbacks.
 _PLUMBING = {operator.getitem}
@@ -69,7 +71,7 @@ class LowerToTTNN(Pass):
             if node.op == "placeholder":
                 continue
             if node.op == "output":
-                out = g.output(torch.fx.map_arg(node.args[0], lambda n: env[n]))
+                out = g.output(torch.fx.map_arg(node.args[0], lambda n: self._plain(g, env, n)))
                 out.meta = dict(node.meta)     # aot_autograd's descriptions of the outputs (saved for backward)
                 continue
             if node.op == "get_attr":
@@ -111,8 +113,10 @@ class LowerToTTNN(Pass):
             reason = rule.check(ctx, node)
         if reason is None and rule is not None:
             ctx.node = node
-            args = torch.fx.map_arg(node.args, lambda n: env[n])
-            kwargs = torch.fx.map_arg(node.kwargs, lambda n: env[n])
+            pairs_ok = getattr(rule, "family", "") == "fft" or node.target is aten._to_copy.default
+            get = (lambda n: env[n]) if pairs_ok else (lambda n: self._plain(g, env, n))
+            args = torch.fx.map_arg(node.args, get)
+            kwargs = torch.fx.map_arg(node.kwargs, get)
             mark = len(g.nodes)
             try:
                 result = rule.fn(ctx, *args, **kwargs)
@@ -126,10 +130,28 @@ class LowerToTTNN(Pass):
                 ctx.node = None
         if is_op:
             self.report.record_fallback(target, reason, strict=getattr(self.option, "strict", False))
-        new = g.node_copy(node, lambda n: env[n])
+        new = g.node_copy(node, lambda n: self._plain(g, env, n))
         if is_op:
             new.meta[FALLBACK] = reason
         return new
+
+    def _plain(self, g, env, n):
+        """env[n], with a complex value lowered as a pair of parts (lowering/fft.py) rebuilt on the host for a
+        consumer that takes only whole tensors (once per value)."""
+        v = env[n]
+        if not isinstance(v, ComplexPair):
+            return v
+        key = ("complex", n)
+        if key not in env:
+            real = v.real
+            imag = v.imag
+            if imag is None:
+                imag = g.call_function(torch.zeros_like, (real,))
+                imag.meta = {"val": real.meta.get("val"), HOST_HELPER: True}
+            c = g.call_function(torch.complex, (real, imag))
+            c.meta = {"val": n.meta.get("val"), HOST_HELPER: True}
+            env[key] = c
+        return env[key]
 
     @staticmethod
     def _erase_since(g: torch.fx.Graph, mark: int) -> None:

@@ -1,11 +1,20 @@
-"""ttnn.experimental ops of the simulated device: dropout.
+"""ttnn.experimental ops of the simulated device: dropout, fft, ifft.
 
 dropout keeps each element with probability 1 - probability and scales the kept ones: out = x * mask * scale.
 The mask is drawn from a ``torch.Generator`` seeded with ``seed``, so it is deterministic for a given seed (the
 hardware's RNG stream is not reproduced). The multiply runs on the SFPU: the product is computed in fp32 and
 truncated into the 16-bit Dst.
+
+fft / ifft transform the last dim of a FLOAT32 or BFLOAT16 ROW_MAJOR tensor and return (real, imag) of the
+same shape and dtype; ifft scales by 1/N (ttnn 0.81.1 docstrings). The default "precise" path runs on the SFPU
+in true fp32 ("matches torch.fft precision"): the spectrum is computed in float64, rounded to fp32, then stored
+in the output dtype (a BFLOAT16 output: the SFPU truncation into a 16-bit Dst). "fast" (FLOAT32 input and a
+length that is not a power of two) is a DFT as a matmul on bf16 mantissas: the input and the DFT matrix are
+rounded to bfloat16, the products accumulated in fp32 (~1e-3 round trip, as documented).
 """
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -46,3 +55,65 @@ def dropout(input_tensor, probability, scale, seed, *, use_per_device_seed=True,
     output_tensor._value, output_tensor._pad = out._value, out._pad
     device.memory[out._alloc.buffer_type].free(out._alloc)
     return output_tensor
+
+
+_FFT_DTYPES = (DataType.FLOAT32, DataType.BFLOAT16)
+
+
+def _fft_values(op, re, im, precision, inverse):
+    if precision not in ("precise", "fast"):
+        fail(op, f"precision must be 'precise' or 'fast', got {precision!r}")
+    n = re.shape[-1] if len(re.shape) else 0
+    if n == 0:
+        fail(op, "the transformed (last) dim is empty")
+    x = torch.complex(re._value.to(torch.float64),
+                      im._value.to(torch.float64) if im is not None else torch.zeros(re._value.shape,
+                                                                                      dtype=torch.float64))
+    fast = precision == "fast" and re._dtype == DataType.FLOAT32 and n & (n - 1) != 0
+    if fast:       # a DFT as a matmul of bf16 mantissas, accumulated in fp32
+        k = torch.arange(n, dtype=torch.float64)
+        ang = (2 if inverse else -2) * math.pi * torch.outer(k, k) / n
+        b16 = lambda t: t.to(torch.float32).to(torch.bfloat16).to(torch.float32)     # noqa: E731
+        c, s = b16(torch.cos(ang)), b16(torch.sin(ang))
+        xr, xi = b16(x.real), b16(x.imag)
+        yr, yi = xr @ c - xi @ s, xr @ s + xi @ c
+        if inverse:
+            yr, yi = yr / n, yi / n
+        return yr.to(torch.float32), yi.to(torch.float32)
+    y = torch.fft.ifft(x, dim=-1) if inverse else torch.fft.fft(x, dim=-1)
+    return y.real.to(torch.float32), y.imag.to(torch.float32)
+
+
+def _fft_outputs(op, device, like, yr, yi):
+    mc = out_memory_config(None, like)
+    return (make_output(op, device, yr, like._dtype, Layout.ROW_MAJOR, mc, rounding="sfpu"),
+            make_output(op, device, yi, like._dtype, Layout.ROW_MAJOR, mc, rounding="sfpu"))
+
+
+@ttnn_op("experimental.fft", golden=lambda input_real, *a, **k: (torch.fft.fft(input_real).real,
+                                                                    torch.fft.fft(input_real).imag))
+def fft(input_real, precision="precise"):
+    """1-D FFT of the last dim of a real FLOAT32/BFLOAT16 ROW_MAJOR tensor: (real, imag)."""
+    op = "experimental.fft"
+    device = on_device(op, input_real=input_real)
+    require_layout(op, "input_real", input_real, Layout.ROW_MAJOR)
+    require_dtype(op, "input_real", input_real, _FFT_DTYPES)
+    yr, yi = _fft_values(op, input_real, None, precision, inverse=False)
+    return _fft_outputs(op, device, input_real, yr, yi)
+
+
+@ttnn_op("experimental.ifft", golden=lambda spectrum_real, spectrum_imag, *a, **k: (
+    torch.fft.ifft(torch.complex(spectrum_real, spectrum_imag)).real,
+    torch.fft.ifft(torch.complex(spectrum_real, spectrum_imag)).imag))
+def ifft(spectrum_real, spectrum_imag, precision="precise"):
+    """1-D inverse FFT (scaled by 1/N) of the last dim of (real, imag) FLOAT32/BFLOAT16 ROW_MAJOR tensors."""
+    op = "experimental.ifft"
+    device = on_device(op, spectrum_real=spectrum_real, spectrum_imag=spectrum_imag)
+    for name, t in (("spectrum_real", spectrum_real), ("spectrum_imag", spectrum_imag)):
+        require_layout(op, name, t, Layout.ROW_MAJOR)
+        require_dtype(op, name, t, _FFT_DTYPES)
+    if tuple(spectrum_real.shape) != tuple(spectrum_imag.shape) or spectrum_real._dtype != spectrum_imag._dtype:
+        fail(op, f"spectrum_imag must have the shape and dtype of spectrum_real: {list(spectrum_imag.shape)} "
+                 f"{spectrum_imag._dtype.name} vs {list(spectrum_real.shape)} {spectrum_real._dtype.name}")
+    yr, yi = _fft_values(op, spectrum_real, spectrum_imag, precision, inverse=True)
+    return _fft_outputs(op, device, spectrum_real, yr, yi)

@@ -150,6 +150,21 @@ register("addcdiv", eltwise(fpu_adds=1, fpu_muls=2, sfpu=10))
 # random numbers and masks: an SFPU generator per value (+ the multiply of dropout)
 register("rand randn bernoulli", eltwise(sfpu=6))
 register("experimental.dropout", eltwise(fpu_muls=1, sfpu=6))
+
+
+def _fft(c: Call) -> OpCost:
+    """A radix-2 FFT on the SFPU in fp32: (N/2) log2 N butterflies per row, each a complex multiply and two
+    complex adds (10 real operations), i.e. 5 log2 N instructions per output value, over the real and the
+    imaginary output; a length that is not a power of two runs Bluestein's algorithm (three transforms of a
+    power-of-two length >= 2N-1)."""
+    n = int(c.ins[0].shape[-1]) if c.ins and c.ins[0].shape else 1
+    steps = max(1, math.ceil(math.log2(max(n, 2))))
+    if n & (n - 1):
+        steps = 3 * math.ceil(math.log2(2 * n - 1))
+    return eltwise(sfpu=5 * steps)(c)
+
+
+register("experimental.fft experimental.ifft", _fft)
 register("tril triu", eltwise(sfpu=3))
 
 

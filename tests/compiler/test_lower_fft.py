@@ -1,0 +1,32 @@
+"""FFTs lowered to ttnn.experimental.fft / ifft on (real, imag) pairs (lowering/fft.py)."""
+import pytest
+import torch
+
+from .harness import check_lowered, compile_and_run, remaining_aten_ops, ttnn_targets
+
+CASES = {
+    # FNet-style token mixing: the real part of a 2-D FFT over the sequence and hidden dims
+    "fftn_real": lambda x: torch.fft.fftn(x, dim=(-2, -1)).real,
+    "view_as_real": lambda x: torch.view_as_real(torch.fft.fft(x)),
+    "rfft_one_sided": lambda x: torch.view_as_real(torch.fft.rfft(x)),
+    "fft_over_a_middle_dim": lambda x: torch.fft.fft(x, dim=1).imag,
+    "ifft_of_fft_ortho": lambda x: torch.fft.ifft(torch.fft.fft(x, norm="ortho"), norm="ortho").real,
+    "fft2_forward_norm": lambda x: torch.fft.fft2(x, norm="forward").real,
+    "non_power_of_two": lambda x: torch.fft.fft(x[..., :12]).real,
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_fft_is_lowered(name, device):
+    x = torch.randn(2, 8, 16)
+    check_lowered(CASES[name], (x,), device=device, expect=("fft",))
+
+
+def test_complex_value_for_another_op_is_rebuilt_on_the_host(device):
+    # |FFT(x)| needs a complex abs, which TT-NN lacks: the FFT runs on the device, abs on the host
+    x = torch.randn(2, 8, 16)
+    with torch.no_grad():
+        out, option = compile_and_run(lambda t: torch.fft.fft(t).abs(), (x,), device=device)
+    assert remaining_aten_ops(option) == ["aten.abs.default"]
+    assert "fft" in ttnn_targets(option)
+    torch.testing.assert_close(out, torch.fft.fft(x).abs(), rtol=2e-2, atol=5e-2)

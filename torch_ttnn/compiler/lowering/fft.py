@@ -1,0 +1,142 @@
+"""FFTs: aten._fft_r2c / _fft_c2c and view_as_real -> ttnn.experimental.fft / ifft on (real, imag) pairs.
+
+TT-NN has no complex dtype: a complex value is lowered as a ComplexPair of real tensors (context.py), made by
+`_to_copy` to a complex dtype (a real signal, no imaginary part) or by an FFT, and consumed by an FFT or by
+view_as_real (the pair stacked on a new last dim, which `.real` / `.imag` then select). Any other consumer
+gets the complex value rebuilt on the host (passes/lower.py), and its op stays there.
+
+ttnn.experimental.fft transforms the last dim of a real ROW_MAJOR tensor, unnormalised, and returns (real,
+imag); ttnn.experimental.ifft takes (real, imag) and scales by 1/N (0.81.1 docstrings). So:
+- a transform over another dim permutes that dim last and back;
+- a complex input transforms each part, by linearity: FFT(a + ib) = (Ar - Bi) + i(Ai + Br);
+- aten's normalization (0: none, 1: 1/sqrt(n), 2: 1/n) is a multiply of both parts by the factor the ttnn op
+  does not apply;
+- a one-sided real transform (rfft) keeps the first n//2 + 1 bins of its last dim.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..context import ComplexPair
+from ..meta import meta_value
+from ..registry import lower, nonempty, static_shapes
+
+aten = torch.ops.aten
+
+FFT = (static_shapes, nonempty)
+
+
+def _pair(ctx, x) -> ComplexPair:
+    if not isinstance(x, ComplexPair):
+        ctx.unsupported("a complex operand computed on the host")
+    return x
+
+
+def _permute(ctx, x, perm, shape):
+    if list(perm) == list(range(len(perm))):
+        return x
+    new = [shape[p] for p in perm]
+    return ctx.call("permute", ctx.keep(x), list(perm), out_val=meta_value(new, torch.float32))
+
+
+def _scale(ctx, x, factor, shape, dt):
+    if factor == 1.0:
+        return x
+    return ctx.call("multiply", ctx.rm(x, dt), float(factor), out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT,
+                    out_dtype=dt, out_val=meta_value(shape, torch.float32))
+
+
+def _parts(ctx, name, args, shape, dt):
+    node = ctx.call(name, *args, out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT, out_dtype=dt,
+                    out_val=(meta_value(shape, torch.float32), meta_value(shape, torch.float32)))
+    v = meta_value(shape, torch.float32)
+    return ctx.outputs(node, [(v, ctx.ttnn.ROW_MAJOR_LAYOUT, dt), (v, ctx.ttnn.ROW_MAJOR_LAYOUT, dt)])
+
+
+def _fft_1d(ctx, z: ComplexPair, dim: int, shape: list, inverse: bool, norm: int) -> ComplexPair:
+    """The transform of `z` (of `shape`) along `dim`, with aten's normalization mode `norm`."""
+    dt = ctx.float_dtype()
+    r = len(shape)
+    perm = [d for d in range(r) if d != dim] + [dim]
+    back = [perm.index(d) for d in range(r)]
+    last = [shape[p] for p in perm]
+    re = _permute(ctx, z.real, perm, shape)
+    im = _permute(ctx, z.imag, perm, shape) if z.imag is not None else None
+    n = shape[dim]
+    if inverse:
+        if im is None:
+            im = ctx.call("zeros_like", ctx.rm(re, dt), out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT, out_dtype=dt,
+                          out_val=meta_value(last, torch.float32))
+        yr, yi = _parts(ctx, "experimental.ifft", (ctx.rm(re, dt), ctx.rm(im, dt)), last, dt)
+        factor = {0: float(n), 1: math.sqrt(n), 2: 1.0}[norm]
+    else:
+        yr, yi = _parts(ctx, "experimental.fft", (ctx.rm(re, dt),), last, dt)
+        if im is not None:            # FFT(a + ib) = (Ar - Bi) + i(Ai + Br)
+            br, bi = _parts(ctx, "experimental.fft", (ctx.rm(im, dt),), last, dt)
+            v = meta_value(last, torch.float32)
+            yr = ctx.call("subtract", ctx.rm(yr, dt), ctx.rm(bi, dt), out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT,
+                          out_dtype=dt, out_val=v)
+            yi = ctx.call("add", ctx.rm(yi, dt), ctx.rm(br, dt), out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT,
+                          out_dtype=dt, out_val=v)
+        factor = {0: 1.0, 1: 1.0 / math.sqrt(n), 2: 1.0 / n}[norm]
+    yr, yi = _scale(ctx, yr, factor, last, dt), _scale(ctx, yi, factor, last, dt)
+    return ComplexPair(_permute(ctx, yr, back, last), _permute(ctx, yi, back, last))
+
+
+def _check_norm(ctx, normalization):
+    if int(normalization) not in (0, 1, 2):
+        ctx.unsupported(f"FFT normalization mode {normalization}")
+    return int(normalization)
+
+
+@lower(aten._fft_r2c.default, when=FFT, family="fft")
+def fft_r2c(ctx, x, dim, normalization, onesided):
+    """FFT of a real tensor over `dim`; one-sided: the first n//2 + 1 bins of the last transformed dim."""
+    if not ctx.torch_dtype(x).is_floating_point:
+        ctx.unsupported(f"FFT of a {ctx.torch_dtype(x)} tensor")
+    norm = _check_norm(ctx, normalization)
+    shape = list(ctx.shape(x))
+    dims = [int(d) % len(shape) for d in dim]
+    z = ComplexPair(x)
+    for d in reversed(dims):
+        z = _fft_1d(ctx, z, d, shape, False, norm)
+    if onesided:
+        last = dims[-1]
+        keep = shape[last] // 2 + 1
+        start, end = [0] * len(shape), list(shape)
+        end[last] = keep
+        out = list(shape)
+        out[last] = keep
+        cut = lambda t: ctx.call("slice", ctx.keep(t), start, end, [1] * len(shape),  # noqa: E731
+                                 out_val=meta_value(out, torch.float32))
+        z = ComplexPair(cut(z.real), cut(z.imag))
+    return z
+
+
+@lower(aten._fft_c2c.default, when=FFT, family="fft")
+def fft_c2c(ctx, z, dim, normalization, forward):
+    """FFT (forward) or inverse FFT of a complex value over `dim`."""
+    z = _pair(ctx, z)
+    norm = _check_norm(ctx, normalization)
+    shape = list(ctx.shape(ctx.node.args[0]))
+    for d in reversed([int(d) % len(shape) for d in dim]):
+        z = _fft_1d(ctx, z, d, shape, not forward, norm)
+    return z
+
+
+@lower(aten.view_as_real.default, when=FFT, family="fft")
+def view_as_real(ctx, z):
+    """The parts stacked on a new last dim of size 2."""
+    z = _pair(ctx, z)
+    shape = list(ctx.shape(ctx.node.args[0]))
+    dt = ctx.float_dtype()
+    one = shape + [1]
+    im = z.imag
+    if im is None:
+        im = ctx.call("zeros_like", ctx.rm(z.real, dt), out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT, out_dtype=dt,
+                      out_val=meta_value(shape, torch.float32))
+    parts = [ctx.call("reshape", ctx.keep(p), one, out_val=meta_value(one, torch.float32)) for p in (z.real, im)]
+    return ctx.call("concat", [ctx.rm(p, dt) for p in parts], len(shape), out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT,
+                    out_dtype=dt)
