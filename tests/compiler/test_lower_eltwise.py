@@ -109,3 +109,14 @@ def test_python_scalar_divided_by_a_tensor_is_rdiv(device):
         assert remaining_aten_ops(option) == []
         assert op in ttnn_targets(option)
         torch.testing.assert_close(out, fn(x), rtol=2e-2, atol=1e-2)
+
+
+def test_float32_min_as_a_mask_fill_stays_finite_in_bfloat16(device):
+    # HF's extended attention mask: (1 - mask) * finfo(float32).min. Rounded to bfloat16 the scalar is -inf and
+    # 0 * -inf is NaN; the compiler holds it at bfloat16's largest finite value, as eager's 0 * min = 0
+    def f(scores, mask):
+        ext = (1.0 - mask[:, None, None, :]) * torch.finfo(torch.float32).min
+        return torch.softmax(scores + ext, dim=-1)
+    scores, mask = torch.randn(1, 2, 32, 32), torch.ones(1, 32)
+    mask[:, -4:] = 0
+    check_lowered(f, (scores, mask), device=device)     # PCC >= 0.99: a NaN mask would not pass

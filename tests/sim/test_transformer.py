@@ -335,3 +335,17 @@ def test_dropout_refusals(device):
         ttnn.experimental.dropout(dev_tensor(device, torch.randn(40)), 0.5, 2.0, 1)
     with pytest.raises(TTNNError, match="on the host"):
         ttnn.experimental.dropout(ttnn.from_torch(x, dtype=ttnn.bfloat16, layout=TL), 0.5, 2.0, 1)
+
+
+def test_sdpa_propagates_a_nan_in_its_mask_and_zeroes_only_fully_masked_rows(device):
+    # NaN + score is NaN on the FPU (the packer then writes Inf); a row whose every position is -inf has no
+    # weights at all and comes back 0
+    q = ttnn.from_torch(torch.randn(1, 1, 32, 64), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
+    m = torch.zeros(1, 1, 32, 32)
+    m[..., 5] = float("nan")
+    m[0, 0, 3, :] = float("-inf")
+    mask = ttnn.from_torch(m, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
+    o = ttnn.to_torch(ttnn.transformer.scaled_dot_product_attention(q, q, q, is_causal=False, attn_mask=mask))
+    assert torch.equal(o[0, 0, 3], torch.zeros_like(o[0, 0, 3]))
+    rows = [r for r in range(32) if r != 3]
+    assert not torch.isfinite(o[0, 0, rows]).any()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import pathlib
 from typing import Optional
 
@@ -21,6 +22,9 @@ def ttnn_caps() -> dict:
 
 class Unsupported(Exception):
     """Raised by a rule: TT-NN cannot do this case; the op stays on the host."""
+
+
+BF16_MAX = float(torch.finfo(torch.bfloat16).max)     # 3.3895e38, the largest finite bfloat16
 
 
 class ComplexPair:
@@ -163,6 +167,9 @@ class LoweringContext:
         args = tuple(unwrap(a, ("args", i)) for i, a in enumerate(args))
         kwargs = {k: unwrap(v, ("kwargs", k)) for k, v in kwargs.items()}
         supported = {path: self._supported(name, r) for path, r in reqs.items()}
+        if first and supported:
+            lead_dtype = supported[next(iter(reqs))].dtype
+            args = tuple(self._saturate(a, lead_dtype) for a in args)
         if any(r.dtype == self.ttnn.float32 and supported[p].dtype == self.ttnn.bfloat16 for p, r in reqs.items()):
             self._demoted(name)
         reqs = supported
@@ -180,6 +187,15 @@ class LoweringContext:
             if "stack_trace" in self.node.meta:
                 node.meta["stack_trace"] = self.node.meta["stack_trace"]
         return node
+
+    def _saturate(self, a, dtype):
+        """A finite float scalar beyond the range of the 16-bit float formats an op computes in, held at their
+        largest finite value: rounded, it would become an infinity, and `torch.finfo(torch.float32).min` (HF's
+        attention-mask fill) times a zero mask would give NaN where eager gives 0."""
+        if (isinstance(a, float) and math.isfinite(a) and abs(a) > BF16_MAX
+                and dtype in (self.ttnn.bfloat16, self.ttnn.bfloat8_b, self.ttnn.bfloat4_b)):
+            return math.copysign(BF16_MAX, a)
+        return a
 
     def _supported(self, name: str, req: Req) -> Req:
         """Move a requested dtype to one the op documents (e.g. sigmoid is bfloat16 only)."""

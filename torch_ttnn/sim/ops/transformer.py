@@ -184,14 +184,15 @@ def _attention(qv, kv, vv, scale: float, mask, allowed, sink, fid, fp32_acc: boo
     if sink is not None:
         logits = torch.cat([logits, (sink * scale).expand(b, nqh, sq, 1)], dim=-1)
     row_max = logits.amax(dim=-1, keepdim=True)
-    row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max))
+    empty = row_max == float("-inf")                      # every position of the row masked
+    row_max = torch.where(empty, torch.zeros_like(row_max), row_max)   # a NaN (in a mask, a score) stays NaN
     e = torch.exp(logits - row_max)
     denom = e.sum(dim=-1, keepdim=True)
     if sink is not None:
         e = e[..., :-1]
     p = packer(e)
     o = numerics.fpu_matmul(p, vv, fid, fp32_acc, ideal) / denom
-    return torch.nan_to_num(o, nan=0.0)  # fully masked rows
+    return torch.where(empty, torch.zeros_like(o), o)    # fully masked rows: 0; a NaN input propagates
 
 
 # ------------------------------------------------------------------------------------------------
