@@ -17,6 +17,7 @@ from .options import TorchTtnnOption
 log = logging.getLogger("torch_ttnn")
 
 _DEFAULT_OPTION: TorchTtnnOption | None = None
+DEFAULT_OPTION_KEEP = 16     # programs the implicit option of backend="ttnn" keeps in its results
 
 
 def _is_static(x) -> bool:
@@ -73,6 +74,8 @@ def ttnn_backend(gm: torch.fx.GraphModule, example_inputs, **kwargs):
     if option is None:
         if _DEFAULT_OPTION is None:
             _DEFAULT_OPTION = TorchTtnnOption(device=runtime.default_device())
+            # nobody asked for these results: keep the last few (a long session compiles many models)
+            _DEFAULT_OPTION.results.keep = DEFAULT_OPTION_KEEP
         elif _DEFAULT_OPTION.device is not runtime.default_device():   # someone closed it: reopened
             _DEFAULT_OPTION.device = runtime.default_device()
         option = _DEFAULT_OPTION

@@ -10,6 +10,7 @@ class CompileResults:
     """What compiling produced: lowered graphs, per-graph reports, device counters per call."""
     graphs: list = field(default_factory=list)          # torch.fx.Graph, one per compiled graph
     graph_modules: list = field(default_factory=list)
+    aten_graph_modules: list = field(default_factory=list)  # the aten graph each program was lowered from
     reports: list = field(default_factory=list)         # GraphReport, one per compiled graph
     compile_seconds: float = 0.0
     pass_seconds: float = 0.0                          # in the pass pipelines (every candidate program included)
@@ -21,6 +22,7 @@ class CompileResults:
     precision: list = field(default_factory=list)       # per searched graph: level chosen, PCC of each tried
     parallel: list = field(default_factory=list)        # per program on a mesh: how it is split, or why not
     token_choice: list = field(default_factory=list)    # per torch_ttnn.generate call: "device" or why "host"
+    keep: Optional[int] = None                          # at most this many programs in the lists above (None: all)
 
 
 class TorchTtnnOption:

@@ -178,3 +178,18 @@ def test_ops_with_empty_results_are_folded_not_left_on_the_host(device):
     assert empties["aten.mul.Tensor"] == 1 and empties["aten.clamp.default"] == 1
     assert out[2].shape == (0, 2)
     assert remaining_aten_ops(option) == []
+
+
+def test_the_implicit_option_of_backend_ttnn_keeps_only_its_last_programs():
+    # backend="ttnn" without options compiles onto a process-wide option nobody reads: a long session that
+    # compiles many models must not keep every graph module alive
+    import torch._dynamo
+    import importlib
+    be = importlib.import_module("torch_ttnn.backend")
+    for i in range(be.DEFAULT_OPTION_KEEP + 4):
+        torch._dynamo.reset()
+        with torch.no_grad():
+            torch.compile(lambda x, k=i: x * (k + 2), backend="ttnn")(torch.randn(4, 8))
+    res = be._DEFAULT_OPTION.results
+    assert len(res.graph_modules) == len(res.reports) == len(res.graphs) == len(res.aten_graph_modules)
+    assert len(res.graph_modules) <= be.DEFAULT_OPTION_KEEP

@@ -214,12 +214,13 @@ def _graphviz_root(option) -> str:
 
 def record_program(option, compiled: "CompiledGraph") -> None:
     """Make a compiled program visible in option.results (graphs, graph modules, reports)."""
-    option.results.graphs.append(compiled.gm.graph)
-    option.results.graph_modules.append(compiled.gm)
-    option.results.reports.append(compiled.report)
-    if not hasattr(option.results, "aten_graph_modules"):
-        option.results.aten_graph_modules = []   # aligned with graph_modules
-    option.results.aten_graph_modules.append(compiled.aten)
+    res = option.results
+    res.graphs.append(compiled.gm.graph)
+    res.graph_modules.append(compiled.gm)
+    res.reports.append(compiled.report)
+    res.aten_graph_modules.append(compiled.aten)
+    while res.keep is not None and len(res.graph_modules) > res.keep:   # the oldest program out of the view
+        unrecord_program(option, res.graph_modules[0])
 
 
 def unrecord_program(option, gm) -> None:
