@@ -417,10 +417,11 @@ def _alive(out) -> bool:
 # with it.
 
 class _Saved:
-    __slots__ = ("ttnn", "tensors", "host", "dtype", "ticket")
+    __slots__ = ("ttnn", "tensors", "host", "dtype", "ticket", "borrowed")
 
     def __init__(self, ttnn, dtype, ticket: bool):
         self.ttnn, self.dtype, self.ticket = ttnn, dtype, ticket
+        self.borrowed = None        # a tensor someone else owns (a parameter cache's copy): never freed here
         self.tensors: dict = {}     # (layout, dtype) -> the device tensor in that form
         self.host = None            # a ticket's torch value, once a host op asked for it
 
@@ -444,7 +445,8 @@ def _release_saved(key) -> None:
     _, entry = _SAVED.pop(key, (None, None))
     if entry is not None:
         for t in entry.tensors.values():
-            _free(entry.ttnn, t, True)
+            if t is not entry.borrowed:
+                _free(entry.ttnn, t, True)
         entry.tensors.clear()
 
 
@@ -453,15 +455,17 @@ def _register_saved(x: torch.Tensor, entry: _Saved) -> None:
     weakref.finalize(x, _release_saved, id(x))
 
 
-def keep_on_device(t, dtype: torch.dtype, ttnn=None):
+def keep_on_device(t, dtype: torch.dtype, ttnn=None, *, borrowed: bool = False):
     """Forward: the ticket autograd saves in place of the device tensor `t` (of torch dtype `dtype`). Under
-    saved-tensor hooks (offloading, packing) the hooks must see the value itself: then `t` goes to the host."""
+    saved-tensor hooks (offloading, packing) the hooks must see the value itself: then `t` goes to the host.
+    borrowed=True: `t` belongs to someone else (the parameter cache) and is not freed with the ticket."""
     ttnn = ttnn or ttnn_for(t.device())
     if torch._C._autograd._top_saved_tensors_default_hooks(False) is not None:
         return ttnn.to_torch(t, dtype=dtype)
     ticket = torch.tensor([_TICKET], dtype=torch.int64)
     entry = _Saved(ttnn, dtype, True)
     entry.tensors[(t.layout, t.dtype)] = t
+    entry.borrowed = t if borrowed else None
     _register_saved(ticket, entry)
     return ticket
 
@@ -484,6 +488,11 @@ def saved_to_device(x, dtype, layout, device, ttnn=None):
         _not_a_lost_ticket(x)
         entry = _Saved(ttnn, x.dtype, False)
         _register_saved(x, entry)
+    if entry.borrowed is not None and not entry.borrowed.is_allocated():
+        raise SavedActivationError(
+            "torch_ttnn: a weight transform the forward saved for this backward was converted again after the "
+            "forward (the parameters changed before the backward ran), so its device copy is gone; run the "
+            "backward before changing the parameters, or compile with TorchTtnnOption(saved_on_device=False)")
     got = entry.tensors.get((layout, dtype))
     if got is not None:
         return got

@@ -318,7 +318,9 @@ def test_saved_activations_stay_on_the_device_between_forward_and_backward(devic
     assert torch.equal(loss_h, loss_d) and all(torch.equal(a, b) for a, b in zip(grads_h, grads_d))
     kept = sum(r.conversions["keep_on_device"] for r in option.results.reports)
     assert kept >= 5                              # relu and pool outputs, pool indices, fc input, log-softmax
-    assert from_d <= from_h - kept and to_d < to_h, ((to_h, from_h), (to_d, from_d))
+    # activations no longer go to the host and back; the folded fc weight transform the backward needs is the
+    # forward's own device copy (borrowed from the parameter cache), not a second upload
+    assert from_d <= from_h - 5 and to_d <= to_h - 5, ((to_h, from_h), (to_d, from_d))
     del loss_d, loss_h
     gc.collect()
     assert not runtime._SAVED                      # autograd released every ticket: their buffers are freed

@@ -103,6 +103,23 @@ class DataMovement(Pass):
 
     def _keep_on_device(self, producer):
         m = tt_meta(producer) if isinstance(producer, torch.fx.Node) else None
+        if m is None and isinstance(producer, torch.fx.Node) and producer.op != "placeholder":
+            # a host value the forward also loaded to the device (a folded weight transform, through the
+            # parameter cache): the backward takes that copy, which stays the cache's. Not a graph input:
+            # the backward receives saved inputs and parameters as its own inputs, as torch tensors
+            copies = [n for (p, _, _, on_dev), n in ((k, n) for k, n in self.memo.items() if len(k) == 4)
+                      if p is producer and on_dev and isinstance(n, torch.fx.Node) and n.meta.get(PARAM)]
+            if copies:
+                v = producer.meta.get("val")
+                key = (producer, "saved")
+                if key not in self.memo and isinstance(v, torch.Tensor):
+                    n = self._emit(copies[0], runtime.keep_on_device, (copies[0], v.dtype), {"borrowed": True})
+                    n.meta["val"] = v
+                    n.meta[SAVED_ON_DEVICE] = True
+                    self.report.conversions["keep_on_device"] += 1
+                    self.memo[key] = n
+                if key in self.memo:
+                    return self.memo[key]
         v = producer.meta.get("val") if m is not None else None
         if (m is None or not m.on_device or not isinstance(v, torch.Tensor)
                 or not all(isinstance(d, int) for d in v.shape)):
