@@ -50,6 +50,20 @@ def _overloads(target) -> list:
     return [target]
 
 
+COMPLEX_RULES: dict = {}     # aten overload -> Rule for a complex operand lowered as a pair (lowering/fft.py)
+
+
+def lower_complex(*targets, when: Sequence[Predicate] = ()):
+    """Register `fn` for these overloads when an operand is a complex value lowered as (real, imag); the
+    op's ordinary rule (if any) serves the real operands."""
+    def deco(fn):
+        for t in targets:
+            for overload in _overloads(t):
+                COMPLEX_RULES[overload] = Rule(overload, fn, tuple(when), "fft")
+        return fn
+    return deco
+
+
 def lower(*targets, when: Sequence[Predicate] = (), family: str = ""):
     def register(fn):
         for t in targets:

@@ -21,7 +21,7 @@ import torch
 
 from ..context import ComplexPair
 from ..meta import meta_value
-from ..registry import lower, nonempty, static_shapes
+from ..registry import lower, lower_complex, nonempty, static_shapes
 
 aten = torch.ops.aten
 
@@ -140,3 +140,17 @@ def view_as_real(ctx, z):
     parts = [ctx.call("reshape", ctx.keep(p), one, out_val=meta_value(one, torch.float32)) for p in (z.real, im)]
     return ctx.call("concat", [ctx.rm(p, dt) for p in parts], len(shape), out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT,
                     out_dtype=dt)
+
+
+@lower_complex(aten.abs.default, when=FFT)
+def complex_abs(ctx, z):
+    """|z| = sqrt(re^2 + im^2) (a magnitude spectrum)."""
+    z = _pair(ctx, z)
+    dt = ctx.float_dtype()
+    shape = list(ctx.shape(ctx.node.args[0]))
+    v = meta_value(shape, torch.float32)
+    sq = ctx.call("multiply", ctx.tile(z.real, dt), ctx.tile(z.real, dt), out_dtype=dt, out_val=v)
+    if z.imag is not None:
+        im2 = ctx.call("multiply", ctx.tile(z.imag, dt), ctx.tile(z.imag, dt), out_dtype=dt, out_val=v)
+        sq = ctx.call("add", ctx.tile(sq, dt), ctx.tile(im2, dt), out_dtype=dt, out_val=v)
+    return ctx.call("sqrt", ctx.tile(sq, dt), out_dtype=dt)

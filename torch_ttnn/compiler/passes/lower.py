@@ -102,6 +102,8 @@ class LowerToTTNN(Pass):
             self.report.aten_ops[name] += 1
             self.report.input_shapes.setdefault(name, set()).add(_shape_sig(node))
         rule = registry.rule_for(target)
+        if any(isinstance(env.get(a), ComplexPair) for a in node.all_input_nodes):
+            rule = registry.COMPLEX_RULES.get(target, rule)   # an op on a complex value lowered as a pair
         reason = node.meta.get(HOST_REASON)
         if reason is not None:
             rule = None
@@ -113,7 +115,7 @@ class LowerToTTNN(Pass):
             reason = rule.check(ctx, node)
         if reason is None and rule is not None:
             ctx.node = node
-            pairs_ok = getattr(rule, "family", "") == "fft" or node.target is aten._to_copy.default
+            pairs_ok = rule.family == "fft" or node.target is aten._to_copy.default
             get = (lambda n: env[n]) if pairs_ok else (lambda n: self._plain(g, env, n))
             args = torch.fx.map_arg(node.args, get)
             kwargs = torch.fx.map_arg(node.kwargs, get)
