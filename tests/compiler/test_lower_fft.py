@@ -14,6 +14,10 @@ CASES = {
     "fft2_forward_norm": lambda x: torch.fft.fft2(x, norm="forward").real,
     "non_power_of_two": lambda x: torch.fft.fft(x[..., :12]).real,
     "magnitude_spectrum": lambda x: torch.fft.rfft(x).abs(),
+    "irfft": lambda x: torch.fft.irfft(torch.fft.rfft(x), n=16),
+    "irfft_odd_length": lambda x: torch.fft.irfft(torch.fft.rfft(x[..., :15]), n=15),
+    "complex_times_a_python_complex": lambda x: torch.view_as_real(torch.fft.fft(x) * (1 + 2j)),
+    "irfft2_of_a_scaled_rfft2": lambda x: torch.fft.irfft2(torch.fft.rfft2(x) * 0.5, s=(8, 16)),
 }
 
 
@@ -24,14 +28,23 @@ def test_fft_is_lowered(name, device):
 
 
 def test_complex_value_for_another_op_is_rebuilt_on_the_host(device):
-    # a complex product has no lowering: the FFT runs on the device, the product (and what reads it) on the host
+    # a complex quotient has no lowering: the FFT runs on the device, the quotient (and what reads it) on the host
     x = torch.randn(2, 8, 16)
 
     def fn(t):
-        return torch.view_as_real(torch.fft.fft(t) * (1 + 2j))
+        return torch.view_as_real(torch.fft.fft(t) / (1 + 2j))
     with torch.no_grad():
         out, option = compile_and_run(fn, (x,), device=device)
     left = remaining_aten_ops(option)
-    assert "aten.mul.Tensor" in left and all(op in ("aten.mul.Tensor", "aten.view_as_real.default") for op in left)
+    assert "aten.div.Tensor" in left and all(op in ("aten.div.Tensor", "aten.view_as_real.default") for op in left)
     assert "fft" in ttnn_targets(option)
     torch.testing.assert_close(out, fn(x), rtol=2e-2, atol=0.15)
+
+
+def test_fft_convolution_runs_on_the_device(device):
+    # a long convolution by FFT (Hyena, FNO-style layers): rfft of signal and kernel, complex product, irfft
+    x, k = torch.randn(2, 4, 64), torch.randn(4, 64)
+
+    def conv(x, k):
+        return torch.fft.irfft(torch.fft.rfft(x, n=128) * torch.fft.rfft(k, n=128), n=128)[..., :64]
+    check_lowered(conv, (x, k), device=device, expect=("fft", "matmul"))

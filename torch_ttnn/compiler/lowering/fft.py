@@ -154,3 +154,102 @@ def complex_abs(ctx, z):
         im2 = ctx.call("multiply", ctx.tile(z.imag, dt), ctx.tile(z.imag, dt), out_dtype=dt, out_val=v)
         sq = ctx.call("add", ctx.tile(sq, dt), ctx.tile(im2, dt), out_dtype=dt, out_val=v)
     return ctx.call("sqrt", ctx.tile(sq, dt), out_dtype=dt)
+
+
+def _mul(ctx, a, b, shape, dt):
+    """a * b (each a node, or None for zero, or a Python number); None when the product is zero."""
+    if a is None or b is None or (isinstance(b, (int, float)) and b == 0):
+        return None
+    v = meta_value(shape, torch.float32)
+    if isinstance(b, (int, float)):
+        return ctx.call("multiply", ctx.tile(a, dt), float(b), out_dtype=dt, out_val=v)
+    return ctx.call("multiply", ctx.tile(a, dt), ctx.tile(b, dt), out_dtype=dt, out_val=v)
+
+
+def _combine(ctx, x, y, sign, shape, dt):
+    """x + sign * y with None as zero."""
+    if y is None:
+        return x
+    v = meta_value(shape, torch.float32)
+    if x is None:
+        return y if sign > 0 else ctx.call("neg", ctx.tile(y, dt), out_dtype=dt, out_val=v)
+    return ctx.call("add" if sign > 0 else "subtract", ctx.tile(x, dt), ctx.tile(y, dt), out_dtype=dt, out_val=v)
+
+
+@lower_complex(aten.mul.Tensor, when=FFT)
+def complex_mul(ctx, a, b):
+    """A complex product on the parts: (ar + i ai)(br + i bi) = (ar br - ai bi) + i(ar bi + ai br); a real
+    operand or a Python number (complex or real) is a pair with a known imaginary part."""
+    dt = ctx.float_dtype()
+    shape = list(ctx.out.shape)
+
+    def parts(x):
+        if isinstance(x, ComplexPair):
+            return x.real, x.imag
+        if isinstance(x, complex):
+            return x.real, x.imag
+        if isinstance(x, (int, float)):
+            return float(x), 0.0
+        if ctx.torch_dtype(x).is_complex:
+            ctx.unsupported("a complex operand computed on the host")
+        return x, None
+    (ar, ai), (br, bi) = parts(a), parts(b)
+    if not isinstance(ar, torch.fx.Node) and ar is not None:       # number * pair: the pair first
+        (ar, ai), (br, bi) = (br, bi), (ar, ai)
+    re = _combine(ctx, _mul(ctx, ar, br, shape, dt), _mul(ctx, ai, bi, shape, dt), -1, shape, dt)
+    im = _combine(ctx, _mul(ctx, ar, bi, shape, dt), _mul(ctx, ai, br, shape, dt), +1, shape, dt)
+    if re is None:
+        ctx.unsupported("a complex product that is zero")
+    return ComplexPair(re, im)
+
+
+@lower(aten._fft_c2r.default, when=FFT, family="fft")
+def fft_c2r(ctx, z, dim, normalization, last_dim_size):
+    """The real inverse of a one-sided spectrum (irfft): the other dims by inverse complex transforms, then the
+    last as a matrix product with constant cosine/sine matrices (float32, HiFi4, fp32 accumulation): x[t] =
+    sum_k w_k (Re X_k cos(2 pi k t / n) - Im X_k sin(2 pi k t / n)), w = 1 for k = 0 and k = n/2, else 2."""
+    z = _pair(ctx, z)
+    norm = _check_norm(ctx, normalization)
+    shape = list(ctx.shape(ctx.node.args[0]))
+    dims = [int(d) % len(shape) for d in dim]
+    for d in reversed(dims[:-1]):
+        z = _fft_1d(ctx, z, d, shape, True, norm)
+    last = dims[-1]
+    if last != len(shape) - 1:
+        ctx.unsupported("an inverse real FFT whose last dim is not the tensor's last")
+    n, m = int(last_dim_size), shape[last]
+    if n > 8192:
+        ctx.unsupported(f"an inverse real FFT of length {n}: the transform matrices would be too large")
+    from torch._subclasses.fake_tensor import unset_fake_temporarily
+    from .matmul import zero_k_padding
+    from .pool import _static_constant
+    with unset_fake_temporarily():
+        k = torch.arange(m, dtype=torch.float64)[:, None]
+        t = torch.arange(n, dtype=torch.float64)[None, :]
+        w = torch.full((m, 1), 2.0, dtype=torch.float64)
+        w[0] = 1.0
+        w[n // 2 + 1:] = 0.0                   # bins past n/2 do not enter a real signal of length n
+        if n % 2 == 0 and m > n // 2:
+            w[n // 2] = 1.0
+        scale = {0: 1.0, 1: 1.0 / math.sqrt(n), 2: 1.0 / n}[norm]
+        ang = 2 * math.pi * k * t / n
+        cos_m = (w * torch.cos(ang) * scale).to(torch.float32)
+        sin_m = (-w * torch.sin(ang) * scale).to(torch.float32)
+    ttnn = ctx.ttnn
+    f32 = ttnn.float32
+    cfg = ctx.constant(ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi4,
+                                                         math_approx_mode=False, fp32_dest_acc_en=True,
+                                                         packer_l1_acc=False))
+    out_shape = shape[:-1] + [n]
+    dt = ctx.float_dtype()
+
+    def product(part, mat):
+        c = _static_constant(ctx, mat)
+        xa, _ = zero_k_padding(ctx, part, c, m)
+        return ctx.call("matmul", ctx.tile(xa, dt), ctx.tile(c, f32), compute_kernel_config=cfg,
+                        out_val=meta_value(out_shape, torch.float32))
+    y = product(z.real, cos_m)
+    if z.imag is not None:
+        y = ctx.call("add", ctx.tile(y, dt), ctx.tile(product(z.imag, sin_m), dt), out_dtype=dt,
+                     out_val=meta_value(out_shape, torch.float32))
+    return y
