@@ -120,3 +120,11 @@ def test_float32_min_as_a_mask_fill_stays_finite_in_bfloat16(device):
     scores, mask = torch.randn(1, 2, 32, 32), torch.ones(1, 32)
     mask[:, -4:] = 0
     check_lowered(f, (scores, mask), device=device)     # PCC >= 0.99: a NaN mask would not pass
+
+
+def test_a_full_of_float32_min_stays_finite_in_bfloat16(device):
+    # torch.full(..., finfo(float32).min) as a mask bias: finite in eager, so 0 * it is 0, not NaN
+    def f(scores):
+        bias = torch.full((1, 1, 32, 32), torch.finfo(torch.float32).min)
+        return torch.softmax(scores + bias * 0.0, dim=-1)
+    check_lowered(f, (torch.randn(1, 2, 32, 32),), device=device)

@@ -167,9 +167,11 @@ class LoweringContext:
         args = tuple(unwrap(a, ("args", i)) for i, a in enumerate(args))
         kwargs = {k: unwrap(v, ("kwargs", k)) for k, v in kwargs.items()}
         supported = {path: self._supported(name, r) for path, r in reqs.items()}
-        if first and supported:
-            lead_dtype = supported[next(iter(reqs))].dtype
+        lead_dtype = supported[next(iter(reqs))].dtype if supported else out_dtype   # what the op computes in
+        if lead_dtype is not None:
             args = tuple(self._saturate(a, lead_dtype) for a in args)
+            kwargs = {k: self._saturate(v, lead_dtype) if k in ("fill_value", "value", "scalar") else v
+                      for k, v in kwargs.items()}
         if any(r.dtype == self.ttnn.float32 and supported[p].dtype == self.ttnn.bfloat16 for p, r in reqs.items()):
             self._demoted(name)
         reqs = supported
