@@ -21,6 +21,28 @@ import re
 import pytest
 
 
+METRICS_PROPERTY = "torch_ttnn_metrics"
+
+
+def pytest_runtest_logreport(report):
+    """Write a model's metrics (a JSON user property of its report) under $TORCH_TTNN_METRICS_DIR, in the
+    process that collects the reports: a plain run, or the controller of a pytest-xdist run whose workers may
+    be on other machines (`--tx ssh=...`), so that every model's file lands on the machine that started it."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    out_dir = os.environ.get("TORCH_TTNN_METRICS_DIR")
+    for key, value in getattr(report, "user_properties", ()):
+        if key != METRICS_PROPERTY or not out_dir:
+            continue
+        d = json.loads(value)
+        if d.get("code_version") is None:
+            d["code_version"] = os.environ.get("TORCH_TTNN_CODE_VERSION")
+        os.makedirs(out_dir, exist_ok=True)
+        with open(metrics_file(out_dir, d["model_name"], d.get("mode", "eval")), "w") as f:
+            json.dump(d, f, indent=1, default=str)
+        break
+
+
 def metrics_file(directory: str, model_name: str, mode: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{model_name} {mode}").strip("_")
     return os.path.join(directory, f"{safe}.json")
@@ -68,17 +90,14 @@ def record_property(record_property, request):
         write_profile(perf_dir, m, device)
     for k in ("success", "accuracy", "ops_before", "ops_remaining", "to_device", "from_device"):
         record_property(k, getattr(m, k))
-    out_dir = os.environ.get("TORCH_TTNN_METRICS_DIR")
-    if out_dir:
-        m.code_version = os.environ.get("TORCH_TTNN_CODE_VERSION")  # type: ignore[attr-defined]
-        os.makedirs(out_dir, exist_ok=True)
-        with open(metrics_file(out_dir, m.model_name, mode), "w") as f:
-            d = m.as_dict()
-            d["code_version"] = getattr(m, "code_version", None)
-            for extra in ("full_params",):
-                if extra in recorded:
-                    d[extra] = recorded[extra]
-            json.dump(d, f, indent=1, default=str)
+    d = m.as_dict()
+    d["code_version"] = os.environ.get("TORCH_TTNN_CODE_VERSION")
+    for extra in ("full_params",):
+        if extra in recorded:
+            d[extra] = recorded[extra]
+    # the metrics travel with the test's report: the process that reports (this one, or the pytest-xdist
+    # controller of workers on this or other machines) writes them (pytest_runtest_logreport below)
+    record_property(METRICS_PROPERTY, json.dumps(d, default=str))
     xfail = request.node.get_closest_marker("compilation_xfail")
     if not m.success:
         if xfail:
