@@ -111,51 +111,48 @@ def _nbytes(node) -> int:
 
 
 def _saved_activation_transfers(option) -> dict:
-    """The forward -> backward hand-over per step. aot_autograd's forward returns the activations the backward
-    needs (matched by name with the backward's placeholders). A device value among them stays on the device
-    (runtime.keep_on_device: no transfer) unless saved_on_device=False, when the forward brings it to the host
-    (to_torch) and the backward uploads it again; a value the forward computed on the host is uploaded by the
-    backward (from_torch, or runtime.saved_to_device on its first use)."""
+    """The forward -> backward hand-over per step. aot_autograd's forward returns, after its outputs, the values
+    the backward takes as its first inputs, in the same order (the output descriptions say which). A device value
+    among them stays on the device (runtime.keep_on_device: no transfer) unless saved_on_device=False, when the
+    forward brings it to the host (to_torch) and the backward uploads it again; a value still on the host is
+    uploaded by the backward (from_torch, or runtime.saved_to_device on its first use)."""
     ttnn = torch_ttnn.runtime.ttnn_for(option.device)
     rt = torch_ttnn.runtime
     res = {"saved": 0, "kept": 0, "fw_to_host": 0, "fw_bytes": 0, "bw_to_device": 0, "bw_bytes": 0,
            "bw_params_to_device": 0}
-    pairs = [(a, g, r) for a, g, r in zip(option.results.aten_graph_modules, option.results.graph_modules,
-                                          option.results.reports) if a is not None]
-    saved_names = set()
-    for agm, _, rep in pairs:
-        if rep.kind == "backward":
-            saved_names |= {n.name for n in agm.graph.nodes if n.op == "placeholder"
-                            and not n.name.startswith(("primals", "tangents"))}
-    kept_names = set()
-    for agm, gm, rep in pairs:
-        if rep.kind == "forward":
-            aten_out = next(n for n in agm.graph.nodes if n.op == "output").args[0]
-            low_out = next(n for n in gm.graph.nodes if n.op == "output").args[0]
-            seen = set()
-            for a, b in zip(aten_out, low_out):
-                if isinstance(a, torch.fx.Node) and a.name in saved_names:
-                    res["saved"] += 1
-                    if isinstance(b, torch.fx.Node) and b.target is rt.keep_on_device:
-                        kept_names.add(a.name)
-                        if b not in seen:
-                            res["kept"] += 1
-                    if isinstance(b, torch.fx.Node) and b.target is ttnn.to_torch and b not in seen:
-                        res["fw_to_host"] += 1
-                        res["fw_bytes"] += _nbytes(b.args[0])
-                    seen.add(b)
-        elif rep.kind == "backward":
-            for n in gm.graph.nodes:
-                if n.op == "call_function" and n.target in (ttnn.from_torch, rt.saved_to_device):
-                    src = n.args[0]
-                    if isinstance(src, torch.fx.Node) and src.op == "call_function" and src.args:
-                        src = src.args[0]   # narrow_for_device
-                    if isinstance(src, torch.fx.Node) and src.op == "placeholder":
-                        if src.name.startswith("primals"):
-                            res["bw_params_to_device"] += 1
-                        elif not src.name.startswith("tangents") and src.name not in kept_names:
-                            res["bw_to_device"] += 1
-                            res["bw_bytes"] += _nbytes(n)
+    gms, reps = option.results.graph_modules, option.results.reports
+    for i in range(len(reps) - 1):
+        if reps[i].kind != "forward" or reps[i + 1].kind != "backward":
+            continue
+        fw, bw = gms[i], gms[i + 1]
+        out = next(n for n in fw.graph.nodes if n.op == "output")
+        descs = out.meta.get("desc") or []
+        saved = [o for o, d in zip(out.args[0], descs) if "SavedForBackwards" in type(d).__name__
+                 and isinstance(getattr(o, "meta", {}).get("val"), torch.Tensor)]
+        inputs = [n for n in bw.graph.nodes if n.op == "placeholder" and not n.name.startswith("tangents")
+                  and isinstance(n.meta.get("val"), torch.Tensor)]
+        kept_inputs, seen = set(), set()
+        for o, p in zip(saved, inputs):
+            res["saved"] += 1
+            if isinstance(o, torch.fx.Node) and o.target is rt.keep_on_device:
+                kept_inputs.add(p)
+                if o not in seen:
+                    res["kept"] += 1
+            elif isinstance(o, torch.fx.Node) and o.target is ttnn.to_torch and o not in seen:
+                res["fw_to_host"] += 1
+                res["fw_bytes"] += _nbytes(o.args[0])
+            seen.add(o)
+        for n in bw.graph.nodes:
+            if n.op == "call_function" and n.target in (ttnn.from_torch, rt.saved_to_device):
+                src = n.args[0]
+                if isinstance(src, torch.fx.Node) and src.op == "call_function" and src.args:
+                    src = src.args[0]   # narrow_for_device
+                if isinstance(src, torch.fx.Node) and src.op == "placeholder" and src not in kept_inputs:
+                    if src.name.startswith("primals"):
+                        res["bw_params_to_device"] += 1
+                    elif not src.name.startswith("tangents"):
+                        res["bw_to_device"] += 1
+                        res["bw_bytes"] += _nbytes(n)
     return res
 
 

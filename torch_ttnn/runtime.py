@@ -417,11 +417,12 @@ def _alive(out) -> bool:
 # with it.
 
 class _Saved:
-    __slots__ = ("ttnn", "tensors", "host", "dtype", "ticket", "borrowed")
+    __slots__ = ("ttnn", "tensors", "host", "dtype", "ticket", "borrowed", "version")
 
     def __init__(self, ttnn, dtype, ticket: bool):
         self.ttnn, self.dtype, self.ticket = ttnn, dtype, ticket
         self.borrowed = None        # a tensor someone else owns (a parameter cache's copy): never freed here
+        self.version = None         # a host value's version counter when it was uploaded
         self.tensors: dict = {}     # (layout, dtype) -> the device tensor in that form
         self.host = None            # a ticket's torch value, once a host op asked for it
 
@@ -488,6 +489,11 @@ def saved_to_device(x, dtype, layout, device, ttnn=None):
         _not_a_lost_ticket(x)
         entry = _Saved(ttnn, x.dtype, False)
         _register_saved(x, entry)
+    if not entry.ticket and entry.version != x._version:     # changed in place since: upload again
+        for t in entry.tensors.values():
+            _free(ttnn, t, True)
+        entry.tensors.clear()
+        entry.version = x._version
     if entry.borrowed is not None and not entry.borrowed.is_allocated():
         raise SavedActivationError(
             "torch_ttnn: a weight transform the forward saved for this backward was converted again after the "

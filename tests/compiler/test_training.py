@@ -365,3 +365,32 @@ def test_saved_tensor_hooks_see_host_values(device):
     loss.backward()
     assert packed and all(s != (1,) for s in packed)     # never a ticket
     assert all(pcc(p.grad, g) >= MIN_PCC for p, g in zip(model.parameters(), ref_grads))
+
+
+def test_weight_transposes_the_backward_needs_come_from_the_forwards_device_copies(device):
+    # aot_autograd saves W^T (folded from W on the host) for the backward's products; after an optimizer step
+    # the weights change, and each should cross to the device once per step (the forward's copy), not twice
+    import operator
+
+    def steps(saved_on_device):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 32))
+        x, t = torch.randn(8, 64), torch.randn(8, 32)
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        compiled, option = _compile(lambda x, t: F.mse_loss(model(x), t), device, saved_on_device=saved_on_device)
+        for _ in range(3):
+            opt.zero_grad()
+            device.counters.reset()
+            loss = compiled(x, t)
+            loss.backward()
+            opt.step()
+        return device.counters.to_device, option, [p.detach().clone() for p in model.parameters()]
+    on, option, w_on = steps(True)
+    off, _, w_off = steps(False)
+    assert all(torch.equal(a, b) for a, b in zip(w_on, w_off))       # the same training
+    fw = option.results.graph_modules[0]
+    outs = next(n for n in fw.graph.nodes if n.op == "output").args[0]
+    assert not any(getattr(o, "target", None) is operator.getitem for o in outs)   # no host-folded W^T handed over
+    # per step: x and t, the 4 changed parameters (forward), the loss gradient and the saved inputs x, t
+    # (backward); the host hand-over adds the activations and W^T
+    assert on == 9 and off > on, (on, off)

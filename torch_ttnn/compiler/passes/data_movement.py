@@ -14,6 +14,8 @@ instead of `ttnn.from_torch` (see runtime.py for the tickets' lifetime).
 """
 from __future__ import annotations
 
+import operator
+
 import torch
 import torch.fx
 
@@ -120,6 +122,9 @@ class DataMovement(Pass):
                     self.memo[key] = n
                 if key in self.memo:
                     return self.memo[key]
+            moved = self._device_transform(producer)
+            if moved is not None:
+                return moved
         v = producer.meta.get("val") if m is not None else None
         if (m is None or not m.on_device or not isinstance(v, torch.Tensor)
                 or not all(isinstance(d, int) for d in v.shape)):
@@ -132,6 +137,45 @@ class DataMovement(Pass):
             self.report.conversions["keep_on_device"] += 1
             self.memo[key] = n
         return self.memo[key]
+
+    def _device_transform(self, producer):
+        """A saved value the forward folded on the host as a permutation of a parameter it also loaded to the
+        device (aot_autograd saves W^T for the backward's products): the permutation of that device copy,
+        kept for the backward, instead of an upload of the host result every step the weights change."""
+        from ..passes.constant_folding import _run_folded
+        aten = torch.ops.aten
+        call = producer.args[0] if producer.target is operator.getitem and producer.args else None
+        fold = getattr(self.gm, "folded_params", None)
+        if not isinstance(call, torch.fx.Node) or call.target is not _run_folded or fold is None:
+            return None
+        outs = next(n for n in fold.gm.graph.nodes if n.op == "output").args[0]
+        src = outs[producer.args[1]]
+        if src.target is aten.t.default:
+            perm = [1, 0]
+        elif src.target is aten.permute.default:
+            perm = [int(d) for d in src.args[1]]
+        else:
+            return None
+        param = src.args[0]
+        if not isinstance(param, torch.fx.Node) or param.op != "placeholder":
+            return None
+        here = next((n for n in self.g.nodes if n.op == "placeholder" and n.name == param.name), None)
+        copies = [n for k, n in self.memo.items() if len(k) == 4 and k[0] is here and k[3]
+                  and isinstance(n, torch.fx.Node) and n.meta.get(PARAM)]
+        v = producer.meta.get("val")
+        if here is None or not copies or not isinstance(v, torch.Tensor):
+            return None
+        copy = copies[0]
+        m = tt_meta(copy)
+        t = self._emit(copy, self.ttnn.permute, (copy, perm))
+        t.meta["val"] = v
+        t.meta[TT] = TTMeta(m.layout, m.dtype, None)
+        n = self._emit(t, runtime.keep_on_device, (t, v.dtype))
+        n.meta["val"] = v
+        n.meta[SAVED_ON_DEVICE] = True
+        self.report.conversions["keep_on_device"] += 1
+        self.memo[(producer, "saved")] = n
+        return n
 
     def _saved_input(self, producer) -> bool:
         """A backward placeholder holding a value the forward saved (not a tangent, not a module input)."""
