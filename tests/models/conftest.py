@@ -24,11 +24,19 @@ import pytest
 METRICS_PROPERTY = "torch_ttnn_metrics"
 
 
+_XDIST_WORKER = [False]
+
+
+def pytest_configure(config):
+    # this session is a pytest-xdist worker (not: started by one, as the zoo runner's tests start pytest)
+    _XDIST_WORKER[0] = hasattr(config, "workerinput")
+
+
 def pytest_runtest_logreport(report):
     """Write a model's metrics (a JSON user property of its report) under $TORCH_TTNN_METRICS_DIR, in the
     process that collects the reports: a plain run, or the controller of a pytest-xdist run whose workers may
     be on other machines (`--tx ssh=...`), so that every model's file lands on the machine that started it."""
-    if os.environ.get("PYTEST_XDIST_WORKER"):
+    if _XDIST_WORKER[0]:
         return
     out_dir = os.environ.get("TORCH_TTNN_METRICS_DIR")
     for key, value in getattr(report, "user_properties", ()):
