@@ -417,12 +417,13 @@ def _alive(out) -> bool:
 # with it.
 
 class _Saved:
-    __slots__ = ("ttnn", "tensors", "host", "dtype", "ticket", "borrowed", "version")
+    __slots__ = ("ttnn", "tensors", "host", "dtype", "ticket", "borrowed", "version", "source")
 
     def __init__(self, ttnn, dtype, ticket: bool):
         self.ttnn, self.dtype, self.ticket = ttnn, dtype, ticket
         self.borrowed = None        # a tensor someone else owns (a parameter cache's copy): never freed here
         self.version = None         # a host value's version counter when it was uploaded
+        self.source = None          # (weakref, version) of the input a ticket's tensor was uploaded from
         self.tensors: dict = {}     # (layout, dtype) -> the device tensor in that form
         self.host = None            # a ticket's torch value, once a host op asked for it
 
@@ -456,10 +457,11 @@ def _register_saved(x: torch.Tensor, entry: _Saved) -> None:
     weakref.finalize(x, _release_saved, id(x))
 
 
-def keep_on_device(t, dtype: torch.dtype, ttnn=None, *, borrowed: bool = False):
+def keep_on_device(t, dtype: torch.dtype, ttnn=None, *, borrowed: bool = False, source=None):
     """Forward: the ticket autograd saves in place of the device tensor `t` (of torch dtype `dtype`). Under
     saved-tensor hooks (offloading, packing) the hooks must see the value itself: then `t` goes to the host.
-    borrowed=True: `t` belongs to someone else (the parameter cache) and is not freed with the ticket."""
+    borrowed=True: `t` belongs to someone else (the parameter cache) and is not freed with the ticket.
+    `source`: the input `t` was uploaded from; changing it in place before the backward is an error, as in eager."""
     ttnn = ttnn or ttnn_for(t.device())
     if torch._C._autograd._top_saved_tensors_default_hooks(False) is not None:
         return ttnn.to_torch(t, dtype=dtype)
@@ -467,6 +469,8 @@ def keep_on_device(t, dtype: torch.dtype, ttnn=None, *, borrowed: bool = False):
     entry = _Saved(ttnn, dtype, True)
     entry.tensors[(t.layout, t.dtype)] = t
     entry.borrowed = t if borrowed else None
+    if isinstance(source, torch.Tensor):
+        entry.source = (weakref.ref(source), source._version)
     _register_saved(ticket, entry)
     return ticket
 
@@ -494,6 +498,13 @@ def saved_to_device(x, dtype, layout, device, ttnn=None):
             _free(ttnn, t, True)
         entry.tensors.clear()
         entry.version = x._version
+    if entry.source is not None:
+        src, version = entry.source
+        if src() is not None and src()._version != version:
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an inplace operation: "
+                f"a tensor of shape {list(src().shape)} saved by the forward changed (version {version} -> "
+                f"{src()._version}) before this backward")
     if entry.borrowed is not None and not entry.borrowed.is_allocated():
         raise SavedActivationError(
             "torch_ttnn: a weight transform the forward saved for this backward was converted again after the "

@@ -105,17 +105,22 @@ class DataMovement(Pass):
 
     def _keep_on_device(self, producer):
         m = tt_meta(producer) if isinstance(producer, torch.fx.Node) else None
-        if m is None and isinstance(producer, torch.fx.Node) and producer.op != "placeholder":
-            # a host value the forward also loaded to the device (a folded weight transform, through the
-            # parameter cache): the backward takes that copy, which stays the cache's. Not a graph input:
-            # the backward receives saved inputs and parameters as its own inputs, as torch tensors
+        if m is None and isinstance(producer, torch.fx.Node):
+            # a host value the forward also put on the device (an input it uploaded; a parameter or a folded
+            # weight transform through the parameter cache): the backward takes that copy. A cache's copy
+            # stays the cache's (borrowed); an upload of this call goes with the ticket
             copies = [n for (p, _, _, on_dev), n in ((k, n) for k, n in self.memo.items() if len(k) == 4)
-                      if p is producer and on_dev and isinstance(n, torch.fx.Node) and n.meta.get(PARAM)]
+                      if p is producer and on_dev and isinstance(n, torch.fx.Node)
+                      and (n.meta.get(PARAM) or n.meta.get(FROM_HOST))]
+            copies.sort(key=lambda n: not n.meta.get(PARAM))
             if copies:
                 v = producer.meta.get("val")
                 key = (producer, "saved")
                 if key not in self.memo and isinstance(v, torch.Tensor):
-                    n = self._emit(copies[0], runtime.keep_on_device, (copies[0], v.dtype), {"borrowed": True})
+                    kw = {"borrowed": True} if copies[0].meta.get(PARAM) else {}
+                    if producer.op == "placeholder":
+                        kw["source"] = producer     # eager's check: changed in place before the backward
+                    n = self._emit(copies[0], runtime.keep_on_device, (copies[0], v.dtype), kw)
                     n.meta["val"] = v
                     n.meta[SAVED_ON_DEVICE] = True
                     self.report.conversions["keep_on_device"] += 1
@@ -178,9 +183,11 @@ class DataMovement(Pass):
         return n
 
     def _saved_input(self, producer) -> bool:
-        """A backward placeholder holding a value the forward saved (not a tangent, not a module input)."""
+        """A backward placeholder holding a value the forward saved: an activation, or one of the forward's
+        inputs and parameters (not a tangent)."""
+        desc = producer.meta.get("desc") if isinstance(producer, torch.fx.Node) else None
         return (self.report.kind == "backward" and self.saved_on_device and isinstance(producer, torch.fx.Node)
-                and producer.op == "placeholder" and producer.meta.get("desc") is None
+                and producer.op == "placeholder" and (desc is None or type(desc).__name__ == "PlainAOTInput")
                 and not producer.name.startswith("tangents") and not producer.meta.get(STATIC))
 
     def _after(self, producer: torch.fx.Node) -> torch.fx.Node:
