@@ -406,15 +406,16 @@ def _alive(out) -> bool:
     return all(t.is_allocated() for t in _flat([out]) if hasattr(t, "is_allocated"))
 
 
-# --- activations saved for backward, kept on the device ------------------------------------------------------
-# A training step's forward hands aot_autograd, besides its outputs, the activations the backward needs. A device
-# value among them is not copied to the host: the forward returns a *ticket* in its place, a one-element int64
-# torch tensor that autograd stores like any saved tensor, and the device tensor stays registered under it. The
-# backward, given the ticket back, uses the device tensor (no transfer either way). The device buffer is freed
-# when autograd releases the ticket: after the backward (kept for a second one with retain_graph=True), or when
-# the step's outputs are dropped without a backward. A saved value that reaches the backward as a host tensor
-# (saved-tensor hooks were active, or the forward kept it on the host) gets its device copy the same way, freed
-# with it.
+# --- values saved for backward, kept on the device -----------------------------------------------------------
+# A training step's forward hands aot_autograd, besides its outputs, the values the backward needs (activations,
+# its inputs and parameters, weight transposes). A device value among them is not copied to the host: the
+# forward returns a *ticket* in its place, a one-element int64 torch tensor that autograd stores like any saved
+# tensor, and the device tensor stays registered under it. The backward, given the ticket back, uses the device
+# tensor (no transfer either way). The device buffer is freed when autograd releases the ticket: after the
+# backward (kept for a second one with retain_graph=True), or when the step's outputs are dropped without a
+# backward; a parameter cache's copy is only borrowed. A saved value that reaches the backward as a host tensor
+# (saved-tensor hooks were active, or the forward had it on the host only) gets its device copy the same way,
+# freed with it.
 
 class _Saved:
     __slots__ = ("ttnn", "tensors", "host", "dtype", "ticket", "borrowed", "version", "source")
@@ -507,18 +508,21 @@ def saved_to_device(x, dtype, layout, device, ttnn=None):
                 f"{src()._version}) before this backward")
     if entry.borrowed is not None and not entry.borrowed.is_allocated():
         raise SavedActivationError(
-            "torch_ttnn: a weight transform the forward saved for this backward was converted again after the "
-            "forward (the parameters changed before the backward ran), so its device copy is gone; run the "
-            "backward before changing the parameters, or compile with TorchTtnnOption(saved_on_device=False)")
+            "torch_ttnn: a parameter the forward saved for this backward was converted again after the forward "
+            "(the parameters changed before the backward ran), so its device copy is gone; run the backward "
+            "before changing the parameters, or compile with TorchTtnnOption(saved_on_device=False)")
     got = entry.tensors.get((layout, dtype))
     if got is not None:
         return got
-    if entry.ticket:                      # convert one of its forms on the device
+    if entry.ticket:                      # convert one of its forms on the device (each form kept, freed with it)
         src = next(iter(entry.tensors.values()))
         if src.layout != ttnn.TILE_LAYOUT and (layout == ttnn.TILE_LAYOUT or src.dtype != dtype):
-            src = ttnn.to_layout(src, ttnn.TILE_LAYOUT)
+            tiled = entry.tensors.get((ttnn.TILE_LAYOUT, src.dtype))
+            src = tiled if tiled is not None else ttnn.to_layout(src, ttnn.TILE_LAYOUT)
+            entry.tensors[(src.layout, src.dtype)] = src
         if src.dtype != dtype:
             src = ttnn.typecast(src, dtype)
+            entry.tensors[(src.layout, src.dtype)] = src
         if src.layout != layout:
             src = ttnn.to_layout(src, layout)
     else:
