@@ -253,3 +253,79 @@ def fft_c2r(ctx, z, dim, normalization, last_dim_size):
         y = ctx.call("add", ctx.tile(y, dt), ctx.tile(product(z.imag, sin_m), dt), out_dtype=dt,
                      out_val=meta_value(out_shape, torch.float32))
     return y
+
+
+@lower_complex(aten.div.Tensor, when=FFT)
+def complex_div(ctx, a, b):
+    """A complex quotient on the parts: a / b = a * conj(b) / |b|^2 (b a pair, a real tensor or a number)."""
+    dt = ctx.float_dtype()
+    shape = list(ctx.out.shape)
+    v = meta_value(shape, torch.float32)
+    if isinstance(b, (int, float, complex)):
+        c = complex(b)
+        if c == 0:
+            ctx.unsupported("a complex division by zero")
+        return complex_mul(ctx, a, 1.0 / c)
+    if not isinstance(b, ComplexPair):
+        if ctx.torch_dtype(b).is_complex:
+            ctx.unsupported("a complex operand computed on the host")
+        inv = ctx.call("reciprocal", ctx.tile(b, dt), out_dtype=dt)
+        return complex_mul(ctx, a, inv)
+    if not isinstance(a, ComplexPair) and not isinstance(a, torch.fx.Node):
+        ctx.unsupported("a number divided by a complex tensor")
+    den = _mul(ctx, b.real, b.real, shape, dt)
+    if b.imag is not None:
+        den = _combine(ctx, den, _mul(ctx, b.imag, b.imag, shape, dt), +1, shape, dt)
+    inv = ctx.call("reciprocal", ctx.tile(den, dt), out_dtype=dt, out_val=v)
+    conj = ComplexPair(b.real, None if b.imag is None else
+                       ctx.call("neg", ctx.tile(b.imag, dt), out_dtype=dt, out_val=v))
+    num = complex_mul(ctx, a, conj)
+    return ComplexPair(_mul(ctx, num.real, inv, shape, dt), _mul(ctx, num.imag, inv, shape, dt))
+
+
+@lower_complex(aten.add.Tensor, aten.sub.Tensor, when=FFT)
+def complex_add(ctx, a, b, alpha=1):
+    """A complex sum or difference on the parts (a real operand or a number has a known imaginary part)."""
+    dt = ctx.float_dtype()
+    shape = list(ctx.out.shape)
+    v = meta_value(shape, torch.float32)
+    sign = 1 if ctx.node.target is aten.add.Tensor else -1
+    if alpha != 1:
+        if isinstance(b, ComplexPair):
+            b = complex_mul(ctx, b, alpha)
+        else:
+            b = b * alpha if isinstance(b, (int, float, complex)) else _mul(ctx, b, float(alpha), shape, dt)
+
+    def parts(x):
+        if isinstance(x, ComplexPair):
+            return x.real, x.imag
+        if isinstance(x, (int, float, complex)):
+            return complex(x).real, complex(x).imag
+        if ctx.torch_dtype(x).is_complex:
+            ctx.unsupported("a complex operand computed on the host")
+        return x, None
+
+    def part(x, y, s):
+        """x + s * y for parts that are nodes, numbers or None (zero)."""
+        if isinstance(y, float):
+            y = None if y == 0.0 else y
+        if isinstance(x, float):
+            x = None if x == 0.0 else x
+        if y is None:
+            return x
+        if x is None:
+            return y if s > 0 else (-y if isinstance(y, float) else ctx.call("neg", ctx.tile(y, dt), out_dtype=dt,
+                                                                                  out_val=v))
+        if isinstance(x, float) and isinstance(y, float):
+            return x + s * y
+        if isinstance(y, float):
+            return ctx.call("add", ctx.tile(x, dt), s * y, out_dtype=dt, out_val=v)
+        if isinstance(x, float):
+            t = y if s > 0 else ctx.call("neg", ctx.tile(y, dt), out_dtype=dt, out_val=v)
+            return ctx.call("add", ctx.tile(t, dt), x, out_dtype=dt, out_val=v)
+        return ctx.call("add" if s > 0 else "subtract", ctx.tile(x, dt), ctx.tile(y, dt), out_dtype=dt, out_val=v)
+    (ar, ai), (br, bi) = parts(a), parts(b)
+    re, im = part(ar, br, sign), part(ai, bi, sign)
+    if not isinstance(re, torch.fx.Node) or (im is not None and not isinstance(im, torch.fx.Node)):
+        ctx.unsupported("a complex sum with a constant part")
+    return ComplexPair(re, im)
