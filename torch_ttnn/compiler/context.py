@@ -152,13 +152,10 @@ class LoweringContext:
              **kwargs) -> torch.fx.Node:
         """Emit `ttnn.<name>(*args, **kwargs)`; `In` operands record what the op needs of them."""
         reqs: dict = {}
-        first: list = []
 
         def unwrap(a, path):
             if isinstance(a, In):
                 reqs[path] = a.req
-                if not first:
-                    first.append(a.req)
                 return a.node
             if isinstance(a, (list, tuple)):
                 return type(a)(unwrap(x, path + (i,)) for i, x in enumerate(a))
@@ -167,19 +164,18 @@ class LoweringContext:
         args = tuple(unwrap(a, ("args", i)) for i, a in enumerate(args))
         kwargs = {k: unwrap(v, ("kwargs", k)) for k, v in kwargs.items()}
         supported = {path: self._supported(name, r) for path, r in reqs.items()}
-        lead_dtype = supported[next(iter(reqs))].dtype if supported else out_dtype   # what the op computes in
+        lead = next(iter(supported.values()), None)         # the first tensor operand: what the op computes in
+        lead_dtype = lead.dtype if lead is not None else out_dtype
         if lead_dtype is not None:
             args = tuple(self._saturate(a, lead_dtype) for a in args)
             kwargs = {k: self._saturate(v, lead_dtype) if k in ("fill_value", "value", "scalar") else v
                       for k, v in kwargs.items()}
         if any(r.dtype == self.ttnn.float32 and supported[p].dtype == self.ttnn.bfloat16 for p, r in reqs.items()):
             self._demoted(name)
-        reqs = supported
-        if first:
-            first[0] = self._supported(name, first[0])
         node = self.graph.call_function(self.op(name), args, kwargs)
-        node.meta[TT_IN] = reqs
-        lead = first[0] if first else Req(self.ttnn.TILE_LAYOUT, self.float_dtype())
+        node.meta[TT_IN] = supported
+        if lead is None:
+            lead = Req(self.ttnn.TILE_LAYOUT, self.float_dtype())
         node.meta[TT] = TTMeta(out_layout if out_layout is not None else lead.layout,
                                  out_dtype if out_dtype is not None else lead.dtype,
                                  aliases)

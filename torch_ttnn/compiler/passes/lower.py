@@ -17,7 +17,6 @@ from ..meta import FALLBACK, FOLDED, HOST_HELPER, HOST_REASON, INT_GUARD, STATIC
 from ..report import GraphReport
 from .base import Pass, PassResult, get_attr
 
-aten = torch.ops.aten
 
 # Nodes that are plumbing, not ops: never reported as fallbacks.
 _PLUMBING = {operator.getitem}
@@ -115,8 +114,7 @@ class LowerToTTNN(Pass):
             reason = rule.check(ctx, node)
         if reason is None and rule is not None:
             ctx.node = node
-            pairs_ok = rule.family == "fft" or node.target is aten._to_copy.default
-            get = (lambda n: env[n]) if pairs_ok else (lambda n: self._plain(g, env, n))
+            get = (lambda n: env[n]) if rule.family == "fft" else (lambda n: self._plain(g, env, n))
             args = torch.fx.map_arg(node.args, get)
             kwargs = torch.fx.map_arg(node.kwargs, get)
             mark = len(g.nodes)
