@@ -51,3 +51,16 @@ def test_fft_convolution_runs_on_the_device(device):
     def conv(x, k):
         return torch.fft.irfft(torch.fft.rfft(x, n=128) * torch.fft.rfft(k, n=128), n=128)[..., :64]
     check_lowered(conv, (x, k), device=device, expect=("fft", "matmul"))
+
+
+def test_a_complex_sum_that_broadcasts_stays_on_the_host_with_the_right_shape(device):
+    # the imaginary part would keep the smaller operand's shape: the sum runs on the host instead
+    x = torch.randn(2, 8, 16)
+
+    def fn(t):
+        return torch.fft.fft(t[:, :1]) + t
+    with torch.no_grad():
+        out, option = compile_and_run(lambda t: torch.view_as_real(fn(t)), (x,), device=device)
+    ref = torch.view_as_real(fn(x))
+    assert out.shape == ref.shape and "aten.add.Tensor" in remaining_aten_ops(option)
+    torch.testing.assert_close(out, ref, rtol=2e-2, atol=0.1)

@@ -48,6 +48,12 @@ def _scale(ctx, x, factor, shape, dt):
                     out_dtype=dt, out_val=meta_value(shape, torch.float32))
 
 
+def _zeros(ctx, like, shape, dt):
+    """The zero imaginary part of a real signal, as a tensor (for the ops that take both parts)."""
+    return ctx.call("zeros_like", ctx.rm(like, dt), out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT, out_dtype=dt,
+                    out_val=meta_value(shape, torch.float32))
+
+
 def _parts(ctx, name, args, shape, dt):
     node = ctx.call(name, *args, out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT, out_dtype=dt,
                     out_val=(meta_value(shape, torch.float32), meta_value(shape, torch.float32)))
@@ -67,8 +73,7 @@ def _fft_1d(ctx, z: ComplexPair, dim: int, shape: list, inverse: bool, norm: int
     n = shape[dim]
     if inverse:
         if im is None:
-            im = ctx.call("zeros_like", ctx.rm(re, dt), out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT, out_dtype=dt,
-                          out_val=meta_value(last, torch.float32))
+            im = _zeros(ctx, re, last, dt)
         yr, yi = _parts(ctx, "experimental.ifft", (ctx.rm(re, dt), ctx.rm(im, dt)), last, dt)
         factor = {0: float(n), 1: math.sqrt(n), 2: 1.0}[norm]
     else:
@@ -133,10 +138,7 @@ def view_as_real(ctx, z):
     shape = list(ctx.shape(ctx.node.args[0]))
     dt = ctx.float_dtype()
     one = shape + [1]
-    im = z.imag
-    if im is None:
-        im = ctx.call("zeros_like", ctx.rm(z.real, dt), out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT, out_dtype=dt,
-                      out_val=meta_value(shape, torch.float32))
+    im = z.imag if z.imag is not None else _zeros(ctx, z.real, shape, dt)
     parts = [ctx.call("reshape", ctx.keep(p), one, out_val=meta_value(one, torch.float32)) for p in (z.real, im)]
     return ctx.call("concat", [ctx.rm(p, dt) for p in parts], len(shape), out_layout=ctx.ttnn.ROW_MAJOR_LAYOUT,
                     out_dtype=dt)
@@ -148,11 +150,7 @@ def complex_abs(ctx, z):
     z = _pair(ctx, z)
     dt = ctx.float_dtype()
     shape = list(ctx.shape(ctx.node.args[0]))
-    v = meta_value(shape, torch.float32)
-    sq = ctx.call("multiply", ctx.tile(z.real, dt), ctx.tile(z.real, dt), out_dtype=dt, out_val=v)
-    if z.imag is not None:
-        im2 = ctx.call("multiply", ctx.tile(z.imag, dt), ctx.tile(z.imag, dt), out_dtype=dt, out_val=v)
-        sq = ctx.call("add", ctx.tile(sq, dt), ctx.tile(im2, dt), out_dtype=dt, out_val=v)
+    sq = _sum(ctx, _mul(ctx, z.real, z.real, shape, dt), _mul(ctx, z.imag, z.imag, shape, dt), +1, shape, dt)
     return ctx.call("sqrt", ctx.tile(sq, dt), out_dtype=dt)
 
 
@@ -166,14 +164,39 @@ def _mul(ctx, a, b, shape, dt):
     return ctx.call("multiply", ctx.tile(a, dt), ctx.tile(b, dt), out_dtype=dt, out_val=v)
 
 
-def _combine(ctx, x, y, sign, shape, dt):
-    """x + sign * y with None as zero."""
+def _sum(ctx, x, y, sign, shape, dt):
+    """x + sign * y for parts that are nodes, Python numbers or None (zero): a node, a number or None."""
+    x = None if isinstance(x, float) and x == 0.0 else x
+    y = None if isinstance(y, float) and y == 0.0 else y
+    v = meta_value(shape, torch.float32)
     if y is None:
         return x
-    v = meta_value(shape, torch.float32)
+    if isinstance(y, float):
+        if x is None or isinstance(x, float):
+            return (x or 0.0) + sign * y
+        return ctx.call("add", ctx.tile(x, dt), sign * y, out_dtype=dt, out_val=v)
+    if sign < 0:
+        if x is None or isinstance(x, float):
+            y = ctx.call("neg", ctx.tile(y, dt), out_dtype=dt, out_val=v)
+        else:
+            return ctx.call("subtract", ctx.tile(x, dt), ctx.tile(y, dt), out_dtype=dt, out_val=v)
     if x is None:
-        return y if sign > 0 else ctx.call("neg", ctx.tile(y, dt), out_dtype=dt, out_val=v)
-    return ctx.call("add" if sign > 0 else "subtract", ctx.tile(x, dt), ctx.tile(y, dt), out_dtype=dt, out_val=v)
+        return y
+    if isinstance(x, float):
+        return ctx.call("add", ctx.tile(y, dt), x, out_dtype=dt, out_val=v)
+    return ctx.call("add", ctx.tile(x, dt), ctx.tile(y, dt), out_dtype=dt, out_val=v)
+
+
+def _components(ctx, x) -> tuple:
+    """(real, imag) of an operand of a complex op: a pair's parts, a Python number's as floats, a real
+    tensor's as (it, None)."""
+    if isinstance(x, ComplexPair):
+        return x.real, x.imag
+    if isinstance(x, (int, float, complex)):
+        return complex(x).real, complex(x).imag
+    if ctx.torch_dtype(x).is_complex:
+        ctx.unsupported("a complex operand computed on the host")
+    return x, None
 
 
 @lower_complex(aten.mul.Tensor, when=FFT)
@@ -182,22 +205,11 @@ def complex_mul(ctx, a, b):
     operand or a Python number (complex or real) is a pair with a known imaginary part."""
     dt = ctx.float_dtype()
     shape = list(ctx.out.shape)
-
-    def parts(x):
-        if isinstance(x, ComplexPair):
-            return x.real, x.imag
-        if isinstance(x, complex):
-            return x.real, x.imag
-        if isinstance(x, (int, float)):
-            return float(x), 0.0
-        if ctx.torch_dtype(x).is_complex:
-            ctx.unsupported("a complex operand computed on the host")
-        return x, None
-    (ar, ai), (br, bi) = parts(a), parts(b)
-    if not isinstance(ar, torch.fx.Node) and ar is not None:       # number * pair: the pair first
+    (ar, ai), (br, bi) = _components(ctx, a), _components(ctx, b)
+    if not isinstance(ar, torch.fx.Node):       # number * pair: the pair first
         (ar, ai), (br, bi) = (br, bi), (ar, ai)
-    re = _combine(ctx, _mul(ctx, ar, br, shape, dt), _mul(ctx, ai, bi, shape, dt), -1, shape, dt)
-    im = _combine(ctx, _mul(ctx, ar, bi, shape, dt), _mul(ctx, ai, br, shape, dt), +1, shape, dt)
+    re = _sum(ctx, _mul(ctx, ar, br, shape, dt), _mul(ctx, ai, bi, shape, dt), -1, shape, dt)
+    im = _sum(ctx, _mul(ctx, ar, bi, shape, dt), _mul(ctx, ai, br, shape, dt), +1, shape, dt)
     if re is None:
         ctx.unsupported("a complex product that is zero")
     return ComplexPair(re, im)
@@ -260,72 +272,37 @@ def complex_div(ctx, a, b):
     """A complex quotient on the parts: a / b = a * conj(b) / |b|^2 (b a pair, a real tensor or a number)."""
     dt = ctx.float_dtype()
     shape = list(ctx.out.shape)
-    v = meta_value(shape, torch.float32)
     if isinstance(b, (int, float, complex)):
-        c = complex(b)
-        if c == 0:
+        if complex(b) == 0:
             ctx.unsupported("a complex division by zero")
-        return complex_mul(ctx, a, 1.0 / c)
-    if not isinstance(b, ComplexPair):
-        if ctx.torch_dtype(b).is_complex:
-            ctx.unsupported("a complex operand computed on the host")
-        inv = ctx.call("reciprocal", ctx.tile(b, dt), out_dtype=dt)
-        return complex_mul(ctx, a, inv)
-    if not isinstance(a, ComplexPair) and not isinstance(a, torch.fx.Node):
+        return complex_mul(ctx, a, 1.0 / complex(b))
+    if not isinstance(a, (ComplexPair, torch.fx.Node)):
         ctx.unsupported("a number divided by a complex tensor")
-    den = _mul(ctx, b.real, b.real, shape, dt)
-    if b.imag is not None:
-        den = _combine(ctx, den, _mul(ctx, b.imag, b.imag, shape, dt), +1, shape, dt)
-    inv = ctx.call("reciprocal", ctx.tile(den, dt), out_dtype=dt, out_val=v)
-    conj = ComplexPair(b.real, None if b.imag is None else
-                       ctx.call("neg", ctx.tile(b.imag, dt), out_dtype=dt, out_val=v))
-    num = complex_mul(ctx, a, conj)
+    br, bi = _components(ctx, b)
+    b_shape = list(ctx.shape(ctx.node.args[1]))
+    if not isinstance(b, ComplexPair):           # a real divisor
+        inv = ctx.call("reciprocal", ctx.tile(br, dt), out_dtype=dt, out_val=meta_value(b_shape, torch.float32))
+        return complex_mul(ctx, a, inv)
+    den = _sum(ctx, _mul(ctx, br, br, b_shape, dt), _mul(ctx, bi, bi, b_shape, dt), +1, b_shape, dt)
+    inv = ctx.call("reciprocal", ctx.tile(den, dt), out_dtype=dt, out_val=meta_value(b_shape, torch.float32))
+    num = complex_mul(ctx, a, ComplexPair(br, _sum(ctx, None, bi, -1, b_shape, dt)))
     return ComplexPair(_mul(ctx, num.real, inv, shape, dt), _mul(ctx, num.imag, inv, shape, dt))
 
 
 @lower_complex(aten.add.Tensor, aten.sub.Tensor, when=FFT)
 def complex_add(ctx, a, b, alpha=1):
-    """A complex sum or difference on the parts (a real operand or a number has a known imaginary part)."""
+    """A complex sum or difference on the parts (a real operand or a number has a known imaginary part). The
+    operands must have the result's shape: a part that only one operand has would keep its smaller shape."""
     dt = ctx.float_dtype()
     shape = list(ctx.out.shape)
-    v = meta_value(shape, torch.float32)
+    if any(isinstance(n, torch.fx.Node) and list(ctx.shape(n)) != shape for n in ctx.node.args[:2]):
+        ctx.unsupported("a complex sum whose operands broadcast")
     sign = 1 if ctx.node.target is aten.add.Tensor else -1
     if alpha != 1:
-        if isinstance(b, ComplexPair):
-            b = complex_mul(ctx, b, alpha)
-        else:
-            b = b * alpha if isinstance(b, (int, float, complex)) else _mul(ctx, b, float(alpha), shape, dt)
-
-    def parts(x):
-        if isinstance(x, ComplexPair):
-            return x.real, x.imag
-        if isinstance(x, (int, float, complex)):
-            return complex(x).real, complex(x).imag
-        if ctx.torch_dtype(x).is_complex:
-            ctx.unsupported("a complex operand computed on the host")
-        return x, None
-
-    def part(x, y, s):
-        """x + s * y for parts that are nodes, numbers or None (zero)."""
-        if isinstance(y, float):
-            y = None if y == 0.0 else y
-        if isinstance(x, float):
-            x = None if x == 0.0 else x
-        if y is None:
-            return x
-        if x is None:
-            return y if s > 0 else (-y if isinstance(y, float) else ctx.call("neg", ctx.tile(y, dt), out_dtype=dt,
-                                                                                  out_val=v))
-        if isinstance(x, float) and isinstance(y, float):
-            return x + s * y
-        if isinstance(y, float):
-            return ctx.call("add", ctx.tile(x, dt), s * y, out_dtype=dt, out_val=v)
-        if isinstance(x, float):
-            t = y if s > 0 else ctx.call("neg", ctx.tile(y, dt), out_dtype=dt, out_val=v)
-            return ctx.call("add", ctx.tile(t, dt), x, out_dtype=dt, out_val=v)
-        return ctx.call("add" if s > 0 else "subtract", ctx.tile(x, dt), ctx.tile(y, dt), out_dtype=dt, out_val=v)
-    (ar, ai), (br, bi) = parts(a), parts(b)
-    re, im = part(ar, br, sign), part(ai, bi, sign)
+        b = complex_mul(ctx, b, alpha) if isinstance(b, ComplexPair) else (
+            b * alpha if isinstance(b, (int, float, complex)) else _mul(ctx, b, float(alpha), shape, dt))
+    (ar, ai), (br, bi) = _components(ctx, a), _components(ctx, b)
+    re, im = _sum(ctx, ar, br, sign, shape, dt), _sum(ctx, ai, bi, sign, shape, dt)
     if not isinstance(re, torch.fx.Node) or (im is not None and not isinstance(im, torch.fx.Node)):
         ctx.unsupported("a complex sum with a constant part")
     return ComplexPair(re, im)
