@@ -22,6 +22,13 @@ RANDOM_OPS = frozenset({
 _NONDETERMINISTIC = RANDOM_OPS | {aten.empty.memory_format, aten.empty_like.default}
 
 
+def writes_nothing(op: torch._ops.OpOverload) -> bool:
+    """An aten overload that mutates none of its arguments (its result depends only on them)."""
+    schema = op._schema
+    return not schema.is_mutable and not any(a.alias_info is not None and a.alias_info.is_write
+                                             for a in schema.arguments)
+
+
 class DeadCodeElimination(Pass):
     name = "dead_code_elimination"
 
@@ -40,11 +47,8 @@ class CommonSubexpressionElimination(Pass):
         for node in list(gm.graph.nodes):
             if node.op != "call_function" or node.target in _NONDETERMINISTIC:
                 continue
-            if isinstance(node.target, torch._ops.OpOverload):
-                schema = node.target._schema
-                if schema.is_mutable or any(a.alias_info is not None and a.alias_info.is_write
-                                            for a in schema.arguments):
-                    continue
+            if isinstance(node.target, torch._ops.OpOverload) and not writes_nothing(node.target):
+                continue
             try:
                 key = (node.target, _hashable(node.args), _hashable(node.kwargs))
                 hash(key)

@@ -18,7 +18,7 @@ import torch.fx
 
 from ..meta import FOLDED, STATIC
 from .base import Pass, PassResult
-from .cleanup import _NONDETERMINISTIC
+from .cleanup import _NONDETERMINISTIC, writes_nothing
 
 aten = torch.ops.aten
 
@@ -57,11 +57,7 @@ def _is_functional(node: torch.fx.Node) -> bool:
         return False
     if t is operator.getitem:
         return True
-    if not isinstance(t, torch._ops.OpOverload):
-        return False
-    schema = t._schema
-    return not schema.is_mutable and not any(a.alias_info is not None and a.alias_info.is_write
-                                             for a in schema.arguments)
+    return isinstance(t, torch._ops.OpOverload) and writes_nothing(t)
 
 
 class ConstantFolding(Pass):

@@ -7,8 +7,8 @@
 - TT-NN value -> host op or graph output: one `ttnn.to_torch(x, dtype=<aten dtype>)` per value.
 Conversions are placed right after their producer, so that every consumer shares them.
 
-A training step's activations stay on the device between its forward and backward graphs: a forward output
-aot_autograd saves for the backward is handed over as a ticket (`runtime.keep_on_device`) instead of
+What a training step's forward saves for its backward stays on the device between the two graphs: a forward
+output aot_autograd saves for the backward is handed over as a ticket (`runtime.keep_on_device`) instead of
 `ttnn.to_torch`, and the backward takes its saved values with `runtime.saved_to_device` / `saved_to_host`
 instead of `ttnn.from_torch` (see runtime.py for the tickets' lifetime).
 """
@@ -20,10 +20,12 @@ import torch
 import torch.fx
 
 from ... import runtime
-from ..meta import DM_INSERTED, FROM_HOST, PARAM, Req, SAVED_ON_DEVICE, STATIC, TT, TTMeta, TT_IN, tt_meta
+from ..meta import (DM_INSERTED, FROM_HOST, PARAM, Req, SAVED_ON_DEVICE, STATIC, TT, TTMeta, TT_IN, node_shape,
+                    tt_meta)
 from .. import tiles
 from ..report import GraphReport
 from .base import Pass, PassResult, get_attr
+from .constant_folding import _run_folded
 
 
 def _get(node: torch.fx.Node, path):
@@ -84,7 +86,7 @@ class DataMovement(Pass):
             elif node.op == "output":
                 node.args = (self._outputs(node),)
             elif node.op in ("call_function", "call_method") and not node.meta.get(DM_INSERTED):
-                if node.target is __import__("operator").getitem and tt_meta(node) is not None:
+                if node.target is operator.getitem and tt_meta(node) is not None:
                     continue  # output of a multi-output TT-NN call
                 node.args = torch.fx.map_arg(node.args, self._to_host)
                 node.kwargs = torch.fx.map_arg(node.kwargs, self._to_host)
@@ -104,60 +106,56 @@ class DataMovement(Pass):
         return type(outs)(kept)
 
     def _keep_on_device(self, producer):
-        m = tt_meta(producer) if isinstance(producer, torch.fx.Node) else None
-        if m is None and isinstance(producer, torch.fx.Node):
-            # a host value the forward also put on the device (an input it uploaded; a parameter or a folded
-            # weight transform through the parameter cache): the backward takes that copy. A cache's copy
-            # stays the cache's (borrowed); an upload of this call goes with the ticket
-            copies = [n for (p, _, _, on_dev), n in ((k, n) for k, n in self.memo.items() if len(k) == 4)
-                      if p is producer and on_dev and isinstance(n, torch.fx.Node)
-                      and (n.meta.get(PARAM) or n.meta.get(FROM_HOST))]
-            copies.sort(key=lambda n: not n.meta.get(PARAM))
-            if copies:
-                v = producer.meta.get("val")
-                key = (producer, "saved")
-                if key not in self.memo and isinstance(v, torch.Tensor):
-                    kw = {"borrowed": True} if copies[0].meta.get(PARAM) else {}
-                    if producer.op == "placeholder":
-                        kw["source"] = producer     # eager's check: changed in place before the backward
-                    n = self._emit(copies[0], runtime.keep_on_device, (copies[0], v.dtype), kw)
-                    n.meta["val"] = v
-                    n.meta[SAVED_ON_DEVICE] = True
-                    self.report.conversions["keep_on_device"] += 1
-                    self.memo[key] = n
-                if key in self.memo:
-                    return self.memo[key]
-            moved = self._device_transform(producer)
-            if moved is not None:
-                return moved
-        v = producer.meta.get("val") if m is not None else None
-        if (m is None or not m.on_device or not isinstance(v, torch.Tensor)
-                or not all(isinstance(d, int) for d in v.shape)):
+        """A value saved for the backward: a device value, or the device copy the forward made of a host value
+        (an input it uploaded; a parameter or a folded weight transform through the parameter cache, borrowed,
+        as the cache keeps it), handed over as a ticket; else the host value."""
+        if not isinstance(producer, torch.fx.Node):
+            return producer
+        if (producer, "saved") in self.memo:
+            return self.memo[(producer, "saved")]
+        m = tt_meta(producer)
+        if m is None:
+            copies = self._device_copies(producer, uploads=True)
+            if copies and isinstance(producer.meta.get("val"), torch.Tensor):
+                kw = {"borrowed": True} if copies[0].meta.get(PARAM) else {}
+                if producer.op == "placeholder":
+                    kw["source"] = producer     # eager's check: changed in place before the backward
+                return self._ticket(producer, copies[0], kw)
+            return self._device_transform(producer) or self._to_host(producer)
+        if not m.on_device or node_shape(producer, static=True) is None:
             return self._to_host(producer)
-        key = (producer, "saved")
-        if key not in self.memo:
-            n = self._emit(producer, runtime.keep_on_device, (producer, v.dtype))
-            n.meta["val"] = v
-            n.meta[SAVED_ON_DEVICE] = True
-            self.report.conversions["keep_on_device"] += 1
-            self.memo[key] = n
-        return self.memo[key]
+        return self._ticket(producer, producer)
+
+    def _ticket(self, producer, device_value, kwargs=None):
+        """runtime.keep_on_device(device_value) in place of `producer`'s value at the forward's output."""
+        v = producer.meta.get("val")
+        n = self._emit(device_value, runtime.keep_on_device, (device_value, v.dtype), kwargs)
+        n.meta["val"] = v
+        n.meta[SAVED_ON_DEVICE] = True
+        self.report.conversions["keep_on_device"] += 1
+        self.memo[(producer, "saved")] = n
+        return n
+
+    def _device_copies(self, producer, uploads: bool) -> list:
+        """The device copies this graph made of a host value: the parameter cache's first, then (`uploads`)
+        the graph's own uploads."""
+        copies = [n for k, n in self.memo.items() if len(k) == 4 and k[0] is producer and k[3]
+                  and isinstance(n, torch.fx.Node) and (n.meta.get(PARAM) or (uploads and n.meta.get(FROM_HOST)))]
+        return sorted(copies, key=lambda n: not n.meta.get(PARAM))
 
     def _device_transform(self, producer):
         """A saved value the forward folded on the host as a permutation of a parameter it also loaded to the
         device (aot_autograd saves W^T for the backward's products): the permutation of that device copy,
         kept for the backward, instead of an upload of the host result every step the weights change."""
-        from ..passes.constant_folding import _run_folded
-        aten = torch.ops.aten
         call = producer.args[0] if producer.target is operator.getitem and producer.args else None
         fold = getattr(self.gm, "folded_params", None)
         if not isinstance(call, torch.fx.Node) or call.target is not _run_folded or fold is None:
             return None
         outs = next(n for n in fold.gm.graph.nodes if n.op == "output").args[0]
         src = outs[producer.args[1]]
-        if src.target is aten.t.default:
+        if src.target is torch.ops.aten.t.default:
             perm = [1, 0]
-        elif src.target is aten.permute.default:
+        elif src.target is torch.ops.aten.permute.default:
             perm = [int(d) for d in src.args[1]]
         else:
             return None
@@ -165,22 +163,14 @@ class DataMovement(Pass):
         if not isinstance(param, torch.fx.Node) or param.op != "placeholder":
             return None
         here = next((n for n in self.g.nodes if n.op == "placeholder" and n.name == param.name), None)
-        copies = [n for k, n in self.memo.items() if len(k) == 4 and k[0] is here and k[3]
-                  and isinstance(n, torch.fx.Node) and n.meta.get(PARAM)]
-        v = producer.meta.get("val")
-        if here is None or not copies or not isinstance(v, torch.Tensor):
+        copies = self._device_copies(here, uploads=False) if here is not None else []
+        if not copies or not isinstance(producer.meta.get("val"), torch.Tensor):
             return None
-        copy = copies[0]
-        m = tt_meta(copy)
-        t = self._emit(copy, self.ttnn.permute, (copy, perm))
-        t.meta["val"] = v
+        m = tt_meta(copies[0])
+        t = self._emit(copies[0], self.ttnn.permute, (copies[0], perm))
+        t.meta["val"] = producer.meta["val"]
         t.meta[TT] = TTMeta(m.layout, m.dtype, None)
-        n = self._emit(t, runtime.keep_on_device, (t, v.dtype))
-        n.meta["val"] = v
-        n.meta[SAVED_ON_DEVICE] = True
-        self.report.conversions["keep_on_device"] += 1
-        self.memo[(producer, "saved")] = n
-        return n
+        return self._ticket(producer, t)
 
     def _saved_input(self, producer) -> bool:
         """A backward placeholder holding a value the forward saved: an activation, or one of the forward's

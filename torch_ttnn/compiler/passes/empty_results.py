@@ -11,17 +11,15 @@ to its lowering rule.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.fx
 
-from ..meta import HOST_HELPER
+from ..meta import HOST_HELPER, node_shape
 from ..report import op_name
 from .base import Pass, PassResult
-from .cleanup import RANDOM_OPS
-
-
-def _empty_static(v) -> bool:
-    return (isinstance(v, torch.Tensor) and all(isinstance(s, int) for s in v.shape) and v.numel() == 0)
+from .cleanup import RANDOM_OPS, writes_nothing
 
 
 class FoldEmptyResults(Pass):
@@ -32,15 +30,14 @@ class FoldEmptyResults(Pass):
         modified = False
         for n in list(g.nodes):
             if (n.op != "call_function" or not isinstance(n.target, torch._ops.OpOverload)
-                    or n.target in RANDOM_OPS or not _empty_static(n.meta.get("val"))):
+                    or n.target in RANDOM_OPS or not writes_nothing(n.target)):
                 continue
-            schema = n.target._schema
-            if schema.is_mutable or any(a.alias_info is not None and a.alias_info.is_write
-                                        for a in schema.arguments):
+            shape = node_shape(n, static=True)
+            if shape is None or math.prod(shape) != 0:
                 continue
             v = n.meta["val"]
             with g.inserting_before(n):
-                e = g.call_function(torch.empty, (tuple(v.shape),), {"dtype": v.dtype})
+                e = g.call_function(torch.empty, (shape,), {"dtype": v.dtype})
             e.meta = {"val": v, HOST_HELPER: True}
             n.replace_all_uses_with(e)
             if self.report is not None:
