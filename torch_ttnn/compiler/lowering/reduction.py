@@ -55,6 +55,13 @@ def merge_runs(shape, dims) -> tuple:
     return [g[0] for g in groups], [i for i, g in enumerate(groups) if g[1]]
 
 
+def _reduced_shape(shape, dims, keepdim) -> list:
+    """The shape of a reduction of `shape` over `dims`."""
+    if keepdim:
+        return [1 if i in dims else s for i, s in enumerate(shape)]
+    return [s for i, s in enumerate(shape) if i not in dims]
+
+
 def reduce_call(ctx, name, x, dims, keepdim, dtype=None, *, out_val=None, **kwargs):
     """ttnn.<name>(x, dims, keepdim) on a TILE operand of `dtype` (default: the aten result's dtype). TT-NN
     reduces tensors of rank <= 4: a higher-rank operand is reshaped to its merged runs (merge_runs) first."""
@@ -62,10 +69,8 @@ def reduce_call(ctx, name, x, dims, keepdim, dtype=None, *, out_val=None, **kwar
     if ctx.rank(x) > 4:
         return _reduce_merged(ctx, name, x, dims, keepdim, dt, out_val, **kwargs)
     if out_val is None:
-        shape = [s for i, s in enumerate(ctx.shape(x)) if i not in dims or keepdim]
-        if keepdim:
-            shape = [1 if i in dims else s for i, s in enumerate(ctx.shape(x))]
-        out_val = meta_value(shape, ctx.out.dtype if isinstance(ctx.out, torch.Tensor) else torch.float32)
+        out_val = meta_value(_reduced_shape(ctx.shape(x), dims, keepdim),
+                             ctx.out.dtype if isinstance(ctx.out, torch.Tensor) else torch.float32)
     return ctx.call(name, ctx.tile(x, dt), _dim_arg(dims), keepdim, out_val=out_val, **kwargs)
 
 
@@ -75,8 +80,7 @@ def _reduce_merged(ctx, name, x, dims, keepdim, dt, out_val, **kwargs):
     if len(mshape) > 4:
         ctx.unsupported(f"reduction of a rank-{len(shape)} tensor whose reduced and kept dims alternate "
                         f"{len(mshape)} times (TT-NN reduces rank <= 4)")
-    out_shape = [1 if i in dims else s for i, s in enumerate(shape)] if keepdim else \
-        [s for i, s in enumerate(shape) if i not in dims]
+    out_shape = _reduced_shape(shape, dims, keepdim)
     torch_dt = ctx.out.dtype if isinstance(ctx.out, torch.Tensor) else torch.float32
     xm = reshape(ctx, x, mshape, dt)
     if not out_shape:              # every dim reduced: the rank-1 reduction to a rank-0 result
