@@ -90,8 +90,11 @@ def _fft_outputs(op, device, like, yr, yi):
             make_output(op, device, yi, like._dtype, Layout.ROW_MAJOR, mc, rounding="sfpu"))
 
 
-@ttnn_op("experimental.fft", golden=lambda input_real, *a, **k: (torch.fft.fft(input_real).real,
-                                                                    torch.fft.fft(input_real).imag))
+def _golden(spectrum) -> tuple:
+    return spectrum.real, spectrum.imag
+
+
+@ttnn_op("experimental.fft", golden=lambda input_real, *a, **k: _golden(torch.fft.fft(input_real)))
 def fft(input_real, precision="precise"):
     """1-D FFT of the last dim of a real FLOAT32/BFLOAT16 ROW_MAJOR tensor: (real, imag)."""
     op = "experimental.fft"
@@ -102,9 +105,8 @@ def fft(input_real, precision="precise"):
     return _fft_outputs(op, device, input_real, yr, yi)
 
 
-@ttnn_op("experimental.ifft", golden=lambda spectrum_real, spectrum_imag, *a, **k: (
-    torch.fft.ifft(torch.complex(spectrum_real, spectrum_imag)).real,
-    torch.fft.ifft(torch.complex(spectrum_real, spectrum_imag)).imag))
+@ttnn_op("experimental.ifft", golden=lambda spectrum_real, spectrum_imag, *a, **k: _golden(
+    torch.fft.ifft(torch.complex(spectrum_real, spectrum_imag))))
 def ifft(spectrum_real, spectrum_imag, precision="precise"):
     """1-D inverse FFT (scaled by 1/N) of the last dim of (real, imag) FLOAT32/BFLOAT16 ROW_MAJOR tensors."""
     op = "experimental.ifft"
