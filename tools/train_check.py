@@ -28,6 +28,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import torch_ttnn  # noqa: E402
+from torch_ttnn.compiler.meta import saved_for_backward  # noqa: E402
 from torch_ttnn.metrics import pcc  # noqa: E402
 from torch_ttnn.zoo import small  # noqa: E402
 
@@ -126,9 +127,8 @@ def _saved_activation_transfers(option) -> dict:
             continue
         fw, bw = gms[i], gms[i + 1]
         out = next(n for n in fw.graph.nodes if n.op == "output")
-        descs = out.meta.get("desc") or []
-        saved = [o for o, d in zip(out.args[0], descs) if "SavedForBackwards" in type(d).__name__
-                 and isinstance(getattr(o, "meta", {}).get("val"), torch.Tensor)]
+        saved = [o for o, keep in zip(out.args[0], saved_for_backward(out))
+                 if keep and isinstance(getattr(o, "meta", {}).get("val"), torch.Tensor)]
         inputs = [n for n in bw.graph.nodes if n.op == "placeholder" and not n.name.startswith("tangents")
                   and isinstance(n.meta.get("val"), torch.Tensor)]
         kept_inputs, seen = set(), set()

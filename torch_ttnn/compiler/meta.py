@@ -88,6 +88,17 @@ def node_shape(node, static: bool = False) -> Optional[tuple]:
     return tuple(v.shape)
 
 
+def saved_for_backward(output_node: torch.fx.Node) -> list:
+    """Per output of a graph, whether aot_autograd saves it for the backward (a training forward's output
+    descriptions, `desc` on the output node); all False when the graph has none."""
+    outs = output_node.args[0]
+    n = len(outs) if isinstance(outs, (list, tuple)) else 1
+    descs = output_node.meta.get("desc")
+    if not isinstance(descs, list) or len(descs) != n:
+        return [False] * n
+    return ["SavedForBackwards" in type(d).__name__ for d in descs]
+
+
 def meta_value(shape, dtype=torch.float32) -> torch.Tensor:
     """A value carrying only a shape and a dtype (a meta tensor): the aten value of an intermediate node a
     rule or a pass creates."""

@@ -8,7 +8,7 @@ from typing import Optional
 import torch
 import torch.fx
 
-from .meta import ATEN, TT
+from .meta import ATEN, TT, saved_for_backward
 from .passes.base import PassManager
 from .passes.cleanup import CommonSubexpressionElimination, DeadCodeElimination
 from .passes.constant_folding import ConstantFolding, FoldConvBatchNorm
@@ -78,9 +78,7 @@ def output_aliases(agm: torch.fx.GraphModule) -> list:
     among them is handed over as a ticket, data_movement.py)."""
     out = next(n for n in agm.graph.nodes if n.op == "output")
     outs = out.args[0] if isinstance(out.args[0], (list, tuple)) else [out.args[0]]
-    descs = out.meta.get("desc")
-    saved = ({k for k, d in enumerate(descs) if "SavedForBackwards" in type(d).__name__}
-             if isinstance(descs, list) and len(descs) == len(outs) else set())
+    saved = {k for k, s in enumerate(saved_for_backward(out)) if s}
     position = {}
     for j, o in enumerate(outs):
         if isinstance(o, torch.fx.Node) and j not in saved:

@@ -21,7 +21,7 @@ import torch.fx
 
 from ... import runtime
 from ..meta import (DM_INSERTED, FROM_HOST, PARAM, Req, SAVED_ON_DEVICE, STATIC, TT, TTMeta, TT_IN, node_shape,
-                    tt_meta)
+                    saved_for_backward, tt_meta)
 from .. import tiles
 from ..report import GraphReport
 from .base import Pass, PassResult, get_attr
@@ -94,16 +94,13 @@ class DataMovement(Pass):
 
     # --- helpers -----------------------------------------------------------------------------
     def _outputs(self, node: torch.fx.Node):
-        """The graph's outputs on the host; in a training forward, the device activations saved for the
-        backward as tickets."""
+        """The graph's outputs on the host; in a training forward, what it saves for the backward as tickets."""
         outs = node.args[0]
-        descs = node.meta.get("desc")
+        saved = saved_for_backward(node)
         if (self.report.kind != "forward" or not self.saved_on_device or not isinstance(outs, (list, tuple))
-                or not isinstance(descs, list) or len(descs) != len(outs)):
+                or not any(saved)):
             return torch.fx.map_arg(outs, self._to_host)
-        kept = [self._keep_on_device(o) if "SavedForBackwards" in type(d).__name__ else self._to_host(o)
-                for o, d in zip(outs, descs)]
-        return type(outs)(kept)
+        return type(outs)(self._keep_on_device(o) if keep else self._to_host(o) for o, keep in zip(outs, saved))
 
     def _keep_on_device(self, producer):
         """A value saved for the backward: a device value, or the device copy the forward made of a host value
