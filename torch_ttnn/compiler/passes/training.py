@@ -44,6 +44,8 @@ def mark_float32_ops(agm: torch.fx.GraphModule) -> int:
             n.meta[FLOAT32] = True
             marked += 1
     return marked
+
+
 _CONV_OPS = ("conv2d", "conv_transpose2d", "conv1d")
 
 
