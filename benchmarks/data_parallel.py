@@ -60,7 +60,7 @@ def _run(model, x, option, dynamic: bool = True):
     c = torch.compile(model, backend=torch_ttnn.backend, options=option, dynamic=dynamic)
     with torch.no_grad():
         c(x)                                   # compile, precision search
-        dev = option.device
+        dev = option.device_in_use
         chips = dev.chips if getattr(dev, "is_mesh", False) else [dev]
         for ch in chips:
             ch.profiler.reset()

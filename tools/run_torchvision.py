@@ -4,8 +4,8 @@ the torch_stat backend (the aten graph run by torch) for a reference.
 
     python tools/run_torchvision.py --model NAME --backend torch_ttnn|torch_stat [--graphviz] [--backward] [--profile] [-o OUT]
 
-NAME: a torch_ttnn.zoo model (`torch-ttnn models`), an entry of the zoo tests (tests/models/zoo), or a
-torchvision model name (random weights).
+NAME: a built-in zoo model (`torch-ttnn models`), an entry of the README table (`torch-ttnn zoo --list`), or
+a torchvision model name (random weights).
 """
 import os
 import sys

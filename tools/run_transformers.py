@@ -4,7 +4,7 @@ the torch_stat backend (the aten graph run by torch) for a reference.
 
     python tools/run_transformers.py --model NAME --backend torch_ttnn|torch_stat [--graphviz] [--backward] [--profile] [-o OUT]
 
-NAME: a torch_ttnn.zoo model (`torch-ttnn models`), an entry of the zoo tests (tests/models/zoo).
+NAME: a built-in zoo model (`torch-ttnn models`) or an entry of the README table (`torch-ttnn zoo --list`).
 """
 import os
 import sys

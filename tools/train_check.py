@@ -117,7 +117,7 @@ def _saved_activation_transfers(option) -> dict:
     among them stays on the device (runtime.keep_on_device: no transfer) unless saved_on_device=False, when the
     forward brings it to the host (to_torch) and the backward uploads it again; a value still on the host is
     uploaded by the backward (from_torch, or runtime.saved_to_device on its first use)."""
-    ttnn = torch_ttnn.runtime.ttnn_for(option.device)
+    ttnn = torch_ttnn.runtime.ttnn_for(option.device_in_use)
     rt = torch_ttnn.runtime
     res = {"saved": 0, "kept": 0, "fw_to_host": 0, "fw_bytes": 0, "bw_to_device": 0, "bw_bytes": 0,
            "bw_params_to_device": 0}

@@ -30,12 +30,11 @@ def backend(gm: torch.fx.GraphModule, example_inputs, options: TorchTtnnOption |
     option = options if options is not None else TorchTtnnOption()
     if not isinstance(option, TorchTtnnOption):
         raise TypeError(f"torch_ttnn.backend: options must be a TorchTtnnOption, got {type(option).__name__}")
-    if option.device is None:
-        option.device = runtime.open_mesh(option.mesh) if option.mesh is not None else runtime.open_device()
+    open_target(option)
     if option.bypass_compile:
         option.results.graphs.append(gm.graph)
         return gm.forward
-    ttnn = runtime.ttnn_for(option.device)
+    ttnn = runtime.ttnn_for(option.device_in_use)
     static = {i for i, x in enumerate(example_inputs) if _is_static(x)} if option.load_params_once else set()
     input_names = [_readable(n.name) for n in gm.graph.nodes if n.op == "placeholder"]
 
@@ -52,6 +51,14 @@ def backend(gm: torch.fx.GraphModule, example_inputs, options: TorchTtnnOption |
     return aot_autograd(fw_compiler=compiler("forward"), bw_compiler=compiler("backward"),
                         inference_compiler=compiler("inference"),
                         decompositions=decomposition_table())(gm, example_inputs)
+
+
+def open_target(option: TorchTtnnOption):
+    """The device `option`'s programs run on: its own, else the mesh it names or the default device, opened
+    once and kept in its results."""
+    if option.device_in_use is None:
+        option.results.device = runtime.open_mesh(option.mesh) if option.mesh is not None else runtime.open_device()
+    return option.device_in_use
 
 
 def _readable(name: str) -> str:

@@ -89,7 +89,7 @@ def cmd_report(args) -> int:
     except (KeyError, RuntimeError) as e:
         print(f"torch-ttnn report: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2
-    if not hasattr(m, "option"):     # a table model measured in a subprocess: its metrics, not its graphs
+    if not hasattr(m, "results"):    # a table model measured in a subprocess: its metrics, not its graphs
         if args.json:
             print(json.dumps({"remaining": m.remaining, "transfers": {"to_device": m.to_device,
                               "from_device": m.from_device}, "peak_dram_bytes": m.peak_dram_bytes,
@@ -101,7 +101,7 @@ def cmd_report(args) -> int:
             print(f"    {r['count']:4d} x {r['op']}: {r['reason']}")
         print(f"peak device memory: DRAM {m.peak_dram_bytes} B, L1 {m.peak_l1_bytes} B")
         return 0
-    reports = m.option.results.reports
+    reports = m.results.reports
     if args.json:
         print(json.dumps({"graphs": [r.as_dict() for r in reports],
                           "transfers": {"to_device": m.to_device, "from_device": m.from_device},
@@ -110,7 +110,7 @@ def cmd_report(args) -> int:
         return 0
     print(format_report(reports, {"to_device": m.to_device, "from_device": m.from_device}))
     print(f"peak device memory: DRAM {m.peak_dram_bytes} B, L1 {m.peak_l1_bytes} B")
-    for p in m.option.results.parallel:
+    for p in m.results.parallel:
         if p["mode"] == "data":
             how = (f"batch {p['batch']} split over {p['chips']} chips (inputs ShardTensorToMesh(dim=0), outputs "
                    f"ConcatMeshToTensor(dim=0), parameters replicated)")

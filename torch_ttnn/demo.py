@@ -34,7 +34,7 @@ def main(argv=None) -> int:
         print(f"device: {device!r}")
         print(format_metrics(m))
         print()
-        print(format_report(m.option.results.reports))
+        print(format_report(m.results.reports))
     return 0 if m.success else 1
 
 

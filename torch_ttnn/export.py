@@ -38,6 +38,7 @@ from typing import Optional
 import torch
 import torch.fx
 
+from .compiler import ttnn_ops
 from .compiler.meta import ATEN, DEALLOC, DM_INSERTED, FALLBACK
 from .compiler.report import host_fallbacks
 
@@ -314,6 +315,7 @@ def emit_graph(gm: torch.fx.GraphModule, fn_name: str, *, ttnn, gindex: int, con
     return text
 
 
+_VIEWS = set(ttnn_ops.names(view=True))
 _ACTIVATION_ATEN = {"relu": "aten.relu.default", "silu": "aten.silu.default", "gelu": "aten.gelu.default",
                     "relu6": "aten.hardtanh.default", "gelu_tanh": "aten.gelu.default"}
 
@@ -355,7 +357,7 @@ def _fused_activations(gm: torch.fx.GraphModule) -> dict:
             if len(users) != 1:
                 break
             u = users[0]
-            if getattr(u.target, "python_fully_qualified_name", "") not in ("ttnn.reshape", "ttnn.view") \
+            if getattr(u.target, "python_fully_qualified_name", "").removeprefix("ttnn.") not in _VIEWS \
                     or u.args[0] is not cur:
                 break
             cur = u
@@ -466,7 +468,7 @@ def export_compiled(option, records: dict, out_dir: str, *, name: str = "model",
     from safetensors.torch import save_file
 
     from . import runtime
-    ttnn = runtime.ttnn_for(option.device)
+    ttnn = runtime.ttnn_for(option.device_in_use)
     os.makedirs(out_dir, exist_ok=True)
     param_names = param_names or {}
     results = option.results

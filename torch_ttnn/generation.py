@@ -89,7 +89,7 @@ def _modules(model) -> list:
 def prepare(model, option: Optional[TorchTtnnOption] = None) -> TorchTtnnOption:
     """Compile the forward of `model` (and of its encoder) with the TT-NN backend for generation; idempotent
     for the same option. Returns the option (its results collect the compiled graphs)."""
-    from .backend import backend
+    from .backend import backend, open_target
     model = _unwrap(model)
     current = getattr(model, "_torch_ttnn_generation", None)
     if current is not None and (option is None or option is current):
@@ -98,8 +98,7 @@ def prepare(model, option: Optional[TorchTtnnOption] = None) -> TorchTtnnOption:
         release(model)
     if option is None:
         option = TorchTtnnOption()
-    if option.device is None:     # as the backend does: the mesh the option names, else the default device
-        option.device = runtime.open_mesh(option.mesh) if option.mesh is not None else runtime.open_device()
+    open_target(option)
     for m in _modules(model):
         # isolate_recompiles: transformers wraps every model's forward in the same decorator function, so all
         # compiled models of a process would share one code object and one recompile limit (8 graphs in all)

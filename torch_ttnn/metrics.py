@@ -12,21 +12,9 @@ from typing import Any, Callable, Optional
 
 import torch
 
+from . import runtime
 from .options import TorchTtnnOption
-from .portable import pcc  # noqa: F401  (the one comparison: metrics.pcc for callers)
-
-
-def tensors_of(x) -> list:
-    """Tensors inside outputs: tensors, tuples, lists, dicts and transformers ModelOutput."""
-    if isinstance(x, torch.Tensor):
-        return [x]
-    if isinstance(x, (list, tuple)):
-        return [t for v in x for t in tensors_of(v)]
-    if isinstance(x, dict):
-        return [t for v in x.values() for t in tensors_of(v)]
-    if hasattr(x, "to_tuple"):
-        return tensors_of(x.to_tuple())
-    return []
+from .portable import pcc, tensors_of  # noqa: F401  (the one comparison: metrics.pcc for callers)
 
 
 def accuracy(out, ref) -> Optional[float]:
@@ -247,28 +235,12 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
 
     On a simulated device the metrics include the modelled device time of one call (the last run) on the
     device's arch; profile=True also keeps that run's per-launch rows on ``device.profiler`` (CSV, trace)."""
-    import torch._dynamo
-    import torch_ttnn
     m = ModelMetrics(model_name, mode, batch_size=batch_size)
     mesh = device if getattr(device, "is_mesh", False) else None
-    torch._dynamo.reset()
     train = mode == "train"
     ctx = torch.no_grad() if mode == "eval" else torch.enable_grad()
     with ctx:
-        t0 = time.perf_counter()
-        ref = _call(fn, inputs) if ref_output is None or train else ref_output
-        if train:
-            leaves = _backward(ref)     # compared by identity: the compiled backward writes the same leaves
-            ref_grads = _grads(leaves)
-            ref = tensors_of(ref)[0].detach()
-        m.eager_ms = round((time.perf_counter() - t0) * 1000, 2)
-        if not train:  # steady-state eager time: median of warm calls, like the compiled one
-            eager = []
-            for _ in range(max(1, runs)):
-                t0 = time.perf_counter()
-                _call(fn, inputs)
-                eager.append((time.perf_counter() - t0) * 1000)
-            m.eager_ms = round(statistics.median(eager), 2)
+        ref, leaves, ref_grads = _eager_reference(m, fn, inputs, ref_output, train, runs)
         option = TorchTtnnOption(device=device, **(option_kwargs or {}))
         gen = _is_generate(fn) and not train
         if gen:
@@ -276,47 +248,14 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
             from . import generation
             compiled = generation.bound_generate(fn.__self__, option)
             breaks = sum(dynamo_counters["graph_break"].values())
-        else:   # on a mesh the batch must be symbolic to be split over the chips (compiler/parallel.py)
-            compiled = torch.compile(fn, backend=torch_ttnn.backend, options=option,
-                                     dynamic=True if mesh is not None else None)
-        mem = getattr(device, "memory", None)
-        if mem is not None:
-            mem.reset_peak()
+        else:
+            compiled = _compile(fn, option, dynamic=True if mesh is not None else None)
+        if getattr(device, "memory", None) is not None:
+            device.memory.reset_peak()
         if mesh is not None:
             mesh.reset_peak_memory()
         try:
-            t0 = time.perf_counter()
-            out = _call(compiled, inputs)
-            if train:
-                _backward(out, leaves)
-            m.compiled_first_ms = round((time.perf_counter() - t0) * 1000, 2)
-            if any(getattr(r, "trace", None) == "pending" for r in option.results.reports):
-                out = _call(compiled, inputs)      # the capture call: measured runs replay the trace
-                if train:
-                    _backward(out, leaves)
-            times = []
-            counters = getattr(device, "counters", None)
-            profiler = getattr(device, "profiler", None)
-            for i in range(max(1, runs)):
-                if counters is not None:
-                    counters.reset()
-                for chip in (mesh.chips if mesh is not None else ()):
-                    chip.profiler.reset()
-                if profiler is not None:
-                    profiler.reset()
-                    profiler.recording = profile and i == max(1, runs) - 1
-                t0 = time.perf_counter()
-                out = _call(compiled, inputs)
-                if train:
-                    _backward(out, leaves)
-                times.append((time.perf_counter() - t0) * 1000)
-            if profiler is not None:
-                profiler.recording = False
-            m.compiled_ms = round(statistics.median(times), 2)
-            if counters is not None:
-                m.to_device, m.from_device = counters.to_device, counters.from_device
-                m.to_device_bytes, m.from_device_bytes = counters.to_device_bytes, counters.from_device_bytes
-                m.op_launches = counters.ops
+            out = _compiled_runs(m, compiled, inputs, option, device, mesh, runs, profile, leaves if train else None)
             if train:
                 out = [tensors_of(out)[0].detach()] + _grads(leaves)
                 ref = [ref] + ref_grads
@@ -334,14 +273,96 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
         finally:
             if gen:
                 generation.release(fn.__self__)
-    if mem is not None:
+    _fill_from_compile(m, option, device, mesh)
+    if gen:   # prefill, decode step and encoder are separate graphs by design, not graph breaks
+        m.graph_breaks = sum(dynamo_counters["graph_break"].values()) - breaks
+    _fill_modelled(m, device, mesh, inputs, batch_size)
+    if m.detections is not None:     # after everything above: this call recompiles and runs again
+        with ctx:
+            _detector_accuracy(m, fn, inputs, device, option_kwargs)
+    # the programs were compiled for this measurement: their device memory and traces go now (dynamo keeps its
+    # cache entries, which would hold them for the life of the process)
+    runtime.release_programs(option.results)
+    m.results = option.results  # type: ignore[attr-defined]
+    return m
+
+
+def _compile(fn, option, dynamic=None):
+    """torch.compile with the TT-NN backend, in a recompile region of its own (isolate_recompiles): measuring one
+    model again and again would otherwise reach dynamo's limit of 8 and run eagerly, and nothing the user
+    compiled before is dropped (no torch._dynamo.reset()). On a mesh the batch must be symbolic to be split
+    over the chips (compiler/parallel.py)."""
+    import torch_ttnn
+    return torch.compile(fn, backend=torch_ttnn.backend, options=option, dynamic=dynamic, isolate_recompiles=True)
+
+
+def _eager_reference(m, fn, inputs, ref_output, train: bool, runs: int) -> tuple:
+    """(reference output, leaves, their gradients) of the eager run; m.eager_ms the median of warm calls."""
+    leaves = ref_grads = None
+    t0 = time.perf_counter()
+    ref = _call(fn, inputs) if ref_output is None or train else ref_output
+    if train:
+        leaves = _backward(ref)     # compared by identity: the compiled backward writes the same leaves
+        ref_grads = _grads(leaves)
+        ref = tensors_of(ref)[0].detach()
+    m.eager_ms = round((time.perf_counter() - t0) * 1000, 2)
+    if not train:  # steady-state eager time: median of warm calls, like the compiled one
+        eager = []
+        for _ in range(max(1, runs)):
+            t0 = time.perf_counter()
+            _call(fn, inputs)
+            eager.append((time.perf_counter() - t0) * 1000)
+        m.eager_ms = round(statistics.median(eager), 2)
+    return ref, leaves, ref_grads
+
+
+def _compiled_runs(m, compiled, inputs, option, device, mesh, runs: int, profile: bool, leaves):
+    """The first call (compilation included), the trace-capture call where a graph is traced, then `runs`
+    measured calls (the last one profiled when asked); the device counters of the last. Returns its output.
+    `leaves`: run the backward too (train mode)."""
+    def call():
+        out = _call(compiled, inputs)
+        if leaves is not None:
+            _backward(out, leaves)
+        return out
+
+    t0 = time.perf_counter()
+    out = call()
+    m.compiled_first_ms = round((time.perf_counter() - t0) * 1000, 2)
+    if any(getattr(r, "trace", None) == "pending" for r in option.results.reports):
+        out = call()      # the capture call: measured runs replay the trace
+    times = []
+    counters = getattr(device, "counters", None)
+    profiler = getattr(device, "profiler", None)
+    for i in range(max(1, runs)):
+        if counters is not None:
+            counters.reset()
+        for chip in (mesh.chips if mesh is not None else ()):
+            chip.profiler.reset()
+        if profiler is not None:
+            profiler.reset()
+            profiler.recording = profile and i == max(1, runs) - 1
+        t0 = time.perf_counter()
+        out = call()
+        times.append((time.perf_counter() - t0) * 1000)
+    if profiler is not None:
+        profiler.recording = False
+    m.compiled_ms = round(statistics.median(times), 2)
+    if counters is not None:
+        m.to_device, m.from_device = counters.to_device, counters.from_device
+        m.to_device_bytes, m.from_device_bytes = counters.to_device_bytes, counters.from_device_bytes
+        m.op_launches = counters.ops
+    return out
+
+
+def _fill_from_compile(m, option, device, mesh) -> None:
+    """Peak device memory, the compile's reports (ops, fallbacks, precision, trace, placement, programs)."""
+    if getattr(device, "memory", None) is not None:
         stats = device.memory_stats()
         m.peak_dram_bytes = stats["DRAM"]["peak_bytes"]
         m.peak_l1_bytes = stats["L1"]["peak_bytes"]
     reports = option.results.reports
     m.fill_from_reports(reports)
-    if gen:   # prefill, decode step and encoder are separate graphs by design, not graph breaks
-        m.graph_breaks = sum(dynamo_counters["graph_break"].values()) - breaks
     m.precision = precision_summary(reports)
     m.trace = trace_summary(reports)
     places = sorted({getattr(r, "placement", "dram") for r in reports})
@@ -352,29 +373,33 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
         m.mesh = mesh_summary(mesh, option)
         m.peak_dram_bytes = max(c["peak_dram_bytes"] for c in m.mesh["per_chip"])
         m.peak_l1_bytes = max(c["peak_l1_bytes"] for c in m.mesh["per_chip"])
+
+
+def _fill_modelled(m, device, mesh, inputs, batch_size) -> None:
+    """The modelled device time of the last measured call (a mesh: its slowest chip's clock)."""
     profiler = getattr(device, "profiler", None)
     if mesh is not None:      # the chips run in parallel: the slowest one's clock is the call's time
         profiler = max((c.profiler for c in mesh.chips), key=lambda p: p.now_us)
-    if profiler is not None and m.success:
-        split = [p["batch"] for p in (m.mesh or {}).get("split", []) if p["mode"] == "data" and p["batch"]]
-        batch = batch_size or (max(split) if split else None) or _input_batch(inputs) or _batch_of(m.input_shapes)
-        m.modelled = _modelled(profiler, batch, m.ops_remaining)
-        m.modelled_ms = m.modelled["latency_ms"]
-        m.modelled_traced_ms = m.modelled["traced_latency_ms"]
-    if m.detections is not None:     # after everything above: this call recompiles and runs again
-        def recompile():
-            torch._dynamo.reset()
-            again = TorchTtnnOption(device=device, **(option_kwargs or {}))
-            return torch.compile(fn, backend=torch_ttnn.backend, options=again)
-        with ctx:
-            m.accuracy = head_accuracy(fn, recompile, inputs)
-        if m.accuracy is None:
-            m.accuracy = m.detections["agreement"]
-            m.detections["accuracy_of"] = "detections"
-        else:
-            m.detections["accuracy_of"] = "head"
-    m.option = option  # type: ignore[attr-defined]
-    return m
+    if profiler is None or not m.success:
+        return
+    split = [p["batch"] for p in (m.mesh or {}).get("split", []) if p["mode"] == "data" and p["batch"]]
+    batch = batch_size or (max(split) if split else None) or _input_batch(inputs) or _batch_of(m.input_shapes)
+    m.modelled = _modelled(profiler, batch, m.ops_remaining)
+    m.modelled_ms = m.modelled["latency_ms"]
+    m.modelled_traced_ms = m.modelled["traced_latency_ms"]
+
+
+def _detector_accuracy(m, fn, inputs, device, option_kwargs) -> None:
+    """A detector's accuracy: the PCC of its head's outputs (compiled again with a hook on the head), else the
+    agreement of the selected boxes."""
+    again = TorchTtnnOption(device=device, **(option_kwargs or {}))
+    m.accuracy = head_accuracy(fn, lambda: _compile(fn, again), inputs)
+    runtime.release_programs(again.results)
+    if m.accuracy is None:
+        m.accuracy = m.detections["agreement"]
+        m.detections["accuracy_of"] = "detections"
+    else:
+        m.detections["accuracy_of"] = "head"
 
 
 def mesh_summary(mesh, option) -> dict:

@@ -23,6 +23,7 @@ class CompileResults:
     parallel: list = field(default_factory=list)        # per program on a mesh: how it is split, or why not
     token_choice: list = field(default_factory=list)    # per torch_ttnn.generate call: "device" or why "host"
     keep: Optional[int] = None                          # at most this many programs in the lists above (None: all)
+    device: Any = None                                  # the device the backend opened when the option named none
 
 
 class TorchTtnnOption:
@@ -110,6 +111,12 @@ class TorchTtnnOption:
         check_policy(shape_buckets)
         self.shape_buckets = list(shape_buckets) if isinstance(shape_buckets, tuple) else shape_buckets
         self.results = CompileResults()
+
+    @property
+    def device_in_use(self):
+        """The device the programs compiled with this option run on: the one the user gave, else the one the
+        backend opened for them (kept in the results: the option stays what the user chose)."""
+        return self.device if self.device is not None else self.results.device
 
     # thin views kept for code written against the original torch-ttnn
     @property

@@ -36,17 +36,19 @@ def write_profile(directory, m, device) -> None:
 
 
 def zoo_node(name: str) -> str:
-    """The pytest node of the table model `name` (case-insensitive; a unique substring works too); a KeyError
-    with the close matches otherwise."""
+    """The pytest node of the table model `name` (compared without case, spaces or punctuation, so that
+    "autoencoder_linear" finds "Autoencoder (linear)"; a unique part of a name works too); a KeyError with the
+    close matches otherwise."""
     import difflib
     from . import zoo
     from .zoo import runner
     ids = runner.collect()
     names = {runner._entry_from_id(i): i for i in ids}
-    exact = [i for n, i in names.items() if n.lower() == name.lower()]
+    key = _loose(name)
+    exact = [i for n, i in names.items() if _loose(n) == key]
     if exact:
         return exact[0]
-    loose = [i for i in ids if name.lower() in i.lower()]
+    loose = [i for n, i in names.items() if key in _loose(n)]
     if len(loose) == 1:
         return loose[0]
     close = difflib.get_close_matches(name, list(names) + zoo.names(), n=6, cutoff=0.5)
@@ -54,6 +56,10 @@ def zoo_node(name: str) -> str:
     hint = f"; close matches: {', '.join(close[:8])}" if close else ""
     raise KeyError(f"no model {name!r} (torch-ttnn models lists the built-in ones, torch-ttnn zoo --list the "
                    f"table){hint}")
+
+
+def _loose(name: str) -> str:
+    return "".join(c for c in name.lower() if c.isalnum())
 
 
 def profile(name: str, *, arch: str | None = None, batch: int = 1, out_dir=None, runs: int = 1,

@@ -46,3 +46,16 @@ def pcc(a, b):
         scale = max(float(a.abs().max()), float(b.abs().max()), 1e-2)
         return max(0.0, 1.0 - err / scale)
     return float(torch.corrcoef(torch.stack([a, b]))[0, 1])
+
+
+def tensors_of(x) -> list:
+    """Tensors inside outputs: tensors, tuples, lists, dicts and transformers ModelOutput."""
+    if isinstance(x, torch.Tensor):
+        return [x]
+    if isinstance(x, (list, tuple)):
+        return [t for v in x for t in tensors_of(v)]
+    if isinstance(x, dict):
+        return [t for v in x.values() for t in tensors_of(v)]
+    if hasattr(x, "to_tuple"):
+        return tensors_of(x.to_tuple())
+    return []

@@ -374,6 +374,13 @@ def release_when_collected(owner, gm) -> None:
     weakref.finalize(owner, _release_graph_module, weakref.ref(gm))
 
 
+def release_programs(results) -> None:
+    """Free the device copies, traces and folded host results of every program in `results` (a
+    CompileResults) now, without waiting for dynamo to drop them: what a measurement compiled for itself."""
+    for gm in results.graph_modules:
+        _release_graph_module(weakref.ref(gm))
+
+
 def _release_graph_module(gm_ref) -> None:
     gm = gm_ref()
     if gm is None:

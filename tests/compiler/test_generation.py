@@ -98,7 +98,7 @@ def test_gpt2_greedy_tokens_chosen_on_the_device(gpt2):
     the token id, not the vocabulary-wide logits; the tokens are those of the logits path."""
     model, ids, option, _ = gpt2
     kw = dict(max_new_tokens=6, do_sample=False)
-    dev = option.device
+    dev = option.device_in_use
     read = {}
     for _ in range(2):                                      # the second round: graphs compiled, steady state
         before = dev.counters.from_device_bytes

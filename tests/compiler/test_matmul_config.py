@@ -16,7 +16,7 @@ def _run(model, x, **opts):
     with torch.no_grad():
         for _ in range(3):
             y = compiled(x)
-        chip = runtime.chip_of(opt.device)
+        chip = runtime.chip_of(opt.device_in_use)
         with chip.profiler.record() as prof:
             y = compiled(x)
     torch._dynamo.reset()

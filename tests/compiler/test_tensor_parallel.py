@@ -98,8 +98,8 @@ def test_each_chip_holds_half_of_the_split_weights():
     tp, ref, out = _run(model, (x,))
     whole, _, _ = _run(model, (x,), parallel="data")            # static shapes: every chip runs it whole
     assert whole.results.parallel[0]["mode"] == "replicated"
-    per_chip = [c.memory_stats()["DRAM"]["current_bytes"] for c in tp.device.chips]
-    replicated = [c.memory_stats()["DRAM"]["current_bytes"] for c in whole.device.chips]
+    per_chip = [c.memory_stats()["DRAM"]["current_bytes"] for c in tp.device_in_use.chips]
+    replicated = [c.memory_stats()["DRAM"]["current_bytes"] for c in whole.device_in_use.chips]
     assert per_chip[0] == per_chip[1]
     assert per_chip[0] < 0.6 * replicated[0], (per_chip, replicated)
     assert pcc(out, ref) >= 0.99
@@ -263,6 +263,6 @@ def test_generate_on_a_mesh_uses_the_mesh(device):
     mesh = torch_ttnn.TorchTtnnOption(mesh="n300", parallel="tensor")
     split = torch_ttnn.generate(model, mesh, ids, max_new_tokens=4)
     single = torch_ttnn.generate(model, torch_ttnn.TorchTtnnOption(device=device), ids, max_new_tokens=4)
-    assert getattr(mesh.device, "is_mesh", False)
+    assert getattr(mesh.device_in_use, "is_mesh", False)
     assert mesh.results.parallel and all(p["mode"] == "tensor" for p in mesh.results.parallel)
     assert torch.equal(split, single)

@@ -1,23 +1,15 @@
 """The lowering context: what a rule uses to read its operands and emit TT-NN calls."""
 from __future__ import annotations
 
-import functools
-import json
 import math
-import pathlib
 from typing import Optional
 
 import torch
 import torch.fx
 
+from . import ttnn_ops
 from .dtypes import device_dtype
 from .meta import ATEN, FLOAT32, HOST_HELPER, N_OUTPUTS, Req, TT, TTMeta, TT_IN, TT_MULTI, is_tt, tt_meta, val
-
-
-@functools.lru_cache(None)
-def ttnn_caps() -> dict:
-    """Per TT-NN op: the dtypes and layouts its documentation lists (from the 0.81.1 API manifest)."""
-    return json.loads((pathlib.Path(__file__).parent / "ttnn_caps.json").read_text())
 
 
 class Unsupported(Exception):
@@ -141,6 +133,7 @@ class LoweringContext:
 
     # --- emitting ------------------------------------------------------------------------------
     def op(self, name: str):
+        ttnn_ops.info(name)         # a closed vocabulary: a rule emits only ops of the table
         obj = self.ttnn
         for part in name.split("."):
             obj = getattr(obj, part, None)
@@ -197,7 +190,7 @@ class LoweringContext:
 
     def _supported(self, name: str, req: Req) -> Req:
         """Move a requested dtype to one the op documents (e.g. sigmoid is bfloat16 only)."""
-        dtypes = ttnn_caps().get(name, {}).get("dtypes")
+        dtypes = ttnn_ops.info(name).dtypes
         if not dtypes or getattr(req.dtype, "name", None) in dtypes:
             return req
         for fallback in ("BFLOAT16", "FLOAT32", "INT32", "UINT32"):

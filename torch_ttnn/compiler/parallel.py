@@ -29,13 +29,14 @@ import torch
 import torch.fx
 
 from .passes.base import Pass, PassResult, constant
+from .program import NotSplittable, record_parallel as record  # noqa: F401  (callers name them here too)
 from .specialize import SpecializingGraph, specialize
 
 log = logging.getLogger("torch_ttnn")
 
 
 def is_data_parallel(option, kind: str) -> bool:
-    return getattr(option.device, "is_mesh", False) and option.parallel in ("auto", "data")
+    return getattr(option.device_in_use, "is_mesh", False) and option.parallel in ("auto", "data")
 
 
 def _dim0_symbol(n) -> Optional[str]:
@@ -80,7 +81,7 @@ class DataParallelGraph(SpecializingGraph):
         super().__init__(agm, option=option, kind=kind, static_inputs=static_inputs, compile_fn=None)
         self.buckets = None
         self.build = build            # (static graph, plan, reference) -> program
-        self.chips = option.device.get_num_devices()
+        self.chips = option.device_in_use.get_num_devices()
         self.symbol, self.batch_in, self.batch_out = batch_layout(agm, static_inputs)
         # size arguments dynamo passes as inputs: those that are the batch size get the per-chip size
         self.batch_sizes = [i for i, n in enumerate(p for p in agm.graph.nodes if p.op == "placeholder")
@@ -143,19 +144,6 @@ class DataParallelGraph(SpecializingGraph):
         record(self.option, index, self.kind, reason, batch=args[self.batch_in[0]].shape[0] if self.batch_in
                else None, all_reduced=sorted(k for k, j in joins.items() if j == "sum"))
         return prog
-
-
-def record(option, graph: int, kind: str, reason: Optional[str], *, batch=None, all_reduced=(), mode="data",
-           **details) -> None:
-    """One entry of option.results.parallel: how a program uses the mesh (reason None: split), or why not."""
-    option.results.parallel.append({"graph": graph, "kind": kind, "chips": option.device.get_num_devices(),
-                                    "mode": mode if reason is None else "replicated", "reason": reason,
-                                    "batch": batch, "all_reduced": list(all_reduced), **details})
-
-
-class NotSplittable(Exception):
-    """A lowered program cannot run split over the batch (a host fallback between device ops)."""
-    user_facing = True      # the pass manager lets it through unwrapped
 
 
 class DataParallel(Pass):

@@ -23,7 +23,7 @@ from .passes.training import TrainingPrecision
 from .passes.upsample import RecognizeUpsample
 from .passes.unit_rows import FoldUnitRows
 from .passes.views import CanonicalViews, SinkPermutes
-from .program import BoxedProgram
+from .program import BoxedProgram, copy_aten, record_program
 from .report import GraphReport
 
 log = logging.getLogger("torch_ttnn")
@@ -125,15 +125,6 @@ class CompiledGraph(BoxedProgram):
         return outs
 
 
-def _copy_aten(agm: torch.fx.GraphModule) -> torch.fx.GraphModule:
-    """A copy of the aten graph as lowering sees it (after the aten-level passes). Node metas are shallow
-    copies: a lowered node's meta["val"] is the very object of the aten node it stands for."""
-    g = torch.fx.Graph()
-    out = g.output(g.graph_copy(agm.graph, {}))
-    out.meta = dict(next(n for n in agm.graph.nodes if n.op == "output").meta)   # aot_autograd's output descs
-    return torch.fx.GraphModule(agm, g)
-
-
 def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_inputs):
     """The TT-NN program of one aten graph (a CompiledGraph); for a graph with symbolic shapes, a
     SpecializingGraph that compiles one program per concrete call signature (specialize.py); for an inference
@@ -149,9 +140,10 @@ def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_
     if option.optimize and kind == "inference":
         from .passes.device_state import mark_state_inputs
         mark_state_inputs(agm, static_inputs)
-    from .parallel import DataParallelGraph, is_data_parallel, record as record_parallel
+    from .parallel import DataParallelGraph, is_data_parallel
+    from .program import record_parallel
     auto_static = option.parallel == "auto" and kind == "inference" and not is_symbolic(agm)
-    if getattr(option.device, "is_mesh", False) and (option.parallel == "tensor" or auto_static):
+    if getattr(option.device_in_use, "is_mesh", False) and (option.parallel == "tensor" or auto_static):
         # parallel="auto" with static shapes (the batch cannot be split): tensor parallel where it is faster
         from .tensor_parallel import TensorParallelGraph
         return TensorParallelGraph(agm, option=option, kind=kind, static_inputs=static_inputs,
@@ -169,7 +161,7 @@ def compile_graph(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_
                   "with torch.compile(..., dynamic=True) or torch._dynamo.mark_dynamic(x, 0) to split the batch")
         plan = {"mode": "replicated", "reason": reason}
         log.warning("torch_ttnn: %s graph not split over the %d chips of the mesh (%s); every chip runs it whole",
-                    kind, option.device.get_num_devices(), reason)
+                    kind, option.device_in_use.get_num_devices(), reason)
         record_parallel(option, len(option.results.reports), kind, reason)
         return _compile_static_graph(agm, option=option, ttnn=ttnn, kind=kind, static_inputs=static_inputs,
                                      parallel=plan)
@@ -210,33 +202,6 @@ def _graphviz_root(option) -> str:
     return option._graphviz_tmp
 
 
-def record_program(option, compiled: "CompiledGraph") -> None:
-    """Make a compiled program visible in option.results (graphs, graph modules, reports)."""
-    res = option.results
-    res.graphs.append(compiled.gm.graph)
-    res.graph_modules.append(compiled.gm)
-    res.reports.append(compiled.report)
-    res.aten_graph_modules.append(compiled.aten)
-    while res.keep is not None and len(res.graph_modules) > res.keep:   # the oldest program out of the view
-        unrecord_program(option, res.graph_modules[0])
-
-
-def unrecord_program(option, gm) -> None:
-    """Take a program that was compiled but not kept (a candidate that lost) out of option.results."""
-    mods = option.results.graph_modules
-    i = next((k for k, g in enumerate(mods) if g is gm), None)
-    if i is None:
-        return
-    for name in ("graphs", "graph_modules", "reports", "aten_graph_modules"):
-        seq = getattr(option.results, name, None)
-        if seq is not None and i < len(seq):
-            del seq[i]
-    option.results.precision = [d for d in option.results.precision if d["graph"] != i]
-    for d in option.results.precision:
-        if d["graph"] > i:
-            d["graph"] -= 1
-
-
 def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static_inputs, precision: str = "bf16",
                    l1: bool = False, record: bool = False, parallel: Optional[dict] = None) -> "CompiledGraph":
     """Run the pass pipeline on a static aten graph (modified in place: pass a copy to keep it)."""
@@ -262,7 +227,7 @@ def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static
         import copy
         lowering_option = copy.copy(option)
         lowering_option.fp32 = True
-    passes = build_passes(lowering_option, ttnn, report, static_inputs, option.device)
+    passes = build_passes(lowering_option, ttnn, report, static_inputs, option.device_in_use)
     if precision not in ("bf16", "fp32"):
         from .passes.precision import WeightPrecision
         # after the parameter preparation is cached (conv weights are prepared through ParamCache.derive)
@@ -272,19 +237,19 @@ def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static
         passes.insert(anchor + 1, weights)
     if l1:
         from .passes.placement import L1Placement
-        passes.append(L1Placement(ttnn, option.device))
+        passes.append(L1Placement(ttnn, option.device_in_use))
     if option.optimize and parallel is None:     # after placement: a config depends on where operands live
         from .passes.matmul_config import MatmulProgramConfigs
-        passes.append(MatmulProgramConfigs(ttnn, option.device, report))
+        passes.append(MatmulProgramConfigs(ttnn, option.device_in_use, report))
     if parallel is not None:     # last: the reads it rewrites must stay each value's last use for Deallocate
         from .parallel import DataParallel
-        passes.append(DataParallel(ttnn, option.device, parallel))
+        passes.append(DataParallel(ttnn, option.device_in_use, parallel))
     before_lower = next((repr(passes[i - 1]) for i, p in enumerate(passes)
                          if isinstance(p, LowerToTTNN) and i > 0), None)
 
     def after(pass_name, gm):
         if pass_name == before_lower:
-            kept.append(_copy_aten(gm))
+            kept.append(copy_aten(gm))
         if after_each is not None:
             after_each(pass_name, gm)
 

@@ -30,7 +30,7 @@ import logging
 
 import torch
 
-from .program import BoxedProgram
+from .program import BoxedProgram, copy_aten, record_program
 
 log = logging.getLogger("torch_ttnn")
 
@@ -82,7 +82,7 @@ def levels_for(option, kind: str, agm=None, static_inputs=frozenset()) -> tuple:
 
 def _pccs(outs, ref) -> list:
     """PCC of each floating-point output against the reference (None for the other outputs)."""
-    from ..metrics import pcc, tensors_of
+    from ..portable import pcc, tensors_of
     return [pcc(o.float(), r.float()) if o.is_floating_point() and r.is_floating_point() and r.numel() > 0
             else None for o, r in zip(tensors_of(outs), tensors_of(ref))]
 
@@ -134,8 +134,7 @@ class PrecisionSearch(BoxedProgram):
         return self.chosen(*args)
 
     def _run(self, level, on_l1, args):
-        from .pipeline import _copy_aten
-        compiled = self.compile_fn(_copy_aten(self.agm), level, on_l1)   # a compile error is not a refusal
+        compiled = self.compile_fn(copy_aten(self.agm), level, on_l1)   # a compile error is not a refusal
         try:
             return compiled, compiled(*args)
         except Exception as e:
@@ -190,7 +189,6 @@ class PrecisionSearch(BoxedProgram):
 
     def _search(self, args, ref):
         from .. import runtime
-        from .pipeline import record_program
         l1 = self.l1
         measured = []                               # (level, PCC of each output)
         skip = set()                                # levels already measured under another name

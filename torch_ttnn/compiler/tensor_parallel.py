@@ -41,6 +41,7 @@ import torch.fx
 
 from .fused_ops import fused_ops
 from .meta import INPUT_NAMES
+from .program import NotSplittable, record_parallel as record, unrecord_program
 from .specialize import SpecializingGraph, specialize
 
 log = logging.getLogger("torch_ttnn")
@@ -674,10 +675,9 @@ class TensorParallelGraph(SpecializingGraph):
         self.build = build            # (static graph, mesh plan, reference or None) -> program
         self.choose = choose          # parallel="auto": keep the split only if its modelled call is faster
         self.static_inputs = set(static_inputs)
-        self.chips = option.device.get_num_devices()
+        self.chips = option.device_in_use.get_num_devices()
 
     def _build(self, args):
-        from .parallel import NotSplittable, record
         index = len(self.option.results.reports)
         reason, details = None, {}
         try:
@@ -762,7 +762,7 @@ class _Faster:
         if self.chosen is not None:
             return self.chosen(*args)
         from .. import runtime
-        mesh = self.graph.option.device
+        mesh = self.graph.option.device_in_use
         self.split(*args)
         t0 = _mesh_us(mesh)
         out = self.split(*args)
@@ -790,7 +790,6 @@ class _Faster:
         gm = _graph_module(loser)
         if gm is not None:
             runtime._release_graph_module(lambda g=gm: g)
-            from .pipeline import unrecord_program
             unrecord_program(self.graph.option, gm)
         return out
 
@@ -807,7 +806,6 @@ class _RefusedLate:
     def __call__(self, *args):
         if self.checked:
             return self.prog(*args)
-        from .parallel import NotSplittable
         try:
             out = self.prog(*args)
         except NotSplittable as e:

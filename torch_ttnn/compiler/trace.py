@@ -335,7 +335,7 @@ def plan_for(gm: torch.fx.GraphModule, *, option, ttnn, report, random_ops: bool
     if random_ops:
         report.trace = "not traced: random ops (a trace would replay the same draws)"
         return None
-    device = option.device
+    device = option.device_in_use
     if getattr(device, "is_mesh", False):
         report.trace = "not traced: trace capture on a mesh device is not simulated"
         return None

@@ -130,16 +130,12 @@ def numel(shape) -> int:
 
 
 def load_model(name: str):
-    """(model, inputs, source) for a model name: an entry of torch_ttnn.zoo, else an entry of the zoo tests
-    (tests/models/zoo ENTRIES, when run from a checkout), else a torchvision model (random weights, input
-    1x3x224x224)."""
+    """(model, inputs, source) for a model name: a zoo entry (a built-in model or a row of the README table),
+    else a torchvision model (random weights, input 1x3x224x224)."""
     from .. import zoo
     try:
         entry = zoo.get(name)
     except KeyError as zoo_error:
-        built = _test_zoo_build(name)
-        if built is not None:
-            return built[0], built[1], "tests/models/zoo"
         try:
             import torchvision
             if name in torchvision.models.list_models(module=torchvision.models):
@@ -149,50 +145,12 @@ def load_model(name: str):
         except ImportError:
             pass
         raise zoo_error
+    missing = entry.missing()
+    if missing:
+        raise ModuleNotFoundError(f"zoo model {name!r} needs the zoo extra ({', '.join(missing)}): "
+                                  f"pip install -e '.[zoo]'")
     model, inputs = entry.build()
-    return model, inputs, "zoo"
-
-
-def _test_zoo_build(name: str):
-    """(model, inputs) from the ENTRIES of tests/models/zoo/test_*.py (a dict name -> (build, props), or a
-    list of pytest.param(name, build, shape, kind, ...)); None when there is no such entry."""
-    import importlib
-    import pathlib
-    root = pathlib.Path(__file__).resolve().parents[2]
-    folder = root / "tests" / "models" / "zoo"
-    if not folder.is_dir():
-        return None
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    for f in sorted(folder.glob("test_*.py")):
-        try:
-            mod = importlib.import_module(f"tests.models.zoo.{f.stem}")
-        except Exception:  # a zoo file whose extra is missing
-            continue
-        entries = getattr(mod, "ENTRIES", None)
-        build, shape, kind = None, None, None
-        if isinstance(entries, dict) and name in entries:
-            e = entries[name]
-            build = e[0] if isinstance(e, tuple) else e
-        elif isinstance(entries, (list, tuple)):
-            for e in entries:
-                values = getattr(e, "values", e)
-                if isinstance(values, (list, tuple)) and len(values) > 1 and values[0] == name \
-                        and callable(values[1]):
-                    build = values[1]
-                    shape = next((v for v in values[2:] if isinstance(v, tuple)), None)
-                    kind = next((v for v in values[2:] if isinstance(v, str)), None)
-                    break
-        if build is None:
-            continue
-        torch.manual_seed(0)
-        out = build()
-        if isinstance(out, tuple):
-            return out[0], out[1]
-        if isinstance(out, torch.nn.Module) and shape is not None:
-            x = torch.randn(shape) if kind == "normalized" else torch.rand(shape)
-            return out.eval(), (x,)
-    return None
+    return model, inputs, "zoo" if entry.source == "built-in" else f"zoo ({entry.source})"
 
 
 def call(fn, inputs):

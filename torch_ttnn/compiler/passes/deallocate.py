@@ -11,11 +11,11 @@ import operator
 import torch
 import torch.fx
 
+from .. import ttnn_ops
 from ..meta import DEALLOC, N_OUTPUTS, PARAM, SAVED_ON_DEVICE, TT_MULTI, tt_meta
 from ..tiles import is_free_view
 from .base import Pass, PassResult
 
-_VIEW_OPS = ("reshape", "view", "squeeze", "unsqueeze")
 
 
 class Deallocate(Pass):
@@ -25,7 +25,7 @@ class Deallocate(Pass):
 
     def __init__(self, ttnn):
         self.ttnn = ttnn
-        self.view_targets = {getattr(ttnn, n) for n in _VIEW_OPS if hasattr(ttnn, n)}
+        self.view_targets = set(ttnn_ops.resolve(ttnn, ttnn_ops.names(view=True)))
 
     def call(self, gm: torch.fx.GraphModule) -> PassResult:
         g = gm.graph

@@ -23,31 +23,12 @@ import math
 import torch
 import torch.fx
 
+from .. import ttnn_ops
 from ..meta import LAYOUT_PASS, Req, TT, TTMeta, TT_IN, node_shape as _shape, tt_meta
 from ..tiles import is_free_view
 from .base import Pass, PassResult
 
 _MOVES = ("permute", "reshape", "view")
-
-# layout-agnostic element-wise ops: the output element i depends only on the input elements i
-_ELTWISE = (
-    "relu", "relu6", "exp", "log", "sqrt", "rsqrt", "reciprocal", "sigmoid", "tanh", "erf", "abs", "neg", "sign",
-    "floor", "ceil", "trunc", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh",
-    "atanh", "exp2", "expm1", "log2", "log10", "log1p", "silu", "mish", "hardswish", "hardsigmoid", "erfc",
-    "erfinv", "frac", "lgamma", "digamma", "i0", "square", "deg2rad", "rad2deg", "gelu", "leaky_relu", "elu",
-    "hardtanh", "softplus", "clamp", "logical_not", "bitwise_not", "typecast", "clone",
-    "add", "subtract", "multiply", "divide", "maximum", "minimum", "pow", "atan2", "xlogy", "remainder", "fmod",
-    "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or",
-    "bitwise_xor", "rsub", "squared_difference",
-)
-
-# sliding-window ops reading an NHWC activation that may also be given flattened as [1, 1, N*H*W, C]:
-# name -> where the activation is (kwarg name or positional index)
-_FLAT_INPUT = {"conv2d": "input_tensor", "conv_transpose2d": "input_tensor", "conv1d": "input_tensor",
-               "max_pool2d": 0, "avg_pool2d": 0, "adaptive_avg_pool2d": 0, "adaptive_max_pool2d": 0}
-
-# reductions ttnn.<name>(x, dims, keepdim): with keepdim, reduce(permute(x, p), dims) = permute(reduce(x, p[dims]), p)
-_REDUCE = ("sum", "mean", "max", "min", "prod")
 
 _MAX_DEPTH = 8
 
@@ -67,10 +48,16 @@ class ChannelsLastLayout(Pass):
 
     def __init__(self, ttnn):
         self.ttnn = ttnn
-        self.moves = {getattr(ttnn, n): n for n in _MOVES if hasattr(ttnn, n)}
-        self.eltwise = {getattr(ttnn, n) for n in _ELTWISE if hasattr(ttnn, n)}
-        self.flat_input = {getattr(ttnn, n): where for n, where in _FLAT_INPUT.items() if hasattr(ttnn, n)}
-        self.reduce = {getattr(ttnn, n) for n in _REDUCE if hasattr(ttnn, n)}
+        self.moves = ttnn_ops.resolve(ttnn, _MOVES)
+        # layout-agnostic element-wise ops: the output element i depends only on the input elements i (the
+        # ternary ones would commute as well; the pass has not been extended to them)
+        self.eltwise = set(ttnn_ops.resolve(ttnn, [n for group in ("unary", "binary", "conversion")
+                                                   for n in ttnn_ops.names(group, elementwise=True, in_place=False)]))
+        # sliding-window ops that also read their NHWC activation flattened as [1, 1, N*H*W, C]: op -> where
+        self.sliding = ttnn_ops.resolve(ttnn, ttnn_ops.names(sliding_window=True))
+        self.flat_input = {op: ttnn_ops.info(n).input for op, n in self.sliding.items()}
+        # ttnn.<name>(x, dims, keepdim): with keepdim, reduce(permute(x, p), dims) = permute(reduce(x, p[dims]), p)
+        self.reduce = set(ttnn_ops.resolve(ttnn, ttnn_ops.names(reduces_dims=True)))
         self.stats = {"cancelled": 0, "sunk": 0, "absorbed": 0, "merged": 0}
 
     # --- classification ------------------------------------------------------------------------
@@ -430,7 +417,4 @@ class ChannelsLastLayout(Pass):
         return True
 
     def ttnn_name(self, v) -> str:
-        for name in _FLAT_INPUT:
-            if getattr(self.ttnn, name, None) is v.target:
-                return name
-        return ""
+        return self.sliding.get(v.target, "")

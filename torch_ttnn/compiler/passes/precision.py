@@ -32,7 +32,7 @@ import dataclasses
 import torch
 import torch.fx
 
-from ..context import ttnn_caps
+from .. import ttnn_ops
 from ..meta import TT
 from .base import Pass, PassResult, constant
 
@@ -152,10 +152,8 @@ class WeightPrecision(Pass):
         def name(n):
             return getattr(n.target, "__name__", None) if n.op == "call_function" else None
 
-        caps = ttnn_caps()
-
         def takes_bfp8(op: str) -> bool:    # the dtypes the op documents (data movement documents none)
-            dtypes = caps.get(op, {}).get("dtypes")
+            dtypes = ttnn_ops.caps().get(op, {}).get("dtypes")
             return dtypes is None or "BFLOAT8_B" in dtypes
 
         def reaches_only_bfp8_takers(conv) -> bool:

@@ -14,10 +14,12 @@ from __future__ import annotations
 import torch
 import torch.fx
 
+from .. import ttnn_ops
 from ..meta import FLOAT32, HOST_HELPER, TT, TT_MULTI
 from .base import Pass, PassResult
 
-_KERNEL_CONFIG_OPS = ("matmul", "linear", "sum", "mean")
+# the ops whose compute config a training graph sets (the rest keep TT-NN's defaults)
+_TRAINING_CONFIGURED = ("matmul", "linear", "sum", "mean", "conv2d", "conv_transpose2d", "conv1d")
 aten = torch.ops.aten
 # The ops mixed-precision training keeps in float32 (torch.autocast's float32 list: softmax, log-softmax,
 # logsumexp and the losses), with their backward: a gradient such as log_softmax's, grad - exp(out) * sum(grad),
@@ -46,9 +48,6 @@ def mark_float32_ops(agm: torch.fx.GraphModule) -> int:
     return marked
 
 
-_CONV_OPS = ("conv2d", "conv_transpose2d", "conv1d")
-
-
 def training_kernel_config(device):
     """HiFi4 + float32 accumulation for `device`'s architecture."""
     from ... import runtime
@@ -63,13 +62,9 @@ class TrainingPrecision(Pass):
     needs = ("lower_to_ttnn",)
 
     def __init__(self, ttnn):
-        self.targets = {}
-        for name in _KERNEL_CONFIG_OPS:
-            if hasattr(ttnn, name):
-                self.targets[getattr(ttnn, name)] = "compute_kernel_config"
-        for name in _CONV_OPS:
-            if hasattr(ttnn, name):
-                self.targets[getattr(ttnn, name)] = "compute_config"
+        # op -> the keyword of its compute config
+        self.targets = {op: ttnn_ops.info(name).kernel_config
+                        for op, name in ttnn_ops.resolve(ttnn, _TRAINING_CONFIGURED).items()}
 
     def call(self, gm: torch.fx.GraphModule) -> PassResult:
         g = gm.graph

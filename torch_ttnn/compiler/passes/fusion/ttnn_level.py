@@ -6,6 +6,7 @@ from typing import Optional
 import torch
 import torch.fx
 
+from ... import ttnn_ops
 from ...meta import TT, TT_IN, node_shape as _shape, node_val as _val
 from ..base import Pass, PassResult, constant
 
@@ -98,8 +99,8 @@ class FuseLinearActivation(Pass):
     def _fuse(self, gm, node, name: str) -> bool:
         """Give `node` the activation `name`, in the form its op takes; False when it cannot."""
         ttnn = self.ttnn
-        op = _ttnn_name(node)
-        if op in ("ttnn.linear", "ttnn.matmul"):
+        keyword = ttnn_ops.info(_ttnn_name(node).removeprefix("ttnn.")).activation
+        if keyword == "activation":         # matmul / linear: the activation's name
             if node.kwargs.get("activation") is not None:
                 return False
             node.kwargs = {**node.kwargs, "activation": name}
@@ -108,13 +109,13 @@ class FuseLinearActivation(Pass):
         if kind is None or name == "gelu_tanh":      # UnaryWithParam(GELU) is the accurate gelu
             return False
         unary = ttnn.UnaryWithParam(kind)
-        if op == "ttnn.conv2d":
+        if keyword == "conv_config":        # conv2d: Conv2dConfig(activation=UnaryWithParam)
             if "conv_config" in node.kwargs:
                 return False
             node.kwargs = {**node.kwargs, "conv_config": constant(
                 gm, f"ttnn_conv_{name}_config", ttnn.Conv2dConfig(activation=unary))}
             return True
-        if op == "ttnn.add":
+        if keyword == "activations":        # binary ops: a list of UnaryWithParam
             if node.kwargs.get("activations") or len(node.args) != 2 or not all(
                     isinstance(a, torch.fx.Node) for a in node.args):
                 return False
@@ -125,8 +126,8 @@ class FuseLinearActivation(Pass):
     def call(self, gm):
         g = gm.graph
         modified = False
-        producers = ("ttnn.linear", "ttnn.matmul", "ttnn.conv2d", "ttnn.add")
-        views = ("ttnn.reshape", "ttnn.view")
+        producers = {f"ttnn.{n}" for n in ttnn_ops.names_with("activation")}
+        views = {f"ttnn.{n}" for n in ttnn_ops.names(view=True)}
         for node in list(g.nodes):
             if node.op != "call_function" or _ttnn_name(node) not in producers:
                 continue
@@ -173,7 +174,7 @@ class FuseResidualNorm(Pass):
     def call(self, gm):
         g = gm.graph
         modified = False
-        norms = ("ttnn.layer_norm", "ttnn.rms_norm")
+        norms = {f"ttnn.{n}" for n in ttnn_ops.names_with("residual")}
         for node in list(g.nodes):
             if node.op != "call_function" or _ttnn_name(node) not in norms:
                 continue
