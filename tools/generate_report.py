@@ -12,7 +12,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run from a checkout
 
 from torch_ttnn.tools.common import progress  # noqa: E402
-from torch_ttnn.tools.report import format_report, generate_report  # noqa: E402
+from torch_ttnn.tools.report import format_trace_report, generate_report  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -26,7 +26,7 @@ def main(argv=None) -> int:
     except FileNotFoundError as e:
         print(e, file=sys.stderr)
         return 2
-    print(json.dumps(rep.as_dict(), indent=1) if args.json else format_report(rep))
+    print(json.dumps(rep.as_dict(), indent=1) if args.json else format_trace_report(rep))
     return 0
 
 

@@ -58,9 +58,10 @@ import torch
 from . import runtime
 from .options import TorchTtnnOption
 from .compiler.report import host_fallbacks
+from .compiler.tiles import TILE
 from .portable import pcc
 
-MIN_CACHE_LEN = 32   # one tile
+MIN_CACHE_LEN = TILE   # one tile
 
 
 def cache_bucket(n: int, minimum: int = MIN_CACHE_LEN) -> int:

@@ -14,7 +14,7 @@ import torch
 
 from . import runtime
 from .options import TorchTtnnOption
-from .portable import pcc, tensors_of  # noqa: F401  (the one comparison: metrics.pcc for callers)
+from .portable import call_with as _call, pcc, tensors_of  # noqa: F401  (the one comparison: metrics.pcc for callers)
 
 
 def accuracy(out, ref) -> Optional[float]:
@@ -115,14 +115,6 @@ def _backward(out, also=()) -> list:
 
 def _grads(leaves) -> list:
     return [t.grad.detach().clone() if t.grad is not None else torch.zeros_like(t) for t in leaves]
-
-
-def _call(fn, inputs):
-    if isinstance(inputs, dict):
-        return fn(**inputs)
-    if isinstance(inputs, (list, tuple)):
-        return fn(*inputs)
-    return fn(inputs)
 
 
 @dataclass
@@ -348,16 +340,30 @@ def _compiled_runs(m, compiled, inputs, option, device, mesh, runs: int, profile
     if profiler is not None:
         profiler.recording = False
     m.compiled_ms = round(statistics.median(times), 2)
+    _fill_counters(m, counters)
+    return out
+
+
+def _fill_counters(m, counters) -> None:
+    """Transfers and launches of the last call, from the device's counters (None: nothing to read)."""
     if counters is not None:
         m.to_device, m.from_device = counters.to_device, counters.from_device
         m.to_device_bytes, m.from_device_bytes = counters.to_device_bytes, counters.from_device_bytes
         m.op_launches = counters.ops
-    return out
+
+
+def metrics_of_compile(model_name: str, option, *, mode: str = "eval", device=None) -> ModelMetrics:
+    """The metrics of what was compiled with `option` and last run on `device`, without running anything (the
+    tools measure their own calls): reports, device counters and peak memory."""
+    m = ModelMetrics(model_name, mode)
+    _fill_from_compile(m, option, device, None)
+    _fill_counters(m, getattr(device, "counters", None))
+    return m
 
 
 def _fill_from_compile(m, option, device, mesh) -> None:
     """Peak device memory, the compile's reports (ops, fallbacks, precision, trace, placement, programs)."""
-    if getattr(device, "memory", None) is not None:
+    if getattr(device, "memory", None) is not None:     # a simulated device's memory statistics
         stats = device.memory_stats()
         m.peak_dram_bytes = stats["DRAM"]["peak_bytes"]
         m.peak_l1_bytes = stats["L1"]["peak_bytes"]

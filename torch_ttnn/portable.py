@@ -59,3 +59,12 @@ def tensors_of(x) -> list:
     if hasattr(x, "to_tuple"):
         return tensors_of(x.to_tuple())
     return []
+
+
+def call_with(fn, inputs):
+    """fn(**inputs) for a dict, fn(*inputs) for a tuple or list, else fn(inputs)."""
+    if isinstance(inputs, dict):
+        return fn(**inputs)
+    if isinstance(inputs, (list, tuple)):
+        return fn(*inputs)
+    return fn(inputs)

@@ -12,7 +12,7 @@ from .meta import ATEN, TT, saved_for_backward
 from .passes.base import PassManager
 from .passes.cleanup import CommonSubexpressionElimination, DeadCodeElimination
 from .passes.constant_folding import ConstantFolding, FoldConvBatchNorm
-from .passes.data_movement import DataMovement
+from .passes.conversions import InsertConversions
 from .passes.deallocate import Deallocate
 from .passes.empty_results import FoldEmptyResults
 from .passes.param_cache import CacheParamDerived
@@ -47,7 +47,7 @@ def build_passes(option, ttnn, report: GraphReport, static_inputs, device) -> li
         passes += fusion.ttnn_fusions(ttnn, option)
     if report.kind in ("forward", "backward"):   # a training step (aot_autograd's joint graph, split)
         passes += [TrainingPrecision(ttnn)]
-    passes += [DataMovement(ttnn, report, param_check=option.param_check,
+    passes += [InsertConversions(ttnn, report, param_check=option.param_check,
                             saved_on_device=option.saved_on_device and not getattr(device, "is_mesh", False))]
     if option.load_params_once:
         passes += [CacheParamDerived(ttnn)]
@@ -75,7 +75,7 @@ _ALIASING_VIEWS = {_aten.view.default, _aten.permute.default, _aten.transpose.in
 def output_aliases(agm: torch.fx.GraphModule) -> list:
     """[(k, j, [(op, args), ...])]: output k is a chain of view ops applied to output j. Values a training
     forward saves for its backward are not rebuilt (nothing outside autograd sees them alias; a device value
-    among them is handed over as a ticket, data_movement.py)."""
+    among them is handed over as a ticket, passes/conversions.py)."""
     out = next(n for n in agm.graph.nodes if n.op == "output")
     outs = out.args[0] if isinstance(out.args[0], (list, tuple)) else [out.args[0]]
     saved = {k for k, s in enumerate(saved_for_backward(out)) if s}
@@ -231,7 +231,7 @@ def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static
     if precision not in ("bf16", "fp32"):
         from .passes.precision import WeightPrecision
         # after the parameter preparation is cached (conv weights are prepared through ParamCache.derive)
-        anchor = [i for i, p in enumerate(passes) if isinstance(p, (DataMovement, CacheParamDerived))][-1]
+        anchor = [i for i, p in enumerate(passes) if isinstance(p, (InsertConversions, CacheParamDerived))][-1]
         weights = WeightPrecision(ttnn, precision)
         weights.report = report
         passes.insert(anchor + 1, weights)

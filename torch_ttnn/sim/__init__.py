@@ -19,9 +19,9 @@ from .device import Device, close_device, open_device, synchronize_device
 from .mesh import (ConcatMesh2dToTensor, ConcatMeshToTensor, CppMeshToTensor, CppTensorToMesh, MeshComposerConfig,
                    MeshCoordinate, MeshDevice, MeshMapperConfig, MeshShape, MeshToTensor, PlacementReplicate,
                    PlacementShard, ReplicateTensorToMesh, ReplicateTensorToMeshWrapper, ShardTensor2dMesh,
-                   ShardTensorToMesh, TensorToMesh, aggregate_tensor, close_mesh_device, combine_device_tensors,
+                   ShardTensorToMesh, TensorToMesh, close_mesh_device, combine_device_tensors,
                    concat_mesh_to_tensor_composer, create_mesh_composer, create_mesh_device, create_mesh_mapper,
-                   distribute_tensor, get_device_ids, get_device_tensors, get_num_devices, open_mesh_device,
+                   get_device_ids, get_device_tensors, get_num_devices, open_mesh_device,
                    replicate_tensor_to_mesh_mapper, shard_tensor_to_mesh_mapper)
 from .ops import load_all as _load_all
 from .tensor import Tensor
@@ -38,11 +38,14 @@ from .types import (MatmulMultiCoreReuseMultiCast1DProgramConfig, MatmulMultiCor
                     Conv1dConfig, Conv2dConfig, Conv2dDRAMSliceHeight, Conv2dDRAMSliceWidth, Conv2dL1Full,
                     Conv2dL1FullSliceConfig, Conv2dSliceConfig, EmbeddingsType, Op2DDRAMSliceHeight,
                     Op2DDRAMSliceWidth, Op2DL1FullSliceConfig, Op2DSliceConfig, PaddingMode)
+from .types import TILE_HEIGHT as _TILE_HEIGHT
 
-TILE_SIZE = 32
+TILE_SIZE = _TILE_HEIGHT     # the real module constant
 DEVICE_STORAGE_TYPE = StorageType.DEVICE
 
 _load_all()
+from .perf import rules as _rules  # noqa: E402,F401  (registers the cost rule of every op)
+from .ops.core import aggregate_tensor, distribute_tensor  # noqa: E402,F401
 for _name, _op in _OPS.items():
     _mod, _, _attr = _name.rpartition(".")
     if _mod == "transformer":

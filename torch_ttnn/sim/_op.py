@@ -10,11 +10,12 @@ from __future__ import annotations
 import functools
 from typing import Callable, Optional
 
+from . import memory as _memory
 from . import mesh as _mesh
 from . import trace as _trace
+from ._registry import OPS
 from .perf.profiler import describe_args
 
-OPS: dict[str, "Operation"] = {}
 _SKIP_LAUNCH = False
 _LAUNCHED: Optional[list] = None     # launches an uncounted op reported with launched() during its call
 _DEPTH = 0                           # registered ops running now (an op may call others)
@@ -64,7 +65,7 @@ class Operation:
                 return _mesh.per_chip(self, mesh, args, kwargs)
         if _trace.REPLAYING:        # execute_trace accounts for the captured launches itself
             return self.fn(*args, **kwargs)
-        if _trace.CLOBBERED and _DEPTH == 0 and self.name not in _WRITE_ONLY:
+        if _memory.CLOBBERED and _DEPTH == 0 and self.name not in _WRITE_ONLY:
             _check_readable(self.name, args, kwargs)
         outer, _SKIP_LAUNCH = _SKIP_LAUNCH, False
         outer_launched, _LAUNCHED = _LAUNCHED, []
@@ -94,7 +95,7 @@ class Operation:
                 dev.profiler.launch(self.name, self.fn, args, kwargs, pre, out)
         for dev, name in manual:
             dev.profiler.launch(name, self.fn, args, kwargs, pre, out)
-        if _trace.CLOBBERED and kwargs.get("output_tensor") is not None:
+        if _memory.CLOBBERED and kwargs.get("output_tensor") is not None:
             _trace.written(kwargs["output_tensor"])
         if _trace.CAPTURING and _DEPTH == 0:    # a top-level call: the trace computes it again on replay
             dev = _device_of_result(out) or _device_of_result(args) or _device_of_result(list(kwargs.values()))

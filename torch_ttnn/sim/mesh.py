@@ -31,6 +31,7 @@ from typing import Optional
 import torch
 
 from .device import CounterTotals, Device
+from .coords import MeshCoordinate, MeshShape
 from .tensor import Tensor
 
 ENV_VAR = "TT_SIM_MESH"
@@ -74,75 +75,6 @@ def system_preset(name: Optional[str] = None) -> SystemPreset:
 # ------------------------------------------------------------------------------------------------
 # Shapes and coordinates
 # ------------------------------------------------------------------------------------------------
-
-def _dims_of(args, what: str) -> tuple:
-    if len(args) == 1 and not isinstance(args[0], int):
-        dims = tuple(int(d) for d in args[0])
-    else:
-        dims = tuple(int(d) for d in args)
-    if not dims:
-        raise TypeError(f"{what} needs at least one dimension")
-    return dims
-
-
-class _IntTuple:
-    """A few ints with the real constructors (T(a, b), T(a, b, c), T(sequence)), compared by value."""
-
-    def __init__(self, values: tuple):
-        self._v = values
-
-    def dims(self) -> int:
-        return len(self._v)
-
-    def __getitem__(self, i):
-        return self._v[i]
-
-    def __len__(self) -> int:
-        return len(self._v)
-
-    def __iter__(self):
-        return iter(self._v)
-
-    def __eq__(self, other) -> bool:
-        if isinstance(other, type(self)):
-            return self._v == other._v
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, self._v))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}([{', '.join(map(str, self._v))}])"
-
-
-class MeshShape(_IntTuple):
-    """Shape of a mesh device (real constructors: MeshShape(s0, s1), MeshShape(s0, s1, s2), MeshShape(shape))."""
-
-    def __init__(self, *args):
-        super().__init__(_dims_of(args, "MeshShape"))
-        if any(d <= 0 for d in self._v):
-            raise ValueError(f"MeshShape: dimensions must be positive, got {list(self._v)}")
-
-    def mesh_size(self) -> int:
-        return math.prod(self._v)
-
-    def __eq__(self, other) -> bool:
-        if isinstance(other, (tuple, list)):
-            return self._v == tuple(other)
-        return super().__eq__(other)
-
-    __hash__ = _IntTuple.__hash__
-
-
-class MeshCoordinate(_IntTuple):
-    """A chip's coordinate in a mesh (real constructors as MeshShape's; MeshCoordinate([]) is empty)."""
-
-    def __init__(self, *args):
-        super().__init__(_dims_of(args, "MeshCoordinate") if args and not (len(args) == 1 and not args[0]) else ())
-
-    def coords(self) -> tuple:
-        return self._v
-
 
 # ------------------------------------------------------------------------------------------------
 # The mesh device
@@ -303,7 +235,7 @@ class MeshDevice:
 
     def check_open(self, what: str) -> None:
         if not self.is_open:
-            from .ops._common import TTNNError
+            from .errors import TTNNError
             raise TTNNError(f"{what}: the mesh device is closed")
 
     def groups(self, cluster_axis: Optional[int]) -> list:
@@ -751,49 +683,3 @@ def unwrap_mapper(mapper) -> CppTensorToMesh:
         raise TypeError(f"mesh_mapper must come from ttnn.ShardTensorToMesh / ReplicateTensorToMesh / "
                         f"create_mesh_mapper, got {type(mapper).__name__}")
     return m
-
-
-def distribute_tensor(tensor, mapper, mesh_device=None) -> MeshTensor:
-    """Split or replicate a host tensor over a mesh (on the host unless mesh_device is given)."""
-    from .ops.core import from_torch, to_torch
-    if isinstance(tensor, MeshTensor):
-        raise ValueError("distribute_tensor: the tensor is already distributed")
-    src = to_torch(tensor)
-    return from_torch(src, tensor.dtype, layout=tensor.layout, device=mesh_device, mesh_mapper=mapper)
-
-
-def aggregate_tensor(tensor, composer) -> Tensor:
-    """Join the shards of a mesh tensor on the host with `composer`."""
-    from .ops.core import from_torch, to_torch
-    out = to_torch(tensor, mesh_composer=composer)
-    return from_torch(out, tensor.dtype, layout=tensor.layout)
-
-
-def distribute_from_torch(tensor, dtype=None, *, tile=None, pad_value=None, layout=None, device=None,
-                          memory_config=None, mesh_mapper=None) -> MeshTensor:
-    """ttnn.from_torch with a mesh_mapper or onto a MeshDevice: the host splits (or replicates) the tensor and
-    converts each piece; with a device, each piece is uploaded to its chip (one counted transfer a chip)."""
-    from .ops.core import from_torch
-    if isinstance(device, Device):
-        raise ValueError("ttnn.from_torch: a mesh_mapper distributes over a MeshDevice, but device is the single "
-                         f"device {device.device_id}")
-    if mesh_mapper is None:
-        mapper = replicate_tensor_to_mesh_mapper(device)    # real ttnn replicates onto a mesh without a mapper
-    else:
-        mapper = unwrap_mapper(mesh_mapper)
-    mesh = mapper.mesh
-    if device is not None and device is not mesh and device.chips != mesh.chips:
-        raise ValueError(f"ttnn.from_torch: the mesh_mapper was made for {mesh!r}, the device is {device!r}")
-    if device is not None:
-        mesh.check_open("ttnn.from_torch")
-    pieces = mapper.map(tensor)
-
-    def upload(i):
-        return from_torch(pieces[i].contiguous(), dtype, tile=tile, pad_value=pad_value, layout=layout,
-                          device=None if device is None else mesh.chips[i], memory_config=memory_config)
-
-    if device is None:
-        shards = [upload(i) for i in range(len(pieces))]
-    else:
-        shards = on_chips(mesh, upload, transfer=True)
-    return MeshTensor.of(shards, mesh, device is not None)

@@ -23,9 +23,21 @@ from typing import Optional
 
 import torch
 
+from .coords import MeshCoordinate
 from .memory import Allocation
 from .types import (BLOCK_FLOAT_DTYPES, ELEMENT_BYTES, TILE_BYTES, TILE_HEIGHT, TILE_WIDTH,
                     BufferType, DataType, Layout, MemoryConfig, Shape, StorageType, TensorMemoryLayout)
+
+
+# Tensor methods that are TT-NN ops (to, cpu, to_torch, deallocate, reshape, the constructors' conversions) run
+# the ops of the op families, which sit above this module: each family binds its functions here when it is
+# imported (ops/core.py, ops/data_movement.py), as the wheel's op modules give ttnn.Tensor its methods.
+_OPS: dict = {}
+
+
+def bind_ops(**fns) -> None:
+    """Make op functions available to Tensor's methods (called by the op families at import)."""
+    _OPS.update(fns)
 
 
 def padded_shape_of(shape, layout: Layout) -> Shape:
@@ -78,7 +90,7 @@ class Tensor:
         # Real constructors: Tensor(tensor); Tensor(data, shape, data_type, layout, [device, [memory_config,]]
         # tile=None, pad_value=0.0); Tensor(tensor=torch_tensor, data_type=None, device=None, layout=None,
         # mem_config=None, tile=None, cq_id=None, pad_value=None, ...)
-        from .ops.core import _host_tensor_from_torch, _host_tensor_from_list  # local: ops import this module
+        _host_tensor_from_torch, _host_tensor_from_list = _OPS["host_from_torch"], _OPS["host_from_list"]
         if len(args) == 1 and not kwargs and isinstance(args[0], Tensor):
             src = args[0]
             self._init(src._value, src._dtype, src._layout, src._device, src._memory_config, src._alloc, src._pad)
@@ -107,7 +119,7 @@ class Tensor:
                                        what="Tensor")
         self._init(t._value, t._dtype, t._layout, None, None, None, t._pad)
         if kw.get("device") is not None:
-            from .ops.core import to_device
+            to_device = _OPS["to_device"]
             moved = to_device(self, kw["device"], memory_config=memory_config)
             self._init(moved._value, moved._dtype, moved._layout, moved._device, moved._memory_config,
                        moved._alloc, moved._pad)
@@ -206,19 +218,19 @@ class Tensor:
         return pages * page
 
     def deallocate(self, force: bool = False) -> None:
-        from .ops.core import deallocate
+        deallocate = _OPS["deallocate"]
         deallocate(self, force=force)
 
     def to(self, device, memory_config=None, cq_id=None):
-        from .ops.core import to_device
+        to_device = _OPS["to_device"]
         return to_device(self, device, memory_config=memory_config)
 
     def cpu(self, blocking: bool = True, cq_id=None):
-        from .ops.core import from_device
+        from_device = _OPS["from_device"]
         return from_device(self)
 
     def to_torch(self):
-        from .ops.core import to_torch
+        to_torch = _OPS["to_torch"]
         return to_torch(self)
 
     # identity, tile and buffer queries -------------------------------------------------------
@@ -284,7 +296,6 @@ class Tensor:
 
     def device_coords(self) -> list:
         """The mesh coordinates the tensor's storage spans: (0, 0) for a tensor on one device."""
-        from .mesh import MeshCoordinate
         self._device_buffer("device_coords")
         return [MeshCoordinate(0, 0)]
 
@@ -308,14 +319,14 @@ class Tensor:
     def to_numpy(self, mesh_composer=None):
         """The logical values as a numpy array: float32 for the float formats (numpy has no bfloat16), the
         integer type of the format otherwise."""
-        from .ops.core import to_torch
+        to_torch = _OPS["to_torch"]
         self._host_only("to_numpy")
         v = to_torch(self, mesh_composer=mesh_composer)
         return (v.float() if v.is_floating_point() else v).numpy()
 
     def to_torch_with_padded_shape(self) -> torch.Tensor:
         """The whole buffer, tile padding included (host tensors only), in the torch dtype of to_torch."""
-        from .ops.core import natural_torch
+        natural_torch = _OPS["natural_torch"]
         self._host_only("to_torch_with_padded_shape")
         if self._layout != Layout.TILE:
             return natural_torch(self)
@@ -353,7 +364,7 @@ class Tensor:
         """Tensor.reshape(N, C, H, W) | (shape) | (list of ints). A TILE tensor whose padded shape stays the same
         keeps its buffer and takes the new logical shape over it, as the wheel does (on the host, [2, 3] ->
         [3, 2] reads rows of the tile: [[0, 1], [3, 4], [0, 0]]); otherwise it is ttnn.reshape."""
-        from .ops.data_movement import reshape
+        reshape = _OPS["reshape"]
         if len(shape) == 1 and not isinstance(shape[0], int):
             shape = tuple(shape[0])
         new = tuple(int(d) for d in shape)

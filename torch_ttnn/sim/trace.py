@@ -27,10 +27,11 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Optional
 
+from . import memory as _memory
+
 log = logging.getLogger(__name__)
 
 REPLAYING = False            # inside execute_trace: ops compute, nothing is allocated, counted or modelled
-CLOBBERED = 0                # live buffers a replay overwrote (reads of them raise); 0: nothing to check
 CAPTURING: dict = {}         # device -> the Trace being captured on it
 
 
@@ -252,7 +253,6 @@ def end_trace_capture(mesh_device, trace_id, *, cq_id=None) -> None:
 def _clobber_scratch(device, tr: Trace) -> None:
     """A replay writes the trace's scratch space: live buffers there that the trace does not own lose their
     contents (on the chip they are silently overwritten; here reading them raises, see check_readable)."""
-    global CLOBBERED
     spans_by_type = _scratch(tr)
     for bt, spans in spans_by_type.items():
         alloc = device.memory[bt]
@@ -268,7 +268,7 @@ def _clobber_scratch(device, tr: Trace) -> None:
                     break
                 if e > block_start:
                     owner.clobbered = tr.id
-                    CLOBBERED += 1
+                    _memory.CLOBBERED += 1
                     break
 
 
@@ -308,11 +308,10 @@ def check_readable(tensor, what: str) -> None:
 
 def written(tensor) -> None:
     """`tensor` was written in full: its buffer holds valid contents again."""
-    global CLOBBERED
     a = getattr(tensor, "_alloc", None)
     if a is not None and a.clobbered is not None:
         a.clobbered = None
-        CLOBBERED -= 1
+        _memory.CLOBBERED -= 1
 
 
 def execute_trace(mesh_device, trace_id, *, cq_id=None, blocking=True) -> None:
@@ -325,12 +324,11 @@ def execute_trace(mesh_device, trace_id, *, cq_id=None, blocking=True) -> None:
     if tr.buffer is None:
         raise RuntimeError(f"ttnn.execute_trace: trace {tr.id} was never ended (end_trace_capture)")
     _clobber_scratch(mesh_device, tr)
-    from .ops.core import deallocate
     values: dict = {}           # slot -> the tensor replay uses for it
     REPLAYING = True
     try:
         for e in tr.entries:
-            if e.op.fn is deallocate.fn:
+            if e.op.name == "deallocate":
                 v = e.args[0] if e.args else e.kwargs.get("tensor")
                 shadow = tr.slots[v.index][1] if isinstance(v, _Slot) else None
                 if shadow is not None:
@@ -346,7 +344,7 @@ def execute_trace(mesh_device, trace_id, *, cq_id=None, blocking=True) -> None:
         t = ref()
         if t is not None and t is not shadow:
             t._value, t._pad = shadow._value, shadow._pad
-            if CLOBBERED:
+            if _memory.CLOBBERED:
                 written(t)
         shadow._value = None
     counts = mesh_device.counters.op_launches
@@ -368,7 +366,7 @@ def _resolve(tr: Trace, values: dict, v):
             if t is None or not t.is_allocated():
                 raise RuntimeError(f"ttnn.execute_trace: an input tensor of trace {tr.id} was deallocated after "
                                    f"the capture; the trace reads its buffer")
-            if CLOBBERED:
+            if _memory.CLOBBERED:
                 check_readable(t, f"ttnn.execute_trace (trace {tr.id})")
             values[v.index] = t
         return t

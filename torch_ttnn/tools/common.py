@@ -13,6 +13,9 @@ from typing import Any, Iterable, Optional
 
 import torch
 
+from ..portable import call_with as call  # noqa: F401  (the tools call models through it)
+
+
 # --- progress ---------------------------------------------------------------------------------------------
 
 
@@ -153,14 +156,6 @@ def load_model(name: str):
     return model, inputs, "zoo" if entry.source == "built-in" else f"zoo ({entry.source})"
 
 
-def call(fn, inputs):
-    if isinstance(inputs, dict):
-        return fn(**inputs)
-    if isinstance(inputs, (list, tuple)):
-        return fn(*inputs)
-    return fn(inputs)
-
-
 def backward_of(out) -> bool:
     """Backpropagate the sum of the floating outputs that require grad; False when there is none."""
     from ..metrics import tensors_of
@@ -175,23 +170,10 @@ def backward_of(out) -> bool:
 
 
 def metrics_from_option(model_name: str, option, *, mode: str = "eval", device=None):
-    """A ModelMetrics (the format of torch_ttnn.metrics) filled from the reports of a compile."""
-    from ..metrics import ModelMetrics
-    m = ModelMetrics(model_name, mode)
-    m.fill_from_reports(option.results.reports)
-    counters = getattr(device, "counters", None)
-    if counters is not None:
-        m.to_device, m.from_device = counters.to_device, counters.from_device
-        m.to_device_bytes, m.from_device_bytes = counters.to_device_bytes, counters.from_device_bytes
-        m.op_launches = counters.ops
-    if device is not None and hasattr(device, "memory_stats"):
-        try:
-            stats = device.memory_stats()
-            m.peak_dram_bytes = stats["DRAM"]["peak_bytes"]
-            m.peak_l1_bytes = stats["L1"]["peak_bytes"]
-        except Exception:  # a real device has no simulated memory statistics
-            pass
-    return m
+    """A ModelMetrics (the format of torch_ttnn.metrics) filled from the reports of a compile and the device's
+    counters of its last call."""
+    from ..metrics import metrics_of_compile
+    return metrics_of_compile(model_name, option, mode=mode, device=device)
 
 
 def short_error(e: BaseException) -> str:

@@ -177,7 +177,8 @@ def generate_report(out_folder: str = "stat", *, histograms: bool = True, progre
     return rep
 
 
-def format_report(rep: Report, top: int = 12) -> str:
+def format_trace_report(rep: Report, top: int = 12) -> str:
+    """The tracer report as text: the most frequent op types per stage."""
     from .common import table
     lines = [f"{rep.graphs} graphs read from {os.path.join(rep.out_folder, 'raw')}"]
     for direction, rows in rep.rows.items():

@@ -113,54 +113,61 @@ def describe_output(out, task: str = "auto", inputs=None, topk: int = 5) -> tupl
 def run_model(name: str, backend: str = "torch_ttnn", *, task: str = "auto", graphviz: bool = False,
               backward: bool = False, profile: bool = False, out_folder: Optional[str] = None, runs: int = 1,
               device=None, build=None) -> RunResult:
-    import torch._dynamo
+    """Run `name` (or the model `build()` gives) through `backend`: "torch_ttnn" (compiled, on the device) or
+    "torch_stat" (the aten graphs run by torch, for a reference). Each compile has a recompile region of its
+    own (isolate_recompiles): nothing compiled before is dropped."""
     if backend not in ("torch_ttnn", "torch_stat"):
         raise ValueError(f"unknown backend {backend!r} (torch_ttnn or torch_stat)")
     res = RunResult(name, backend, task)
-    torch._dynamo.reset()
     model, inputs = build() if build is not None else load_model(name)[:2]
     if backward:
         model.train()
-    folder = out_folder or "stat"
-    from .stat import graph_record, profiled, safe_name, write_graph
-    grad = torch.enable_grad() if backward else torch.no_grad()
-    if backend == "torch_stat":
-        from . import stat
-        option = stat.TorchStatOption(name, out_folder, gen_graphviz=graphviz and out_folder is not None)
-        compiled = torch.compile(model, backend=stat.backend, options=option)
-        with grad:
-            try:
-                out = call(compiled, inputs)
-                if backward:
-                    backward_of(out)
-            except Exception as e:
-                res.error = short_error(e)
-                return res
-        res.output = out
-        res.task, res.output_lines = describe_output(out, task, inputs)
-        ops: dict = {}
-        for g in option.graphs:
-            for n in g.graph_module.graph.nodes:
-                if n.op == "call_function":
-                    k = stat.op_type(n)
-                    ops[k] = ops.get(k, 0) + 1
-        res.aten_ops = ops
-        res.files += option.files
-        lines = [f"aten graphs: {len(option.graphs)} ({', '.join(g.kind for g in option.graphs)}); "
-                 f"{sum(ops.values())} ops, {len(ops)} unique"]
-        for op, n in sorted(ops.items(), key=lambda kv: (-kv[1], kv[0])):
-            lines.append(f"  {n:5d}  {op}")
-        res.report = "\n".join(lines)
-        if profile:
-            option.profile_nodes = True
-            res.files.append(_profile(folder, name, "aten", compiled, inputs, backward))
-        torch._dynamo.reset()
-        return res
+    run = _run_stat if backend == "torch_stat" else _run_ttnn
+    return run(res, name, model, inputs, task=task, graphviz=graphviz, backward=backward, profile=profile,
+               out_folder=out_folder, runs=runs, device=device)
 
+
+def _run_stat(res, name, model, inputs, *, task, graphviz, backward, profile, out_folder, runs, device):
+    from . import stat
+    grad = torch.enable_grad() if backward else torch.no_grad()
+    option = stat.TorchStatOption(name, out_folder, gen_graphviz=graphviz and out_folder is not None)
+    compiled = torch.compile(model, backend=stat.backend, options=option, isolate_recompiles=True)
+    with grad:
+        try:
+            out = call(compiled, inputs)
+            if backward:
+                backward_of(out)
+        except Exception as e:
+            res.error = short_error(e)
+            return res
+    res.output = out
+    res.task, res.output_lines = describe_output(out, task, inputs)
+    ops: dict = {}
+    for g in option.graphs:
+        for n in g.graph_module.graph.nodes:
+            if n.op == "call_function":
+                k = stat.op_type(n)
+                ops[k] = ops.get(k, 0) + 1
+    res.aten_ops = ops
+    res.files += option.files
+    lines = [f"aten graphs: {len(option.graphs)} ({', '.join(g.kind for g in option.graphs)}); "
+             f"{sum(ops.values())} ops, {len(ops)} unique"]
+    for op, n in sorted(ops.items(), key=lambda kv: (-kv[1], kv[0])):
+        lines.append(f"  {n:5d}  {op}")
+    res.report = "\n".join(lines)
+    if profile:
+        option.profile_nodes = True
+        res.files.append(_profile(out_folder or "stat", name, "aten", compiled, inputs, backward))
+    return res
+
+
+def _run_ttnn(res, name, model, inputs, *, task, graphviz, backward, profile, out_folder, runs, device):
     import torch_ttnn
     from .. import runtime
     from ..compiler.report import format_report
     from ..metrics import accuracy
+    from .stat import safe_name
+    folder = out_folder or "stat"
     dev = device if device is not None else runtime.open_device()
     ref = None
     t0 = time.perf_counter()
@@ -170,13 +177,37 @@ def run_model(name: str, backend: str = "torch_ttnn", *, task: str = "auto", gra
     eager_ms = (time.perf_counter() - t0) * 1000
     option = torch_ttnn.TorchTtnnOption(device=dev, gen_graphviz=graphviz,
                                         metrics_path=os.path.join(folder, "models", safe_name(name)))
-    compiled = torch.compile(model, backend=torch_ttnn.backend, options=option)
+    compiled = torch.compile(model, backend=torch_ttnn.backend, options=option, isolate_recompiles=True)
     mem = getattr(dev, "memory", None)
     if mem is not None and hasattr(mem, "reset_peak"):
         mem.reset_peak()
-    out = None
-    first_ms = steady = None
-    with grad:
+    out, first_ms, steady = _timed_calls(res, compiled, inputs, dev, backward, runs)
+    m = metrics_from_option(name, option, mode="train" if backward else "eval", device=dev)
+    m.eager_ms = round(eager_ms, 2) if ref is not None else None
+    m.compiled_first_ms = None if first_ms is None else round(first_ms, 2)
+    m.compiled_ms = None if steady is None else round(steady, 2)
+    m.success = res.error is None
+    m.error = res.error
+    if out is not None and ref is not None:
+        m.accuracy = accuracy(out, ref)
+    res.metrics = m
+    res.report = format_report(option.results.reports, {"to_device": m.to_device, "from_device": m.from_device})
+    res.aten_ops = dict(m.aten_ops)
+    if out is not None:
+        res.output = out
+        res.task, res.output_lines = describe_output(out, task, inputs)
+        if ref is not None:
+            _, ref_lines = describe_output(ref, res.task, inputs)
+            res.output_lines += ["eager PyTorch (reference):"] + ["  " + x for x in ref_lines]
+    _write_outputs(res, name, option, compiled, inputs, out_folder, folder, profile, backward)
+    runtime.release_programs(option.results)
+    return res
+
+
+def _timed_calls(res, compiled, inputs, dev, backward: bool, runs: int) -> tuple:
+    """(last output, first call ms, median ms of `runs` later calls); res.error on a failure."""
+    out = first_ms = steady = None
+    with torch.enable_grad() if backward else torch.no_grad():
         try:
             t0 = time.perf_counter()
             out = call(compiled, inputs)
@@ -196,23 +227,12 @@ def run_model(name: str, backend: str = "torch_ttnn", *, task: str = "auto", gra
             steady = sorted(times)[len(times) // 2]
         except Exception as e:
             res.error = short_error(e)
-    m = metrics_from_option(name, option, mode="train" if backward else "eval", device=dev)
-    m.eager_ms = round(eager_ms, 2) if ref is not None else None
-    m.compiled_first_ms = None if first_ms is None else round(first_ms, 2)
-    m.compiled_ms = None if steady is None else round(steady, 2)
-    m.success = res.error is None
-    m.error = res.error
-    if out is not None and ref is not None:
-        m.accuracy = accuracy(out, ref)
-    res.metrics = m
-    res.report = format_report(option.results.reports, {"to_device": m.to_device, "from_device": m.from_device})
-    res.aten_ops = dict(m.aten_ops)
-    if out is not None:
-        res.output = out
-        res.task, res.output_lines = describe_output(out, task, inputs)
-        if ref is not None:
-            _, ref_lines = describe_output(ref, res.task, inputs)
-            res.output_lines += ["eager PyTorch (reference):"] + ["  " + x for x in ref_lines]
+    return out, first_ms, steady
+
+
+def _write_outputs(res, name, option, compiled, inputs, out_folder, folder, profile: bool, backward: bool) -> None:
+    """The lowered graphs as JSON records under out_folder; the per-node profile when asked."""
+    from .stat import graph_record, profiled, write_graph
     if out_folder is not None:
         counts: dict = {}
         for gm, report in zip(option.results.graph_modules, option.results.reports):
@@ -225,8 +245,6 @@ def run_model(name: str, backend: str = "torch_ttnn", *, task: str = "auto", gra
         for gm in option.results.graph_modules:
             gm.forward = profiled(gm)
         res.files.append(_profile(folder, name, "ttnn", compiled, inputs, backward))
-    torch._dynamo.reset()
-    return res
 
 
 def _profile(folder, name, stage, compiled, inputs, backward) -> str:

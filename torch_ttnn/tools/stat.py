@@ -437,9 +437,9 @@ def run_from_args(args) -> int:
         print(f"\n{files} graph files in {os.path.join(args.out_folder, 'raw')}/"
               + (f"; profiles in {os.path.join(args.out_folder, 'profile')}/" if args.profile else ""))
         if rep is not None:
-            from .report import format_report
+            from .report import format_trace_report
             print()
-            print(format_report(rep))
+            print(format_trace_report(rep))
     sys.stdout.flush()
     return 0 if all(not r.errors for r in results) else 1
 

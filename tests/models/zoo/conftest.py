@@ -18,6 +18,8 @@ import time
 import pytest
 import torch
 
+from torch_ttnn.portable import call_with as _call
+
 HERE = pathlib.Path(__file__).parent.resolve()
 
 
@@ -71,10 +73,6 @@ def run_entry(record_property):
             record_property("eager_ms", round((time.perf_counter() - t0) * 1000, 1))
         record_property("torch_ttnn", (model, inputs, outputs))
     return run
-
-
-def _call(model, inputs):
-    return model(**inputs) if isinstance(inputs, dict) else model(*inputs)
 
 
 def _tensors(inputs):

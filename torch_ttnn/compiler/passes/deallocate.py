@@ -20,7 +20,7 @@ from .base import Pass, PassResult
 
 class Deallocate(Pass):
     name = "deallocate"
-    needs = ("data_movement",)
+    needs = ("insert_conversions",)
     after = ("device_state", "cache_param_derived")
 
     def __init__(self, ttnn):

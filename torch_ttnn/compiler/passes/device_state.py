@@ -43,7 +43,7 @@ def mark_state_inputs(agm: torch.fx.GraphModule, static_inputs) -> int:
 
 class DeviceState(Pass):
     name = "device_state"
-    needs = ("data_movement",)
+    needs = ("insert_conversions",)
 
     def __init__(self, ttnn):
         self.ttnn = ttnn

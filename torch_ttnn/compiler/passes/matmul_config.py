@@ -31,12 +31,12 @@ import torch.fx
 
 from ...matmul_rules import cb_bytes, interm_tile_bytes, subblock
 from ..meta import node_val, tt_meta
+from ..tiles import TILE
 from .base import Pass, PassResult, constant
 from .placement import _VIEWS, L1Ledger, _bytes
 
 log = logging.getLogger("torch_ttnn")
 
-TILE = 32
 MIN_GAIN = 0.01      # keep TT-NN's own program unless a config is at least 1% faster
 
 
@@ -61,7 +61,7 @@ def _attr(gm, v):
 
 class MatmulProgramConfigs(Pass):
     name = "matmul_program_configs"
-    needs = ("data_movement",)
+    needs = ("insert_conversions",)
     after = ("deallocate", "weight_precision", "l1_placement")    # where operands live, their formats
 
     def __init__(self, ttnn, device, report=None):

@@ -22,7 +22,7 @@ _RANDOM = ("rand", "bernoulli", "dropout", "uniform", "normal")   # a fresh draw
 
 class CacheParamDerived(Pass):
     name = "cache_param_derived"
-    needs = ("data_movement",)
+    needs = ("insert_conversions",)
 
     def __init__(self, ttnn, param_cache_attr: str = "param_cache"):
         self.ttnn = ttnn

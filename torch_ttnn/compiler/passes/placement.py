@@ -108,7 +108,7 @@ class L1Ledger:
 
 class L1Placement(Pass):
     name = "l1_placement"
-    needs = ("data_movement",)
+    needs = ("insert_conversions",)
     after = ("deallocate", "weight_precision")   # liveness ends at ttnn.deallocate; sizes by format
 
     def __init__(self, ttnn, device, budget: float = PLACEMENT_BUDGET):

@@ -55,7 +55,7 @@ def _weight_of(n: torch.fx.Node):
 
 class WeightPrecision(Pass):
     name = "weight_precision"
-    needs = ("data_movement",)
+    needs = ("insert_conversions",)
     after = ("cache_param_derived",)     # conv weights are prepared through ParamCache.derive
 
     def __init__(self, ttnn, level: str):

@@ -302,24 +302,10 @@ class Spec:
         self.compare, self.scalar_fp32, self.hook, self.golden = compare, scalar_fp32, hook, golden
 
 
-def run_binary(op: str, spec: Spec, a, b, *, names=("input_tensor_a", "input_tensor_b"), fast=None,
-               dtype=None, memory_config=None, output_tensor=None, activations=(), a_acts=(), b_acts=(),
-               inplace: bool = False, **params) -> Tensor:
-    A = operand(op, names[0], a, scalar_ok=spec.scalar_a and not inplace)
-    B = operand(op, names[1], b, scalar_ok=spec.scalar_b)
-    if not A.is_tensor and not B.is_tensor:
-        fail(op, "at least one operand must be a ttnn.Tensor (there is no scalar-scalar overload)")
-    tensors = {o.arg: o.tensor for o in (A, B) if o.is_tensor}
-    device = on_device(op, **tensors)
-    activations = check_activations(op, "activations", activations)
-    a_acts = check_activations(op, "input_tensor_a_activations", a_acts)
-    b_acts = check_activations(op, "input_tensor_b_activations", b_acts)
-    for o in (A, B):
-        if o.is_tensor:
-            require_dtype(op, o.arg, o.tensor, spec.dtypes)
-    lead = A if A.is_tensor else B
-
-    # --- dtypes: mixing, promotion -------------------------------------------------------------
+def _operand_dtypes(op: str, spec: Spec, A: Operand, B: Operand, lead: Operand, inplace: bool) -> tuple:
+    """How the operands' dtypes combine: (arg -> float dtype an integer operand is cast to, the dtypes the op
+    computes on, whether it computes on integers, the output dtype before the op's own rule); refuses the
+    mixes TT-NN refuses. May turn an integral float scalar into an int (an integer tensor's scalar)."""
     promote_to = {}  # arg -> float dtype the integer operand is cast to
     if A.is_tensor and B.is_tensor and A.dtype != B.dtype:
         fa, fb = A.dtype in FLOAT_DTYPES, B.dtype in FLOAT_DTYPES
@@ -349,6 +335,45 @@ def run_binary(op: str, spec: Spec, a, b, *, names=("input_tensor_a", "input_ten
     base = promote_to.get(A.arg, A.dtype) if A.is_tensor else promote_to.get(B.arg, B.dtype)
     if spec.compare and base == UINT8 and not inplace:
         base = UINT16
+    return promote_to, in_dtypes, int_domain, base
+
+
+def _rounding(op: str, spec: Spec, ctx, fast, in_dtypes, out_dtype: DataType, device) -> str:
+    """How the result is rounded to its format, by the unit that computes it (FPU add/mul, SFPU) and the
+    fast_and_approximate_mode flag; sets ctx.fpu for an FPU multiply."""
+    fp32_involved = FP32 in in_dtypes or out_dtype == FP32
+    if spec.kind == "fpu_add":
+        if fast is False and out_dtype != BF16:
+            fail(op, f"fast_and_approximate_mode=False is only accepted for a BFLOAT16 output, got {out_dtype.name}")
+        rounding = "rne" if fast is False else "packer"
+    elif spec.kind == "fpu_mul":
+        ctx.fpu = bool(fast) and not fp32_involved and not device.ideal
+        rounding = "packer" if (fast or fp32_involved) else "rne"
+    elif spec.kind == "sfpu":
+        rounding = "packer" if fp32_involved else "sfpu"
+    else:
+        rounding = "packer"
+    return rounding
+
+
+def run_binary(op: str, spec: Spec, a, b, *, names=("input_tensor_a", "input_tensor_b"), fast=None,
+               dtype=None, memory_config=None, output_tensor=None, activations=(), a_acts=(), b_acts=(),
+               inplace: bool = False, **params) -> Tensor:
+    A = operand(op, names[0], a, scalar_ok=spec.scalar_a and not inplace)
+    B = operand(op, names[1], b, scalar_ok=spec.scalar_b)
+    if not A.is_tensor and not B.is_tensor:
+        fail(op, "at least one operand must be a ttnn.Tensor (there is no scalar-scalar overload)")
+    tensors = {o.arg: o.tensor for o in (A, B) if o.is_tensor}
+    device = on_device(op, **tensors)
+    activations = check_activations(op, "activations", activations)
+    a_acts = check_activations(op, "input_tensor_a_activations", a_acts)
+    b_acts = check_activations(op, "input_tensor_b_activations", b_acts)
+    for o in (A, B):
+        if o.is_tensor:
+            require_dtype(op, o.arg, o.tensor, spec.dtypes)
+    lead = A if A.is_tensor else B
+
+    promote_to, in_dtypes, int_domain, base = _operand_dtypes(op, spec, A, B, lead, inplace)
     ctx = SimpleNamespace(op=op, int_domain=int_domain, fast=fast, in_dtypes=in_dtypes, device=device,
                           out_dtype=None, dtype_kwarg=dtype, **params)
     if spec.hook is not None:
@@ -363,19 +388,7 @@ def run_binary(op: str, spec: Spec, a, b, *, names=("input_tensor_a", "input_ten
     ctx.out_dtype = out_dtype
     layout = output_tensor._layout if output_tensor is not None else lead.tensor._layout
 
-    # --- numerics --------------------------------------------------------------------------------
-    fp32_involved = FP32 in in_dtypes or out_dtype == FP32
-    if spec.kind == "fpu_add":
-        if fast is False and out_dtype != BF16:
-            fail(op, f"fast_and_approximate_mode=False is only accepted for a BFLOAT16 output, got {out_dtype.name}")
-        rounding = "rne" if fast is False else "packer"
-    elif spec.kind == "fpu_mul":
-        ctx.fpu = bool(fast) and not fp32_involved and not device.ideal
-        rounding = "packer" if (fast or fp32_involved) else "rne"
-    elif spec.kind == "sfpu":
-        rounding = "packer" if fp32_involved else "sfpu"
-    else:
-        rounding = "packer"
+    rounding = _rounding(op, spec, ctx, fast, in_dtypes, out_dtype, device)
     ctx.fidelity = MathFidelity.HiFi4  # eltwise default; binary ops take no compute_kernel_config
 
     def values(o: Operand, use_pad: bool) -> torch.Tensor:

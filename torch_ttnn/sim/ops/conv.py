@@ -411,6 +411,73 @@ def _input_nhwc(op: str, t: Tensor, n: int, h: int, w: int, c: int) -> torch.Ten
     return t._value.to(torch.float32).reshape(n, h, w, c)
 
 
+def _conv_geometry(op, transpose, n, h, w, cin, cout, groups, kernel, stride, dilation, pads):
+    """(output height, output width, weight -> OIHW function) of a conv2d (transpose None) or a
+    conv_transpose2d (transpose: (output_padding, mirror_kernel)); refuses a weight of the wrong shape and an
+    empty output."""
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    if transpose is None:
+        oh = out_dim(h, kh, sh, pads[0], pads[1], dh)
+        ow = out_dim(w, kw, sw, pads[2], pads[3], dw)
+        expect = (cout, cin // groups, kh, kw)
+
+        def to_oihw(v):
+            if tuple(v.shape) != expect:
+                fail(op, f"weight_tensor has shape {list(v.shape)}, expected OIHW {list(expect)}")
+            return v
+    else:
+        (oph, opw), mirror = transpose
+        oh = (h - 1) * sh - pads[0] - pads[1] + dh * (kh - 1) + oph + 1
+        ow = (w - 1) * sw - pads[2] - pads[3] + dw * (kw - 1) + opw + 1
+        if oph >= max(sh, dh) or opw >= max(sw, dw) or oph < 0 or opw < 0:
+            fail(op, f"output_padding {[oph, opw]} must be smaller than stride or dilation")
+        expect = (cin, cout // groups, kh, kw)
+
+        def to_oihw(v):
+            if tuple(v.shape) != expect:
+                fail(op, f"weight_tensor has shape {list(v.shape)}, expected (C_in, C_out/groups, KH, KW) "
+                         f"{list(expect)}")
+            cg, og = cin // groups, cout // groups
+            wc = v.reshape(groups, cg, og, kh, kw).permute(0, 2, 1, 3, 4).reshape(cout, cg, kh, kw)
+            return torch.flip(wc, dims=(2, 3)) if mirror else wc
+    if oh <= 0 or ow <= 0:
+        fail(op, f"the output would be empty ({oh}x{ow}) for input {h}x{w}, kernel {kh}x{kw}")
+    return oh, ow, to_oihw
+
+
+def _conv_values(x, w_oihw, b_vals, cfg, transpose, stride, pads, dilation, kernel, groups, mu, wide_dst: bool,
+                 act_fn, act_sfpu: bool, fp32_acc: bool, out_dtype, out_layout):
+    """The output values [1, 1, N*OH*OW, C_out] of a convolution of the NHWC input `x`: the matrix-unit products
+    (numerics `mu`), the bias added in Dst, the fused activation. Returns (values, rounding the output still
+    needs, whether the values are already stored in the output format)."""
+    (sh, sw), (dh, dw), (kh, kw) = stride, dilation, kernel
+    n, h, w, cin = x.shape
+    cout = w_oihw.shape[0]
+    xin = x.permute(0, 3, 1, 2)
+    if transpose is None:
+        y = conv_nchw(xin, w_oihw, (sh, sw), pads, (dh, dw), groups, cfg.padding_mode, mu)
+    else:
+        up = xin.new_zeros(n, cin, (h - 1) * sh + 1, (w - 1) * sw + 1)
+        up[:, :, ::sh, ::sw] = xin
+        eh, ew = dh * (kh - 1), dw * (kw - 1)
+        tpads = (eh - pads[0], eh - pads[1] + transpose[0][0], ew - pads[2], ew - pads[3] + transpose[0][1])
+        y = conv_nchw(up, w_oihw, (1, 1), tpads, (dh, dw), groups, PaddingMode.Zeros, mu)
+    rows = n * y.shape[2] * y.shape[3]
+    stored = _stored_in_one_pass(y, b_vals, act_fn, wide_dst, out_dtype, out_layout)
+    if stored is not None:
+        return stored.reshape(1, 1, rows, cout), "packer", True
+    rounding = "packer"
+    if b_vals is not None:             # an FPU add into Dst (rounded when Dst is 16-bit)
+        y = y + b_vals.reshape(1, cout, 1, 1)
+        if not wide_dst:
+            numerics.round_dst_(y)     # in place: y is this op's own temporary
+    if act_fn is not None:
+        y = act_fn(y)
+        if act_sfpu and not fp32_acc:
+            rounding = "sfpu"
+    return y.permute(0, 2, 3, 1).reshape(1, 1, rows, cout).contiguous(), rounding, False
+
+
 def _run_conv(op: str, *, input_tensor, weight_tensor, device, in_channels, out_channels, batch_size,
               input_height, input_width, kernel_size, stride, padding, dilation, groups, dtype, bias_tensor,
               conv_config, compute_config, memory_config, slice_config, transpose=None):
@@ -445,32 +512,7 @@ def _run_conv(op: str, *, input_tensor, weight_tensor, device, in_channels, out_
     wdtype = _weights_dtype(cfg, weight_tensor)
     x = _input_nhwc(op, input_tensor, n, h, w, cin)
 
-    if transpose is None:
-        oh = out_dim(h, kh, sh, pads[0], pads[1], dh)
-        ow = out_dim(w, kw, sw, pads[2], pads[3], dw)
-        expect = (cout, cin // groups, kh, kw)
-
-        def to_oihw(v):
-            if tuple(v.shape) != expect:
-                fail(op, f"weight_tensor has shape {list(v.shape)}, expected OIHW {list(expect)}")
-            return v
-    else:
-        (oph, opw), mirror = transpose
-        oh = (h - 1) * sh - pads[0] - pads[1] + dh * (kh - 1) + oph + 1
-        ow = (w - 1) * sw - pads[2] - pads[3] + dw * (kw - 1) + opw + 1
-        if oph >= max(sh, dh) or opw >= max(sw, dw) or oph < 0 or opw < 0:
-            fail(op, f"output_padding {[oph, opw]} must be smaller than stride or dilation")
-        expect = (cin, cout // groups, kh, kw)
-
-        def to_oihw(v):
-            if tuple(v.shape) != expect:
-                fail(op, f"weight_tensor has shape {list(v.shape)}, expected (C_in, C_out/groups, KH, KW) "
-                         f"{list(expect)}")
-            cg, og = cin // groups, cout // groups
-            wc = v.reshape(groups, cg, og, kh, kw).permute(0, 2, 1, 3, 4).reshape(cout, cg, kh, kw)
-            return torch.flip(wc, dims=(2, 3)) if mirror else wc
-    if oh <= 0 or ow <= 0:
-        fail(op, f"the output would be empty ({oh}x{ow}) for input {h}x{w}, kernel {kh}x{kw}")
+    oh, ow, to_oihw = _conv_geometry(op, transpose, n, h, w, cin, cout, groups, (kh, kw), (sh, sw), (dh, dw), pads)
 
     fidelity, fp32_acc, _ = kernel_config(compute_config, input_tensor._dtype, wdtype,
                                           fidelity_default=MathFidelity.HiFi4,
@@ -502,37 +544,16 @@ def _run_conv(op: str, *, input_tensor, weight_tensor, device, in_channels, out_
                         sliding_window_config_buffer(device, n * oh * ow, bool(cfg.config_tensors_in_dram),
                                                      sliced=dram_path))
         with config_scope:
-            xin = x.permute(0, 3, 1, 2)
-            if transpose is None:
-                y = conv_nchw(xin, w_oihw, (sh, sw), pads, (dh, dw), groups, cfg.padding_mode, mu)
-            else:
-                up = xin.new_zeros(n, cin, (h - 1) * sh + 1, (w - 1) * sw + 1)
-                up[:, :, ::sh, ::sw] = xin
-                eh, ew = dh * (kh - 1), dw * (kw - 1)
-                tpads = (eh - pads[0], eh - pads[1] + transpose[0][0], ew - pads[2], ew - pads[3] + transpose[0][1])
-                y = conv_nchw(up, w_oihw, (1, 1), tpads, (dh, dw), groups, PaddingMode.Zeros, mu)
-            stored = _stored_in_one_pass(y, b_vals, act_fn, fp32_acc or device.ideal, out_dtype, out_layout)
-            rounding = "packer"
-            if stored is not None:
-                value = stored.reshape(1, 1, n * oh * ow, cout)
-            else:
-                if b_vals is not None:             # an FPU add into Dst (rounded when Dst is 16-bit)
-                    y = y + b_vals.reshape(1, cout, 1, 1)
-                    if not (fp32_acc or device.ideal):
-                        numerics.round_dst_(y)     # in place: y is this op's own temporary
-                if act_fn is not None:
-                    y = act_fn(y)
-                    if act_sfpu and not fp32_acc:
-                        rounding = "sfpu"
-                value = y.permute(0, 2, 3, 1).reshape(1, 1, n * oh * ow, cout).contiguous()
+            value, rounding, rounded = _conv_values(x, w_oihw, b_vals, cfg, transpose, (sh, sw), pads, (dh, dw),
+                                                    (kh, kw), groups, mu, fp32_acc or device.ideal, act_fn, act_sfpu,
+                                                    fp32_acc, out_dtype, out_layout)
             if dram_path:
                 if memory_config is not None:
                     log.warning("ttnn.%s: the DRAM path ignores memory_config; the output is DRAM interleaved", op)
                 mc = MemoryConfig(TensorMemoryLayout.INTERLEAVED, BufferType.DRAM)
             else:
                 mc = out_memory_config(memory_config, dev_input)
-            out = make_output(op, device, value, out_dtype, out_layout, mc, rounding=rounding,
-                              rounded=stored is not None)
+            out = make_output(op, device, value, out_dtype, out_layout, mc, rounding=rounding, rounded=rounded)
         if (cfg.deallocate_activation and not input_was_host and input_tensor._memory_config is not None
                 and input_tensor._memory_config.buffer_type != BufferType.DRAM):
             input_tensor.deallocate()

@@ -14,7 +14,8 @@ from .. import formats, trace
 from ..perf.cost import describe
 from .._op import not_launched, ttnn_op
 from ..device import Device
-from ..tensor import Tensor, padded_shape_of, unpadded
+from ..mesh import MeshDevice, MeshTensor, on_chips, replicate_tensor_to_mesh_mapper, unwrap_mapper
+from ..tensor import Tensor, bind_ops, padded_shape_of, unpadded
 from ..types import BLOCK_FLOAT_DTYPES, DEFAULT_TILE, FLOAT_DTYPES, INT_DTYPES, DataType, Layout
 from ._common import TTNNError, allocate, fail, make_output, on_device, out_memory_config, require_tensor
 
@@ -161,7 +162,6 @@ def from_torch(tensor, dtype=None, *, spec=None, tile=None, pad_value=None, layo
     formats.py (H1-H3, F1-F3, B1-B7, I1-I3)."""
     if tensor is None:
         return None
-    from ..mesh import MeshDevice, distribute_from_torch
     if mesh_mapper is not None or isinstance(device, MeshDevice):
         return distribute_from_torch(tensor, dtype, tile=tile, pad_value=pad_value, layout=layout, device=device,
                                      memory_config=memory_config, mesh_mapper=mesh_mapper)
@@ -189,14 +189,12 @@ def to_torch(tensor, dtype=None, *, torch_rank=None, mesh_composer=None, device=
     if isinstance(tensor, torch.Tensor):
         return tensor if dtype is None else tensor.to(dtype)
     require_tensor("to_torch", "tensor", tensor)
-    from ..mesh import MeshTensor
     if isinstance(tensor, MeshTensor):
         if mesh_composer is None:
             fail("to_torch", f"the tensor is distributed over {len(tensor._shards)} chips: give a mesh_composer "
                              f"(ttnn.ConcatMeshToTensor(mesh_device, dim) or ttnn.create_mesh_composer)")
         shards = tensor._shards
         if tensor._device is not None:
-            from ..mesh import on_chips
             pieces = on_chips(tensor._mesh, lambda i: to_torch(shards[i]), transfer=True)
         else:
             pieces = [to_torch(s) for s in shards]
@@ -571,3 +569,52 @@ def fill_implicit_tile_padding(input_tensor, fill_value, *, memory_config=None):
     return make_output("fill_implicit_tile_padding", device, input_tensor._value, input_tensor._dtype, Layout.TILE,
                        out_memory_config(memory_config, input_tensor),
                        pad=_device_pad(float(fill_value), input_tensor._dtype, device), rounded=True)
+
+
+# --- host tensors over a mesh (ttnn.distribute_tensor, aggregate_tensor; from_torch with a mesh_mapper) ------
+
+def distribute_tensor(tensor, mapper, mesh_device=None) -> MeshTensor:
+    """Split or replicate a host tensor over a mesh (on the host unless mesh_device is given)."""
+    if isinstance(tensor, MeshTensor):
+        raise ValueError("distribute_tensor: the tensor is already distributed")
+    src = to_torch(tensor)
+    return from_torch(src, tensor.dtype, layout=tensor.layout, device=mesh_device, mesh_mapper=mapper)
+
+
+def aggregate_tensor(tensor, composer) -> Tensor:
+    """Join the shards of a mesh tensor on the host with `composer`."""
+    out = to_torch(tensor, mesh_composer=composer)
+    return from_torch(out, tensor.dtype, layout=tensor.layout)
+
+
+def distribute_from_torch(tensor, dtype=None, *, tile=None, pad_value=None, layout=None, device=None,
+                          memory_config=None, mesh_mapper=None) -> MeshTensor:
+    """ttnn.from_torch with a mesh_mapper or onto a MeshDevice: the host splits (or replicates) the tensor and
+    converts each piece; with a device, each piece is uploaded to its chip (one counted transfer a chip)."""
+    if isinstance(device, Device):
+        raise ValueError("ttnn.from_torch: a mesh_mapper distributes over a MeshDevice, but device is the single "
+                         f"device {device.device_id}")
+    if mesh_mapper is None:
+        mapper = replicate_tensor_to_mesh_mapper(device)    # real ttnn replicates onto a mesh without a mapper
+    else:
+        mapper = unwrap_mapper(mesh_mapper)
+    mesh = mapper.mesh
+    if device is not None and device is not mesh and device.chips != mesh.chips:
+        raise ValueError(f"ttnn.from_torch: the mesh_mapper was made for {mesh!r}, the device is {device!r}")
+    if device is not None:
+        mesh.check_open("ttnn.from_torch")
+    pieces = mapper.map(tensor)
+
+    def upload(i):
+        return from_torch(pieces[i].contiguous(), dtype, tile=tile, pad_value=pad_value, layout=layout,
+                          device=None if device is None else mesh.chips[i], memory_config=memory_config)
+
+    if device is None:
+        shards = [upload(i) for i in range(len(pieces))]
+    else:
+        shards = on_chips(mesh, upload, transfer=True)
+    return MeshTensor.of(shards, mesh, device is not None)
+
+
+bind_ops(host_from_torch=_host_tensor_from_torch, host_from_list=_host_tensor_from_list, natural_torch=natural_torch,
+         to_torch=to_torch, to_device=to_device, from_device=from_device, deallocate=deallocate)

@@ -29,11 +29,11 @@ from typing import Optional, Sequence
 import torch
 
 from .._op import launched, ttnn_op
-from ..tensor import Tensor, padded_shape_of, tile_hw
-from ..types import BLOCK_FLOAT_DTYPES, FLOAT_DTYPES, DataType, Layout
+from ..tensor import Tensor, bind_ops, padded_shape_of, tile_hw
+from ..types import TILE_HEIGHT, BLOCK_FLOAT_DTYPES, FLOAT_DTYPES, DataType, Layout
 from ._common import fail, make_output, on_device, out_memory_config, padded_values, require_layout, require_tensor
 
-TILE = 32
+TILE = TILE_HEIGHT         # tiles are square: TILE_HEIGHT == TILE_WIDTH
 _pyslice = builtins.slice  # this module defines the op `slice`
 
 
@@ -413,3 +413,6 @@ def untilize_with_unpadding(input_tensor, output_tensor_end, *, memory_config=No
 
 
 __all__ = ["TileReshapeMapMode", "is_view_reshape"]
+
+
+bind_ops(reshape=reshape)

@@ -20,9 +20,9 @@ import math
 from dataclasses import dataclass
 
 from ...matmul_rules import cb_bytes, interm_tile_bytes
-from ..types import DataType, tile_size
+from ..types import TILE_HEIGHT, DataType, tile_size
 
-TILE = 32
+TILE = TILE_HEIGHT         # tiles are square: TILE_HEIGHT == TILE_WIDTH
 # [MMCFG] a shape whose height/width ratio exceeds this runs a 1D multicast program
 NARROW_RATIO = 8
 

@@ -24,13 +24,13 @@ import torch
 from .. import numerics
 from .._op import ttnn_op
 from ..tensor import Tensor
-from ..types import BLOCK_FLOAT_DTYPES, BufferType, DataType, Layout, MathFidelity
+from ..types import TILE_HEIGHT, BLOCK_FLOAT_DTYPES, BufferType, DataType, Layout, MathFidelity
 from ._common import (fail, kernel_config, make_output, on_device, out_memory_config, require_dtype,
                       require_layout, require_rank, round_to)
 
 from ._softmax import SoftmaxDefaultProgramConfig, softmax_config, softmax_core
 
-TILE = 32
+TILE = TILE_HEIGHT         # tiles are square: TILE_HEIGHT == TILE_WIDTH
 _SDPA_DTYPES = (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B)
 
 

@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from ..kernel_config import kernel_config
+from ..tensor import buffer_layout
 from ..types import BufferType, DataType, Layout, MathFidelity
 from .rates import ArchRates, TILE_VALUES
 
@@ -55,7 +57,6 @@ class TensorDesc:
 
 def describe(t) -> TensorDesc:
     """The descriptor of a simulated ttnn.Tensor."""
-    from ..tensor import buffer_layout
     shape = tuple(t._value.shape) if t._value is not None else ()
     mc = t._memory_config
     if t._device is None:
@@ -130,7 +131,6 @@ class Call:
         return self.rates.l1_core_bytes if self.l1_free is None else self.l1_free()
 
     def fidelity(self, *dtypes: DataType) -> MathFidelity:
-        from ..ops._common import kernel_config
         cfg = self.param("compute_kernel_config") or self.param("compute_config")
         dts = dtypes or tuple(d.dtype for d in self.ins[:2]) or (DataType.BFLOAT16,)
         return kernel_config(cfg, *dts)[0]
@@ -193,3 +193,22 @@ def finish(c: OpCost, r: ArchRates, dram_readers: Optional[int] = None) -> OpCos
     else:
         c.bound = "dram" if c.dram_us >= c.l1_us else "l1"
     return c
+
+
+# --- the registry of cost rules (perf/rules.py registers one per op) ------------------------------------
+
+Rule = Callable[[Call], OpCost]
+RULES: dict = {}
+
+# Ops that run no device program: host conversions and transfers (timed as transfers by the profiler),
+# metadata-only views, allocation, host-side weight preparation.
+NO_PROGRAM = frozenset({
+    "from_torch", "to_torch", "to_device", "from_device", "deallocate", "to_dtype", "view", "narrow", "empty",
+    "empty_like", "prepare_conv_weights", "prepare_conv_bias", "prepare_conv_transpose2d_weights",
+    "prepare_conv_transpose2d_bias", "get_conv_output_dim", "full", "zeros", "ones", "arange",
+    "copy_host_to_device_tensor", "copy_device_to_host_tensor",
+})
+# Ops registered uncounted that run a program only in some cases (they report it with _op.launched): a reshape
+# that changes tiles, a fill of a device tensor. They have cost rules for those launches.
+CONDITIONAL = frozenset({"reshape", "squeeze", "unsqueeze", "unsqueeze_to_4D", "full_like", "zeros_like",
+                         "ones_like"})

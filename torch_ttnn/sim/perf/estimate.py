@@ -10,14 +10,16 @@ from typing import Optional
 
 from ..arch import resolve
 from ..types import DataType, Layout
-from .cost import Call, OpCost, TensorDesc
+from .._registry import OPS
+from ..tensor import buffer_layout
+from .cost import NO_PROGRAM, RULES, Call, OpCost, TensorDesc
+from .profiler import collect
 from .rates import rates_for
 
 
 def tensor(shape, dtype: DataType = DataType.BFLOAT16, layout: Layout = Layout.TILE, buffer: str = "DRAM",
            shard_cores: int = 0) -> TensorDesc:
     """A tensor descriptor; shard_cores > 0 makes it sharded over that many cores (buffer L1)."""
-    from ..tensor import buffer_layout
     if buffer not in ("DRAM", "L1", "HOST"):
         raise ValueError(f"buffer must be 'DRAM', 'L1' or 'HOST', got {buffer!r}")
     if shard_cores and buffer != "L1":
@@ -32,9 +34,6 @@ def estimate(op: str, *args, outputs: list, preset: Optional[str] = None, l1_fre
              **kwargs) -> OpCost:
     """The modelled cost of ttnn.`op` on `preset` (default: the default arch) for descriptor arguments, with
     `l1_free` bytes of L1 a core free for the op's circular buffers (default: all of it)."""
-    from .._op import OPS
-    from .profiler import collect
-    from .rules import NO_PROGRAM, RULES
     if op not in OPS:
         raise KeyError(f"ttnn.{op} is not an op of the simulator")
     if op in NO_PROGRAM:

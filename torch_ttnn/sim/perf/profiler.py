@@ -22,7 +22,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-from .cost import Call, OpCost, TensorDesc, describe
+from .cost import RULES, Call, OpCost, TensorDesc, describe
 from .rates import ArchRates, rates_for
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,6 @@ class Profiler:
     # --- events -------------------------------------------------------------------------------
     def launch(self, name: str, fn, args: tuple, kwargs: dict, described: tuple, out) -> None:
         """Model one launch of ttnn.`name`; `described` is describe_args(args, kwargs) taken before it ran."""
-        from .rules import RULES
         pre, ins = described
         outs = [describe(t) for t in _tensors(out)]
         rule = RULES.get(name)

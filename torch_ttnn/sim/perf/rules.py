@@ -21,30 +21,14 @@ import math
 from typing import Callable
 
 from ..types import DataType, Layout, MathFidelity
-from .cost import Call, OpCost, bytes_by_buffer, finish
+from .cost import CONDITIONAL, NO_PROGRAM, RULES, Call, OpCost, Rule, bytes_by_buffer, finish  # noqa: F401  (tests read the sets here)
 from .rates import (FIDELITY_PASSES, FPU_ELTWISE_PER_CYCLE, FPU_REDUCE_PER_CYCLE, SFPU_LANES, TILE_MATMUL_CYCLES,
                     TILE_VALUES)
 
-Rule = Callable[[Call], OpCost]
-RULES: dict[str, Rule] = {}
 
 FPU_TILE = TILE_VALUES / FPU_ELTWISE_PER_CYCLE      # 8 cycles: add/sub/copy of one tile
 REDUCE_TILE = TILE_VALUES / FPU_REDUCE_PER_CYCLE    # 4 cycles: reduce one tile
 SFPU_TILE = TILE_VALUES / SFPU_LANES                # 32 cycles: one SFPU instruction over a tile
-
-# Ops that run no device program: host conversions and transfers (timed as transfers by the profiler),
-# metadata-only views, allocation, host-side weight preparation.
-NO_PROGRAM = frozenset({
-    "from_torch", "to_torch", "to_device", "from_device", "deallocate", "to_dtype", "view", "narrow", "empty",
-    "empty_like", "prepare_conv_weights", "prepare_conv_bias", "prepare_conv_transpose2d_weights",
-    "prepare_conv_transpose2d_bias", "get_conv_output_dim", "full", "zeros", "ones", "arange",
-    "copy_host_to_device_tensor", "copy_device_to_host_tensor",
-})
-# Ops registered uncounted that run a program only in some cases (they report it with _op.launched): a reshape
-# that changes tiles, a fill of a device tensor. They have cost rules for those launches.
-CONDITIONAL = frozenset({"reshape", "squeeze", "unsqueeze", "unsqueeze_to_4D", "full_like", "zeros_like",
-                         "ones_like"})
-
 
 def _ceil(a: float, b: float) -> int:
     return int(-(-a // b))

@@ -56,8 +56,8 @@ def _replace(container, rest, value):
     return type(container)(items)
 
 
-class DataMovement(Pass):
-    name = "data_movement"
+class InsertConversions(Pass):
+    name = "insert_conversions"
     needs = ("lower_to_ttnn",)
     # every pass that still changes what an op needs of its operands (TT_IN) or adds TT-NN ops
     after = ("channels_last_layout", "fuse_matmul_bias", "fuse_linear_activation", "fuse_residual_norm",
