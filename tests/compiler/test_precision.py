@@ -321,3 +321,62 @@ def test_a_graph_whose_convolutions_must_stay_bf16_measures_bfp8_lofi_once(devic
     assert [lv for lv, *_ in decision["tried"]] == ["bfp8-lofi"]
     assert decision["chosen"] == "bfp8-lofi" and opt.results.reports[-1].precision == "bfp8-lofi"
     assert pcc(y, m(x)) >= 0.99
+
+
+class _OneFragileLayer(torch.nn.Module):
+    """a(x) + 0.05 * c(relu(b(x))): `a` has one huge weight per 16-value block that its input never reads
+    (bfloat8_b's shared exponent flushes the rest of the block); b and c are ordinary, and their branch is
+    small, so that relaxing them changes the output far less than bfloat16 rounding does."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.c = torch.nn.Linear(256, 256), torch.nn.Linear(256, 512), torch.nn.Linear(512, 256)
+        with torch.no_grad():
+            self.a.weight[:, ::16] *= 300.0
+
+    def forward(self, x):
+        return self.a(x) + 0.05 * self.c(torch.relu(self.b(x)))
+
+
+def test_auto_relaxes_the_product_groups_that_keep_accuracy(device):
+    """bfloat8_b loses the graph as a whole (the fragile layer), bfloat16 holds: the groups of products are then
+    relaxed one at a time, largest modelled gain first, and each is kept only if the graph stays accurate."""
+    torch.manual_seed(0)
+    m = _OneFragileLayer().eval()
+    x = torch.randn(4, 64, 256)
+    x[..., ::16] = 0.0
+    _, _, t16 = _run(m, x, device, precision="bf16")
+    torch._dynamo.reset()
+    y, opt, t = _run(m, x, device)
+    (decision,) = opt.results.precision
+    assert [lv for lv, *_ in decision["tried"]] == ["bfp8-lofi", "bfp8", "bf16"]
+    assert decision["chosen"] == "bf16+bfp8-lofi 2/3"
+    relaxed = decision["relaxed_groups"]
+    assert [r["kept"] for r in relaxed] == [True, True, False]
+    assert relaxed[-1]["group"] == "linear [256, 256]" and relaxed[-1]["pcc"] < 0.99
+    assert all(r["gain_us"] > 0 for r in relaxed)
+    assert [r["gain_us"] for r in relaxed] == sorted((r["gain_us"] for r in relaxed), reverse=True)
+    assert pcc(y, m(x)) >= 0.99
+    # the fragile layer's weight stays bfloat16; the other two are bfloat8_b (biases stay bfloat16)
+    assert sorted(_load_dtypes(opt)) == ["BFLOAT16"] * 4 + ["BFLOAT8_B"] * 2
+    assert t < t16
+    assert opt.results.reports[-1].precision == "bf16+bfp8-lofi 2/3"
+
+
+def test_a_mixed_level_on_an_fp32_dst_base_relaxes_only_its_groups(device):
+    import torch_ttnn.sim as ttnn
+    from torch_ttnn.compiler.passes.precision import MixedLevel, WeightPrecision, product_groups
+    m = torch.nn.Sequential(torch.nn.Linear(256, 128), torch.nn.ReLU(), torch.nn.Linear(128, 64)).eval()
+    _, opt, _ = _run(m, torch.randn(32, 256), device, precision="bf16")
+    gm = opt.results.graph_modules[-1]
+    groups = product_groups(gm, ttnn)
+    assert len(groups) == 2
+    relaxed_key = next(iter(groups))
+    WeightPrecision(ttnn, MixedLevel("bfp8-acc32", "bfp8", frozenset({relaxed_key}), 2))(gm)
+    assert sorted(_load_dtypes(opt)) == ["BFLOAT16", "BFLOAT16", "BFLOAT8_B", "BFLOAT8_B"]
+    for key, (node,) in groups.items():
+        cfg = node.kwargs.get("compute_kernel_config")
+        fp32_dst = cfg is not None and getattr(gm, cfg.target).fp32_dest_acc_en
+        assert fp32_dst == (key != relaxed_key)
+    with pytest.raises(ValueError, match="mixed level"):
+        WeightPrecision(ttnn, MixedLevel("bf16", "bfp4", frozenset(), 2))

@@ -260,7 +260,7 @@ def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static
     for n in gm.graph.nodes:
         if n.op == "call_function" and TT in n.meta and n.meta.get(ATEN) is not None:
             report.ttnn_ops[getattr(n.target, "__name__", str(n.target))] += 1
-    report.precision = precision
+    report.precision = str(precision)
     report.placement = "l1" if l1 and any(getattr(p, "placed", 0) for p in passes) else "dram"
     from .trace import plan_for
     tracer = plan_for(gm, option=option, ttnn=ttnn, report=report, random_ops=random_ops)

@@ -15,6 +15,15 @@
                       model times both Dst widths alike: an fp32 Dst holds half the tiles (smaller output
                       subblocks, more packing), a cost the model does not charge. Each decision is logged and
                       kept in option.results.precision (graph, level chosen, PCC of every level tried).
+                      When the level kept is not the fastest because a faster one lost accuracy as a whole,
+                      the graph's product groups (the products whose weights have one shape: every layer's
+                      query projection, every MLP's up projection) are relaxed to that faster form one at a
+                      time, largest modelled gain first (the group's launches timed by the performance model
+                      at both levels during the search), each kept only while the graph stays at PCC >= 0.99
+                      with at most twice the error (1 - PCC) of the accurate level (at most
+                      MAX_RELAXED_GROUPS tries): "bf16+bfp8-lofi 2/3" is bfloat16 with two of its
+                      three groups in bfloat8_b and LoFi; for an fp32-Dst level the relaxed groups drop the
+                      fp32 Dst. Each group tried is logged and listed in the decision ("relaxed_groups").
     "bf16"            today's program: bfloat16 weights, TT-NN's default fidelity.
     "bfp8" / "bfp4"   that weight format everywhere it applies (bfp4 with LoFi), unchecked: for users who
                       accept the loss.
@@ -30,6 +39,7 @@ import logging
 
 import torch
 
+from .passes.precision import RELAXED, MixedLevel, product_groups
 from .program import BoxedProgram, copy_aten, record_program
 
 log = logging.getLogger("torch_ttnn")
@@ -105,6 +115,38 @@ def placement_for(option, kind: str) -> bool:
     return bool(option.optimize) and option.placement == "auto" and kind == "inference"
 
 
+MAX_RELAXED_GROUPS = 4     # product groups tried one by one (each a compile and a simulated run of the graph)
+# A relaxed program keeps PCC >= MIN_PCC and at most this many times the error (1 - PCC) of its accurate level:
+# one graph's loss is another's input (an encoder's output, a decode step's cache), and a search that relaxes
+# every graph to the bar lets the errors compound (a T5 whose encoder went from 1 - PCC = 7e-5 to 4e-4 chose
+# other tokens from the second step on)
+RELAX_ERROR_FACTOR = 2.0
+
+
+def _profiler(option):
+    """The modelled-time profiler of the device the programs run on (the simulator's; None on a chip)."""
+    from ..runtime import chip_of
+    device = option.device_in_use
+    return getattr(chip_of(device), "profiler", None) if device is not None else None
+
+
+def _group_times(rows) -> dict:
+    """{(op, weight shape): modelled kernel us} of the matmul/linear launches among profiler rows."""
+    out: dict = {}
+    for r in rows:
+        if r.op in ("linear", "matmul") and len(r.inputs) > 1:
+            key = (r.op, tuple(int(d) for d in r.inputs[1].shape))
+            out[key] = out.get(key, 0.0) + float(r.cost.kernel_us)
+    return out
+
+
+def _weight_bytes(n) -> int:
+    from .meta import node_val
+    from .passes.precision import _weight_of
+    v = node_val(_weight_of(n))
+    return v.numel() * v.element_size() if isinstance(v, torch.Tensor) else 0
+
+
 class _LevelRefused(Exception):
     """The device refused a precision level's program (not its placement)."""
 
@@ -127,6 +169,8 @@ class PrecisionSearch(BoxedProgram):
         self.compile_fn = compile_fn
         self.chosen = None
         self.tried: list = []
+        self.group_us: dict = {}         # level -> {(op, weight shape): modelled us of its launches}
+        self.relaxed: list = []          # each group tried by _relax_groups: key, modelled gain, PCC, kept
 
     def run(self, args):
         if self.chosen is None:
@@ -135,6 +179,10 @@ class PrecisionSearch(BoxedProgram):
 
     def _run(self, level, on_l1, args):
         compiled = self.compile_fn(copy_aten(self.agm), level, on_l1)   # a compile error is not a refusal
+        prof = _profiler(self.option)
+        start, was = (len(prof.rows), prof.recording) if prof is not None else (0, False)
+        if prof is not None:
+            prof.recording = True     # the modelled time of each launch: what relaxing a group would gain
         try:
             return compiled, compiled(*args)
         except Exception as e:
@@ -142,6 +190,12 @@ class PrecisionSearch(BoxedProgram):
             # (user_facing: e.g. an input out of the exact integer range) is not the placement's fault
             e.placement_refusal = on_l1 and not getattr(e, "user_facing", False)
             raise
+        finally:
+            if prof is not None:
+                self.group_us[str(level)] = _group_times(prof.rows[start:])
+                if not was:
+                    del prof.rows[start:]
+                prof.recording = was
 
     def _run_level(self, level, l1, args):
         """Compile and run one level: with activations in L1 if asked, in DRAM when the device refuses that
@@ -209,6 +263,7 @@ class PrecisionSearch(BoxedProgram):
                 # no convolution output could be bfloat8_b: this is the bfp8-lofi program, measured once
                 level = compiled.report.precision = "bfp8-lofi"
                 skip.add("bfp8-lofi")
+                self.group_us["bfp8-lofi"] = self.group_us.get("bfp8-act", {})
             per_output = _pccs(out, ref) if ref is not None else None
             score = min([p for p in per_output if p is not None], default=1.0) if per_output is not None else None
             self.tried.append((level, "l1" if l1 else "dram", None if score is None else round(score, 5)))
@@ -226,11 +281,59 @@ class PrecisionSearch(BoxedProgram):
                 level = best_level
                 compiled, out = self._run(level, l1, args)
                 self.tried.append((level, "l1" if l1 else "dram", "kept: the most accurate, cheapest"))
+        if score is not None and score >= MIN_PCC and level in RELAXED and RELAXED[level] in dict(measured) \
+                and self.option.optimize:
+            compiled, out, level = self._relax_groups(compiled, out, level, l1, args, ref)
         self.chosen = compiled
         record_program(self.option, compiled)
-        decision = {"graph": len(self.option.results.reports) - 1, "chosen": level,
+        decision = {"graph": len(self.option.results.reports) - 1, "chosen": str(level),
                     "placement": compiled.report.placement, "tried": list(self.tried)}
+        if self.relaxed:
+            decision["relaxed_groups"] = list(self.relaxed)
         self.option.results.precision.append(decision)
         log.info("torch_ttnn: graph %d: precision %s, activations in %s (tried %s)", decision["graph"], level,
                  decision["placement"], self.tried)
         return out
+
+    def _relax_groups(self, compiled, out, level: str, l1: bool, args, ref):
+        """The graph runs accurately at `level` but not at the faster RELAXED[level] as a whole: relax its
+        product groups one at a time, largest modelled gain first (the modelled us of the group's launches at
+        `level` less at the relaxed level; on a device without a model, the weight bytes), keeping each whose
+        program still reaches MIN_PCC with at most RELAX_ERROR_FACTOR times the error of `level`. Returns the
+        program kept, its output and its level."""
+        from .. import runtime
+        groups = product_groups(compiled.gm, runtime.ttnn_for(self.option.device_in_use))
+        if len(groups) < 2:
+            return compiled, out, level      # one group relaxed is the relaxed level itself, which lost
+        relaxed_level = RELAXED[level]
+        at, fast = self.group_us.get(level), self.group_us.get(relaxed_level)
+
+        def gain(key):
+            if at and fast:
+                return at.get(key, 0.0) - fast.get(key, 0.0)
+            return float(sum(_weight_bytes(n) for n in groups[key]))   # no model: the bytes a format halves
+
+        ranked = sorted(groups, key=gain, reverse=True)
+        base, kept = level, set()
+        base_score = min([p for p in _pccs(out, ref) if p is not None], default=1.0)
+        bar = max(MIN_PCC, 1.0 - RELAX_ERROR_FACTOR * (1.0 - base_score))
+        for key in ranked[:MAX_RELAXED_GROUPS]:
+            g = gain(key)
+            if g <= 0:
+                break
+            trial = MixedLevel(base, relaxed_level, frozenset(kept | {key}), len(groups))
+            cand, cand_out = self._run(trial, l1, args)
+            per_output = _pccs(cand_out, ref)
+            score = min([p for p in per_output if p is not None], default=1.0)
+            ok = score >= bar
+            self.relaxed.append({"group": f"{key[0]} {list(key[1])}", "products": len(groups[key]),
+                                 "gain_us": round(g, 2), "pcc": round(score, 5), "kept": ok})
+            log.info("torch_ttnn: %s products %s at %s: modelled gain %.1f us, PCC %.5f: %s", key[0], list(key[1]),
+                     relaxed_level, g, score, "kept" if ok else "not kept")
+            if ok:
+                runtime._release_graph_module(lambda g=compiled.gm: g)
+                kept.add(key)
+                compiled, out, level = cand, cand_out, trial
+            else:
+                runtime._release_graph_module(lambda g=cand.gm: g)
+        return compiled, out, level

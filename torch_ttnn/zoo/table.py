@@ -36,7 +36,9 @@ reproduces is on the model's page.
 **Precision**: the weight format the compiled graphs ran with: `bf16`; `bfp8` (bfloat8_b weights) or
 `bfp8-lofi` (and LoFi math fidelity), chosen per graph by `precision="auto"` only where the graph's outputs kept
 PCC >= 0.99 against torch; `bfp8-acc32` (bfloat8_b weights, HiFi2 and an fp32 Dst on every matrix product) or
-`bf16-acc32` (bfloat16 weights, HiFi4 and an fp32 Dst) where even bfloat16 lost accuracy; `fp32` (values in
+`bf16-acc32` (bfloat16 weights, HiFi4 and an fp32 Dst) where even bfloat16 lost accuracy; `A+B k/n`: level A
+with k of the graph's n groups of matrix products (those whose weights share a shape) relaxed to the faster B,
+each kept only where the graph stayed at PCC >= 0.99; `fp32` (values in
 float32 wherever TT-NN supports it) where every bfloat16 level did; several levels are listed with their graph
 counts.
 **Modelled n150 (ms)**: the modelled time of one steady-state compiled call on one Wormhole n150 chip, as it

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from ..meta import meta_value
 from ..registry import COMMON, float_inputs, lower, rank_at_least, rank_at_most
 
 aten = torch.ops.aten
@@ -135,7 +136,7 @@ def _operand(ctx, v, dt):
     tensors have rank >= 1), which broadcasts the same way."""
     if isinstance(v, torch.fx.Node):
         if ctx.rank(v) == 0:
-            one = torch.empty((1,), dtype=ctx.torch_dtype(v), device="meta")
+            one = meta_value((1,), ctx.torch_dtype(v))
             return ctx.tile(ctx.call("reshape", ctx.rm(v, dt), [1], out_val=one), dt)
         return ctx.tile(v, dt)
     if isinstance(v, bool):

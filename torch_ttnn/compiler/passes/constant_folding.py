@@ -16,7 +16,7 @@ import weakref
 import torch
 import torch.fx
 
-from ..meta import FOLDED, STATIC
+from ..meta import FOLDED, STATIC, meta_value
 from .base import Pass, PassResult
 from .cleanup import _NONDETERMINISTIC, writes_nothing
 
@@ -177,7 +177,7 @@ class FoldConvBatchNorm(Pass):
                     s = self._node(g, aten.mul.Tensor, (s, gamma), var)
                 per_out = [wv.shape[0]] + [1] * (wv.dim() - 1)     # conv1d, 2d or 3d weights
                 s4 = self._node(g, aten.view.default, (s, per_out),
-                                torch.empty(per_out, dtype=wv.dtype, device="meta"))
+                                meta_value(per_out, wv.dtype))
                 w2 = self._node(g, aten.mul.Tensor, (w, s4), wv)
                 shift = self._node(g, aten.neg.default, (mean,), var)
                 if b is not None:
@@ -199,5 +199,5 @@ class FoldConvBatchNorm(Pass):
     def _node(g, target, args, like):
         n = g.call_function(target, args)
         v = like.meta["val"] if isinstance(like, torch.fx.Node) else like
-        n.meta["val"] = torch.empty(v.shape, dtype=v.dtype, device="meta") if isinstance(v, torch.Tensor) else v
+        n.meta["val"] = meta_value(v.shape, v.dtype) if isinstance(v, torch.Tensor) else v
         return n

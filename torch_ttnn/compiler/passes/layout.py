@@ -24,7 +24,7 @@ import torch
 import torch.fx
 
 from .. import ttnn_ops
-from ..meta import LAYOUT_PASS, Req, TT, TTMeta, TT_IN, node_shape as _shape, tt_meta
+from ..meta import LAYOUT_PASS, Req, TT, TTMeta, TT_IN, meta_value, node_shape as _shape, tt_meta
 from ..tiles import is_free_view
 from .base import Pass, PassResult
 
@@ -36,10 +36,6 @@ _MAX_DEPTH = 8
 def _tdtype(n):
     v = n.meta.get("val") if isinstance(n, torch.fx.Node) else None
     return v.dtype if isinstance(v, torch.Tensor) else None
-
-
-def _meta_val(shape, dtype):
-    return torch.empty(tuple(int(s) for s in shape), dtype=dtype, device="meta")
 
 
 class ChannelsLastLayout(Pass):
@@ -184,7 +180,7 @@ class ChannelsLastLayout(Pass):
         with self.g.inserting_before(before):
             new = self.g.call_function(getattr(self.ttnn, kind), (src, list(arg)))
         self._copy_meta(new, like)
-        new.meta["val"] = _meta_val(shape, tdt) if like is None or _shape(like) != tuple(shape) \
+        new.meta["val"] = meta_value(shape, tdt) if like is None or _shape(like) != tuple(shape) \
             else like.meta["val"]
         new.meta[TT_IN] = {("args", 0): Req(m.layout, m.dtype)}
         new.meta[TT] = TTMeta(m.layout, m.dtype, None)
@@ -253,7 +249,7 @@ class ChannelsLastLayout(Pass):
         with self.g.inserting_before(e):
             e2 = self.g.call_function(e.target, tuple(args), dict(e.kwargs))
         e2.meta = {k: v for k, v in e.meta.items()}
-        e2.meta["val"] = _meta_val(_shape(x), _tdtype(e))
+        e2.meta["val"] = meta_value(_shape(x), _tdtype(e))
         e2.meta[TT_IN] = dict(e.meta[TT_IN])
         e2.meta[LAYOUT_PASS] = True
         # M'(E'(x))
@@ -292,7 +288,7 @@ class ChannelsLastLayout(Pass):
         with self.g.inserting_before(e):
             e2 = self.g.call_function(e.target, tuple(args), dict(e.kwargs))
         e2.meta = {k: v for k, v in e.meta.items()}
-        e2.meta["val"] = _meta_val(_shape(a), _tdtype(e))
+        e2.meta["val"] = meta_value(_shape(a), _tdtype(e))
         e2.meta[TT_IN] = dict(e.meta[TT_IN])
         e2.meta[LAYOUT_PASS] = True
         me = tt_meta(e2)
@@ -338,7 +334,7 @@ class ChannelsLastLayout(Pass):
             r2 = self.g.call_function(r.target, (x, new_dims if isinstance(dims, (list, tuple)) or len(new_dims) > 1
                                                  else new_dims[0], True))
         r2.meta = {k: v for k, v in r.meta.items()}
-        r2.meta["val"] = _meta_val(red_shape, _tdtype(r))
+        r2.meta["val"] = meta_value(red_shape, _tdtype(r))
         r2.meta[TT_IN] = dict(r.meta[TT_IN])
         r2.meta[LAYOUT_PASS] = True
         mr = tt_meta(r2)

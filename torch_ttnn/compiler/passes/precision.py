@@ -19,6 +19,10 @@ Levels (compiler/precision.py chooses among them per graph, by accuracy):
                  the input's dtype). Offered only to graphs with convolutions.
     "bf16-acc32" the accurate end: bfloat16 weights, every matrix product (linear, matmul, conv) with HiFi4 and
                  an fp32 Dst; four multiplier passes and half the Dst tiles
+A MixedLevel (compiler/precision.py chooses it when a graph's faster level loses accuracy as a whole) applies its
+base level to the graph and its relaxed level to the products of some groups only: the products whose weights
+have one shape (every layer's query projection, every MLP's up projection...). Relaxing means bfloat8_b weights
+(and LoFi) for a bfloat16 base, or a 16-bit Dst for an fp32-Dst base.
 Only weights loaded from parameters (the param cache's `load`) whose every use is the weight operand of a
 ttnn.linear / ttnn.matmul are converted; a parameter also used elsewhere (a tied embedding) keeps bfloat16.
 Convolutions get the level through `conv_config=Conv2dConfig(weights_dtype=...)` (given to the weight and
@@ -33,7 +37,7 @@ import torch
 import torch.fx
 
 from .. import ttnn_ops
-from ..meta import TT
+from ..meta import TT, node_val
 from .base import Pass, PassResult, constant
 
 LEVELS = ("bf16", "bfp8", "bfp8-lofi", "bfp4", "bfp8-acc32", "bf16-acc32", "bfp8-act")
@@ -53,19 +57,67 @@ def _weight_of(n: torch.fx.Node):
     return n.args[1] if len(n.args) > 1 else n.kwargs.get("input_tensor_b")
 
 
+def _loaded_weight(n: torch.fx.Node, tile_layout):
+    """The parameter load feeding product `n`'s weight operand, when every use of it is a product's weight
+    (a tied embedding is not converted); else None."""
+    w = _weight_of(n)
+    if not (isinstance(w, torch.fx.Node) and w.op == "call_method" and w.target == "load"
+            and len(w.args) >= 4 and w.args[3] == tile_layout):
+        return None
+    if not all(_is_product(u) and _weight_of(u) is w for u in w.users):
+        return None
+    return w
+
+
+def group_key(n: torch.fx.Node) -> tuple:
+    """The group of a product: its op and its weight's shape (every layer's query projection is one group)."""
+    w = node_val(_weight_of(n))
+    return (n.target.__name__, tuple(int(d) for d in w.shape) if isinstance(w, torch.Tensor) else None)
+
+
+def product_groups(gm: torch.fx.GraphModule, ttnn) -> dict:
+    """{group key: [product nodes]} of the products whose weights a level may convert."""
+    groups: dict = {}
+    for n in gm.graph.nodes:
+        if _is_product(n) and _loaded_weight(n, ttnn.TILE_LAYOUT) is not None:
+            groups.setdefault(group_key(n), []).append(n)
+    return groups
+
+
+@dataclasses.dataclass(frozen=True)
+class MixedLevel:
+    """`base` for the graph, `relaxed` for the products of `groups` (group keys), `of` groups in all."""
+    base: str
+    relaxed: str
+    groups: frozenset
+    of: int
+
+    def __str__(self) -> str:
+        return f"{self.base}+{self.relaxed} {len(self.groups)}/{self.of}"
+
+
+# what relaxing a group means for each base level
+RELAXED = {"bf16": "bfp8-lofi", "bfp8": "bfp8-lofi", "bfp8-acc32": "bfp8", "bf16-acc32": "bf16"}
+
+
 class WeightPrecision(Pass):
     name = "weight_precision"
     needs = ("insert_conversions",)
     after = ("cache_param_derived",)     # conv weights are prepared through ParamCache.derive
 
-    def __init__(self, ttnn, level: str):
-        if level not in LEVELS:
+    def __init__(self, ttnn, level):
+        if isinstance(level, MixedLevel):
+            if RELAXED.get(level.base) != level.relaxed:
+                raise ValueError(f"a mixed level relaxes {sorted(RELAXED)} to {RELAXED}, got {level}")
+        elif level not in LEVELS:
             raise ValueError(f"precision level must be one of {LEVELS}, got {level!r}")
         self.ttnn = ttnn
         self.level = level
         self.converted = 0
 
     def call(self, gm: torch.fx.GraphModule) -> PassResult:
+        if isinstance(self.level, MixedLevel):
+            return self._mixed(gm, self.level)
         if self.level == "bf16":
             return PassResult(gm, False)
         if self.level == "bf16-acc32":
@@ -80,19 +132,33 @@ class WeightPrecision(Pass):
             return PassResult(gm, converted.modified or acc.modified)
         return self._weights(gm, self.level)
 
-    def _weights(self, gm, level: str) -> PassResult:
+    def _mixed(self, gm, m: MixedLevel) -> PassResult:
+        """The base level everywhere, the relaxed one on the products of m.groups."""
+        def inside(n):
+            return _is_product(n) and group_key(n) in m.groups
+
+        changed = False
+        if m.base in ("bfp8", "bfp8-acc32"):
+            changed |= self._weights(gm, "bfp8").modified
+        if m.relaxed in ("bfp8", "bfp8-lofi"):
+            changed |= self._weights(gm, m.relaxed, select=inside).modified
+        if m.base.endswith("-acc32"):
+            fidelity = self.ttnn.MathFidelity.HiFi2 if m.base == "bfp8-acc32" else self.ttnn.MathFidelity.HiFi4
+            changed |= self._accurate(gm, fidelity, select=lambda n: not inside(n)).modified
+        return PassResult(gm, changed)
+
+    def _weights(self, gm, level: str, select=None) -> PassResult:
+        """`level`'s weight format (and LoFi) on the products (those `select` accepts; with a selection, the
+        convolutions are left alone)."""
         ttnn = self.ttnn
         dtype = ttnn.bfloat4_b if level == "bfp4" else ttnn.bfloat8_b
         lofi = level in ("bfp8-lofi", "bfp4")
         cfg_node = None
         for n in list(gm.graph.nodes):
-            if not _is_product(n):
+            if not _is_product(n) or (select is not None and not select(n)):
                 continue
-            w = _weight_of(n)
-            if not (isinstance(w, torch.fx.Node) and w.op == "call_method" and w.target == "load"
-                    and len(w.args) >= 4 and w.args[3] == ttnn.TILE_LAYOUT):
-                continue
-            if not all(_is_product(u) and _weight_of(u) is w for u in w.users):
+            w = _loaded_weight(n, ttnn.TILE_LAYOUT)
+            if w is None:
                 continue
             if w.args[2] != dtype:
                 w.args = (w.args[0], w.args[1], dtype, *w.args[3:])
@@ -103,15 +169,15 @@ class WeightPrecision(Pass):
                         math_fidelity=ttnn.MathFidelity.LoFi, math_approx_mode=False, fp32_dest_acc_en=False,
                         packer_l1_acc=False))
                 n.kwargs = {**n.kwargs, "compute_kernel_config": cfg_node}
-        conv_changed = self._convs(gm, lofi)
+        conv_changed = self._convs(gm, lofi) if select is None else 0
         if self.converted or cfg_node is not None or conv_changed:
             gm.recompile()
             return PassResult(gm, True)
         return PassResult(gm, False)
 
-    def _accurate(self, gm, fidelity) -> PassResult:
-        """An fp32 Dst on every matrix product, with `fidelity` where the product has no compute config yet; a
-        product that already has one keeps its fidelity and gets the fp32 Dst."""
+    def _accurate(self, gm, fidelity, select=None) -> PassResult:
+        """An fp32 Dst on every matrix product (those `select` accepts), with `fidelity` where the product has no
+        compute config yet; a product that already has one keeps its fidelity and gets the fp32 Dst."""
         ttnn = self.ttnn
         default = fidelity
 
@@ -122,10 +188,9 @@ class WeightPrecision(Pass):
         changed = 0
         for n in list(gm.graph.nodes):
             name = getattr(n.target, "__name__", None) if n.op == "call_function" else None
-            key = {"linear": "compute_kernel_config", "matmul": "compute_kernel_config",
-                   "conv2d": "compute_config", "conv1d": "compute_config"}.get(name)
-            if key is None:
+            if name not in ("linear", "matmul", "conv2d", "conv1d") or (select is not None and not select(n)):
                 continue
+            key = ttnn_ops.info(name).kernel_config
             old = n.kwargs.get(key)
             if old is None:
                 node = constant(gm, f"ttnn_acc32_{default.name.lower()}_config", config())
