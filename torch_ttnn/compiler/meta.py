@@ -99,6 +99,17 @@ def saved_for_backward(output_node: torch.fx.Node) -> list:
     return ["SavedForBackwards" in type(d).__name__ for d in descs]
 
 
+def second_output_used(node: torch.fx.Node) -> bool:
+    """Whether anything reads a two-output node's second result (dropout's mask, max_pool's indices): its
+    users are getitem 0, an unread getitem 1, or something that reads it."""
+    import operator
+    for u in node.users:
+        if u.target is operator.getitem and (u.args[1] == 0 or (u.args[1] == 1 and not u.users)):
+            continue
+        return True
+    return False
+
+
 def meta_value(shape, dtype=torch.float32) -> torch.Tensor:
     """A value carrying only a shape and a dtype (a meta tensor): the aten value of an intermediate node a
     rule or a pass creates."""

@@ -10,11 +10,10 @@ scale in float32 (ttnn dropout itself is bfloat16 only).
 """
 from __future__ import annotations
 
-import operator
 
 import torch
 
-from ..meta import HOST_HELPER, meta_value
+from ..meta import HOST_HELPER, meta_value, second_output_used
 from ..registry import COMMON, float_inputs, lower, rule_for
 from .creation import full_node
 
@@ -26,16 +25,6 @@ def draw_seed() -> int:
     return int(torch.randint(1, 2 ** 31 - 1, (), dtype=torch.int64).item())
 
 
-def _mask_used(node) -> bool:
-    for u in node.users:
-        if u.target is operator.getitem and u.args[1] == 0:
-            continue
-        if u.target is operator.getitem and u.args[1] == 1 and not u.users:
-            continue
-        return True
-    return False
-
-
 def native_dropout(ctx, x, p, train):
     out_val, mask_val = ctx.out
     p = float(p)
@@ -44,7 +33,7 @@ def native_dropout(ctx, x, p, train):
     if train is False or p == 0.0 or p >= 1.0:
         # deterministic: the identity (mask all true), or everything dropped (mask all false)
         keep = not (train is not False and p >= 1.0)
-        mask = full_node(ctx, shape, keep, torch.bool) if _mask_used(ctx.node) else None
+        mask = full_node(ctx, shape, keep, torch.bool) if second_output_used(ctx.node) else None
         out = x if keep else ctx.call("multiply", ctx.tile(x, ctx.dtype_for(x)), 0.0)
         return out, mask
     if len(shape) > 4:
@@ -70,7 +59,7 @@ def native_dropout(ctx, x, p, train):
 
     mask = None
     fp32 = ctx.float_dtype() == ttnn.float32
-    if fp32 or _mask_used(ctx.node):
+    if fp32 or second_output_used(ctx.node):
         ones = ctx.call("ones", work, dtype=bf16, layout=ttnn.TILE_LAYOUT, device=ctx.device,
                         out_layout=ttnn.TILE_LAYOUT, out_dtype=bf16, out_val=meta_value(work, tdt))
         final = work == shape

@@ -11,12 +11,11 @@ aten upsample ops lowered here.
 """
 from __future__ import annotations
 
-import operator
 
 import torch
 
 from ..context import In, Unsupported
-from ..meta import Req, STATIC, meta_value
+from ..meta import Req, STATIC, meta_value, second_output_used
 from ..registry import COMMON, float_inputs, lower, unsupported
 from .conv import channels_last, float_act, reshape
 
@@ -52,16 +51,6 @@ def _pool_operand(ctx, xn) -> In:
     return In(xn, Req(ctx.ttnn.ROW_MAJOR_LAYOUT, ctx.ttnn.bfloat16))
 
 
-def _indices_used(node) -> bool:
-    for u in node.users:
-        if u.target is operator.getitem and u.args[1] == 0:
-            continue
-        if u.target is operator.getitem and u.args[1] == 1 and not u.users:
-            continue
-        return True
-    return False
-
-
 def _finish(ctx, flat, n, c, oh, ow, out_val, *, layout_dtype=None):
     """[1, 1, N*OH*OW, C] -> the aten [N, C, OH, OW] (or [C, OH, OW])."""
     tdt = out_val.dtype
@@ -89,7 +78,7 @@ def max_pool2d_with_indices(ctx, x, kernel_size, stride=(), padding=0, dilation=
     stride = _pair(stride, kernel)
     padding, dilation = _pair(padding), _pair(dilation)
     vals, idx_val = ctx.out
-    need_indices = _indices_used(ctx.node)
+    need_indices = second_output_used(ctx.node)
     tdt = vals.dtype
     xn, n, c, h, w = _nhwc_in(ctx, x, tdt)
     oh, ow = vals.shape[-2], vals.shape[-1]
@@ -199,7 +188,7 @@ def adaptive_avg_pool2d(ctx, x, output_size):
 
 @lower(aten.adaptive_max_pool2d.default, when=POOL)
 def adaptive_max_pool2d(ctx, x, output_size):
-    if _indices_used(ctx.node):
+    if second_output_used(ctx.node):
         ctx.unsupported("indices of adaptive max pooling (ttnn.adaptive_max_pool2d has no return_indices)")
     return _adaptive(ctx, "adaptive_max_pool2d", x, output_size, ctx.out[0]), None
 

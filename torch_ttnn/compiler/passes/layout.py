@@ -246,13 +246,18 @@ class ChannelsLastLayout(Pass):
         # E'(x)
         args = list(e.args)
         args[path[1]] = x
+        self._swap(e, args, _shape(x), m, kind)
+        self._erase_if_dead(m)
+        return True
+
+    def _swap(self, e, args, shape, m, kind):
+        """Replace E by M(E'(args)): E' is E on the unmoved operands (`shape` its output's), M the move `m`."""
         with self.g.inserting_before(e):
             e2 = self.g.call_function(e.target, tuple(args), dict(e.kwargs))
         e2.meta = {k: v for k, v in e.meta.items()}
-        e2.meta["val"] = meta_value(_shape(x), _tdtype(e))
+        e2.meta["val"] = meta_value(shape, _tdtype(e))
         e2.meta[TT_IN] = dict(e.meta[TT_IN])
         e2.meta[LAYOUT_PASS] = True
-        # M'(E'(x))
         me = tt_meta(e2)
         with self.g.inserting_before(e):
             m2 = self.g.call_function(m.target, (e2, m.args[1]))
@@ -265,9 +270,7 @@ class ChannelsLastLayout(Pass):
             m2.target = self.ttnn.reshape
         e.replace_all_uses_with(m2)
         self.g.erase_node(e)
-        self._erase_if_dead(m)
         self.stats["sunk"] += 1
-        return True
 
     def _merge_binary(self, e) -> bool:
         """E(M(a), M(b)) -> M(E(a, b)) when both operands are the same move of same-shaped values."""
@@ -285,28 +288,10 @@ class ChannelsLastLayout(Pass):
             return False
         args = list(e.args)
         args[pa[1]], args[pb[1]] = a, b
-        with self.g.inserting_before(e):
-            e2 = self.g.call_function(e.target, tuple(args), dict(e.kwargs))
-        e2.meta = {k: v for k, v in e.meta.items()}
-        e2.meta["val"] = meta_value(_shape(a), _tdtype(e))
-        e2.meta[TT_IN] = dict(e.meta[TT_IN])
-        e2.meta[LAYOUT_PASS] = True
-        me = tt_meta(e2)
-        with self.g.inserting_before(e):
-            m2 = self.g.call_function(ma.target, (e2, ma.args[1]))
-        self._copy_meta(m2, ma)
-        m2.meta["val"] = e.meta["val"]
-        m2.meta[TT_IN] = {("args", 0): Req(me.layout, me.dtype)}
-        m2.meta[TT] = TTMeta(me.layout, me.dtype, None)
-        m2.meta[LAYOUT_PASS] = True
-        if ka == "view" and not self._free_view(e2, _shape(e)):
-            m2.target = self.ttnn.reshape
-        e.replace_all_uses_with(m2)
-        self.g.erase_node(e)
+        self._swap(e, args, _shape(a), ma, ka)
         self._erase_if_dead(ma)
         if mb is not ma:
             self._erase_if_dead(mb)
-        self.stats["sunk"] += 1
         return True
 
     # --- reductions and trivial permutes ------------------------------------------------------
