@@ -104,6 +104,7 @@ def test_built_into_the_cache_directory(tmp_path):
     (1, 64, 8, 8, 40, 1, 1, 1, 1, (0, 0, 0, 0)),       # 1x1
     (1, 24, 10, 10, 24, 3, 2, 2, 24, (2, 1, 0, 2)),    # depthwise, dilated, asymmetric padding
     (1, 32, 7, 9, 64, 3, 1, 1, 4, (1, 1, 1, 1)),       # grouped
+    (2, 70, 8, 8, 70, 5, 1, 1, 70, (2, 2, 2, 2)),      # depthwise, channels past one block of the kernel
     (1, 16, 6, 6, 16, 3, 1, 1, 1, (-1, 1, 0, 0)),      # a negative pad crops
 ])
 @pytest.mark.parametrize("fid", [F.LoFi, F.HiFi4])
@@ -123,6 +124,26 @@ def test_conv_windows_read_in_place_give_the_bits_of_the_copied_windows(n, c, h,
     finally:
         _native._state["lib"] = lib
     _same_bits(ref, got)
+
+
+@needs_native
+@pytest.mark.parametrize("fid", [F.LoFi, F.HiFi2, F.HiFi3, F.HiFi4])
+def test_depthwise_kernel_gives_the_bits_of_the_grouped_kernel(monkeypatch, fid):
+    """The depthwise kernel (every channel of a pixel at once) against the grouped one (a group at a time), on
+    fp32 activations (three slices each) with an inf among them."""
+    from torch_ttnn.sim import numerics
+    from torch_ttnn.sim.ops import conv
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 11, 11, 40, generator=g) * 3
+    x[0, 1, 1, 5] = float("inf")
+    w = torch.randn(40, 1, 3, 3, generator=g)
+
+    def run():
+        return numerics.fpu_conv_windows(x, w.clone(), lambda: conv._weight_matrix(w, 40), 40, 3, 3, (2, 2),
+                                         (1, 1), fid)
+    got = run()
+    monkeypatch.setattr(_native, "dst16_depthwise", lambda *a, **k: None)
+    _same_bits(run(), got)
 
 
 @needs_native

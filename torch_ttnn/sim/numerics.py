@@ -350,6 +350,12 @@ def fpu_conv_windows(xh: torch.Tensor, w_oihw: torch.Tensor, weight_matrix, grou
         ow = (w - dilation[1] * (kw - 1) - 1) // stride[1] + 1
         return torch.zeros(groups, n * oh * ow, ng, dtype=torch.float32)
     slices = [sa.padded(pa, _native.KSTEP, _native.NR) for _, pa in used]
+    if ng == 1 and groups == xh.shape[-1] and groups > 1:   # depthwise: every channel of a pixel at once
+        k = kh * kw
+        taps = [s_[:, :k, 0].t() for s_ in slices]          # [K, C]
+        y = _native.dst16_depthwise(xh, kh, kw, stride, dilation, [pb for pb, _ in used], *sb.masks(), taps)
+        if y is not None:
+            return y.t().unsqueeze(-1)                        # [G, M, 1], a view of [M, C]
     return _native.dst16_conv(xh, groups, kh, kw, stride, dilation, [pb for pb, _ in used], *sb.masks(), slices, ng)
 
 

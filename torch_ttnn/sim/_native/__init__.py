@@ -113,6 +113,10 @@ def library():
                 ep = lib.tt_conv_epilogue
                 ep.argtypes = [p, p, p, i, i, ctypes.c_int, ctypes.c_int, ctypes.c_int]
                 ep.restype = None
+                dw = lib.tt_dst16_depthwise
+                dw.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.c_uint32, ctypes.c_uint32, p,
+                               p, p, ctypes.POINTER(p), i, i, i, p]
+                dw.restype = None
                 pk = lib.tt_pack_masked
                 pk.argtypes = [p, p, i, i, i, i, i, i, i, i, ctypes.c_uint32]
                 pk.restype = None
@@ -164,8 +168,40 @@ def dst16_conv(x_nhwc: torch.Tensor, groups: int, kh: int, kw: int, stride, dila
     weights; b: each pass's weight slice padded to [G, K', N'] (N' >= channels per group). Returns float32
     [G, N*OH*OW, n]."""
     x = x_nhwc.to(torch.float32).contiguous()
-    nb, h, w, c = x.shape
-    cg = c // groups
+    cg = x.shape[-1] // groups
+    rows, ks, m, k = _windows(x.shape, cg, kh, kw, stride, dilation)
+    return _run(x, rows, ks, cg, groups, m, k, kinds, hi_mask, full_mask, b, n)
+
+
+def dst16_depthwise(x_nhwc: torch.Tensor, kh: int, kw: int, stride, dilation, kinds: Sequence[str],
+                    hi_mask: int, full_mask: int, w: Sequence[torch.Tensor]) -> Optional[torch.Tensor]:
+    """dst16_conv of a depthwise convolution (groups = channels, one output channel each), every channel of an
+    output pixel at once: the same bits. w: each pass's weight slice as [KH*KW, C]. Returns float32
+    [N*OH*OW, C]."""
+    lib = library()
+    if lib is None or not w or len(w) > MAX_PASSES:
+        return None
+    x = x_nhwc.to(torch.float32).contiguous()
+    rows, ks, m, k = _windows(x.shape, 1, kh, kw, stride, dilation)
+    c = x.shape[-1]
+    w = [t.to(torch.float32).contiguous() for t in w]
+    if any(tuple(t.shape) != (k, c) for t in w):
+        raise ValueError(f"depthwise weight slices must be [{k}, {c}], got {[list(t.shape) for t in w]}")
+    d = torch.empty((m, c), dtype=torch.float32)
+    if m == 0:
+        return d
+    kind = (ctypes.c_int * len(w))(*[SLICE_KINDS[x] for x in kinds])
+    arr = ctypes.c_void_p * len(w)
+    lib.tt_dst16_depthwise(len(w), kind, ctypes.c_uint32(hi_mask & 0xFFFFFFFF),
+                           ctypes.c_uint32(full_mask & 0xFFFFFFFF), x.data_ptr(), rows.data_ptr(), ks.data_ptr(),
+                           arr(*[t.data_ptr() for t in w]), m, k, c, d.data_ptr())
+    return d
+
+
+def _windows(shape, cg: int, kh: int, kw: int, stride, dilation):
+    """(row offsets, K offsets, M, K) of a convolution's windows in a contiguous NHWC input of `shape`: output
+    pixel (n, oy, ox) starts at rows[m], its tap (ky, kx, c) of a group's cg channels is at ks[k] from there."""
+    nb, h, w, c = shape
     sh, sw = stride
     dh, dw = dilation
     oh = (h - dh * (kh - 1) - 1) // sh + 1
@@ -175,8 +211,7 @@ def dst16_conv(x_nhwc: torch.Tensor, groups: int, kh: int, kw: int, stride, dila
             + torch.arange(ow).view(1, 1, -1) * (sw * sx)).reshape(-1)
     ks = (torch.arange(kh).view(-1, 1, 1) * (dh * sy) + torch.arange(kw).view(1, -1, 1) * (dw * sx)
           + torch.arange(cg).view(1, 1, -1)).reshape(-1)
-    m, k = rows.numel(), ks.numel()
-    return _run(x, rows, ks, cg, groups, m, k, kinds, hi_mask, full_mask, b, n)
+    return rows.contiguous(), ks.contiguous(), rows.numel(), ks.numel()
 
 
 _OFFSETS: dict = {}

@@ -144,3 +144,44 @@ void tt_dst16_matmul(int npass, const int *kind, uint32_t hi_mask, uint32_t full
         }
     }
 }
+
+/* A depthwise convolution (one input and one output channel per group): for output pixel m and channel c,
+ * the same steps as tt_dst16_matmul on group c's windows (K = the taps, in order, 16 a step; per pass the
+ * products of a step summed in fp32 from zero, then added into Dst and rounded), computed for a run of
+ * channels at once instead of one group at a time with its single output column padded to NR.
+ * Tap k of output pixel m, channel c is x[roff[m] + koff[k] + c]; w[p] is pass p's weight slice [K][C];
+ * d is [M][C]. */
+#define CB 64
+void tt_dst16_depthwise(int npass, const int *kind, uint32_t hi_mask, uint32_t full_mask, const float *x,
+                        const int64_t *roff, const int64_t *koff, const float *const *w, int64_t M, int64_t K,
+                        int64_t C, float *d)
+{
+    if (npass > 8 || M <= 0 || C <= 0)
+        return;
+    const int64_t cblocks = (C + CB - 1) / CB;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t m = 0; m < M; m++) {
+        for (int64_t cb = 0; cb < cblocks; cb++) {
+            const int64_t c0 = cb * CB, n = C - c0 < CB ? C - c0 : CB;
+            const float *row = x + roff[m] + c0;
+            float acc[CB];
+            memset(acc, 0, sizeof acc);
+            for (int64_t k0 = 0; k0 < K; k0 += KSTEP) {
+                const int64_t kk = K - k0 < KSTEP ? K - k0 : KSTEP;
+                for (int p = 0; p < npass; p++) {
+                    float s[CB];
+                    memset(s, 0, sizeof s);
+                    for (int64_t k = k0; k < k0 + kk; k++) {
+                        const float *xv = row + koff[k];
+                        const float *wk = w[p] + k * C + c0;
+                        for (int64_t j = 0; j < n; j++)
+                            s[j] = __builtin_fmaf(cut(xv[j], kind[p], hi_mask, full_mask), wk[j], s[j]);
+                    }
+                    for (int64_t j = 0; j < n; j++)
+                        acc[j] = round16(acc[j] + s[j]);
+                }
+            }
+            memcpy(d + m * C + c0, acc, n * sizeof(float));
+        }
+    }
+}
