@@ -1,6 +1,7 @@
 """Native kernels of the simulator: C compiled on first use, loaded with ctypes, with a pure-torch fallback.
 
-Two kernels: the matrix unit's 16-bit Dst accumulation (dst16.c) and block-float quantization (bfp.c). The
+Two kernels: the matrix unit's 16-bit Dst accumulation (dst16.c) and block-float quantization (bfp.c, with
+AVX-512 paths where the CPU has them: the same steps lane for lane). The
 16-bit Dst accumulation of the matrix unit (a rounding after every K = 16 step and fidelity pass) is a
 sequential loop that torch can only run as one small matmul and two bit operations per step; `dst16.c` runs
 it as one blocked loop nest, as fast as an fp32 GEMM. It computes exactly the bits of the torch path
@@ -15,6 +16,7 @@ code built for another CPU. Parallel processes building at once each write a pri
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import logging
 import os
@@ -169,7 +171,7 @@ def dst16_conv(x_nhwc: torch.Tensor, groups: int, kh: int, kw: int, stride, dila
     [G, N*OH*OW, n]."""
     x = x_nhwc.to(torch.float32).contiguous()
     cg = x.shape[-1] // groups
-    rows, ks, m, k = _windows(x.shape, cg, kh, kw, stride, dilation)
+    rows, ks, m, k = _windows(tuple(x.shape), cg, kh, kw, tuple(stride), tuple(dilation))
     return _run(x, rows, ks, cg, groups, m, k, kinds, hi_mask, full_mask, b, n)
 
 
@@ -182,7 +184,7 @@ def dst16_depthwise(x_nhwc: torch.Tensor, kh: int, kw: int, stride, dilation, ki
     if lib is None or not w or len(w) > MAX_PASSES:
         return None
     x = x_nhwc.to(torch.float32).contiguous()
-    rows, ks, m, k = _windows(x.shape, 1, kh, kw, stride, dilation)
+    rows, ks, m, k = _windows(tuple(x.shape), 1, kh, kw, tuple(stride), tuple(dilation))
     c = x.shape[-1]
     w = [t.to(torch.float32).contiguous() for t in w]
     if any(tuple(t.shape) != (k, c) for t in w):
@@ -198,9 +200,11 @@ def dst16_depthwise(x_nhwc: torch.Tensor, kh: int, kw: int, stride, dilation, ki
     return d
 
 
+@functools.lru_cache(maxsize=256)
 def _windows(shape, cg: int, kh: int, kw: int, stride, dilation):
     """(row offsets, K offsets, M, K) of a convolution's windows in a contiguous NHWC input of `shape`: output
-    pixel (n, oy, ox) starts at rows[m], its tap (ky, kx, c) of a group's cg channels is at ks[k] from there."""
+    pixel (n, oy, ox) starts at rows[m], its tap (ky, kx, c) of a group's cg channels is at ks[k] from there.
+    Remembered (a model's convolutions repeat a few geometries); the tables are read, never written."""
     nb, h, w, c = shape
     sh, sw = stride
     dh, dw = dilation
@@ -263,10 +267,11 @@ def quantize_bfp(x: torch.Tensor, mant_bits: int, ties_away: bool, packer: bool 
     return out
 
 
-def conv_epilogue(y: torch.Tensor, bias: Optional[torch.Tensor], round16: bool, relu: bool,
+def conv_epilogue(y: torch.Tensor, bias: Optional[torch.Tensor], round16: bool, relu: int,
                   bfp8: bool) -> Optional[torch.Tensor]:
-    """A convolution's output stored in one pass (bfp.c tt_conv_epilogue: bias, 16-bit Dst rounding, relu, the
-    packer's bfloat16 or bfloat8_b); None if the library is unavailable. y: contiguous float32 [rows, cols]."""
+    """A convolution's output stored in one pass (bfp.c tt_conv_epilogue: bias, 16-bit Dst rounding, relu (1) or
+    relu6 (2), the packer's bfloat16 or bfloat8_b); None if the library is unavailable. y: contiguous float32
+    [rows, cols]."""
     lib = library()
     if lib is None or y.dim() != 2 or y.dtype != torch.float32 or not y.is_contiguous():
         return None

@@ -11,56 +11,92 @@
 
 static inline uint32_t packer_bf16(uint32_t v)
 {
-    uint32_t e = (v >> 23) & 0xFFu;
-    if (e == 0xFFu && (v & 0x7FFFFFu))
-        return 0x7F800000u;                      /* NaN -> +Inf */
-    if (e == 0)
-        return 0;                                /* zeros and denormals -> +0 */
-    return (v + 0x8000u) & 0xFFFF0000u;          /* nearest, ties away; a carry into exponent 255 gives inf */
+    const uint32_t e = (v >> 23) & 0xFFu;
+    uint32_t r = (v + 0x8000u) & 0xFFFF0000u;   /* nearest, ties away; a carry into exponent 255 gives inf */
+    r = e == 0 ? 0u : r;                          /* zeros and denormals -> +0 */
+    return (e == 0xFFu && (v & 0x7FFFFFu)) ? 0x7F800000u : r;     /* NaN -> +Inf */
 }
 
-/* One block of 16: b -> o (rules B1-B5). */
+/* One block of 16: b -> o (rules B1-B5). Written without branches so that the compiler vectorises both loops
+ * (per-lane variable shifts). */
 static inline void quantize_block(const uint32_t *b, uint32_t *o, int k, int ties_away)
 {
-    int32_t exp[16], shared = 0;
-    uint32_t sig[16];
-    for (int j = 0; j < 16; j++) {
-        exp[j] = (int32_t)((b[j] >> 23) & 0xFF);
-        sig[j] = exp[j] ? ((b[j] & 0x7FFFFFu) | 0x800000u) : 0u;      /* B1 */
-        if (exp[j] > shared)                                          /* B2 */
-            shared = exp[j];
+    uint32_t shared = 0;
+    for (int j = 0; j < 16; j++) {                                    /* B2 */
+        const uint32_t e = (b[j] >> 23) & 0xFFu;
+        shared = e > shared ? e : shared;
     }
+    const uint32_t maxmag = (1u << k) - 1u, base = (uint32_t)((int32_t)shared - 127 - (k - 1)) << 23;
     for (int j = 0; j < 16; j++) {
-        int32_t shift = (24 - k) + (shared - exp[j]);
-        if (shift > 31)
-            shift = 31;
-        uint32_t q = sig[j] >> shift;
-        uint32_t below = (sig[j] >> (shift - 1)) & 1u;
-        uint32_t up;
-        if (ties_away) {
-            up = below;
-        } else {                                                      /* B3: ties to even */
-            uint32_t rest = sig[j] & ((1u << (shift - 1)) - 1u);
-            up = below & ((rest != 0) | (q & 1u));
-        }
+        const uint32_t e = (b[j] >> 23) & 0xFFu;
+        const uint32_t sig = e ? ((b[j] & 0x7FFFFFu) | 0x800000u) : 0u;            /* B1 */
+        uint32_t shift = (uint32_t)(24 - k) + (shared - e);
+        shift = shift > 31u ? 31u : shift;
+        const uint32_t q = sig >> shift;
+        const uint32_t below = (sig >> (shift - 1u)) & 1u;
+        const uint32_t rest = sig & ((1u << (shift - 1u)) - 1u);
+        const uint32_t up = ties_away ? below : (below & ((rest != 0u) | (q & 1u)));   /* B3 */
         uint32_t mag = q + up;
-        if (mag > (1u << k) - 1u)
-            mag = (1u << k) - 1u;
-        if (mag == 0) {                                               /* B4 */
-            o[j] = 0;
-            continue;
-        }
-        float f = (float)mag;
+        mag = mag > maxmag ? maxmag : mag;
+        const float f = (float)(int32_t)mag;
         uint32_t fb;
         __builtin_memcpy(&fb, &f, 4);
-        o[j] = (fb + ((uint32_t)(shared - 127 - (k - 1)) << 23)) | (b[j] & 0x80000000u);   /* B5 */
+        const uint32_t r = (fb + base) | (b[j] & 0x80000000u);                      /* B5 */
+        o[j] = mag ? r : 0u;                                                          /* B4 */
     }
 }
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+/* The same two functions on one block of 16 values in a 512-bit register: lane for lane the scalar steps
+ * above, so the bits are the same (the scalar code is what machines without AVX-512 run). */
+#define V1(x) _mm512_set1_epi32((int)(x))
+
+static inline __m512i packer_bf16_v(__m512i v)
+{
+    const __m512i e = _mm512_and_si512(_mm512_srli_epi32(v, 23), V1(0xFF));
+    __m512i r = _mm512_and_si512(_mm512_add_epi32(v, V1(0x8000)), V1(0xFFFF0000u));
+    r = _mm512_mask_mov_epi32(r, _mm512_cmpeq_epi32_mask(e, _mm512_setzero_si512()), _mm512_setzero_si512());
+    const __mmask16 nan = _mm512_cmpeq_epi32_mask(e, V1(0xFF)) & _mm512_test_epi32_mask(v, V1(0x7FFFFF));
+    return _mm512_mask_mov_epi32(r, nan, V1(0x7F800000u));
+}
+
+static inline __m512i quantize_block_v(__m512i b, int k, int ties_away)
+{
+    const __m512i e = _mm512_and_si512(_mm512_srli_epi32(b, 23), V1(0xFF));
+    const uint32_t shared = _mm512_reduce_max_epu32(e);
+    const __m512i sig = _mm512_maskz_mov_epi32(_mm512_test_epi32_mask(e, e),
+                                               _mm512_or_si512(_mm512_and_si512(b, V1(0x7FFFFF)), V1(0x800000)));
+    const __m512i shift = _mm512_min_epu32(_mm512_add_epi32(V1(24 - k), _mm512_sub_epi32(V1(shared), e)), V1(31));
+    const __m512i sm1 = _mm512_sub_epi32(shift, V1(1));
+    const __m512i q = _mm512_srlv_epi32(sig, shift);
+    const __m512i below = _mm512_and_si512(_mm512_srlv_epi32(sig, sm1), V1(1));
+    __m512i up = below;
+    if (!ties_away) {
+        const __m512i rest = _mm512_and_si512(sig, _mm512_sub_epi32(_mm512_sllv_epi32(V1(1), sm1), V1(1)));
+        const __m512i odd_or_rest = _mm512_mask_mov_epi32(_mm512_and_si512(q, V1(1)),
+                                                          _mm512_test_epi32_mask(rest, rest), V1(1));
+        up = _mm512_and_si512(below, odd_or_rest);
+    }
+    const __m512i mag = _mm512_min_epu32(_mm512_add_epi32(q, up), V1((1u << k) - 1u));
+    const __m512i fb = _mm512_castps_si512(_mm512_cvtepi32_ps(mag));
+    const __m512i base = V1((uint32_t)((int32_t)shared - 127 - (k - 1)) << 23);
+    const __m512i r = _mm512_or_si512(_mm512_add_epi32(fb, base), _mm512_and_si512(b, V1(0x80000000u)));
+    return _mm512_maskz_mov_epi32(_mm512_test_epi32_mask(mag, mag), r);
+}
+#endif
 
 void tt_quantize_bfp(const uint32_t *in, uint32_t *out, int64_t blocks, int k, int ties_away, int packer)
 {
 #pragma omp parallel for schedule(static) if (blocks > 4096)
     for (int64_t t = 0; t < blocks; t++) {
+#if defined(__AVX512F__)
+        __m512i v = _mm512_loadu_si512((const void *)(in + 16 * t));
+        if (packer)
+            v = packer_bf16_v(v);
+        _mm512_storeu_si512((void *)(out + 16 * t), quantize_block_v(v, k, ties_away));
+        continue;
+#endif
         uint32_t b[16];
         for (int j = 0; j < 16; j++)
             b[j] = packer ? packer_bf16(in[16 * t + j]) : in[16 * t + j];
@@ -70,7 +106,8 @@ void tt_quantize_bfp(const uint32_t *in, uint32_t *out, int64_t blocks, int k, i
 
 /* The end of a convolution on a 16-bit Dst, one pass over its [rows, cols] float32 output (rows = N*OH*OW,
  * cols = output channels): the bias added in fp32 (when given) and the sum rounded as the FPU writes a 16-bit
- * Dst (numerics.round_dst_: (b + 0x9000) & 0xFFFF0000, when round16), relu (negative -> +0, NaN kept), and the
+ * Dst (numerics.round_dst_: (b + 0x9000) & 0xFFFF0000, when round16), relu (relu = 1: negative -> +0, NaN kept;
+ * relu = 2, relu6: also above 6 -> 6), and the
  * packer's store: bfloat16 (nearest, ties away; zeros and denormals -> +0; NaN -> +Inf), or bfloat8_b blocks of
  * 16 along a row (cols a multiple of 16). The same steps, in the same order, as conv.py's torch path. */
 void tt_conv_epilogue(const uint32_t *y, const uint32_t *bias, uint32_t *out, int64_t rows, int64_t cols,
@@ -80,7 +117,28 @@ void tt_conv_epilogue(const uint32_t *y, const uint32_t *bias, uint32_t *out, in
     for (int64_t r = 0; r < rows; r++) {
         const uint32_t *yr = y + r * cols;
         uint32_t *o = out + r * cols;
-        for (int64_t c = 0; c < cols; c++) {
+        int64_t c = 0;
+#if defined(__AVX512F__)
+        for (; c + 16 <= cols; c += 16) {
+            __m512 v = _mm512_castsi512_ps(_mm512_loadu_si512((const void *)(yr + c)));
+            if (bias) {
+                v = _mm512_add_ps(v, _mm512_castsi512_ps(_mm512_loadu_si512((const void *)(bias + c))));
+                if (round16)
+                    v = _mm512_castsi512_ps(_mm512_and_si512(_mm512_add_epi32(_mm512_castps_si512(v), V1(0x9000)),
+                                                             V1(0xFFFF0000u)));
+            }
+            __m512i b = _mm512_castps_si512(v);
+            if (relu) {      /* the ordered compares of the scalar code: a NaN is neither below 0 nor above 6 */
+                b = _mm512_mask_mov_epi32(b, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ),
+                                          _mm512_setzero_si512());
+                if (relu == 2)
+                    b = _mm512_mask_mov_epi32(b, _mm512_cmp_ps_mask(v, _mm512_set1_ps(6.0f), _CMP_GT_OQ),
+                                              V1(0x40C00000u));
+            }
+            _mm512_storeu_si512((void *)(o + c), packer_bf16_v(b));
+        }
+#endif
+        for (; c < cols; c++) {
             uint32_t b = yr[c];
             if (bias) {
                 float v, bv;
@@ -96,12 +154,20 @@ void tt_conv_epilogue(const uint32_t *y, const uint32_t *bias, uint32_t *out, in
                 __builtin_memcpy(&v, &b, 4);
                 if (v < 0.0f)
                     b = 0;
+                else if (relu == 2 && v > 6.0f)
+                    b = 0x40C00000u;     /* 6.0 */
             }
             o[c] = packer_bf16(b);
         }
         if (bfp8)
-            for (int64_t c = 0; c < cols; c += 16)
+            for (int64_t c = 0; c < cols; c += 16) {
+#if defined(__AVX512F__)
+                _mm512_storeu_si512((void *)(o + c),
+                                    quantize_block_v(_mm512_loadu_si512((const void *)(o + c)), 7, 1));
+                continue;
+#endif
                 quantize_block(o + c, o + c, 7, 1);
+            }
     }
 }
 

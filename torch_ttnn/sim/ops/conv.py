@@ -249,18 +249,22 @@ def _conv_dst16(xh: torch.Tensor, w: torch.Tensor, stride, dilation, groups: int
 
 def _stored_in_one_pass(y: torch.Tensor, b_vals, act_fn, wide_dst: bool, out_dtype: DataType, out_layout: Layout):
     """The output values as stored (bias, 16-bit Dst rounding, relu, the packer's bfloat16 or bfloat8_b) in one
-    pass of the native kernel, for the common case: a 16-bit Dst, no activation or relu, a bfloat16 output or a
+    pass of the native kernel, for the common case: a 16-bit Dst, no activation or relu (relu6 too into
+    bfloat8_b, where the SFPU's truncation into Dst leaves its bf16 values as they are), a bfloat16 output or a
     TILE bfloat8_b one whose rows fill whole tiles; None otherwise (the torch steps then run: same bits)."""
-    if wide_dst or act_fn not in (None, F.relu) or y.dtype != torch.float32:
+    if wide_dst or act_fn not in (None, F.relu, F.relu6) or y.dtype != torch.float32:
         return None
     bfp8 = out_dtype == DataType.BFLOAT8_B
     if not (out_dtype == DataType.BFLOAT16 or (bfp8 and out_layout == Layout.TILE and y.shape[1] % 32 == 0)):
+        return None
+    if act_fn is F.relu6 and not bfp8:
         return None
     yh = y.permute(0, 2, 3, 1)
     if not yh.is_contiguous():
         return None
     from .. import _native
-    return _native.conv_epilogue(yh.reshape(-1, y.shape[1]), b_vals, b_vals is not None, act_fn is F.relu, bfp8)
+    relu = {F.relu: 1, F.relu6: 2}.get(act_fn, 0)
+    return _native.conv_epilogue(yh.reshape(-1, y.shape[1]), b_vals, b_vals is not None, relu, bfp8)
 
 
 def _activation_fn(op: str, activation):
