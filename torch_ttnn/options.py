@@ -41,7 +41,7 @@ class TorchTtnnOption:
     max_programs: programs kept per graph with dynamic shapes (one per input signature; least recently used
         dropped beyond it, with a warning).
     param_check: how a parameter's device copy is known to be current: "contents" (default: storage, version
-        counter and a CRC of its bytes, which also catches writes through `.data`) or "version" (storage and
+        counter and a hash of its bytes, which also catches writes through `.data`) or "version" (storage and
         version counter only: cheaper, for code that changes parameters only through autograd, optimizers,
         load_state_dict or in-place ops on the parameter itself).
     precision: weights format of inference graphs: "auto" (default: the fastest of bfloat8_b+LoFi, bfloat8_b,
