@@ -128,21 +128,23 @@ def test_conv_windows_read_in_place_give_the_bits_of_the_copied_windows(n, c, h,
 
 @needs_native
 @pytest.mark.parametrize("fid", [F.LoFi, F.HiFi2, F.HiFi3, F.HiFi4])
-def test_depthwise_kernel_gives_the_bits_of_the_grouped_kernel(monkeypatch, fid):
-    """The depthwise kernel (every channel of a pixel at once) against the grouped one (a group at a time), on
-    fp32 activations (three slices each) with an inf among them."""
+@pytest.mark.parametrize("cin,cout,groups", [(40, 40, 40), (32, 32, 8), (24, 24, 6), (70, 70, 70), (18, 54, 18), (32, 64, 16)])
+def test_narrow_group_kernel_gives_the_bits_of_the_grouped_kernel(monkeypatch, fid, cin, cout, groups):
+    """The narrow-group kernel (every output channel of a pixel at once: depthwise, ResNeXt- and RegNet-like
+    groups, a channel multiplier) against the grouped one (a group at a time, padded to NR columns), on fp32
+    activations (three slices each) with an inf among them."""
     from torch_ttnn.sim import numerics
     from torch_ttnn.sim.ops import conv
-    g = torch.Generator().manual_seed(3)
-    x = torch.randn(2, 11, 11, 40, generator=g) * 3
+    g = torch.Generator().manual_seed(cin + cout)
+    x = torch.randn(2, 11, 11, cin, generator=g) * 3
     x[0, 1, 1, 5] = float("inf")
-    w = torch.randn(40, 1, 3, 3, generator=g)
+    w = torch.randn(cout, cin // groups, 3, 3, generator=g)
 
     def run():
-        return numerics.fpu_conv_windows(x, w.clone(), lambda: conv._weight_matrix(w, 40), 40, 3, 3, (2, 2),
-                                         (1, 1), fid)
+        return numerics.fpu_conv_windows(x, w.clone(), lambda: conv._weight_matrix(w, groups), groups, 3, 3,
+                                         (2, 2), (1, 1), fid)
     got = run()
-    monkeypatch.setattr(_native, "dst16_depthwise", lambda *a, **k: None)
+    monkeypatch.setattr(_native, "dst16_narrow_groups", lambda *a, **k: None)
     _same_bits(run(), got)
 
 

@@ -350,12 +350,15 @@ def fpu_conv_windows(xh: torch.Tensor, w_oihw: torch.Tensor, weight_matrix, grou
         ow = (w - dilation[1] * (kw - 1) - 1) // stride[1] + 1
         return torch.zeros(groups, n * oh * ow, ng, dtype=torch.float32)
     slices = [sa.padded(pa, _native.KSTEP, _native.NR) for _, pa in used]
-    if ng == 1 and groups == xh.shape[-1] and groups > 1:   # depthwise: every channel of a pixel at once
-        k = kh * kw
-        taps = [s_[:, :k, 0].t() for s_ in slices]          # [K, C]
-        y = _native.dst16_depthwise(xh, kh, kw, stride, dilation, [pb for pb, _ in used], *sb.masks(), taps)
+    # narrow groups (depthwise among them), every output channel at once: where the lanes read the activations
+    # in place (one output channel a group, or groups filling blocks of 16 lanes), or a copy of at most 4x them
+    if groups > 1 and ng < _native.NR and (ng == 1 or groups % 16 == 0 or ng <= 4):
+        k = kh * kw * (xh.shape[-1] // groups)
+        lanes = [s_[:, :k, :ng].permute(1, 2, 0).reshape(k, ng * groups) for s_ in slices]   # [K, o * G + g]
+        y = _native.dst16_narrow_groups(xh, groups, ng, kh, kw, stride, dilation, [pb for pb, _ in used],
+                                        *sb.masks(), lanes)
         if y is not None:
-            return y.t().unsqueeze(-1)                        # [G, M, 1], a view of [M, C]
+            return y.reshape(-1, groups, ng).transpose(0, 1)   # [G, M, Ng], a view of [M, C_out]
     return _native.dst16_conv(xh, groups, kh, kw, stride, dilation, [pb for pb, _ in used], *sb.masks(), slices, ng)
 
 

@@ -117,7 +117,7 @@ def library():
                 ep.restype = None
                 dw = lib.tt_dst16_depthwise
                 dw.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.c_uint32, ctypes.c_uint32, p,
-                               p, p, ctypes.POINTER(p), i, i, i, p]
+                               p, p, ctypes.POINTER(p), i, i, i, i, p]
                 dw.restype = None
                 pk = lib.tt_pack_masked
                 pk.argtypes = [p, p, i, i, i, i, i, i, i, i, ctypes.c_uint32]
@@ -175,36 +175,51 @@ def dst16_conv(x_nhwc: torch.Tensor, groups: int, kh: int, kw: int, stride, dila
     return _run(x, rows, ks, cg, groups, m, k, kinds, hi_mask, full_mask, b, n)
 
 
-def dst16_depthwise(x_nhwc: torch.Tensor, kh: int, kw: int, stride, dilation, kinds: Sequence[str],
-                    hi_mask: int, full_mask: int, w: Sequence[torch.Tensor]) -> Optional[torch.Tensor]:
-    """dst16_conv of a depthwise convolution (groups = channels, one output channel each), every channel of an
-    output pixel at once: the same bits. w: each pass's weight slice as [KH*KW, C]. Returns float32
-    [N*OH*OW, C]."""
+def dst16_narrow_groups(x_nhwc: torch.Tensor, groups: int, og: int, kh: int, kw: int, stride, dilation,
+                        kinds: Sequence[str], hi_mask: int, full_mask: int,
+                        w: Sequence[torch.Tensor]) -> Optional[torch.Tensor]:
+    """dst16_conv of a grouped convolution with few output channels a group (og; depthwise: og = 1 and one input
+    channel a group), every output channel of a pixel at once instead of a group at a time padded to NR
+    columns: the same bits. Lane j = o * groups + g is output channel o of group g; the kernel reads lane j's
+    input at [pixel][ci][j % period] of the activations laid out [pixel][ci][g] (period = groups) when the
+    groups fill whole blocks of 16 lanes, else of a copy laid out [pixel][ci][o][g] (og copies of each value,
+    period = all the lanes). w: each pass's weight slice as [KH*KW*Cg, og * groups] (lane order). Returns
+    float32 [N*OH*OW, C_out] in channel order (g * og + o)."""
     lib = library()
     if lib is None or not w or len(w) > MAX_PASSES:
         return None
-    x = x_nhwc.to(torch.float32).contiguous()
-    rows, ks, m, k = _windows(tuple(x.shape), 1, kh, kw, tuple(stride), tuple(dilation))
-    c = x.shape[-1]
+    nb, h, wd, c = x_nhwc.shape
+    cg, lanes = c // groups, og * groups
+    x = x_nhwc.to(torch.float32)
+    period = groups if og == 1 or groups % 16 == 0 else lanes
+    if cg > 1:                 # [.., g, ci] -> [.., ci, g]
+        x = x.reshape(nb, h, wd, groups, cg).transpose(3, 4)
+    if period != groups:       # -> [.., ci, o, g]
+        x = x.reshape(nb, h, wd, cg, 1, groups).expand(nb, h, wd, cg, og, groups)
+    x = x.reshape(nb, h, wd, cg * period).contiguous()
+    rows, ks, m, k = _windows(tuple(x.shape), cg, kh, kw, tuple(stride), tuple(dilation), period)
     w = [t.to(torch.float32).contiguous() for t in w]
-    if any(tuple(t.shape) != (k, c) for t in w):
-        raise ValueError(f"depthwise weight slices must be [{k}, {c}], got {[list(t.shape) for t in w]}")
-    d = torch.empty((m, c), dtype=torch.float32)
+    if any(tuple(t.shape) != (k, lanes) for t in w):
+        raise ValueError(f"grouped weight slices must be [{k}, {lanes}], got {[list(t.shape) for t in w]}")
+    d = torch.empty((m, lanes), dtype=torch.float32)
     if m == 0:
         return d
     kind = (ctypes.c_int * len(w))(*[SLICE_KINDS[x] for x in kinds])
     arr = ctypes.c_void_p * len(w)
     lib.tt_dst16_depthwise(len(w), kind, ctypes.c_uint32(hi_mask & 0xFFFFFFFF),
                            ctypes.c_uint32(full_mask & 0xFFFFFFFF), x.data_ptr(), rows.data_ptr(), ks.data_ptr(),
-                           arr(*[t.data_ptr() for t in w]), m, k, c, d.data_ptr())
-    return d
+                           arr(*[t.data_ptr() for t in w]), m, k, lanes, period, d.data_ptr())
+    if og == 1:
+        return d
+    return d.reshape(m, og, groups).transpose(1, 2).reshape(m, lanes)
 
 
 @functools.lru_cache(maxsize=256)
-def _windows(shape, cg: int, kh: int, kw: int, stride, dilation):
+def _windows(shape, cg: int, kh: int, kw: int, stride, dilation, channel_stride: int = 1):
     """(row offsets, K offsets, M, K) of a convolution's windows in a contiguous NHWC input of `shape`: output
-    pixel (n, oy, ox) starts at rows[m], its tap (ky, kx, c) of a group's cg channels is at ks[k] from there.
-    Remembered (a model's convolutions repeat a few geometries); the tables are read, never written."""
+    pixel (n, oy, ox) starts at rows[m], its tap (ky, kx, c) of a group's cg channels is at ks[k] from there
+    (channel c at c * channel_stride). Remembered (a model's convolutions repeat a few geometries); the tables
+    are read, never written."""
     nb, h, w, c = shape
     sh, sw = stride
     dh, dw = dilation
@@ -214,7 +229,7 @@ def _windows(shape, cg: int, kh: int, kw: int, stride, dilation):
     rows = (torch.arange(nb).view(-1, 1, 1) * (h * w * c) + torch.arange(oh).view(1, -1, 1) * (sh * sy)
             + torch.arange(ow).view(1, 1, -1) * (sw * sx)).reshape(-1)
     ks = (torch.arange(kh).view(-1, 1, 1) * (dh * sy) + torch.arange(kw).view(1, -1, 1) * (dw * sx)
-          + torch.arange(cg).view(1, 1, -1)).reshape(-1)
+          + torch.arange(cg).view(1, 1, -1) * channel_stride).reshape(-1)
     return rows.contiguous(), ks.contiguous(), rows.numel(), ks.numel()
 
 

@@ -145,43 +145,114 @@ void tt_dst16_matmul(int npass, const int *kind, uint32_t hi_mask, uint32_t full
     }
 }
 
-/* A depthwise convolution (one input and one output channel per group): for output pixel m and channel c,
- * the same steps as tt_dst16_matmul on group c's windows (K = the taps, in order, 16 a step; per pass the
- * products of a step summed in fp32 from zero, then added into Dst and rounded), computed for a run of
- * channels at once instead of one group at a time with its single output column padded to NR.
- * Tap k of output pixel m, channel c is x[roff[m] + koff[k] + c]; w[p] is pass p's weight slice [K][C];
- * d is [M][C]. */
-#define CB 64
+/* A grouped convolution with few output channels a group, lane by lane: lane c of output pixel m takes the
+ * same steps as tt_dst16_matmul on its group's windows (K in order, 16 a step; per pass the products of a
+ * step summed in fp32 from zero, then added into Dst and rounded), for a run of lanes at once instead of one
+ * group at a time with its few output columns padded to NR. Element k of lane c's window is
+ * x[roff[m] + koff[k] + c % period] (the caller lays the activations out so; `period` is C, or a multiple of
+ * the 16 lanes of a block when lanes c and c + period read the same values); w[p] is pass p's weight slice
+ * [K][C]; d is [M][C]. A depthwise convolution is the plain case: lane = channel, the activations as they
+ * are. */
+#define CB 16          /* lanes a block: one 512-bit register */
+#define RB 8           /* output pixels a block: each weight vector loaded once for them */
+#if defined(__AVX512F__)
+#include <immintrin.h>
+/* The RB x 16 lanes of one K element: s[r] += cut(x[row[r] + off + 0..15]) * w[0..15], in registers. */
+static inline __attribute__((always_inline)) void lanes_step(__m512 *s, const float *const *row, int64_t off,
+                                                              const float *wk, int kind, uint32_t hi_mask,
+                                                              uint32_t full_mask)
+{
+    const __m512 wv = _mm512_loadu_ps(wk);
+    const __m512i hm = _mm512_set1_epi32((int)hi_mask), fm = _mm512_set1_epi32((int)full_mask);
+    const __m512i ex = _mm512_set1_epi32(0x7F800000);
+    for (int r = 0; r < RB; r++) {
+        const __m512i u = _mm512_loadu_si512((const void *)(row[r] + off));
+        const __m512i h = _mm512_and_si512(u, hm);
+        __m512 a;
+        if (kind == SLICE_HI) {
+            a = _mm512_castsi512_ps(h);
+        } else {
+            const __m512 f = _mm512_castsi512_ps(_mm512_and_si512(u, fm));
+            if (kind == SLICE_FULL) {
+                a = f;
+            } else {     /* the exponent field all ones: inf or NaN, whose low slice is 0 */
+                const __mmask16 special = _mm512_cmpeq_epi32_mask(_mm512_and_si512(h, ex), ex);
+                a = _mm512_maskz_sub_ps((__mmask16)~special, f, _mm512_castsi512_ps(h));
+            }
+        }
+        s[r] = _mm512_fmadd_ps(a, wv, s[r]);
+    }
+}
+#endif
+
 void tt_dst16_depthwise(int npass, const int *kind, uint32_t hi_mask, uint32_t full_mask, const float *x,
                         const int64_t *roff, const int64_t *koff, const float *const *w, int64_t M, int64_t K,
-                        int64_t C, float *d)
+                        int64_t C, int64_t period, float *d)
 {
-    if (npass > 8 || M <= 0 || C <= 0)
+    if (npass > 8 || M <= 0 || C <= 0 || period <= 0 || (period != C && period % CB))
         return;
-    const int64_t cblocks = (C + CB - 1) / CB;
+    const int64_t cblocks = (C + CB - 1) / CB, mblocks = (M + RB - 1) / RB;
 #pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t m = 0; m < M; m++) {
+    for (int64_t mb = 0; mb < mblocks; mb++) {
         for (int64_t cb = 0; cb < cblocks; cb++) {
             const int64_t c0 = cb * CB, n = C - c0 < CB ? C - c0 : CB;
-            const float *row = x + roff[m] + c0;
-            float acc[CB];
+            const int64_t m0 = mb * RB, rows = M - m0 < RB ? M - m0 : RB;
+            const float *row[RB];
+            for (int r = 0; r < RB; r++)       /* tail rows repeat a valid row; only valid rows are stored */
+                row[r] = x + roff[m0 + (r < rows ? r : rows - 1)] + c0 % period;
+            float acc[RB][CB];
             memset(acc, 0, sizeof acc);
+#if defined(__AVX512F__)
+            if (n == CB) {       /* a full block of lanes: sums and Dst in registers */
+                __m512 dst[RB];
+                for (int r = 0; r < RB; r++)
+                    dst[r] = _mm512_setzero_ps();
+                for (int64_t k0 = 0; k0 < K; k0 += KSTEP) {
+                    const int64_t kk = K - k0 < KSTEP ? K - k0 : KSTEP;
+                    for (int p = 0; p < npass; p++) {
+                        __m512 s[RB];
+                        for (int r = 0; r < RB; r++)
+                            s[r] = _mm512_setzero_ps();
+                        const int kd = kind[p];
+                        for (int64_t k = k0; k < k0 + kk; k++) {
+                            const float *wk = w[p] + k * C + c0;
+                            if (kd == SLICE_HI)        /* the slice kind a constant in each copy */
+                                lanes_step(s, row, koff[k], wk, SLICE_HI, hi_mask, full_mask);
+                            else if (kd == SLICE_FULL)
+                                lanes_step(s, row, koff[k], wk, SLICE_FULL, hi_mask, full_mask);
+                            else
+                                lanes_step(s, row, koff[k], wk, SLICE_LO, hi_mask, full_mask);
+                        }
+                        for (int r = 0; r < RB; r++) {     /* round16: (b + 0x9000) & 0xFFFF0000 */
+                            const __m512i b = _mm512_castps_si512(_mm512_add_ps(dst[r], s[r]));
+                            dst[r] = _mm512_castsi512_ps(_mm512_and_si512(
+                                _mm512_add_epi32(b, _mm512_set1_epi32(0x9000)), _mm512_set1_epi32((int)0xFFFF0000u)));
+                        }
+                    }
+                }
+                for (int r = 0; r < RB; r++)
+                    _mm512_storeu_ps(acc[r], dst[r]);
+            } else
+#endif
             for (int64_t k0 = 0; k0 < K; k0 += KSTEP) {
                 const int64_t kk = K - k0 < KSTEP ? K - k0 : KSTEP;
                 for (int p = 0; p < npass; p++) {
-                    float s[CB];
+                    float s[RB][CB];
                     memset(s, 0, sizeof s);
                     for (int64_t k = k0; k < k0 + kk; k++) {
-                        const float *xv = row + koff[k];
                         const float *wk = w[p] + k * C + c0;
-                        for (int64_t j = 0; j < n; j++)
-                            s[j] = __builtin_fmaf(cut(xv[j], kind[p], hi_mask, full_mask), wk[j], s[j]);
+                        for (int r = 0; r < RB; r++)
+                            for (int64_t j = 0; j < n; j++)
+                                s[r][j] = __builtin_fmaf(cut(row[r][koff[k] + j], kind[p], hi_mask, full_mask),
+                                                         wk[j], s[r][j]);
                     }
-                    for (int64_t j = 0; j < n; j++)
-                        acc[j] = round16(acc[j] + s[j]);
+                    for (int r = 0; r < RB; r++)
+                        for (int j = 0; j < CB; j++)
+                            acc[r][j] = round16(acc[r][j] + s[r][j]);
                 }
             }
-            memcpy(d + m * C + c0, acc, n * sizeof(float));
+            for (int64_t r = 0; r < rows; r++)
+                memcpy(d + (m0 + r) * C + c0, acc[r], n * sizeof(float));
         }
     }
 }
