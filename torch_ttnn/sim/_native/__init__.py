@@ -309,7 +309,9 @@ def pack_masked(x: torch.Tensor, mask: int, rows: int, cols: int) -> Optional[to
     x3 = x if x.dim() == 3 else x.unsqueeze(0)
     b, k, n = x3.shape
     kp, np_ = k + (-k % rows), n + (-n % cols)
-    out = torch.zeros((b, kp, np_), dtype=torch.float32)
+    out = torch.empty((b, kp, np_), dtype=torch.float32)    # the kernel writes [.., :k, :n]; the rest is zeroed here
+    out[:, k:].zero_()
+    out[:, :k, n:].zero_()
     sb, sk, sn = x3.stride()
     lib.tt_pack_masked(x3.data_ptr(), out.data_ptr(), b, k, n, sb, sk, sn, kp, np_,
                        ctypes.c_uint32(mask & 0xFFFFFFFF))
