@@ -363,6 +363,28 @@ def test_auto_relaxes_the_product_groups_that_keep_accuracy(device):
     assert opt.results.reports[-1].precision == "bf16+bfp8-lofi 2/3"
 
 
+def test_a_graph_too_large_to_search_relaxes_its_groups_by_weight_bytes(device, monkeypatch):
+    """A graph over the search's parameter budget starts at bfloat16 without timing the faster levels: its
+    groups are still relaxed one at a time, ranked by weight bytes, each kept only if the graph stays
+    accurate."""
+    from torch_ttnn.compiler import precision
+    monkeypatch.setattr(precision, "SEARCH_MAX_PARAM_BYTES", 0)
+    torch.manual_seed(0)
+    m = _OneFragileLayer().eval()
+    x = torch.randn(4, 64, 256)
+    x[..., ::16] = 0.0
+    y, opt, _ = _run(m, x, device)
+    (decision,) = opt.results.precision
+    assert [lv for lv, *_ in decision["tried"]] == ["bf16"]
+    relaxed = decision["relaxed_groups"]
+    # b and c (256 x 512 weights) rank above a (256 x 256); a alone loses accuracy
+    assert [r["group"] for r in relaxed][-1] == "linear [256, 256]"
+    assert [r["kept"] for r in relaxed] == [True, True, False]
+    assert [r["weight_bytes"] for r in relaxed] == sorted((r["weight_bytes"] for r in relaxed), reverse=True)
+    assert decision["chosen"] == "bf16+bfp8-lofi 2/3"
+    assert pcc(y, m(x)) >= 0.99
+
+
 def test_a_mixed_level_on_an_fp32_dst_base_relaxes_only_its_groups(device):
     import torch_ttnn.sim as ttnn
     from torch_ttnn.compiler.passes.precision import MixedLevel, WeightPrecision, product_groups

@@ -15,11 +15,12 @@
                       model times both Dst widths alike: an fp32 Dst holds half the tiles (smaller output
                       subblocks, more packing), a cost the model does not charge. Each decision is logged and
                       kept in option.results.precision (graph, level chosen, PCC of every level tried).
-                      When the level kept is not the fastest because a faster one lost accuracy as a whole,
+                      When the level kept is not the fastest because a faster one lost accuracy as a whole
+                      (or was not tried: a graph with more than 1 GiB of parameters starts at bfloat16),
                       the graph's product groups (the products whose weights have one shape: every layer's
                       query projection, every MLP's up projection) are relaxed to that faster form one at a
                       time, largest modelled gain first (the group's launches timed by the performance model
-                      at both levels during the search), each kept only while the graph stays at PCC >= 0.99
+                      at both levels during the search; by weight bytes where a level was not timed), each kept only while the graph stays at PCC >= 0.99
                       with at most twice the error (1 - PCC) of the accurate level (at most
                       MAX_RELAXED_GROUPS tries): "bf16+bfp8-lofi 2/3" is bfloat16 with two of its
                       three groups in bfloat8_b and LoFi; for an fp32-Dst level the relaxed groups drop the
@@ -281,8 +282,10 @@ class PrecisionSearch(BoxedProgram):
                 level = best_level
                 compiled, out = self._run(level, l1, args)
                 self.tried.append((level, "l1" if l1 else "dram", "kept: the most accurate, cheapest"))
-        if score is not None and score >= MIN_PCC and level in RELAXED and RELAXED[level] in dict(measured) \
-                and self.option.optimize:
+        # relax groups where the faster level lost accuracy as a whole, or was not a candidate (a graph too large
+        # to search every level: bfloat16 first)
+        relaxable = level in RELAXED and (RELAXED[level] in dict(measured) or RELAXED[level] not in self.levels)
+        if score is not None and score >= MIN_PCC and relaxable and self.option.optimize:
             compiled, out, level = self._relax_groups(compiled, out, level, l1, args, ref)
         self.chosen = compiled
         record_program(self.option, compiled)
@@ -296,22 +299,26 @@ class PrecisionSearch(BoxedProgram):
         return out
 
     def _relax_groups(self, compiled, out, level: str, l1: bool, args, ref):
-        """The graph runs accurately at `level` but not at the faster RELAXED[level] as a whole: relax its
+        """The graph runs accurately at `level` but not at the faster RELAXED[level] as a whole (or that level was
+        not tried: a graph with more than 1 GiB of parameters): relax its
         product groups one at a time, largest modelled gain first (the modelled us of the group's launches at
-        `level` less at the relaxed level; on a device without a model, the weight bytes), keeping each whose
+        `level` less at the relaxed level; where either was not timed, the weight bytes), keeping each whose
         program still reaches MIN_PCC with at most RELAX_ERROR_FACTOR times the error of `level`. Returns the
         program kept, its output and its level."""
         from .. import runtime
         groups = product_groups(compiled.gm, runtime.ttnn_for(self.option.device_in_use))
-        if len(groups) < 2:
+        if not groups or (len(groups) < 2 and RELAXED[level] in self.levels):
             return compiled, out, level      # one group relaxed is the relaxed level itself, which lost
         relaxed_level = RELAXED[level]
         at, fast = self.group_us.get(level), self.group_us.get(relaxed_level)
 
+        timed = bool(at and fast)
+        unit = "us" if timed else "weight bytes"
+
         def gain(key):
-            if at and fast:
+            if timed:
                 return at.get(key, 0.0) - fast.get(key, 0.0)
-            return float(sum(_weight_bytes(n) for n in groups[key]))   # no model: the bytes a format halves
+            return float(sum(_weight_bytes(n) for n in groups[key]))   # not timed: the bytes a format halves
 
         ranked = sorted(groups, key=gain, reverse=True)
         base, kept = level, set()
@@ -327,9 +334,11 @@ class PrecisionSearch(BoxedProgram):
             score = min([p for p in per_output if p is not None], default=1.0)
             ok = score >= bar
             self.relaxed.append({"group": f"{key[0]} {list(key[1])}", "products": len(groups[key]),
-                                 "gain_us": round(g, 2), "pcc": round(score, 5), "kept": ok})
-            log.info("torch_ttnn: %s products %s at %s: modelled gain %.1f us, PCC %.5f: %s", key[0], list(key[1]),
-                     relaxed_level, g, score, "kept" if ok else "not kept")
+                                 ("gain_us" if timed else "weight_bytes"): round(g, 2), "pcc": round(score, 5),
+                                 "kept": ok})
+            log.info("torch_ttnn: %s products %s at %s: %s %.1f %s, PCC %.5f: %s", key[0], list(key[1]),
+                     relaxed_level, "modelled gain" if timed else "ranked by", g, unit, score,
+                     "kept" if ok else "not kept")
             if ok:
                 runtime._release_graph_module(lambda g=compiled.gm: g)
                 kept.add(key)
