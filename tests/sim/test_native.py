@@ -231,3 +231,30 @@ def test_conv_output_stored_in_one_pass_has_the_bits_of_the_torch_steps(monkeypa
         _same_bits(run(), fused)
     finally:
         ttnn.close_device(dev)
+
+
+@needs_native
+def test_portable_loops_give_the_bits_of_the_vector_ones(tmp_path, monkeypatch):
+    """The kernels built without AVX-512 (what CPUs without it run) against the ones built for this CPU: block-
+    float quantization, the conv epilogue with relu6 into bfloat8_b, a narrow-group convolution."""
+    monkeypatch.setenv("TORCH_TTNN_CACHE", str(tmp_path))
+    portable = _native.load(_native._build(_native._compiler(), ["-mno-avx512f"]))
+    native = _native.library()
+    g = torch.Generator().manual_seed(11)
+    x = torch.randn(64, 256, generator=g) * torch.exp(3 * torch.randn(64, 256, generator=g))
+    x[0, :16] = torch.tensor([0.0, -0.0, float("inf"), -float("inf"), float("nan"), 1e-40, 3.4e38, 1.0] * 2)
+    bias = torch.randn(256, generator=g)
+    wt = torch.randn(64, 4, 3, 3, generator=g)
+    xc = torch.randn(2, 9, 9, 64, generator=g) * 3
+
+    def run():
+        from torch_ttnn.sim.ops import conv
+        return [_native.quantize_bfp(x, 7, True, True), _native.quantize_bfp(x, 3, False),
+                _native.conv_epilogue(x * 4, bias, True, 2, True), _native.conv_epilogue(x, bias, False, 1, False),
+                numerics.fpu_conv_windows(xc, wt, lambda: conv._weight_matrix(wt, 16), 16, 3, 3, (1, 1), (1, 1),
+                                          F.HiFi3)]
+    vector = run()
+    monkeypatch.setitem(_native._state, "lib", portable)
+    for ref, got in zip(run(), vector):
+        _same_bits(ref, got)
+    assert native is not portable

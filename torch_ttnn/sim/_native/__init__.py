@@ -62,10 +62,13 @@ def _compiler() -> Optional[str]:
     return shutil.which(cc)
 
 
-def _build(cc: str) -> Path:
+def _build(cc: str, extra_flags: Sequence[str] = ()) -> Path:
+    """The library built for this CPU (`extra_flags` after the usual ones: the tests build it without AVX-512
+    too, to check the portable loops against the vector ones)."""
+    flags = [*_FLAGS, *extra_flags]
     sources = [p.read_bytes() for p in _SOURCES]
     version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=60).stdout
-    key = hashlib.sha256(b"\0".join(sources + [" ".join(_FLAGS).encode(), version.encode(),
+    key = hashlib.sha256(b"\0".join(sources + [" ".join(flags).encode(), version.encode(),
                                                _cpu_flags().encode()])).hexdigest()[:20]
     out = cache_dir() / key / "libttsim.so"
     if out.exists():
@@ -74,10 +77,10 @@ def _build(cc: str) -> Path:
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=out.parent)
     os.close(fd)
     try:
-        r = subprocess.run([cc, *_FLAGS, "-o", tmp, *map(str, _SOURCES)], capture_output=True, text=True,
+        r = subprocess.run([cc, *flags, "-o", tmp, *map(str, _SOURCES)], capture_output=True, text=True,
                            timeout=300)
         if r.returncode != 0:       # a compiler without OpenMP: the same kernels on one thread
-            r = subprocess.run([cc, *[f for f in _FLAGS if f != "-fopenmp"], "-o", tmp, *map(str, _SOURCES)],
+            r = subprocess.run([cc, *[f for f in flags if f != "-fopenmp"], "-o", tmp, *map(str, _SOURCES)],
                                capture_output=True, text=True, timeout=300)
         if r.returncode != 0:
             raise RuntimeError(f"{cc} failed on {', '.join(p.name for p in _SOURCES)}: {r.stderr.strip()[:2000]}")
@@ -86,6 +89,23 @@ def _build(cc: str) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return out
+
+
+def load(path: Path):
+    """The library at `path`, its functions typed for ctypes."""
+    lib = ctypes.CDLL(str(path))
+    p, i, c, u = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_uint32
+    signatures = {
+        "tt_dst16_matmul": [c, ctypes.POINTER(c), u, u, p, p, p, ctypes.POINTER(p), i, i, i, i, p, i, i, i, i, i],
+        "tt_quantize_bfp": [p, p, i, c, c, c],
+        "tt_conv_epilogue": [p, p, p, i, i, c, c, c],
+        "tt_dst16_depthwise": [c, ctypes.POINTER(c), u, u, p, p, p, ctypes.POINTER(p), i, i, i, i, p],
+        "tt_pack_masked": [p, p, i, i, i, i, i, i, i, i, u],
+    }
+    for name, args in signatures.items():
+        fn = getattr(lib, name)
+        fn.argtypes, fn.restype = args, None
+    return lib
 
 
 def library():
@@ -103,25 +123,7 @@ def library():
             reason = "no C compiler found (set CC)"
         else:
             try:
-                lib = ctypes.CDLL(str(_build(cc)))
-                fn = lib.tt_dst16_matmul
-                p, i = ctypes.c_void_p, ctypes.c_int64
-                fn.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.c_uint32, ctypes.c_uint32, p,
-                               p, p, ctypes.POINTER(p), i, i, i, i, p, i, i, i, i, i]
-                fn.restype = None
-                q = lib.tt_quantize_bfp
-                q.argtypes = [p, p, i, ctypes.c_int, ctypes.c_int, ctypes.c_int]
-                q.restype = None
-                ep = lib.tt_conv_epilogue
-                ep.argtypes = [p, p, p, i, i, ctypes.c_int, ctypes.c_int, ctypes.c_int]
-                ep.restype = None
-                dw = lib.tt_dst16_depthwise
-                dw.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.c_uint32, ctypes.c_uint32, p,
-                               p, p, ctypes.POINTER(p), i, i, i, i, p]
-                dw.restype = None
-                pk = lib.tt_pack_masked
-                pk.argtypes = [p, p, i, i, i, i, i, i, i, i, ctypes.c_uint32]
-                pk.restype = None
+                lib = load(_build(cc))
             except (OSError, RuntimeError, subprocess.SubprocessError) as e:
                 lib, reason = None, str(e)
         if lib is None:
