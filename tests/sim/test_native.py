@@ -236,7 +236,8 @@ def test_conv_output_stored_in_one_pass_has_the_bits_of_the_torch_steps(monkeypa
 @needs_native
 def test_portable_loops_give_the_bits_of_the_vector_ones(tmp_path, monkeypatch):
     """The kernels built without AVX-512 (what CPUs without it run) against the ones built for this CPU: block-
-    float quantization, the conv epilogue with relu6 into bfloat8_b, a narrow-group convolution."""
+    float quantization, the conv epilogue with relu6 into bfloat8_b, bfloat16 stores, a narrow-group
+    convolution."""
     monkeypatch.setenv("TORCH_TTNN_CACHE", str(tmp_path))
     portable = _native.load(_native._build(_native._compiler(), ["-mno-avx512f"]))
     native = _native.library()
@@ -251,6 +252,7 @@ def test_portable_loops_give_the_bits_of_the_vector_ones(tmp_path, monkeypatch):
         from torch_ttnn.sim.ops import conv
         return [_native.quantize_bfp(x, 7, True, True), _native.quantize_bfp(x, 3, False),
                 _native.conv_epilogue(x * 4, bias, True, 2, True), _native.conv_epilogue(x, bias, False, 1, False),
+                _native.round_bf16(x[:, :250], "packer"), _native.round_bf16(x[:, :250], "sfpu"),
                 numerics.fpu_conv_windows(xc, wt, lambda: conv._weight_matrix(wt, 16), 16, 3, 3, (1, 1), (1, 1),
                                           F.HiFi3)]
     vector = run()
@@ -258,3 +260,16 @@ def test_portable_loops_give_the_bits_of_the_vector_ones(tmp_path, monkeypatch):
     for ref, got in zip(run(), vector):
         _same_bits(ref, got)
     assert native is not portable
+
+
+@needs_native
+@pytest.mark.parametrize("rounding", ["packer", "sfpu"])
+def test_bf16_rounding_in_one_pass_same_bits(rounding):
+    from torch_ttnn.sim import formats
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(70001, generator=g) * torch.exp(4 * torch.randn(70001, generator=g))
+    special = torch.tensor([0.0, -0.0, float("inf"), -float("inf"), float("nan"), -float("nan"), 1e-40, -1e-42,
+                            3.4e38, -3.4e38, 3.3961776e38, 1.0, 1.00390625, 1.01171875, 2 ** -126, 65504.0])
+    x = torch.cat([x, special, torch.arange(-70000, 70000, dtype=torch.int32).view(torch.float32)])
+    fn = formats.round_bf16_packer if rounding == "packer" else formats.truncate_bf16
+    _same_bits(fn(x, native=False), fn(x))

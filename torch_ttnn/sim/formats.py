@@ -163,9 +163,13 @@ def round_bf16_rne(x: torch.Tensor) -> torch.Tensor:
     return r.view(torch.float32)
 
 
-def round_bf16_packer(x: torch.Tensor) -> torch.Tensor:
+def round_bf16_packer(x: torch.Tensor, native: bool = True) -> torch.Tensor:
     """Device packer float32 Dst -> bfloat16: nearest, ties away from zero; denormals and -0 -> +0;
-    NaN -> +Inf."""
+    NaN -> +Inf. (The native kernel computes the same bits in one pass; this is its definition.)"""
+    if native and x.numel() >= _NATIVE_MIN:
+        from . import _native
+        if (got := _native.round_bf16(x, "packer")) is not None:
+            return got
     x = x.to(torch.float32).contiguous()
     b = x.view(torch.int32)
     r = b + 0x8000                          # sign-magnitude: ties away from zero; a carry into exponent 255
@@ -176,8 +180,12 @@ def round_bf16_packer(x: torch.Tensor) -> torch.Tensor:
     return r.view(torch.float32)
 
 
-def truncate_bf16(x: torch.Tensor) -> torch.Tensor:
-    """SFPU result stored to a 16-bit Dst: the low 16 bits are dropped; denormals flushed."""
+def truncate_bf16(x: torch.Tensor, native: bool = True) -> torch.Tensor:
+    """SFPU result stored to a 16-bit Dst: the low 16 bits are dropped; denormals flushed; NaN -> 0x7FC00000."""
+    if native and x.numel() >= _NATIVE_MIN:
+        from . import _native
+        if (got := _native.round_bf16(x, "sfpu")) is not None:
+            return got
     x = x.to(torch.float32).contiguous()
     b = x.view(torch.int32)
     r = nonzero_exponent_mask(b)            # denormals and zeros -> +0

@@ -101,6 +101,7 @@ def load(path: Path):
         "tt_conv_epilogue": [p, p, p, i, i, c, c, c],
         "tt_dst16_depthwise": [c, ctypes.POINTER(c), u, u, p, p, p, ctypes.POINTER(p), i, i, i, i, p],
         "tt_pack_masked": [p, p, i, i, i, i, i, i, i, i, u],
+        "tt_round_bf16": [p, p, i, c],
     }
     for name, args in signatures.items():
         fn = getattr(lib, name)
@@ -281,6 +282,21 @@ def quantize_bfp(x: torch.Tensor, mant_bits: int, ties_away: bool, packer: bool 
     src = x.to(torch.float32).contiguous()
     out = torch.empty_like(src)
     lib.tt_quantize_bfp(src.data_ptr(), out.data_ptr(), src.numel() // 16, mant_bits, int(ties_away), int(packer))
+    return out
+
+
+BF16_ROUNDINGS = {"packer": 0, "sfpu": 1}
+
+
+def round_bf16(x: torch.Tensor, rounding: str) -> Optional[torch.Tensor]:
+    """float32 -> the bfloat16 values the device stores (formats.round_bf16_packer / truncate_bf16) in one pass,
+    or None if the library is unavailable."""
+    lib = library()
+    if lib is None:
+        return None
+    src = x.to(torch.float32).contiguous()
+    out = torch.empty_like(src)
+    lib.tt_round_bf16(src.data_ptr(), out.data_ptr(), src.numel(), BF16_ROUNDINGS[rounding])
     return out
 
 

@@ -193,3 +193,39 @@ void tt_pack_masked(const uint32_t *src, uint32_t *dst, int64_t batch, int64_t K
         }
     }
 }
+
+/* float32 values stored to bfloat16 by the device, in one pass: mode 0 the packer (packer_bf16 above), mode 1
+ * an SFPU result truncated into a 16-bit Dst (formats.truncate_bf16: zeros and denormals -> +0, the low 16 bits
+ * dropped, NaN -> 0x7FC00000). */
+static inline uint32_t truncate_bf16(uint32_t v)
+{
+    const uint32_t e = (v >> 23) & 0xFFu;
+    const uint32_t r = e == 0 ? 0u : (v & 0xFFFF0000u);
+    return (e == 0xFFu && (v & 0x7FFFFFu)) ? 0x7FC00000u : r;
+}
+
+void tt_round_bf16(const uint32_t *in, uint32_t *out, int64_t n, int mode)
+{
+    const int64_t blocks = n / 16;
+#pragma omp parallel for schedule(static) if (n > (1 << 18))
+    for (int64_t t = 0; t < blocks; t++) {
+#if defined(__AVX512F__)
+        const __m512i v = _mm512_loadu_si512((const void *)(in + 16 * t));
+        __m512i r;
+        if (mode == 0) {
+            r = packer_bf16_v(v);
+        } else {
+            const __m512i e = _mm512_and_si512(_mm512_srli_epi32(v, 23), V1(0xFF));
+            r = _mm512_maskz_mov_epi32(_mm512_test_epi32_mask(e, e), _mm512_and_si512(v, V1(0xFFFF0000u)));
+            const __mmask16 nan = _mm512_cmpeq_epi32_mask(e, V1(0xFF)) & _mm512_test_epi32_mask(v, V1(0x7FFFFF));
+            r = _mm512_mask_mov_epi32(r, nan, V1(0x7FC00000u));
+        }
+        _mm512_storeu_si512((void *)(out + 16 * t), r);
+        continue;
+#endif
+        for (int j = 0; j < 16; j++)
+            out[16 * t + j] = mode == 0 ? packer_bf16(in[16 * t + j]) : truncate_bf16(in[16 * t + j]);
+    }
+    for (int64_t i = blocks * 16; i < n; i++)
+        out[i] = mode == 0 ? packer_bf16(in[i]) : truncate_bf16(in[i]);
+}
