@@ -234,6 +234,8 @@ def test_conv_output_stored_in_one_pass_has_the_bits_of_the_torch_steps(monkeypa
 
 
 @needs_native
+@pytest.mark.skipif(__import__("platform").machine().lower() not in ("x86_64", "amd64"),
+                    reason="the vector paths are x86's AVX-512: elsewhere only the portable loops exist")
 def test_portable_loops_give_the_bits_of_the_vector_ones(tmp_path, monkeypatch):
     """The kernels built without AVX-512 (what CPUs without it run) against the ones built for this CPU: block-
     float quantization, the conv epilogue with relu6 into bfloat8_b, bfloat16 stores, a narrow-group
