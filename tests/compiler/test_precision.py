@@ -402,3 +402,17 @@ def test_a_mixed_level_on_an_fp32_dst_base_relaxes_only_its_groups(device):
         assert fp32_dst == (key != relaxed_key)
     with pytest.raises(ValueError, match="mixed level"):
         WeightPrecision(ttnn, MixedLevel("bf16", "bfp4", frozenset(), 2))
+
+
+def test_groups_whose_modelled_gain_is_nil_are_not_relaxed(device, monkeypatch):
+    """Relaxing a group trades accuracy for time: a group whose modelled gain is below MIN_RELAX_GAIN of the
+    graph's product time is not tried (an fp32 Dst, for one, costs the model no time)."""
+    from torch_ttnn.compiler import precision
+    monkeypatch.setattr(precision, "MIN_RELAX_GAIN", 10.0)      # no group can gain ten times the graph's time
+    torch.manual_seed(0)
+    m = _OneFragileLayer().eval()
+    x = torch.randn(4, 64, 256)
+    x[..., ::16] = 0.0
+    _, opt, _ = _run(m, x, device)
+    (decision,) = opt.results.precision
+    assert decision["chosen"] == "bf16" and "relaxed_groups" not in decision

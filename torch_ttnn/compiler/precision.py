@@ -122,6 +122,9 @@ MAX_RELAXED_GROUPS = 4     # product groups tried one by one (each a compile and
 # every graph to the bar lets the errors compound (a T5 whose encoder went from 1 - PCC = 7e-5 to 4e-4 chose
 # other tokens from the second step on)
 RELAX_ERROR_FACTOR = 2.0
+# a group is relaxed only for a modelled gain of at least this share of the graph's matrix-product time: accuracy
+# is not traded for nothing (an fp32 Dst costs the model no time, so relaxing it gains none)
+MIN_RELAX_GAIN = 0.01
 
 
 def _profiler(option):
@@ -302,7 +305,8 @@ class PrecisionSearch(BoxedProgram):
         """The graph runs accurately at `level` but not at the faster RELAXED[level] as a whole (or that level was
         not tried: a graph with more than 1 GiB of parameters): relax its
         product groups one at a time, largest modelled gain first (the modelled us of the group's launches at
-        `level` less at the relaxed level; where either was not timed, the weight bytes), keeping each whose
+        `level` less at the relaxed level, from MIN_RELAX_GAIN of the graph's product time up; where either was
+        not timed, the weight bytes), keeping each whose
         program still reaches MIN_PCC with at most RELAX_ERROR_FACTOR times the error of `level`. Returns the
         program kept, its output and its level."""
         from .. import runtime
@@ -324,9 +328,10 @@ class PrecisionSearch(BoxedProgram):
         base, kept = level, set()
         base_score = min([p for p in _pccs(out, ref) if p is not None], default=1.0)
         bar = max(MIN_PCC, 1.0 - RELAX_ERROR_FACTOR * (1.0 - base_score))
+        floor = MIN_RELAX_GAIN * sum(at.values()) if timed else 0.0
         for key in ranked[:MAX_RELAXED_GROUPS]:
             g = gain(key)
-            if g <= 0:
+            if g <= floor:
                 break
             trial = MixedLevel(base, relaxed_level, frozenset(kept | {key}), len(groups))
             cand, cand_out = self._run(trial, l1, args)
