@@ -144,11 +144,17 @@ def _group_times(rows) -> dict:
     return out
 
 
-def _weight_bytes(n) -> int:
+# bytes a weight value takes in each level's weight format (a tile of 1,024 values: bfloat16 2,048 bytes,
+# bfloat8_b 1,088 with its exponents)
+_WEIGHT_BYTES = {"bf16": 2.0, "bf16-acc32": 2.0, "bfp8": 1088 / 1024, "bfp8-lofi": 1088 / 1024,
+                 "bfp8-acc32": 1088 / 1024}
+
+
+def _weight_values(n) -> int:
     from .meta import node_val
     from .passes.precision import _weight_of
     v = node_val(_weight_of(n))
-    return v.numel() * v.element_size() if isinstance(v, torch.Tensor) else 0
+    return v.numel() if isinstance(v, torch.Tensor) else 0
 
 
 class _LevelRefused(Exception):
@@ -306,7 +312,7 @@ class PrecisionSearch(BoxedProgram):
         not tried: a graph with more than 1 GiB of parameters): relax its
         product groups one at a time, largest modelled gain first (the modelled us of the group's launches at
         `level` less at the relaxed level, from MIN_RELAX_GAIN of the graph's product time up; where either was
-        not timed, the weight bytes), keeping each whose
+        not timed, the weight bytes the relaxed format saves, none for a Dst width), keeping each whose
         program still reaches MIN_PCC with at most RELAX_ERROR_FACTOR times the error of `level`. Returns the
         program kept, its output and its level."""
         from .. import runtime
@@ -317,12 +323,14 @@ class PrecisionSearch(BoxedProgram):
         at, fast = self.group_us.get(level), self.group_us.get(relaxed_level)
 
         timed = bool(at and fast)
-        unit = "us" if timed else "weight bytes"
+        unit = "us" if timed else "weight bytes saved"
+        saved = _WEIGHT_BYTES[level] - _WEIGHT_BYTES[relaxed_level]    # a weight value's bytes the relaxing saves
 
         def gain(key):
             if timed:
                 return at.get(key, 0.0) - fast.get(key, 0.0)
-            return float(sum(_weight_bytes(n) for n in groups[key]))   # not timed: the bytes a format halves
+            # not timed: the weight bytes the relaxed format saves (none where only the Dst width changes)
+            return float(sum(_weight_values(n) for n in groups[key])) * saved
 
         ranked = sorted(groups, key=gain, reverse=True)
         base, kept = level, set()
@@ -339,7 +347,7 @@ class PrecisionSearch(BoxedProgram):
             score = min([p for p in per_output if p is not None], default=1.0)
             ok = score >= bar
             self.relaxed.append({"group": f"{key[0]} {list(key[1])}", "products": len(groups[key]),
-                                 ("gain_us" if timed else "weight_bytes"): round(g, 2), "pcc": round(score, 5),
+                                 ("gain_us" if timed else "weight_bytes_saved"): round(g, 2), "pcc": round(score, 5),
                                  "kept": ok})
             log.info("torch_ttnn: %s products %s at %s: %s %.1f %s, PCC %.5f: %s", key[0], list(key[1]),
                      relaxed_level, "modelled gain" if timed else "ranked by", g, unit, score,
