@@ -65,6 +65,8 @@ MODELS = {
     "vit": ("ViT-B/16 b1 224", _tv("vit_b_16")),
     "gpt2": ("GPT-2 seq 128", _gpt2),
     "llama": ("Llama-class decoder (2 layers of Llama-3.2-1B width) seq 128", _llama),
+    "mobilenet_v2": ("MobileNetV2 b1 224 (depthwise convolutions)", _tv("mobilenet_v2")),
+    "resnext50": ("ResNeXt-50 32x4d b1 224 (grouped convolutions)", _tv("resnext50_32x4d")),
 }
 
 
