@@ -255,6 +255,7 @@ def test_portable_loops_give_the_bits_of_the_vector_ones(tmp_path, monkeypatch):
         return [_native.quantize_bfp(x, 7, True, True), _native.quantize_bfp(x, 3, False),
                 _native.conv_epilogue(x * 4, bias, True, 2, True), _native.conv_epilogue(x, bias, False, 1, False),
                 _native.round_bf16(x[:, :250], "packer"), _native.round_bf16(x[:, :250], "sfpu"),
+                _native.dst16_accumulate(x[:, :100]),
                 numerics.fpu_conv_windows(xc, wt, lambda: conv._weight_matrix(wt, 16), 16, 3, 3, (1, 1), (1, 1),
                                           F.HiFi3)]
     vector = run()
@@ -275,3 +276,20 @@ def test_bf16_rounding_in_one_pass_same_bits(rounding):
     x = torch.cat([x, special, torch.arange(-70000, 70000, dtype=torch.int32).view(torch.float32)])
     fn = formats.round_bf16_packer if rounding == "packer" else formats.truncate_bf16
     _same_bits(fn(x, native=False), fn(x))
+
+
+@needs_native
+@pytest.mark.parametrize("fid", [F.LoFi, F.HiFi2, F.HiFi4])
+@pytest.mark.parametrize("shape,dims,operand", [((5, 1000), [-1], "A"), ((3, 64, 48), [1], "A"),
+                                                ((2, 3, 40, 33), [-1, -2], "B"), ((7, 17), [-1], "B")])
+def test_reduce_sum_16_bit_accumulation_same_bits(fid, shape, dims, operand):
+    """The reduction's Dst accumulation in C (one loop over the 16-term partials) against the torch steps,
+    with a scaler that has low bits (two slices) and rows holding infinities and NaN."""
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(*shape, generator=g) * torch.exp(3 * torch.randn(*shape, generator=g))
+    flat = x.view(-1)
+    flat[:6] = torch.tensor([float("inf"), -float("inf"), float("nan"), 3.4e38, 3.4e38, -0.0])
+    for scaler in (1.0, 1 / 1000):
+        ref = numerics.fpu_reduce_sum(x, dims, scaler, fid, False, input_operand=operand, native=False)
+        got = numerics.fpu_reduce_sum(x, dims, scaler, fid, False, input_operand=operand)
+        _same_bits(ref, got)

@@ -421,14 +421,15 @@ def _scalar_slices_of(bits: bytes, operand: str, fp32_acc: bool) -> tuple:
 
 def fpu_reduce_sum(x: torch.Tensor, dims: Sequence[int], scaler: float, fidelity, fp32_acc: bool,
                    ideal: bool = False, *, input_operand: str = "A", keepdim: bool = True,
-                   bf16_exact: bool = False) -> torch.Tensor:
+                   bf16_exact: bool = False, native: bool = True) -> torch.Tensor:
     """Dst content of ``sum(x * scaler)`` over `dims` computed by the matrix unit (before the packer).
 
     The reduced elements (the `dims`, flattened in row-major order) are taken 16 at a time; each 16-term
     partial of each fidelity pass is accumulated into Dst (rounded to bf16 when fp32_acc is off).
     input_operand: "A" (input in SrcA, scaler in SrcB; H and other reductions) or "B" (input in SrcB, scaler in
     SrcA; the W reduction that runs as a matmul). `scaler` is the value held in the scaler tile.
-    bf16_exact: x holds bf16 values (`Slices`).
+    bf16_exact: x holds bf16 values (`Slices`). native: run the 16-bit accumulation in the C kernel when it is
+    available (same bits; False: the torch definition, for the tests).
     """
     x = x.to(torch.float32)
     dims = sorted(d % x.dim() for d in dims) if x.dim() else []
@@ -469,14 +470,19 @@ def fpu_reduce_sum(x: torch.Tensor, dims: Sequence[int], scaler: float, fidelity
             if pad:
                 v = torch.nn.functional.pad(v, (0, pad))
             partials.append(v.reshape(-1, nck, K_STEP).sum(-1))
-        d = torch.zeros(flat.shape[0], dtype=torch.float32)
-        buf = torch.empty_like(d, dtype=torch.bfloat16)
-        columns = [p.unbind(1) for p in partials]          # columns[i][c] is partials[i][:, c]
-        for c in range(nck):
-            for col in columns:
-                d.add_(col[c])
-                round_dst_(d, buf)
-        out = d
+        out = None
+        if partials and nck * len(partials) > 1 and native:
+            # the same steps in one C loop: column c of every pass, then c + 1
+            out = _native.dst16_accumulate(torch.stack(partials, dim=-1).reshape(flat.shape[0], -1))
+        if out is None:
+            d = torch.zeros(flat.shape[0], dtype=torch.float32)
+            buf = torch.empty_like(d, dtype=torch.bfloat16)
+            columns = [p.unbind(1) for p in partials]          # columns[i][c] is partials[i][:, c]
+            for c in range(nck):
+                for col in columns:
+                    d.add_(col[c])
+                    round_dst_(d, buf)
+            out = d
     out = out.reshape(kept_shape)
     if keepdim:
         for d in dims:

@@ -102,6 +102,7 @@ def load(path: Path):
         "tt_dst16_depthwise": [c, ctypes.POINTER(c), u, u, p, p, p, ctypes.POINTER(p), i, i, i, i, p],
         "tt_pack_masked": [p, p, i, i, i, i, i, i, i, i, u],
         "tt_round_bf16": [p, p, i, c],
+        "tt_dst16_accumulate": [p, i, i, p],
     }
     for name, args in signatures.items():
         fn = getattr(lib, name)
@@ -297,6 +298,18 @@ def round_bf16(x: torch.Tensor, rounding: str) -> Optional[torch.Tensor]:
     src = x.to(torch.float32).contiguous()
     out = torch.empty_like(src)
     lib.tt_round_bf16(src.data_ptr(), out.data_ptr(), src.numel(), BF16_ROUNDINGS[rounding])
+    return out
+
+
+def dst16_accumulate(partials: torch.Tensor) -> Optional[torch.Tensor]:
+    """Add partials[:, s] into a 16-bit Dst for s = 0, 1, ... rounding after every add (numerics.round_dst_),
+    per row, or None if the library is unavailable. partials: float32 [rows, steps]."""
+    lib = library()
+    if lib is None:
+        return None
+    part = partials.to(torch.float32).t().contiguous()
+    out = torch.empty(partials.shape[0], dtype=torch.float32)
+    lib.tt_dst16_accumulate(part.data_ptr(), part.shape[0], part.shape[1], out.data_ptr())
     return out
 
 

@@ -256,3 +256,22 @@ void tt_dst16_depthwise(int npass, const int *kind, uint32_t hi_mask, uint32_t f
         }
     }
 }
+
+/* A reduction's 16-bit Dst accumulation: `steps` partial sums per row, added one after the other into a
+ * Dst that rounds after every add (TF32 then bf16, ties away: (bits + 0x9000) & 0xFFFF0000, as
+ * numerics.round_dst_). part is [steps][rows] (step-major, so the loop over rows vectorises); out[rows]. */
+void tt_dst16_accumulate(const float *part, int64_t steps, int64_t rows, float *out)
+{
+    for (int64_t r = 0; r < rows; r++)
+        out[r] = 0.0f;
+    for (int64_t s = 0; s < steps; s++) {
+        const float *p = part + s * rows;
+        for (int64_t r = 0; r < rows; r++) {
+            float v = out[r] + p[r];
+            uint32_t b;
+            memcpy(&b, &v, 4);
+            b = (b + 0x9000u) & 0xFFFF0000u;
+            memcpy(&out[r], &b, 4);
+        }
+    }
+}
