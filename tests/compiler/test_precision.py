@@ -416,3 +416,42 @@ def test_groups_whose_modelled_gain_is_nil_are_not_relaxed(device, monkeypatch):
     _, opt, _ = _run(m, x, device)
     (decision,) = opt.results.precision
     assert decision["chosen"] == "bf16" and "relaxed_groups" not in decision
+
+
+def test_l1_spills_the_tensor_used_farthest_ahead(device, monkeypatch):
+    """With room for about two activations, a value held for the end (r) and a chain of intermediates compete:
+    the pass sends r to DRAM, not the chain's outputs, and the program is modelled faster than the greedy
+    rule (an output that does not fit goes to DRAM) at the same values."""
+    from torch_ttnn.compiler.passes import placement
+
+    def f(x):
+        r = x * 2.0
+        y = r
+        for _ in range(4):
+            y = torch.nn.functional.gelu(y) * 0.5
+        return y + r
+
+    x = torch.randn(8, 64, 1024)             # 1 MiB of bfloat16 an activation
+    total = device.memory_stats()["L1"]["total_bytes"]
+    monkeypatch.setattr(placement, "PLACEMENT_BUDGET", 2.5 * 2 ** 20 / total)
+
+    def run(spill):
+        torch._dynamo.reset()
+        monkeypatch.setattr(placement.L1Placement.__init__, "__defaults__", (None, spill))
+        y, opt, t = _run(f, x, device, precision="bf16")
+        gm = opt.results.graph_modules[-1]
+        where = {n.name: n.kwargs["memory_config"].target for n in gm.graph.nodes
+                 if n.op == "call_function" and "memory_config" in n.kwargs
+                 and getattr(n.kwargs["memory_config"], "op", "") == "get_attr"}
+        return y, opt.results.reports[-1], t, where
+
+    y0, rep0, t0, where0 = run(False)
+    y1, rep1, t1, where1 = run(True)
+    torch.testing.assert_close(y0, y1)
+    assert rep0.l1_spilled == 0 and rep1.l1_spilled >= 1
+    # r = x * 2.0 is the first multiply: L1 under the greedy rule, DRAM when spilled
+    assert where0["multiply"] == "ttnn_l1_config" and where1["multiply"] == "ttnn_dram_config"
+    assert all(v == "ttnn_l1_config" for k, v in where1.items() if k.startswith(("gelu", "multiply_")))
+    assert sum(v == "ttnn_dram_config" for v in where1.values()) < sum(v == "ttnn_dram_config"
+                                                                       for v in where0.values())
+    assert t1 < t0

@@ -262,6 +262,7 @@ def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static
             report.ttnn_ops[getattr(n.target, "__name__", str(n.target))] += 1
     report.precision = str(precision)
     report.placement = "l1" if l1 and any(getattr(p, "placed", 0) for p in passes) else "dram"
+    report.l1_spilled = sum(getattr(p, "spilled", 0) for p in passes)
     from .trace import plan_for
     tracer = plan_for(gm, option=option, ttnn=ttnn, report=report, random_ops=random_ops)
     gm.trace_runner = tracer

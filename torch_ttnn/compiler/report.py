@@ -30,6 +30,7 @@ class GraphReport:
     captured_ops: collections.Counter = field(default_factory=collections.Counter)  # as captured, pre-passes
     precision: str = "bf16"                         # weight precision of the program (compiler/precision.py)
     placement: str = "dram"                         # "l1" when activations were placed in L1
+    l1_spilled: int = 0                             # L1 candidates sent to DRAM for sooner-used tensors
     trace: str = "off"                              # how calls run: "captured: N programs", "not traced: why"
     skipped: collections.Counter = field(default_factory=collections.Counter)     # (pass, error) -> rewrites
     int_unproven: collections.Counter = field(default_factory=collections.Counter)  # int64 op -> n, int32 unproven
@@ -69,6 +70,7 @@ class GraphReport:
             "input_shapes": {k: sorted(map(str, v)) for k, v in self.input_shapes.items()},
             "precision": self.precision,
             "placement": self.placement,
+            "l1_spilled": self.l1_spilled,
             "trace": self.trace,
             "skipped_rewrites": [{"pass": p, "error": e, "count": n} for (p, e), n in sorted(self.skipped.items())],
             "int_unproven": dict(self.int_unproven),

@@ -8,6 +8,12 @@ a fraction of the device's L1, the rest left to the circular buffers the ops all
 (PLACEMENT_BUDGET; TT-Metal's own compiler budgets ~1,364 of 1,464 KB a core for tensors, with an op model that
 knows each op's circular buffers, which the simulator does not, hence the margin).
 
+When an output does not fit, the pass spills by liveness rather than sending the newcomer to DRAM: among the
+tensors alive in L1 and the new one, the one whose next use is farthest goes to DRAM (for its whole life: the
+program is static, so a spilled tensor is simply written to DRAM by its op, no copy is added), then the next
+farthest, until the new output fits or is itself the farthest. A residual stream held across a block is
+read once at its end; the block's large intermediates are read right away: they get the L1.
+
 Not placed: parameters (they persist across calls), views (reshape/view/squeeze/unsqueeze share their input's
 buffer), inputs uploaded from the host and values read back to it (a traced program keeps both allocated
 between calls), ops without a memory_config parameter. The simulator's L1 allocator refuses an
@@ -15,9 +21,11 @@ over-full L1 as TT-NN does; the compiler's search (compiler/precision.py) then f
 """
 from __future__ import annotations
 
+import bisect
 import inspect
 import math
 import warnings
+from typing import Optional
 
 import torch
 import torch.fx
@@ -91,19 +99,30 @@ class L1Ledger:
         self.live = 0
         self._sizes: dict = {}
 
-    def ops(self, gm: torch.fx.GraphModule):
-        """The program's call_function nodes in order, deallocations excepted (each frees what it names)."""
-        for n in list(gm.graph.nodes):
+    def ops(self, gm: torch.fx.GraphModule, positions: bool = False):
+        """The program's call_function nodes in order, deallocations excepted (each frees what it names); with
+        `positions`, (position in the graph, node) pairs."""
+        for i, n in enumerate(list(gm.graph.nodes)):
             if n.op != "call_function":
                 continue
             if n.target is self.dealloc:
                 self.live -= self._sizes.pop(n.args[0], 0)
                 continue
-            yield n
+            yield (i, n) if positions else n
 
     def hold(self, node, size: int) -> None:
         self._sizes[node] = size
         self.live += size
+
+    def release(self, node) -> None:
+        """Stop counting `node`'s buffer (it goes elsewhere)."""
+        self.live -= self._sizes.pop(node, 0)
+
+    def held(self) -> list:
+        return list(self._sizes)
+
+    def size(self, node) -> int:
+        return self._sizes.get(node, 0)
 
 
 class L1Placement(Pass):
@@ -111,15 +130,17 @@ class L1Placement(Pass):
     needs = ("insert_conversions",)
     after = ("deallocate", "weight_precision")   # liveness ends at ttnn.deallocate; sizes by format
 
-    def __init__(self, ttnn, device, budget: float = PLACEMENT_BUDGET):
+    def __init__(self, ttnn, device, budget: Optional[float] = None, spill: bool = True):
         self.ttnn = ttnn
         self.device = device
         from ... import runtime
         chip = runtime.chip_of(device)     # on a mesh: every chip has the same L1
         stats = chip.memory_stats()["L1"] if hasattr(chip, "memory_stats") else None
         total = stats["total_bytes"] if stats else 0
-        self.budget = int(total * budget)
+        self.budget = int(total * (PLACEMENT_BUDGET if budget is None else budget))
+        self.spill = spill          # False: an output that does not fit goes to DRAM (the greedy rule)
         self.placed = 0
+        self.spilled = 0            # L1 candidates sent to DRAM to make room for a sooner-used tensor
 
     def call(self, gm: torch.fx.GraphModule) -> PassResult:
         if self.budget <= 0:
@@ -137,20 +158,68 @@ class L1Placement(Pass):
                     consts[name] = gm.graph.get_attr(name)
             return consts[name]
 
-        for n in ledger.ops(gm):
+        def to_dram(n):
+            # explicitly DRAM: with no memory_config an op's output follows its input, which may be in L1
+            n.kwargs = {**n.kwargs, "memory_config": config("ttnn_dram_config", ttnn.DRAM_MEMORY_CONFIG)}
+
+        uses = _use_positions(gm)
+        for i, n in ledger.ops(gm, positions=True):
             name = getattr(n.target, "__name__", "")
             meta = tt_meta(n)
             if (name in _SKIP or meta is None or not meta.on_device or "memory_config" in n.kwargs
                     or not _accepts_memory_config(n.target) or not isinstance(n.meta.get("val"), torch.Tensor)):
                 continue
             size = _bytes(n, ttnn)
-            if size <= 0 or ledger.live + size > self.budget or _needs_dram(n):
-                # explicitly DRAM: with no memory_config an op's output follows its input, which may be in L1
-                n.kwargs = {**n.kwargs, "memory_config": config("ttnn_dram_config", ttnn.DRAM_MEMORY_CONFIG)}
+            if size <= 0 or size > self.budget or _needs_dram(n):
+                to_dram(n)
                 continue
+            if ledger.live + size > self.budget:
+                if not self.spill:
+                    to_dram(n)
+                    continue
+                # farthest next use first (never used again: first of all); the larger of two equally far
+                order = sorted([*ledger.held(), n], key=lambda t: (_next_use(uses.get(t, ()), i),
+                                                                   ledger.size(t) if t is not n else size))
+                while ledger.live + size > self.budget and order[-1] is not n:
+                    victim = order.pop()
+                    ledger.release(victim)
+                    to_dram(victim)
+                    self.placed -= 1
+                    self.spilled += 1
+                if ledger.live + size > self.budget:
+                    to_dram(n)
+                    continue
             n.kwargs = {**n.kwargs, "memory_config": config("ttnn_l1_config", ttnn.L1_MEMORY_CONFIG)}
             ledger.hold(n, size)
             self.placed += 1
         if consts:
             gm.recompile()
         return PassResult(gm, bool(consts))
+
+
+def _use_positions(gm: torch.fx.GraphModule) -> dict:
+    """node -> the sorted program positions of the ops that read its buffer (its users and the users of its
+    views, which share the buffer; deallocations are not reads)."""
+    pos = {n: i for i, n in enumerate(gm.graph.nodes)}
+    out: dict = {}
+    for n in gm.graph.nodes:
+        if n.op != "call_function":
+            continue
+        seen, todo, found = {n}, [n], []
+        while todo:
+            for u in todo.pop().users:
+                name = getattr(u.target, "__name__", "")
+                if name in _VIEWS and u not in seen:
+                    seen.add(u)
+                    todo.append(u)
+                elif name != "deallocate":
+                    found.append(pos[u])
+        out[n] = sorted(found)
+    return out
+
+
+def _next_use(positions, i: int) -> float:
+    """The first position at or after i in `positions` (sorted), or infinity: an operand of the op at i is in
+    use now (sending it to DRAM would not free the L1 this op needs)."""
+    k = bisect.bisect_left(positions, i)
+    return positions[k] if k < len(positions) else math.inf
