@@ -159,7 +159,8 @@ def cmd_zoo(args) -> int:
         for node in runner.collect(args.k):
             print(node)
         return 0
-    res = runner.run(args.k, timeout=args.timeout, mem_gb=args.mem_gb, force=args.force, jobs=args.jobs)
+    res = runner.run(args.k, timeout=args.timeout, mem_gb=args.mem_gb, force=args.force, jobs=args.jobs,
+                     naive=args.naive)
     if args.json:
         print(json.dumps(res))
     else:
@@ -255,6 +256,9 @@ def main(argv=None) -> int:
     s.add_argument("--mem-gb", type=float, default=20.0, help="address-space cap per model process")
     s.add_argument("--force", action="store_true", help="rerun models whose metrics are current")
     s.add_argument("--list", action="store_true", help="only list the model tests")
+    s.add_argument("--naive", action="store_true",
+                   help="measure the naive programs (optimize=False) into metrics/naive: the baseline of "
+                        "benchmarks/optimizer_speedup.py --zoo")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_zoo)
     s = sub.add_parser("models", help="list the models")

@@ -366,3 +366,17 @@ def test_zoo_runner_runs_models_in_parallel_processes(tmp_path):
     assert all(0 < v["peak_gb"] < 20 for v in index.values())         # the child's peak resident memory
     assert not (tmp_path / "metrics" / ".zoo-tmp").exists() or not any((tmp_path / "metrics" / ".zoo-tmp").iterdir())
     assert runner.run("Autoencoder", metrics_dir=out, jobs=2)["skipped"] == 2      # current: not rerun
+
+
+def test_zoo_runner_measures_naive_programs_apart(tmp_path):
+    """--naive: the programs of optimize=False, in metrics/naive with their own index; the main index and
+    metrics stay untouched."""
+    from torch_ttnn.zoo import runner
+    res = runner.run("Autoencoder and linear", metrics_dir=tmp_path / "metrics" / "naive", naive=True,
+                     force=True, timeout=600)
+    assert res["passed"] == 1
+    (f,) = (tmp_path / "metrics" / "naive").glob("*.json")
+    d = json.loads(f.read_text())
+    assert d["success"] and d["placement"] == "dram" and d["precision"] == "bf16" and d["trace"] == "not traced (off)"
+    assert (tmp_path / "metrics" / "zoo-index-naive.json").exists()
+    assert not (tmp_path / "metrics" / "zoo-index.json").exists()

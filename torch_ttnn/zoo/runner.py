@@ -1,6 +1,6 @@
 """The zoo runner: every model test in its own subprocess, with a timeout and a memory cap, resumable.
 
-    torch-ttnn zoo [-k EXPR] [-j N] [--timeout S] [--mem-gb G] [--force] [--list]
+    torch-ttnn zoo [-k EXPR] [-j N] [--timeout S] [--mem-gb G] [--force] [--list] [--naive]
 
 Each model test (tests/models/zoo, marker "zoo") runs as `pytest <node id>` with its own metrics directory;
 the model-test plugin writes the metrics JSON, moved into metrics/models when the test ends. An index
@@ -83,7 +83,7 @@ def _physical_gb() -> float:
 
 
 def _run_one(node: str, metrics_dir: pathlib.Path, version: str, timeout: float, mem_gb: float,
-             threads: int | None) -> tuple:
+             threads: int | None, extra_env: dict | None = None) -> tuple:
     """Run one model test in a subprocess; returns (outcome, metrics files written, seconds)."""
     tmp = metrics_dir.parent / ".zoo-tmp" / re.sub(r"[^A-Za-z0-9_.-]+", "_", node)[-120:]
     shutil.rmtree(tmp, ignore_errors=True)
@@ -91,6 +91,7 @@ def _run_one(node: str, metrics_dir: pathlib.Path, version: str, timeout: float,
     env = dict(os.environ, TORCH_TTNN_METRICS_DIR=str(tmp), HF_HUB_OFFLINE="1",
                TORCH_TTNN_CODE_VERSION=version, TORCH_TTNN_RUNS=os.environ.get("TORCH_TTNN_RUNS", "3"),
                TORCH_TTNN_STRICT_PASSES="0")   # measure what users get: a skipped rewrite is reported
+    env.update(extra_env or {})
     if threads:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
     start = time.time()
@@ -126,11 +127,17 @@ def _run_one(node: str, metrics_dir: pathlib.Path, version: str, timeout: float,
 
 
 def run(k: str | None = None, *, timeout: float = 1800, mem_gb: float = 20.0, force: bool = False,
-        metrics_dir: pathlib.Path | None = None, jobs: int = 1) -> dict:
-    metrics_dir = metrics_dir or ROOT / "metrics" / "models"
+        metrics_dir: pathlib.Path | None = None, jobs: int = 1, naive: bool = False) -> dict:
+    """naive: measure the naive programs (optimize=False, one steady call) into metrics/naive, the baseline of
+    the optimizer's zoo-wide speed-up (benchmarks/optimizer_speedup.py --zoo)."""
+    metrics_dir = metrics_dir or ROOT / "metrics" / ("naive" if naive else "models")
     metrics_dir.mkdir(parents=True, exist_ok=True)
-    index_path = metrics_dir.parent / "zoo-index.json"
+    index_path = metrics_dir.parent / ("zoo-index.json" if metrics_dir.name == "models"
+                                       else f"zoo-index-{metrics_dir.name}.json")
     index = json.loads(index_path.read_text()) if index_path.exists() else {}
+    main_index_path = metrics_dir.parent / "zoo-index.json"
+    known = json.loads(main_index_path.read_text()) if main_index_path.exists() else {}
+    extra_env = {"TORCH_TTNN_OPTIMIZE": "0", "TORCH_TTNN_RUNS": os.environ.get("TORCH_TTNN_RUNS", "1")} if naive else {}
     version = code_version()
     ids = collect(k)
     results = {"ran": 0, "skipped": 0, "passed": 0, "failed": 0, "timeout": 0}
@@ -145,7 +152,7 @@ def run(k: str | None = None, *, timeout: float = 1800, mem_gb: float = 20.0, fo
     threads = None
     if jobs > 1:
         threads = max(1, (os.cpu_count() or 1) // jobs)
-        todo.sort(key=lambda n: -(index.get(n) or {}).get("seconds", 0.0))   # the longest first
+        todo.sort(key=lambda n: -(index.get(n) or known.get(n) or {}).get("seconds", 0.0))   # the longest first
     lock = threading.Lock()
     t0 = time.time()
     done = 0
@@ -164,14 +171,14 @@ def run(k: str | None = None, *, timeout: float = 1800, mem_gb: float = 20.0, fo
     _bar(results["skipped"], len(ids), "", t0)
     if jobs == 1:
         for node in todo:
-            finish(node, *_run_one(node, metrics_dir, version, timeout, mem_gb, threads))
+            finish(node, *_run_one(node, metrics_dir, version, timeout, mem_gb, threads, extra_env))
     else:
         budget = 0.9 * (_physical_gb() or float("inf"))
         room = threading.Condition()
         running = {}
 
         def guarded(node):
-            prev = index.get(node) or {}
+            prev = index.get(node) or known.get(node) or {}
             # a model never measured with -j: 4 GB, or 60 % of the machine if it ran for over 10 minutes (the
             # largest models are the slowest); the next run knows its peak
             need = prev.get("peak_gb") or (0.6 * budget if prev.get("seconds", 0) > 600 else 4.0)
@@ -179,7 +186,7 @@ def run(k: str | None = None, *, timeout: float = 1800, mem_gb: float = 20.0, fo
                 room.wait_for(lambda: not running or sum(running.values()) + need <= budget)
                 running[node] = need
             try:
-                return _run_one(node, metrics_dir, version, timeout, mem_gb, threads)
+                return _run_one(node, metrics_dir, version, timeout, mem_gb, threads, extra_env)
             finally:
                 with room:
                     del running[node]
