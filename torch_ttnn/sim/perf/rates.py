@@ -31,6 +31,9 @@ Sources (see also /docs/performance.md):
   [MMCFG] tt-metal ttnn/cpp/ttnn/operations/matmul/device/config/matmul_program_config.cpp and
          device/utilities/matmul_utilities.cpp: the program config TT-NN generates for a matmul given none
          (sim/ops/matmul_auto.py reproduces it).
+  [CONV] tt-metal ttnn/cpp/ttnn/operations/conv/conv2d/conv2d_utils.cpp: the shard layout conv2d chooses
+         without conv_config.shard_layout (select_shard_spec) and the cores along rows and channels of each
+         layout (determine_parallel_config, determine_output_parallel_config); sim/ops/conv_parallel.py.
   [SFPU] tt-isa-documentation: the SFPU is 32 lanes x 32 bit and issues one instruction a cycle. No cycles per
          transcendental function are published; rules.py estimates instructions per element from the
          algorithm each kernel uses, and says so.

@@ -285,8 +285,10 @@ def _pair(v, n=2):
 def _conv(c: Call, transposed: bool = False, one_d: bool = False) -> OpCost:
     """Convolution as TT-NN runs it: an implicit GEMM of M = output pixels, K = kernel window x input channels
     (grouped weights are expanded block-diagonally to all input channels, as prepare_conv_weights lays them out),
-    N = output channels; the activation is height-, block- or width-sharded over the grid, whichever gives the
-    smallest per-core block (TT-NN's auto-sharding picks by the same shape criterion)."""
+    N = output channels; the activation height-, block- or width-sharded over the grid as
+    `conv_config.shard_layout` says, or as TT-NN chooses without one ([CONV], sim/ops/conv_parallel.py), a core
+    computing its block of that split."""
+    from ..ops import conv_parallel
     x, w = c.tensor("input_tensor"), c.tensor("weight_tensor")
     cin, cout, n = int(c.param("in_channels")), int(c.param("out_channels")), int(c.param("batch_size"))
     groups = int(c.param("groups", 1))
@@ -307,15 +309,32 @@ def _conv(c: Call, transposed: bool = False, one_d: bool = False) -> OpCost:
     fid = c.fidelity(x.dtype, w.dtype)
     cores_avail = c.grid_cores()
     gx, gy = (c.rates.grid_x, c.rates.grid_y) if cores_avail == c.rates.cores else (cores_avail, 1)
-    cores, pm, pn = _split(Mt, Nt, gx, gy, cores_avail)     # height-, block- or width-sharded
+    cfg = c.param("conv_config")
+    layout = getattr(cfg, "shard_layout", None)
+    col_major = bool(getattr(cfg, "transpose_shards", False))
+    stride, pad, dil = (_pair(c.param(k, d), 1 if one_d else 2) for k, d in
+                        (("stride", 1), ("padding", 0), ("dilation", 1)))
+    mm_conv = (not transposed and kh == kw == 1 and groups == 1 and all(v == 1 for v in stride)
+               and not any(_flat(pad)) and all(v == 1 for v in dil)
+               and (layout is None or layout != conv_parallel.WIDTH))
+    if layout is None:
+        layout = conv_parallel.auto_layout(Mt, _ceil(cin, 32), Nt, cin, (gx, gy), mm_conv,
+                                           conv1d=one_d or (kw == 1 and w_in == 1), col_major=col_major)
+    sp = conv_parallel.split(layout, Mt, _ceil(cin, 32), Nt, (gx, gy), mm_conv, col_major)
+    cores, pm, pn = sp.cores, sp.block_rows, sp.block_cols
     per_core = pm * pn
-    act = getattr(c.param("conv_config"), "activation", None)
+    act = getattr(cfg, "activation", None)
     cycles = per_core * Kt * TILE_MATMUL_CYCLES[fid] + per_core * (FPU_TILE + SFPU_TILE * fused_sfpu(act))
     reads = [d for d in (x, w, c.tensor("bias_tensor")) if d is not None]
     w_tile = w.nbytes / max(1, w.tiles) if w.layout == Layout.TILE else 2048
     noc = Kt * (pm * 2048 + pn * w_tile)        # activation window blocks (bf16) and weight blocks
-    note = f"groups={groups}: block-diagonal weights" if groups > 1 else ""
+    note = _noted(f"groups={groups}: block-diagonal weights" if groups > 1 else "",
+                  f"{sp.layout.name.split('_')[0].lower()} {sp.cores_rows}x{sp.cores_channels} cores")
     return cost(c, cores, cycles, flops=useful, reads=reads, noc=noc, fidelity=fid.name, note=note)
+
+
+def _flat(v):
+    return [x for p in v for x in (p if isinstance(p, (list, tuple)) else (p,))]
 
 
 register("conv2d", _conv)
