@@ -26,6 +26,7 @@ import torch
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TORCH_TTNN_SEARCH_CACHE", "0")   # first calls with their whole precision search (cold)
 
 
 def _tv(name):

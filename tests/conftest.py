@@ -9,6 +9,9 @@ DATA = pathlib.Path(__file__).parent / "data"
 os.environ.setdefault("TT_METAL_MOCK_CLUSTER_DESC_PATH", str(DATA / "wormhole_N150.yaml"))
 os.environ.setdefault("TT_SIM_PERF_STRICT", "1")   # a launch without a working cost rule fails the test
 os.environ.setdefault("TORCH_TTNN_STRICT_PASSES", "1")   # a fusion or canonicalisation that fails raises
+# every test runs the precision search itself (tests change the search's inputs in ways its cache key does not
+# see, e.g. a monkeypatched pass); tests/compiler/test_search_cache.py turns the cache on where it is tested
+os.environ["TORCH_TTNN_SEARCH_CACHE"] = "0"
 
 
 @pytest.fixture

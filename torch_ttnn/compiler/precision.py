@@ -33,10 +33,23 @@ means "bf16" whatever `precision` says.
 
 `TorchTtnnOption(placement="auto")` (default) also tries activations in L1 (passes/placement.py) in the same
 search; placement="dram" keeps every activation in DRAM. The levels themselves: passes/precision.py.
+
+The search's decision is kept on disk ($TORCH_TTNN_CACHE, default ~/.cache/torch_ttnn, under search/), keyed
+by everything it depends on: the graph's code, the shape, dtype and bytes of every input and parameter, the
+levels and placement tried, the options, the device's arch and numerics, the search's constants and the
+compiler's sources. The same model compiled again in another process (the same weights, the same sample
+inputs) compiles the chosen program only: no fp32 reference, no other level, no group trials. Its decision is
+the one recorded then, marked `"cached": true`. A cached program the device refuses (another program holding
+the L1) runs the search again. TORCH_TTNN_SEARCH_CACHE=0 turns the cache off.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
+from pathlib import Path
+from typing import Optional
 
 import torch
 
@@ -181,6 +194,8 @@ class PrecisionSearch(BoxedProgram):
         self.tried: list = []
         self.group_us: dict = {}         # level -> {(op, weight shape): modelled us of its launches}
         self.relaxed: list = []          # each group tried by _relax_groups: key, modelled gain, PCC, kept
+        self._key: Optional[str] = None  # the decision's key in the disk cache (None: not cached)
+        self.l1_now = l1
 
     def run(self, args):
         if self.chosen is None:
@@ -244,6 +259,13 @@ class PrecisionSearch(BoxedProgram):
 
     def _choose(self, args):
         from .. import runtime
+        key = _search_key(self, args)
+        if key is not None:
+            cached = _load_decision(key)
+            if cached is not None:
+                out = self._replay_decision(cached, args)
+                if out is not None:
+                    return out
         ref = None
         if any(lv != "bf16" for lv in self.levels):
             with torch.no_grad():                   # the graph in fp32 on the host: the accuracy reference
@@ -305,6 +327,29 @@ class PrecisionSearch(BoxedProgram):
         self.option.results.precision.append(decision)
         log.info("torch_ttnn: graph %d: precision %s, activations in %s (tried %s)", decision["graph"], level,
                  decision["placement"], self.tried)
+        if self._key is not None:
+            _store_decision(self._key, decision, level, self.l1_now)
+        return out
+
+    def _replay_decision(self, cached: dict, args):
+        """Compile and run the program a cached decision chose; None (then the search runs) if the device
+        refuses it now."""
+        from .. import runtime
+        level = _level_from_json(cached["level"])
+        try:
+            compiled, out = self._run(level, cached["l1"], args)
+        except Exception as e:        # e.g. the L1 is taken by another program this time: search again
+            if getattr(e, "user_facing", False):
+                raise
+            log.info("torch_ttnn: the cached precision decision was refused (%s: %s); searching again",
+                     type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+            return None
+        self.chosen = compiled
+        record_program(self.option, compiled)
+        decision = {**cached["decision"], "graph": len(self.option.results.reports) - 1, "cached": True}
+        self.option.results.precision.append(decision)
+        log.info("torch_ttnn: graph %d: precision %s, activations in %s (cached decision)", decision["graph"],
+                 decision["chosen"], decision["placement"])
         return out
 
     def _relax_groups(self, compiled, out, level: str, l1: bool, args, ref):
@@ -359,3 +404,94 @@ class PrecisionSearch(BoxedProgram):
             else:
                 runtime._release_graph_module(lambda g=cand.gm: g)
         return compiled, out, level
+
+
+# --- the decision cache (see the module docstring) -------------------------------------------------------------
+
+_SOURCES_DIGEST: list = []
+
+
+def _sources_digest() -> str:
+    """A hash of the compiler's and simulator's Python sources: a decision made by other code is not reused."""
+    if not _SOURCES_DIGEST:
+        root = Path(__file__).resolve().parents[1]
+        h = hashlib.sha256()
+        for p in sorted(root.rglob("*.py")):
+            h.update(p.relative_to(root).as_posix().encode())
+            h.update(p.read_bytes())
+        _SOURCES_DIGEST.append(h.hexdigest())
+    return _SOURCES_DIGEST[0]
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("TORCH_TTNN_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "torch_ttnn")
+    return Path(root) / "search"
+
+
+def _search_key(search: "PrecisionSearch", args) -> Optional[str]:
+    """The decision's key, or None where it is not cached (turned off, an argument that cannot be hashed)."""
+    if os.environ.get("TORCH_TTNN_SEARCH_CACHE", "1") == "0":
+        return None
+    from ..runtime import _content_hash, chip_of
+    from .passes import placement
+    h = hashlib.sha256()
+    h.update(_sources_digest().encode())
+    h.update(search.agm.code.encode())
+    for a in args:
+        if isinstance(a, torch.Tensor):
+            digest = _content_hash(a)
+            if digest is None:
+                return None
+            h.update(repr((tuple(a.shape), str(a.dtype), tuple(a.stride()), digest)).encode())
+        elif a is None or isinstance(a, (bool, int, float, str)):
+            h.update(repr(a).encode())
+        else:
+            return None
+    o = search.option
+    device = chip_of(o.device_in_use) if o.device_in_use is not None else None
+    setting = {k: v for k, v in vars(o).items() if isinstance(v, (bool, int, float, str, type(None)))
+               and k not in ("device", "metrics_path", "gen_graphviz", "mesh")}
+    h.update(repr((sorted(setting.items()), [str(lv) for lv in search.levels], search.l1,
+                   getattr(getattr(device, "preset", None), "name", None), getattr(device, "ideal", None),
+                   MIN_PCC, MAX_RELAXED_GROUPS, RELAX_ERROR_FACTOR, MIN_RELAX_GAIN, SEARCH_MAX_PARAM_BYTES,
+                   placement.PLACEMENT_BUDGET, search.reference is None)).encode())
+    search._key = h.hexdigest()[:40]
+    return search._key
+
+
+def _level_to_json(level):
+    if isinstance(level, MixedLevel):
+        return {"base": level.base, "relaxed": level.relaxed, "of": level.of,
+                "groups": sorted(([op, None if shape is None else list(shape)] for op, shape in level.groups),
+                                 key=repr)}
+    return str(level)
+
+
+def _level_from_json(v):
+    if isinstance(v, dict):
+        return MixedLevel(v["base"], v["relaxed"],
+                          frozenset((op, None if shape is None else tuple(shape)) for op, shape in v["groups"]),
+                          v["of"])
+    return v
+
+
+def _load_decision(key: str) -> Optional[dict]:
+    path = _cache_dir() / f"{key}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _store_decision(key: str, decision: dict, level, l1: bool) -> None:
+    """Write a decision (privately, then renamed: parallel processes never see half a file); a cache that
+    cannot be written is skipped, with a note in the log."""
+    d = _cache_dir()
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        tmp = d / f".{key}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps({"level": _level_to_json(level), "l1": bool(l1), "decision": decision},
+                                  default=str))
+        os.replace(tmp, d / f"{key}.json")
+    except OSError as e:
+        log.info("torch_ttnn: precision decision not cached (%s)", e)

@@ -90,7 +90,8 @@ def _run_one(node: str, metrics_dir: pathlib.Path, version: str, timeout: float,
     tmp.mkdir(parents=True)
     env = dict(os.environ, TORCH_TTNN_METRICS_DIR=str(tmp), HF_HUB_OFFLINE="1",
                TORCH_TTNN_CODE_VERSION=version, TORCH_TTNN_RUNS=os.environ.get("TORCH_TTNN_RUNS", "3"),
-               TORCH_TTNN_STRICT_PASSES="0")   # measure what users get: a skipped rewrite is reported
+               TORCH_TTNN_STRICT_PASSES="0",   # measure what users get: a skipped rewrite is reported
+               TORCH_TTNN_SEARCH_CACHE="0")    # a first call with its whole search: cold, whatever ran before
     env.update(extra_env or {})
     if threads:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
