@@ -293,3 +293,24 @@ def test_reduce_sum_16_bit_accumulation_same_bits(fid, shape, dims, operand):
         ref = numerics.fpu_reduce_sum(x, dims, scaler, fid, False, input_operand=operand, native=False)
         got = numerics.fpu_reduce_sum(x, dims, scaler, fid, False, input_operand=operand)
         _same_bits(ref, got)
+
+
+@needs_native
+@pytest.mark.parametrize("w", [1, 5, 16, 17, 31, 33, 47, 70])
+@pytest.mark.parametrize("pad", [None, 0.0, -3.5, float("inf"), 1e30])
+def test_block_floats_of_a_padded_row_in_one_pass_same_bits(monkeypatch, w, pad):
+    """Rows whose width is not a multiple of 32: the native pass completes the last block with the padding's
+    value instead of padding a copy; the same bits as padding first, for the host's bfloat8_b/bfloat4_b and
+    the packer's bfloat8_b."""
+    from torch_ttnn.sim import formats
+    from torch_ttnn.sim.ops import _common
+    from torch_ttnn.sim.types import DataType
+    g = torch.Generator().manual_seed(w)
+    x = torch.randn(6, 3, w, generator=g) * torch.exp(2 * torch.randn(6, 3, w, generator=g))
+    x[0, 0, 0] = float("nan")
+    cases = [(DataType.BFLOAT8_B, formats.quantize_bfp_host), (DataType.BFLOAT4_B, formats.quantize_bfp_host),
+             (DataType.BFLOAT8_B, formats.quantize_bfp_packer)]
+    got = [_common._bfp_with_padding(x, pad, dt, q) for dt, q in cases]
+    monkeypatch.setattr(_common, "_bfp_rows_native", lambda *a: None)
+    for (dt, q), g_ in zip(cases, got):
+        _same_bits(_common._bfp_with_padding(x, pad, dt, q), g_)

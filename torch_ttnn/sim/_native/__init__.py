@@ -98,6 +98,7 @@ def load(path: Path):
     signatures = {
         "tt_dst16_matmul": [c, ctypes.POINTER(c), u, u, p, p, p, ctypes.POINTER(p), i, i, i, i, p, i, i, i, i, i],
         "tt_quantize_bfp": [p, p, i, c, c, c],
+        "tt_quantize_bfp_rows": [p, p, i, i, u, c, c, c],
         "tt_conv_epilogue": [p, p, p, i, i, c, c, c],
         "tt_dst16_depthwise": [c, ctypes.POINTER(c), u, u, p, p, p, ctypes.POINTER(p), i, i, i, i, p],
         "tt_pack_masked": [p, p, i, i, i, i, i, i, i, i, u],
@@ -283,6 +284,22 @@ def quantize_bfp(x: torch.Tensor, mant_bits: int, ties_away: bool, packer: bool 
     src = x.to(torch.float32).contiguous()
     out = torch.empty_like(src)
     lib.tt_quantize_bfp(src.data_ptr(), out.data_ptr(), src.numel() // 16, mant_bits, int(ties_away), int(packer))
+    return out
+
+
+def quantize_bfp_rows(x: torch.Tensor, fill: float, mant_bits: int, ties_away: bool,
+                      packer: bool = False) -> Optional[torch.Tensor]:
+    """quantize_bfp of x padded on the right (last dim) with `fill` up to a multiple of 16, cut back to x's
+    shape, without making the padded copy; None if the library is unavailable."""
+    lib = library()
+    if lib is None:
+        return None
+    src = x.to(torch.float32).contiguous()
+    out = torch.empty_like(src)
+    w = src.shape[-1] if src.dim() else 1
+    bits = int(torch.tensor([fill], dtype=torch.float32).view(torch.int32).item()) & 0xFFFFFFFF
+    lib.tt_quantize_bfp_rows(src.data_ptr(), out.data_ptr(), src.numel() // max(w, 1), w, bits, mant_bits,
+                             int(ties_away), int(packer))
     return out
 
 

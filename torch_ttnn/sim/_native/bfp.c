@@ -104,6 +104,35 @@ void tt_quantize_bfp(const uint32_t *in, uint32_t *out, int64_t blocks, int k, i
     }
 }
 
+/* tt_quantize_bfp over the rows of a [rows, w] tensor whose width is not a multiple of 16: the last block of
+ * a row is completed with `fill` (the tile padding's value, whose lanes share that block), as if the row were
+ * padded first; only the w logical values are written (out is [rows, w]). */
+void tt_quantize_bfp_rows(const uint32_t *in, uint32_t *out, int64_t rows, int64_t w, uint32_t fill, int k,
+                          int ties_away, int packer)
+{
+    const int64_t full = w / 16, rest = w % 16;
+#pragma omp parallel for schedule(static) if (rows * w > (1 << 16))
+    for (int64_t r = 0; r < rows; r++) {
+        const uint32_t *ir = in + r * w;
+        uint32_t *o = out + r * w;
+        for (int64_t t = 0; t < full; t++) {
+            uint32_t b[16];
+            for (int j = 0; j < 16; j++)
+                b[j] = packer ? packer_bf16(ir[16 * t + j]) : ir[16 * t + j];
+            quantize_block(b, o + 16 * t, k, ties_away);
+        }
+        if (rest) {
+            uint32_t b[16], q[16];
+            for (int j = 0; j < 16; j++) {
+                const uint32_t v = j < rest ? ir[16 * full + j] : fill;
+                b[j] = packer ? packer_bf16(v) : v;
+            }
+            quantize_block(b, q, k, ties_away);
+            memcpy(o + 16 * full, q, (size_t)rest * 4);
+        }
+    }
+}
+
 /* The end of a convolution on a 16-bit Dst, one pass over its [rows, cols] float32 output (rows = N*OH*OW,
  * cols = output channels): the bias added in fp32 (when given) and the sum rounded as the FPU writes a 16-bit
  * Dst (numerics.round_dst_: (b + 0x9000) & 0xFFFF0000, when round16), relu (relu = 1: negative -> +0, NaN kept;

@@ -125,8 +125,24 @@ def _bfp_with_padding(value: torch.Tensor, pad: Optional[float], dtype: DataType
     pw = -(-w // 32) * 32
     if pw != w:
         fill = 0.0 if pad is None else pad
+        if w % 16 == 0:                   # the padding fills blocks of its own: no logical value sees it
+            return quantize(value, dtype)
+        native = _bfp_rows_native(value, fill, dtype, quantize)
+        if native is not None:
+            return native
         value = torch.nn.functional.pad(value, (0, pw - w), value=fill)
     return quantize(value, dtype)[..., :w]
+
+
+def _bfp_rows_native(value, fill, dtype, quantize):
+    """The padded quantization in one native pass (no padded copy) where the kernel has the rule: host
+    conversion to bfloat8_b/bfloat4_b, the packer's bfloat8_b; None otherwise."""
+    from .. import _native
+    if quantize is formats.quantize_bfp_host:
+        return _native.quantize_bfp_rows(value, fill, formats._BFP_MANT_BITS[dtype], False)
+    if quantize is formats.quantize_bfp_packer and dtype == DataType.BFLOAT8_B:
+        return _native.quantize_bfp_rows(value, fill, 7, True, packer=True)
+    return None
 
 
 def round_to(value: torch.Tensor, dtype: DataType, device: Optional[Device], *, rounding: str = "packer",
