@@ -8,6 +8,7 @@
  * zeros and denormals -> +0; NaN -> +Inf), the path of a device op writing a block-float output. Same bits as
  * the torch code, which stays the fallback (tests/sim/test_native.py). */
 #include <stdint.h>
+#include <string.h>
 
 static inline uint32_t packer_bf16(uint32_t v)
 {
