@@ -228,11 +228,26 @@ def _resample_matrices(ctx, rank: int, h: int, w: int):
         out = node.target(*args, **dict(node.kwargs))
         return out.reshape(probe.shape[0], out.shape[-2], out.shape[-1])
 
+    def columns(n: int, along_h: bool) -> torch.Tensor:
+        """The op's matrix along one axis, [O, n], from one-hot probes (constant along the other axis), a
+        chunk of probes at a time: all n at once take n*h*w values (an 800x800 image: 4 GB)."""
+        chunk = max(1, (1 << 22) // max(1, h * w))
+        cols = []
+        for start in range(0, n, chunk):
+            k = min(chunk, n - start)
+            probe = torch.zeros(k, h, w, dtype=torch.float64)
+            idx = torch.arange(k)
+            if along_h:
+                probe[idx, start + idx, :] = 1.0
+                cols.append(run(probe)[:, :, 0])
+            else:
+                probe[idx, :, start + idx] = 1.0
+                cols.append(run(probe)[:, 0, :])
+        return torch.cat(cols).t().contiguous()
+
     with unset_fake_temporarily():
-        eye_h = torch.eye(h, dtype=torch.float64).reshape(h, h, 1).expand(h, h, w).contiguous()
-        eye_w = torch.eye(w, dtype=torch.float64).reshape(w, 1, w).expand(w, h, w).contiguous()
-        a_h = run(eye_h)[:, :, 0].t().contiguous()          # [OH, H]
-        a_w = run(eye_w)[:, 0, :].t().contiguous()          # [OW, W]
+        a_h = columns(h, True)          # [OH, H]
+        a_w = columns(w, False)         # [OW, W]
         probe = torch.randn(2, h, w, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
         if not torch.allclose(run(probe), a_h @ probe @ a_w.t(), rtol=1e-9, atol=1e-9):
             return None
@@ -269,8 +284,11 @@ def _resample_matmul(ctx, x, why: str):
                                                          packer_l1_acc=False))
     tdt = ctx.out.dtype
     from .matmul import zero_k_padding
-    wt = _static_constant(ctx, a_w.t().contiguous().to(torch.float32))          # [W, OW]
-    ht = _static_constant(ctx, a_h.t().contiguous().to(torch.float32))          # [H, OH]
+    from torch._subclasses.fake_tensor import unset_fake_temporarily
+    with unset_fake_temporarily():      # real tensors (a compile under aot_autograd's fake mode)
+        w_t, h_t = a_w.t().contiguous().to(torch.float32), a_h.t().contiguous().to(torch.float32)
+    wt = _static_constant(ctx, w_t)          # [W, OW]
+    ht = _static_constant(ctx, h_t)          # [H, OH]
     xa, _ = zero_k_padding(ctx, x, wt, w)
     swap = list(range(rank - 2)) + [rank - 1, rank - 2]
     y = ctx.call("matmul", ctx.tile(xa, ctx.float_dtype()), ctx.tile(wt, f32), compute_kernel_config=cfg,

@@ -44,7 +44,13 @@ def _meta_of(gm, target, args, kwargs):
     fkwargs = torch.fx.map_arg(kwargs, _val)
     if mode is None:
         return None
+
+    def fake(v):      # a value a pass made as a meta tensor (meta.meta_value) joins the graph's fake CPU ones
+        if isinstance(v, torch.Tensor) and v.device.type == "meta":
+            return torch.empty(v.shape, dtype=v.dtype)
+        return v
     with mode:
+        fargs, fkwargs = torch.utils._pytree.tree_map(fake, (fargs, fkwargs))
         return target(*fargs, **fkwargs)
 
 
