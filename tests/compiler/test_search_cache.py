@@ -84,3 +84,21 @@ def test_mixed_levels_round_trip():
     lv = MixedLevel("bf16", "bfp8-lofi", frozenset({("linear", (1024, 4096)), ("matmul", None)}), 3)
     assert precision._level_from_json(json.loads(json.dumps(precision._level_to_json(lv)))) == lv
     assert precision._level_from_json(precision._level_to_json("bfp8-lofi")) == "bfp8-lofi"
+
+
+def test_graph_constants_are_part_of_the_key(cache, device):
+    """A tensor the graph holds as an attribute (not a lifted input) keys the decision like the inputs do."""
+    g = torch.fx.Graph()
+    x = g.placeholder("x")
+    c = g.get_attr("scale")
+    g.output(g.call_function(torch.ops.aten.mul.Tensor, (x, c)))
+    root = torch.nn.Module()
+    root.scale = torch.ones(4)
+    gm = torch.fx.GraphModule(root, g)
+    keys = []
+    for value in (1.0, 2.0):
+        gm.scale = torch.full((4,), value)
+        search = precision.PrecisionSearch(gm, ("bfp8-lofi", "bf16"),
+                                           option=torch_ttnn.TorchTtnnOption(device=device), compile_fn=None)
+        keys.append(precision._search_key(search, [torch.ones(4)]))
+    assert None not in keys and keys[0] != keys[1]

@@ -437,7 +437,14 @@ def _search_key(search: "PrecisionSearch", args) -> Optional[str]:
     h = hashlib.sha256()
     h.update(_sources_digest().encode())
     h.update(search.agm.code.encode())
-    for a in args:
+    consts = []            # tensors the graph holds as attributes (constants aot_autograd did not lift)
+    for n in search.agm.graph.nodes:
+        if n.op == "get_attr":
+            v = search.agm
+            for part in str(n.target).split("."):
+                v = getattr(v, part, None)
+            consts.append(v)
+    for a in (*consts, *args):
         if isinstance(a, torch.Tensor):
             digest = _content_hash(a)
             if digest is None:
