@@ -53,6 +53,7 @@ from typing import Optional
 
 import torch
 
+from ..local import cache_root, sources_digest
 from .passes.precision import RELAXED, MixedLevel, product_groups
 from .program import BoxedProgram, copy_aten, record_program
 
@@ -334,7 +335,6 @@ class PrecisionSearch(BoxedProgram):
     def _replay_decision(self, cached: dict, args):
         """Compile and run the program a cached decision chose; None (then the search runs) if the device
         refuses it now."""
-        from .. import runtime
         level = _level_from_json(cached["level"])
         try:
             compiled, out = self._run(level, cached["l1"], args)
@@ -408,24 +408,8 @@ class PrecisionSearch(BoxedProgram):
 
 # --- the decision cache (see the module docstring) -------------------------------------------------------------
 
-_SOURCES_DIGEST: list = []
-
-
-def _sources_digest() -> str:
-    """A hash of the compiler's and simulator's Python sources: a decision made by other code is not reused."""
-    if not _SOURCES_DIGEST:
-        root = Path(__file__).resolve().parents[1]
-        h = hashlib.sha256()
-        for p in sorted(root.rglob("*.py")):
-            h.update(p.relative_to(root).as_posix().encode())
-            h.update(p.read_bytes())
-        _SOURCES_DIGEST.append(h.hexdigest())
-    return _SOURCES_DIGEST[0]
-
-
 def _cache_dir() -> Path:
-    root = os.environ.get("TORCH_TTNN_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "torch_ttnn")
-    return Path(root) / "search"
+    return cache_root() / "search"
 
 
 def _search_key(search: "PrecisionSearch", args) -> Optional[str]:
@@ -435,7 +419,7 @@ def _search_key(search: "PrecisionSearch", args) -> Optional[str]:
     from ..runtime import _content_hash, chip_of
     from .passes import placement
     h = hashlib.sha256()
-    h.update(_sources_digest().encode())
+    h.update(sources_digest().encode())     # a decision made by other code is not reused
     h.update(search.agm.code.encode())
     consts = []            # tensors the graph holds as attributes (constants aot_autograd did not lift)
     for n in search.agm.graph.nodes:

@@ -18,7 +18,6 @@ own fit in 90 % of the machine's memory (or when nothing else runs), so two larg
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
 import tempfile
 import json
 import os
@@ -36,11 +35,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 def code_version() -> str:
     """A hash of the compiler and simulator sources: metrics measured with other code are stale."""
-    h = hashlib.sha256()
-    for p in sorted((ROOT / "torch_ttnn").rglob("*.py")):
-        h.update(p.relative_to(ROOT).as_posix().encode())
-        h.update(p.read_bytes())
-    return h.hexdigest()[:12]
+    from ..local import sources_digest
+    return sources_digest()[:12]
 
 
 def collect(k: str | None = None) -> list:
@@ -136,8 +132,9 @@ def run(k: str | None = None, *, timeout: float = 1800, mem_gb: float = 20.0, fo
     index_path = metrics_dir.parent / ("zoo-index.json" if metrics_dir.name == "models"
                                        else f"zoo-index-{metrics_dir.name}.json")
     index = json.loads(index_path.read_text()) if index_path.exists() else {}
-    main_index_path = metrics_dir.parent / "zoo-index.json"
-    known = json.loads(main_index_path.read_text()) if main_index_path.exists() else {}
+    main_index_path = metrics_dir.parent / "zoo-index.json"     # durations and peaks known from the main run
+    known = (index if index_path == main_index_path or not main_index_path.exists()
+             else json.loads(main_index_path.read_text()))
     extra_env = {"TORCH_TTNN_OPTIMIZE": "0", "TORCH_TTNN_RUNS": os.environ.get("TORCH_TTNN_RUNS", "1")} if naive else {}
     version = code_version()
     ids = collect(k)

@@ -68,24 +68,34 @@ _VIEWS = ("reshape", "view", "squeeze", "unsqueeze", "unsqueeze_to_4D")
 _READS = ("to_torch", "from_device")
 
 
-def _needs_dram(n) -> bool:
-    """Whether n's buffer (n, or a view of it: reshape and co. share the buffer) feeds an operand that TT-NN
-    requires in DRAM, or is read back to the host: a traced program keeps what it reads back (and its inputs)
-    allocated from one call to the next (compiler/trace.py), which L1 could not hold for every graph."""
-    if getattr(n.target, "__name__", "") in ("from_torch", "to_device"):
-        return True
-    chain, todo = {n}, [n]
+def _buffer_users(n) -> tuple[set, list]:
+    """(n and its views: the nodes sharing n's buffer, reshape and co.; the other users of those nodes)."""
+    chain, todo, users = {n}, [n], []
     while todo:
         for u in todo.pop().users:
-            name = getattr(u.target, "__name__", "")
-            if name in _VIEWS:
+            if getattr(u.target, "__name__", "") not in _VIEWS:
+                users.append(u)
+            elif u not in chain:
                 chain.add(u)
                 todo.append(u)
-            if name in _READS or u.meta.get(STATE_STORE):
-                return True
-            for op, arg in DRAM_OPERANDS:
-                if name == op and u.kwargs.get(arg) in chain:
-                    return True
+    return chain, users
+
+
+def _needs_dram(n) -> bool:
+    """Whether n's buffer (n, or a view of it) feeds an operand that TT-NN requires in DRAM, or is read back to
+    the host or stored as state: a traced program keeps what it reads back (and its inputs) allocated from one
+    call to the next (compiler/trace.py), which L1 could not hold for every graph."""
+    if getattr(n.target, "__name__", "") in ("from_torch", "to_device"):
+        return True
+    chain, users = _buffer_users(n)
+    if any(v.meta.get(STATE_STORE) for v in chain if v is not n):
+        return True
+    for u in users:
+        name = getattr(u.target, "__name__", "")
+        if name in _READS or u.meta.get(STATE_STORE):
+            return True
+        if any(name == op and u.kwargs.get(arg) in chain for op, arg in DRAM_OPERANDS):
+            return True
     return False
 
 
@@ -201,21 +211,8 @@ def _use_positions(gm: torch.fx.GraphModule) -> dict:
     """node -> the sorted program positions of the ops that read its buffer (its users and the users of its
     views, which share the buffer; deallocations are not reads)."""
     pos = {n: i for i, n in enumerate(gm.graph.nodes)}
-    out: dict = {}
-    for n in gm.graph.nodes:
-        if n.op != "call_function":
-            continue
-        seen, todo, found = {n}, [n], []
-        while todo:
-            for u in todo.pop().users:
-                name = getattr(u.target, "__name__", "")
-                if name in _VIEWS and u not in seen:
-                    seen.add(u)
-                    todo.append(u)
-                elif name != "deallocate":
-                    found.append(pos[u])
-        out[n] = sorted(found)
-    return out
+    return {n: sorted(pos[u] for u in _buffer_users(n)[1] if getattr(u.target, "__name__", "") != "deallocate")
+            for n in gm.graph.nodes if n.op == "call_function"}
 
 
 def _next_use(positions, i: int) -> float:

@@ -21,6 +21,7 @@ import hashlib
 import logging
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 import threading
@@ -41,8 +42,8 @@ _state: dict = {}
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("TORCH_TTNN_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "torch_ttnn")
-    return Path(root) / "native"
+    from ...local import cache_root
+    return cache_root() / "native"
 
 
 def _cpu_flags() -> str:
@@ -297,7 +298,7 @@ def quantize_bfp_rows(x: torch.Tensor, fill: float, mant_bits: int, ties_away: b
     src = x.to(torch.float32).contiguous()
     out = torch.empty_like(src)
     w = src.shape[-1] if src.dim() else 1
-    bits = int(torch.tensor([fill], dtype=torch.float32).view(torch.int32).item()) & 0xFFFFFFFF
+    bits = struct.unpack("<I", struct.pack("<f", fill))[0]      # the float32 pattern of the padding value
     lib.tt_quantize_bfp_rows(src.data_ptr(), out.data_ptr(), src.numel() // max(w, 1), w, bits, mant_bits,
                              int(ties_away), int(packer))
     return out

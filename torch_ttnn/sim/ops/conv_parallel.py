@@ -29,7 +29,6 @@ from ..types import TensorMemoryLayout
 
 HEIGHT, BLOCK, WIDTH = (TensorMemoryLayout.HEIGHT_SHARDED, TensorMemoryLayout.BLOCK_SHARDED,
                         TensorMemoryLayout.WIDTH_SHARDED)
-LAYOUTS = (HEIGHT, BLOCK, WIDTH)
 # [CONV] select_shard_spec: BLOCK gives way to HEIGHT below this share of the grid, and to WIDTH from this many
 # cores when the input has more channels than WIDE_INPUT_CHANNELS
 BLOCK_SHARE = 0.75
