@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .harness import check_lowered, ttnn_targets
+from .harness import check_lowered, compile_and_run, ttnn_targets
 
 
 def _nodes(option, name):
@@ -255,3 +255,96 @@ def test_fusions_disabled(device):
     model = nn.Sequential(nn.Linear(40, 64), nn.ReLU()).eval()
     option = check_lowered(model, (torch.randn(3, 40),), device=device, expect=("linear", "relu"), fusions=False)
     assert all(_activation(n) is None for n in _nodes(option, "linear"))
+
+
+# --- attention heads: split and join ----------------------------------------------------------------------
+
+class _SeparateQKV(nn.Module):
+    """BERT-style attention: three projections of one input, heads split by view + transpose."""
+
+    def __init__(self, d=128, heads=2, kv_out=None):
+        super().__init__()
+        self.h, self.d = heads, d
+        self.q, self.k, self.v = nn.Linear(d, d), nn.Linear(d, kv_out or d), nn.Linear(d, kv_out or d)
+        self.o = nn.Linear(d, d)
+
+    def forward(self, x):
+        b, t, _ = x.shape
+        dh = self.d // self.h
+        q, k, v = (p(x).view(b, t, -1, dh).transpose(1, 2) for p in (self.q, self.k, self.v))
+        if k.shape[1] != q.shape[1]:
+            k = k.repeat_interleave(q.shape[1] // k.shape[1], 1)
+            v = v.repeat_interleave(q.shape[1] // v.shape[1], 1)
+        o = _attention(q, k, v)
+        return self.o(o.transpose(1, 2).reshape(b, t, self.d))
+
+
+SPLIT = "split_query_key_value_and_split_heads"
+
+
+def test_fused_qkv_projection_heads_split_and_joined_by_ttnn(device):
+    """GPT-2-style (one projection, split in thirds): one head-split op, one head-join op, no permutes."""
+    model = _Block(d=64, heads=2).eval()
+    option = check_lowered(model, (torch.randn(2, 40, 64), torch.zeros(2, 1, 1, 40)), device=device,
+                           expect=(SPLIT, "concatenate_heads", "scaled_dot_product_attention"))
+    targets = ttnn_targets(option)
+    assert targets.count(SPLIT) == 1 and targets.count("concatenate_heads") == 1
+    assert "permute" not in targets, targets
+
+
+def test_separate_qkv_projections_become_one_linear_and_a_head_split(device):
+    model = _SeparateQKV().eval()
+    option = check_lowered(model, (torch.randn(2, 64, 128),), device=device, expect=(SPLIT, "concatenate_heads"))
+    targets = ttnn_targets(option)
+    assert targets.count("linear") == 2, targets            # q/k/v as one, the output projection
+    assert "permute" not in targets and "reshape" not in targets, targets
+    qkv = _nodes(option, "linear")[0]
+    assert list(qkv.meta["val"].shape) == [2, 64, 384]
+
+
+def test_head_split_needs_whole_tile_heads(device):
+    """Heads of 16 values (half a tile): TT-NN's head ops refuse them; the permutes stay, results agree."""
+    model = _SeparateQKV(d=64, heads=4).eval()
+    option = check_lowered(model, (torch.randn(2, 64, 64),), device=device)
+    targets = ttnn_targets(option)
+    assert SPLIT not in targets and "concatenate_heads" not in targets
+    assert targets.count("linear") == 4
+
+
+def test_grouped_query_projections_are_not_merged(device):
+    model = _SeparateQKV(d=128, heads=4, kv_out=64).eval()      # 2 K/V heads of 32 for 4 query heads
+    option = check_lowered(model, (torch.randn(2, 32, 128),), device=device)
+    targets = ttnn_targets(option)
+    assert SPLIT not in targets and targets.count("linear") == 4
+
+
+def test_projection_read_elsewhere_is_not_merged(device):
+    class M(_SeparateQKV):
+        def forward(self, x):
+            return super().forward(x), self.q(x)
+
+    option = check_lowered(M().eval(), (torch.randn(2, 32, 128),), device=device)
+    assert SPLIT not in ttnn_targets(option)
+
+
+def test_head_split_outputs_are_placed_together(device, monkeypatch):
+    """The three outputs of the head split are one placement decision: all in L1 when they fit, all in DRAM
+    when the budget cannot hold them; the values are the same either way."""
+    from torch_ttnn.compiler.passes import placement
+    model = _SeparateQKV().eval()
+    x = torch.randn(2, 64, 128)
+
+    def run():
+        with torch.no_grad():
+            out, option = compile_and_run(model, (x,), None, device=device)
+        split = _nodes(option, SPLIT)
+        assert len(split) == 1
+        return out, split[0].kwargs["memory_config"].target
+
+    y_l1, where = run()
+    assert where == "ttnn_l1_config"
+    total = device.memory_stats()["L1"]["total_bytes"]
+    monkeypatch.setattr(placement, "PLACEMENT_BUDGET", 40 * 1024 / total)   # less than the three outputs
+    y_dram, where = run()
+    assert where == "ttnn_dram_config"
+    torch.testing.assert_close(y_l1, y_dram)

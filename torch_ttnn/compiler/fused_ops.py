@@ -66,6 +66,36 @@ def _(x, weight, bias, groups, eps):
     return torch.empty_like(x)
 
 
+@torch.library.custom_op("ttnn_fused::split_heads", mutates_args=())
+def split_heads(x: torch.Tensor, num_heads: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A fused QKV projection [b, s, 3 * h * d] split into q, k, v, each [b, h, s, d]
+    (ttnn.transformer.split_query_key_value_and_split_heads with transpose_key=False)."""
+    b, s, e = x.shape
+    heads = x.reshape(b, s, 3 * num_heads, e // (3 * num_heads)).permute(0, 2, 1, 3)
+    q, k, v = heads.split(num_heads, dim=1)
+    return q.contiguous(), k.contiguous(), v.contiguous()
+
+
+@split_heads.register_fake
+def _(x, num_heads):
+    b, s, e = x.shape
+    shape = (b, num_heads, s, e // (3 * num_heads))
+    return x.new_empty(shape), x.new_empty(shape), x.new_empty(shape)
+
+
+@torch.library.custom_op("ttnn_fused::concatenate_heads", mutates_args=())
+def concatenate_heads(x: torch.Tensor) -> torch.Tensor:
+    """Attention heads [b, h, s, d] joined into [b, s, h * d] (ttnn.transformer.concatenate_heads)."""
+    b, h, s, d = x.shape
+    return x.permute(0, 2, 1, 3).reshape(b, s, h * d).contiguous()
+
+
+@concatenate_heads.register_fake
+def _(x):
+    b, h, s, d = x.shape
+    return x.new_empty((b, s, h * d))
+
+
 # Collectives of tensor-parallel programs (compiler/tensor_parallel.py). They exist in the per-chip graph of a
 # mesh program, where each chip holds a piece of a value; on the host there is only one piece, so running them
 # there would silently give one chip's view: their host implementations refuse.

@@ -38,6 +38,7 @@ def build_passes(option, ttnn, report: GraphReport, static_inputs, device) -> li
             passes += [FoldConvBatchNorm(static_inputs)]
         passes += fusion.aten_fusions(option)
         passes += [CanonicalViews(), SinkPermutes(), FoldUnitRows(), CanonicalViews()]
+        passes += fusion.head_fusions(static_inputs, report.kind == "inference")
     if option.load_params_once:
         passes += [ConstantFolding(static_inputs, report, contents=option.param_check == "contents")]
     from .passes.int_range import IntOverflowGuard

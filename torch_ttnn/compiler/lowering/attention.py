@@ -24,7 +24,8 @@ import torch
 from ..meta import meta_value
 from ..registry import COMMON, float_inputs, lower, rank_at_most
 from .matmul import finish, zero_k_padding
-from ..fused_ops import scale_mask_softmax_supported
+from ..fused_ops import fused_ops, scale_mask_softmax_supported
+from ..tiles import TILE
 from .normalization import softmax_call, used_outputs
 from .reduction import reduce_call, reshape
 
@@ -241,3 +242,28 @@ def flash_attention_for_cpu_backward(ctx, grad_out, query, key, value, out, logs
         if 1 in used:
             gk = _ew(ctx, "multiply", _mm(ctx, ds, query, [b, h, sk, dh], ta=True), scale, [b, h, sk, dh])
     return finish(ctx, (gq, gk, gv))
+
+
+# --------------------------------------------------------------------------------------------------
+# head split and join (fusion/heads.py)
+# --------------------------------------------------------------------------------------------------
+
+@lower(fused_ops().split_heads.default, when=COMMON + (float_inputs,))
+def split_heads(ctx, x, num_heads):
+    """ttnn_fused.split_heads -> ttnn.transformer.split_query_key_value_and_split_heads (q, k, v [b, h, s, d];
+    K untransposed, as SDPA reads it)."""
+    b, s, e = ctx.shape(x)
+    if e % (3 * num_heads) or (e // (3 * num_heads)) % TILE:
+        ctx.unsupported(f"a head size of {e / (3 * num_heads):g} is not a multiple of the tile width")
+    inp = ctx.tile(x)
+    node = ctx.call("transformer.split_query_key_value_and_split_heads", inp, num_heads=int(num_heads),
+                    transpose_key=False)
+    return ctx.outputs(node, [(v, ctx.ttnn.TILE_LAYOUT, inp.req.dtype) for v in ctx.out])
+
+
+@lower(fused_ops().concatenate_heads.default, when=COMMON + (float_inputs,))
+def concatenate_heads(ctx, x):
+    """ttnn_fused.concatenate_heads -> ttnn.transformer.concatenate_heads."""
+    if ctx.shape(x)[-1] % TILE:
+        ctx.unsupported("a head size that is not a multiple of the tile width")
+    return ctx.call("transformer.concatenate_heads", ctx.tile(x))

@@ -24,13 +24,14 @@ from __future__ import annotations
 import bisect
 import inspect
 import math
+import operator
 import warnings
 from typing import Optional
 
 import torch
 import torch.fx
 
-from ..meta import STATE_STORE, tt_meta
+from ..meta import STATE_STORE, TT_MULTI, tt_meta
 from .base import Pass, PassResult
 
 PLACEMENT_BUDGET = 0.5      # of the device's L1, for activations (see the module docstring)
@@ -174,37 +175,64 @@ class L1Placement(Pass):
 
         uses = _use_positions(gm)
         for i, n in ledger.ops(gm, positions=True):
-            name = getattr(n.target, "__name__", "")
-            meta = tt_meta(n)
-            if (name in _SKIP or meta is None or not meta.on_device or "memory_config" in n.kwargs
-                    or not _accepts_memory_config(n.target) or not isinstance(n.meta.get("val"), torch.Tensor)):
+            bufs = self._buffers(n)
+            if bufs is None:
                 continue
-            size = _bytes(n, ttnn)
-            if size <= 0 or size > self.budget or _needs_dram(n):
+            size = sum(b for _, b in bufs)
+            if min(b for _, b in bufs) <= 0 or size > self.budget or any(_needs_dram(u) for u, _ in bufs):
                 to_dram(n)
                 continue
             if ledger.live + size > self.budget:
                 if not self.spill:
                     to_dram(n)
                     continue
-                # farthest next use first (never used again: first of all); the larger of two equally far
-                order = sorted([*ledger.held(), n], key=lambda t: (_next_use(uses.get(t, ()), i),
-                                                                   ledger.size(t) if t is not n else size))
+                # farthest next use first (never used again: first of all); the larger of two equally far.
+                # An output of a multi-output op goes with its siblings (one memory_config for all).
+                mine = {u for u, _ in bufs}
+                order = sorted(ledger.held() + [n], key=lambda t: (
+                    _next_use(uses.get(t, ()) if t is not n else min((uses.get(u, ()) for u in mine), default=()),
+                              i), ledger.size(t) if t is not n else size))
                 while ledger.live + size > self.budget and order[-1] is not n:
                     victim = order.pop()
-                    ledger.release(victim)
-                    to_dram(victim)
+                    op = _op_of(victim)
+                    for t in ledger.held():
+                        if _op_of(t) is op:
+                            ledger.release(t)
+                    to_dram(op)
                     self.placed -= 1
                     self.spilled += 1
                 if ledger.live + size > self.budget:
                     to_dram(n)
                     continue
             n.kwargs = {**n.kwargs, "memory_config": config("ttnn_l1_config", ttnn.L1_MEMORY_CONFIG)}
-            ledger.hold(n, size)
+            for u, b in bufs:
+                ledger.hold(u, b)
             self.placed += 1
         if consts:
             gm.recompile()
         return PassResult(gm, bool(consts))
+
+    def _buffers(self, n) -> Optional[list]:
+        """[(node, bytes)] of the device buffers op `n` writes whose placement this pass chooses (the op's own
+        node; for a multi-output op such as split or the head split, its getitem nodes, each deallocated on its
+        own), or None when the op is not placed here."""
+        name = getattr(n.target, "__name__", "")
+        if name in _SKIP or "memory_config" in n.kwargs or not _accepts_memory_config(n.target):
+            return None
+        if n.meta.get(TT_MULTI):
+            outs = [u for u in n.users if u.target is operator.getitem]
+            if not outs or any(tt_meta(u) is None or not tt_meta(u).on_device for u in outs):
+                return None
+            return [(u, _bytes(u, self.ttnn)) for u in outs]
+        meta = tt_meta(n)
+        if meta is None or not meta.on_device or not isinstance(n.meta.get("val"), torch.Tensor):
+            return None
+        return [(n, _bytes(n, self.ttnn))]
+
+
+def _op_of(buffer_node):
+    """The op whose memory_config places `buffer_node` (a multi-output op's getitem: the op)."""
+    return buffer_node.args[0] if buffer_node.target is operator.getitem else buffer_node
 
 
 def _use_positions(gm: torch.fx.GraphModule) -> dict:
