@@ -116,6 +116,22 @@ void tt_quantize_bfp_rows(const uint32_t *in, uint32_t *out, int64_t rows, int64
     for (int64_t r = 0; r < rows; r++) {
         const uint32_t *ir = in + r * w;
         uint32_t *o = out + r * w;
+#if defined(__AVX512F__)
+        for (int64_t t = 0; t < full; t++) {
+            __m512i v = _mm512_loadu_si512((const void *)(ir + 16 * t));
+            if (packer)
+                v = packer_bf16_v(v);
+            _mm512_storeu_si512((void *)(o + 16 * t), quantize_block_v(v, k, ties_away));
+        }
+        if (rest) {     /* the logical lanes loaded, the others hold the fill; only the logical lanes stored */
+            const __mmask16 lanes = (__mmask16)((1u << rest) - 1u);
+            __m512i v = _mm512_mask_loadu_epi32(V1(fill), lanes, (const void *)(ir + 16 * full));
+            if (packer)
+                v = packer_bf16_v(v);
+            _mm512_mask_storeu_epi32((void *)(o + 16 * full), lanes, quantize_block_v(v, k, ties_away));
+        }
+        continue;
+#endif
         for (int64_t t = 0; t < full; t++) {
             uint32_t b[16];
             for (int j = 0; j < 16; j++)
