@@ -348,3 +348,26 @@ def test_head_split_outputs_are_placed_together(device, monkeypatch):
     y_dram, where = run()
     assert where == "ttnn_dram_config"
     torch.testing.assert_close(y_l1, y_dram)
+
+
+class _TorchMHA(nn.Module):
+    """torchvision's ViT attention: nn.MultiheadAttention, which runs sequence-first inside."""
+
+    def __init__(self, d=128, heads=2):
+        super().__init__()
+        self.ln = nn.LayerNorm(d)
+        self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
+
+    def forward(self, x):
+        y = self.ln(x)
+        return x + self.attn(y, y, y, need_weights=False)[0]
+
+
+def test_multihead_attention_module_heads_by_ttnn(device):
+    """The in-projection's split and the sequence-first join around the output projection: TT-NN's head ops,
+    the projections' biases added inside the linears, no permute left (17 rows: padded sequence tiles)."""
+    option = check_lowered(_TorchMHA().eval(), (torch.randn(2, 17, 128),), device=device,
+                           expect=(SPLIT, "concatenate_heads", "scaled_dot_product_attention"))
+    targets = ttnn_targets(option)
+    assert "permute" not in targets and "add" in targets and targets.count("add") == 1, targets
+    assert all(n.kwargs.get("bias") is not None for n in _nodes(option, "linear"))

@@ -314,3 +314,17 @@ def test_block_floats_of_a_padded_row_in_one_pass_same_bits(monkeypatch, w, pad)
     monkeypatch.setattr(_common, "_bfp_rows_native", lambda *a: None)
     for (dt, q), g_ in zip(cases, got):
         _same_bits(_common._bfp_with_padding(x, pad, dt, q), g_)
+
+
+def test_sfpu_table_lookup_same_values_as_the_torch_gather(monkeypatch):
+    """An SFPU op through its bfloat16 table: the native gather returns what index_select on the patterns
+    returns, for every sign, zeros, infinities and NaN, and the op's results do not change with it."""
+    from torch_ttnn.sim.ops import sfpu
+    from torch_ttnn.sim import formats
+    table = sfpu._sfpu_bf16(sfpu._eval_float(torch.exp, sfpu._all_bf16_values(), ideal=False))
+    v = formats.round_bf16_rne(torch.randn(3, 1000) * 30)
+    v[0, :4] = torch.tensor([0.0, -0.0, float("inf"), float("nan")])
+    got = _native.table_lookup(table, v)
+    assert got is not None
+    monkeypatch.setattr(_native, "table_lookup", lambda *a: None)
+    _same_bits(sfpu._lookup(table, v), got)

@@ -105,6 +105,7 @@ def load(path: Path):
         "tt_pack_masked": [p, p, i, i, i, i, i, i, i, i, u],
         "tt_round_bf16": [p, p, i, c],
         "tt_dst16_accumulate": [p, i, i, p],
+        "tt_table_lookup": [p, p, p, i],
     }
     for name, args in signatures.items():
         fn = getattr(lib, name)
@@ -316,6 +317,19 @@ def round_bf16(x: torch.Tensor, rounding: str) -> Optional[torch.Tensor]:
     src = x.to(torch.float32).contiguous()
     out = torch.empty_like(src)
     lib.tt_round_bf16(src.data_ptr(), out.data_ptr(), src.numel(), BF16_ROUNDINGS[rounding])
+    return out
+
+
+def table_lookup(table: torch.Tensor, v: torch.Tensor) -> Optional[torch.Tensor]:
+    """table[the bfloat16 pattern of each value of v] (v: float32 holding bfloat16 values; table: 65536 float32),
+    or None if the library is unavailable."""
+    lib = library()
+    if lib is None or v.dtype != torch.float32 or table.dtype != torch.float32 or table.numel() != 65536:
+        return None
+    src = v.contiguous()
+    tab = table.contiguous()
+    out = torch.empty_like(src)
+    lib.tt_table_lookup(src.data_ptr(), tab.data_ptr(), out.data_ptr(), src.numel())
     return out
 
 

@@ -275,3 +275,12 @@ void tt_round_bf16(const uint32_t *in, uint32_t *out, int64_t n, int mode)
     for (int64_t i = blocks * 16; i < n; i++)
         out[i] = mode == 0 ? packer_bf16(in[i]) : truncate_bf16(in[i]);
 }
+
+/* An SFPU op applied through its table of every bfloat16 input (ops/sfpu.py _lookup): out[i] = table[the
+ * bfloat16 pattern of in[i]], the high 16 bits of a value stored to bfloat16. */
+void tt_table_lookup(const uint32_t *in, const uint32_t *table, uint32_t *out, int64_t n)
+{
+#pragma omp parallel for schedule(static) if (n > (1 << 18))
+    for (int64_t i = 0; i < n; i++)
+        out[i] = table[in[i] >> 16];
+}

@@ -31,7 +31,7 @@ from typing import Callable, Optional
 
 import torch
 
-from .. import formats
+from .. import _native, formats
 from ..tensor import Tensor
 from ..types import BLOCK_FLOAT_DTYPES, INT_DTYPES, DataType, Layout
 from ._common import fail, make_output, on_device, out_memory_config, require_dtype, round_to
@@ -328,6 +328,9 @@ def _sfpu_table(key: tuple, f: Callable, build: bool) -> Optional[torch.Tensor]:
 
 def _lookup(table: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """table[bf16 pattern of each element of v] (v holds bf16 values stored as float32)."""
+    out = _native.table_lookup(table, v)
+    if out is not None:
+        return out
     idx = v.contiguous().view(torch.int32) >> 16
     idx &= 0xFFFF
     return table.index_select(0, idx.reshape(-1)).reshape(v.shape)

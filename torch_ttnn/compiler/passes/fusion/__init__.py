@@ -19,12 +19,14 @@ cannot do still runs):
   ttnn.batch_norm), which constant folding computes once: no per-call reshape of parameters on the device.
 
 After the view canonicalisation (heads.py):
-- FuseQKVLinears (inference), FuseSplitHeads, FuseConcatHeads: multi-head attention's head split and join
+- FuseQKVLinears (inference), FuseSplitHeads, FuseConcatHeads, FuseSeqFirstConcatHeads: multi-head
+  attention's head split and join
   become ttnn.transformer.split_query_key_value_and_split_heads / concatenate_heads (three Q/K/V projections of
   one input first become one projection on concatenated weights).
 
 TT-NN level (after lowering, on the TT-NN graph):
-- FuseMatmulBias: ttnn.matmul whose only consumer adds a row bias becomes ttnn.linear(bias=).
+- FuseMatmulBias: ttnn.matmul (or a ttnn.linear without bias) whose only consumer adds a row bias becomes
+  ttnn.linear(bias=).
 - FuseLinearActivation: ttnn.linear / ttnn.matmul / ttnn.conv2d / ttnn.add whose only consumer (possibly
   through reshapes/views that only it feeds) is ttnn.relu / relu6 / silu / gelu (accurate) gets the activation
   fused, as TT-NN offers it: `activation=` of linear/matmul, `Conv2dConfig(activation=UnaryWithParam(...))` of
@@ -38,13 +40,14 @@ from __future__ import annotations
 from ...fused_ops import fused_ops, scale_mask_softmax_supported  # noqa: F401 (fused_ops: exported programs import it from here)
 from ._common import AtenFusion, _meta_of  # noqa: F401 (other passes build replacement nodes with _meta_of)
 from .attention import FuseAttention, FuseScaleMaskSoftmax
-from .heads import FuseConcatHeads, FuseQKVLinears, FuseSplitHeads
+from .heads import FuseConcatHeads, FuseQKVLinears, FuseSeqFirstConcatHeads, FuseSplitHeads
 from .linear import FuseLinear
 from .norm import FuseRMSNorm, PrepareNormParams
 from .ttnn_level import FuseLinearActivation, FuseMatmulBias, FuseResidualNorm
 
 __all__ = ["AtenFusion", "FuseAttention", "FuseConcatHeads", "FuseLinear", "FuseLinearActivation", "FuseMatmulBias",
-           "FuseQKVLinears", "FuseRMSNorm", "FuseResidualNorm", "FuseScaleMaskSoftmax", "FuseSplitHeads",
+           "FuseQKVLinears", "FuseRMSNorm", "FuseResidualNorm", "FuseScaleMaskSoftmax", "FuseSeqFirstConcatHeads",
+           "FuseSplitHeads",
            "PrepareNormParams", "aten_fusions", "head_fusions", "ttnn_fusions"]
 
 
@@ -55,7 +58,7 @@ def aten_fusions(option) -> list:
 def head_fusions(static_inputs, inference: bool) -> list:
     """After the view canonicalisation (they match the canonical head split and join)."""
     qkv = [FuseQKVLinears(static_inputs)] if inference else []
-    return qkv + [FuseSplitHeads(), FuseConcatHeads()]
+    return qkv + [FuseSplitHeads(), FuseConcatHeads(), FuseSeqFirstConcatHeads()]
 
 
 def ttnn_fusions(ttnn, option) -> list:

@@ -20,6 +20,11 @@ that every fused node lowers.
   through a clone) becomes
   `ttnn_fused.concatenate_heads`.
 
+- FuseSeqFirstConcatHeads: nn.MultiheadAttention's sequence-first join, permute(x, (2, 0, 1, 3)) -> view
+  [s b, h d] -> addmm / mm (the output projection) -> view [s, b, n] -> permute(1, 0, 2), becomes
+  `ttnn_fused.concatenate_heads` -> matmul (+ bias) on [b, s, h d]: the projection is row-wise, so the
+  rows can be in batch-first order from the start; two permutes and two reshapes go.
+
 Grouped-query attention (fewer K/V heads than query heads) is left alone: TT-NN's split takes that case only
 through its Falcon-7B kernel, whose limits we do not model.
 """
@@ -235,3 +240,52 @@ class FuseQKVLinears(Pass):
                 if key in first.meta:
                     lin.meta[key] = first.meta[key]
         _emit_split(gm, min((f[4] for f in found), key=order), lin, heads, [f[4] for f in found])
+
+
+class FuseSeqFirstConcatHeads(AtenFusion):
+    name = "fuse_seq_first_concat_heads"
+
+    def match(self, gm, node):
+        if not (_is(node, aten.permute.default) and [int(d) % 4 for d in node.args[1]] == [2, 0, 1, 3]
+                and _float(node)):
+            return False
+        src = node.args[0]
+        shape = _shape(src)
+        if shape is None or len(shape) != 4 or shape[3] % TILE:
+            return False
+        b, h, s, d = shape
+        flat = _only_user(node)
+        if flat is None or not _is(flat, *_VIEWS) or tuple(_shape(flat)) != (s * b, h * d):
+            return False
+        mm = _only_user(flat)
+        if _is(mm, aten.addmm.default) and mm.args[1] is flat:
+            bias, w = mm.args[0], mm.args[2]
+            if mm.kwargs.get("beta", 1) != 1 or mm.kwargs.get("alpha", 1) != 1:
+                return False
+        elif _is(mm, aten.mm.default) and mm.args[0] is flat:
+            bias, w = None, mm.args[1]
+        else:
+            return False
+        n = _shape(mm)[1]
+        if bias is not None and tuple(_shape(bias)) not in ((n,), (1, n)):
+            return False
+        back = _only_user(mm)
+        if back is None or not _is(back, *_VIEWS) or tuple(_shape(back)) != (s, b, n):
+            return False
+        out = _only_user(back)
+        if out is None or not _is(out, aten.permute.default) or [int(x) % 3 for x in out.args[1]] != [1, 0, 2]:
+            return False
+        g = gm.graph
+        with g.inserting_before(out):
+            joined = self._node(gm, fused_ops().concatenate_heads.default, (src,))
+            y = self._node(gm, aten.matmul.default, (joined, w))
+            if bias is not None:
+                y = self._node(gm, aten.add.Tensor, (y, bias))
+        out.replace_all_uses_with(y)
+        return True
+
+    @staticmethod
+    def _node(gm, target, args):
+        n = gm.graph.call_function(target, args)
+        n.meta["val"] = _meta_of(gm, target, args, {})
+        return n

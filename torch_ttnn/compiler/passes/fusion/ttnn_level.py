@@ -16,8 +16,9 @@ from ..base import Pass, PassResult, constant
 # --------------------------------------------------------------------------------------------------
 
 class FuseMatmulBias(Pass):
-    """ttnn.matmul whose only consumer is ttnn.add of a row bias ([N] / [1, N]) -> ttnn.linear(bias=): the bias is
-    added in Dst before the result is packed (x @ W + b written by hand, GPT-2's Conv1D)."""
+    """ttnn.matmul (or a ttnn.linear without bias) whose only consumer is ttnn.add of a row bias ([N] / [1, N])
+    -> ttnn.linear(bias=): the bias is added in Dst before the result is packed (x @ W + b written by hand,
+    GPT-2's Conv1D, nn.MultiheadAttention's in-projection)."""
     name = "fuse_matmul_bias"
     needs = ("lower_to_ttnn",)
 
@@ -29,7 +30,8 @@ class FuseMatmulBias(Pass):
         g = gm.graph
         modified = False
         for node in list(g.nodes):
-            if node.op != "call_function" or _ttnn_name(node) != "ttnn.matmul" or TT not in node.meta:
+            if (node.op != "call_function" or _ttnn_name(node) not in ("ttnn.matmul", "ttnn.linear")
+                    or TT not in node.meta or node.kwargs.get("bias") is not None):
                 continue
             if node.kwargs.get("activation") is not None or len(node.users) != 1:
                 continue
