@@ -143,6 +143,18 @@ class _Emitter:
             return f"ttnn.UnaryWithParam({', '.join(self.lit(x) for x in (v.op_type, *v.params))})"
         if type(v).__name__ == "CoreCoord" and getattr(self.ttnn, "CoreCoord", None) is type(v):
             return f"ttnn.CoreCoord({int(v.x)}, {int(v.y)})"      # positional only, as the real constructor
+        # the sharding types, positional as the real constructors take them
+        if type(v).__name__ == "CoreRange" and getattr(self.ttnn, "CoreRange", None) is type(v):
+            return f"ttnn.CoreRange({self.lit(v.start)}, {self.lit(v.end)})"
+        if type(v).__name__ == "CoreRangeSet" and getattr(self.ttnn, "CoreRangeSet", None) is type(v):
+            return "ttnn.CoreRangeSet({" + ", ".join(self.lit(r) for r in v.ranges()) + "})"
+        if type(v).__name__ == "ShardSpec" and getattr(self.ttnn, "ShardSpec", None) is type(v):
+            return (f"ttnn.ShardSpec({self.lit(v.grid)}, {self.lit([int(d) for d in v.shape])}, "
+                    f"{self.lit(v.orientation)})")
+        if type(v).__name__ == "MemoryConfig" and getattr(self.ttnn, "MemoryConfig", None) is type(v):
+            spec = getattr(v, "shard_spec", None)
+            return (f"ttnn.MemoryConfig({self.lit(v.memory_layout)}, {self.lit(v.buffer_type)}"
+                    + (f", {self.lit(spec)})" if spec is not None else ")"))
         if dataclasses.is_dataclass(v) and getattr(self.ttnn, type(v).__name__, None) is type(v):
             try:            # only what differs from the defaults (they may hold enums ttnn does not export)
                 default = type(v)()

@@ -1,5 +1,6 @@
 """conv2d's parallelization as TT-NN chooses it ([CONV] conv2d_utils.cpp), and the cost rule that follows it."""
 import pytest
+import torch
 
 import torch_ttnn.sim as ttnn
 from torch_ttnn.sim.ops import conv_parallel as cp
@@ -64,3 +65,83 @@ def test_cost_follows_the_layout_given_or_chosen():
     # two row tiles: height sharding puts the whole 16-tile output width on 2 cores; width spreads it
     assert height.cores == 2 and height.compute_cycles == 8 * width.compute_cycles
     assert block.cores == 16 and "block 2x8" in block.note
+
+
+# --- the programs around a convolution, and sharded activations --------------------------------------------
+
+def test_conv_cost_counts_the_activation_programs():
+    """An interleaved input is resharded, a windowed convolution gathers its halo, an interleaved output is
+    moved out of the convolution's shards: each a launch of its own, in the cost and the note."""
+    k3 = _conv_cost(cin=64, cout=64, hw=56, k=3)
+    k1 = _conv_cost(cin=64, cout=64, hw=56, k=1)
+    assert "+ reshard + halo + to memory_config" in k3.note
+    assert "reshard" in k1.note and "halo" not in k1.note       # a 1x1 convolution runs as a matmul
+
+
+def _activation(device, pixels, channels, memory_config=None):
+    g = torch.Generator().manual_seed(pixels + channels)
+    x = torch.randn(1, 1, pixels, channels, generator=g)
+    return ttnn.from_torch(x, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device,
+                           memory_config=memory_config or ttnn.L1_MEMORY_CONFIG)
+
+
+def _conv_on(device, x, cin, cout, hw, k, memory_config):
+    g = torch.Generator().manual_seed(cin * k)
+    w = ttnn.from_torch(torch.randn(cout, cin, k, k, generator=g) * 0.1, dtype=ttnn.bfloat16)
+    return ttnn.conv2d(input_tensor=x, weight_tensor=w, device=device, in_channels=cin, out_channels=cout,
+                       batch_size=1, input_height=hw, input_width=hw, kernel_size=(k, k), stride=(1, 1),
+                       padding=(k // 2, k // 2), dilation=(1, 1), groups=1, memory_config=memory_config)
+
+
+def _plan(device, cin, cout, hw, k):
+    g = device.compute_with_storage_grid_size()
+    return cp.plan(in_channels=cin, out_channels=cout, out_pixels=hw * hw, kernel=(k, k), stride=(1, 1),
+                   padding=(k // 2, k // 2), dilation=(1, 1), groups=1, grid=(g.x, g.y), in_width=hw)
+
+
+def test_a_convolution_writing_the_next_ones_shards_saves_its_reshard(device):
+    """1x1 then 3x3 (a bottleneck's first two): the first writes its output in the shards the second reads;
+    the second then runs no reshard, and the values are those of the interleaved program."""
+    hw, c = 28, 64
+    second = _plan(device, c, c, hw, 3)
+    shards = second.memory_config(ttnn, hw * hw, c, output=False)
+
+    def run(mc):
+        device.profiler.rows.clear()
+        device.profiler.recording = True
+        a = _conv_on(device, _activation(device, hw * hw, c), c, c, hw, 1, mc)
+        b = _conv_on(device, a, c, c, hw, 3, ttnn.L1_MEMORY_CONFIG)
+        rows = [r for r in device.profiler.rows if r.op == "conv2d"]
+        return ttnn.to_torch(b), rows, a
+
+    plain, rows_plain, _ = run(ttnn.L1_MEMORY_CONFIG)
+    sharded, rows, a = run(shards)
+    assert a.is_sharded() and cp.config_key(a.memory_config()) == second.key(hw * hw, c, output=False)
+    assert "reshard" in rows_plain[1].cost.note and "reshard" not in rows[1].cost.note
+    assert rows[1].cost.kernel_us < rows_plain[1].cost.kernel_us
+    assert rows[0].cost.kernel_us <= rows_plain[0].cost.kernel_us
+    assert torch.equal(plain, sharded)
+
+
+@pytest.mark.parametrize("change,match", [
+    (lambda g, s: (g, (16, s[1])), "whole 32x32 tiles"),
+    (lambda g, s: ([((0, 0), (8, 0))], s), "compute grid"),
+    (lambda g, s: (g, (s[0], 32)), "does not shard"),
+    (lambda g, s: ([((0, 0), (1, 0))], s), "does not shard"),
+])
+def test_invalid_shard_specs_are_refused(device, change, match):
+    """HEIGHT-sharding a [1, 1, 256, 64] activation over 8 cores of 32 rows: shards not of whole tiles, a core
+    outside the 8x8 grid, a shard narrower than the tensor, too few cores for its rows: each raises."""
+    good_ranges, good_shape = [((0, 0), (7, 0))], (32, 64)
+    ranges, shape = change(good_ranges, good_shape)
+
+    def mc(ranges, shape):
+        grid = ttnn.CoreRangeSet({ttnn.CoreRange(ttnn.CoreCoord(*a), ttnn.CoreCoord(*b)) for a, b in ranges})
+        return ttnn.MemoryConfig(ttnn.TensorMemoryLayout.HEIGHT_SHARDED, ttnn.BufferType.L1,
+                                 ttnn.ShardSpec(grid, list(shape), ttnn.ShardOrientation.ROW_MAJOR))
+
+    x = _activation(device, 256, 64)
+    ok = ttnn.to_memory_config(x, mc(good_ranges, good_shape))
+    assert ok.is_sharded() and torch.equal(ttnn.to_torch(ok), ttnn.to_torch(x))
+    with pytest.raises(Exception, match=match):
+        ttnn.to_memory_config(x, mc(ranges, shape))

@@ -203,15 +203,31 @@ class CoreRange:
         return (self.end.x - self.start.x + 1) * (self.end.y - self.start.y + 1)
 
 
-@dataclass(frozen=True)
 class CoreRangeSet:
-    ranges: tuple
+    """ttnn.CoreRangeSet(a set of CoreRange); ranges() in row order, so that equal sets compare equal."""
 
     def __init__(self, core_ranges):
-        object.__setattr__(self, "ranges", tuple(core_ranges))
+        self._ranges = tuple(sorted(core_ranges, key=lambda r: (r.start.y, r.start.x, r.end.y, r.end.x)))
+
+    def ranges(self) -> list:
+        return list(self._ranges)
+
+    def bounding_box(self) -> "CoreRange":
+        rs = self._ranges
+        return CoreRange(CoreCoord(min(r.start.x for r in rs), min(r.start.y for r in rs)),
+                         CoreCoord(max(r.end.x for r in rs), max(r.end.y for r in rs)))
 
     def num_cores(self) -> int:
-        return sum(r.num_cores() for r in self.ranges)
+        return sum(r.num_cores() for r in self._ranges)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, CoreRangeSet) and self._ranges == other._ranges
+
+    def __hash__(self) -> int:
+        return hash(self._ranges)
+
+    def __repr__(self) -> str:
+        return f"CoreRangeSet({{{', '.join(repr(r) for r in self._ranges)}}})"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ over-full L1 as TT-NN does; the compiler's search (compiler/precision.py) then f
 from __future__ import annotations
 
 import bisect
+import hashlib
 import inspect
 import math
 import operator
@@ -34,6 +35,7 @@ import torch.fx
 from ..meta import STATE_STORE, TT_MULTI, tt_meta
 from .base import Pass, PassResult
 
+SHARDS = "ttnn_conv_shards_"  # the constants of the sharded memory configs of convolution outputs
 PLACEMENT_BUDGET = 0.5      # of the device's L1, for activations (see the module docstring)
 # operands TT-NN requires in DRAM: (op, argument name or position)
 DRAM_OPERANDS = {("scaled_dot_product_attention", "attn_mask")}
@@ -152,6 +154,9 @@ class L1Placement(Pass):
         self.spill = spill          # False: an output that does not fit goes to DRAM (the greedy rule)
         self.placed = 0
         self.spilled = 0            # L1 candidates sent to DRAM to make room for a sooner-used tensor
+        self.sharded = 0            # convolution outputs written in the shards of the convolution reading them
+        grid = chip.compute_with_storage_grid_size() if hasattr(chip, "compute_with_storage_grid_size") else None
+        self.grid = (int(grid.x), int(grid.y)) if grid is not None else None
 
     def call(self, gm: torch.fx.GraphModule) -> PassResult:
         if self.budget <= 0:
@@ -178,6 +183,9 @@ class L1Placement(Pass):
             bufs = self._buffers(n)
             if bufs is None:
                 continue
+            edge = self._sharded_edge(gm, n) if bufs[0][1] > 0 else None
+            if edge is not None:
+                bufs = [(n, edge[2])]
             size = sum(b for _, b in bufs)
             if min(b for _, b in bufs) <= 0 or size > self.budget or any(_needs_dram(u) for u, _ in bufs):
                 to_dram(n)
@@ -204,13 +212,58 @@ class L1Placement(Pass):
                 if ledger.live + size > self.budget:
                     to_dram(n)
                     continue
-            n.kwargs = {**n.kwargs, "memory_config": config("ttnn_l1_config", ttnn.L1_MEMORY_CONFIG)}
+            if edge is not None:
+                n.kwargs = {**n.kwargs, "memory_config": config(edge[0], edge[1])}
+                self.sharded += 1
+            else:
+                n.kwargs = {**n.kwargs, "memory_config": config("ttnn_l1_config", ttnn.L1_MEMORY_CONFIG)}
             for u, b in bufs:
                 ledger.hold(u, b)
             self.placed += 1
+        # a windowed convolution whose input is in DRAM (placed there, or spilled after the convolution was
+        # placed) runs TT-NN's DRAM path, which writes DRAM interleaved whatever memory_config says: say DRAM
+        for n in gm.graph.nodes:
+            mc = n.kwargs.get("memory_config") if n.op == "call_function" else None
+            if (getattr(n.target, "__name__", "") == "conv2d" and isinstance(mc, torch.fx.Node)
+                    and mc.target != "ttnn_dram_config" and not _in_l1(n.kwargs.get("input_tensor"))
+                    and self.grid is not None and not _conv_plan(gm, n.kwargs, self.grid).mm_conv):
+                self.sharded -= str(mc.target).startswith(SHARDS)
+                to_dram(n)
         if consts:
             gm.recompile()
         return PassResult(gm, bool(consts))
+
+    def _sharded_edge(self, gm, n) -> Optional[tuple]:
+        """(constant name, memory config, L1 bytes) when conv2d `n` feeds only another conv2d: its output is then
+        written in the L1 shards that convolution reads (the layout and split TT-NN will run it with, HEIGHT or
+        BLOCK), which saves the consumer's reshard of an interleaved input and the producer's move out of its
+        shards (the cost rule charges both). None otherwise, or when the producer runs TT-NN's DRAM path (an
+        input in DRAM), which ignores a memory_config."""
+        if getattr(n.target, "__name__", "") != "conv2d" or self.grid is None:
+            return None
+        readers = [u for u in n.users if getattr(u.target, "__name__", "") != "deallocate"]
+        if len(readers) != 1 or getattr(readers[0].target, "__name__", "") != "conv2d" \
+                or readers[0].kwargs.get("input_tensor") is not n or not _in_l1(n.kwargs.get("input_tensor")):
+            return None
+        c = readers[0].kwargs
+        try:
+            plan = _conv_plan(gm, c, self.grid)
+        except (TypeError, ValueError, KeyError):
+            return None
+        if plan is None or plan.layout.name not in ("HEIGHT_SHARDED", "BLOCK_SHARDED"):
+            return None
+        pixels = int(c["batch_size"]) * int(c["input_height"]) * int(c["input_width"])
+        cin = int(c["in_channels"])
+        meta = tt_meta(n)
+        v = n.meta.get("val")
+        if meta is None or meta.layout != self.ttnn.TILE_LAYOUT or not isinstance(v, torch.Tensor) \
+                or tuple(v.shape) != (1, 1, pixels, cin):
+            return None
+        key = plan.key(pixels, cin, output=False)
+        sh, sw = key[2]
+        nbytes = plan.split.cores * (sh // 32) * (sw // 32) * self.ttnn.tile_size(meta.dtype)
+        name = SHARDS + hashlib.sha1(repr(key).encode()).hexdigest()[:10]
+        return name, plan.memory_config(self.ttnn, pixels, cin, output=False), nbytes
 
     def _buffers(self, n) -> Optional[list]:
         """[(node, bytes)] of the device buffers op `n` writes whose placement this pass chooses (the op's own
@@ -228,6 +281,36 @@ class L1Placement(Pass):
         if meta is None or not meta.on_device or not isinstance(n.meta.get("val"), torch.Tensor):
             return None
         return [(n, _bytes(n, self.ttnn))]
+
+
+def _in_l1(node) -> bool:
+    """Whether `node`'s buffer (through views) was placed in L1 by this pass (interleaved or sharded)."""
+    while isinstance(node, torch.fx.Node) and getattr(node.target, "__name__", "") in _VIEWS:
+        node = node.args[0]
+    mc = node.kwargs.get("memory_config") if isinstance(node, torch.fx.Node) else None
+    return isinstance(mc, torch.fx.Node) and mc.op == "get_attr" and mc.target != "ttnn_dram_config"
+
+
+def _conv_plan(gm, kw: dict, grid: tuple):
+    """The layout and split TT-NN runs the conv2d call with keyword arguments `kw` (torch_ttnn/conv_rules.py)."""
+    from ... import conv_rules as conv_parallel
+    cfg = kw.get("conv_config")
+    if isinstance(cfg, torch.fx.Node):
+        cfg = getattr(gm, cfg.target) if cfg.op == "get_attr" else None
+    pair = lambda v: (int(v), int(v)) if isinstance(v, int) else tuple(int(x) for x in v)  # noqa: E731
+    kh, kw_ = pair(kw["kernel_size"])
+    (sh, sw), (dh, dw) = pair(kw.get("stride", 1)), pair(kw.get("dilation", 1))
+    pad = kw.get("padding", 0)
+    p = [int(pad)] * 4 if isinstance(pad, int) else [int(x) for x in pad]
+    pt, pb, pl, pr = (p[0], p[0], p[1], p[1]) if len(p) == 2 else tuple(p)
+    h, w = int(kw["input_height"]), int(kw["input_width"])
+    oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + pl + pr - dw * (kw_ - 1) - 1) // sw + 1
+    return conv_parallel.plan(in_channels=int(kw["in_channels"]), out_channels=int(kw["out_channels"]),
+                              out_pixels=int(kw["batch_size"]) * oh * ow, kernel=(kh, kw_), stride=(sh, sw),
+                              padding=p, dilation=(dh, dw), groups=int(kw.get("groups", 1)), grid=grid,
+                              shard_layout=getattr(cfg, "shard_layout", None),
+                              col_major=bool(getattr(cfg, "transpose_shards", False)), in_width=w)
 
 
 def _op_of(buffer_node):

@@ -6,6 +6,7 @@ Refusals name the op, the argument and what it needs, e.g.
 from __future__ import annotations
 
 import functools
+import math
 import struct
 from typing import Iterable, Optional
 
@@ -17,7 +18,7 @@ from ..errors import TTNNError
 from ..kernel_config import default_fidelity, kernel_config  # noqa: F401  (the op families take them from here)
 from ..tensor import Tensor, buffer_layout, padded_shape_of
 from ..types import (BLOCK_FLOAT_DTYPES, FLOAT_DTYPES, INT_DTYPES, BufferType, DataType, Layout, MathFidelity,
-                     MemoryConfig, TensorMemoryLayout, WormholeComputeKernelConfig)
+                     MemoryConfig, ShardOrientation, TensorMemoryLayout, WormholeComputeKernelConfig)
 
 
 def fail(op: str, msg: str):
@@ -97,6 +98,7 @@ def _allocate(device: Device, shape, dtype: DataType, layout: Layout, memory_con
     mc = memory_config
     alloc = device.memory[mc.buffer_type]
     if mc.is_sharded() and mc.shard_spec is not None:
+        check_shard_spec(device, shape, layout, mc)
         cores = mc.shard_spec.num_cores()
         sh, sw = mc.shard_spec.shape
         if layout == Layout.TILE:
@@ -111,6 +113,46 @@ def _allocate(device: Device, shape, dtype: DataType, layout: Layout, memory_con
     per_bank_pages = -(-pages // num_banks)
     aligned_page = -(-page // alloc.alignment) * alloc.alignment   # every page starts at an aligned address
     return alloc.allocate(size, per_bank_pages * aligned_page, num_banks)
+
+
+def check_shard_spec(device: Device, shape, layout: Layout, mc: MemoryConfig) -> None:
+    """Raise, as TT-NN's buffer and tensor-spec checks do, if `mc` cannot hold a tensor of `shape`: the shard grid
+    outside the device's compute grid, a TILE shard not made of whole tiles, shards that do not cover the tensor
+    viewed as [rows, last dim] (a HEIGHT shard spans the whole width, a WIDTH shard the whole height, BLOCK
+    shards tile a rectangle of the grid)."""
+    spec = mc.shard_spec
+    what = f"{mc.memory_layout.name} memory config with shard shape {list(spec.shape)}"
+    grid = device.compute_with_storage_grid_size()
+    for r in spec.grid.ranges():
+        if r.start.x > r.end.x or r.start.y > r.end.y or r.end.x >= grid.x or r.end.y >= grid.y:
+            raise RuntimeError(f"{what}: core range ({r.start.x}, {r.start.y})-({r.end.x}, {r.end.y}) is not within "
+                               f"the device's {grid.x}x{grid.y} compute grid")
+    sh, sw = (int(v) for v in spec.shape)
+    if sh <= 0 or sw <= 0:
+        raise RuntimeError(f"{what}: shard dims must be positive")
+    if layout == Layout.TILE and (sh % 32 or sw % 32):
+        raise RuntimeError(f"{what}: a TILE tensor's shard must be whole 32x32 tiles")
+    dims = tuple(int(d) for d in shape) or (1,)
+    width = dims[-1]
+    rows = math.prod(dims[:-1]) if len(dims) > 1 else 1
+    if layout == Layout.TILE:
+        width = -(-width // 32) * 32
+        rows = (math.prod(dims[:-2]) if len(dims) > 2 else 1) * (-(-(dims[-2] if len(dims) > 1 else 1) // 32) * 32)
+    cores = spec.num_cores()
+    kind = mc.memory_layout
+    if kind == TensorMemoryLayout.HEIGHT_SHARDED:
+        ok, need = sw == width and sh * cores >= rows, f"width {width} and {rows} rows over {cores} cores"
+    elif kind == TensorMemoryLayout.WIDTH_SHARDED:
+        ok, need = sh == rows and sw * cores >= width, f"{rows} rows and width {width} over {cores} cores"
+    else:
+        box = spec.grid.bounding_box()
+        nx, ny = box.end.x - box.start.x + 1, box.end.y - box.start.y + 1
+        if spec.orientation != ShardOrientation.ROW_MAJOR:
+            nx, ny = ny, nx
+        ok = len(spec.grid.ranges()) == 1 and sh * ny >= rows and sw * nx >= width
+        need = f"a {rows}x{width} tensor as one {nx}x{ny} rectangle of shards"
+    if not ok:
+        raise RuntimeError(f"{what} on {cores} cores does not shard a tensor of shape {list(dims)} ({need})")
 
 
 # ------------------------------------------------------------------------------------------------

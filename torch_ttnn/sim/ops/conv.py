@@ -552,9 +552,9 @@ def _run_conv(op: str, *, input_tensor, weight_tensor, device, in_channels, out_
                                                     (kh, kw), groups, mu, fp32_acc or device.ideal, act_fn, act_sfpu,
                                                     fp32_acc, out_dtype, out_layout)
             if dram_path:
-                if memory_config is not None:
-                    log.warning("ttnn.%s: the DRAM path ignores memory_config; the output is DRAM interleaved", op)
                 mc = MemoryConfig(TensorMemoryLayout.INTERLEAVED, BufferType.DRAM)
+                if memory_config is not None and memory_config != mc:
+                    log.warning("ttnn.%s: the DRAM path ignores memory_config; the output is DRAM interleaved", op)
             else:
                 mc = out_memory_config(memory_config, dev_input)
             out = make_output(op, device, value, out_dtype, out_layout, mc, rounding=rounding, rounded=rounded)

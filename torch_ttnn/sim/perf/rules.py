@@ -287,7 +287,14 @@ def _conv(c: Call, transposed: bool = False, one_d: bool = False) -> OpCost:
     (grouped weights are expanded block-diagonally to all input channels, as prepare_conv_weights lays them out),
     N = output channels; the activation height-, block- or width-sharded over the grid as
     `conv_config.shard_layout` says, or as TT-NN chooses without one ([CONV], sim/ops/conv_parallel.py), a core
-    computing its block of that split."""
+    computing its block of that split.
+
+    Around the convolution program, the programs conv2d runs for its activations ([CONV] conv2d.cpp): the input
+    resharded into the convolution's layout unless it is already sharded that way (a data movement reading the
+    input where it is and writing L1 shards), the halo of a windowed (not 1x1 matmul) convolution (each core
+    gathers its shard's neighbouring rows: the input read and written once more in L1), and the output moved
+    from the convolution's shards to the requested memory config unless that is its own sharded config. Each
+    is a launch of its own (an op-to-op gap)."""
     from ..ops import conv_parallel
     x, w = c.tensor("input_tensor"), c.tensor("weight_tensor")
     cin, cout, n = int(c.param("in_channels")), int(c.param("out_channels")), int(c.param("batch_size"))
@@ -305,32 +312,60 @@ def _conv(c: Call, transposed: bool = False, one_d: bool = False) -> OpCost:
         useful = 2.0 * in_pixels * cin * kh * kw * cout / groups
     else:
         useful = 2.0 * out_pixels * cout * kh * kw * cin / groups
-    Mt, Kt, Nt = _ceil(out_pixels, 32), _ceil(window, 32), _ceil(cout, 32)
+    Kt = _ceil(window, 32)
     fid = c.fidelity(x.dtype, w.dtype)
-    cores_avail = c.grid_cores()
-    gx, gy = (c.rates.grid_x, c.rates.grid_y) if cores_avail == c.rates.cores else (cores_avail, 1)
+    gx, gy = c.rates.grid_x, c.rates.grid_y       # conv2d takes no core grid: it plans on the device's
     cfg = c.param("conv_config")
-    layout = getattr(cfg, "shard_layout", None)
-    col_major = bool(getattr(cfg, "transpose_shards", False))
     stride, pad, dil = (_pair(c.param(k, d), 1 if one_d else 2) for k, d in
                         (("stride", 1), ("padding", 0), ("dilation", 1)))
-    mm_conv = (not transposed and kh == kw == 1 and groups == 1 and all(v == 1 for v in stride)
-               and not any(_flat(pad)) and all(v == 1 for v in dil)
-               and (layout is None or layout != conv_parallel.WIDTH))
-    if layout is None:
-        layout = conv_parallel.auto_layout(Mt, _ceil(cin, 32), Nt, cin, (gx, gy), mm_conv,
-                                           conv1d=one_d or (kw == 1 and w_in == 1), col_major=col_major)
-    sp = conv_parallel.split(layout, Mt, _ceil(cin, 32), Nt, (gx, gy), mm_conv, col_major)
+    pl = conv_parallel.plan(in_channels=cin, out_channels=cout, out_pixels=out_pixels, kernel=(kh, kw),
+                            stride=stride, padding=_flat(pad), dilation=dil, groups=groups, grid=(gx, gy),
+                            shard_layout=getattr(cfg, "shard_layout", None),
+                            col_major=bool(getattr(cfg, "transpose_shards", False)), transposed=transposed,
+                            one_d=one_d, in_width=w_in)
+    sp = pl.split
     cores, pm, pn = sp.cores, sp.block_rows, sp.block_cols
     per_core = pm * pn
     act = getattr(cfg, "activation", None)
     cycles = per_core * Kt * TILE_MATMUL_CYCLES[fid] + per_core * (FPU_TILE + SFPU_TILE * fused_sfpu(act))
-    reads = [d for d in (x, w, c.tensor("bias_tensor")) if d is not None]
     w_tile = w.nbytes / max(1, w.tiles) if w.layout == Layout.TILE else 2048
     noc = Kt * (pm * 2048 + pn * w_tile)        # activation window blocks (bf16) and weight blocks
-    note = _noted(f"groups={groups}: block-diagonal weights" if groups > 1 else "",
-                  f"{sp.layout.name.split('_')[0].lower()} {sp.cores_rows}x{sp.cores_channels} cores")
-    return cost(c, cores, cycles, flops=useful, reads=reads, noc=noc, fidelity=fid.name, note=note)
+    # the convolution program reads its input shards and writes its output shards in L1
+    local_in, local_out = _in_l1(x), [_in_l1(o) for o in c.outs]
+    reads = [local_in] + [d for d in (w, c.tensor("bias_tensor")) if d is not None]
+    oc = cost(c, cores, cycles, flops=useful, reads=reads, writes=local_out, noc=noc, fidelity=fid.name)
+    steps = []
+    src = c.param("input_tensor")
+    if x.buffer == "HOST" or conv_parallel.config_key(getattr(src, "_memory_config", None)) != pl.key(
+            in_pixels, cin, output=False):
+        steps.append(("reshard", _moved(c, cores, [x], [local_in])))
+    if not pl.mm_conv and not transposed:
+        steps.append(("halo", _moved(c, cores, [local_in], [local_in])))
+    out_mc = getattr(c.param("memory_config"), "memory_layout", None)
+    if c.outs and (out_mc is None or conv_parallel.config_key(c.param("memory_config")) != pl.key(
+            out_pixels, cout, output=True)):
+        steps.append(("to memory_config", _moved(c, cores, local_out, c.outs)))
+    for _, st in steps:
+        oc.kernel_us += st.kernel_us + c.rates.op_gap_us
+        oc.dram_bytes += st.dram_bytes
+        oc.l1_bytes += st.l1_bytes
+    oc.note = _noted(f"groups={groups}: block-diagonal weights" if groups > 1 else "",
+                     f"{sp.layout.name.split('_')[0].lower()} {sp.cores_rows}x{sp.cores_channels} cores"
+                     + "".join(f" + {name}" for name, _ in steps))
+    return oc
+
+
+def _in_l1(d):
+    """The descriptor of `d` held in L1 shards (the same bytes)."""
+    import dataclasses
+    return dataclasses.replace(d, buffer="L1", sharded=True)
+
+
+def _moved(c: Call, cores: int, reads: list, writes: list) -> OpCost:
+    """A data-movement program of `cores` cores reading and writing these tensors (no compute)."""
+    dr, lr = bytes_by_buffer(reads)
+    dw, lw = bytes_by_buffer(writes)
+    return finish(OpCost("move", cores, 0.0, dram_bytes=dr + dw, l1_bytes=lr + lw), c.rates)
 
 
 def _flat(v):
