@@ -117,6 +117,12 @@ class PassManager:
         return gm
 
 
+def static_placeholders(gm: torch.fx.GraphModule, static_inputs: set) -> set:
+    """The placeholder nodes of `gm` at the positions `static_inputs` (parameters and buffers)."""
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    return {n for i, n in enumerate(placeholders) if i in static_inputs}
+
+
 def get_attr(graph: torch.fx.Graph, name: str) -> torch.fx.Node:
     """A get_attr node for a plain (non-module, non-parameter) attribute of the GraphModule."""
     import warnings

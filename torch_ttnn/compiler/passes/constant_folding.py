@@ -17,7 +17,7 @@ import torch
 import torch.fx
 
 from ..meta import FOLDED, STATIC, meta_value
-from .base import Pass, PassResult
+from .base import Pass, PassResult, static_placeholders
 from .cleanup import _NONDETERMINISTIC, writes_nothing
 
 aten = torch.ops.aten
@@ -152,8 +152,7 @@ class FoldConvBatchNorm(Pass):
 
     def call(self, gm: torch.fx.GraphModule) -> PassResult:
         g = gm.graph
-        placeholders = [n for n in g.nodes if n.op == "placeholder"]
-        static = {n for i, n in enumerate(placeholders) if i in self.static_inputs}
+        static = static_placeholders(gm, self.static_inputs)
         modified = False
         for bn in list(g.nodes):
             if bn.target is not aten._native_batch_norm_legit_no_training.default:

@@ -38,7 +38,7 @@ import torch.fx
 from ...fused_ops import fused_ops
 from ...meta import node_shape as _shape, node_val as _val
 from ...tiles import TILE
-from ..base import Pass, PassResult
+from ..base import Pass, PassResult, static_placeholders
 from ._common import _VIEWS, AtenFusion, _is, _meta_of, _single_use
 
 aten = torch.ops.aten
@@ -171,8 +171,7 @@ class FuseQKVLinears(Pass):
 
     def call(self, gm: torch.fx.GraphModule) -> PassResult:
         g = gm.graph
-        placeholders = [n for n in g.nodes if n.op == "placeholder"]
-        static = {n for i, n in enumerate(placeholders) if i in self.static_inputs}
+        static = static_placeholders(gm, self.static_inputs)
         modified = False
         for x in list(g.nodes):
             if x.graph is None:
