@@ -14,6 +14,11 @@ program is static, so a spilled tensor is simply written to DRAM by its op, no c
 farthest, until the new output fits or is itself the farthest. A residual stream held across a block is
 read once at its end; the block's large intermediates are read right away: they get the L1.
 
+A convolution read only by another convolution is placed in the L1 shards that convolution reads (the height or
+block sharding and core split TT-NN will run it with, torch_ttnn/conv_rules.py): TT-NN then runs neither the
+reshard of the reader's input nor the move of the writer's output out of its shards. A multi-output op (split,
+the attention head split) places its outputs together.
+
 Not placed: parameters (they persist across calls), views (reshape/view/squeeze/unsqueeze share their input's
 buffer), inputs uploaded from the host and values read back to it (a traced program keeps both allocated
 between calls), ops without a memory_config parameter. The simulator's L1 allocator refuses an
