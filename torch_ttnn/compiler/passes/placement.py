@@ -231,7 +231,7 @@ class L1Placement(Pass):
             mc = n.kwargs.get("memory_config") if n.op == "call_function" else None
             if (getattr(n.target, "__name__", "") == "conv2d" and isinstance(mc, torch.fx.Node)
                     and mc.target != "ttnn_dram_config" and not _in_l1(n.kwargs.get("input_tensor"))
-                    and self.grid is not None and not _conv_plan(gm, n.kwargs, self.grid).mm_conv):
+                    and self.grid is not None and not getattr(_conv_plan(gm, n.kwargs, self.grid), "mm_conv", True)):
                 self.sharded -= str(mc.target).startswith(SHARDS)
                 to_dram(n)
         if consts:
@@ -251,10 +251,7 @@ class L1Placement(Pass):
                 or readers[0].kwargs.get("input_tensor") is not n or not _in_l1(n.kwargs.get("input_tensor")):
             return None
         c = readers[0].kwargs
-        try:
-            plan = _conv_plan(gm, c, self.grid)
-        except (TypeError, ValueError, KeyError):
-            return None
+        plan = _conv_plan(gm, c, self.grid)
         if plan is None or plan.layout.name not in ("HEIGHT_SHARDED", "BLOCK_SHARDED"):
             return None
         pixels = int(c["batch_size"]) * int(c["input_height"]) * int(c["input_width"])
@@ -297,7 +294,15 @@ def _in_l1(node) -> bool:
 
 
 def _conv_plan(gm, kw: dict, grid: tuple):
-    """The layout and split TT-NN runs the conv2d call with keyword arguments `kw` (torch_ttnn/conv_rules.py)."""
+    """The layout and split TT-NN runs the conv2d call with keyword arguments `kw` (torch_ttnn/conv_rules.py), or
+    None when they do not describe one (then the call is left as placed)."""
+    try:
+        return _conv_plan_of(gm, kw, grid)
+    except (TypeError, ValueError, KeyError):
+        return None
+
+
+def _conv_plan_of(gm, kw: dict, grid: tuple):
     from ... import conv_rules as conv_parallel
     cfg = kw.get("conv_config")
     if isinstance(cfg, torch.fx.Node):
