@@ -18,7 +18,7 @@ from ..errors import TTNNError
 from ..kernel_config import default_fidelity, kernel_config  # noqa: F401  (the op families take them from here)
 from ..tensor import Tensor, buffer_layout, padded_shape_of
 from ..types import (BLOCK_FLOAT_DTYPES, FLOAT_DTYPES, INT_DTYPES, BufferType, DataType, Layout, MathFidelity,
-                     MemoryConfig, ShardOrientation, TensorMemoryLayout, WormholeComputeKernelConfig)
+                     MemoryConfig, ShardOrientation, ShardSpec, TensorMemoryLayout, WormholeComputeKernelConfig)
 
 
 def fail(op: str, msg: str):
@@ -76,6 +76,68 @@ def out_memory_config(memory_config: Optional[MemoryConfig], like: Optional[Tens
     if like is not None and like._memory_config is not None and not like._memory_config.is_sharded():
         return like._memory_config
     return MemoryConfig(TensorMemoryLayout.INTERLEAVED, BufferType.DRAM)
+
+
+def same_shape_memory_config(memory_config: Optional[MemoryConfig], like: Optional[Tensor]) -> MemoryConfig:
+    """The output memory config of an op whose output has its input's shape (the element-wise unary ops): the
+    one asked for, else the input's own, sharded or not, as TT-NN's `memory_config.value_or(input's)`."""
+    if memory_config is None and like is not None and like._memory_config is not None:
+        return like._memory_config
+    return out_memory_config(memory_config, like)
+
+
+def _padded_2d(shape, layout: Layout) -> tuple:
+    """(rows, width) of `shape` as its buffer holds it: every dim but the last folded into rows, TILE dims
+    padded to whole tiles."""
+    dims = tuple(int(d) for d in shape) or (1,)
+    if layout == Layout.TILE:
+        h = -(-(dims[-2] if len(dims) > 1 else 1) // 32) * 32
+        return (math.prod(dims[:-2]) if len(dims) > 2 else 1) * h, -(-dims[-1] // 32) * 32
+    return (math.prod(dims[:-1]) if len(dims) > 1 else 1), dims[-1]
+
+
+def shard_adjusted(t: Tensor, out_shape) -> MemoryConfig:
+    """`t`'s sharded memory config carried to an output of `out_shape` (a broadcast result), as binary_ng does:
+    the shard shape scaled by the output's rows and width over `t`'s (padded), at least one tile each way."""
+    mc = t._memory_config
+    (rows, width), (orows, owidth) = _padded_2d(t.shape, t._layout), _padded_2d(out_shape, t._layout)
+    if (rows, width) == (orows, owidth):
+        return mc
+    sh, sw = mc.shard_spec.shape
+    spec = ShardSpec(mc.shard_spec.grid, (max(sh * orows // rows, 32), max(sw * owidth // width, 32)),
+                     mc.shard_spec.orientation)
+    return MemoryConfig(mc.memory_layout, mc.buffer_type, spec)
+
+
+def binary_memory_config(op: str, memory_config: Optional[MemoryConfig], a: Optional[Tensor],
+                         b: Optional[Tensor], out_shape) -> MemoryConfig:
+    """The output memory config of an element-wise binary op (TT-NN's binary_ng, 0.81.1): the one asked for
+    (sharded without a shard spec: the sharded operand's, carried to the output shape); without one, operand
+    a's, sharded or not, except that a sharded b is followed when a is DRAM interleaved or b's shard grid is
+    larger than a's. Either operand may be sharded or interleaved: binary_ng reads a shard layout it does not
+    share over the NoC, so no combination is refused."""
+    def sharded(t):
+        return t is not None and t._memory_config is not None and t._memory_config.is_sharded() \
+            and t._memory_config.shard_spec is not None
+    if a is None:
+        a, b = b, None
+    if memory_config is not None:
+        if not memory_config.is_sharded() or memory_config.shard_spec is not None:
+            return memory_config
+        src = a if sharded(a) else b if sharded(b) else None
+        if src is None:
+            fail(op, "the output memory config is sharded but has no shard spec, and no input tensor is sharded")
+        return shard_adjusted(src, out_shape)
+    mc = a._memory_config or MemoryConfig(TensorMemoryLayout.INTERLEAVED, BufferType.DRAM)
+    if sharded(a):
+        mc = shard_adjusted(a, out_shape)
+    if sharded(b):
+        if not sharded(a):
+            if mc.buffer_type == BufferType.DRAM:
+                mc = shard_adjusted(b, out_shape)
+        elif b._memory_config.shard_spec.num_cores() > a._memory_config.shard_spec.num_cores():
+            mc = shard_adjusted(b, out_shape)
+    return mc
 
 
 # ------------------------------------------------------------------------------------------------

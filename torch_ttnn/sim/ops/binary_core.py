@@ -37,7 +37,8 @@ from .. import formats
 from ..tensor import Tensor
 from ..types import (BLOCK_FLOAT_DTYPES, FLOAT_DTYPES, INT_DTYPES, SUPPORTED_DTYPES, DataType, Layout,
                      MathFidelity)
-from ._common import fail, make_output, on_device, out_memory_config, require_dtype, round_to
+from ._common import (binary_memory_config, fail, make_output, on_device, out_memory_config, require_dtype,
+                      round_to)
 
 BF16, FP32, BFP8, BFP4 = DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B, DataType.BFLOAT4_B
 INT32, UINT32, UINT16, UINT8 = DataType.INT32, DataType.UINT32, DataType.UINT16, DataType.UINT8
@@ -415,5 +416,7 @@ def run_binary(op: str, spec: Spec, a, b, *, names=("input_tensor_a", "input_ten
     pad = None
     if layout == Layout.TILE and padding_is_defined(out_shape, (A, B)):
         pad = compute(True).reshape(-1)[0]
+    if output_tensor is None:
+        memory_config = binary_memory_config(op, memory_config, A.tensor, B.tensor, out_shape)
     return emit(op, device, value, out_dtype, layout, memory_config, rounding=rounding, pad=pad,
                 output_tensor=output_tensor, like=lead.tensor)

@@ -34,7 +34,7 @@ import torch
 from .. import _native, formats
 from ..tensor import Tensor
 from ..types import BLOCK_FLOAT_DTYPES, INT_DTYPES, DataType, Layout
-from ._common import fail, make_output, on_device, out_memory_config, require_dtype, round_to
+from ._common import fail, make_output, on_device, out_memory_config, require_dtype, round_to, same_shape_memory_config
 
 BF16, FP32, BFP8 = DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B
 INT32, UINT32, UINT16, UINT8 = DataType.INT32, DataType.UINT32, DataType.UINT16, DataType.UINT8
@@ -265,7 +265,9 @@ def _emit(op: str, device, like: Tensor, value: torch.Tensor, pad, *, memory_con
     pad = _store_pad(pad, dtype, device.ideal, rounding)
     stored = _store(value, dtype, device.ideal, rounding, pad, in_dst)
     if output_tensor is None:
-        return make_output(op, device, stored, dtype, layout, out_memory_config(memory_config, like),
+        mc = same_shape_memory_config(memory_config, like) if tuple(value.shape) == tuple(like.shape) \
+            else out_memory_config(memory_config, like)
+        return make_output(op, device, stored, dtype, layout, mc,
                            rounding=rounding, pad=pad, rounded=True)
     output_tensor._value = stored
     output_tensor._pad = pad
