@@ -18,7 +18,7 @@ def _bottleneck():
                          nn.Conv2d(32, 64, 1)).eval()
 
 
-def _run(device, model, x):
+def _run(device, model, x, op="conv2d"):
     torch._dynamo.reset()
     option = torch_ttnn.TorchTtnnOption(device=device)
     c = torch.compile(model, backend=torch_ttnn.backend, options=option)
@@ -31,7 +31,7 @@ def _run(device, model, x):
     notes = [r.cost.note for r in device.profiler.rows if r.op == "conv2d"]
     gm = option.results.graph_modules[-1]
     configs = [str(n.kwargs["memory_config"].target) for n in gm.graph.nodes
-               if getattr(n.target, "__name__", "") == "conv2d"]
+               if getattr(n.target, "__name__", "") == op]
     return y, device.profiler.totals.kernel_us, notes, configs
 
 
@@ -44,7 +44,7 @@ def test_convolution_chain_runs_on_shards_and_is_modelled_faster(device, monkeyp
     assert all("reshard" not in n for n in notes[1:]), notes       # the second and third read their shards
     assert pcc(y, ref) >= 0.99
 
-    monkeypatch.setattr(placement.L1Placement, "_sharded_edge", lambda self, gm, n: None)
+    monkeypatch.setattr(placement.L1Placement, "_wanted_shards", lambda self, gm: {})
     y0, t0, notes0, configs0 = _run(device, model, x)
     assert not any(c.startswith(placement.SHARDS) for c in configs0)
     assert all("reshard" in n for n in notes0)
@@ -52,22 +52,66 @@ def test_convolution_chain_runs_on_shards_and_is_modelled_faster(device, monkeyp
     torch.testing.assert_close(y, y0, rtol=0, atol=0)
 
 
-def test_convolution_read_by_two_ops_stays_interleaved(device):
-    """The shards are the reading convolution's: a value also read by another op (a residual add) is not
-    written in them."""
-    class Residual(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.a, self.b = nn.Conv2d(32, 32, 1), nn.Conv2d(32, 32, 3, padding=1)
+class _TwoReaders(nn.Module):
+    """h read by a 3x3 convolution and by `other` (an add of the residual kind, or a mean)."""
 
-        def forward(self, x):
-            h = self.a(x)
-            return self.b(h) + h
+    def __init__(self, mean: bool):
+        super().__init__()
+        self.a, self.b, self.mean = nn.Conv2d(32, 32, 1), nn.Conv2d(32, 32, 3, padding=1), mean
 
+    def forward(self, x):
+        h = self.a(x)
+        y = self.b(h)
+        return y * torch.sigmoid(h.mean((2, 3), keepdim=True)) if self.mean else y + h
+
+
+@pytest.mark.parametrize("mean", [False, True])
+def test_a_value_with_another_reader(device, mean):
+    """An add reads its operand wherever it is (binary_ng reads other shards over the NoC): a value read by a
+    convolution and an add is written in the convolution's shards. A mean takes no sharded input here: the
+    value stays interleaved."""
     torch.manual_seed(0)
-    model, x = Residual().eval(), torch.randn(1, 32, 28, 28)
+    model, x = _TwoReaders(mean).eval(), torch.randn(1, 32, 28, 28)
     with torch.no_grad():
         ref = model(x)
     y, _, _, configs = _run(device, model, x)
-    assert not configs[0].startswith(placement.SHARDS)
+    assert configs[0].startswith(placement.SHARDS) != mean
     assert pcc(y, ref) >= 0.99
+
+
+class _ResidualChain(nn.Module):
+    """A stem convolution, two residual blocks (1x1 down, 3x3 up, add, relu), a 1x1 head: ResNet's pattern."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(32, 64, 1)
+        self.blocks = nn.ModuleList(nn.Sequential(nn.Conv2d(64, 32, 1), nn.ReLU(), nn.Conv2d(32, 64, 3, padding=1))
+                                    for _ in range(2))
+        self.head = nn.Conv2d(64, 32, 1)
+
+    def forward(self, x):
+        h = self.stem(x)
+        for b in self.blocks:
+            h = torch.relu(b(h) + h)
+        return self.head(h)
+
+
+def test_residual_adds_stay_in_the_convolutions_shards(device, monkeypatch):
+    """Each residual add is read by the next block's first convolution and the next add (or the head): they
+    agree on the convolution's input shards, so the adds, and the convolutions writing their operands, are
+    sharded there; no convolution reshards its input but the stem's (from the host)."""
+    torch.manual_seed(0)
+    model, x = _ResidualChain().eval(), torch.randn(2, 32, 28, 28)
+    with torch.no_grad():
+        ref = model(x)
+    y, t, notes, _ = _run(device, model, x)
+    _, _, _, adds = _run(device, model, x, op="add")
+    assert len(adds) == 2 and all(c.startswith(placement.SHARDS) for c in adds), adds
+    assert all("reshard" not in n for n in notes[1:]), notes
+    assert pcc(y, ref) >= 0.99
+
+    monkeypatch.setattr(placement.L1Placement, "_wanted_shards", lambda self, gm: {})
+    y0, t0, notes0, _ = _run(device, model, x)
+    assert sum("reshard" in n for n in notes0) > sum("reshard" in n for n in notes)
+    assert t < t0
+    torch.testing.assert_close(y, y0, rtol=0, atol=0)

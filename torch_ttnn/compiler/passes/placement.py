@@ -14,10 +14,13 @@ program is static, so a spilled tensor is simply written to DRAM by its op, no c
 farthest, until the new output fits or is itself the farthest. A residual stream held across a block is
 read once at its end; the block's large intermediates are read right away: they get the L1.
 
-A convolution read only by another convolution is placed in the L1 shards that convolution reads (the height or
-block sharding and core split TT-NN will run it with, torch_ttnn/conv_rules.py): TT-NN then runs neither the
-reshard of the reader's input nor the move of the writer's output out of its shards. A multi-output op (split,
-the attention head split) places its outputs together.
+A convolution read only by convolutions that read their input in the same L1 shards (the height or block
+sharding and core split TT-NN will run them with, torch_ttnn/conv_rules.py) is placed in those shards: TT-NN then
+runs neither the reshard of the readers' input nor the move of the writer's output out of its shards. An
+element-wise add, subtract or multiply of same-shape operands reads them natively where its output is sharded
+(binary_ng), so a residual add whose readers (the next block's first convolution, the next residual add) agree
+on their shards is written in them, and so are its operands: a chain of residual blocks stays sharded. A
+multi-output op (split, the attention head split) places its outputs together.
 
 Not placed: parameters (they persist across calls), views (reshape/view/squeeze/unsqueeze share their input's
 buffer), inputs uploaded from the host and values read back to it (a traced program keeps both allocated
@@ -27,6 +30,7 @@ over-full L1 as TT-NN does; the compiler's search (compiler/precision.py) then f
 from __future__ import annotations
 
 import bisect
+import collections
 import hashlib
 import inspect
 import math
@@ -184,11 +188,15 @@ class L1Placement(Pass):
             n.kwargs = {**n.kwargs, "memory_config": config("ttnn_dram_config", ttnn.DRAM_MEMORY_CONFIG)}
 
         uses = _use_positions(gm)
+        shards = self._wanted_shards(gm)
         for i, n in ledger.ops(gm, positions=True):
             bufs = self._buffers(n)
             if bufs is None:
                 continue
-            edge = self._sharded_edge(gm, n) if bufs[0][1] > 0 else None
+            edge = shards.get(n) if bufs[0][1] > 0 else None
+            if edge is not None and getattr(n.target, "__name__", "") == "conv2d" \
+                    and not _in_l1(n.kwargs.get("input_tensor")):
+                edge = None     # TT-NN's DRAM path of a convolution ignores its memory_config
             if edge is not None:
                 bufs = [(n, edge[2])]
             size = sum(b for _, b in bufs)
@@ -238,34 +246,73 @@ class L1Placement(Pass):
             gm.recompile()
         return PassResult(gm, bool(consts))
 
-    def _sharded_edge(self, gm, n) -> Optional[tuple]:
-        """(constant name, memory config, L1 bytes) when conv2d `n` feeds only another conv2d: its output is then
-        written in the L1 shards that convolution reads (the layout and split TT-NN will run it with, HEIGHT or
-        BLOCK), which saves the consumer's reshard of an interleaved input and the producer's move out of its
-        shards (the cost rule charges both). None otherwise, or when the producer runs TT-NN's DRAM path (an
-        input in DRAM), which ignores a memory_config."""
-        if getattr(n.target, "__name__", "") != "conv2d" or self.grid is None:
+    def _wanted_shards(self, gm) -> dict:
+        """node -> (constant name, memory config, L1 bytes): the L1 shards the readers of the node's output read
+        natively (most of them, when they differ), for a conv2d or an element-wise binary op (add, subtract,
+        multiply) read only by such ops. A conv2d reads its input in the shards TT-NN will run it with (HEIGHT or BLOCK: torch_ttnn/conv_rules.py),
+        so written there it saves the reader's reshard and the writer's move out of its own shards (the cost
+        rule charges both); an element-wise op of the same shape reads its operands where its output goes
+        (binary_ng's native sharded path), so it wants what its own readers want. A residual add between two
+        blocks is read by the next block's first convolution and the next residual add: both want the shards
+        of that convolution's input, and the whole chain stays in them. A reader that is neither (a reshape,
+        a pool, a read to the host) keeps the node interleaved."""
+        want: dict = {}
+        raw: dict = {}      # node -> the shards as its readers read them (name, config, cores, shard shape)
+        if self.grid is None:
+            return want
+        for n in reversed(list(gm.graph.nodes)):
+            name = getattr(n.target, "__name__", "") if n.op == "call_function" else ""
+            if name != "conv2d" and (name not in _SHARDED_ELTWISE or not _same_shape_operands(n)):
+                continue
+            meta = tt_meta(n)
+            if meta is None or meta.layout != self.ttnn.TILE_LAYOUT:
+                continue
+            readers = [u for u in n.users if getattr(u.target, "__name__", "") != "deallocate"]
+            votes: dict = {}
+            for u in readers:
+                r = self._shards_read(gm, u, n, raw)
+                if r is _ANY:
+                    continue
+                if r is None:       # a reader that takes no sharded input
+                    votes = {}
+                    break
+                half = getattr(u.target, "__name__", "") in _SHARDED_ELTWISE
+                weight = votes.get(r[0], (0.0, r))[0] + (0.5 if half else 1.0)
+                votes[r[0]] = (weight, r)
+            if votes:
+                # readers that differ (a stage's last residual add, read by the next stage's first convolution
+                # and its downsampling one): the shards the most convolutions read, an element-wise reader
+                # counting half (it reads other shards over the NoC at the same cost; a convolution would
+                # reshard them), the first reader's on a tie
+                best = max(w for w, _ in votes.values())
+                raw[n] = next(r for w, r in votes.values() if w == best)
+                cname, mc, cores, (sh, sw) = raw[n]
+                want[n] = cname, mc, cores * (sh // 32) * (sw // 32) * self.ttnn.tile_size(meta.dtype)
+        return want
+
+    def _shards_read(self, gm, reader, n, raw: dict) -> Optional[tuple]:
+        """(name, memory config, cores, shard shape) of the shards in which `reader` reads node `n` natively (see
+        _wanted_shards; `raw`: those of the element-wise ops after `n`), _ANY for an element-wise op that reads
+        it wherever it is, None for a reader that cannot take it sharded."""
+        name = getattr(reader.target, "__name__", "")
+        if name in _SHARDED_ELTWISE:
+            # binary_ng reads an operand in any shards; natively in its output's
+            return raw.get(reader, _ANY) if n in reader.args[:2] else None
+        if name != "conv2d" or reader.kwargs.get("input_tensor") is not n or n in reader.args \
+                or sum(v is n for v in reader.kwargs.values()) != 1:
             return None
-        readers = [u for u in n.users if getattr(u.target, "__name__", "") != "deallocate"]
-        if len(readers) != 1 or getattr(readers[0].target, "__name__", "") != "conv2d" \
-                or readers[0].kwargs.get("input_tensor") is not n or not _in_l1(n.kwargs.get("input_tensor")):
-            return None
-        c = readers[0].kwargs
+        c = reader.kwargs
         plan = _conv_plan(gm, c, self.grid)
         if plan is None or plan.layout.name not in ("HEIGHT_SHARDED", "BLOCK_SHARDED"):
             return None
         pixels = int(c["batch_size"]) * int(c["input_height"]) * int(c["input_width"])
         cin = int(c["in_channels"])
-        meta = tt_meta(n)
         v = n.meta.get("val")
-        if meta is None or meta.layout != self.ttnn.TILE_LAYOUT or not isinstance(v, torch.Tensor) \
-                or tuple(v.shape) != (1, 1, pixels, cin):
+        if not isinstance(v, torch.Tensor) or tuple(v.shape) != (1, 1, pixels, cin):
             return None
         key = plan.key(pixels, cin, output=False)
-        sh, sw = key[2]
-        nbytes = plan.split.cores * (sh // 32) * (sw // 32) * self.ttnn.tile_size(meta.dtype)
         name = SHARDS + hashlib.sha1(repr(key).encode()).hexdigest()[:10]
-        return name, plan.memory_config(self.ttnn, pixels, cin, output=False), nbytes
+        return name, plan.memory_config(self.ttnn, pixels, cin, output=False), plan.split.cores, key[2]
 
     def _buffers(self, n) -> Optional[list]:
         """[(node, bytes)] of the device buffers op `n` writes whose placement this pass chooses (the op's own
@@ -283,6 +330,19 @@ class L1Placement(Pass):
         if meta is None or not meta.on_device or not isinstance(n.meta.get("val"), torch.Tensor):
             return None
         return [(n, _bytes(n, self.ttnn))]
+
+
+_SHARDED_ELTWISE = ("add", "subtract", "multiply")   # binary ops that run natively on shared shards
+_ANY = ("any",)     # a reader that reads its operand in whatever shards it is in
+
+
+def _same_shape_operands(n) -> bool:
+    """Whether element-wise op `n` has two tensor operands of its own output's shape (no broadcast)."""
+    v = n.meta.get("val")
+    ops = n.args[:2]
+    return isinstance(v, torch.Tensor) and len(ops) == 2 and all(
+        isinstance(a, torch.fx.Node) and isinstance(a.meta.get("val"), torch.Tensor)
+        and tuple(a.meta["val"].shape) == tuple(v.shape) for a in ops)
 
 
 def _in_l1(node) -> bool:

@@ -250,6 +250,14 @@ class WeightPrecision(Pass):
             self.converted += int(fast)
             if fast and self.report is not None:
                 self.report.bfp8_activations += 1
+        # the ops a bfloat8_b value flows through (output in their first input's dtype) say so in their meta too:
+        # the placement sizes their buffers by it
+        for n in gm.graph.nodes:
+            meta, src = n.meta.get(TT), n.args[0] if n.args else None
+            if name(n) in _KEEPS_DTYPE and n.kwargs.get("dtype") is None and meta is not None \
+                    and isinstance(src, torch.fx.Node) and src.meta.get(TT) is not None \
+                    and src.meta[TT].dtype == ttnn.bfloat8_b and meta.layout == ttnn.TILE_LAYOUT:
+                n.meta[TT] = dataclasses.replace(meta, dtype=ttnn.bfloat8_b)
         gm.recompile()
         return True
 
