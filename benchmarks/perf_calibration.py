@@ -105,8 +105,11 @@ def llama_decode_step_ms(layers: int, batch: int = 32, prompt: int = 32) -> floa
             out = torch_ttnn.generate(model, option, ids, max_new_tokens=n, **kw)
             assert out.shape[-1] == prompt + n, out.shape
             times[n] = device.profiler.now_us
-    print(f"  llama {layers} layer(s): token chosen on the {option.results.token_choice[-1]}", file=sys.stderr)
-    return (times[3] - times[2]) / 1e3
+    levels = sorted({str(d["chosen"]) for d in option.results.precision})
+    tried = [[(t[0], t[1]) + tuple(t[2:]) for t in d["tried"]] for d in option.results.precision]
+    print(f"  llama {layers} layer(s): token chosen on the {option.results.token_choice[-1]}; precision "
+          f"{', '.join(levels)} (tried: {tried})", file=sys.stderr)
+    return (times[3] - times[2]) / 1e3, levels
 
 
 def model_rows(only) -> list:
@@ -126,12 +129,13 @@ def model_rows(only) -> list:
     if not only or "llama" in only:
         label, batch, published, unit, note = PUBLISHED["llama"]
         t0 = time.time()
-        one, two = llama_decode_step_ms(1), llama_decode_step_ms(2)
+        (one, levels), (two, _) = llama_decode_step_ms(1), llama_decode_step_ms(2)
         per_layer = two - one
         full = one + 15 * per_layer
         rows.append((label, batch, published, unit, note, round(1e3 / full, 2), None,
                      f"decode step {full:.2f} ms = 1-layer step {one:.2f} ms + 15 x {per_layer:.2f} ms per layer "
-                     f"(measured at 1 and 2 layers, extrapolated to 16)", time.time() - t0))
+                     f"(measured at 1 and 2 layers, extrapolated to 16); weights {', '.join(levels)}",
+                     time.time() - t0))
     return rows
 
 

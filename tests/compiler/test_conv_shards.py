@@ -115,3 +115,25 @@ def test_residual_adds_stay_in_the_convolutions_shards(device, monkeypatch):
     assert sum("reshard" in n for n in notes0) > sum("reshard" in n for n in notes)
     assert t < t0
     torch.testing.assert_close(y, y0, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("pool", [nn.MaxPool2d(3, 2, 1), nn.AvgPool2d(2)])
+def test_a_pool_reads_the_convolutions_tiles(device, pool):
+    """With the optimizer on, a pool after a convolution reads its TILE output: no ROW_MAJOR conversion (a
+    program reading and writing the whole activation) runs in between; the values are the naive program's."""
+    torch.manual_seed(0)
+    model, x = nn.Sequential(nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), pool).eval(), torch.randn(2, 16, 28, 28)
+    with torch.no_grad():
+        ref = model(x)
+    outs = {}
+    for optimize in (True, False):
+        torch._dynamo.reset()
+        option = torch_ttnn.TorchTtnnOption(device=device, optimize=optimize)
+        with torch.no_grad():
+            outs[optimize] = torch.compile(model, backend=torch_ttnn.backend, options=option)(x)
+        gm = option.results.graph_modules[-1]
+        pools = [n for n in gm.graph.nodes if getattr(n.target, "__name__", "").endswith("pool2d")]
+        fed = {getattr(p.args[0].target, "__name__", "") for p in pools}
+        assert fed == ({"conv2d"} if optimize else {"to_layout"}), fed
+    assert pcc(outs[True], ref) >= 0.99
+    assert pcc(outs[True], outs[False]) >= 0.999

@@ -52,6 +52,9 @@ def build_passes(option, ttnn, report: GraphReport, static_inputs, device) -> li
                             saved_on_device=option.saved_on_device and not getattr(device, "is_mesh", False))]
     if option.load_params_once:
         passes += [CacheParamDerived(ttnn)]
+    if option.optimize:
+        from .passes.pool_input import PoolReadsTiles
+        passes += [PoolReadsTiles(ttnn)]
     if option.optimize and report.kind == "inference" and not getattr(device, "is_mesh", False):
         from .passes.device_state import DeviceState
         passes += [DeviceState(ttnn)]
