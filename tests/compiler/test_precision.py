@@ -296,6 +296,10 @@ def test_a_refused_activation_level_falls_to_the_next(device, monkeypatch):
     # pretend to_layout keeps a bfloat8_b input: the stem's conv becomes bfloat8_b and the device refuses the
     # row-major conversion before max_pool2d, as TT-NN does
     monkeypatch.setattr(pp, "_KEEPS_DTYPE", pp._KEEPS_DTYPE | {"to_layout", "max_pool2d"})
+    # and keep that conversion (the optimizer otherwise lets the pool read the convolution's tiles)
+    from torch_ttnn.compiler.passes import pool_input
+    from torch_ttnn.compiler.passes.base import PassResult
+    monkeypatch.setattr(pool_input.PoolReadsTiles, "call", lambda self, gm: PassResult(gm, False))
     torch.manual_seed(0)
     m, x = _Cnn().eval(), torch.randn(2, 3, 32, 32)
     y, opt, _ = _run(m, x, device)
