@@ -268,7 +268,8 @@ def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static
     report.placement = "l1" if l1 and any(getattr(p, "placed", 0) for p in passes) else "dram"
     report.l1_spilled = sum(getattr(p, "spilled", 0) for p in passes)
     from .trace import plan_for
-    tracer = plan_for(gm, option=option, ttnn=ttnn, report=report, random_ops=random_ops)
+    tracer = plan_for(gm, option=option, ttnn=ttnn, report=report, random_ops=random_ops,
+                      static_inputs=static_inputs)
     gm.trace_runner = tracer
     compiled = CompiledGraph(gm, report, option, tracer, aliases=output_aliases(kept[-1]) if kept else ())
     compiled.aten = kept[-1] if kept else None

@@ -24,6 +24,7 @@ The runner holds the persistent inputs and the trace's outputs: a trace writes i
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Optional
 
 import torch
@@ -136,6 +137,35 @@ class TracePlan:
         return [n for s in stages for n in nodes if self.stage.get(n, HOST) == s]
 
 
+class _Ref:
+    """Equal to another _Ref of the same live object (a weak reference: an object collected and another made
+    at its address are not the same parameter)."""
+
+    __slots__ = ("ref",)
+
+    def __init__(self, x):
+        try:
+            self.ref = weakref.ref(x)
+        except TypeError:
+            self.ref = lambda x=x: x
+
+    def __eq__(self, other) -> bool:
+        a = self.ref()
+        return isinstance(other, _Ref) and a is not None and a is other.ref()
+
+    __hash__ = None
+
+
+def _depends_only_on(order: list, static: set) -> set:
+    """The nodes of `order` computed from the nodes of `static` and constants only (get_attr, literals)."""
+    only: set = set()
+    for n in order:
+        if all(a in static or a in only or a.op == "get_attr" for a in n.all_input_nodes) \
+                and n.op in ("call_function", "call_method", "get_attr"):
+            only.add(n)
+    return only
+
+
 def _same(a, b) -> bool:
     if a is b:
         return True
@@ -150,7 +180,8 @@ def _same(a, b) -> bool:
 class TraceRunner:
     """Runs a compiled graph module through a trace (see the module docstring)."""
 
-    def __init__(self, gm: torch.fx.GraphModule, plan: TracePlan, device, ttnn, report):
+    def __init__(self, gm: torch.fx.GraphModule, plan: TracePlan, device, ttnn, report, *, static_inputs=(),
+                 contents: bool = True):
         self.gm = gm
         self.plan = plan
         self.device = device
@@ -172,6 +203,15 @@ class TraceRunner:
         self._returned = set(self._output.all_input_nodes)
         self._for_post = self._returned | {a for n in self._post for a in n.all_input_nodes}
         self._for_device = {a for n in self._device for a in n.all_input_nodes}
+        # the host work of stage 0 that depends on the parameters alone (their device copies, what is folded or
+        # prepared from them): skipped on a replay while every parameter is the tensor it was, unchanged
+        static = {p for i, p in enumerate(self._placeholders) if i in set(static_inputs)}
+        self._param_args = [i for i, p in enumerate(self._placeholders) if p in static]
+        self._param_only = _depends_only_on(self._pre, static)
+        self._param_out = {n for n in self._param_only if any(u not in self._param_only for u in n.users)}
+        self._contents = contents
+        self._param_stamps = None    # the parameters (object, stamp) when the values below were computed
+        self._param_env: dict = {}
         report.trace = "pending"
 
     # --- running nodes --------------------------------------------------------------------------------------
@@ -269,7 +309,14 @@ class TraceRunner:
         ttnn = self.ttnn
         pre = [n for n in self._pre if n not in self.inputs]
         keep = set(self.plan.baked) | {a for n in self.inputs for a in n.all_input_nodes}
-        self._exec(pre, env, keep | self._for_post)
+        stamps = self._stamps(env)
+        if stamps is not None and stamps == self._param_stamps and all(
+                not hasattr(v, "is_allocated") or v.is_allocated() for v in self._param_env.values()):
+            env.update(self._param_env)     # the same parameters, unchanged: the same device copies
+            pre = [n for n in pre if n not in self._param_only]
+        self._exec(pre, env, keep | self._for_post | self._param_out)
+        self._param_env = {n: env[n] for n in self._param_out if n in env}
+        self._param_stamps = stamps
         for n, old in self.baked.items():
             if not _same(env[n], old):
                 self._recapture(f"{n.name} changed since the capture")
@@ -280,6 +327,19 @@ class TraceRunner:
         env.update(self.held)
         self._exec(self._post, env, self._returned)
         return self._outputs(env)
+
+    def _stamps(self, env) -> Optional[list]:
+        """(object, runtime.tensor_stamp) of each parameter argument of this call: what ParamCache checks
+        before it serves a device copy (the storage, the version counter and, with param_check="contents",
+        a hash of the bytes), in one pass; None when the graph has no parameter-only host work."""
+        if not self._param_only:
+            return None
+        from ..runtime import tensor_stamp
+        out = []
+        for i in self._param_args:
+            x = env[self._placeholders[i]]
+            out.append((_Ref(x), tensor_stamp(x, contents=self._contents) if isinstance(x, torch.Tensor) else x))
+        return out
 
     def _host_upload(self, n, env):
         """The host tensor an upload node would send (the same conversion, without the device)."""
@@ -321,9 +381,11 @@ class TraceRunner:
                 log.debug("torch_ttnn: could not release a trace: %s", e)
         self.trace_id = None
         self.inputs, self.held, self.baked = {}, {}, {}
+        self._param_stamps, self._param_env = None, {}
 
 
-def plan_for(gm: torch.fx.GraphModule, *, option, ttnn, report, random_ops: bool) -> Optional[TraceRunner]:
+def plan_for(gm: torch.fx.GraphModule, *, option, ttnn, report, random_ops: bool,
+             static_inputs=()) -> Optional[TraceRunner]:
     """A TraceRunner for a compiled graph when it is to be traced, else None (report.trace says why)."""
     if not option.optimize or option.trace is False or option.trace == "off":
         report.trace = "off"
@@ -346,5 +408,6 @@ def plan_for(gm: torch.fx.GraphModule, *, option, ttnn, report, random_ops: bool
     if plan.reason is not None:
         report.trace = f"not traced: {plan.reason}"
         return None
-    return TraceRunner(gm, plan, device, ttnn, report)
+    return TraceRunner(gm, plan, device, ttnn, report, static_inputs=static_inputs,
+                       contents=option.param_check == "contents")
 
