@@ -53,6 +53,19 @@ WIDE_MIN_CORES = 40
 WIDE_INPUT_CHANNELS = 1280
 
 
+def out_dim(size: int, kernel: int, stride: int, pad_before: int, pad_after: int, dilation: int,
+            ceil_mode: bool = False) -> int:
+    """Output size of a sliding window along one dimension (convolutions, pools)."""
+    span = size + pad_before + pad_after - dilation * (kernel - 1) - 1
+    if ceil_mode:
+        o = -(-span // stride) + 1
+        # torch rule: the last window must start inside the input or the left padding
+        if (o - 1) * stride >= size + pad_before:
+            o -= 1
+        return o
+    return span // stride + 1
+
+
 def _ceil(a: int, b: int) -> int:
     return -(-a // b)
 

@@ -374,8 +374,8 @@ def _conv_plan_of(gm, kw: dict, grid: tuple):
     p = [int(pad)] * 4 if isinstance(pad, int) else [int(x) for x in pad]
     pt, pb, pl, pr = (p[0], p[0], p[1], p[1]) if len(p) == 2 else tuple(p)
     h, w = int(kw["input_height"]), int(kw["input_width"])
-    oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
-    ow = (w + pl + pr - dw * (kw_ - 1) - 1) // sw + 1
+    oh = conv_parallel.out_dim(h, kh, sh, pt, pb, dh)
+    ow = conv_parallel.out_dim(w, kw_, sw, pl, pr, dw)
     return conv_parallel.plan(in_channels=int(kw["in_channels"]), out_channels=int(kw["out_channels"]),
                               out_pixels=int(kw["batch_size"]) * oh * ow, kernel=(kh, kw_), stride=(sh, sw),
                               padding=p, dilation=(dh, dw), groups=int(kw.get("groups", 1)), grid=grid,

@@ -42,6 +42,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
+from ...conv_rules import out_dim  # noqa: F401  (shared with the compiler; pool.py takes it from here)
 from .. import numerics
 from .._memo import TensorMemo
 from .._op import ttnn_op
@@ -91,18 +92,6 @@ def pad4(op: str, padding) -> tuple[int, int, int, int]:
     if len(vals) == 4:
         return vals[0], vals[1], vals[2], vals[3]
     fail(op, f"padding must be [pad_h, pad_w] or [pad_top, pad_bottom, pad_left, pad_right], got {vals}")
-
-
-def out_dim(size: int, kernel: int, stride: int, pad_before: int, pad_after: int, dilation: int,
-            ceil_mode: bool = False) -> int:
-    span = size + pad_before + pad_after - dilation * (kernel - 1) - 1
-    if ceil_mode:
-        o = -(-span // stride) + 1
-        # torch rule: the last window must start inside the input or the left padding
-        if (o - 1) * stride >= size + pad_before:
-            o -= 1
-        return o
-    return span // stride + 1
 
 
 def check_device(op: str, device) -> Device:
