@@ -115,6 +115,34 @@ def test_residual_add_merged(device, no_layout_pass):
     assert before["permute"] == 8 and after["permute"] == 2, (before, after)
 
 
+class GhostBlock(nn.Module):
+    """GhostNet's module: a primary convolution, a cheap depthwise one on its output, their channel concat
+    (through a relu on one side), then a residual add and the next convolution."""
+
+    def __init__(self, c=8):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 2 * c, 3, padding=1)
+        self.primary = nn.Conv2d(2 * c, c, 1)
+        self.cheap = nn.Conv2d(c, c, 3, padding=1, groups=c)
+        self.head = nn.Conv2d(2 * c, 4, 1)
+
+    def forward(self, x):
+        x = F.relu(self.stem(x))
+        p = self.primary(x)
+        y = torch.cat([p, F.relu(self.cheap(p))], dim=1)
+        return self.head(y + x)
+
+
+def test_concat_of_permuted_parts_stays_nhwc(device, no_layout_pass):
+    """A channel concat of two NHWC convolution outputs (one through a relu) joins them along C in NHWC: only
+    the input and output permutes remain, against 8 without the pass."""
+    model, x = _eval(GhostBlock()), torch.randn(2, 3, 12, 12)
+    after = _counts(check_lowered(model, (x,), device=device, expect=("concat",)))
+    no_layout_pass()
+    before = _counts(check_lowered(model, (x,), device=device))
+    assert before["permute"] == 8 and after["permute"] == 2, (before, after)
+
+
 def test_intermediate_outputs_keep_aten_layout(device):
     """Values that leave the graph (or go to a host op) between convs are still NCHW."""
     torch.manual_seed(0)

@@ -12,7 +12,9 @@ movement), rewrites the TT-NN graph until nothing changes:
   M; a binary element-wise op whose two operands are the same move of same-shaped values becomes one move of
   the op on the unmoved values;
 - absorb: a conv/pool whose NHWC input is a reshape of a flattened [1, 1, N*H*W, C] value reads that value
-  directly (TT-NN sliding-window ops accept both forms).
+  directly (TT-NN sliding-window ops accept both forms);
+- concat: a concat whose parts all arrive through the same permute joins the unpermuted parts (along the
+  permuted dim) and is permuted once after (GhostNet and DenseNet concatenate NHWC convolution outputs).
 
 Element-wise ops do not care about the order of the elements, so moving permutes across them is exact.
 """
@@ -54,6 +56,7 @@ class ChannelsLastLayout(Pass):
         self.flat_input = {op: ttnn_ops.info(n).input for op, n in self.sliding.items()}
         # ttnn.<name>(x, dims, keepdim): with keepdim, reduce(permute(x, p), dims) = permute(reduce(x, p[dims]), p)
         self.reduce = set(ttnn_ops.resolve(ttnn, ttnn_ops.names(reduces_dims=True)))
+        self.concat = getattr(ttnn, "concat", None)
         self.stats = {"cancelled": 0, "sunk": 0, "absorbed": 0, "merged": 0}
 
     # --- classification ------------------------------------------------------------------------
@@ -96,7 +99,7 @@ class ChannelsLastLayout(Pass):
                 if n.graph is not g or getattr(n, "_erased", False):
                     continue
                 if self._cancel(n) or self._merge_binary(n) or self._sink(n) or self._absorb(n) or \
-                        self._sink_reduce(n) or self._permute_as_reshape(n):
+                        self._sink_reduce(n) or self._merge_concat(n) or self._permute_as_reshape(n):
                     changed = True
             if not changed:
                 break
@@ -227,6 +230,14 @@ class ChannelsLastLayout(Pass):
             ops = self._tensor_operands(v) if v.op == "call_function" else None
             if ops is not None and len(ops) == 1 and self._absorbs(kind, move_node, v, depth + 1):
                 return True
+            if ops is not None and len(ops) == 2 and self._absorbs(kind, move_node, v, depth + 1):
+                other = next((o for _, o in ops if o is not e), None)
+                if other is not None and other.target is move_node.target and self._move(other) is not None \
+                        and list(other.args[1]) == list(move_node.args[1]):
+                    return True   # the other operand arrives through the same move: _merge_binary joins them
+            if kind == "permute" and self._concat_parts(v) is not None and self._absorbs(kind, move_node, v,
+                                                                                          depth + 1):
+                return True   # a concat of permuted parts takes the permute after it (_merge_concat)
         return False
 
     def _sink(self, m) -> bool:
@@ -292,6 +303,59 @@ class ChannelsLastLayout(Pass):
         self._erase_if_dead(ma)
         if mb is not ma:
             self._erase_if_dead(mb)
+        return True
+
+    def _concat_parts(self, c) -> list:
+        """The operand nodes of a plain ttnn.concat(parts, dim) (parts a list of device tensors), else None."""
+        if c.op != "call_function" or self.concat is None or c.target is not self.concat or len(c.args) != 2 \
+                or c.kwargs or not isinstance(c.args[0], (list, tuple)) or not isinstance(c.args[1], int) \
+                or tt_meta(c) is None:
+            return None
+        parts = list(c.args[0])
+        if len(parts) < 2 or not all(isinstance(p, torch.fx.Node) and tt_meta(p) is not None for p in parts):
+            return None
+        return parts
+
+    def _merge_concat(self, c) -> bool:
+        """concat([permute(a, p), permute(b, p), ...], d) -> permute(concat([a, b, ...], p[d]), p): a concat of
+        values that all arrive through the same permute (NCHW views of NHWC convolution outputs, GhostNet's
+        channel concat) joins them in the unpermuted layout, and the one permute after it cancels against the
+        next convolution's."""
+        parts = self._concat_parts(c)
+        if parts is None or any(self._move(m) != "permute" for m in parts):
+            return False
+        perm = list(parts[0].args[1])
+        if any(list(m.args[1]) != perm for m in parts) or any(len(m.users) != 1 for m in parts) \
+                or len(set(parts)) != len(parts):
+            return False
+        srcs = [m.args[0] for m in parts]
+        if any(tt_meta(x) is None or _tdtype(x) != _tdtype(c) for x in srcs):
+            return False
+        rank = len(perm)
+        d = c.args[1] % rank
+        nd = perm[d]
+        shape = list(_shape(srcs[0]))
+        shape[nd] = sum(_shape(x)[nd] for x in srcs)
+        reqs = c.meta.get(TT_IN) or {}
+        with self.g.inserting_before(c):
+            c2 = self.g.call_function(c.target, (srcs, nd))
+        c2.meta = {k: v for k, v in c.meta.items()}
+        c2.meta["val"] = meta_value(shape, _tdtype(c))
+        c2.meta[TT_IN] = dict(reqs)
+        c2.meta[LAYOUT_PASS] = True
+        mc = tt_meta(c2)
+        with self.g.inserting_before(c):
+            m2 = self.g.call_function(parts[0].target, (c2, perm))
+        self._copy_meta(m2, parts[0])
+        m2.meta["val"] = c.meta["val"]
+        m2.meta[TT_IN] = {("args", 0): Req(mc.layout, mc.dtype)}
+        m2.meta[TT] = TTMeta(mc.layout, mc.dtype, None)
+        m2.meta[LAYOUT_PASS] = True
+        c.replace_all_uses_with(m2)
+        self.g.erase_node(c)
+        for m in parts:
+            self._erase_if_dead(m)
+        self.stats["sunk"] += 1
         return True
 
     # --- reductions and trivial permutes ------------------------------------------------------
