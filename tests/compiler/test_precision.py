@@ -459,3 +459,36 @@ def test_l1_spills_the_tensor_used_farthest_ahead(device, monkeypatch):
     assert sum(v == "ttnn_dram_config" for v in where1.values()) < sum(v == "ttnn_dram_config"
                                                                        for v in where0.values())
     assert t1 < t0
+
+
+def test_ops_a_bfloat8_b_activation_flows_through_say_so(device):
+    """Under bfp8-act the residual add after bfloat8_b convolutions returns bfloat8_b (its output follows its
+    first operand); its meta says so, so the placement sizes its buffer by bfloat8_b, not bfloat16."""
+    from torch_ttnn.compiler.meta import tt_meta
+
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem, self.c1, self.c2 = (torch.nn.Conv2d(3, 32, 3, padding=1), torch.nn.Conv2d(32, 32, 1),
+                                           torch.nn.Conv2d(32, 32, 3, padding=1))
+            self.head = torch.nn.Conv2d(32, 8, 1)
+
+        def forward(self, x):
+            x = torch.relu(self.stem(x))
+            return self.head(torch.relu(self.c2(torch.relu(self.c1(x))) + x))
+
+    torch.manual_seed(0)
+    m, x = Block().eval(), torch.randn(2, 3, 32, 32)
+    option = torch_ttnn.TorchTtnnOption(device=device)       # auto: the search takes bfp8-act here
+    c = torch.compile(m, backend=torch_ttnn.backend, options=option)
+    with torch.no_grad():
+        c(x)
+        device.profiler.reset()
+        device.profiler.rows.clear()
+        device.profiler.recording = True
+        c(x)
+    ran = [r.outputs[0].dtype.name for r in device.profiler.rows if r.op == "add"]
+    gm = option.results.graph_modules[-1]
+    said = [tt_meta(n).dtype.name for n in gm.graph.nodes if getattr(n.target, "__name__", "") == "add"]
+    assert option.results.precision[-1]["chosen"] == "bfp8-act"
+    assert ran and said == ran and set(ran) == {"BFLOAT8_B"}, (said, ran)
