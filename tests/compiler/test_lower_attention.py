@@ -37,6 +37,13 @@ CASES = [
     ("padding-mask", _sdpa(), _qkv(b=2), (2, 1, 1, 40), (SDPA, "repeat")),
     ("bool-mask", _sdpa(), _qkv(), "bool", (SDPA,)),
     ("rank3", _sdpa(), (torch.randn(4, 40, 32), torch.randn(4, 24, 32), torch.randn(4, 24, 32)), None, (SDPA,)),
+    # one query token per user, whole tiles of keys: the decode op (heads in one tile, K/V read once)
+    ("decode", _sdpa(), _qkv(b=3, h=8, sq=1, sk=64, d=64), None, (SDPA + "_decode",)),
+    ("decode-padding-mask", _sdpa(), _qkv(b=3, h=8, sq=1, sk=64, d=64), (3, 1, 1, 64),
+     (SDPA + "_decode", "repeat", "slice")),
+    ("decode-32-heads-mask", _sdpa(), _qkv(b=2, h=32, sq=1, sk=32, d=64), (2, 32, 1, 32), (SDPA + "_decode",)),
+    # keys not a whole number of tiles: the prefill op
+    ("decode-ragged-keys", _sdpa(), _qkv(b=2, h=8, sq=1, sk=40, d=64), None, (SDPA,)),
     # head dim not a multiple of 32: matmul / softmax on the device
     ("head-dim-16", _sdpa(), _qkv(b=2, sq=8, d=16), None, ("matmul", "scale_mask_softmax")),
     ("head-dim-16-causal", _sdpa(is_causal=True), _qkv(sq=9, d=16), None, ("matmul", "softmax", "triu")),
@@ -56,6 +63,25 @@ def test_sdpa(device, fn, qkv, mask, expect):
     elif mask is not None:
         args.append(torch.randn(mask))
     check_lowered(fn, args, device=device, expect=expect)
+
+
+def test_decode_reads_the_grouped_keys_once(device):
+    """transformers' repeat_kv (view, expand, view) in front of a decode attention is undone: the decode op
+    takes the nkv key/value heads, as TT-NN's grouped-query decode does, and computes the same."""
+    def fn(q, k, v, mask):
+        b, nkv, s, d = k.shape
+        rep = q.shape[1] // nkv
+        k = k[:, :, None].expand(b, nkv, rep, s, d).reshape(b, nkv * rep, s, d)
+        v = v[:, :, None].expand(b, nkv, rep, s, d).reshape(b, nkv * rep, s, d)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+    mask = torch.zeros(2, 1, 1, 64)
+    mask[0, ..., 40:] = float("-inf")                 # user 0 has 40 positions, user 1 all 64
+    option = check_lowered(fn, [*_qkv(b=2, h=8, hk=2, sq=1, sk=64, d=64), mask], device=device,
+                           expect=(SDPA + "_decode",))
+    (node,) = [n for g in option._out_fx_graphs for n in g.nodes
+               if getattr(n.target, "__name__", "") == SDPA + "_decode"]
+    assert tuple(node.args[1].meta["val"].shape) == (2, 2, 64, 64)
 
 
 def test_sdpa_is_causal_passed_explicitly(device):

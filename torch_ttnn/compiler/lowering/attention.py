@@ -165,6 +165,61 @@ def _mask4(ctx, mask, b, h, sq, sk):
     return m
 
 
+def _unrepeated(ctx, kv):
+    """K or V before a grouped-query expansion (transformers' repeat_kv: [b, nkv, s, dh] viewed as
+    [b, nkv, 1, s, dh], expanded to [b, nkv, r, s, dh], viewed as [b, nkv * r, s, dh]), or `kv` itself.
+    sdpa_decode takes the nkv heads and reads each once for its r query heads."""
+    views = {getattr(ctx.ttnn, n, None) for n in ("view", "reshape")} - {None}
+    expand = getattr(ctx.ttnn, "expand", None)
+    a = kv
+    if not (isinstance(a, torch.fx.Node) and a.target in views and a.args):
+        return kv
+    e = a.args[0]
+    if not (isinstance(e, torch.fx.Node) and e.target is expand and e.args):
+        return kv
+    u = e.args[0]
+    if not (isinstance(u, torch.fx.Node) and u.target in views and u.args and isinstance(u.args[0], torch.fx.Node)):
+        return kv
+    x = u.args[0]
+    xs, us, es, out = ctx.shape(x), ctx.shape(u), ctx.shape(e), ctx.shape(kv)
+    if xs is None or us is None or es is None or len(xs) != 4 or len(es) != 5:
+        return kv
+    b, nkv, s, dh = xs
+    r = es[2]
+    if list(us) != [b, nkv, 1, s, dh] or list(es) != [b, nkv, r, s, dh] or list(out) != [b, nkv * r, s, dh]:
+        return kv
+    return x
+
+
+def _decode(ctx, q, k, v, mask, b, nqh, sk, dh, scale):
+    """One query token per user (a decode step): ttnn.transformer.scaled_dot_product_attention_decode, which
+    puts a user's query heads in the rows of one tile and reads its K/V once (the prefill op pads each head's
+    one query row to a tile and streams K/V once per query head). Q [b, nqh, 1, dh] goes in as [1, b, nqh, dh],
+    the mask as [1, b, nqh, sk]; the output [1, b, nqh padded to 32, dh] comes back as [b, nqh, 1, dh]. Not
+    causal (aten's causal mask with one query is not a decode's), key length a whole number of tiles. None
+    when the mask cannot be brought to that shape."""
+    bf16 = ctx.ttnn.bfloat16
+    k, v = _unrepeated(ctx, k), _unrepeated(ctx, v)
+    kwargs = {"is_causal": False, "scale": scale}
+    if mask is not None:
+        m4 = _mask4(ctx, mask, b, nqh, 1, sk)
+        if m4 is None:
+            return None
+        mb, mh = ctx.shape(m4)[:2]
+        m = reshape(ctx, m4, [1, mb, mh, sk], bf16)
+        if (mb, mh) != (b, nqh):
+            m = ctx.call("repeat", ctx.tile(m, bf16), [1, b // mb, nqh // mh, 1], out_val=meta_value([1, b, nqh, sk]))
+        kwargs["attn_mask"] = ctx.tile(m, bf16)
+    q1 = reshape(ctx, q, [1, b, nqh, dh], bf16)
+    pnh = -(-nqh // TILE) * TILE
+    out = ctx.call("transformer.scaled_dot_product_attention_decode", ctx.tile(q1, bf16), ctx.tile(k, bf16),
+                   ctx.tile(v, bf16), out_val=meta_value([1, b, pnh, dh]), **kwargs)
+    if pnh != nqh:
+        out = ctx.call("slice", ctx.tile(out, bf16), [0, 0, 0, 0], [1, b, nqh, dh], [1, 1, 1, 1],
+                       out_val=meta_value([1, b, nqh, dh]))
+    return reshape(ctx, out, [b, nqh, 1, dh], bf16)
+
+
 def sdpa(ctx, q, k, v, mask, dropout_p, is_causal, scale, need_lse=False, lse_shape=None):
     """Lower one attention; returns (out, lse or None)."""
     _check_common(ctx, q, k, v, dropout_p, mask)
@@ -175,6 +230,10 @@ def sdpa(ctx, q, k, v, mask, dropout_p, is_causal, scale, need_lse=False, lse_sh
     scale = 1.0 / math.sqrt(dh) if scale is None else float(scale)
     tt_ok = (not need_lse and ctx.shape(v) == ctx.shape(k) and kb == b and kdh == dh and dh % 32 == 0
              and nqh % nkv == 0 and (not is_causal or sq == sk))
+    if tt_ok and sq == 1 and not is_causal and nqh <= TILE and sk % TILE == 0:
+        out = _decode(ctx, q, k, v, mask, b, nqh, sk, dh, scale)
+        if out is not None:
+            return out, None
     if tt_ok:
         m4 = _mask4(ctx, mask, b, nqh, sq, sk) if mask is not None else None
         if mask is None or m4 is not None:
