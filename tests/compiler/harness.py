@@ -51,6 +51,21 @@ def ttnn_targets(option) -> list:
             and n.target is not operator.getitem]
 
 
+def run_recorded(model, x, *, device, **option_kwargs):
+    """(output, option) of a compiled model's steady call (its second), each launch of it recorded in
+    device.profiler.rows."""
+    torch._dynamo.reset()
+    option = torch_ttnn.TorchTtnnOption(device=device, **option_kwargs)
+    c = torch.compile(model, backend=torch_ttnn.backend, options=option)
+    with torch.no_grad():
+        c(x)
+        device.profiler.reset()
+        device.profiler.rows.clear()
+        device.profiler.recording = True
+        y = c(x)
+    return y, option
+
+
 def compile_and_run(fn, args, kwargs=None, *, device, **option_kwargs):
     torch._dynamo.reset()
     option = torch_ttnn.TorchTtnnOption(device=device, **option_kwargs)

@@ -9,7 +9,7 @@ import torch.nn as nn
 import torch_ttnn
 from torch_ttnn.compiler.passes import placement
 
-from .harness import pcc
+from .harness import pcc, run_recorded
 
 
 def _bottleneck():
@@ -19,15 +19,7 @@ def _bottleneck():
 
 
 def _run(device, model, x, op="conv2d"):
-    torch._dynamo.reset()
-    option = torch_ttnn.TorchTtnnOption(device=device)
-    c = torch.compile(model, backend=torch_ttnn.backend, options=option)
-    with torch.no_grad():
-        c(x)
-        device.profiler.reset()
-        device.profiler.rows.clear()
-        device.profiler.recording = True
-        y = c(x)
+    y, option = run_recorded(model, x, device=device)
     notes = [r.cost.note for r in device.profiler.rows if r.op == "conv2d"]
     gm = option.results.graph_modules[-1]
     configs = [str(n.kwargs["memory_config"].target) for n in gm.graph.nodes

@@ -6,6 +6,7 @@ import torch
 
 import torch_ttnn
 from torch_ttnn.metrics import pcc
+from .harness import run_recorded
 
 
 @pytest.fixture(autouse=True)
@@ -479,14 +480,7 @@ def test_ops_a_bfloat8_b_activation_flows_through_say_so(device):
 
     torch.manual_seed(0)
     m, x = Block().eval(), torch.randn(2, 3, 32, 32)
-    option = torch_ttnn.TorchTtnnOption(device=device)       # auto: the search takes bfp8-act here
-    c = torch.compile(m, backend=torch_ttnn.backend, options=option)
-    with torch.no_grad():
-        c(x)
-        device.profiler.reset()
-        device.profiler.rows.clear()
-        device.profiler.recording = True
-        c(x)
+    _, option = run_recorded(m, x, device=device)         # auto: the search takes bfp8-act here
     ran = [r.outputs[0].dtype.name for r in device.profiler.rows if r.op == "add"]
     gm = option.results.graph_modules[-1]
     said = [tt_meta(n).dtype.name for n in gm.graph.nodes if getattr(n.target, "__name__", "") == "add"]

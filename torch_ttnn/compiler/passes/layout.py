@@ -263,25 +263,31 @@ class ChannelsLastLayout(Pass):
 
     def _swap(self, e, args, shape, m, kind):
         """Replace E by M(E'(args)): E' is E on the unmoved operands (`shape` its output's), M the move `m`."""
-        with self.g.inserting_before(e):
-            e2 = self.g.call_function(e.target, tuple(args), dict(e.kwargs))
-        e2.meta = {k: v for k, v in e.meta.items()}
-        e2.meta["val"] = meta_value(shape, _tdtype(e))
-        e2.meta[TT_IN] = dict(e.meta[TT_IN])
+        e2, m2 = self._moved_after(e, e.target, args, shape, m.target, m.args[1], like=m)
+        if kind == "view" and not self._free_view(e2, _shape(e)):
+            m2.target = self.ttnn.reshape
+
+    def _moved_after(self, old, target, args, shape, move, move_arg, like):
+        """Replace node `old` by move(target(*args), move_arg): the op on the unmoved values (`shape` its
+        output's, `old`'s keywords and metadata), then the one move that gives `old`'s value. (new op, move)."""
+        with self.g.inserting_before(old):
+            e2 = self.g.call_function(target, tuple(args), dict(old.kwargs))
+        e2.meta = {k: v for k, v in old.meta.items()}
+        e2.meta["val"] = meta_value(shape, _tdtype(old))
+        e2.meta[TT_IN] = dict(old.meta.get(TT_IN) or {})
         e2.meta[LAYOUT_PASS] = True
         me = tt_meta(e2)
-        with self.g.inserting_before(e):
-            m2 = self.g.call_function(m.target, (e2, m.args[1]))
-        self._copy_meta(m2, m)
-        m2.meta["val"] = e.meta["val"]
+        with self.g.inserting_before(old):
+            m2 = self.g.call_function(move, (e2, move_arg))
+        self._copy_meta(m2, like)
+        m2.meta["val"] = old.meta["val"]
         m2.meta[TT_IN] = {("args", 0): Req(me.layout, me.dtype)}
         m2.meta[TT] = TTMeta(me.layout, me.dtype, None)
         m2.meta[LAYOUT_PASS] = True
-        if kind == "view" and not self._free_view(e2, _shape(e)):
-            m2.target = self.ttnn.reshape
-        e.replace_all_uses_with(m2)
-        self.g.erase_node(e)
+        old.replace_all_uses_with(m2)
+        self.g.erase_node(old)
         self.stats["sunk"] += 1
+        return e2, m2
 
     def _merge_binary(self, e) -> bool:
         """E(M(a), M(b)) -> M(E(a, b)) when both operands are the same move of same-shaped values."""
@@ -336,26 +342,9 @@ class ChannelsLastLayout(Pass):
         nd = perm[d]
         shape = list(_shape(srcs[0]))
         shape[nd] = sum(_shape(x)[nd] for x in srcs)
-        reqs = c.meta.get(TT_IN) or {}
-        with self.g.inserting_before(c):
-            c2 = self.g.call_function(c.target, (srcs, nd))
-        c2.meta = {k: v for k, v in c.meta.items()}
-        c2.meta["val"] = meta_value(shape, _tdtype(c))
-        c2.meta[TT_IN] = dict(reqs)
-        c2.meta[LAYOUT_PASS] = True
-        mc = tt_meta(c2)
-        with self.g.inserting_before(c):
-            m2 = self.g.call_function(parts[0].target, (c2, perm))
-        self._copy_meta(m2, parts[0])
-        m2.meta["val"] = c.meta["val"]
-        m2.meta[TT_IN] = {("args", 0): Req(mc.layout, mc.dtype)}
-        m2.meta[TT] = TTMeta(mc.layout, mc.dtype, None)
-        m2.meta[LAYOUT_PASS] = True
-        c.replace_all_uses_with(m2)
-        self.g.erase_node(c)
+        self._moved_after(c, c.target, (srcs, nd), shape, parts[0].target, perm, like=parts[0])
         for m in parts:
             self._erase_if_dead(m)
-        self.stats["sunk"] += 1
         return True
 
     # --- reductions and trivial permutes ------------------------------------------------------
@@ -379,25 +368,9 @@ class ChannelsLastLayout(Pass):
         new_dims = sorted(p[d % rank] for d in dims_l)
         xs = _shape(x)
         red_shape = [1 if i in new_dims else v for i, v in enumerate(xs)]
-        with self.g.inserting_before(r):
-            r2 = self.g.call_function(r.target, (x, new_dims if isinstance(dims, (list, tuple)) or len(new_dims) > 1
-                                                 else new_dims[0], True))
-        r2.meta = {k: v for k, v in r.meta.items()}
-        r2.meta["val"] = meta_value(red_shape, _tdtype(r))
-        r2.meta[TT_IN] = dict(r.meta[TT_IN])
-        r2.meta[LAYOUT_PASS] = True
-        mr = tt_meta(r2)
-        with self.g.inserting_before(r):
-            m2 = self.g.call_function(m.target, (r2, p))
-        self._copy_meta(m2, m)
-        m2.meta["val"] = r.meta["val"]
-        m2.meta[TT_IN] = {("args", 0): Req(mr.layout, mr.dtype)}
-        m2.meta[TT] = TTMeta(mr.layout, mr.dtype, None)
-        m2.meta[LAYOUT_PASS] = True
-        r.replace_all_uses_with(m2)
-        self.g.erase_node(r)
+        rdims = new_dims if isinstance(dims, (list, tuple)) or len(new_dims) > 1 else new_dims[0]
+        self._moved_after(r, r.target, (x, rdims, True), red_shape, m.target, p, like=m)
         self._erase_if_dead(m)
-        self.stats["sunk"] += 1
         return True
 
     def _permute_as_reshape(self, n) -> bool:
