@@ -250,12 +250,12 @@ class L1Placement(Pass):
         """node -> (constant name, memory config, L1 bytes): the L1 shards the readers of the node's output read
         natively (most of them, when they differ), for a conv2d or an element-wise binary op (add, subtract,
         multiply) read only by such ops. A conv2d reads its input in the shards TT-NN will run it with (HEIGHT
-        or BLOCK: torch_ttnn/conv_rules.py), so written there it saves the reader's reshard and the writer's move out of its own shards (the cost
-        rule charges both); an element-wise op of the same shape reads its operands where its output goes
-        (binary_ng's native sharded path), so it wants what its own readers want. A residual add between two
-        blocks is read by the next block's first convolution and the next residual add: both want the shards
-        of that convolution's input, and the whole chain stays in them. A reader that is neither (a reshape,
-        a pool, a read to the host) keeps the node interleaved."""
+        or BLOCK: torch_ttnn/conv_rules.py), so written there it saves the reader's reshard and the writer's
+        move out of its own shards (the cost rule charges both); an element-wise op of the same shape reads its
+        operands where its output goes (binary_ng's native sharded path), so it wants what its own readers
+        want. A residual add between two blocks is read by the next block's first convolution and the next
+        residual add: both want the shards of that convolution's input, and the whole chain stays in them. A
+        reader that is neither (a reshape, a pool, a read to the host) keeps the node interleaved."""
         want: dict = {}
         raw: dict = {}      # node -> the shards as its readers read them (name, config, cores, shard shape)
         if self.grid is None:
