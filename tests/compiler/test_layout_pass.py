@@ -143,6 +143,32 @@ def test_concat_of_permuted_parts_stays_nhwc(device, no_layout_pass):
     assert before["permute"] == 8 and after["permute"] == 2, (before, after)
 
 
+class SEBlock(nn.Module):
+    """A convolution, a squeeze-and-excitation (mean over H, W, two 1x1 convolutions, hardsigmoid, the scale
+    multiplied in with broadcasting), then the next convolution: MobileNetV3's and EfficientNet's pattern."""
+
+    def __init__(self, c=16):
+        super().__init__()
+        self.stem = nn.Conv2d(3, c, 3, padding=1)
+        self.squeeze, self.excite = nn.Conv2d(c, 8, 1), nn.Conv2d(8, c, 1)
+        self.head = nn.Conv2d(c, 4, 1)
+
+    def forward(self, x):
+        x = F.relu(self.stem(x))
+        s = F.hardsigmoid(self.excite(F.relu(self.squeeze(x.mean((2, 3), keepdim=True)))))
+        return self.head(s * x)
+
+
+def test_squeeze_and_excitation_stays_nhwc(device, no_layout_pass):
+    """The activation read by the excitation's mean and by the scaling multiply: the permute is split, the mean
+    reduces NHWC, and the [1, C, 1, 1] scale is reshaped to [1, 1, 1, C] to multiply the NHWC activation."""
+    model, x = _eval(SEBlock()), torch.randn(1, 3, 12, 12)
+    after = _counts(check_lowered(model, (x,), device=device, expect=("multiply", "mean")))
+    no_layout_pass()
+    before = _counts(check_lowered(model, (x,), device=device))
+    assert after["permute"] == 2 and before["permute"] > 4, (before, after)
+
+
 def test_intermediate_outputs_keep_aten_layout(device):
     """Values that leave the graph (or go to a host op) between convs are still NCHW."""
     torch.manual_seed(0)

@@ -14,7 +14,10 @@ movement), rewrites the TT-NN graph until nothing changes:
 - absorb: a conv/pool whose NHWC input is a reshape of a flattened [1, 1, N*H*W, C] value reads that value
   directly (TT-NN sliding-window ops accept both forms);
 - concat: a concat whose parts all arrive through the same permute joins the unpermuted parts (along the
-  permuted dim) and is permuted once after (GhostNet and DenseNet concatenate NHWC convolution outputs).
+  permuted dim) and is permuted once after (GhostNet and DenseNet concatenate NHWC convolution outputs);
+- broadcast: a binary op of a permuted value and a broadcast operand whose non-1 dims keep their order (a
+  squeeze-and-excitation scale) runs on the unpermuted value with the operand reshaped to match; a permute
+  read by several ops that would each take it (the excitation's mean and its multiply) is split, one each.
 
 Element-wise ops do not care about the order of the elements, so moving permutes across them is exact.
 """
@@ -99,7 +102,8 @@ class ChannelsLastLayout(Pass):
                 if n.graph is not g or getattr(n, "_erased", False):
                     continue
                 if self._cancel(n) or self._merge_binary(n) or self._sink(n) or self._absorb(n) or \
-                        self._sink_reduce(n) or self._merge_concat(n) or self._permute_as_reshape(n):
+                        self._sink_reduce(n) or self._merge_concat(n) or self._sink_broadcast(n) or \
+                        self._split_move(n) or self._permute_as_reshape(n):
                     changed = True
             if not changed:
                 break
@@ -238,6 +242,94 @@ class ChannelsLastLayout(Pass):
             if kind == "permute" and self._concat_parts(v) is not None and self._absorbs(kind, move_node, v,
                                                                                           depth + 1):
                 return True   # a concat of permuted parts takes the permute after it (_merge_concat)
+            if kind == "permute" and self._broadcast_partner(v, e, move_node.args[1]) is not None \
+                    and self._absorbs(kind, move_node, v, depth + 1):
+                return True   # a broadcast binary op takes it after it (_sink_broadcast)
+        return False
+
+    def _takes_move(self, m, u) -> bool:
+        """Whether user u of move m would take m after it, or cancel it (see _split_move)."""
+        kind = self._move(m)
+        if self._inverse_of(kind, m, u):
+            return True
+        if u.op != "call_function":
+            return False
+        if kind == "permute" and u.target in self.reduce and len(u.args) == 3 and u.args[0] is m \
+                and u.args[2] is True and not u.kwargs:
+            return True
+        ops = self._tensor_operands(u)
+        if ops is not None and len(ops) == 1 and self._absorbs(kind, m, u):
+            return True
+        return kind == "permute" and self._broadcast_partner(u, m, m.args[1]) is not None \
+            and self._absorbs(kind, m, u)
+
+    def _split_move(self, m) -> bool:
+        """A permute read by several ops that would each take it after them or cancel it (an activation read
+        by a squeeze-and-excitation mean and by the multiply that scales it) becomes one permute per reader,
+        so that each can move on its own."""
+        if self._move(m) != "permute" or len(m.users) < 2 or any(u.op == "output" for u in m.users):
+            return False
+        users = list(m.users)
+        if len(set(users)) != len(users) or any(sum(a is m for a in u.all_input_nodes) != 1 for u in users) \
+                or not all(self._takes_move(m, u) for u in users):
+            return False
+        for u in users[1:]:
+            m2 = self._emit_move(m, "permute", m.args[0], list(m.args[1]), _shape(m), _tdtype(m), like=m)
+            u.replace_input_with(m, m2)
+        self.stats["merged"] += 1
+        return True
+
+    @staticmethod
+    def _moved_shape(bs, perm):
+        """A broadcast operand's shape `bs` (in the permuted layout) in the unpermuted one, when its non-1 dims
+        keep their order (then a reshape moves it), else None."""
+        if bs is None or len(bs) != len(perm):
+            return None
+        moved = [1] * len(perm)
+        for d, k in enumerate(perm):
+            moved[k] = bs[d]
+        big = [d for d in range(len(bs)) if bs[d] != 1]
+        if [perm[d] for d in big] != sorted(perm[d] for d in big):
+            return None
+        return moved
+
+    def _broadcast_partner(self, v, operand, perm):
+        """For a binary element-wise op v of `operand` (of v's own shape) and an operand that only broadcasts
+        and that a reshape moves into the unpermuted layout: (index of `operand`, the other, its moved shape)."""
+        if v.op != "call_function" or v.target not in self.eltwise or tt_meta(v) is None or v.kwargs \
+                or len(v.args) != 2 or set(v.meta.get(TT_IN) or {}) != {("args", 0), ("args", 1)}:
+            return None
+        out = _shape(v)
+        for i in (0, 1):
+            a, b = v.args[i], v.args[1 - i]
+            if a is not operand or not isinstance(b, torch.fx.Node) or b is operand or tt_meta(b) is None \
+                    or _shape(a) != out or _shape(b) == out:
+                continue
+            moved = self._moved_shape(_shape(b), list(perm))
+            if moved is not None:
+                return i, b, moved
+        return None
+
+    def _sink_broadcast(self, e) -> bool:
+        """E(permute(x, p), b) -> permute(E(x, b'), p) for a binary element-wise op whose other operand b only
+        broadcasts (a squeeze-and-excitation scale [1, C, 1, 1] times an NCHW view of an NHWC activation) and
+        keeps the order of its non-1 dims under the inverse permute: b' is b reshaped into x's layout
+        ([1, 1, 1, C]). Done when a consumer downstream cancels the permute."""
+        if e.op != "call_function" or e.target not in self.eltwise:
+            return False
+        for m in e.args[:2]:
+            if self._move(m) != "permute" or len(m.users) != 1 or tt_meta(m.args[0]) is None:
+                continue
+            found = self._broadcast_partner(e, m, m.args[1])
+            if found is None or not self._absorbs("permute", m, e):
+                continue
+            i, b, moved = found
+            b2 = self._emit_move(e, "reshape", b, moved, tuple(moved), _tdtype(b), like=None)
+            args = list(e.args)
+            args[i], args[1 - i] = m.args[0], b2
+            self._swap(e, args, _shape(m.args[0]), m, "permute")
+            self._erase_if_dead(m)
+            return True
         return False
 
     def _sink(self, m) -> bool:
