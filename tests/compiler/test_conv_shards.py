@@ -1,7 +1,8 @@
-"""Convolution activations kept in shards between convolutions (compiler/passes/placement.py): a convolution
-read only by another convolution writes its output in the L1 shards that one reads (the layout and split TT-NN
-runs it with, torch_ttnn/conv_rules.py), so neither the reshard of an interleaved input nor the move out of the
-shards runs; the simulator validates the shard spec and models both programs."""
+"""Convolution activations kept in shards (compiler/passes/placement.py): a convolution read by convolutions writes
+its output in the L1 shards they read (the layout and split TT-NN runs them with, torch_ttnn/conv_rules.py), and a
+residual add reads its operands in its output's shards, so neither the reshard of an interleaved input nor the
+move out of the shards runs; the simulator validates the shard specs and models both programs. A pool after a
+convolution reads its tiles."""
 import pytest
 import torch
 import torch.nn as nn
