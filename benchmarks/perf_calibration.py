@@ -106,7 +106,7 @@ def llama_decode_step_ms(layers: int, batch: int = 32, prompt: int = 32) -> floa
             assert out.shape[-1] == prompt + n, out.shape
             times[n] = device.profiler.now_us
     levels = sorted({str(d["chosen"]) for d in option.results.precision})
-    tried = [[(t[0], t[1]) + tuple(t[2:]) for t in d["tried"]] for d in option.results.precision]
+    tried = [d["tried"] for d in option.results.precision]
     print(f"  llama {layers} layer(s): token chosen on the {option.results.token_choice[-1]}; precision "
           f"{', '.join(levels)} (tried: {tried})", file=sys.stderr)
     return (times[3] - times[2]) / 1e3, levels

@@ -205,8 +205,8 @@ class TraceRunner:
         self._for_device = {a for n in self._device for a in n.all_input_nodes}
         # the host work of stage 0 that depends on the parameters alone (their device copies, what is folded or
         # prepared from them): skipped on a replay while every parameter is the tensor it was, unchanged
-        static = {p for i, p in enumerate(self._placeholders) if i in set(static_inputs)}
-        self._param_args = [i for i, p in enumerate(self._placeholders) if p in static]
+        self._param_args = sorted(i for i in set(static_inputs) if i < len(self._placeholders))
+        static = {self._placeholders[i] for i in self._param_args}
         self._param_only = _depends_only_on(self._pre, static)
         self._param_out = {n for n in self._param_only if any(u not in self._param_only for u in n.users)}
         self._contents = contents

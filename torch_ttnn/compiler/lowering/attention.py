@@ -171,10 +171,9 @@ def _unrepeated(ctx, kv):
     sdpa_decode takes the nkv heads and reads each once for its r query heads."""
     views = {getattr(ctx.ttnn, n, None) for n in ("view", "reshape")} - {None}
     expand = getattr(ctx.ttnn, "expand", None)
-    a = kv
-    if not (isinstance(a, torch.fx.Node) and a.target in views and a.args):
+    if not (isinstance(kv, torch.fx.Node) and kv.target in views and kv.args):
         return kv
-    e = a.args[0]
+    e = kv.args[0]
     if not (isinstance(e, torch.fx.Node) and e.target is expand and e.args):
         return kv
     u = e.args[0]

@@ -234,10 +234,11 @@ class ChannelsLastLayout(Pass):
             ops = self._tensor_operands(v) if v.op == "call_function" else None
             if ops is not None and len(ops) == 1 and self._absorbs(kind, move_node, v, depth + 1):
                 return True
-            if ops is not None and len(ops) == 2 and self._absorbs(kind, move_node, v, depth + 1):
+            if ops is not None and len(ops) == 2:
                 other = next((o for _, o in ops if o is not e), None)
                 if other is not None and other.target is move_node.target and self._move(other) is not None \
-                        and list(other.args[1]) == list(move_node.args[1]):
+                        and list(other.args[1]) == list(move_node.args[1]) \
+                        and self._absorbs(kind, move_node, v, depth + 1):
                     return True   # the other operand arrives through the same move: _merge_binary joins them
             if kind == "permute" and self._concat_parts(v) is not None and self._absorbs(kind, move_node, v,
                                                                                           depth + 1):

@@ -32,16 +32,16 @@ class PoolReadsTiles(Pass):
         for n in list(gm.graph.nodes):
             if n.op != "call_function" or getattr(n.target, "__name__", "") not in _POOLS or not n.args:
                 continue
-            conv = n.args[0]
-            if not isinstance(conv, torch.fx.Node) or getattr(conv.target, "__name__", "") != "to_layout" \
-                    or len(conv.users) != 1 or len(conv.args) < 2 or conv.args[1] != ttnn.ROW_MAJOR_LAYOUT \
-                    or set(conv.kwargs) - {"memory_config"}:
+            rm = n.args[0]
+            if not isinstance(rm, torch.fx.Node) or getattr(rm.target, "__name__", "") != "to_layout" \
+                    or len(rm.users) != 1 or len(rm.args) < 2 or rm.args[1] != ttnn.ROW_MAJOR_LAYOUT \
+                    or set(rm.kwargs) - {"memory_config"}:
                 continue
-            src, meta = conv.args[0], tt_meta(conv.args[0])
+            src, meta = rm.args[0], tt_meta(rm.args[0])
             if meta is None or not meta.on_device or meta.layout != ttnn.TILE_LAYOUT or meta.dtype not in takes:
                 continue
             n.args = (src,) + tuple(n.args[1:])
-            gm.graph.erase_node(conv)
+            gm.graph.erase_node(rm)
             self.dropped += 1
         if self.dropped:
             gm.recompile()

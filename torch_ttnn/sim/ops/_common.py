@@ -195,11 +195,7 @@ def check_shard_spec(device: Device, shape, layout: Layout, mc: MemoryConfig) ->
     if layout == Layout.TILE and (sh % 32 or sw % 32):
         raise RuntimeError(f"{what}: a TILE tensor's shard must be whole 32x32 tiles")
     dims = tuple(int(d) for d in shape) or (1,)
-    width = dims[-1]
-    rows = math.prod(dims[:-1]) if len(dims) > 1 else 1
-    if layout == Layout.TILE:
-        width = -(-width // 32) * 32
-        rows = (math.prod(dims[:-2]) if len(dims) > 2 else 1) * (-(-(dims[-2] if len(dims) > 1 else 1) // 32) * 32)
+    rows, width = _padded_2d(dims, layout)
     cores = spec.num_cores()
     kind = mc.memory_layout
     if kind == TensorMemoryLayout.HEIGHT_SHARDED:
