@@ -222,3 +222,97 @@ def plan(*, in_channels: int, out_channels: int, out_pixels: int, kernel: tuple,
               auto_layout(rt, ci, co, in_channels, grid, mm_conv, conv1d=one_d or (kw == 1 and in_width == 1),
                           col_major=col_major))
     return ConvPlan(layout, split(layout, rt, ci, co, grid, mm_conv, col_major), mm_conv, grid)
+
+
+def act_block_rows(block_rows: int, override: int) -> int:
+    """[CONV] determine_per_core_conv_block_config: the activation block's height in tiles. A core's whole
+    block of output rows unless conv_config.act_block_h_override (a multiple of 32) names fewer; an override
+    that does not divide the block becomes the largest divisor of the block not above it."""
+    if override <= 0:
+        return block_rows
+    want = max(1, override // 32)
+    if block_rows % want == 0:
+        return want
+    return next(d for d in range(min(want, block_rows), 0, -1) if block_rows % d == 0)
+
+
+def act_block_cols(plan: ConvPlan, in_channels: int, kernel: tuple) -> int:
+    """[CONV] the activation block's width in tiles: a kernel row of input channels (height sharding), of a
+    core's share of the channels (block sharding), or a core's share of the whole window (width sharding)."""
+    kh, kw = kernel
+    cin = _ceil(in_channels, 16 if in_channels <= 16 else 32) * (16 if in_channels <= 16 else 32)
+    s = plan.split
+    if plan.layout == HEIGHT:
+        return _ceil(cin * kw, 32)
+    if plan.layout == BLOCK:
+        return _ceil(_ceil(cin, s.cores_channels) * kw, 32)
+    return max(1, _ceil(cin * kh * kw, 32 * s.cores))
+
+
+def circular_buffer_bytes(plan: ConvPlan, *, in_channels: int, kernel: tuple, act_block_h: int, in_tile: int,
+                          weight_tile: int, out_tile: int, bias: bool, row_major_out: bool,
+                          act_double: bool = False, weights_double: bool = False) -> int:
+    """[CONV] get_cb_info: the L1 a core's circular buffers take beside the ones placed on the input, output
+    and reader-index buffers themselves. Weights: a block of out-channel tiles by the activation block's
+    width (a height-sharded convolution with several activation blocks holds a whole kernel column of them,
+    otherwise doubled when double-buffered); the activation block (doubled when double-buffered) and its
+    tilized copy; the partial sums when the output is row-major; the bias row; the row-major activation of a
+    width-sharded convolution (two blocks) or of a block-sharded one whose formats differ (in_tile !=
+    out_tile); a 64 B scratch. A 1x1 stride-1 convolution runs as a matmul over the sharded activation: only
+    its weight blocks (double-buffered), partials and bias."""
+    kh, _ = kernel
+    s = plan.split
+    abh = act_block_h
+    abw = act_block_cols(plan, in_channels, kernel)
+    w_tiles = s.block_cols * abw
+    partials = s.block_rows * s.block_cols * out_tile if row_major_out else 0
+    bias_bytes = s.block_cols * weight_tile if bias else 0
+    if plan.mm_conv:
+        return 2 * w_tiles * weight_tile + partials + bias_bytes
+    if plan.layout == HEIGHT and s.block_rows // max(1, abh) > 1:
+        w_tiles *= kh
+    elif weights_double:
+        w_tiles *= 2
+    act = abh * abw * (2 if act_double else 1) * (in_tile if plan.layout == HEIGHT else out_tile)
+    tilized = abh * abw * out_tile
+    if plan.layout == WIDTH:
+        row_major = 2 * abw * in_tile
+    elif plan.layout == BLOCK and in_tile != out_tile:
+        row_major = abh * abw * in_tile
+    else:
+        row_major = 0
+    return w_tiles * weight_tile + partials + act + tilized + bias_bytes + row_major + 64
+
+
+def l1_need(plan: ConvPlan, *, in_channels: int, out_channels: int, in_pixels: int, out_pixels: int,
+            kernel: tuple, in_width: int, act_block_h: int, in_tile: int, weight_tile: int, out_tile: int,
+            bias: bool, row_major_out: bool, resharded: bool, out_moved: bool, windowed: bool,
+            act_double: bool = False, weights_double: bool = False) -> int:
+    """L1 bytes a core needs while the convolution program runs, beside the buffers allocated before conv2d:
+    its circular buffers (circular_buffer_bytes) and the L1 buffers conv2d allocates around the program
+    ([CONV] conv2d.cpp): the input resharded into the convolution's shards (`resharded`), the halo output of a
+    windowed convolution (a core's input rows and the rows its windows reach beyond them), and the output in
+    the convolution's own shards when another memory config was asked for (`out_moved`: it is moved after)."""
+    cbs = circular_buffer_bytes(plan, in_channels=in_channels, kernel=kernel, act_block_h=act_block_h,
+                                in_tile=in_tile, weight_tile=weight_tile, out_tile=out_tile, bias=bias,
+                                row_major_out=row_major_out, act_double=act_double, weights_double=weights_double)
+    elem = in_tile // 1024
+    rows, chans = plan.shard_shape(in_pixels, in_channels, output=False)
+    temps = rows * chans * elem if resharded else 0
+    if windowed:
+        kh, kw = kernel
+        temps += (rows + (kh - 1) * (in_width + kw) + kw) * chans * elem
+    if out_moved:
+        orows, ochans = plan.shard_shape(out_pixels, out_channels, output=True)
+        temps += orows * ochans * out_tile // 1024
+    return cbs + temps
+
+
+def fitting_act_block_h(need_for, block_rows: int, space: int) -> int | None:
+    """The largest activation block height (tiles, a divisor of the core's block of output rows) whose
+    `need_for(act_block_h)` fits in `space` bytes, or None when none does."""
+    for d in range(block_rows, 0, -1):
+        if block_rows % d == 0 and need_for(d) <= space:
+            return d
+    return None
+

@@ -45,6 +45,7 @@ DEVICE_STORAGE_TYPE = StorageType.DEVICE
 
 _load_all()
 from .perf import rules as _rules  # noqa: E402,F401  (registers the cost rule of every op)
+from .perf import circular_buffers as _cbs  # noqa: E402,F401  (and the circular buffers of each)
 from .ops.core import aggregate_tensor, distribute_tensor  # noqa: E402,F401
 for _name, _op in _OPS.items():
     _mod, _, _attr = _name.rpartition(".")

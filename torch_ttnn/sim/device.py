@@ -75,7 +75,7 @@ class DeviceMemory:
                              f"{preset.dram_bank_size} B)")
         self.allocators = {
             BufferType.DRAM: BankAllocator(BufferType.DRAM, preset.dram_banks, dram_bank, preset.dram_alignment),
-            BufferType.L1: BankAllocator(BufferType.L1, cores, l1_bank, preset.l1_alignment),
+            BufferType.L1: BankAllocator(BufferType.L1, cores, l1_bank, preset.l1_alignment, top_down=True),
             BufferType.L1_SMALL: BankAllocator(BufferType.L1_SMALL, cores, l1_small_size, preset.l1_alignment),
             BufferType.TRACE: BankAllocator(BufferType.TRACE, preset.dram_banks, trace_region_size,
                                             preset.dram_alignment),
@@ -174,7 +174,7 @@ class Device:
 
         def desc(v):
             return tensor(*v) if isinstance(v, tuple) and len(v) == 4 and isinstance(v[0], (tuple, list)) else v
-        free = self.memory[BufferType.L1].free_bytes_per_bank() if l1_free is None else int(l1_free)
+        free = self.memory[BufferType.L1].cb_space() if l1_free is None else int(l1_free)
         cost = estimate(op, *(desc(a) for a in args), outputs=[desc(o) for o in outputs], preset=self.preset.name,
                         l1_free=free, **{k: desc(v) for k, v in kwargs.items()})
         return cost.kernel_us

@@ -3,13 +3,18 @@
 Interleaved buffers spread their pages round-robin over the banks and reserve the same offset in every bank,
 so an allocator manages a single address range the size of one bank. Sharded buffers take one shard per core
 (one L1 bank per core) at the same offset on every core.
+
+As in TT-Metal's allocator, DRAM buffers are placed bottom-up (first fit from the lowest address) and L1 buffers
+top-down (the highest free block that fits, at its top): the bottom of every core's L1 is where a program's
+circular buffers go, from address 0 up to the lowest L1 buffer (`cb_space`; TT-Metal's get_max_l1_space), and a
+launch whose circular buffers would reach into that buffer is refused (sim/perf/profiler.py).
 """
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass, field
 from typing import Optional
 
+from ..address_space import AddressSpace
 from .errors import OutOfMemoryError
 from .types import BufferType
 
@@ -35,50 +40,49 @@ class Allocation:
 
 @dataclass
 class BankAllocator:
-    """First-fit allocator over one bank-sized address range shared by `num_banks` banks."""
+    """First-fit allocator over one bank-sized address range shared by `num_banks` banks (from the top of the
+    range down when `top_down`; torch_ttnn/address_space.py)."""
     buffer_type: BufferType
     num_banks: int
     bank_size: int
     alignment: int
-    _starts: list = field(default_factory=list)   # sorted start addresses of live blocks
-    _sizes: dict = field(default_factory=dict)    # start -> size in one bank
+    top_down: bool = False
     _owners: dict = field(default_factory=dict)   # start -> the live Allocation there
     current: int = 0                               # bytes reserved over all banks
     peak: int = 0
     allocations: int = 0
 
-    def _align(self, n: int) -> int:
-        return -(-n // self.alignment) * self.alignment
+    def __post_init__(self):
+        self.space = AddressSpace(self.bank_size, self.alignment, self.top_down)
+
+    @property
+    def _starts(self) -> list:
+        return self.space.starts
+
+    @property
+    def _sizes(self) -> dict:
+        return self.space.sizes
 
     def free_bytes_per_bank(self) -> int:
-        return self.bank_size - sum(self._sizes.values())
+        return self.bank_size - self.space.used()
 
     def largest_free_block(self) -> int:
-        best, cursor = 0, 0
-        for start in self._starts:
-            best = max(best, start - cursor)
-            cursor = start + self._sizes[start]
-        return max(best, self.bank_size - cursor)
+        return self.space.largest_free()
+
+    def cb_space(self) -> int:
+        """Bytes of a bank below its lowest live buffer: what a program's circular buffers can take (TT-Metal
+        allocates them from the bottom of L1 up to the lowest L1 buffer)."""
+        return self.space.lowest()
 
     def allocate(self, size: int, bank_bytes: int, num_banks: int | None = None) -> Allocation:
         num_banks = self.num_banks if num_banks is None else num_banks
-        need = self._align(max(bank_bytes, 1))
-        cursor = 0
-        address = None
-        for start in self._starts:
-            if start - cursor >= need:
-                address = cursor
-                break
-            cursor = start + self._sizes[start]
-        if address is None and self.bank_size - cursor >= need:
-            address = cursor
+        need = self.space.align(max(bank_bytes, 1))
+        address = self.space.allocate(need)
         if address is None:
             raise OutOfMemoryError(
                 f"Out of Memory: Not enough space to allocate {size} B {self.buffer_type.name} buffer across "
                 f"{num_banks} banks, where each bank needs to store {need} B, but bank size is {self.bank_size} B "
                 f"({self.free_bytes_per_bank()} B free per bank, largest free block {self.largest_free_block()} B)")
-        bisect.insort(self._starts, address)
-        self._sizes[address] = need
         self.current += need * num_banks
         self.peak = max(self.peak, self.current)
         self.allocations += 1
@@ -98,8 +102,7 @@ class BankAllocator:
             global CLOBBERED
             alloc.clobbered = None
             CLOBBERED -= 1
-        self._starts.remove(alloc.address)
-        del self._sizes[alloc.address]
+        self.space.free(alloc.address)
         self._owners.pop(alloc.address, None)
         self.current -= alloc.bank_bytes * alloc.num_banks
 

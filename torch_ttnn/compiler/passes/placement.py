@@ -46,6 +46,7 @@ from .base import Pass, PassResult
 
 SHARDS = "ttnn_conv_shards_"  # the constants of the sharded memory configs of convolution outputs
 PLACEMENT_BUDGET = 0.5      # of the device's L1, for activations (see the module docstring)
+CONV_MARGIN = 16 * 1024     # bytes a core keeps free beside a convolution's blocks (allocator alignment, fragments)
 # operands TT-NN requires in DRAM: (op, argument name or position)
 DRAM_OPERANDS = {("scaled_dot_product_attention", "attn_mask")}
 _SKIP = {"reshape", "view", "squeeze", "unsqueeze", "unsqueeze_to_4D", "to_torch", "from_device", "deallocate",
@@ -60,18 +61,32 @@ def _accepts_memory_config(target) -> bool:
         return False
 
 
-def _bytes(node, ttnn) -> int:
-    """Bytes of the node's device buffer: whole tiles (ttnn.tile_size) or row-major elements."""
+def _pages(node, ttnn) -> tuple[int, int]:
+    """(pages, page bytes) of the node's device buffer: tiles (ttnn.tile_size), or rows of a row-major one."""
     v = node.meta.get("val")
     meta = tt_meta(node)
     if not isinstance(v, torch.Tensor) or meta is None:
-        return 0
+        return 0, 0
     shape = tuple(int(d) for d in v.shape) or (1,)
     if meta.layout == ttnn.TILE_LAYOUT:
         h = -(-shape[-2] // 32) if len(shape) >= 2 else 1
         w = -(-shape[-1] // 32)
-        return math.prod(shape[:-2]) * h * w * ttnn.tile_size(meta.dtype)
-    return math.prod(shape) * ttnn.element_size(meta.dtype)
+        return math.prod(shape[:-2]) * h * w, ttnn.tile_size(meta.dtype)
+    return math.prod(shape[:-1]), shape[-1] * ttnn.element_size(meta.dtype)
+
+
+def _bytes(node, ttnn) -> int:
+    """Bytes of the node's device buffer: whole tiles or row-major elements."""
+    pages, page = _pages(node, ttnn)
+    return pages * page
+
+
+def _reserved(node, ttnn, banks: int) -> int:
+    """Bytes an interleaved L1 buffer of the node reserves over the `banks` banks: every bank gets the pages of
+    the fullest one (the allocator reserves one address range on all banks; pages round-robin over them)."""
+    pages, page = _pages(node, ttnn)
+    page = -(-page // 16) * 16
+    return -(-pages // banks) * page * banks
 
 
 _VIEWS = ("reshape", "view", "squeeze", "unsqueeze", "unsqueeze_to_4D")
@@ -160,6 +175,9 @@ class L1Placement(Pass):
         stats = chip.memory_stats()["L1"] if hasattr(chip, "memory_stats") else None
         total = stats["total_bytes"] if stats else 0
         self.budget = int(total * (PLACEMENT_BUDGET if budget is None else budget))
+        self.banks = stats["num_banks"] if stats else 1
+        self.bank_size = stats["bank_size"] if stats else 0
+        self.blocked = 0            # convolutions given a shorter activation block to fit beside the live L1
         self.spill = spill          # False: an output that does not fit goes to DRAM (the greedy rule)
         self.placed = 0
         self.spilled = 0            # L1 candidates sent to DRAM to make room for a sooner-used tensor
@@ -187,6 +205,7 @@ class L1Placement(Pass):
             # explicitly DRAM: with no memory_config an op's output follows its input, which may be in L1
             n.kwargs = {**n.kwargs, "memory_config": config("ttnn_dram_config", ttnn.DRAM_MEMORY_CONFIG)}
 
+        self._held: dict = {}       # buffer node -> the bytes it reserves in L1 (placed by the walk below)
         uses = _use_positions(gm)
         shards = self._wanted_shards(gm)
         for i, n in ledger.ops(gm, positions=True):
@@ -232,7 +251,9 @@ class L1Placement(Pass):
                 n.kwargs = {**n.kwargs, "memory_config": config("ttnn_l1_config", ttnn.L1_MEMORY_CONFIG)}
             for u, b in bufs:
                 ledger.hold(u, b)
+                self._held[u] = b
             self.placed += 1
+        self._fit_conv_blocks(gm, config)
         # a windowed convolution whose input is in DRAM (placed there, or spilled after the convolution was
         # placed) runs TT-NN's DRAM path, which writes DRAM interleaved whatever memory_config says: say DRAM
         for n in gm.graph.nodes:
@@ -245,6 +266,90 @@ class L1Placement(Pass):
         if consts:
             gm.recompile()
         return PassResult(gm, bool(consts))
+
+    def _fit_conv_blocks(self, gm, config) -> None:
+        """Give each convolution that runs from L1 an activation block short enough for its circular buffers
+        and temporary buffers to fit beside the L1 buffers alive when it runs (conv_config.act_block_h_override;
+        TT-NN's default block is a core's whole share of output rows, which for a large activation needs more
+        L1 than a core has). The live bytes are those of the final placement, walked in program order."""
+        if self.grid is None or not self.bank_size:
+            return
+        ledger = L1Ledger(self.ttnn)
+        by_op = collections.defaultdict(list)
+        for u, b in self._held.items():
+            by_op[_op_of(u)].append((u, b))
+        for n in ledger.ops(gm):
+            if _in_l1(n):       # still in L1 (not spilled after it was placed)
+                for u, b in by_op.get(n, ()):
+                    ledger.hold(u, b)
+            if getattr(n.target, "__name__", "") == "conv2d":      # its output is allocated before it runs
+                self._fit_conv(gm, n, ledger.live // self.banks, config)
+
+    def _fit_conv(self, gm, n, live_per_bank: int, config) -> None:
+        from ... import conv_rules
+        ttnn = self.ttnn
+        kw = n.kwargs
+        x = kw.get("input_tensor")
+        plan = _conv_plan(gm, kw, self.grid)
+        mx, mo = tt_meta(x) if isinstance(x, torch.fx.Node) else None, tt_meta(n)
+        if plan is None or mx is None or mo is None or not (_in_l1(x) or plan.mm_conv):
+            return      # the DRAM path slices the convolution to fit by itself
+        cfg_node = kw.get("conv_config")
+        cfg = getattr(gm, cfg_node.target) if isinstance(cfg_node, torch.fx.Node) else None
+        if int(getattr(cfg, "act_block_h_override", 0) or 0):
+            return      # the user's (or an earlier pass's) block
+        pair = lambda v: (int(v), int(v)) if isinstance(v, int) else tuple(int(x) for x in v)  # noqa: E731
+        kernel = pair(kw["kernel_size"])
+        cin, cout = int(kw["in_channels"]), int(kw["out_channels"])
+        in_pixels = int(kw["batch_size"]) * int(kw["input_height"]) * int(kw["input_width"])
+        v = n.meta.get("val")
+        out_pixels = v.numel() // max(1, int(v.shape[-1])) if isinstance(v, torch.Tensor) else 0
+        wdt = getattr(cfg, "weights_dtype", None) or (tt_meta(kw.get("weight_tensor")).dtype
+                                                      if tt_meta(kw.get("weight_tensor")) else ttnn.bfloat16)
+        x_mc = _attr_of(gm, x)
+        out_mc = kw.get("memory_config")
+        out_mc = getattr(gm, out_mc.target) if isinstance(out_mc, torch.fx.Node) else None
+
+        def need(abh):
+            return conv_rules.l1_need(
+                plan, in_channels=cin, out_channels=cout, in_pixels=in_pixels, out_pixels=out_pixels,
+                kernel=kernel, in_width=int(kw["input_width"]), act_block_h=abh,
+                in_tile=ttnn.tile_size(ttnn.float32 if mx.dtype == ttnn.float32 else ttnn.bfloat16),
+                weight_tile=ttnn.tile_size(wdt), out_tile=ttnn.tile_size(mo.dtype),
+                bias=kw.get("bias_tensor") is not None, row_major_out=mo.layout != ttnn.TILE_LAYOUT,
+                resharded=conv_rules.config_key(x_mc) != plan.key(in_pixels, cin, output=False),
+                out_moved=conv_rules.config_key(out_mc) != plan.key(out_pixels, cout, output=True),
+                windowed=not plan.mm_conv)
+
+        space = self.bank_size - live_per_bank - CONV_MARGIN
+        rows = plan.split.block_rows
+        if need(rows) <= space:
+            return
+        abh = conv_rules.fitting_act_block_h(need, rows, space)
+        if abh is None and not plan.mm_conv:
+            # not even one tile row of blocks fits beside the input's copies (its reshard, its halo): the input
+            # goes to DRAM, where TT-NN's DRAM path slices the convolution to fit
+            src = x
+            while getattr(src.target, "__name__", "") in _VIEWS:
+                src = src.args[0]
+            src = _op_of(src)
+            if "memory_config" in src.kwargs:
+                src.kwargs = {**src.kwargs, "memory_config": config("ttnn_dram_config", ttnn.DRAM_MEMORY_CONFIG)}
+                self.placed -= 1
+                self.spilled += 1
+            return
+        if abh is None:
+            return      # nothing fits: the device refuses the plan and the search keeps activations in DRAM
+        key = hashlib.sha1(repr((abh, cfg_node.target if isinstance(cfg_node, torch.fx.Node) else None))
+                           .encode()).hexdigest()[:10]
+        cfg_new = config(f"ttnn_conv_block_{key}", _with_act_block_h(ttnn, cfg, abh * 32))
+        # the weight and bias preparations take the convolution's config too (TT-NN lays the weights out
+        # for its blocks)
+        for p in (kw.get("weight_tensor"), kw.get("bias_tensor")):
+            if isinstance(p, torch.fx.Node) and "conv_config" in p.kwargs and len(p.users) == 1:
+                p.kwargs = {**p.kwargs, "conv_config": cfg_new}
+        n.kwargs = {**kw, "conv_config": cfg_new}
+        self.blocked += 1
 
     def _wanted_shards(self, gm) -> dict:
         """node -> (constant name, memory config, L1 bytes): the L1 shards the readers of the node's output read
@@ -286,8 +391,9 @@ class L1Placement(Pass):
                 # reshard them), the first reader's on a tie
                 best = max(w for w, _ in votes.values())
                 raw[n] = next(r for w, r in votes.values() if w == best)
-                cname, mc, cores, (sh, sw) = raw[n]
-                want[n] = cname, mc, cores * (sh // 32) * (sw // 32) * self.ttnn.tile_size(meta.dtype)
+                cname, mc, _, (sh, sw) = raw[n]
+                # a shard reserves its bytes on every bank (one address range over all cores)
+                want[n] = cname, mc, self.banks * (sh // 32) * (sw // 32) * self.ttnn.tile_size(meta.dtype)
         return want
 
     def _shards_read(self, gm, reader, n, raw: dict) -> Optional[tuple]:
@@ -325,11 +431,11 @@ class L1Placement(Pass):
             outs = [u for u in n.users if u.target is operator.getitem]
             if not outs or any(tt_meta(u) is None or not tt_meta(u).on_device for u in outs):
                 return None
-            return [(u, _bytes(u, self.ttnn)) for u in outs]
+            return [(u, _reserved(u, self.ttnn, self.banks)) for u in outs]
         meta = tt_meta(n)
         if meta is None or not meta.on_device or not isinstance(n.meta.get("val"), torch.Tensor):
             return None
-        return [(n, _bytes(n, self.ttnn))]
+        return [(n, _reserved(n, self.ttnn, self.banks))]
 
 
 _SHARDED_ELTWISE = ("add", "subtract", "multiply")   # binary ops that run natively on shared shards
@@ -381,6 +487,24 @@ def _conv_plan_of(gm, kw: dict, grid: tuple):
                               padding=p, dilation=(dh, dw), groups=int(kw.get("groups", 1)), grid=grid,
                               shard_layout=getattr(cfg, "shard_layout", None),
                               col_major=bool(getattr(cfg, "transpose_shards", False)), in_width=w)
+
+
+def _attr_of(gm, node):
+    """The memory config object placing `node`'s buffer (through views), or None (DRAM or unplaced)."""
+    while isinstance(node, torch.fx.Node) and getattr(node.target, "__name__", "") in _VIEWS:
+        node = node.args[0]
+    mc = node.kwargs.get("memory_config") if isinstance(node, torch.fx.Node) else None
+    return getattr(gm, mc.target, None) if isinstance(mc, torch.fx.Node) and mc.op == "get_attr" else None
+
+
+_CONV_FIELDS = ("weights_dtype", "activation", "shard_layout", "transpose_shards", "output_layout",
+                "deallocate_activation", "enable_act_double_buffer", "enable_weights_double_buffer")
+
+
+def _with_act_block_h(ttnn, cfg, rows: int):
+    """Conv config `cfg` (None: the default) with act_block_h_override=rows (the fields the compiler sets)."""
+    kept = {k: getattr(cfg, k) for k in _CONV_FIELDS if getattr(cfg, k, None) is not None}
+    return ttnn.Conv2dConfig(**kept, act_block_h_override=rows)
 
 
 def _op_of(buffer_node):

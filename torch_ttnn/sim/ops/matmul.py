@@ -329,10 +329,10 @@ def check_program_config(op: str, cfg, a, b, transpose_a: bool, transpose_b: boo
                      f"columns (per_core_N={cfg.per_core_N}) and per_core_M={cfg.per_core_M} of {Mt} rows over "
                      f"{cores} cores")
     need = program_config_cb_bytes(cfg, a._dtype, b._dtype, out_dtype, Kt, fp32_acc)
-    free = device.memory[BufferType.L1].free_bytes_per_bank()
+    free = device.memory[BufferType.L1].cb_space()
     if need > free:
-        fail(op, f"program_config: its circular buffers need {need} B of L1 a core, {free} B are free beside the "
-                 f"L1 buffers allocated (statically allocated circular buffers would clash with L1 buffers)")
+        fail(op, f"program_config: its circular buffers need {need} B of L1 a core, {free} B are free below the "
+                 f"lowest L1 buffer (statically allocated circular buffers would clash with L1 buffers)")
 
 
 def _fused_activation(program_config, activation):

@@ -199,6 +199,14 @@ def finish(c: OpCost, r: ArchRates, dram_readers: Optional[int] = None) -> OpCos
 
 Rule = Callable[[Call], OpCost]
 RULES: dict = {}
+# op name -> the L1 bytes a core needs for the launch's circular buffers (perf/circular_buffers.py registers)
+CB_RULES: dict = {}
+
+
+def cb_need(c: Call) -> Optional[int]:
+    """Bytes of L1 a core needs for this launch beside the buffers allocated (None: not modelled)."""
+    fn = CB_RULES.get(c.name)
+    return None if fn is None else int(fn(c))
 
 # Ops that run no device program: host conversions and transfers (timed as transfers by the profiler),
 # metadata-only views, allocation, host-side weight preparation.

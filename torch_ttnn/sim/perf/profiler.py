@@ -22,7 +22,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-from .cost import RULES, Call, OpCost, TensorDesc, describe
+from .cost import RULES, Call, OpCost, TensorDesc, cb_need, describe
 from .rates import ArchRates, rates_for
 
 log = logging.getLogger(__name__)
@@ -99,9 +99,9 @@ class Profiler:
             self.recording = was
 
     def _l1_free(self) -> int:
-        """L1 a core has free now (the launch's output included)."""
+        """L1 a core has for circular buffers now: below its lowest L1 buffer (the launch's output included)."""
         from ..types import BufferType
-        return self.device.memory[BufferType.L1].free_bytes_per_bank()
+        return self.device.memory[BufferType.L1].cb_space()
 
     # --- events -------------------------------------------------------------------------------
     def launch(self, name: str, fn, args: tuple, kwargs: dict, described: tuple, out) -> None:
@@ -116,7 +116,9 @@ class Profiler:
             if fn is None:
                 raise ValueError("launched outside a registered op: its arguments are unknown")
             l1_free = self._l1_free if getattr(self.device, "memory", None) is not None else None
-            cost = rule(Call(name, fn, args, kwargs, pre, ins, outs, r, l1_free))
+            call = Call(name, fn, args, kwargs, pre, ins, outs, r, l1_free)
+            cost = rule(call)
+            need = cb_need(call) if l1_free is not None else None
         except Exception as e:
             if os.environ.get(STRICT_ENV) == "1" and fn is not None:
                 raise
@@ -124,6 +126,9 @@ class Profiler:
                 log.warning("performance model: ttnn.%s launch not modelled (%s: %s)", name, type(e).__name__, e)
             self.totals.unmodelled[name] += 1
             cost = OpCost(name, 0, 0, bound="unmodelled")
+            need = None
+        if need:
+            check_circular_buffers(self.device, name, need)
         self.host_us += r.dispatch_us
         from ..trace import capturing
         tr = capturing(self.device)
@@ -321,3 +326,25 @@ def _sim_desc(v):
 def describe_args(args: tuple, kwargs: dict) -> tuple[dict, list]:
     """collect() of the ttnn.Tensor arguments of a launch, taken before it runs."""
     return collect(args, kwargs, _sim_desc)
+
+
+def check_circular_buffers(device, name: str, need: int) -> None:
+    """Refuse a launch whose circular buffers (and the temporary L1 buffers its op allocates beside them) would
+    reach the lowest L1 buffer of a core, as TT-Metal refuses a program whose static circular buffer region
+    clashes with an L1 buffer."""
+    from ..errors import OutOfMemoryError
+    from ..types import BufferType
+    l1 = device.memory[BufferType.L1]
+    space = l1.cb_space()
+    if need <= space:
+        return
+    if need > l1.bank_size:
+        raise OutOfMemoryError(
+            f"ttnn.{name}: statically allocated circular buffers on the core grid grow to {need} B, beyond the "
+            f"max L1 size of {l1.bank_size} B a core")
+    raise OutOfMemoryError(
+        f"ttnn.{name}: statically allocated circular buffers clash with L1 buffers on the core grid: the lowest "
+        f"L1 buffer is allocated at {space} B and the circular buffer region would end at {need} B "
+        f"({l1.current // max(1, l1.num_banks)} B of L1 buffers a core; free L1 for them: deallocate tensors, "
+        f"place some in DRAM, or use smaller blocks)")
+

@@ -252,7 +252,11 @@ def matmul_cost(c: Call, a, b, batch: int, M: int, K: int, N: int, b_batched: bo
     return cost(c, cores, cycles, flops=flops, reads=reads, noc=noc, fidelity=fid.name, note=note)
 
 
-def _matmul(c: Call) -> OpCost:
+def _matmul_dims(c: Call):
+    """(a, b, batch, M, K, N, b batched, transpose_a) of a matmul/linear or addmm launch."""
+    if c.name == "addmm":
+        a, b = c.tensor("mat1_tensor"), c.tensor("mat2_tensor")
+        return a, b, 1, a.shape[-2], a.shape[-1], b.shape[-1], False, False
     a, b = c.tensor("input_tensor_a"), c.tensor("input_tensor_b")
     ta, tb = bool(c.param("transpose_a", False)), bool(c.param("transpose_b", False))
     sa, sb = list(a.shape), list(b.shape)
@@ -264,13 +268,27 @@ def _matmul(c: Call) -> OpCost:
     N = sb[-2] if tb else sb[-1]
     batch = math.prod(c.out.shape[:-2]) if len(c.out.shape) > 2 else 1
     b_batched = math.prod(sb[:-2]) > 1 if len(sb) > 2 else False
+    return a, b, batch, M, K, N, b_batched, ta
+
+
+def auto_program_of(c: Call):
+    """The program TT-NN generates for a matmul/linear/addmm launch without a program config (None where it is
+    not modelled, or the second operand is batched)."""
+    a, b, batch, M, K, N, b_batched, ta = _matmul_dims(c)
+    if b_batched:
+        return None
+    bias = c.tensor("input_tensor") if c.name == "addmm" else c.tensor("bias")
+    return _auto_program(c, a, b, batch, M, K, N, bias, ta)
+
+
+def _matmul(c: Call) -> OpCost:
+    a, b, batch, M, K, N, b_batched, ta = _matmul_dims(c)
     return matmul_cost(c, a, b, batch, M, K, N, b_batched, bias=c.tensor("bias"),
                        extra_sfpu=fused_sfpu(c.param("activation")), transpose_a=ta)
 
 
 def _addmm(c: Call) -> OpCost:
-    a, b = c.tensor("mat1_tensor"), c.tensor("mat2_tensor")
-    M, K, N = a.shape[-2], a.shape[-1], b.shape[-1]
+    a, b, _, M, K, N, _, _ = _matmul_dims(c)
     return matmul_cost(c, a, b, 1, M, K, N, False, bias=c.tensor("input_tensor"), extra_sfpu=0)
 
 
@@ -296,17 +314,8 @@ def _conv(c: Call, transposed: bool = False, one_d: bool = False) -> OpCost:
     from the convolution's shards to the requested memory config unless that is its own sharded config. Each
     is a launch of its own (an op-to-op gap)."""
     from ..ops import conv_parallel
-    x, w = c.tensor("input_tensor"), c.tensor("weight_tensor")
-    cin, cout, n = int(c.param("in_channels")), int(c.param("out_channels")), int(c.param("batch_size"))
+    pl, x, w, (kh, kw), cin, cout, in_pixels, out_pixels = conv_plan_of(c, transposed, one_d, dram_path=True)
     groups = int(c.param("groups", 1))
-    if one_d:
-        kh, kw = int(_pair(c.param("kernel_size"), 1)[0]), 1
-        h_in, w_in = int(c.param("input_length")), 1
-    else:
-        kh, kw = (int(v) for v in _pair(c.param("kernel_size")))
-        h_in, w_in = int(c.param("input_height")), int(c.param("input_width"))
-    out_pixels = max(1, c.out.volume // max(1, c.out.shape[-1]))
-    in_pixels = n * h_in * w_in
     window = kh * kw * cin
     if transposed:      # each input pixel scatters a kernel window of out_channels
         useful = 2.0 * in_pixels * cin * kh * kw * cout / groups
@@ -314,15 +323,7 @@ def _conv(c: Call, transposed: bool = False, one_d: bool = False) -> OpCost:
         useful = 2.0 * out_pixels * cout * kh * kw * cin / groups
     Kt = _ceil(window, 32)
     fid = c.fidelity(x.dtype, w.dtype)
-    gx, gy = c.rates.grid_x, c.rates.grid_y       # conv2d takes no core grid: it plans on the device's
     cfg = c.param("conv_config")
-    stride, pad, dil = (_pair(c.param(k, d), 1 if one_d else 2) for k, d in
-                        (("stride", 1), ("padding", 0), ("dilation", 1)))
-    pl = conv_parallel.plan(in_channels=cin, out_channels=cout, out_pixels=out_pixels, kernel=(kh, kw),
-                            stride=stride, padding=_flat(pad), dilation=dil, groups=groups, grid=(gx, gy),
-                            shard_layout=getattr(cfg, "shard_layout", None),
-                            col_major=bool(getattr(cfg, "transpose_shards", False)), transposed=transposed,
-                            one_d=one_d, in_width=w_in)
     sp = pl.split
     cores, pm, pn = sp.cores, sp.block_rows, sp.block_cols
     per_core = pm * pn
@@ -353,6 +354,35 @@ def _conv(c: Call, transposed: bool = False, one_d: bool = False) -> OpCost:
                      f"{sp.layout.name.split('_')[0].lower()} {sp.cores_rows}x{sp.cores_channels} cores"
                      + "".join(f" + {name}" for name, _ in steps))
     return oc
+
+
+def conv_plan_of(c: Call, transposed: bool = False, one_d: bool = False, dram_path: bool = False):
+    """(plan, input, weight, (kh, kw), in_channels, out_channels, input pixels, output pixels) of a convolution
+    launch: the layout and split TT-NN runs it with ([CONV], sim/ops/conv_parallel.py). None for a windowed
+    convolution whose input is in DRAM (TT-NN's DRAM path slices it), unless `dram_path`."""
+    from ..ops import conv_parallel
+    x, w = c.tensor("input_tensor"), c.tensor("weight_tensor")
+    cin, cout, n = int(c.param("in_channels")), int(c.param("out_channels")), int(c.param("batch_size"))
+    groups = int(c.param("groups", 1))
+    if one_d:
+        kh, kw = int(_pair(c.param("kernel_size"), 1)[0]), 1
+        h_in, w_in = int(c.param("input_length")), 1
+    else:
+        kh, kw = (int(v) for v in _pair(c.param("kernel_size")))
+        h_in, w_in = int(c.param("input_height")), int(c.param("input_width"))
+    out_pixels = max(1, c.out.volume // max(1, c.out.shape[-1]))
+    gx, gy = c.rates.grid_x, c.rates.grid_y       # conv2d takes no core grid: it plans on the device's
+    cfg = c.param("conv_config")
+    stride, pad, dil = (_pair(c.param(k, d), 1 if one_d else 2) for k, d in
+                        (("stride", 1), ("padding", 0), ("dilation", 1)))
+    pl = conv_parallel.plan(in_channels=cin, out_channels=cout, out_pixels=out_pixels, kernel=(kh, kw),
+                            stride=stride, padding=_flat(pad), dilation=dil, groups=groups, grid=(gx, gy),
+                            shard_layout=getattr(cfg, "shard_layout", None),
+                            col_major=bool(getattr(cfg, "transpose_shards", False)), transposed=transposed,
+                            one_d=one_d, in_width=w_in)
+    if not dram_path and not pl.mm_conv and (x.buffer in ("DRAM", "HOST") and not x.sharded):
+        return None
+    return pl, x, w, (kh, kw), cin, cout, n * h_in * w_in, out_pixels
 
 
 def _in_l1(d):
