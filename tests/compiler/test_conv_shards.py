@@ -130,3 +130,23 @@ def test_a_pool_reads_the_convolutions_tiles(device, pool):
         assert fed == ({"conv2d"} if optimize else {"to_layout"}), fed
     assert pcc(outs[True], ref) >= 0.99
     assert pcc(outs[True], outs[False]) >= 0.999
+
+
+def test_a_large_convolution_gets_an_activation_block_that_fits_beside_the_live_l1(device, caplog):
+    """224x224 pixels of 128 channels: TT-NN's default activation block (a core's 25 tile rows by 12 tiles of
+    channels, twice) and the convolution's input copies need more L1 than a core has; the placement gives the
+    convolution a shorter block (act_block_h_override) and the simulator, which checks each launch's circular
+    buffers, runs the plan with the input in L1 (no fallback to DRAM)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.ReLU(), nn.Conv2d(128, 32, 3, padding=1)).eval()
+    x = torch.randn(1, 128, 224, 224)
+    with torch.no_grad():
+        ref = model(x)
+    y, option = run_recorded(model, x, device=device)
+    assert "refused" not in caplog.text
+    gm = option.results.graph_modules[-1]
+    conv = next(n for n in gm.graph.nodes if getattr(n.target, "__name__", "") == "conv2d")
+    assert placement._in_l1(conv.kwargs["input_tensor"])
+    rows = getattr(gm, conv.kwargs["conv_config"].target).act_block_h_override // 32
+    assert 1 <= rows < 25 and 25 % rows == 0
+    assert pcc(y, ref) >= 0.99

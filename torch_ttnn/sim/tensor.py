@@ -275,7 +275,7 @@ class Tensor:
         L1 16 B)."""
         alloc = self._device_buffer("buffer_aligned_page_size")
         page = buffer_layout(self._value.shape, self._dtype, self._layout)[1]
-        return self._device.memory[alloc.buffer_type]._align(page)
+        return self._device.memory[alloc.buffer_type].space.align(page)
 
     def buffer_unique_id(self) -> Optional[int]:
         """Id of the device buffer backing this tensor (views share their owner's), None on the host."""

@@ -33,7 +33,7 @@ from ...matmul_rules import cb_bytes, interm_tile_bytes, subblock
 from ..meta import node_val, tt_meta
 from ..tiles import TILE
 from .base import Pass, PassResult, constant
-from .placement import _VIEWS, L1Ledger, _bytes
+from .placement import _VIEWS, L1_CB_SPACE, L1Ledger, _bytes
 
 log = logging.getLogger("torch_ttnn")
 
@@ -175,7 +175,8 @@ class MatmulProgramConfigs(Pass):
         fp32_acc = bool(getattr(ckc, "fp32_dest_acc_en", False)) or ttnn.float32 in (a_dt, b_dt)
         bias = kw.get("bias")
         bias_dt = _dtype(bias) if isinstance(bias, torch.fx.Node) and tt_meta(bias) is not None else None
-        free = self.l1_bank - live_per_bank
+        # room below the lowest L1 buffer when the op runs, as the placement replayed it (else: the live bytes)
+        free = min(self.l1_bank - live_per_bank, n.meta.get(L1_CB_SPACE, self.l1_bank))
 
         def fits(pm, pn, k):
             return self._cbs(pm, pn, k, a_dt, b_dt, out_dt, fp32_acc, bias_dt, ta) < free

@@ -4,9 +4,16 @@ A DRAM-interleaved activation costs DRAM bandwidth (258 GB/s on Wormhole) every 
 in L1 the same bytes move over each core's NoC link (30 B/cycle a core: ~1.9 TB/s on 64 cores). The pass walks
 the program in order, keeps the bytes of the L1 tensors alive at each point (a tensor lives from the op that
 makes it to its `ttnn.deallocate`), and gives an op's output `memory_config=L1` when it fits within the budget:
-a fraction of the device's L1, the rest left to the circular buffers the ops allocate per core
-(PLACEMENT_BUDGET; TT-Metal's own compiler budgets ~1,364 of 1,464 KB a core for tensors, with an op model that
-knows each op's circular buffers, which the simulator does not, hence the margin).
+a fraction of the device's L1 (PLACEMENT_BUDGET), the rest left to the circular buffers each op allocates per
+core below the lowest L1 buffer. The budget counts what the allocator reserves: an interleaved buffer the pages
+of its fullest bank on every bank, a sharded one its shard on every bank (one address range over all cores).
+
+The simulator checks every launch's circular buffers against the lowest L1 buffer, as TT-Metal does. After
+the walk, the pass replays the program's L1 allocations and frees with the allocator's arithmetic (top-down,
+torch_ttnn/address_space.py, holes included) and gives each convolution that runs from L1 an activation block
+short enough to fit there (conv_config.act_block_h_override: TT-NN's default block is a core's whole share of
+output rows); one whose input copies leave no room even for one tile row of blocks reads its input from DRAM
+(TT-NN's DRAM path slices it). The room each op has is left in its meta for the matmul configs.
 
 When an output does not fit, the pass spills by liveness rather than sending the newcomer to DRAM: among the
 tensors alive in L1 and the new one, the one whose next use is farthest goes to DRAM (for its whole life: the
@@ -46,7 +53,9 @@ from .base import Pass, PassResult
 
 SHARDS = "ttnn_conv_shards_"  # the constants of the sharded memory configs of convolution outputs
 PLACEMENT_BUDGET = 0.5      # of the device's L1, for activations (see the module docstring)
-CONV_MARGIN = 16 * 1024     # bytes a core keeps free beside a convolution's blocks (allocator alignment, fragments)
+CONV_MARGIN = 4 * 1024      # bytes a core keeps free beside a convolution's blocks (rounding of our estimate)
+L1_ALIGNMENT = 16           # bytes: L1 buffer alignment (Wormhole and Blackhole, FACTS.md)
+L1_CB_SPACE = "ttnn_l1_cb_space"   # node meta: bytes below the lowest L1 buffer while the op runs
 # operands TT-NN requires in DRAM: (op, argument name or position)
 DRAM_OPERANDS = {("scaled_dot_product_attention", "attn_mask")}
 _SKIP = {"reshape", "view", "squeeze", "unsqueeze", "unsqueeze_to_4D", "to_torch", "from_device", "deallocate",
@@ -269,23 +278,38 @@ class L1Placement(Pass):
 
     def _fit_conv_blocks(self, gm, config) -> None:
         """Give each convolution that runs from L1 an activation block short enough for its circular buffers
-        and temporary buffers to fit beside the L1 buffers alive when it runs (conv_config.act_block_h_override;
-        TT-NN's default block is a core's whole share of output rows, which for a large activation needs more
-        L1 than a core has). The live bytes are those of the final placement, walked in program order."""
+        and temporary buffers to fit below the lowest L1 buffer alive when it runs (conv_config.
+        act_block_h_override; TT-NN's default block is a core's whole share of output rows, which for a large
+        activation needs more L1 than a core has). The program's L1 allocations and deallocations are replayed
+        in order with the device's allocator arithmetic (top-down, torch_ttnn/address_space.py): holes left by
+        freed buffers count, as they do on the chip. Each op's room for circular buffers is left in its meta
+        (L1_CB_SPACE) for the passes that choose program configs."""
+        from ...address_space import AddressSpace
         if self.grid is None or not self.bank_size:
             return
-        ledger = L1Ledger(self.ttnn)
         by_op = collections.defaultdict(list)
         for u, b in self._held.items():
             by_op[_op_of(u)].append((u, b))
-        for n in ledger.ops(gm):
+        space = AddressSpace(self.bank_size, L1_ALIGNMENT, top_down=True)
+        where: dict = {}
+        dealloc = getattr(self.ttnn, "deallocate", None)
+        for n in list(gm.graph.nodes):
+            if n.op != "call_function":
+                continue
+            if n.target is dealloc:
+                if n.args and n.args[0] in where:
+                    space.free(where.pop(n.args[0]))
+                continue
             if _in_l1(n):       # still in L1 (not spilled after it was placed)
                 for u, b in by_op.get(n, ()):
-                    ledger.hold(u, b)
+                    address = space.allocate(-(-b // self.banks))
+                    if address is not None:
+                        where[u] = address
             if getattr(n.target, "__name__", "") == "conv2d":      # its output is allocated before it runs
-                self._fit_conv(gm, n, ledger.live // self.banks, config)
+                self._fit_conv(gm, n, space.lowest(), config)
+            n.meta[L1_CB_SPACE] = space.lowest()
 
-    def _fit_conv(self, gm, n, live_per_bank: int, config) -> None:
+    def _fit_conv(self, gm, n, room: int, config) -> None:
         from ... import conv_rules
         ttnn = self.ttnn
         kw = n.kwargs
@@ -321,7 +345,7 @@ class L1Placement(Pass):
                 out_moved=conv_rules.config_key(out_mc) != plan.key(out_pixels, cout, output=True),
                 windowed=not plan.mm_conv)
 
-        space = self.bank_size - live_per_bank - CONV_MARGIN
+        space = room - CONV_MARGIN
         rows = plan.split.block_rows
         if need(rows) <= space:
             return
