@@ -9,6 +9,7 @@ import torch.nn as nn
 
 import torch_ttnn
 from torch_ttnn.compiler.passes import placement
+from torch_ttnn.sim.errors import OutOfMemoryError
 
 from .harness import pcc, run_recorded
 
@@ -150,3 +151,48 @@ def test_a_large_convolution_gets_an_activation_block_that_fits_beside_the_live_
     rows = getattr(gm, conv.kwargs["conv_config"].target).act_block_h_override // 32
     assert 1 <= rows < 25 and 25 % rows == 0
     assert pcc(y, ref) >= 0.99
+
+
+class _Norms(nn.Module):
+    """h stays alive across a layer norm of the full width (its circular buffers: ~240 KiB a core)."""
+
+    def __init__(self):
+        super().__init__()
+        self.norm = nn.LayerNorm(1024)
+
+    def forward(self, x):
+        h = torch.relu(x)
+        return self.norm(h) + h
+
+
+@pytest.mark.parametrize("replay", [True, False])
+def test_a_buffer_goes_to_dram_where_an_ops_circular_buffers_would_not_fit(monkeypatch, replay):
+    """A device whose cores keep 320 KiB of L1 for tensors (the rest given to L1_SMALL): with h and the layer
+    norm's output in L1, the norm's circular buffers would reach h's buffer, which the device refuses. The
+    placement replays the program's allocations with the op's circular buffers (the simulator's estimate) and
+    sends a buffer to DRAM (the norm's output: h is its operand); without the replay the device refuses the
+    launch."""
+    import torch_ttnn.sim as ttnn
+    if not replay:
+        monkeypatch.setattr(placement.L1Placement, "_replay", lambda self, gm, config: None)
+    probe = ttnn.open_device(device_id=2)
+    bank = probe.memory[ttnn.BufferType.L1].bank_size
+    ttnn.close_device(probe)
+    dev = ttnn.open_device(device_id=2, l1_small_size=bank - 320 * 1024)
+    try:
+        torch.manual_seed(0)
+        model, x = _Norms().eval(), torch.randn(1, 2048, 1024)
+        with torch.no_grad():
+            ref = model(x)
+        if not replay:
+            with pytest.raises(OutOfMemoryError, match="layer_norm: statically allocated circular buffers clash"):
+                run_recorded(model, x, device=dev)
+            return
+        y, option = run_recorded(model, x, device=dev)
+        assert pcc(y, ref) >= 0.99
+        gm = option.results.graph_modules[-1]
+        placed = {getattr(n.target, "__name__", ""): placement._in_l1(n) for n in gm.graph.nodes
+                  if n.op == "call_function"}
+        assert placed["relu"] and not placed["layer_norm"]
+    finally:
+        ttnn.close_device(dev)

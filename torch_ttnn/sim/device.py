@@ -179,6 +179,19 @@ class Device:
                         l1_free=free, **{k: desc(v) for k, v in kwargs.items()})
         return cost.kernel_us
 
+    def estimate_op_l1(self, op: str, *args, outputs: list, **kwargs) -> int:
+        """Simulator extension: the L1 bytes a core needs for the circular buffers (and temporary buffers) of a
+        launch of ttnn.`op`, as the simulator checks them at launch. Tensor arguments and `outputs` are
+        (shape, dtype, layout, buffer) or (shape, dtype, layout, buffer, shard cores) tuples."""
+        from .perf.estimate import circular_buffer_bytes, tensor
+
+        def desc(v):
+            if isinstance(v, tuple) and len(v) in (4, 5) and isinstance(v[0], (tuple, list)):
+                return tensor(*v)
+            return v
+        return circular_buffer_bytes(op, *(desc(a) for a in args), outputs=[desc(o) for o in outputs],
+                                     preset=self.preset.name, **{k: desc(v) for k, v in kwargs.items()})
+
     def check_open(self, what: str) -> None:
         if not self.is_open:
             raise RuntimeError(f"{what}: device {self.device_id} is closed")

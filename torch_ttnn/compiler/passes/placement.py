@@ -56,6 +56,7 @@ PLACEMENT_BUDGET = 0.5      # of the device's L1, for activations (see the modul
 CONV_MARGIN = 4 * 1024      # bytes a core keeps free beside a convolution's blocks (rounding of our estimate)
 L1_ALIGNMENT = 16           # bytes: L1 buffer alignment (Wormhole and Blackhole, FACTS.md)
 L1_CB_SPACE = "ttnn_l1_cb_space"   # node meta: bytes below the lowest L1 buffer while the op runs
+MAX_CB_SPILLS = 64          # buffers sent to DRAM for circular buffers before the device is left to refuse
 # operands TT-NN requires in DRAM: (op, argument name or position)
 DRAM_OPERANDS = {("scaled_dot_product_attention", "attn_mask")}
 _SKIP = {"reshape", "view", "squeeze", "unsqueeze", "unsqueeze_to_4D", "to_torch", "from_device", "deallocate",
@@ -191,6 +192,7 @@ class L1Placement(Pass):
         self.placed = 0
         self.spilled = 0            # L1 candidates sent to DRAM to make room for a sooner-used tensor
         self.sharded = 0            # convolution outputs written in the shards of the convolution reading them
+        self.chip = chip
         grid = chip.compute_with_storage_grid_size() if hasattr(chip, "compute_with_storage_grid_size") else None
         self.grid = (int(grid.x), int(grid.y)) if grid is not None else None
 
@@ -262,7 +264,7 @@ class L1Placement(Pass):
                 ledger.hold(u, b)
                 self._held[u] = b
             self.placed += 1
-        self._fit_conv_blocks(gm, config)
+        self._fit_circular_buffers(gm, config)
         # a windowed convolution whose input is in DRAM (placed there, or spilled after the convolution was
         # placed) runs TT-NN's DRAM path, which writes DRAM interleaved whatever memory_config says: say DRAM
         for n in gm.graph.nodes:
@@ -276,23 +278,42 @@ class L1Placement(Pass):
             gm.recompile()
         return PassResult(gm, bool(consts))
 
-    def _fit_conv_blocks(self, gm, config) -> None:
-        """Give each convolution that runs from L1 an activation block short enough for its circular buffers
-        and temporary buffers to fit below the lowest L1 buffer alive when it runs (conv_config.
-        act_block_h_override; TT-NN's default block is a core's whole share of output rows, which for a large
-        activation needs more L1 than a core has). The program's L1 allocations and deallocations are replayed
-        in order with the device's allocator arithmetic (top-down, torch_ttnn/address_space.py): holes left by
-        freed buffers count, as they do on the chip. Each op's room for circular buffers is left in its meta
-        (L1_CB_SPACE) for the passes that choose program configs."""
-        from ...address_space import AddressSpace
+    def _fit_circular_buffers(self, gm, config) -> None:
+        """Make every op's circular buffers fit below the lowest L1 buffer alive when it runs, as the device
+        checks at each launch. The program's L1 allocations and frees are replayed in order with the
+        allocator's arithmetic (top-down, torch_ttnn/address_space.py): holes left by freed buffers count, as
+        they do on the chip. A convolution that runs from L1 first gets a shorter activation block
+        (conv_config.act_block_h_override; TT-NN's default block is a core's whole share of output rows); where
+        that is not enough, or for another op whose circular buffers do not fit (sized by the simulator's
+        estimate, estimate_op_l1, when the device is simulated), a buffer goes to DRAM: a windowed convolution's
+        input first (TT-NN's DRAM path slices the convolution to fit), else the lowest live buffer the op does
+        not read, and the replay starts again. Each op's room is left in its meta (L1_CB_SPACE) for the passes
+        that choose program configs."""
         if self.grid is None or not self.bank_size:
             return
+        self._needs: dict = {}      # (node, where it and its operands are) -> its circular buffers' bytes
+        for _ in range(MAX_CB_SPILLS):
+            victim = self._replay(gm, config)
+            if victim is None:
+                return
+            victim.kwargs = {**victim.kwargs,
+                             "memory_config": config("ttnn_dram_config", self.ttnn.DRAM_MEMORY_CONFIG)}
+            for u in [u for u in self._held if _op_of(u) is victim]:
+                del self._held[u]
+            self.placed -= 1
+            self.spilled += 1
+
+    def _replay(self, gm, config):
+        """Walk the program's L1 allocations (see _fit_circular_buffers); the op to send to DRAM at the first
+        launch whose circular buffers do not fit, or None."""
+        from ...address_space import AddressSpace
         by_op = collections.defaultdict(list)
         for u, b in self._held.items():
             by_op[_op_of(u)].append((u, b))
         space = AddressSpace(self.bank_size, L1_ALIGNMENT, top_down=True)
         where: dict = {}
         dealloc = getattr(self.ttnn, "deallocate", None)
+        estimate = getattr(self.chip, "estimate_op_l1", None)
         for n in list(gm.graph.nodes):
             if n.op != "call_function":
                 continue
@@ -305,11 +326,66 @@ class L1Placement(Pass):
                     address = space.allocate(-(-b // self.banks))
                     if address is not None:
                         where[u] = address
-            if getattr(n.target, "__name__", "") == "conv2d":      # its output is allocated before it runs
-                self._fit_conv(gm, n, space.lowest(), config)
-            n.meta[L1_CB_SPACE] = space.lowest()
+            room = space.lowest()     # the op's outputs are allocated before it runs
+            n.meta[L1_CB_SPACE] = room
+            name = getattr(n.target, "__name__", "")
+            if name == "conv2d":
+                fits, src = self._fit_conv(gm, n, room, config)
+                if not fits and src is not None:
+                    return src
+            elif estimate is not None and name not in _SKIP:
+                key = (n, _in_l1(n), tuple(_in_l1(a) for a in n.all_input_nodes))
+                if key not in self._needs:
+                    self._needs[key] = self._need(gm, n, estimate)
+                fits = self._needs[key] <= room
+            else:
+                fits = True
+            if not fits and where:
+                # the lowest buffer the op does not touch, else its own output, else its lowest operand
+                reads = {_op_of(_buffer_of(a)) for a in n.all_input_nodes}
 
-    def _fit_conv(self, gm, n, room: int, config) -> None:
+                def rank(u):
+                    op = _op_of(u)
+                    return (1 if op is n else 2 if op in reads else 0), where[u]
+                return _op_of(min(where, key=rank))
+        return None
+
+    def _need(self, gm, n, estimate) -> int:
+        """The simulator's estimate of op n's circular buffers, from its arguments' shapes, formats and places."""
+        qual = getattr(n.target, "python_fully_qualified_name", "")
+        if not qual.startswith("ttnn."):
+            return 0
+
+        def desc(v):
+            if isinstance(v, (list, tuple)):
+                return type(v)(desc(x) for x in v)
+            if not isinstance(v, torch.fx.Node):
+                return v
+            if v.op == "get_attr":
+                return getattr(gm, v.target)
+            val, meta = v.meta.get("val"), tt_meta(v)
+            if meta is None or not isinstance(val, torch.Tensor):
+                return val
+            if not meta.on_device:
+                return tuple(val.shape), meta.dtype, meta.layout, "HOST"
+            mc = _attr_of(gm, v)
+            if mc is None or getattr(mc, "buffer_type", None) != self.ttnn.BufferType.L1:
+                return tuple(val.shape), meta.dtype, meta.layout, "DRAM"
+            spec = getattr(mc, "shard_spec", None)
+            cores = spec.num_cores() if spec is not None and mc.is_sharded() else 0
+            return tuple(val.shape), meta.dtype, meta.layout, "L1", cores
+
+        outs = ([u for u in n.users if u.target is operator.getitem] if n.meta.get(TT_MULTI) else [n])
+        outputs = [d for d in (desc(u) for u in outs) if isinstance(d, tuple)]
+        try:
+            return int(estimate(qual[len("ttnn."):], *desc(tuple(n.args)), outputs=outputs,
+                                **{k: desc(v) for k, v in n.kwargs.items()}))
+        except Exception:       # arguments the estimate cannot describe: the device checks the launch itself
+            return 0
+
+    def _fit_conv(self, gm, n, room: int, config) -> tuple:
+        """(whether convolution n fits below `room` bytes, with a shorter activation block if need be; the op
+        making its input when sending that to DRAM would make it fit, else None)."""
         from ... import conv_rules
         ttnn = self.ttnn
         kw = n.kwargs
@@ -317,11 +393,11 @@ class L1Placement(Pass):
         plan = _conv_plan(gm, kw, self.grid)
         mx, mo = tt_meta(x) if isinstance(x, torch.fx.Node) else None, tt_meta(n)
         if plan is None or mx is None or mo is None or not (_in_l1(x) or plan.mm_conv):
-            return      # the DRAM path slices the convolution to fit by itself
+            return True, None       # the DRAM path slices the convolution to fit by itself
         cfg_node = kw.get("conv_config")
         cfg = getattr(gm, cfg_node.target) if isinstance(cfg_node, torch.fx.Node) else None
         if int(getattr(cfg, "act_block_h_override", 0) or 0):
-            return      # the user's (or an earlier pass's) block
+            return True, None       # the user's (or an earlier replay's) block
         pair = lambda v: (int(v), int(v)) if isinstance(v, int) else tuple(int(x) for x in v)  # noqa: E731
         kernel = pair(kw["kernel_size"])
         cin, cout = int(kw["in_channels"]), int(kw["out_channels"])
@@ -348,22 +424,13 @@ class L1Placement(Pass):
         space = room - CONV_MARGIN
         rows = plan.split.block_rows
         if need(rows) <= space:
-            return
+            return True, None
         abh = conv_rules.fitting_act_block_h(need, rows, space)
-        if abh is None and not plan.mm_conv:
-            # not even one tile row of blocks fits beside the input's copies (its reshard, its halo): the input
-            # goes to DRAM, where TT-NN's DRAM path slices the convolution to fit
-            src = x
-            while getattr(src.target, "__name__", "") in _VIEWS:
-                src = src.args[0]
-            src = _op_of(src)
-            if "memory_config" in src.kwargs:
-                src.kwargs = {**src.kwargs, "memory_config": config("ttnn_dram_config", ttnn.DRAM_MEMORY_CONFIG)}
-                self.placed -= 1
-                self.spilled += 1
-            return
         if abh is None:
-            return      # nothing fits: the device refuses the plan and the search keeps activations in DRAM
+            # not even one tile row of blocks fits beside the input's copies (its reshard, its halo): a windowed
+            # convolution reads its input from DRAM (TT-NN's DRAM path slices it to fit)
+            src = _op_of(_buffer_of(x))
+            return False, (src if not plan.mm_conv and "memory_config" in src.kwargs else None)
         key = hashlib.sha1(repr((abh, cfg_node.target if isinstance(cfg_node, torch.fx.Node) else None))
                            .encode()).hexdigest()[:10]
         cfg_new = config(f"ttnn_conv_block_{key}", _with_act_block_h(ttnn, cfg, abh * 32))
@@ -374,6 +441,7 @@ class L1Placement(Pass):
                 p.kwargs = {**p.kwargs, "conv_config": cfg_new}
         n.kwargs = {**kw, "conv_config": cfg_new}
         self.blocked += 1
+        return True, None
 
     def _wanted_shards(self, gm) -> dict:
         """node -> (constant name, memory config, L1 bytes): the L1 shards the readers of the node's output read
@@ -477,8 +545,7 @@ def _same_shape_operands(n) -> bool:
 
 def _in_l1(node) -> bool:
     """Whether `node`'s buffer (through views) was placed in L1 by this pass (interleaved or sharded)."""
-    while isinstance(node, torch.fx.Node) and getattr(node.target, "__name__", "") in _VIEWS:
-        node = node.args[0]
+    node = _buffer_of(node)
     mc = node.kwargs.get("memory_config") if isinstance(node, torch.fx.Node) else None
     return isinstance(mc, torch.fx.Node) and mc.op == "get_attr" and mc.target != "ttnn_dram_config"
 
@@ -513,10 +580,16 @@ def _conv_plan_of(gm, kw: dict, grid: tuple):
                               col_major=bool(getattr(cfg, "transpose_shards", False)), in_width=w)
 
 
-def _attr_of(gm, node):
-    """The memory config object placing `node`'s buffer (through views), or None (DRAM or unplaced)."""
+def _buffer_of(node):
+    """The node whose op allocated `node`'s buffer (views share their input's)."""
     while isinstance(node, torch.fx.Node) and getattr(node.target, "__name__", "") in _VIEWS:
         node = node.args[0]
+    return node
+
+
+def _attr_of(gm, node):
+    """The memory config object placing `node`'s buffer (through views), or None (DRAM or unplaced)."""
+    node = _buffer_of(node)
     mc = node.kwargs.get("memory_config") if isinstance(node, torch.fx.Node) else None
     return getattr(gm, mc.target, None) if isinstance(mc, torch.fx.Node) and mc.op == "get_attr" else None
 

@@ -12,7 +12,7 @@ from ..arch import resolve
 from ..types import DataType, Layout
 from .._registry import OPS
 from ..tensor import buffer_layout
-from .cost import NO_PROGRAM, RULES, Call, OpCost, TensorDesc
+from .cost import NO_PROGRAM, RULES, Call, OpCost, TensorDesc, cb_need
 from .profiler import collect
 from .rates import rates_for
 
@@ -30,15 +30,28 @@ def tensor(shape, dtype: DataType = DataType.BFLOAT16, layout: Layout = Layout.T
                       pages * page)
 
 
-def estimate(op: str, *args, outputs: list, preset: Optional[str] = None, l1_free: Optional[int] = None,
-             **kwargs) -> OpCost:
-    """The modelled cost of ttnn.`op` on `preset` (default: the default arch) for descriptor arguments, with
-    `l1_free` bytes of L1 a core free for the op's circular buffers (default: all of it)."""
+def _call(op: str, args, outputs: list, preset: Optional[str], l1_free: Optional[int], kwargs) -> Call:
     if op not in OPS:
         raise KeyError(f"ttnn.{op} is not an op of the simulator")
     if op in NO_PROGRAM:
         raise ValueError(f"ttnn.{op} launches no device program; it has no kernel cost")
     pre, ins = collect(args, kwargs, lambda v: v if isinstance(v, TensorDesc) else None)
-    call = Call(op, OPS[op].fn, args, kwargs, pre, ins, list(outputs), rates_for(resolve(preset)),
+    return Call(op, OPS[op].fn, args, kwargs, pre, ins, list(outputs), rates_for(resolve(preset)),
                 None if l1_free is None else (lambda: l1_free))
+
+
+def estimate(op: str, *args, outputs: list, preset: Optional[str] = None, l1_free: Optional[int] = None,
+             **kwargs) -> OpCost:
+    """The modelled cost of ttnn.`op` on `preset` (default: the default arch) for descriptor arguments, with
+    `l1_free` bytes of L1 a core free for the op's circular buffers (default: all of it)."""
+    call = _call(op, args, outputs, preset, l1_free, kwargs)
     return RULES[op](call)
+
+
+def circular_buffer_bytes(op: str, *args, outputs: list, preset: Optional[str] = None,
+                          l1_free: Optional[int] = None, **kwargs) -> int:
+    """L1 bytes a core needs for the circular buffers (and the temporary buffers) of a launch of ttnn.`op` on
+    these descriptors (perf/circular_buffers.py); 0 where they are not modelled or the op runs no program."""
+    if op in NO_PROGRAM:
+        return 0
+    return cb_need(_call(op, args, outputs, preset, l1_free, kwargs)) or 0
