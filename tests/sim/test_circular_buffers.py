@@ -110,3 +110,26 @@ def test_the_conv_block_rule_matches_tt_nn():
 
 def test_every_op_with_a_program_has_its_circular_buffers_modelled_or_is_listed():
     assert set(RULES) - set(CB_RULES) == set(circular_buffers.NOT_CHECKED)
+
+
+def test_a_convolution_without_memory_config_returns_its_own_shards(dev):
+    """TT-NN's conv2d leaves its output in the shards it computed it in unless memory_config asks otherwise
+    (no move out of them runs)."""
+    cin, cout, hw = 32, 64, 28
+    x = ttnn.from_torch(torch.randn(1, 1, hw * hw, cin), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT,
+                        device=dev, memory_config=ttnn.L1_MEMORY_CONFIG)
+    w = ttnn.from_torch(torch.randn(cout, cin, 3, 3) * 0.05, dtype=ttnn.bfloat16)
+    with dev.profiler.record():
+        out = ttnn.conv2d(input_tensor=x, weight_tensor=w, device=dev, in_channels=cin, out_channels=cout,
+                          batch_size=1, input_height=hw, input_width=hw, kernel_size=(3, 3), stride=(1, 1),
+                          padding=(1, 1))
+    mc = out.memory_config()
+    pl = conv_rules.plan(in_channels=cin, out_channels=cout, out_pixels=hw * hw, kernel=(3, 3), stride=(1, 1),
+                         padding=[1, 1], dilation=(1, 1), groups=1, grid=(8, 8), in_width=hw)
+    assert mc.is_sharded() and conv_rules.config_key(mc) == pl.key(hw * hw, cout, output=True)
+    note = next(r.cost.note for r in dev.profiler.rows if r.op == "conv2d")
+    assert "to memory_config" not in note
+    ref = torch.nn.functional.conv2d(ttnn.to_torch(x).float().reshape(1, hw, hw, cin).permute(0, 3, 1, 2),
+                                     ttnn.to_torch(w).float(), padding=1)
+    got = ttnn.to_torch(out).float().reshape(1, hw, hw, cout).permute(0, 3, 1, 2)
+    assert torch.corrcoef(torch.stack([got.flatten(), ref.flatten()]))[0, 1] > 0.999

@@ -544,6 +544,11 @@ def _run_conv(op: str, *, input_tensor, weight_tensor, device, in_channels, out_
                 mc = MemoryConfig(TensorMemoryLayout.INTERLEAVED, BufferType.DRAM)
                 if memory_config is not None and memory_config != mc:
                     log.warning("ttnn.%s: the DRAM path ignores memory_config; the output is DRAM interleaved", op)
+            elif memory_config is None and out_layout == Layout.TILE:
+                # TT-NN returns the output in the convolution's own shards (a row-major output's shards, whose
+                # rows TT-NN pads to the cores, are not modelled: it comes back interleaved)
+                mc = _own_shards(device, cfg, cin, cout, n * oh * ow, (kh, kw), (sh, sw), pads, (dh, dw), groups,
+                                 transpose is not None, w)
             else:
                 mc = out_memory_config(memory_config, dev_input)
             out = make_output(op, device, value, out_dtype, out_layout, mc, rounding=rounding, rounded=rounded)
@@ -554,6 +559,20 @@ def _run_conv(op: str, *, input_tensor, weight_tensor, device, in_channels, out_
         prep.release()
         raise
     return out, oh, ow, w_dev, b_dev, prep
+
+
+def _own_shards(device, cfg, cin, cout, out_pixels, kernel, stride, pads, dilation, groups, transposed, in_w):
+    """The sharded L1 memory config of a convolution's output as TT-NN runs it (its layout and core split,
+    torch_ttnn/conv_rules.py): what conv2d returns when no memory_config is given."""
+    from . import conv_parallel
+    from .. import types
+    grid = device.compute_with_storage_grid_size()
+    pl = conv_parallel.plan(in_channels=cin, out_channels=cout, out_pixels=out_pixels, kernel=kernel,
+                            stride=stride, padding=list(pads), dilation=dilation, groups=groups,
+                            grid=(grid.x, grid.y), shard_layout=getattr(cfg, "shard_layout", None),
+                            col_major=bool(getattr(cfg, "transpose_shards", False)), transposed=transposed,
+                            in_width=in_w)
+    return pl.memory_config(types, out_pixels, cout, output=True)
 
 
 def _result(out, dims, w_dev, b_dev, prep, return_output_dim, return_weights_and_bias):

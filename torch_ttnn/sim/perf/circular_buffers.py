@@ -123,8 +123,8 @@ def conv(c: Call, transposed: bool = False, one_d: bool = False) -> int:
         out_tile=tile_size(out.dtype), bias=c.tensor("bias_tensor") is not None,
         row_major_out=out.layout == Layout.ROW_MAJOR,
         resharded=conv_rules.config_key(getattr(src, "_memory_config", None)) != pl.key(in_pixels, cin, output=False),
-        out_moved=out.buffer != "HOST" and conv_rules.config_key(c.param("memory_config")) != pl.key(
-            out_pixels, cout, output=True),
+        out_moved=(c.param("memory_config") is not None or out.layout != Layout.TILE)
+        and conv_rules.config_key(c.param("memory_config")) != pl.key(out_pixels, cout, output=True),
         windowed=not pl.mm_conv and not transposed,
         act_double=bool(getattr(cfg, "enable_act_double_buffer", False)),
         weights_double=bool(getattr(cfg, "enable_weights_double_buffer", False)))

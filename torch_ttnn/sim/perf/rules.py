@@ -342,9 +342,11 @@ def _conv(c: Call, transposed: bool = False, one_d: bool = False) -> OpCost:
         steps.append(("reshard", _moved(c, cores, [x], [local_in])))
     if not pl.mm_conv and not transposed:
         steps.append(("halo", _moved(c, cores, [local_in], [local_in])))
-    out_mc = getattr(c.param("memory_config"), "memory_layout", None)
-    if c.outs and (out_mc is None or conv_parallel.config_key(c.param("memory_config")) != pl.key(
-            out_pixels, cout, output=True)):
+    # without a memory_config the output stays in the convolution's shards (except on the DRAM path)
+    dram_path = not pl.mm_conv and x.buffer in ("DRAM", "HOST") and not x.sharded
+    asked = c.param("memory_config")
+    own = asked is None and not dram_path and c.out.layout == Layout.TILE
+    if c.outs and not own and conv_parallel.config_key(asked) != pl.key(out_pixels, cout, output=True):
         steps.append(("to memory_config", _moved(c, cores, local_out, c.outs)))
     for _, st in steps:
         oc.kernel_us += st.kernel_us + c.rates.op_gap_us
