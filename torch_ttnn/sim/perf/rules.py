@@ -343,9 +343,8 @@ def _conv(c: Call, transposed: bool = False, one_d: bool = False) -> OpCost:
     if not pl.mm_conv and not transposed:
         steps.append(("halo", _moved(c, cores, [local_in], [local_in])))
     # without a memory_config the output stays in the convolution's shards (except on the DRAM path)
-    dram_path = not pl.mm_conv and x.buffer in ("DRAM", "HOST") and not x.sharded
     asked = c.param("memory_config")
-    own = asked is None and not dram_path and c.out.layout == Layout.TILE
+    own = asked is None and not _dram_path(pl, x) and c.out.layout == Layout.TILE
     if c.outs and not own and conv_parallel.config_key(asked) != pl.key(out_pixels, cout, output=True):
         steps.append(("to memory_config", _moved(c, cores, local_out, c.outs)))
     for _, st in steps:
@@ -382,9 +381,14 @@ def conv_plan_of(c: Call, transposed: bool = False, one_d: bool = False, dram_pa
                             shard_layout=getattr(cfg, "shard_layout", None),
                             col_major=bool(getattr(cfg, "transpose_shards", False)), transposed=transposed,
                             one_d=one_d, in_width=w_in)
-    if not dram_path and not pl.mm_conv and (x.buffer in ("DRAM", "HOST") and not x.sharded):
+    if not dram_path and _dram_path(pl, x):
         return None
     return pl, x, w, (kh, kw), cin, cout, n * h_in * w_in, out_pixels
+
+
+def _dram_path(pl, x) -> bool:
+    """Whether a convolution runs TT-NN's DRAM path: a windowed one whose input is in DRAM (or on the host)."""
+    return not pl.mm_conv and x.buffer in ("DRAM", "HOST") and not x.sharded
 
 
 def _in_l1(d):
