@@ -239,9 +239,9 @@ def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static
         weights = WeightPrecision(ttnn, precision)
         weights.report = report
         passes.insert(anchor + 1, weights)
-    if l1:
-        from .passes.placement import L1Placement
-        passes.append(L1Placement(ttnn, option.device_in_use))
+    from .passes.placement import L1Placement
+    # activations in L1 where they fit, or all in DRAM (budget 0); either way each op's circular buffers fitted
+    passes.append(L1Placement(ttnn, option.device_in_use, budget=None if l1 else 0.0))
     if option.optimize and parallel is None:     # after placement: a config depends on where operands live
         from .passes.matmul_config import MatmulProgramConfigs
         passes.append(MatmulProgramConfigs(ttnn, option.device_in_use, report))

@@ -44,6 +44,7 @@ the L1) runs the search again. TORCH_TTNN_SEARCH_CACHE=0 turns the cache off.
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -244,7 +245,11 @@ class PrecisionSearch(BoxedProgram):
                 if refused is not None:
                     raise refused from e
                 raise
-            refusal = e
+            # the refusal's text only: its traceback holds the refused run's tensors, whose L1 buffers the DRAM
+            # run needs free
+            refusal = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            e.__traceback__ = None
+        gc.collect()
         try:
             result = self._run(level, False, args)
         except Exception as e:
@@ -252,9 +257,8 @@ class PrecisionSearch(BoxedProgram):
             if refused is not None:
                 raise refused from e
             raise
-        log.warning("torch_ttnn: L1 placement refused by the device (%s: %s); activations stay in DRAM",
-                    type(refusal).__name__, str(refusal).splitlines()[0] if str(refusal) else "")
-        self.tried.append((level, "l1", f"refused: {type(refusal).__name__}"))
+        log.warning("torch_ttnn: L1 placement refused by the device (%s); activations stay in DRAM", refusal)
+        self.tried.append((level, "l1", f"refused: {refusal.split(':')[0]}"))
         self.l1_now = False
         return result
 

@@ -59,6 +59,7 @@ L1_CB_SPACE = "ttnn_l1_cb_space"   # node meta: bytes below the lowest L1 buffer
 MAX_CB_SPILLS = 64          # buffers sent to DRAM for circular buffers before the device is left to refuse
 # operands TT-NN requires in DRAM: (op, argument name or position)
 DRAM_OPERANDS = {("scaled_dot_product_attention", "attn_mask")}
+_CONVS = ("conv2d", "conv_transpose2d", "conv1d")
 _SKIP = {"reshape", "view", "squeeze", "unsqueeze", "unsqueeze_to_4D", "to_torch", "from_device", "deallocate",
          "to_device", "to_memory_config", "move", "reallocate"}
 
@@ -197,8 +198,6 @@ class L1Placement(Pass):
         self.grid = (int(grid.x), int(grid.y)) if grid is not None else None
 
     def call(self, gm: torch.fx.GraphModule) -> PassResult:
-        if self.budget <= 0:
-            return PassResult(gm, False)
         ttnn = self.ttnn
         ledger = L1Ledger(ttnn)
         consts: dict = {}
@@ -217,6 +216,17 @@ class L1Placement(Pass):
             n.kwargs = {**n.kwargs, "memory_config": config("ttnn_dram_config", ttnn.DRAM_MEMORY_CONFIG)}
 
         self._held: dict = {}       # buffer node -> the bytes it reserves in L1 (placed by the walk below)
+        if self.budget <= 0:
+            # activations in DRAM: a convolution's output too (without a memory_config TT-NN leaves it in its
+            # L1 shards), and each convolution's circular buffers fitted to L1
+            for n in gm.graph.nodes:
+                if getattr(n.target, "__name__", "") in _CONVS and "memory_config" not in n.kwargs:
+                    to_dram(n)
+            self._held = {}
+            self._fit_circular_buffers(gm, config)
+            if consts:
+                gm.recompile()
+            return PassResult(gm, bool(consts))
         uses = _use_positions(gm)
         shards = self._wanted_shards(gm)
         for i, n in ledger.ops(gm, positions=True):
@@ -313,7 +323,8 @@ class L1Placement(Pass):
         space = AddressSpace(self.bank_size, L1_ALIGNMENT, top_down=True)
         where: dict = {}
         dealloc = getattr(self.ttnn, "deallocate", None)
-        estimate = getattr(self.chip, "estimate_op_l1", None)
+        # other ops' circular buffers matter beside L1 buffers (DRAM plans: a few pages in an empty L1)
+        estimate = getattr(self.chip, "estimate_op_l1", None) if self._held else None
         for n in list(gm.graph.nodes):
             if n.op != "call_function":
                 continue
@@ -410,7 +421,7 @@ class L1Placement(Pass):
         out_mc = kw.get("memory_config")
         out_mc = getattr(gm, out_mc.target) if isinstance(out_mc, torch.fx.Node) else None
 
-        def need(abh):
+        def need(abh, plan=plan):
             return conv_rules.l1_need(
                 plan, in_channels=cin, out_channels=cout, in_pixels=in_pixels, out_pixels=out_pixels,
                 kernel=kernel, in_width=int(kw["input_width"]), act_block_h=abh,
@@ -426,14 +437,27 @@ class L1Placement(Pass):
         if need(rows) <= space:
             return True, None
         abh = conv_rules.fitting_act_block_h(need, rows, space)
+        layout = None
+        if abh is None and plan.mm_conv and getattr(cfg, "shard_layout", None) is None:
+            # a 1x1 convolution runs as a matmul whose weight blocks span all of K: another of TT-NN's layouts
+            # splits them over more cores
+            for name in ("BLOCK_SHARDED", "WIDTH_SHARDED", "HEIGHT_SHARDED"):
+                other = _conv_plan(gm, {**kw, "conv_config": None}, self.grid, getattr(ttnn.TensorMemoryLayout, name))
+                if other is None or other.layout == plan.layout:
+                    continue
+                abh = conv_rules.fitting_act_block_h(lambda h, o=other: need(h, o), other.split.block_rows, space)
+                if abh is not None:
+                    layout, rows = getattr(ttnn.TensorMemoryLayout, name), other.split.block_rows
+                    break
         if abh is None:
             # not even one tile row of blocks fits beside the input's copies (its reshard, its halo): a windowed
             # convolution reads its input from DRAM (TT-NN's DRAM path slices it to fit)
             src = _op_of(_buffer_of(x))
             return False, (src if not plan.mm_conv and "memory_config" in src.kwargs else None)
-        key = hashlib.sha1(repr((abh, cfg_node.target if isinstance(cfg_node, torch.fx.Node) else None))
+        key = hashlib.sha1(repr((abh, layout, cfg_node.target if isinstance(cfg_node, torch.fx.Node) else None))
                            .encode()).hexdigest()[:10]
-        cfg_new = config(f"ttnn_conv_block_{key}", _with_act_block_h(ttnn, cfg, abh * 32))
+        cfg_new = config(f"ttnn_conv_block_{key}", _with_act_block_h(ttnn, cfg, abh * 32 if abh < rows else 0,
+                                                                     layout))
         # the weight and bias preparations take the convolution's config too (TT-NN lays the weights out
         # for its blocks)
         for p in (kw.get("weight_tensor"), kw.get("bias_tensor")):
@@ -550,16 +574,17 @@ def _in_l1(node) -> bool:
     return isinstance(mc, torch.fx.Node) and mc.op == "get_attr" and mc.target != "ttnn_dram_config"
 
 
-def _conv_plan(gm, kw: dict, grid: tuple):
-    """The layout and split TT-NN runs the conv2d call with keyword arguments `kw` (torch_ttnn/conv_rules.py), or
-    None when they do not describe one (then the call is left as placed)."""
+def _conv_plan(gm, kw: dict, grid: tuple, layout=None):
+    """The layout and split TT-NN runs the conv2d call with keyword arguments `kw` (torch_ttnn/conv_rules.py;
+    `layout` overrides the config's shard_layout), or None when they do not describe one (then the call is left
+    as placed)."""
     try:
-        return _conv_plan_of(gm, kw, grid)
+        return _conv_plan_of(gm, kw, grid, layout)
     except (TypeError, ValueError, KeyError):
         return None
 
 
-def _conv_plan_of(gm, kw: dict, grid: tuple):
+def _conv_plan_of(gm, kw: dict, grid: tuple, layout=None):
     from ... import conv_rules as conv_parallel
     cfg = kw.get("conv_config")
     if isinstance(cfg, torch.fx.Node):
@@ -576,7 +601,7 @@ def _conv_plan_of(gm, kw: dict, grid: tuple):
     return conv_parallel.plan(in_channels=int(kw["in_channels"]), out_channels=int(kw["out_channels"]),
                               out_pixels=int(kw["batch_size"]) * oh * ow, kernel=(kh, kw_), stride=(sh, sw),
                               padding=p, dilation=(dh, dw), groups=int(kw.get("groups", 1)), grid=grid,
-                              shard_layout=getattr(cfg, "shard_layout", None),
+                              shard_layout=layout if layout is not None else getattr(cfg, "shard_layout", None),
                               col_major=bool(getattr(cfg, "transpose_shards", False)), in_width=w)
 
 
@@ -598,9 +623,12 @@ _CONV_FIELDS = ("weights_dtype", "activation", "shard_layout", "transpose_shards
                 "deallocate_activation", "enable_act_double_buffer", "enable_weights_double_buffer")
 
 
-def _with_act_block_h(ttnn, cfg, rows: int):
-    """Conv config `cfg` (None: the default) with act_block_h_override=rows (the fields the compiler sets)."""
+def _with_act_block_h(ttnn, cfg, rows: int, layout=None):
+    """Conv config `cfg` (None: the default) with act_block_h_override=rows (the fields the compiler sets), and
+    shard_layout=layout if given."""
     kept = {k: getattr(cfg, k) for k in _CONV_FIELDS if getattr(cfg, k, None) is not None}
+    if layout is not None:
+        kept["shard_layout"] = layout
     return ttnn.Conv2dConfig(**kept, act_block_h_override=rows)
 
 
