@@ -75,10 +75,12 @@ static inline void cut_run(float *dst, const float *src, int kind, uint32_t hi_m
     }
 }
 
-/* One MR x NR block of Dst. rows[i]: the activations of output row i (tail rows repeat a valid row), element k
- * at rows[i][koff[k]]. */
-static void tile(int npass, const int *kind, uint32_t hi_mask, uint32_t full_mask, const float *const *rows,
-                 const int64_t *koff, const float *const *b, int64_t K, int64_t ldb, float *d, int64_t ldd, int64_t valid_rows)
+/* One nr x NR block of Dst (nr <= MR). rows[i]: the activations of output row i, element k at rows[i][koff[k]].
+ * Inlined into tile_full with nr = MR (the loops unrolled for whole tiles) and into tile_part for the last rows of
+ * a product, which it computes alone (a one-row product does one row's work, not MR rows'). */
+static inline __attribute__((always_inline)) void tile_rows(
+    const int nr, int npass, const int *kind, uint32_t hi_mask, uint32_t full_mask, const float *const *rows,
+    const int64_t *koff, const float *const *b, int64_t K, int64_t ldb, float *d, int64_t ldd)
 {
     float acc[MR][NR];
     memset(acc, 0, sizeof acc);
@@ -88,10 +90,10 @@ static void tile(int npass, const int *kind, uint32_t hi_mask, uint32_t full_mas
             float av[MR][KSTEP];
             if (kk == KSTEP && koff[k0 + KSTEP - 1] - koff[k0] == KSTEP - 1) {
                 /* sixteen consecutive values per row: the cut vectorises */
-                for (int i = 0; i < MR; i++)
+                for (int i = 0; i < nr; i++)
                     cut_run(av[i], rows[i] + koff[k0], kind[p], hi_mask, full_mask);
             } else {
-                for (int i = 0; i < MR; i++)
+                for (int i = 0; i < nr; i++)
                     for (int64_t k = 0; k < kk; k++)
                         av[i][k] = cut(rows[i][koff[k0 + k]], kind[p], hi_mask, full_mask);
             }
@@ -100,19 +102,32 @@ static void tile(int npass, const int *kind, uint32_t hi_mask, uint32_t full_mas
             const float *bp = b[p] + k0 * ldb;
             for (int64_t k = 0; k < kk; k++) {
                 const float *bk = bp + k * ldb;
-                for (int i = 0; i < MR; i++) {
+                for (int i = 0; i < nr; i++) {
                     const float a = av[i][k];
                     for (int j = 0; j < NR; j++)
                         s[i][j] = __builtin_fmaf(a, bk[j], s[i][j]);
                 }
             }
-            for (int i = 0; i < MR; i++)
+            for (int i = 0; i < nr; i++)
                 for (int j = 0; j < NR; j++)
                     acc[i][j] = round16(acc[i][j] + s[i][j]);
         }
     }
-    for (int64_t i = 0; i < valid_rows; i++)
+    for (int i = 0; i < nr; i++)
         memcpy(d + i * ldd, acc[i], sizeof acc[i]);
+}
+
+static void tile_full(int npass, const int *kind, uint32_t hi_mask, uint32_t full_mask, const float *const *rows,
+                      const int64_t *koff, const float *const *b, int64_t K, int64_t ldb, float *d, int64_t ldd)
+{
+    tile_rows(MR, npass, kind, hi_mask, full_mask, rows, koff, b, K, ldb, d, ldd);
+}
+
+static void tile_part(int nr, int npass, const int *kind, uint32_t hi_mask, uint32_t full_mask,
+                      const float *const *rows, const int64_t *koff, const float *const *b, int64_t K, int64_t ldb,
+                      float *d, int64_t ldd)
+{
+    tile_rows(nr, npass, kind, hi_mask, full_mask, rows, koff, b, K, ldb, d, ldd);
 }
 
 /* Activation element (t, m, k) is a[t * sa + roff[m] + koff[k]]: a plain matrix has roff[m] = m * lda and
@@ -136,10 +151,13 @@ void tt_dst16_matmul(int npass, const int *kind, uint32_t hi_mask, uint32_t full
                 const int64_t valid = M - m0 < MR ? M - m0 : MR;
                 for (int p = 0; p < npass; p++)
                     bb[p] = b[p] + t * sb + n0;
-                for (int i = 0; i < MR; i++)
-                    rows[i] = a + t * sa + roff[m0 + (i < valid ? i : valid - 1)];
-                tile(npass, kind, hi_mask, full_mask, rows, koff, bb, K, ldb, d + t * sd + m0 * ldd + n0, ldd,
-                     valid);
+                for (int i = 0; i < valid; i++)
+                    rows[i] = a + t * sa + roff[m0 + i];
+                if (valid == MR)
+                    tile_full(npass, kind, hi_mask, full_mask, rows, koff, bb, K, ldb, d + t * sd + m0 * ldd + n0, ldd);
+                else
+                    tile_part((int)valid, npass, kind, hi_mask, full_mask, rows, koff, bb, K, ldb,
+                              d + t * sd + m0 * ldd + n0, ldd);
             }
         }
     }
