@@ -179,10 +179,11 @@ class Device:
                         l1_free=free, **{k: desc(v) for k, v in kwargs.items()})
         return cost.kernel_us
 
-    def estimate_op_l1(self, op: str, *args, outputs: list, **kwargs) -> int:
+    def estimate_op_l1(self, op: str, *args, outputs: list, l1_free: int | None = None, **kwargs) -> int:
         """Simulator extension: the L1 bytes a core needs for the circular buffers (and temporary buffers) of a
-        launch of ttnn.`op`, as the simulator checks them at launch. Tensor arguments and `outputs` are
-        (shape, dtype, layout, buffer) or (shape, dtype, layout, buffer, shard cores) tuples."""
+        launch of ttnn.`op`, as the simulator checks them at launch, when a core has `l1_free` bytes for them
+        (a matmul without a program config sizes its blocks to it; default: all of L1). Tensor arguments and
+        `outputs` are (shape, dtype, layout, buffer) or (shape, dtype, layout, buffer, shard cores) tuples."""
         from .perf.estimate import circular_buffer_bytes, tensor
 
         def desc(v):
@@ -190,7 +191,8 @@ class Device:
                 return tensor(*v)
             return v
         return circular_buffer_bytes(op, *(desc(a) for a in args), outputs=[desc(o) for o in outputs],
-                                     preset=self.preset.name, **{k: desc(v) for k, v in kwargs.items()})
+                                     preset=self.preset.name, l1_free=l1_free,
+                                     **{k: desc(v) for k, v in kwargs.items()})
 
     def check_open(self, what: str) -> None:
         if not self.is_open:

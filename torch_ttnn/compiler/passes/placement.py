@@ -345,10 +345,16 @@ class L1Placement(Pass):
                 if not fits and src is not None:
                     return src
             elif estimate is not None and name not in _SKIP:
-                key = (n, _in_l1(n), tuple(_in_l1(a) for a in n.all_input_nodes))
+                key = (n, _in_l1(n), tuple(_in_l1(a) for a in n.all_input_nodes), room)
                 if key not in self._needs:
-                    self._needs[key] = self._need(gm, n, estimate)
+                    self._needs[key] = self._need(gm, n, estimate, room)
                 fits = self._needs[key] <= room
+                if fits and name in ("linear", "matmul"):
+                    # holes above a low buffer can leave a product less room than the blocks of the full-grid
+                    # program it would get in an unfragmented L1 (TT-NN then falls back to smaller blocks, or to
+                    # the program that re-reads its operands): that buffer goes to DRAM as for a refusal
+                    blocks = self._full_grid_blocks(gm, n)
+                    fits = not (room < blocks <= self.bank_size - space.used())
             else:
                 fits = True
             if not fits and where:
@@ -361,8 +367,33 @@ class L1Placement(Pass):
                 return _op_of(min(where, key=rank))
         return None
 
-    def _need(self, gm, n, estimate) -> int:
-        """The simulator's estimate of op n's circular buffers, from its arguments' shapes, formats and places."""
+    def _full_grid_blocks(self, gm, n) -> int:
+        """Bytes a core's circular buffers take for product n's 2D multicast program over the whole grid with
+        the thinnest K block (matmul_rules.cb_bytes, TT-NN's estimate): the least a full-grid config needs."""
+        from ...matmul_rules import cb_bytes, interm_tile_bytes
+        if len(n.args) != 2 or not all(isinstance(a, torch.fx.Node) for a in n.args):
+            return 0
+        (a, b), ttnn = n.args, self.ttnn
+        va, vb, ma, mb, mo = a.meta.get("val"), b.meta.get("val"), tt_meta(a), tt_meta(b), tt_meta(n)
+        if not isinstance(va, torch.Tensor) or not isinstance(vb, torch.Tensor) or None in (ma, mb, mo) \
+                or va.dim() < 2 or vb.dim() < 2:
+            return 0
+        if n.kwargs.get("transpose_a"):
+            return 0
+        rows = -(-math.prod(va.shape[:-1]) // 32)
+        cols = -(-int(vb.shape[-2] if n.kwargs.get("transpose_b") else vb.shape[-1]) // 32)
+        gx, gy = self.grid
+        pm, pn = -(-rows // gy), -(-cols // gx)
+        ckc = n.kwargs.get("compute_kernel_config")
+        ckc = getattr(gm, ckc.target, None) if isinstance(ckc, torch.fx.Node) and ckc.op == "get_attr" else None
+        t = ttnn.tile_size
+        fp32 = bool(getattr(ckc, "fp32_dest_acc_en", False)) or ttnn.float32 in (ma.dtype, mb.dtype)
+        interm = interm_tile_bytes(fp32, t(mo.dtype), t(ttnn.bfloat16), t(ttnn.float32))
+        return cb_bytes(pm, pn, 1, t(ma.dtype), t(mb.dtype), interm, 0, False)
+
+    def _need(self, gm, n, estimate, room: int) -> int:
+        """The simulator's estimate of op n's circular buffers, from its arguments' shapes, formats and places,
+        with `room` bytes a core for them (TT-NN's own matmul config sizes its blocks to what is free)."""
         qual = getattr(n.target, "python_fully_qualified_name", "")
         if not qual.startswith("ttnn."):
             return 0
@@ -389,7 +420,7 @@ class L1Placement(Pass):
         outs = ([u for u in n.users if u.target is operator.getitem] if n.meta.get(TT_MULTI) else [n])
         outputs = [d for d in (desc(u) for u in outs) if isinstance(d, tuple)]
         try:
-            return int(estimate(qual[len("ttnn."):], *desc(tuple(n.args)), outputs=outputs,
+            return int(estimate(qual[len("ttnn."):], *desc(tuple(n.args)), outputs=outputs, l1_free=room,
                                 **{k: desc(v) for k, v in n.kwargs.items()}))
         except Exception:       # arguments the estimate cannot describe: the device checks the launch itself
             return 0
