@@ -240,7 +240,8 @@ def act_block_cols(plan: ConvPlan, in_channels: int, kernel: tuple) -> int:
     """[CONV] the activation block's width in tiles: a kernel row of input channels (height sharding), of a
     core's share of the channels (block sharding), or a core's share of the whole window (width sharding)."""
     kh, kw = kernel
-    cin = _ceil(in_channels, 16 if in_channels <= 16 else 32) * (16 if in_channels <= 16 else 32)
+    align = 16 if in_channels <= 16 else 32        # [CONV] input channels alignment
+    cin = _ceil(in_channels, align) * align
     s = plan.split
     if plan.layout == HEIGHT:
         return _ceil(cin * kw, 32)

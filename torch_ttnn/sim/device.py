@@ -168,15 +168,12 @@ class Device:
     def estimate_op_us(self, op: str, *args, outputs: list, l1_free: int | None = None, **kwargs) -> float:
         """Simulator extension (a real device has no such method): the modelled kernel time in microseconds of
         ttnn.`op` on this device's arch, without running it. Tensor arguments and `outputs` are
-        (shape, dtype, layout, buffer) tuples, buffer "DRAM" or "L1"; `l1_free` is the L1 a core has beside
-        the L1 buffers then allocated (default: what it has now); other keywords are the op's parameters."""
-        from .perf.estimate import estimate, tensor
-
-        def desc(v):
-            return tensor(*v) if isinstance(v, tuple) and len(v) == 4 and isinstance(v[0], (tuple, list)) else v
+        (shape, dtype, layout, buffer[, shard cores]) tuples, buffer "DRAM" or "L1"; `l1_free` is the L1 a core
+        has below the lowest L1 buffer (default: what it has now); other keywords are the op's parameters."""
+        from .perf.estimate import estimate
         free = self.memory[BufferType.L1].cb_space() if l1_free is None else int(l1_free)
-        cost = estimate(op, *(desc(a) for a in args), outputs=[desc(o) for o in outputs], preset=self.preset.name,
-                        l1_free=free, **{k: desc(v) for k, v in kwargs.items()})
+        cost = estimate(op, *map(_descriptor, args), outputs=list(map(_descriptor, outputs)),
+                        preset=self.preset.name, l1_free=free, **{k: _descriptor(v) for k, v in kwargs.items()})
         return cost.kernel_us
 
     def estimate_op_l1(self, op: str, *args, outputs: list, l1_free: int | None = None, **kwargs) -> int:
@@ -184,19 +181,23 @@ class Device:
         launch of ttnn.`op`, as the simulator checks them at launch, when a core has `l1_free` bytes for them
         (a matmul without a program config sizes its blocks to it; default: all of L1). Tensor arguments and
         `outputs` are (shape, dtype, layout, buffer) or (shape, dtype, layout, buffer, shard cores) tuples."""
-        from .perf.estimate import circular_buffer_bytes, tensor
-
-        def desc(v):
-            if isinstance(v, tuple) and len(v) in (4, 5) and isinstance(v[0], (tuple, list)):
-                return tensor(*v)
-            return v
-        return circular_buffer_bytes(op, *(desc(a) for a in args), outputs=[desc(o) for o in outputs],
+        from .perf.estimate import circular_buffer_bytes
+        return circular_buffer_bytes(op, *map(_descriptor, args), outputs=list(map(_descriptor, outputs)),
                                      preset=self.preset.name, l1_free=l1_free,
-                                     **{k: desc(v) for k, v in kwargs.items()})
+                                     **{k: _descriptor(v) for k, v in kwargs.items()})
 
     def check_open(self, what: str) -> None:
         if not self.is_open:
             raise RuntimeError(f"{what}: device {self.device_id} is closed")
+
+
+def _descriptor(v):
+    """A (shape, dtype, layout, buffer[, shard cores]) tuple as the tensor descriptor the cost rules take; any
+    other value as it is."""
+    from .perf.estimate import tensor
+    if isinstance(v, tuple) and len(v) in (4, 5) and isinstance(v[0], (tuple, list)):
+        return tensor(*v)
+    return v
 
 
 _OPEN_DEVICES: dict[int, Device] = {}

@@ -55,14 +55,6 @@ class BankAllocator:
     def __post_init__(self):
         self.space = AddressSpace(self.bank_size, self.alignment, self.top_down)
 
-    @property
-    def _starts(self) -> list:
-        return self.space.starts
-
-    @property
-    def _sizes(self) -> dict:
-        return self.space.sizes
-
     def free_bytes_per_bank(self) -> int:
         return self.bank_size - self.space.used()
 
@@ -110,5 +102,5 @@ class BankAllocator:
         return {"buffer_type": self.buffer_type.name, "num_banks": self.num_banks, "bank_size": self.bank_size,
                 "total_bytes": self.bank_size * self.num_banks, "current_bytes": self.current,
                 "peak_bytes": self.peak, "free_bytes_per_bank": self.free_bytes_per_bank(),
-                "largest_free_block": self.largest_free_block(), "live_buffers": len(self._starts),
+                "largest_free_block": self.largest_free_block(), "live_buffers": len(self.space.starts),
                 "allocations": self.allocations}

@@ -257,11 +257,11 @@ def _clobber_scratch(device, tr: Trace) -> None:
     for bt, spans in spans_by_type.items():
         alloc = device.memory[bt]
         starts = [s for s, _ in spans]
-        for block_start in alloc._starts:
+        for block_start in alloc.space.starts:
             owner = alloc.owner(block_start)
             if owner is None or id(owner) in tr.owned or owner.clobbered is not None:
                 continue
-            block_end = block_start + alloc._sizes[block_start]
+            block_end = block_start + alloc.space.sizes[block_start]
             i = bisect.bisect_right(starts, block_start) - 1
             for s, e in spans[max(i, 0):]:
                 if s >= block_end:

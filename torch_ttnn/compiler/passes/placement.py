@@ -96,7 +96,7 @@ def _reserved(node, ttnn, banks: int) -> int:
     """Bytes an interleaved L1 buffer of the node reserves over the `banks` banks: every bank gets the pages of
     the fullest one (the allocator reserves one address range on all banks; pages round-robin over them)."""
     pages, page = _pages(node, ttnn)
-    page = -(-page // 16) * 16
+    page = -(-page // L1_ALIGNMENT) * L1_ALIGNMENT
     return -(-pages // banks) * page * banks
 
 
@@ -188,7 +188,6 @@ class L1Placement(Pass):
         self.budget = int(total * (PLACEMENT_BUDGET if budget is None else budget))
         self.banks = stats["num_banks"] if stats else 1
         self.bank_size = stats["bank_size"] if stats else 0
-        self.blocked = 0            # convolutions given a shorter activation block to fit beside the live L1
         self.spill = spill          # False: an output that does not fit goes to DRAM (the greedy rule)
         self.placed = 0
         self.spilled = 0            # L1 candidates sent to DRAM to make room for a sooner-used tensor
@@ -212,8 +211,7 @@ class L1Placement(Pass):
             return consts[name]
 
         def to_dram(n):
-            # explicitly DRAM: with no memory_config an op's output follows its input, which may be in L1
-            n.kwargs = {**n.kwargs, "memory_config": config("ttnn_dram_config", ttnn.DRAM_MEMORY_CONFIG)}
+            self._to_dram(n, config)
 
         self._held: dict = {}       # buffer node -> the bytes it reserves in L1 (placed by the walk below)
         if self.budget <= 0:
@@ -222,7 +220,6 @@ class L1Placement(Pass):
             for n in gm.graph.nodes:
                 if getattr(n.target, "__name__", "") in _CONVS and "memory_config" not in n.kwargs:
                     to_dram(n)
-            self._held = {}
             self._fit_circular_buffers(gm, config)
             if consts:
                 gm.recompile()
@@ -288,6 +285,10 @@ class L1Placement(Pass):
             gm.recompile()
         return PassResult(gm, bool(consts))
 
+    def _to_dram(self, n, config) -> None:
+        # explicitly DRAM: with no memory_config an op's output follows its input, which may be in L1
+        n.kwargs = {**n.kwargs, "memory_config": config("ttnn_dram_config", self.ttnn.DRAM_MEMORY_CONFIG)}
+
     def _fit_circular_buffers(self, gm, config) -> None:
         """Make every op's circular buffers fit below the lowest L1 buffer alive when it runs, as the device
         checks at each launch. The program's L1 allocations and frees are replayed in order with the
@@ -306,8 +307,7 @@ class L1Placement(Pass):
             victim = self._replay(gm, config)
             if victim is None:
                 return
-            victim.kwargs = {**victim.kwargs,
-                             "memory_config": config("ttnn_dram_config", self.ttnn.DRAM_MEMORY_CONFIG)}
+            self._to_dram(victim, config)
             for u in [u for u in self._held if _op_of(u) is victim]:
                 del self._held[u]
             self.placed -= 1
@@ -495,7 +495,6 @@ class L1Placement(Pass):
             if isinstance(p, torch.fx.Node) and "conv_config" in p.kwargs and len(p.users) == 1:
                 p.kwargs = {**p.kwargs, "conv_config": cfg_new}
         n.kwargs = {**kw, "conv_config": cfg_new}
-        self.blocked += 1
         return True, None
 
     def _wanted_shards(self, gm) -> dict:
@@ -509,7 +508,7 @@ class L1Placement(Pass):
         residual add: both want the shards of that convolution's input, and the whole chain stays in them. A
         reader that is neither (a reshape, a pool, a read to the host) keeps the node interleaved."""
         want: dict = {}
-        raw: dict = {}      # node -> the shards as its readers read them (name, config, cores, shard shape)
+        raw: dict = {}      # node -> the shards as its readers read them (name, config, shard shape)
         if self.grid is None:
             return want
         for n in reversed(list(gm.graph.nodes)):
@@ -538,13 +537,13 @@ class L1Placement(Pass):
                 # reshard them), the first reader's on a tie
                 best = max(w for w, _ in votes.values())
                 raw[n] = next(r for w, r in votes.values() if w == best)
-                cname, mc, _, (sh, sw) = raw[n]
+                cname, mc, (sh, sw) = raw[n]
                 # a shard reserves its bytes on every bank (one address range over all cores)
                 want[n] = cname, mc, self.banks * (sh // 32) * (sw // 32) * self.ttnn.tile_size(meta.dtype)
         return want
 
     def _shards_read(self, gm, reader, n, raw: dict) -> Optional[tuple]:
-        """(name, memory config, cores, shard shape) of the shards in which `reader` reads node `n` natively (see
+        """(name, memory config, shard shape) of the shards in which `reader` reads node `n` natively (see
         _wanted_shards; `raw`: those of the element-wise ops after `n`), _ANY for an element-wise op that reads
         it wherever it is, None for a reader that cannot take it sharded."""
         name = getattr(reader.target, "__name__", "")
@@ -565,7 +564,7 @@ class L1Placement(Pass):
             return None
         key = plan.key(pixels, cin, output=False)
         name = SHARDS + hashlib.sha1(repr(key).encode()).hexdigest()[:10]
-        return name, plan.memory_config(self.ttnn, pixels, cin, output=False), plan.split.cores, key[2]
+        return name, plan.memory_config(self.ttnn, pixels, cin, output=False), key[2]
 
     def _buffers(self, n) -> Optional[list]:
         """[(node, bytes)] of the device buffers op `n` writes whose placement this pass chooses (the op's own

@@ -8,7 +8,8 @@ same (profiler.launch, with BankAllocator.cb_space). A circular buffer placed on
 (globally allocated) takes no extra L1; an interleaved operand streams through a small double-buffered one.
 
 The sizes follow the circular buffers each program factory creates, in pages:
-- element-wise, data movement, reductions, embedding: two pages for each interleaved input and output;
+- element-wise, data movement, embedding and every other op without its own entry: two pages for each
+  interleaved input and output (reductions add their scaler tile);
 - matmul/linear: the program's in0 and in1 blocks double-buffered, its output block, an fp32 partial-sum block
   when K spans several blocks with an fp32 Dst, a bias row ([MMCFG], ops/matmul.py program_config_cb_bytes);
 - conv2d: torch_ttnn/conv_rules.circular_buffer_bytes ([CONV] get_cb_info), plus the L1 buffers conv2d makes
@@ -19,16 +20,17 @@ The sizes follow the circular buffers each program factory creates, in pages:
   gamma, beta and intermediate blocks of up to 8 tiles, double-buffered, plus the scaler and epsilon tiles);
 - scaled_dot_product_attention(_decode): the Q, K, V chunks double-buffered and the chunk-sized
   intermediates (QK^T scores, running max/sum, output accumulator).
-An op without an entry here (host-side ops, collectives, sort, fft) is not checked.
+Host-side ops (no program) and NOT_CHECKED (collectives, sort, fft) are not checked.
 """
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional
+from typing import Callable
 
 from ..types import DataType, Layout, tile_size
-from .cost import CB_RULES, Call, TensorDesc
-from .rules import SFPU_INSTR
+from . import rules as _rules  # noqa: F401  (the cost rules first: every op with one gets a rule here)
+from .cost import CB_RULES, RULES, Call, TensorDesc
+
 
 def register(names: str, fn: Callable[[Call], int]) -> None:
     for n in names.split():
@@ -106,14 +108,13 @@ def matmul(c: Call) -> int:
 
 def conv(c: Call, transposed: bool = False, one_d: bool = False) -> int:
     from ... import conv_rules
-    from .rules import conv_plan_of
+    from .rules import conv_output_moved, conv_plan_of, conv_resharded
     g = conv_plan_of(c, transposed, one_d)
     if g is None:            # the DRAM path: TT-NN slices the convolution to fit L1
         return 0
     pl, x, w, kernel, cin, cout, in_pixels, out_pixels = g
     cfg = c.param("conv_config")
     out = c.out
-    src = c.param("input_tensor")
     return conv_rules.l1_need(
         pl, in_channels=cin, out_channels=cout, in_pixels=in_pixels, out_pixels=out_pixels, kernel=kernel,
         in_width=1 if one_d else int(c.param("input_width", 1) or 1),
@@ -122,9 +123,8 @@ def conv(c: Call, transposed: bool = False, one_d: bool = False) -> int:
         weight_tile=tile_size(w.dtype) if w.layout == Layout.TILE else tile_size(DataType.BFLOAT16),
         out_tile=tile_size(out.dtype), bias=c.tensor("bias_tensor") is not None,
         row_major_out=out.layout == Layout.ROW_MAJOR,
-        resharded=conv_rules.config_key(getattr(src, "_memory_config", None)) != pl.key(in_pixels, cin, output=False),
-        out_moved=(c.param("memory_config") is not None or out.layout != Layout.TILE)
-        and conv_rules.config_key(c.param("memory_config")) != pl.key(out_pixels, cout, output=True),
+        resharded=conv_resharded(c, pl, x, in_pixels, cin),
+        out_moved=conv_output_moved(c, pl, x, out_pixels, cout),
         windowed=not pl.mm_conv and not transposed,
         act_double=bool(getattr(cfg, "enable_act_double_buffer", False)),
         weights_double=bool(getattr(cfg, "enable_weights_double_buffer", False)))
@@ -166,19 +166,6 @@ def pool(c: Call) -> int:
     return 2 * max(32, window) * chans * 2 + _streamed(c.outs)
 
 
-for _names in ("add add_ sub sub_ subtract subtract_ rsub rsub_ mul mul_ multiply multiply_ addalpha subalpha "
-               "squared_difference squared_difference_ eq eq_ ne ne_ gt gt_ ge ge_ lt lt_ le le_ logical_and "
-               "logical_and_ logical_or logical_or_ logical_xor logical_xor_ maximum minimum div div_ divide "
-               "divide_ rdiv div_no_nan ldexp ldexp_ floor_div fmod remainder hypot xlogy isclose pow atan2 "
-               "logaddexp logaddexp_ logaddexp2 logaddexp2_ gcd lcm bias_gelu bias_gelu_ where mac addcmul lerp "
-               "addcdiv square identity clone assign polyval batch_norm tril triu bitwise_and bitwise_left_shift "
-               "bitwise_or bitwise_right_shift bitwise_xor nextafter",
-               "permute concat stack split chunk repeat repeat_interleave pad roll reshape_on_device expand "
-               "upsample move reallocate to_memory_config fill_implicit_tile_padding gather scatter scatter_add "
-               "index_fill transformer.concatenate_heads transformer.split_query_key_value_and_split_heads slice "
-               "reshape squeeze unsqueeze unsqueeze_to_4D transpose tilize tilize_with_val_padding untilize "
-               "untilize_with_unpadding to_layout embedding"):
-    register(_names, streaming)
 register("sum mean max min global_avg_pool2d std var prod argmax cumsum cumprod", reduction)
 register("softmax softmax_in_place transformer.attention_softmax transformer.attention_softmax_ "
          "scale_mask_softmax scale_mask_softmax_in_place layer_norm rms_norm group_norm", rowwise)
@@ -191,10 +178,11 @@ register("transformer.scaled_dot_product_attention_decode", sdpa_decode)
 register("max_pool2d avg_pool2d adaptive_avg_pool2d adaptive_max_pool2d", pool)
 
 
-for _ops in SFPU_INSTR.values():          # the SFPU unary ops: one input and one output streamed
-    register(_ops, streaming)
-register("experimental.dropout rand randn bernoulli full_like zeros_like ones_like mesh_partition", streaming)
-
 # ops with a program whose circular buffers are not modelled (never refused for them)
 NOT_CHECKED = frozenset({"sort", "topk", "experimental.fft", "experimental.ifft", "all_gather", "all_broadcast",
                          "reduce_scatter", "all_reduce", "point_to_point"})
+# every other op with a cost rule (element-wise, data movement, creation on the device, embedding) streams its
+# operands and outputs through two pages each
+for _name in RULES:
+    if _name not in CB_RULES and _name not in NOT_CHECKED:
+        register(_name, streaming)

@@ -87,6 +87,8 @@ class Call:
     # L1 bytes a core has free beside the L1 buffers allocated, asked only by the rules that need it (None: all)
     l1_free: Optional[Callable[[], int]] = None
     _bound: Optional[dict] = field(default=None, repr=False)
+    # what more than one rule derives from the launch (a convolution's plan: its cost and its circular buffers)
+    derived: dict = field(default_factory=dict, repr=False)
 
     def param(self, name: str, default=None):
         """The value of the op's parameter `name` (bound against the real signature)."""

@@ -313,7 +313,6 @@ def _conv(c: Call, transposed: bool = False, one_d: bool = False) -> OpCost:
     gathers its shard's neighbouring rows: the input read and written once more in L1), and the output moved
     from the convolution's shards to the requested memory config unless that is its own sharded config. Each
     is a launch of its own (an op-to-op gap)."""
-    from ..ops import conv_parallel
     pl, x, w, (kh, kw), cin, cout, in_pixels, out_pixels = conv_plan_of(c, transposed, one_d, dram_path=True)
     groups = int(c.param("groups", 1))
     window = kh * kw * cin
@@ -336,16 +335,11 @@ def _conv(c: Call, transposed: bool = False, one_d: bool = False) -> OpCost:
     reads = [local_in] + [d for d in (w, c.tensor("bias_tensor")) if d is not None]
     oc = cost(c, cores, cycles, flops=useful, reads=reads, writes=local_out, noc=noc, fidelity=fid.name)
     steps = []
-    src = c.param("input_tensor")
-    if x.buffer == "HOST" or conv_parallel.config_key(getattr(src, "_memory_config", None)) != pl.key(
-            in_pixels, cin, output=False):
+    if conv_resharded(c, pl, x, in_pixels, cin):
         steps.append(("reshard", _moved(c, cores, [x], [local_in])))
     if not pl.mm_conv and not transposed:
         steps.append(("halo", _moved(c, cores, [local_in], [local_in])))
-    # without a memory_config the output stays in the convolution's shards (except on the DRAM path)
-    asked = c.param("memory_config")
-    own = asked is None and not _dram_path(pl, x) and c.out.layout == Layout.TILE
-    if c.outs and not own and conv_parallel.config_key(asked) != pl.key(out_pixels, cout, output=True):
+    if c.outs and conv_output_moved(c, pl, x, out_pixels, cout):
         steps.append(("to memory_config", _moved(c, cores, local_out, c.outs)))
     for _, st in steps:
         oc.kernel_us += st.kernel_us + c.rates.op_gap_us
@@ -361,6 +355,14 @@ def conv_plan_of(c: Call, transposed: bool = False, one_d: bool = False, dram_pa
     """(plan, input, weight, (kh, kw), in_channels, out_channels, input pixels, output pixels) of a convolution
     launch: the layout and split TT-NN runs it with ([CONV], sim/ops/conv_parallel.py). None for a windowed
     convolution whose input is in DRAM (TT-NN's DRAM path slices it), unless `dram_path`."""
+    key = ("conv_plan", transposed, one_d)
+    if key not in c.derived:
+        c.derived[key] = _conv_plan(c, transposed, one_d)
+    g = c.derived[key]
+    return None if not dram_path and _dram_path(g[0], g[1]) else g
+
+
+def _conv_plan(c: Call, transposed: bool, one_d: bool):
     from ..ops import conv_parallel
     x, w = c.tensor("input_tensor"), c.tensor("weight_tensor")
     cin, cout, n = int(c.param("in_channels")), int(c.param("out_channels")), int(c.param("batch_size"))
@@ -381,9 +383,25 @@ def conv_plan_of(c: Call, transposed: bool = False, one_d: bool = False, dram_pa
                             shard_layout=getattr(cfg, "shard_layout", None),
                             col_major=bool(getattr(cfg, "transpose_shards", False)), transposed=transposed,
                             one_d=one_d, in_width=w_in)
-    if not dram_path and _dram_path(pl, x):
-        return None
     return pl, x, w, (kh, kw), cin, cout, n * h_in * w_in, out_pixels
+
+
+def conv_resharded(c: Call, pl, x, in_pixels: int, cin: int) -> bool:
+    """Whether conv2d first copies its input into the convolution's own shards (it is not already in them)."""
+    from ..ops import conv_parallel
+    src = c.param("input_tensor")
+    return x.buffer == "HOST" or conv_parallel.config_key(getattr(src, "_memory_config", None)) != pl.key(
+        in_pixels, cin, output=False)
+
+
+def conv_output_moved(c: Call, pl, x, out_pixels: int, cout: int) -> bool:
+    """Whether conv2d moves its output out of the convolution's shards afterwards: to another memory_config
+    than those shards (without one a tiled output stays in them, except on the DRAM path)."""
+    from ..ops import conv_parallel
+    asked = c.param("memory_config")
+    if asked is None and not _dram_path(pl, x) and c.out.layout == Layout.TILE:
+        return False
+    return conv_parallel.config_key(asked) != pl.key(out_pixels, cout, output=True)
 
 
 def _dram_path(pl, x) -> bool:
