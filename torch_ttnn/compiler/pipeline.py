@@ -240,6 +240,9 @@ def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static
         weights.report = report
         passes.insert(anchor + 1, weights)
     from .passes.placement import L1Placement
+    if option.optimize and l1 and parallel is None:     # layouts by modelled time, then placed in their shards
+        from .passes.conv_layout import ConvLayouts
+        passes.append(ConvLayouts(ttnn, option.device_in_use, report))
     # activations in L1 where they fit, or all in DRAM (budget 0); either way each op's circular buffers fitted
     passes.append(L1Placement(ttnn, option.device_in_use, budget=None if l1 else 0.0))
     if option.optimize and parallel is None:     # after placement: a config depends on where operands live

@@ -38,6 +38,8 @@ class GraphReport:
     bfp8_activations: int = 0                       # conv2d outputs in bfloat8_b (precision level bfp8-act)
     # matmul program configs chosen (passes/matmul_config.py): node, program kind, modelled us default -> chosen
     matmul_configs: list = field(default_factory=list)
+    # conv2d layouts chosen (passes/conv_layout.py): node, layout, modelled us of TT-NN's layout -> chosen
+    conv_layouts: list = field(default_factory=list)
 
     def record_fallback(self, target, reason: str, strict: bool) -> None:
         name = op_name(target)
@@ -77,6 +79,7 @@ class GraphReport:
             "demoted_to_bf16": dict(self.demoted),
             "matmul_configs": [dict(zip(("node", "program", "default_us", "chosen_us"), c))
                                for c in self.matmul_configs],
+            "conv_layouts": [dict(zip(("node", "layout", "default_us", "chosen_us"), c)) for c in self.conv_layouts],
         }
 
 

@@ -176,7 +176,8 @@ class L1Ledger:
 class L1Placement(Pass):
     name = "l1_placement"
     needs = ("insert_conversions",)
-    after = ("deallocate", "weight_precision")   # liveness ends at ttnn.deallocate; sizes by format
+    # liveness ends at ttnn.deallocate; sizes by format; a convolution's shards by its layout
+    after = ("deallocate", "weight_precision", "conv_layouts")
 
     def __init__(self, ttnn, device, budget: Optional[float] = None, spill: bool = True):
         self.ttnn = ttnn
@@ -433,36 +434,15 @@ class L1Placement(Pass):
         kw = n.kwargs
         x = kw.get("input_tensor")
         plan = _conv_plan(gm, kw, self.grid)
-        mx, mo = tt_meta(x) if isinstance(x, torch.fx.Node) else None, tt_meta(n)
-        if plan is None or mx is None or mo is None or not (_in_l1(x) or plan.mm_conv):
+        if plan is None or not isinstance(x, torch.fx.Node) or not (_in_l1(x) or plan.mm_conv):
             return True, None       # the DRAM path slices the convolution to fit by itself
         cfg_node = kw.get("conv_config")
         cfg = getattr(gm, cfg_node.target) if isinstance(cfg_node, torch.fx.Node) else None
         if int(getattr(cfg, "act_block_h_override", 0) or 0):
             return True, None       # the user's (or an earlier replay's) block
-        pair = lambda v: (int(v), int(v)) if isinstance(v, int) else tuple(int(x) for x in v)  # noqa: E731
-        kernel = pair(kw["kernel_size"])
-        cin, cout = int(kw["in_channels"]), int(kw["out_channels"])
-        in_pixels = int(kw["batch_size"]) * int(kw["input_height"]) * int(kw["input_width"])
-        v = n.meta.get("val")
-        out_pixels = v.numel() // max(1, int(v.shape[-1])) if isinstance(v, torch.Tensor) else 0
-        wdt = getattr(cfg, "weights_dtype", None) or (tt_meta(kw.get("weight_tensor")).dtype
-                                                      if tt_meta(kw.get("weight_tensor")) else ttnn.bfloat16)
-        x_mc = _attr_of(gm, x)
-        out_mc = kw.get("memory_config")
-        out_mc = getattr(gm, out_mc.target) if isinstance(out_mc, torch.fx.Node) else None
-
-        def need(abh, plan=plan):
-            return conv_rules.l1_need(
-                plan, in_channels=cin, out_channels=cout, in_pixels=in_pixels, out_pixels=out_pixels,
-                kernel=kernel, in_width=int(kw["input_width"]), act_block_h=abh,
-                in_tile=ttnn.tile_size(ttnn.float32 if mx.dtype == ttnn.float32 else ttnn.bfloat16),
-                weight_tile=ttnn.tile_size(wdt), out_tile=ttnn.tile_size(mo.dtype),
-                bias=kw.get("bias_tensor") is not None, row_major_out=mo.layout != ttnn.TILE_LAYOUT,
-                resharded=conv_rules.config_key(x_mc) != plan.key(in_pixels, cin, output=False),
-                out_moved=conv_rules.config_key(out_mc) != plan.key(out_pixels, cout, output=True),
-                windowed=not plan.mm_conv)
-
+        need = conv_need(ttnn, gm, n, plan)
+        if need is None:
+            return True, None
         space = room - CONV_MARGIN
         rows = plan.split.block_rows
         if need(rows) <= space:
@@ -489,12 +469,7 @@ class L1Placement(Pass):
                            .encode()).hexdigest()[:10]
         cfg_new = config(f"ttnn_conv_block_{key}", _with_act_block_h(ttnn, cfg, abh * 32 if abh < rows else 0,
                                                                      layout))
-        # the weight and bias preparations take the convolution's config too (TT-NN lays the weights out
-        # for its blocks)
-        for p in (kw.get("weight_tensor"), kw.get("bias_tensor")):
-            if isinstance(p, torch.fx.Node) and "conv_config" in p.kwargs and len(p.users) == 1:
-                p.kwargs = {**p.kwargs, "conv_config": cfg_new}
-        n.kwargs = {**kw, "conv_config": cfg_new}
+        set_conv_config(n, cfg_new)
         return True, None
 
     def _wanted_shards(self, gm) -> dict:
@@ -633,6 +608,52 @@ def _conv_plan_of(gm, kw: dict, grid: tuple, layout=None):
                               padding=p, dilation=(dh, dw), groups=int(kw.get("groups", 1)), grid=grid,
                               shard_layout=layout if layout is not None else getattr(cfg, "shard_layout", None),
                               col_major=bool(getattr(cfg, "transpose_shards", False)), in_width=w)
+
+
+def conv_need(ttnn, gm, n, plan):
+    """need(act_block_h[, plan]) -> the L1 bytes a core needs for conv2d node n's circular buffers and the
+    buffers conv2d allocates around its program (conv_rules.l1_need), where n's input and output are placed
+    now; None when the node's metadata does not describe them."""
+    from ... import conv_rules
+    kw = n.kwargs
+    x = kw.get("input_tensor")
+    mx, mo = tt_meta(x) if isinstance(x, torch.fx.Node) else None, tt_meta(n)
+    if mx is None or mo is None:
+        return None
+    cfg_node = kw.get("conv_config")
+    cfg = getattr(gm, cfg_node.target) if isinstance(cfg_node, torch.fx.Node) else None
+    pair = lambda v: (int(v), int(v)) if isinstance(v, int) else tuple(int(x) for x in v)  # noqa: E731
+    kernel = pair(kw["kernel_size"])
+    cin, cout = int(kw["in_channels"]), int(kw["out_channels"])
+    in_pixels = int(kw["batch_size"]) * int(kw["input_height"]) * int(kw["input_width"])
+    v = n.meta.get("val")
+    out_pixels = v.numel() // max(1, int(v.shape[-1])) if isinstance(v, torch.Tensor) else 0
+    wmeta = tt_meta(kw.get("weight_tensor"))
+    wdt = getattr(cfg, "weights_dtype", None) or (wmeta.dtype if wmeta else ttnn.bfloat16)
+    x_mc = _attr_of(gm, x)
+    out_mc = kw.get("memory_config")
+    out_mc = getattr(gm, out_mc.target) if isinstance(out_mc, torch.fx.Node) else None
+
+    def need(abh, p=plan):
+        return conv_rules.l1_need(
+            p, in_channels=cin, out_channels=cout, in_pixels=in_pixels, out_pixels=out_pixels,
+            kernel=kernel, in_width=int(kw["input_width"]), act_block_h=abh,
+            in_tile=ttnn.tile_size(ttnn.float32 if mx.dtype == ttnn.float32 else ttnn.bfloat16),
+            weight_tile=ttnn.tile_size(wdt), out_tile=ttnn.tile_size(mo.dtype),
+            bias=kw.get("bias_tensor") is not None, row_major_out=mo.layout != ttnn.TILE_LAYOUT,
+            resharded=conv_rules.config_key(x_mc) != p.key(in_pixels, cin, output=False),
+            out_moved=conv_rules.config_key(out_mc) != p.key(out_pixels, cout, output=True),
+            windowed=not p.mm_conv)
+    return need
+
+
+def set_conv_config(n, cfg_node) -> None:
+    """Give convolution n the conv_config constant `cfg_node`, and its weight and bias preparations too (TT-NN
+    lays the weights out for the convolution's layout and blocks)."""
+    for p in (n.kwargs.get("weight_tensor"), n.kwargs.get("bias_tensor")):
+        if isinstance(p, torch.fx.Node) and "conv_config" in p.kwargs and len(p.users) == 1:
+            p.kwargs = {**p.kwargs, "conv_config": cfg_node}
+    n.kwargs = {**n.kwargs, "conv_config": cfg_node}
 
 
 def _buffer_of(node):
