@@ -6,6 +6,8 @@
     model = torch.compile(model, backend=torch_ttnn.backend, options=option)
     tokens = torch_ttnn.generate(hf_model, option, input_ids, max_new_tokens=8)  # a transformers model's
                                            # generate, its forward on TT-NN (see torch_ttnn/generation.py)
+    for y in torch_ttnn.stream(model, batches):   # the next batch written to the device during each call
+        ...
 
 Importing torch_ttnn registers nothing globally and changes no torch configuration.
 """
@@ -13,9 +15,10 @@ from .backend import backend, ttnn_backend
 from .generation import generate
 from .options import CompileResults, TorchTtnnOption
 from .runtime import close_device, open_device
+from .stream import stream
 
 __all__ = ["backend", "ttnn_backend", "TorchTtnnOption", "CompileResults", "open_device", "close_device",
-           "lowering_report", "generate"]
+           "lowering_report", "generate", "stream"]
 
 
 def lowering_report(option: TorchTtnnOption) -> str:

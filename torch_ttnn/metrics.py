@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Optional
 
 import torch
+import torch.utils._pytree as pytree
 
 from . import runtime
 from .options import TorchTtnnOption
@@ -156,6 +157,7 @@ class ModelMetrics:
     precision: Optional[str] = None                     # weight precision the compiled graphs ran with
     placement: Optional[str] = None                     # where activations lived: dram, l1 or both
     matmul_configs: int = 0                             # matmul program configs the compiler chose
+    conv_layouts: int = 0                               # conv2d layouts the compiler chose over TT-NN's
     empty_results: int = 0                              # ops whose result has no elements (nothing computed)
     detections: Optional[dict] = None                   # detectors: agreement of the boxes with eager's
 
@@ -214,7 +216,7 @@ def _is_generate(fn) -> bool:
 
 def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "eval", runs: int = 3,
             option_kwargs: Optional[dict] = None, ref_output=None, batch_size=None,
-            profile: bool = False) -> ModelMetrics:
+            profile: bool = False, stream: bool = False) -> ModelMetrics:
     """Compile `fn` with the TT-NN backend, run it, and compare with eager.
 
     `fn` may be a model's bound `generate`: it then runs through `torch_ttnn.generate` (the model's forward
@@ -226,7 +228,9 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
     inputs requiring grad). The eager reference is always recomputed (its gradients are needed).
 
     On a simulated device the metrics include the modelled device time of one call (the last run) on the
-    device's arch; profile=True also keeps that run's per-launch rows on ``device.profiler`` (CSV, trace)."""
+    device's arch; profile=True also keeps that run's per-launch rows on ``device.profiler`` (CSV, trace).
+    stream=True also times the steady state of torch_ttnn.stream over copies of the inputs (the next batch
+    written on the second command queue during each call): modelled["streamed_latency_ms"] per call."""
     m = ModelMetrics(model_name, mode, batch_size=batch_size)
     mesh = device if getattr(device, "is_mesh", False) else None
     train = mode == "train"
@@ -269,6 +273,9 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
     if gen:   # prefill, decode step and encoder are separate graphs by design, not graph breaks
         m.graph_breaks = sum(dynamo_counters["graph_break"].values()) - breaks
     _fill_modelled(m, device, mesh, inputs, batch_size)
+    if stream and m.success and m.modelled and not (gen or train or mesh is not None):
+        with ctx:
+            _fill_streamed(m, compiled, inputs, out, device)
     if m.detections is not None:     # after everything above: this call recompiles and runs again
         with ctx:
             _detector_accuracy(m, fn, inputs, device, option_kwargs)
@@ -395,6 +402,36 @@ def _fill_modelled(m, device, mesh, inputs, batch_size) -> None:
     m.modelled_traced_ms = m.modelled["traced_latency_ms"]
 
 
+STREAM_CALLS = 4
+
+
+def _fill_streamed(m, compiled, inputs, out, device) -> None:
+    """The modelled time per call of torch_ttnn.stream in its steady state (calls 3 and 4 of 4, each batch a
+    copy of `inputs`), and a check that it computes what the plain calls computed."""
+    from .stream import stream
+    profiler = device.profiler
+    batches = [pytree.tree_map(lambda v: v.clone() if isinstance(v, torch.Tensor) else v, inputs)
+               for _ in range(STREAM_CALLS)]
+    saved = dict(vars(profiler))       # the measured call's clocks, totals and rows (reset makes new ones)
+    profiler.reset()
+    clock, outs = [], []
+    try:
+        for y in stream(compiled, batches):
+            outs.append(y)
+            clock.append(profiler.now_us)
+    finally:
+        vars(profiler).update(saved)
+    for y in outs:
+        if not all(torch.equal(a, b) for a, b in zip(tensors_of(y), tensors_of(out))):
+            m.success = False
+            m.error = "torch_ttnn.stream computed other values than the plain calls on the same inputs"
+            return
+    us = (clock[-1] - clock[1]) / (STREAM_CALLS - 2)
+    batch = m.modelled["batch"]
+    m.modelled["streamed_latency_ms"] = round(us / 1e3, 4)
+    m.modelled["streamed_throughput_per_s"] = round(batch / (us / 1e6), 2) if us > 0 else None
+
+
 def _detector_accuracy(m, fn, inputs, device, option_kwargs) -> None:
     """A detector's accuracy: the PCC of its head's outputs (compiled again with a hook on the head), else the
     agreement of the selected boxes."""
@@ -478,7 +515,9 @@ def format_modelled(s: dict) -> list:
         f"{s['traced_latency_ms']:.3f} ms if all replayed from a trace ({s['launches']} launches, "
         f"{s['transfers']} transfers)",
         f"modelled throughput:   {s['throughput_per_s']} /s at batch {s['batch']} "
-        f"({s['traced_throughput_per_s']} /s traced)",
+        f"({s['traced_throughput_per_s']} /s traced"
+        + (f"; {s['streamed_throughput_per_s']} /s streamed, {s['streamed_latency_ms']:.3f} ms a call with the next "
+           f"batch written on the second command queue" if s.get("streamed_throughput_per_s") else "") + ")",
         f"modelled bound:        {s['bound']} ({', '.join(f'{k} {v / 1e3:.3f} ms' for k, v in s['time_by_bound_us'].items())})",
         f"modelled utilisation:  {util}",
     ]

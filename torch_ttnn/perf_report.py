@@ -82,12 +82,14 @@ def profile(name: str, *, arch: str | None = None, batch: int = 1, out_dir=None,
         if arch:    # a device of its own with that preset (the default device keeps its arch)
             from .sim import device as simdev
             free = max(list(simdev._OPEN_DEVICES) + [0]) + 1
-            device = own = simdev.open_device(device_id=free, l1_small_size=16384, preset=arch)
+            from .runtime import DEFAULT_TRACE_REGION_SIZE
+            device = own = simdev.open_device(device_id=free, l1_small_size=16384, preset=arch,
+                                              trace_region_size=DEFAULT_TRACE_REGION_SIZE, num_command_queues=2)
         else:
             device = open_device()
         try:
             m = measure(entry.name, model, repeat_batch(inputs, batch), device=device, runs=runs, profile=True,
-                        option_kwargs=None if optimize else {"optimize": False})
+                        option_kwargs=None if optimize else {"optimize": False}, stream=optimize)
             write_profile(out_dir, m, device)
         finally:
             if own is not None:
@@ -128,6 +130,7 @@ def format_compare(c: dict, top: int = 15) -> str:
             ("activations in", a.get("placement"), b.get("placement")),
             ("dispatch", a.get("trace"), b.get("trace")),
             ("matmul configs chosen", a.get("matmul_configs", 0), b.get("matmul_configs", 0)),
+            ("conv layouts chosen", a.get("conv_layouts", 0), b.get("conv_layouts", 0)),
             ("accuracy (%)", a.get("accuracy"), b.get("accuracy")),
             ("latency (ms)", f"{sa['latency_ms']:.3f}", f"{sb['latency_ms']:.3f}"),
             ("kernel time (ms)", f"{sa['kernel_us'] / 1e3:.3f}", f"{sb['kernel_us'] / 1e3:.3f}"),

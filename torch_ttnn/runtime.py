@@ -35,34 +35,40 @@ DEFAULT_TRACE_REGION_SIZE = 4 << 20
 
 
 def open_device(device_id: int = 0, *, l1_small_size: int = 16384, simulated: bool | None = None,
-                trace_region_size: int = DEFAULT_TRACE_REGION_SIZE, **kwargs):
+                trace_region_size: int = DEFAULT_TRACE_REGION_SIZE, num_command_queues: int = 2, **kwargs):
     """Open a Tenstorrent chip if one is present (and real ttnn is installed), else the simulated device.
 
     `simulated=True` forces the simulator; the environment variable TORCH_TTNN_SIMULATED=1 does too. A device
     already opened here is shared: the same handle comes back, and close_device closes it for good only when
-    every open_device call has its close_device (the default device of backend="ttnn" is never closed).
+    every open_device call has its close_device (the default device of backend="ttnn" is never closed). Two
+    command queues by default: torch_ttnn.stream writes the next batch on the second while the first runs.
     """
     entry = _SHARED.get(device_id)
     if entry is not None and _is_open(entry[0]):
         entry[1] += 1
         return entry[0]
-    device = _open_new(device_id, l1_small_size, simulated, trace_region_size=trace_region_size, **kwargs)
+    device = _open_new(device_id, l1_small_size, simulated, trace_region_size=trace_region_size,
+                       num_command_queues=num_command_queues, **kwargs)
     _SHARED[device_id] = [device, 1]
     return device
 
 
-def _open_new(device_id: int, l1_small_size: int, simulated: bool | None, **kwargs):
+def _open_new(device_id: int, l1_small_size: int, simulated: bool | None, *, num_command_queues: int = 1,
+              **kwargs):
     if simulated is None:
         simulated = os.environ.get("TORCH_TTNN_SIMULATED", "") == "1"
     if not simulated and _chip_present():
         try:
             import ttnn
             if ttnn.GetNumAvailableDevices() > 0:
-                return ttnn.open_device(device_id=device_id, l1_small_size=l1_small_size, **kwargs)
+                # CreateDevice takes the number of command queues (ttnn.open_device does not)
+                return ttnn.CreateDevice(device_id, num_command_queues=num_command_queues,
+                                         l1_small_size=l1_small_size, **kwargs)
         except Exception as e:  # no wheel, no driver, no chip
             log.info("torch_ttnn: no Tenstorrent device (%s); using the simulated device", e)
     import torch_ttnn.sim as sim
-    return sim.open_device(device_id=device_id, l1_small_size=l1_small_size, **kwargs)
+    return sim.open_device(device_id=device_id, l1_small_size=l1_small_size, num_command_queues=num_command_queues,
+                           **kwargs)
 
 
 def _is_open(device) -> bool:

@@ -92,7 +92,8 @@ def record_property(record_property, request):
     if os.environ.get("TORCH_TTNN_PARALLEL"):      # `torch-ttnn run MODEL --mesh 2x4 --parallel tensor`
         opts = {**(opts or {}), "parallel": os.environ["TORCH_TTNN_PARALLEL"]}
     m = measure(recorded["model_name"], model, inputs, device=device, mode=mode, ref_output=outputs,
-                runs=int(os.environ.get("TORCH_TTNN_RUNS", "1")), profile=bool(perf_dir), option_kwargs=opts)
+                runs=int(os.environ.get("TORCH_TTNN_RUNS", "1")), profile=bool(perf_dir), option_kwargs=opts,
+                stream=bool(perf_dir) and opts is None)
     if perf_dir:
         from torch_ttnn.perf_report import write_profile
         write_profile(perf_dir, m, device)

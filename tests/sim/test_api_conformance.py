@@ -15,7 +15,8 @@ FUNCTIONS = ["close_device", "synchronize_device", "init_device_compute_kernel_c
              "get_device_ids", "create_mesh_mapper", "create_mesh_composer", "replicate_tensor_to_mesh_mapper",
              "shard_tensor_to_mesh_mapper", "concat_mesh_to_tensor_composer", "distribute_tensor",
              "aggregate_tensor", "combine_device_tensors", "ReplicateTensorToMesh", "ShardTensorToMesh",
-             "ConcatMeshToTensor", "ShardTensor2dMesh", "ConcatMesh2dToTensor"]
+             "ConcatMeshToTensor", "ShardTensor2dMesh", "ConcatMesh2dToTensor", "CreateDevice", "record_event",
+             "wait_for_event", "event_synchronize"]
 
 
 @pytest.mark.parametrize("name", sorted(OPS))

@@ -112,6 +112,7 @@ def summarize(reports) -> dict:
         "graph_breaks": max(0, len([r for r in reports if r.kind != "backward"]) - 1),
         "input_shapes": {k: sorted(v) for k, v in shapes.items()},
         "matmul_configs": sum(len(r.matmul_configs) for r in reports),
+        "conv_layouts": sum(len(r.conv_layouts) for r in reports),
         "empty_results": sum(sum(r.empty_results.values()) for r in reports),
     }
 

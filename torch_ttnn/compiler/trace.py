@@ -20,6 +20,11 @@ baked in (a parameter's device copy, a config, a scalar) is checked at each call
 updated in place, converted again) the trace is released and captured again. A capture that fails (the
 device's trace region is too small, an op that reads from the host) is logged and the graph runs as compiled.
 The runner holds the persistent inputs and the trace's outputs: a trace writes its buffers on every replay.
+
+Streaming (torch_ttnn.stream): on a device with two command queues the runner also keeps a DRAM staging copy of
+each input. While a replay runs on queue 0, queue 1 writes the next batch's inputs (handed over by stream())
+into the staging buffers; the next call copies them into the inputs on the device (ttnn.assign) instead of
+writing from the host. Events order the queues: a staging buffer is written again only after its copy ran.
 """
 from __future__ import annotations
 
@@ -212,6 +217,9 @@ class TraceRunner:
         self._contents = contents
         self._param_stamps = None    # the parameters (object, stamp) when the values below were computed
         self._param_env: dict = {}
+        self._staging: dict = {}     # upload node -> its DRAM staging tensor (two command queues)
+        self._staged: dict = {}      # upload node -> (its sources (tensor, version), write event): prefetched
+        self._feeds = {n: self._host_chain(n) for n in plan.uploads}
         report.trace = "pending"
 
     # --- running nodes --------------------------------------------------------------------------------------
@@ -266,6 +274,7 @@ class TraceRunner:
         ttnn, dev = self.ttnn, self.device
         keep = set(self.plan.uploads) | set(self.plan.baked) | set(self.plan.outputs)
         self._exec(self._pre, env, keep | self._for_device | self._for_post)
+        self._allocate_staging(env)      # before the capture: a replay must not overwrite them
         tid, failure = None, None
         try:
             tid = ttnn.begin_trace_capture(dev, cq_id=0)
@@ -321,12 +330,83 @@ class TraceRunner:
             if not _same(env[n], old):
                 self._recapture(f"{n.name} changed since the capture")
                 return self.run([env[p] for p in self._placeholders])
+        staged = self._take_staged(env)
         for n, dev_tensor in self.inputs.items():
-            ttnn.copy_host_to_device_tensor(self._host_upload(n, env), dev_tensor)
+            if n in staged:        # written by queue 1 during the previous call: copied on the device
+                ttnn.wait_for_event(0, staged[n])
+                ttnn.assign(self._staging[n], memory_config=dev_tensor.memory_config(), output_tensor=dev_tensor)
+            else:
+                ttnn.copy_host_to_device_tensor(self._host_upload(n, env), dev_tensor)
+        copied = ttnn.record_event(self.device, 0) if self._staging else None
         ttnn.execute_trace(self.device, self.trace_id, cq_id=0, blocking=False)
+        if copied is not None:
+            self._prefetch(env, copied)
         env.update(self.held)
         self._exec(self._post, env, self._returned)
         return self._outputs(env)
+
+    # --- streaming: the next batch's inputs written on command queue 1 --------------------------------------
+    def _host_chain(self, n) -> Optional[tuple]:
+        """(placeholders, host nodes in order) that upload node n's host tensor is computed from, or None when
+        it depends on anything else than placeholders, constants and host work on them."""
+        chain, seen, todo = [], set(), list(n.all_input_nodes)
+        while todo:
+            a = todo.pop()
+            if a in seen:
+                continue
+            seen.add(a)
+            if a.op in ("placeholder", "get_attr"):
+                continue
+            if self.plan.stage.get(a, HOST) != HOST or a.op != "call_function":
+                return None
+            chain.append(a)
+            todo.extend(a.all_input_nodes)
+        order = {m: i for i, m in enumerate(self.gm.graph.nodes)}
+        sources = tuple(a for a in seen if a.op == "placeholder")
+        return sources, sorted(chain, key=order.__getitem__)
+
+    def _allocate_staging(self, env) -> None:
+        if getattr(self.device, "num_command_queues", 1) < 2:
+            return
+        ttnn = self.ttnn
+        for n in self.plan.uploads:
+            if self._feeds.get(n) is not None and self._feeds[n][0]:
+                self._staging[n] = ttnn.to_device(self._host_upload(n, env), self.device,
+                                                  memory_config=ttnn.DRAM_MEMORY_CONFIG)
+
+    def _prefetch(self, env, copied) -> None:
+        """Write the next batch's inputs (stream()) into the staging buffers on queue 1, once queue 0 has
+        copied the staging buffers of this call (event `copied`)."""
+        from ..stream import upcoming
+        ttnn = self.ttnn
+        self._staged = {}
+        for n, staging in self._staging.items():
+            sources, chain = self._feeds[n]
+            nxt = {p: upcoming(env.get(p)) for p in sources}
+            if any(t is None for t in nxt.values()):
+                continue
+            new = dict(env)
+            new.update(nxt)
+            try:
+                for a in chain:
+                    new[a] = self._run_node(a, new)
+                host = self._host_upload(n, new)
+            except KeyError:        # a value of this call's host work is no longer held
+                continue
+            ttnn.wait_for_event(1, copied)
+            ttnn.copy_host_to_device_tensor(host, staging, cq_id=1)
+            self._staged[n] = (tuple((t, t._version) for t in nxt.values()), ttnn.record_event(self.device, 1))
+
+    def _take_staged(self, env) -> dict:
+        """upload node -> the write event of its staging buffer, for the inputs of this call that were
+        prefetched: the very tensors stream() announced, unchanged since."""
+        staged, self._staged = self._staged, {}
+        out = {}
+        for n, (sources, event) in staged.items():
+            placeholders = self._feeds[n][0]
+            if all(env.get(p) is t and t._version == v for p, (t, v) in zip(placeholders, sources)):
+                out[n] = event
+        return out
 
     def _stamps(self, env) -> Optional[list]:
         """(object, runtime.tensor_stamp) of each parameter argument of this call: what ParamCache checks
@@ -344,12 +424,11 @@ class TraceRunner:
     def _host_upload(self, n, env):
         """The host tensor an upload node would send (the same conversion, without the device)."""
         load = env.__getitem__
-        args = torch.fx.node.map_arg(n.args, load)
-        kwargs = dict(torch.fx.node.map_arg(n.kwargs, load))
         if n.target is self.ttnn.to_device:
-            return args[0]
-        kwargs.pop("device", None)
-        kwargs.pop("memory_config", None)
+            return load(n.args[0]) if isinstance(n.args[0], torch.fx.Node) else n.args[0]
+        args = torch.fx.node.map_arg(n.args, load)
+        kwargs = torch.fx.node.map_arg({k: v for k, v in n.kwargs.items() if k not in ("device", "memory_config")},
+                                       load)
         return self.ttnn.from_torch(*args, **kwargs)
 
     def _size(self) -> tuple:
@@ -380,8 +459,14 @@ class TraceRunner:
             except Exception as e:   # the device is closed already
                 log.debug("torch_ttnn: could not release a trace: %s", e)
         self.trace_id = None
+        for t in self._staging.values():
+            try:
+                self.ttnn.deallocate(t)
+            except Exception as e:   # the device is closed already
+                log.debug("torch_ttnn: could not free a staging buffer: %s", e)
         self.inputs, self.held, self.baked = {}, {}, {}
         self._param_stamps, self._param_env = None, {}
+        self._staging, self._staged = {}, {}
 
 
 def plan_for(gm: torch.fx.GraphModule, *, option, ttnn, report, random_ops: bool,

@@ -15,7 +15,8 @@ submodule are there too (`ttnn.types.BlackholeComputeKernelConfig`).
 
 from . import experimental, transformer
 from ._op import OPS as _OPS
-from .device import Device, close_device, open_device, synchronize_device
+from .device import CreateDevice, Device, close_device, open_device, synchronize_device
+from .events import MeshEvent, event_synchronize, record_event, wait_for_event
 from .mesh import (ConcatMesh2dToTensor, ConcatMeshToTensor, CppMeshToTensor, CppTensorToMesh, MeshComposerConfig,
                    MeshCoordinate, MeshDevice, MeshMapperConfig, MeshShape, MeshToTensor, PlacementReplicate,
                    PlacementShard, ReplicateTensorToMesh, ReplicateTensorToMeshWrapper, ShardTensor2dMesh,

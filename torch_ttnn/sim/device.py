@@ -98,9 +98,10 @@ class Device:
     is_simulated = True
 
     def __init__(self, device_id: int = 0, *, preset: str | ArchPreset | None = None, l1_small_size: int = 0,
-                 trace_region_size: int = 0, numerics: str | None = None):
+                 trace_region_size: int = 0, numerics: str | None = None, num_command_queues: int = 1):
         self.preset = preset if isinstance(preset, ArchPreset) else resolve(preset)
         self.device_id = device_id
+        self.num_command_queues = check_num_command_queues(num_command_queues)
         self.l1_small_size = int(l1_small_size)
         self.trace_region_size = int(trace_region_size)
         self.memory = DeviceMemory(self.preset, self.l1_small_size, self.trace_region_size)
@@ -186,6 +187,17 @@ class Device:
                                      preset=self.preset.name, l1_free=l1_free,
                                      **{k: _descriptor(v) for k, v in kwargs.items()})
 
+    def queue(self, cq_id, what: str) -> int:
+        """The command queue `cq_id` names (None: queue 0); a queue the device was not opened with raises, as
+        TT-Metal's dispatch does."""
+        cq = 0 if cq_id is None else int(cq_id)
+        if not 0 <= cq < self.num_command_queues:
+            raise RuntimeError(f"{what}: command queue {cq} does not exist: device {self.device_id} was opened with "
+                               f"{self.num_command_queues} command queue(s) (open it with "
+                               f"ttnn.CreateDevice(device_id, num_command_queues=2) or "
+                               f"torch_ttnn.open_device(num_command_queues=2))")
+        return cq
+
     def check_open(self, what: str) -> None:
         if not self.is_open:
             raise RuntimeError(f"{what}: device {self.device_id} is closed")
@@ -205,21 +217,43 @@ _OPEN_DEVICES: dict[int, Device] = {}
 
 def open_device(*, device_id: int = 0, l1_small_size: int = 0, trace_region_size: int = 0,
                 dispatch_core_config=None, worker_l1_size: int = 0, preset: str | None = None,
-                numerics: str | None = None) -> Device:
+                numerics: str | None = None, num_command_queues: int = 1) -> Device:
     """Open the simulated device `device_id`. If it is already open, the open one comes back when its L1_SMALL
-    and trace regions are at least the sizes asked for; asking for larger regions raises (silently keeping
-    the smaller ones would fail later, far from the cause, e.g. a conv2d out of L1_SMALL)."""
+    and trace regions are at least the sizes asked for; asking for larger regions raises (silently keeping the
+    smaller ones would fail later, far from the cause, e.g. a conv2d out of L1_SMALL). Simulator-only
+    selectors: preset, numerics, and num_command_queues (real ttnn takes it in CreateDevice)."""
+    return _open(device_id, l1_small_size, trace_region_size, num_command_queues, preset, numerics)
+
+
+def CreateDevice(device_id, num_command_queues=1, l1_small_size=0, trace_region_size=0,  # noqa: N802 (real name)
+                 dispatch_core_config=None, *, worker_l1_size=0) -> Device:
+    """Open the simulated device `device_id` with 1 or 2 command queues (the real signature; a second queue
+    lets host transfers on queue 1 overlap the programs of queue 0). An open device comes back under the same
+    conditions as open_device, and when it has at least the queues asked for."""
+    return _open(device_id, l1_small_size, trace_region_size, num_command_queues, None, None)
+
+
+def check_num_command_queues(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n not in (1, 2):
+        raise ValueError(f"num_command_queues must be 1 or 2 (the hardware command queues a device has), got {n!r}")
+    return n
+
+
+def _open(device_id, l1_small_size, trace_region_size, num_command_queues, preset, numerics) -> Device:
     _malloc.tune()
+    check_num_command_queues(num_command_queues)
     dev = _OPEN_DEVICES.get(device_id)
     if dev is not None and dev.is_open:
-        if dev.l1_small_size < int(l1_small_size) or dev.trace_region_size < int(trace_region_size):
+        if dev.l1_small_size < int(l1_small_size) or dev.trace_region_size < int(trace_region_size) \
+                or dev.num_command_queues < num_command_queues:
             raise RuntimeError(f"open_device: device {device_id} is already open with l1_small_size="
-                               f"{dev.l1_small_size} and trace_region_size={dev.trace_region_size}; close it "
-                               f"first to open it with l1_small_size={l1_small_size} and trace_region_size="
-                               f"{trace_region_size}")
+                               f"{dev.l1_small_size}, trace_region_size={dev.trace_region_size} and "
+                               f"{dev.num_command_queues} command queue(s); close it first to open it with "
+                               f"l1_small_size={l1_small_size}, trace_region_size={trace_region_size} and "
+                               f"{num_command_queues} command queue(s)")
         return dev
     dev = Device(device_id, preset=preset, l1_small_size=l1_small_size, trace_region_size=trace_region_size,
-                 numerics=numerics)
+                 numerics=numerics, num_command_queues=num_command_queues)
     _OPEN_DEVICES[device_id] = dev
     return dev
 
@@ -230,4 +264,9 @@ def close_device(device) -> None:
 
 
 def synchronize_device(device, cq_id=None, sub_device_ids=[]) -> None:  # noqa: B006 (real default)
+    """The host waits until the device has finished what was enqueued (on queue `cq_id`, or on every queue)."""
     device.check_open("synchronize_device")
+    for chip in getattr(device, "chips", None) or [device]:
+        cqs = range(chip.num_command_queues) if cq_id is None else [chip.queue(cq_id, "synchronize_device")]
+        for cq in cqs:
+            chip.profiler.host_waits(cq)

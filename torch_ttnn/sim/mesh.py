@@ -148,6 +148,13 @@ class MeshDevice:
     def arch(self):
         return self.chips[0].arch()
 
+    @property
+    def num_command_queues(self) -> int:
+        return self.chips[0].num_command_queues
+
+    def queue(self, cq_id, what: str) -> int:
+        return self.chips[0].queue(cq_id, what)
+
     def compute_with_storage_grid_size(self):
         return self.chips[0].compute_with_storage_grid_size()
 
@@ -286,7 +293,7 @@ def open_mesh_device(mesh_shape=None, l1_small_size=0, trace_region_size=0, num_
                          f"{sysp.rows}x{sysp.cols} chips (choose one with TT_SIM_MESH, e.g. TT_SIM_MESH=t3000 "
                          f"for 2x4, galaxy for 8x4, or open_mesh_device(..., system='2x4'))")
     chips = [Device(i, preset=sysp.chip, l1_small_size=l1_small_size, trace_region_size=trace_region_size,
-                    numerics=numerics) for i in range(shape.mesh_size())]
+                    numerics=numerics, num_command_queues=num_command_queues) for i in range(shape.mesh_size())]
     _OPEN_MESHES += 1
     return MeshDevice(shape, chips, sysp)
 

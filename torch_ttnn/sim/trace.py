@@ -318,6 +318,9 @@ def execute_trace(mesh_device, trace_id, *, cq_id=None, blocking=True) -> None:
     """Replay a captured trace: every captured op runs again on the tensors it was captured with."""
     global REPLAYING
     mesh_device.check_open("ttnn.execute_trace")
+    if mesh_device.queue(cq_id, "ttnn.execute_trace") != 0:
+        raise RuntimeError("ttnn.execute_trace: the simulator replays traces on command queue 0 (queue 1 carries "
+                           "the host transfers that overlap them)")
     tr = _trace_of(mesh_device, trace_id, "execute_trace")
     if capturing(mesh_device) is not None:
         raise RuntimeError("ttnn.execute_trace: a trace is being captured on this device; end it first")
@@ -350,7 +353,7 @@ def execute_trace(mesh_device, trace_id, *, cq_id=None, blocking=True) -> None:
     counts = mesh_device.counters.op_launches
     for name, _, _, _ in tr.launches:
         counts[name] += 1
-    mesh_device.profiler.replay(tr.launches)
+    mesh_device.profiler.replay(tr.launches, blocking=bool(blocking))
     tr.executions += 1
 
 

@@ -142,7 +142,8 @@ def _host_tensor_from_list(data, shape, dtype, layout, pad_value, *, what: str) 
     return Tensor._new(value, dtype, layout, None, None, None, pad)
 
 
-def _count_transfer(device: Device, t: Tensor, direction: str) -> None:
+def _count_transfer(device: Device, t: Tensor, direction: str, cq_id=None, what: str = "") -> None:
+    cq = device.queue(cq_id, f"ttnn.{what}") if cq_id is not None else 0
     trace.refuse_transfer(device, direction)
     c = device.counters
     if direction == "to":
@@ -151,7 +152,7 @@ def _count_transfer(device: Device, t: Tensor, direction: str) -> None:
     else:
         c.from_device += 1
         c.from_device_bytes += t._buffer_size()
-    device.profiler.transfer(direction, t._buffer_size(), describe(t))
+    device.profiler.transfer(direction, t._buffer_size(), describe(t), cq)
 
 
 @ttnn_op("from_torch", counted=False, mesh_native=True)
@@ -167,7 +168,7 @@ def from_torch(tensor, dtype=None, *, spec=None, tile=None, pad_value=None, layo
                                      memory_config=memory_config, mesh_mapper=mesh_mapper)
     t = _host_tensor_from_torch(tensor, dtype, layout, pad_value, what="ttnn.from_torch")
     if device is not None:
-        t = to_device(t, device, memory_config=memory_config)
+        t = to_device(t, device, memory_config=memory_config, queue_id=cq_id)
     return t
 
 
@@ -201,7 +202,7 @@ def to_torch(tensor, dtype=None, *, torch_rank=None, mesh_composer=None, device=
         out = mesh_composer.compose(pieces)
         return out if dtype is None else out.to(dtype)
     if tensor._device is not None:
-        tensor = from_device(tensor)
+        tensor = from_device(tensor, queue_id=cq_id)
     out = natural_torch(tensor)
     if torch_rank is not None:
         while out.dim() > torch_rank:
@@ -229,7 +230,7 @@ def to_device(tensor, device, memory_config=None, *, queue_id=None):
     alloc = allocate(device, tensor._value.shape, tensor._dtype, tensor._layout, mc)
     out = Tensor._new(tensor._value, tensor._dtype, tensor._layout, device, mc, alloc, tensor._pad,
                       tensor._pad_edge)
-    _count_transfer(device, out, "to")
+    _count_transfer(device, out, "to", queue_id, "to_device")
     return out
 
 
@@ -240,7 +241,7 @@ def from_device(tensor, blocking=True, *, queue_id=None):
     if tensor._device is None:
         return tensor
     tensor._device.check_open("ttnn.from_device")
-    _count_transfer(tensor._device, tensor, "from")
+    _count_transfer(tensor._device, tensor, "from", queue_id, "from_device")
     return Tensor._new(tensor._value, tensor._dtype, tensor._layout, None, None, None, tensor._pad,
                        tensor._pad_edge)
 
@@ -281,7 +282,7 @@ def copy_host_to_device_tensor(host_tensor, device_tensor, cq_id=None):
     """Write a host tensor's values into an allocated device tensor of the same spec (a counted transfer);
     the device tensor keeps its buffer, so a captured trace reading it sees the new values."""
     _check_copy_pair("copy_host_to_device_tensor", host_tensor, device_tensor, "host_tensor", "device_tensor")
-    _count_transfer(device_tensor._device, device_tensor, "to")
+    _count_transfer(device_tensor._device, device_tensor, "to", cq_id, "copy_host_to_device_tensor")
     device_tensor._value = host_tensor._value
     device_tensor._pad, device_tensor._pad_edge = host_tensor._pad, host_tensor._pad_edge
     trace.written(device_tensor)
@@ -291,7 +292,7 @@ def copy_host_to_device_tensor(host_tensor, device_tensor, cq_id=None):
 def copy_device_to_host_tensor(device_tensor, host_tensor, blocking=True, cq_id=None):
     """Read a device tensor's values into a host tensor of the same spec (a counted transfer)."""
     _check_copy_pair("copy_device_to_host_tensor", host_tensor, device_tensor, "host_tensor", "device_tensor")
-    _count_transfer(device_tensor._device, device_tensor, "from")
+    _count_transfer(device_tensor._device, device_tensor, "from", cq_id, "copy_device_to_host_tensor")
     host_tensor._value = device_tensor._value
     host_tensor._pad, host_tensor._pad_edge = device_tensor._pad, device_tensor._pad_edge
 

@@ -7,8 +7,10 @@ Every counted launch on a simulated device gets an OpCost (rules.py). The profil
   ``start = max(device_free + gap, host_enqueued)``; big ops hide the host, small ops wait for it;
 - traced: a captured trace replays without the host: ``start = device_free + gap``.
 
-Host<->device transfers block on both clocks: ``start = max(host, device)``, then the command cost plus the
-bytes over PCIe at the measured rates. Running totals are always kept (they cost a few microseconds a launch);
+Host<->device transfers on command queue 0 block on both clocks: ``start = max(host, device)``, then the command
+cost plus the bytes over PCIe at the measured rates. A device opened with two command queues has a clock for
+queue 1 too: a transfer there waits for the host and that queue only, so it overlaps the programs of queue 0;
+events (record_event / wait_for_event / event_synchronize) carry a queue's time to another queue or the host. Running totals are always kept (they cost a few microseconds a launch);
 per-launch rows are kept while recording (`device.profiler.start()` / `with device.profiler.record():`), for the
 CSV (the columns of TT-Metal's ops performance report, plus the bound) and the Perfetto/Chrome trace.
 """
@@ -71,15 +73,17 @@ class Profiler:
     def reset(self) -> None:
         """Zero the clocks and totals and drop the recorded rows."""
         self.host_us = 0.0
-        self.device_us = 0.0
+        self.device_us = 0.0            # command queue 0: programs, and the transfers enqueued there
         self.traced_us = 0.0
+        self.cq1_us = 0.0               # command queue 1 (a device opened with two): its transfers
+        self.cq1_traced_us = 0.0
         self.totals = Totals()
         self.rows = []
 
     @property
     def now_us(self) -> float:
         """Modelled time (no trace) when everything enqueued so far has finished."""
-        return max(self.host_us, self.device_us)
+        return max(self.host_us, self.device_us, self.cq1_us)
 
     def start(self) -> None:
         self.recording = True
@@ -161,23 +165,33 @@ class Profiler:
         self.device_us = max(self.device_us, device_us)
         self.traced_us = max(self.traced_us, traced_us)
 
-    def replay(self, launches: list) -> None:
-        """execute_trace: one command from the host, then the captured programs back to back (op-to-op gap)."""
+    def replay(self, launches: list, blocking: bool = False) -> None:
+        """execute_trace: one command from the host, then the captured programs back to back (op-to-op gap);
+        a blocking replay returns to the host when the last has finished."""
         self.host_us += self.rates.dispatch_us
         ready = self.host_us
         for name, cost, ins, outs in launches:
             self._run(name, cost, ins, outs, ready, kind="traced")
+        if blocking:
+            self.host_waits(0)
 
-    def transfer(self, direction: str, nbytes: int, desc: TensorDesc | None = None) -> None:
-        """A host->device ("to") or device->host ("from") transfer of `nbytes`."""
+    def transfer(self, direction: str, nbytes: int, desc: TensorDesc | None = None, cq: int = 0) -> None:
+        """A host->device ("to") or device->host ("from") transfer of `nbytes` on command queue `cq`: on queue 0
+        after everything enqueued before it; on queue 1 after the host and that queue only."""
         r = self.rates
         rate = r.h2d_gb_s if direction == "to" else r.d2h_gb_s
         dur = r.dispatch_us + nbytes / (rate * 1e3)
-        start = max(self.host_us, self.device_us)
+        if cq == 0:
+            start = max(self.host_us, self.device_us)
+            traced_start = self.traced_us
+            self.host_us = self.device_us = start + dur
+            self.traced_us += dur
+        else:
+            start = max(self.host_us, self.cq1_us)
+            traced_start = self.cq1_traced_us
+            self.host_us = self.cq1_us = start + dur     # the host streams the bytes while the device runs
+            self.cq1_traced_us += dur
         end = start + dur
-        traced_start = self.traced_us
-        self.host_us = self.device_us = end
-        self.traced_us += dur
         self.totals.transfers += 1
         self.totals.transfer_us += dur
         if self.recording:
@@ -186,7 +200,23 @@ class Profiler:
             descs = [desc] if desc is not None else []
             self.rows.append(LaunchRow(len(self.rows), name, cost, descs if direction == "to" else [],
                                        descs if direction == "from" else [], start, end, start, traced_start,
-                                       kind="transfer"))
+                                       kind="transfer" if cq == 0 else "transfer cq1"))
+
+    # --- command queues and events --------------------------------------------------------------
+    def queue_clock(self, cq: int) -> tuple:
+        """(as dispatched, traced) time when everything enqueued on command queue `cq` has finished."""
+        return (self.device_us, self.traced_us) if cq == 0 else (self.cq1_us, self.cq1_traced_us)
+
+    def queue_waits(self, cq: int, until: tuple) -> None:
+        """wait_for_event: what is enqueued on queue `cq` from now on starts after `until` (a queue_clock)."""
+        if cq == 0:
+            self.device_us, self.traced_us = max(self.device_us, until[0]), max(self.traced_us, until[1])
+        else:
+            self.cq1_us, self.cq1_traced_us = max(self.cq1_us, until[0]), max(self.cq1_traced_us, until[1])
+
+    def host_waits(self, cq: int, until: tuple | None = None) -> None:
+        """The host blocks until queue `cq` has finished (or until `until`, an event's queue_clock)."""
+        self.host_us = max(self.host_us, (until or self.queue_clock(cq))[0])
 
     # --- reports ------------------------------------------------------------------------------
     def snapshot(self) -> dict:
