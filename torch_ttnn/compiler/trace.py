@@ -22,7 +22,7 @@ device's trace region is too small, an op that reads from the host) is logged an
 The runner holds the persistent inputs and the trace's outputs: a trace writes its buffers on every replay.
 
 Streaming (torch_ttnn.stream): on a device with two command queues the runner also keeps a DRAM staging copy of
-each input. While a replay runs on queue 0, queue 1 writes the next batch's inputs (handed over by stream())
+each input (from the first call inside stream(), which captures the trace again with them). While a replay runs on queue 0, queue 1 writes the next batch's inputs (handed over by stream())
 into the staging buffers; the next call copies them into the inputs on the device (ttnn.assign) instead of
 writing from the host. Events order the queues: a staging buffer is written again only after its copy ran.
 """
@@ -311,6 +311,8 @@ class TraceRunner:
         self.report.trace = f"captured: {programs} programs" + (f", {nbytes / 1024:.0f} KiB" if nbytes else "")
         log.info("torch_ttnn: %s graph traced (%s)", self.report.kind, self.report.trace)
         ttnn.execute_trace(dev, tid, cq_id=0, blocking=False)
+        if self._staging:
+            self._prefetch(env, ttnn.record_event(dev, 0))
         self._exec(self._post, env, self._returned)
         return self._outputs(env)
 
@@ -330,6 +332,10 @@ class TraceRunner:
             if not _same(env[n], old):
                 self._recapture(f"{n.name} changed since the capture")
                 return self.run([env[p] for p in self._placeholders])
+        if not self._staging and self._streamed(env):
+            # the first call in stream(): captured again with staging buffers for the second command queue
+            self._recapture("staging buffers for torch_ttnn.stream")
+            return self.run([env[p] for p in self._placeholders])
         staged = self._take_staged(env)
         for n, dev_tensor in self.inputs.items():
             if n in staged:        # written by queue 1 during the previous call: copied on the device
@@ -365,12 +371,19 @@ class TraceRunner:
         sources = tuple(a for a in seen if a.op == "placeholder")
         return sources, sorted(chain, key=order.__getitem__)
 
-    def _allocate_staging(self, env) -> None:
+    def _streamed(self, env) -> list:
+        """The upload nodes whose next inputs stream() announced, on a device with a second command queue."""
         if getattr(self.device, "num_command_queues", 1) < 2:
-            return
+            return []
+        from ..stream import upcoming
+        return [n for n, feed in self._feeds.items()
+                if feed is not None and feed[0] and all(upcoming(env.get(p)) is not None for p in feed[0])]
+
+    def _allocate_staging(self, env) -> None:
+        """The staging buffers of the streamed inputs, allocated before the capture (a buffer allocated after it
+        may lie where the trace's intermediates were, which each replay overwrites)."""
         ttnn = self.ttnn
-        for n in self.plan.uploads:
-            if self._feeds.get(n) is not None and self._feeds[n][0]:
+        for n in self._streamed(env):
                 self._staging[n] = ttnn.to_device(self._host_upload(n, env), self.device,
                                                   memory_config=ttnn.DRAM_MEMORY_CONFIG)
 
