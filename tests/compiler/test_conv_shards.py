@@ -211,3 +211,50 @@ def test_a_wide_1x1_convolution_gets_a_layout_whose_weight_blocks_fit(device, op
     gm = option.results.graph_modules[-1]
     conv = next(n for n in gm.graph.nodes if getattr(n.target, "__name__", "") == "conv2d")
     assert getattr(gm, conv.kwargs["conv_config"].target).shard_layout.name in ("BLOCK_SHARDED", "WIDTH_SHARDED")
+
+
+class _Holes(nn.Module):
+    """a (on top of L1) dies after h is made below r, and the linear's output, twice a's size, does not fit a's
+    hole: the product runs with a hole above its operands and r alive, untouched, in between."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(256, 512)
+
+    def forward(self, x):
+        a = torch.relu(x)
+        r = a + 1.0
+        h = a * 2.0
+        return self.lin(h)[..., :256] - r
+
+
+@pytest.mark.parametrize("unfragmented_fits", [True, False])
+def test_a_product_squeezed_by_holes_sends_the_lowest_untouched_buffer_to_dram(device, monkeypatch,
+                                                                                 unfragmented_fits):
+    """Holes above a low L1 buffer can leave a product less room than the blocks of its full-grid program while
+    an unfragmented L1 would hold them (BERT-Large b8: 47 of 96 linears). The placement then sends the lowest
+    buffer the product does not touch to DRAM (here r, read only by the subtraction after it), as for a
+    refusal; where even an unfragmented L1 would not hold the blocks, nothing moves. The blocks are set here (a
+    byte over the product's room, or over the whole bank) to test the rule itself."""
+    from torch_ttnn.compiler.passes.placement import L1_CB_SPACE
+    fired = {}          # graph -> the product the rule was tested on (once: the replay runs again after a move)
+
+    def blocks(self, gm, n):
+        if gm in fired:
+            return 0
+        fired[gm] = n
+        return n.meta[L1_CB_SPACE] + 1 if unfragmented_fits else self.bank_size + 1
+    monkeypatch.setattr(placement.L1Placement, "_full_grid_blocks", blocks)
+    torch.manual_seed(0)
+    model, x = _Holes().eval(), torch.randn(4, 128, 256)
+    with torch.no_grad():
+        ref = model(x)
+    y, option = run_recorded(model, x, device=device)
+    assert pcc(y, ref) >= 0.99
+    gm = option.results.graph_modules[-1]
+    placed = {getattr(n.target, "__name__", ""): placement._in_l1(n) for n in gm.graph.nodes
+              if n.op == "call_function"}
+    assert {getattr(n.target, "__name__", "") for n in fired.values()} == {"linear"}
+    assert placed["add"] is not unfragmented_fits       # r: to DRAM only where the rule applies
+    assert placed["multiply"] and placed["linear"]       # the product's operand and output stay in L1
+    assert option.results.reports[-1].l1_spilled == (1 if unfragmented_fits else 0)
