@@ -111,3 +111,21 @@ def test_stream_takes_tuples_and_dicts(dev2):
 def test_stream_needs_a_callable():
     with pytest.raises(TypeError, match="fn must be callable"):
         next(torch_ttnn.stream("model", [torch.zeros(1)]))
+
+
+def test_inputs_converted_on_the_host_before_their_upload_are_streamed(dev2):
+    """Token ids go through host work (a narrowing to the device's integer type) before their upload: the next
+    batch's ids take the same steps during the current call."""
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Embedding(1000, 64), torch.nn.Linear(64, 16)).eval()
+    c = _compile(m, dev2)
+    ids = [torch.randint(0, 1000, (8, 128)) for _ in range(4)]
+    with torch.no_grad():
+        c(ids[0]), c(ids[0])
+        with dev2.profiler.record():
+            outs = list(torch_ttnn.stream(c, ids))
+        rows = dev2.profiler.rows
+        ref = [c(x) for x in ids]
+    assert sum(r.kind == "transfer cq1" for r in rows) == len(ids) - 1
+    for a, b in zip(outs, ref):
+        assert torch.equal(a, b)

@@ -220,6 +220,9 @@ class TraceRunner:
         self._staging: dict = {}     # upload node -> its DRAM staging tensor (two command queues)
         self._staged: dict = {}      # upload node -> (its sources (tensor, version), write event): prefetched
         self._feeds = {n: self._host_chain(n) for n in plan.uploads}
+        # the host values an upload is computed from: kept through a call, to compute the next batch's the same way
+        self._fed = {a for feed in self._feeds.values() if feed for m in feed[1] for a in (m, *m.all_input_nodes)}
+        self._fed |= {a for n in plan.uploads for a in n.all_input_nodes}
         report.trace = "pending"
 
     # --- running nodes --------------------------------------------------------------------------------------
@@ -273,7 +276,7 @@ class TraceRunner:
     def _capture(self, env):
         ttnn, dev = self.ttnn, self.device
         keep = set(self.plan.uploads) | set(self.plan.baked) | set(self.plan.outputs)
-        self._exec(self._pre, env, keep | self._for_device | self._for_post)
+        self._exec(self._pre, env, keep | self._for_device | self._for_post | self._fed)
         self._allocate_staging(env)      # before the capture: a replay must not overwrite them
         tid, failure = None, None
         try:
@@ -319,7 +322,7 @@ class TraceRunner:
     def _replay(self, env):
         ttnn = self.ttnn
         pre = [n for n in self._pre if n not in self.inputs]
-        keep = set(self.plan.baked) | {a for n in self.inputs for a in n.all_input_nodes}
+        keep = set(self.plan.baked) | self._fed
         stamps = self._stamps(env)
         if stamps is not None and stamps == self._param_stamps and all(
                 not hasattr(v, "is_allocated") or v.is_allocated() for v in self._param_env.values()):
@@ -384,8 +387,12 @@ class TraceRunner:
         may lie where the trace's intermediates were, which each replay overwrites)."""
         ttnn = self.ttnn
         for n in self._streamed(env):
-                self._staging[n] = ttnn.to_device(self._host_upload(n, env), self.device,
-                                                  memory_config=ttnn.DRAM_MEMORY_CONFIG)
+            try:
+                host = self._host_upload(n, env)
+            except KeyError:        # a host value it is computed from is not held: this input is not streamed
+                log.debug("torch_ttnn: %s is not streamed (its host inputs are not kept)", n.name)
+                continue
+            self._staging[n] = ttnn.to_device(host, self.device, memory_config=ttnn.DRAM_MEMORY_CONFIG)
 
     def _prefetch(self, env, copied) -> None:
         """Write the next batch's inputs (stream()) into the staging buffers on queue 1, once queue 0 has
