@@ -275,7 +275,10 @@ def measure(model_name: str, fn: Callable, inputs: Any, *, device, mode: str = "
     _fill_modelled(m, device, mesh, inputs, batch_size)
     if stream and m.success and m.modelled and not (gen or train or mesh is not None):
         with ctx:
-            _fill_streamed(m, compiled, inputs, out, device)
+            try:
+                _fill_streamed(m, compiled, inputs, out, device)
+            except Exception as e:  # reported with the figures, not raised: the plain calls' metrics stand
+                m.modelled["streamed_error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
     if m.detections is not None:     # after everything above: this call recompiles and runs again
         with ctx:
             _detector_accuracy(m, fn, inputs, device, option_kwargs)
@@ -521,6 +524,8 @@ def format_modelled(s: dict) -> list:
         f"modelled bound:        {s['bound']} ({', '.join(f'{k} {v / 1e3:.3f} ms' for k, v in s['time_by_bound_us'].items())})",
         f"modelled utilisation:  {util}",
     ]
+    if s.get("streamed_error"):
+        lines.append(f"streamed:              failed ({s['streamed_error']})")
     if s.get("host_ops_not_modelled"):
         lines.append(f"not modelled:          {s['host_ops_not_modelled']} torch ops run on the host")
     if s.get("unmodelled"):
