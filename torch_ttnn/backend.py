@@ -9,6 +9,7 @@ import torch.fx
 from torch._dynamo.backends.common import aot_autograd
 
 from . import runtime
+from .compiler.collector import quiet_collector
 from .compiler.decompositions import decomposition_table
 from .compiler.meta import INPUT_NAMES
 from .compiler.pipeline import compile_graph
@@ -48,9 +49,10 @@ def backend(gm: torch.fx.GraphModule, example_inputs, options: TorchTtnnOption |
             return fn
         return compile_one
 
-    return aot_autograd(fw_compiler=compiler("forward"), bw_compiler=compiler("backward"),
-                        inference_compiler=compiler("inference"),
-                        decompositions=decomposition_table())(gm, example_inputs)
+    with quiet_collector():     # full collections would walk the whole process's objects (compiler/collector.py)
+        return aot_autograd(fw_compiler=compiler("forward"), bw_compiler=compiler("backward"),
+                            inference_compiler=compiler("inference"),
+                            decompositions=decomposition_table())(gm, example_inputs)
 
 
 def open_target(option: TorchTtnnOption):

@@ -261,8 +261,10 @@ def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static
             after_each(pass_name, gm)
 
     import time
+    from .collector import quiet_collector
     t0 = time.perf_counter()
-    gm = PassManager(passes, after)(agm)
+    with quiet_collector():
+        gm = PassManager(passes, after)(agm)
     option.results.pass_seconds += time.perf_counter() - t0
     for n in gm.graph.nodes:
         if n.op == "call_function" and TT in n.meta and n.meta.get(ATEN) is not None:

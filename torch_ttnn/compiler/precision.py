@@ -201,7 +201,9 @@ class PrecisionSearch(BoxedProgram):
 
     def run(self, args):
         if self.chosen is None:
-            return self._choose(args)
+            from .collector import quiet_collector
+            with quiet_collector():
+                return self._choose(args)
         return self.chosen(*args)
 
     def _run(self, level, on_l1, args):
