@@ -29,13 +29,15 @@ from .report import GraphReport
 log = logging.getLogger("torch_ttnn")
 
 
-def build_passes(option, ttnn, report: GraphReport, static_inputs, device) -> list:
+def build_passes(option, ttnn, report: GraphReport, static_inputs, device, precision="bf16") -> list:
     from .passes import fusion
     passes = [DeadCodeElimination(), CommonSubexpressionElimination(), FoldEmptyResults(), RecognizeUpsample(),
               IndexPutAsScatter()]
+    if option.fusions and report.kind == "inference":
+        passes += [FoldConvBatchNorm(static_inputs)]
+    from .passes.wide_conv import WideConvAsMatmul
+    passes += [WideConvAsMatmul(device, precision, fp32=bool(getattr(option, "fp32", False)))]
     if option.fusions:
-        if report.kind == "inference":
-            passes += [FoldConvBatchNorm(static_inputs)]
         passes += fusion.aten_fusions(option)
         passes += [CanonicalViews(), SinkPermutes(), FoldUnitRows(), CanonicalViews()]
         passes += fusion.head_fusions(static_inputs, report.kind == "inference")
@@ -231,7 +233,7 @@ def compile_static(agm: torch.fx.GraphModule, *, option, ttnn, kind: str, static
         import copy
         lowering_option = copy.copy(option)
         lowering_option.fp32 = True
-    passes = build_passes(lowering_option, ttnn, report, static_inputs, option.device_in_use)
+    passes = build_passes(lowering_option, ttnn, report, static_inputs, option.device_in_use, precision)
     if precision not in ("bf16", "fp32"):
         from .passes.precision import WeightPrecision
         # after the parameter preparation is cached (conv weights are prepared through ParamCache.derive)

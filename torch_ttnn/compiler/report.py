@@ -40,6 +40,8 @@ class GraphReport:
     matmul_configs: list = field(default_factory=list)
     # conv2d layouts chosen (passes/conv_layout.py): node, layout, modelled us of TT-NN's layout -> chosen
     conv_layouts: list = field(default_factory=list)
+    # 1x1 convolutions no conv2d layout holds, run as ttnn.linear (passes/wide_conv.py): in, out channels, rows
+    convs_as_matmul: list = field(default_factory=list)
 
     def record_fallback(self, target, reason: str, strict: bool) -> None:
         name = op_name(target)
@@ -80,6 +82,7 @@ class GraphReport:
             "matmul_configs": [dict(zip(("node", "program", "default_us", "chosen_us"), c))
                                for c in self.matmul_configs],
             "conv_layouts": [dict(zip(("node", "layout", "default_us", "chosen_us"), c)) for c in self.conv_layouts],
+            "convs_as_matmul": [dict(zip(("in_channels", "out_channels", "rows"), c)) for c in self.convs_as_matmul],
         }
 
 
