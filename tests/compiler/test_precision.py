@@ -390,6 +390,34 @@ def test_a_graph_too_large_to_search_relaxes_its_groups_by_weight_bytes(device, 
     assert pcc(y, m(x)) >= 0.99
 
 
+def test_groups_are_not_relaxed_without_memory_for_a_second_program(device, monkeypatch):
+    """A trial program lives beside the kept one: where the process cannot hold a second program (the memory
+    the kept one took since the search began is more than what is left), the search keeps the accurate level
+    and says why."""
+    from torch_ttnn.compiler import precision
+    monkeypatch.setattr(precision, "SEARCH_MAX_PARAM_BYTES", 0)
+    rss = iter([1 << 30, (1 << 30) + (64 << 20)])       # the kept program took 64 MiB
+    monkeypatch.setattr(precision, "_resident_bytes", lambda: next(rss))
+    monkeypatch.setattr(precision, "_memory_headroom", lambda: 16 << 20)
+    torch.manual_seed(0)
+    m = _OneFragileLayer().eval()
+    x = torch.randn(4, 64, 256)
+    x[..., ::16] = 0.0
+    y, opt, _ = _run(m, x, device)
+    (decision,) = opt.results.precision
+    assert decision["chosen"] == "bf16" and not decision.get("relaxed_groups")
+    assert "groups not relaxed: a trial program needs ~0.1 GiB beside the kept one, 0.0 GiB left" in \
+        [t[2] for t in decision["tried"]]
+    assert pcc(y, m(x)) >= 0.99
+
+
+def test_memory_headroom_is_read_from_the_system():
+    from torch_ttnn.compiler import precision
+    rss, room = precision._resident_bytes(), precision._memory_headroom()
+    assert rss is not None and rss > 10 << 20          # this process holds torch
+    assert room is not None and room > 0
+
+
 def test_a_mixed_level_on_an_fp32_dst_base_relaxes_only_its_groups(device):
     import torch_ttnn.sim as ttnn
     from torch_ttnn.compiler.passes.precision import MixedLevel, WeightPrecision, product_groups

@@ -282,6 +282,7 @@ class PrecisionSearch(BoxedProgram):
 
     def _search(self, args, ref):
         from .. import runtime
+        self._rss_start = _resident_bytes()
         l1 = self.l1
         measured = []                               # (level, PCC of each output)
         skip = set()                                # levels already measured under another name
@@ -384,6 +385,15 @@ class PrecisionSearch(BoxedProgram):
             return float(sum(_weight_values(n) for n in groups[key])) * saved
 
         ranked = sorted(groups, key=gain, reverse=True)
+        # a trial is a second program beside the one kept: its memory (what the kept one added since the search
+        # began) must fit in what the process may still use, else the search ends here with the accurate level
+        start, now, headroom = getattr(self, "_rss_start", None), _resident_bytes(), _memory_headroom()
+        if start is not None and now is not None and headroom is not None and now - start > headroom:
+            why = (f"a trial program needs ~{(now - start) / 2**30:.1f} GiB beside the kept one, "
+                   f"{headroom / 2**30:.1f} GiB left")
+            log.warning("torch_ttnn: product groups not relaxed to %s: %s", relaxed_level, why)
+            self.tried.append((str(level), "l1" if l1 else "dram", f"groups not relaxed: {why}"))
+            return compiled, out, level
         base, kept = level, set()
         base_score = min([p for p in _pccs(out, ref) if p is not None], default=1.0)
         bar = max(MIN_PCC, 1.0 - RELAX_ERROR_FACTOR * (1.0 - base_score))
@@ -410,6 +420,38 @@ class PrecisionSearch(BoxedProgram):
             else:
                 runtime._release_graph_module(lambda g=cand.gm: g)
         return compiled, out, level
+
+
+def _resident_bytes() -> Optional[int]:
+    """The process's resident memory (Linux /proc), None where unknown."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _memory_headroom() -> Optional[int]:
+    """Bytes the process can still take: the machine's available memory, and below its address-space cap
+    (RLIMIT_AS, as `torch-ttnn zoo` sets per model) what its mappings leave; None where unknown."""
+    room = []
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    room.append(int(line.split()[1]) * 1024)
+        import resource
+        cap = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if cap != resource.RLIM_INFINITY:
+            with open("/proc/self/status") as f:
+                size = next(int(ln.split()[1]) * 1024 for ln in f if ln.startswith("VmSize:"))
+            room.append(cap - size)
+    except (OSError, ImportError, StopIteration, ValueError):
+        pass
+    return min(room) if room else None
 
 
 # --- the decision cache (see the module docstring) -------------------------------------------------------------
