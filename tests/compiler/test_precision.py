@@ -343,13 +343,19 @@ class _OneFragileLayer(torch.nn.Module):
         return self.a(x) + 0.05 * self.c(torch.relu(self.b(x)))
 
 
-def test_auto_relaxes_the_product_groups_that_keep_accuracy(device):
-    """bfloat8_b loses the graph as a whole (the fragile layer), bfloat16 holds: the groups of products are then
-    relaxed one at a time, largest modelled gain first, and each is kept only if the graph stays accurate."""
+def _fragile_case():
+    """_OneFragileLayer and an input that never reads the huge weights."""
     torch.manual_seed(0)
     m = _OneFragileLayer().eval()
     x = torch.randn(4, 64, 256)
     x[..., ::16] = 0.0
+    return m, x
+
+
+def test_auto_relaxes_the_product_groups_that_keep_accuracy(device):
+    """bfloat8_b loses the graph as a whole (the fragile layer), bfloat16 holds: the groups of products are then
+    relaxed one at a time, largest modelled gain first, and each is kept only if the graph stays accurate."""
+    m, x = _fragile_case()
     _, _, t16 = _run(m, x, device, precision="bf16")
     torch._dynamo.reset()
     y, opt, t = _run(m, x, device)
@@ -374,10 +380,7 @@ def test_a_graph_too_large_to_search_relaxes_its_groups_by_weight_bytes(device, 
     accurate."""
     from torch_ttnn.compiler import precision
     monkeypatch.setattr(precision, "SEARCH_MAX_PARAM_BYTES", 0)
-    torch.manual_seed(0)
-    m = _OneFragileLayer().eval()
-    x = torch.randn(4, 64, 256)
-    x[..., ::16] = 0.0
+    m, x = _fragile_case()
     y, opt, _ = _run(m, x, device)
     (decision,) = opt.results.precision
     assert [lv for lv, *_ in decision["tried"]] == ["bf16"]
@@ -399,10 +402,7 @@ def test_groups_are_not_relaxed_without_memory_for_a_second_program(device, monk
     rss = iter([1 << 30, (1 << 30) + (64 << 20)])       # the kept program took 64 MiB
     monkeypatch.setattr(precision, "_resident_bytes", lambda: next(rss))
     monkeypatch.setattr(precision, "_memory_headroom", lambda: 16 << 20)
-    torch.manual_seed(0)
-    m = _OneFragileLayer().eval()
-    x = torch.randn(4, 64, 256)
-    x[..., ::16] = 0.0
+    m, x = _fragile_case()
     y, opt, _ = _run(m, x, device)
     (decision,) = opt.results.precision
     assert decision["chosen"] == "bf16" and not decision.get("relaxed_groups")
@@ -442,10 +442,7 @@ def test_groups_whose_modelled_gain_is_nil_are_not_relaxed(device, monkeypatch):
     graph's product time is not tried (an fp32 Dst, for one, costs the model no time)."""
     from torch_ttnn.compiler import precision
     monkeypatch.setattr(precision, "MIN_RELAX_GAIN", 10.0)      # no group can gain ten times the graph's time
-    torch.manual_seed(0)
-    m = _OneFragileLayer().eval()
-    x = torch.randn(4, 64, 256)
-    x[..., ::16] = 0.0
+    m, x = _fragile_case()
     _, opt, _ = _run(m, x, device)
     (decision,) = opt.results.precision
     assert decision["chosen"] == "bf16" and "relaxed_groups" not in decision
