@@ -13,8 +13,21 @@ log = logging.getLogger("torch_ttnn.passes")
 
 @dataclass
 class PassResult:
+    """What a pass did. A pass rewrites gm.graph and says so in `modified`; it does not regenerate gm's Python
+    code: PassManager does that once, after the last pass (a pass run on its own needs gm.recompile() before gm
+    is called)."""
     graph_module: torch.fx.GraphModule
     modified: bool
+
+
+def chip_geometry(device) -> tuple:
+    """(chip, compute grid (x, y), L1 stats of memory_stats()) of the chip a program runs on (any chip of a mesh:
+    they are alike); None for the grid or the stats where the device does not report them."""
+    from ... import runtime
+    chip = runtime.chip_of(device)
+    grid = chip.compute_with_storage_grid_size() if hasattr(chip, "compute_with_storage_grid_size") else None
+    stats = chip.memory_stats()["L1"] if hasattr(chip, "memory_stats") else None
+    return chip, ((int(grid.x), int(grid.y)) if grid is not None else None), stats
 
 
 STRICT_ENV = "TORCH_TTNN_STRICT_PASSES"   # "1": a rewrite that fails raises instead of being skipped (tests)

@@ -28,7 +28,7 @@ import torch
 import torch.fx
 
 from ..meta import node_val, tt_meta
-from .base import Pass, PassResult, constant
+from .base import Pass, PassResult, chip_geometry, constant
 from .placement import CONV_MARGIN, PLACEMENT_BUDGET, _conv_plan, _with_act_block_h, conv_need, set_conv_config
 
 log = logging.getLogger("torch_ttnn")
@@ -44,11 +44,7 @@ class ConvLayouts(Pass):
 
     def __init__(self, ttnn, device, report=None):
         self.ttnn = ttnn
-        from ... import runtime
-        chip = runtime.chip_of(device)
-        grid = chip.compute_with_storage_grid_size() if hasattr(chip, "compute_with_storage_grid_size") else None
-        self.grid = (int(grid.x), int(grid.y)) if grid is not None else None
-        stats = chip.memory_stats()["L1"] if hasattr(chip, "memory_stats") else None
+        chip, self.grid, stats = chip_geometry(device)
         # the L1 a core keeps for circular buffers when the placement fills its budget
         self.room = int(stats["bank_size"] * (1 - PLACEMENT_BUDGET)) - CONV_MARGIN if stats else 0
         self.model = getattr(chip, "estimate_op_us", None)
@@ -61,8 +57,6 @@ class ConvLayouts(Pass):
         for n in list(gm.graph.nodes):
             if n.op == "call_function" and getattr(n.target, "__name__", "") == "conv2d":
                 changed |= self._choose(gm, n)
-        if changed:
-            gm.recompile()
         return PassResult(gm, changed)
 
     def _choose(self, gm, n) -> bool:

@@ -143,8 +143,6 @@ class MatmulProgramConfigs(Pass):
                 # what one bank holds of it: an interleaved buffer puts whole pages on each bank, so a bank may
                 # hold one page (a tile: at most 4 KiB) more than an even share
                 ledger.hold(n, -(-_bytes(n, self.ttnn) // (self.gx * self.gy)) + 4096)
-        if changed:
-            gm.recompile()
         return PassResult(gm, changed)
 
     def _configure(self, gm, n, live_per_bank: int) -> bool:

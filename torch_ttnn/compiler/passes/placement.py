@@ -49,7 +49,7 @@ import torch
 import torch.fx
 
 from ..meta import STATE_STORE, TT_MULTI, tt_meta
-from .base import Pass, PassResult
+from .base import Pass, PassResult, chip_geometry
 
 SHARDS = "ttnn_conv_shards_"  # the constants of the sharded memory configs of convolution outputs
 PLACEMENT_BUDGET = 0.5      # of the device's L1, for activations (see the module docstring)
@@ -182,9 +182,7 @@ class L1Placement(Pass):
     def __init__(self, ttnn, device, budget: Optional[float] = None, spill: bool = True):
         self.ttnn = ttnn
         self.device = device
-        from ... import runtime
-        chip = runtime.chip_of(device)     # on a mesh: every chip has the same L1
-        stats = chip.memory_stats()["L1"] if hasattr(chip, "memory_stats") else None
+        chip, self.grid, stats = chip_geometry(device)     # on a mesh: every chip has the same L1
         total = stats["total_bytes"] if stats else 0
         self.budget = int(total * (PLACEMENT_BUDGET if budget is None else budget))
         self.banks = stats["num_banks"] if stats else 1
@@ -194,8 +192,6 @@ class L1Placement(Pass):
         self.spilled = 0            # L1 candidates sent to DRAM to make room for a sooner-used tensor
         self.sharded = 0            # convolution outputs written in the shards of the convolution reading them
         self.chip = chip
-        grid = chip.compute_with_storage_grid_size() if hasattr(chip, "compute_with_storage_grid_size") else None
-        self.grid = (int(grid.x), int(grid.y)) if grid is not None else None
 
     def call(self, gm: torch.fx.GraphModule) -> PassResult:
         ttnn = self.ttnn
@@ -222,8 +218,6 @@ class L1Placement(Pass):
                 if getattr(n.target, "__name__", "") in _CONVS and "memory_config" not in n.kwargs:
                     to_dram(n)
             self._fit_circular_buffers(gm, config)
-            if consts:
-                gm.recompile()
             return PassResult(gm, bool(consts))
         uses = _use_positions(gm)
         shards = self._wanted_shards(gm)
@@ -282,8 +276,6 @@ class L1Placement(Pass):
                     and self.grid is not None and not getattr(_conv_plan(gm, n.kwargs, self.grid), "mm_conv", True)):
                 self.sharded -= str(mc.target).startswith(SHARDS)
                 to_dram(n)
-        if consts:
-            gm.recompile()
         return PassResult(gm, bool(consts))
 
     def _to_dram(self, n, config) -> None:

@@ -43,6 +43,4 @@ class PoolReadsTiles(Pass):
             n.args = (src,) + tuple(n.args[1:])
             gm.graph.erase_node(rm)
             self.dropped += 1
-        if self.dropped:
-            gm.recompile()
         return PassResult(gm, bool(self.dropped))

@@ -170,10 +170,7 @@ class WeightPrecision(Pass):
                         packer_l1_acc=False))
                 n.kwargs = {**n.kwargs, "compute_kernel_config": cfg_node}
         conv_changed = self._convs(gm, lofi) if select is None else 0
-        if self.converted or cfg_node is not None or conv_changed:
-            gm.recompile()
-            return PassResult(gm, True)
-        return PassResult(gm, False)
+        return PassResult(gm, bool(self.converted or cfg_node is not None or conv_changed))
 
     def _accurate(self, gm, fidelity, select=None) -> PassResult:
         """An fp32 Dst on every matrix product (those `select` accepts), with `fidelity` where the product has no
@@ -205,8 +202,6 @@ class WeightPrecision(Pass):
             n.kwargs = {**n.kwargs, key: node}
             changed += 1
         self.converted += changed
-        if changed:
-            gm.recompile()
         return PassResult(gm, bool(changed))
 
     def _conv_activations(self, gm) -> bool:
@@ -258,7 +253,6 @@ class WeightPrecision(Pass):
                     and isinstance(src, torch.fx.Node) and src.meta.get(TT) is not None \
                     and src.meta[TT].dtype == ttnn.bfloat8_b and meta.layout == ttnn.TILE_LAYOUT:
                 n.meta[TT] = dataclasses.replace(meta, dtype=ttnn.bfloat8_b)
-        gm.recompile()
         return True
 
     def _convs(self, gm, lofi: bool) -> int:

@@ -63,7 +63,6 @@ class FoldUnitRows(Pass):
             from .cleanup import DeadCodeElimination
             DeadCodeElimination().call(gm)
             self.g.lint()
-            gm.recompile()
         return PassResult(gm, modified)
 
     # -- the [m, n] form of an operand ------------------------------------------------------------------

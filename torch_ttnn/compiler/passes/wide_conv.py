@@ -24,7 +24,7 @@ import torch
 import torch.fx
 
 from ..meta import meta_value
-from .base import Pass, PassResult
+from .base import Pass, PassResult, chip_geometry
 
 aten = torch.ops.aten
 log = logging.getLogger("torch_ttnn")
@@ -60,12 +60,8 @@ class WideConvAsMatmul(Pass):
     name = "wide_conv_as_matmul"
 
     def __init__(self, device, precision="bf16", fp32: bool = False):
-        from ... import runtime
-        chip = runtime.chip_of(device)
-        stats = chip.memory_stats()["L1"] if hasattr(chip, "memory_stats") else None
-        grid = chip.compute_with_storage_grid_size() if hasattr(chip, "compute_with_storage_grid_size") else None
+        _, self.grid, stats = chip_geometry(device)
         self.bank_size = stats["bank_size"] if stats else 0
-        self.grid = (int(grid.x), int(grid.y)) if grid is not None else None
         level = str(getattr(precision, "base", precision))
         self.act_tile = 4096 if fp32 else 2048      # a convolution's input and output: bfloat16 (or float32)
         self.weight_tile = 4096 if fp32 else 1088 if level.startswith("bfp") else 2048

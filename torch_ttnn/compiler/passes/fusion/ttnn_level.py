@@ -157,8 +157,6 @@ class FuseLinearActivation(Pass):
             act.replace_all_uses_with(cur)
             g.erase_node(act)
             modified = True
-        if modified:
-            gm.recompile()
         return PassResult(gm, modified)
 
 
@@ -206,6 +204,4 @@ class FuseResidualNorm(Pass):
             node.meta[TT_IN] = tt_in
             g.erase_node(add)
             modified = True
-        if modified:
-            gm.recompile()
         return PassResult(gm, modified)
