@@ -7,6 +7,7 @@ import weakref
 import zlib
 
 import torch
+from torch.utils.weak import WeakTensorKeyDictionary
 
 from .portable import narrow_for_device  # noqa: F401  (compiled graphs call runtime.narrow_for_device)
 
@@ -153,15 +154,38 @@ except ImportError:       # an environment without it: CRC32, split over the cor
     _xxh3 = None
 
 
-def _content_hash(x: torch.Tensor):
-    t = x.detach()
-    if t.device.type != "cpu" or t.layout != torch.strided or t.is_quantized:
+# tensor -> ((data pointer, shape, strides), its bytes as a numpy array over the same memory): a parameter is hashed
+# on every call of a compiled graph, and building the array is most of the cost for the small ones. The array sees every
+# write to the storage; a different storage (p.data = ..., set_) has a different address, and the cached array
+# keeps the old storage alive, so its address cannot be reused behind our back.
+_BYTE_VIEWS = WeakTensorKeyDictionary()
+
+
+def _bytes_of(x: torch.Tensor):
+    """x's bytes as a uint8 numpy array (a view when x is contiguous), or None where there is nothing to hash."""
+    if x.device.type != "cpu" or x.layout != torch.strided or x.is_quantized:
         return None
-    if t.numel() == 0:
-        return 0
-    if not t.is_contiguous():
-        t = t.contiguous()
+    key = (x.data_ptr(), x.shape, x.stride())
+    hit = _BYTE_VIEWS.get(x)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    t = x.detach()
+    if t.numel() == 0 or not t.is_contiguous():
+        return t.contiguous().reshape(-1).view(torch.uint8).numpy() if t.numel() else None
     data = t.reshape(-1).view(torch.uint8).numpy()
+    try:
+        _BYTE_VIEWS[x] = (key, data)
+    except TypeError:          # a tensor subclass without weak references: not cached
+        pass
+    return data
+
+
+def _content_hash(x: torch.Tensor):
+    if x.device.type != "cpu" or x.layout != torch.strided or x.is_quantized:
+        return None
+    if x.numel() == 0:
+        return 0
+    data = _bytes_of(x)
     if _xxh3 is not None:
         return _xxh3(data)
     threads = torch.get_num_threads()

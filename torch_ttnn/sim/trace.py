@@ -72,6 +72,7 @@ class _Entry:
     args: tuple
     kwargs: dict
     out: object              # the result's structure, device tensors as slots
+    plan: object = None      # (positions of args holding slots, keys of kwargs holding slots), made at first replay
 
 
 @dataclass
@@ -337,8 +338,19 @@ def execute_trace(mesh_device, trace_id, *, cq_id=None, blocking=True) -> None:
                 if shadow is not None:
                     shadow._value = None     # a scratch buffer again: its values are not kept
                 continue
-            new = e.op.fn(*_resolve(tr, values, e.args), **{k: _resolve(tr, values, v) for k, v in e.kwargs.items()})
-            _bind(tr, values, e.out, new)
+            plan = e.plan
+            if plan is None:
+                plan = e.plan = _replay_plan(e)
+            args, kwargs = e.args, e.kwargs
+            if plan[0]:
+                args = list(args)
+                for i in plan[0]:
+                    args[i] = _resolve(tr, values, args[i])
+            if plan[1]:
+                kwargs = dict(kwargs)
+                for k in plan[1]:
+                    kwargs[k] = _resolve(tr, values, kwargs[k])
+            _bind(tr, values, e.out, e.op.fn(*args, **kwargs))
     finally:
         REPLAYING = False
     for ref, shadow in tr.slots:       # what the user still holds gets this replay's values
@@ -355,6 +367,16 @@ def execute_trace(mesh_device, trace_id, *, cq_id=None, blocking=True) -> None:
         counts[name] += 1
     mesh_device.profiler.replay(tr.launches, blocking=bool(blocking))
     tr.executions += 1
+
+
+def _holds_slot(v) -> bool:
+    return isinstance(v, _Slot) or (isinstance(v, (list, tuple)) and any(_holds_slot(x) for x in v))
+
+
+def _replay_plan(e: _Entry) -> tuple:
+    """Which arguments of a captured call hold slots: only those are resolved on each replay."""
+    return (tuple(i for i, v in enumerate(e.args) if _holds_slot(v)),
+            tuple(k for k, v in e.kwargs.items() if _holds_slot(v)))
 
 
 def _resolve(tr: Trace, values: dict, v):

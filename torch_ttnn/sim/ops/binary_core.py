@@ -28,6 +28,8 @@ What is modelled (FACTS.md and the 0.81.1 docstrings of each op):
 """
 from __future__ import annotations
 
+import math
+
 from types import SimpleNamespace
 from typing import Callable, Optional, Sequence
 
@@ -273,10 +275,21 @@ def scalar_as(x, dtype: DataType, int_domain: bool) -> torch.Tensor:
     """A Python scalar operand as the device holds it next to a tensor of `dtype`."""
     if int_domain:
         return torch.tensor(int(x), dtype=torch.int64)
-    v = torch.tensor(float(x), dtype=torch.float32)
-    if dtype != FP32:
-        v = formats.round_bf16_rne(v.reshape(1)).reshape(())
-    return v
+    x = float(x)
+    if dtype == FP32:
+        return torch.tensor(x, dtype=torch.float32)
+    key = (x, math.copysign(1.0, x))        # -0.0 == 0.0 as a dict key: the sign kept apart
+    got = _BF16_SCALARS.get(key)
+    if got is None:
+        got = float(formats.round_bf16_rne(torch.tensor([x], dtype=torch.float32))[0])
+        if x == x:                          # a NaN key would never be found again
+            if len(_BF16_SCALARS) > 4096:
+                _BF16_SCALARS.clear()
+            _BF16_SCALARS[key] = got
+    return torch.tensor(got, dtype=torch.float32)
+
+
+_BF16_SCALARS: dict = {}   # (Python float, its sign) -> the float32 value of its bfloat16 (round to nearest even)
 
 
 # ------------------------------------------------------------------------------------------------
