@@ -32,6 +32,32 @@ from . import memory as _memory
 log = logging.getLogger(__name__)
 
 REPLAYING = False            # inside execute_trace: ops compute, nothing is allocated, counted or modelled
+
+_OFFERED: Optional[tuple] = None   # (op name, kernel) offered by the op execute_trace is running whole
+
+
+def offer_kernel(op: str, kernel) -> None:
+    """Called by op `op` while a trace replays: `kernel()` recomputes what this call just computed, from the
+    current values of the same tensors, returning (values, padding) of its output, or None when something it
+    was made with no longer holds (a tensor gone, the numerics mode changed); the op then runs whole again.
+
+    A replay calls the same ops on the same tensors with the same metadata, so what an op decides from metadata
+    (its checks, shapes, configs, output buffer) is decided once: execute_trace runs the whole op at the first
+    replay and the kernel it offers at the next ones. A kernel is made of the op's own functions (the same bits)
+    and holds its tensors by weak reference (a trace does not keep its inputs alive)."""
+    global _OFFERED
+    if REPLAYING:
+        _OFFERED = (op, kernel)
+
+
+def weak_tensors(*tensors):
+    """A function returning `tensors` (None entries kept) while all of them are alive, else None."""
+    refs = [None if t is None else weakref.ref(t) for t in tensors]
+
+    def get():
+        out = tuple(None if r is None else r() for r in refs)
+        return None if any(o is None and r is not None for o, r in zip(out, refs)) else out
+    return get
 CAPTURING: dict = {}         # device -> the Trace being captured on it
 
 
@@ -73,6 +99,7 @@ class _Entry:
     kwargs: dict
     out: object              # the result's structure, device tensors as slots
     plan: object = None      # (positions of args holding slots, keys of kwargs holding slots), made at first replay
+    kernel: object = None    # the kernel the op offered at a replay (offer_kernel); False: it offered none
 
 
 @dataclass
@@ -317,7 +344,7 @@ def written(tensor) -> None:
 
 def execute_trace(mesh_device, trace_id, *, cq_id=None, blocking=True) -> None:
     """Replay a captured trace: every captured op runs again on the tensors it was captured with."""
-    global REPLAYING
+    global REPLAYING, _OFFERED
     mesh_device.check_open("ttnn.execute_trace")
     if mesh_device.queue(cq_id, "ttnn.execute_trace") != 0:
         raise RuntimeError("ttnn.execute_trace: the simulator replays traces on command queue 0 (queue 1 carries "
@@ -340,7 +367,7 @@ def execute_trace(mesh_device, trace_id, *, cq_id=None, blocking=True) -> None:
                 continue
             plan = e.plan
             if plan is None:
-                plan = e.plan = _replay_plan(e)
+                plan = e.plan = _replay_plan(tr, e)
             args, kwargs = e.args, e.kwargs
             if plan[0]:
                 args = list(args)
@@ -350,9 +377,20 @@ def execute_trace(mesh_device, trace_id, *, cq_id=None, blocking=True) -> None:
                 kwargs = dict(kwargs)
                 for k in plan[1]:
                     kwargs[k] = _resolve(tr, values, kwargs[k])
+            kernel, shadow = e.kernel, plan[2]
+            if kernel:
+                got = kernel()
+                if got is not None:
+                    shadow._value, shadow._pad = got
+                    values[e.out.index] = shadow
+                    continue
+                e.kernel = kernel = None        # made with what changed: the op runs whole and offers a new one
+            _OFFERED = None
             _bind(tr, values, e.out, e.op.fn(*args, **kwargs))
+            if kernel is None and shadow is not None:
+                e.kernel = _OFFERED[1] if _OFFERED is not None and _OFFERED[0] == e.op.name else False
     finally:
-        REPLAYING = False
+        REPLAYING, _OFFERED = False, None
     for ref, shadow in tr.slots:       # what the user still holds gets this replay's values
         if shadow is None:
             continue
@@ -373,10 +411,12 @@ def _holds_slot(v) -> bool:
     return isinstance(v, _Slot) or (isinstance(v, (list, tuple)) and any(_holds_slot(x) for x in v))
 
 
-def _replay_plan(e: _Entry) -> tuple:
-    """Which arguments of a captured call hold slots: only those are resolved on each replay."""
+def _replay_plan(tr: Trace, e: _Entry) -> tuple:
+    """Which arguments of a captured call hold slots (only those are resolved on each replay), and the shadow
+    of its output when it is one tensor the op computes (where a replay kernel may write)."""
+    shadow = tr.slots[e.out.index][1] if isinstance(e.out, _Slot) else None
     return (tuple(i for i, v in enumerate(e.args) if _holds_slot(v)),
-            tuple(k for k, v in e.kwargs.items() if _holds_slot(v)))
+            tuple(k for k, v in e.kwargs.items() if _holds_slot(v)), shadow)
 
 
 def _resolve(tr: Trace, values: dict, v):

@@ -294,14 +294,24 @@ def make_output(op: str, device: Device, value: torch.Tensor, dtype: DataType, l
     dtype, layout = DataType(dtype), Layout(layout)
     if dtype in BLOCK_FLOAT_DTYPES and layout != Layout.TILE:
         fail(op, "Layout must be Layout::TILE for bfloat8_b or bfloat4_b")
-    if not rounded:
-        value = round_to(value, dtype, device, rounding=rounding, pad=pad)
-    if pad is not None and layout == Layout.TILE and dtype in FLOAT_DTYPES:
-        pad = round_scalar(pad, dtype if dtype not in BLOCK_FLOAT_DTYPES else DataType.BFLOAT16, device,
-                           rounding=rounding)
+    value, pad = stored(value, dtype, layout, device, rounding=rounding, pad=pad, rounded=rounded)
     mc = out_memory_config(memory_config)
     alloc = allocate(device, value.shape, dtype, layout, mc)
-    return Tensor._new(value, dtype, layout, device, mc, alloc, pad if layout == Layout.TILE else None)
+    return Tensor._new(value, dtype, layout, device, mc, alloc, pad)
+
+
+def stored(value: torch.Tensor, dtype: DataType, layout: Layout, device: Optional[Device], *,
+           rounding: str = "packer", pad: Optional[float] = None, rounded: bool = False) -> tuple:
+    """(values, tile padding) an output buffer of `dtype` and `layout` holds for computed `value`: make_output
+    without the buffer, which is also what a trace replay's kernel writes into a captured output."""
+    if not rounded:
+        value = round_to(value, dtype, device, rounding=rounding, pad=pad)
+    if layout != Layout.TILE:
+        return value, None
+    if pad is not None and dtype in FLOAT_DTYPES:
+        pad = round_scalar(pad, dtype if dtype not in BLOCK_FLOAT_DTYPES else DataType.BFLOAT16, device,
+                           rounding=rounding)
+    return value, pad
 
 
 def compute_dtype(*tensors: Tensor) -> torch.dtype:

@@ -35,12 +35,12 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
-from .. import formats
+from .. import formats, trace
 from ..tensor import Tensor
 from ..types import (BLOCK_FLOAT_DTYPES, FLOAT_DTYPES, INT_DTYPES, SUPPORTED_DTYPES, DataType, Layout,
                      MathFidelity)
 from ._common import (binary_memory_config, fail, make_output, on_device, out_memory_config, require_dtype,
-                      round_to)
+                      round_to, stored)
 
 BF16, FP32, BFP8, BFP4 = DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B, DataType.BFLOAT4_B
 INT32, UINT32, UINT16, UINT8 = DataType.INT32, DataType.UINT32, DataType.UINT16, DataType.UINT8
@@ -228,10 +228,8 @@ def _to_dtype_domain(value: torch.Tensor, dtype: DataType) -> torch.Tensor:
     return value
 
 
-def emit(op: str, device, value: torch.Tensor, dtype: DataType, layout: Layout, memory_config, *,
-         rounding: str, pad, output_tensor: Optional[Tensor], like: Optional[Tensor]) -> Tensor:
-    """Round `value` to `dtype` and store it in a new device tensor, or into `output_tensor`."""
-    dtype = DataType(dtype)
+def _for_packer(value: torch.Tensor, dtype: DataType, rounding: str, pad, device) -> tuple:
+    """(values, rounding make_output applies, whether they are final, padding scalar) of a computed result."""
     value = _to_dtype_domain(value, dtype)
     value, rnd, final = _pre_round(value, dtype, rounding, device)
     if pad is not None:
@@ -240,6 +238,14 @@ def emit(op: str, device, value: torch.Tensor, dtype: DataType, layout: Layout, 
         if dtype in INT_DTYPES:
             p = formats.wrap_int(p, dtype)
         pad = p[0].item()
+    return value, rnd, final, pad
+
+
+def emit(op: str, device, value: torch.Tensor, dtype: DataType, layout: Layout, memory_config, *,
+         rounding: str, pad, output_tensor: Optional[Tensor], like: Optional[Tensor]) -> Tensor:
+    """Round `value` to `dtype` and store it in a new device tensor, or into `output_tensor`."""
+    dtype = DataType(dtype)
+    value, rnd, final, pad = _for_packer(value, dtype, rounding, pad, device)
     if output_tensor is None:
         return make_output(op, device, value, dtype, layout, out_memory_config(memory_config, like),
                            rounding=rnd, pad=pad, rounded=final)
@@ -424,12 +430,43 @@ def run_binary(op: str, spec: Spec, a, b, *, names=("input_tensor_a", "input_ten
         r = _to_dtype_domain(r, out_dtype) if r.dtype == torch.bool else r
         return apply_activations(r, activations)
 
-    value = compute(False)
-    value = torch.broadcast_to(value, out_shape).clone() if tuple(value.shape) != out_shape else value
-    pad = None
-    if layout == Layout.TILE and padding_is_defined(out_shape, (A, B)):
-        pad = compute(True).reshape(-1)[0]
+    def result() -> tuple:
+        value = compute(False)
+        value = torch.broadcast_to(value, out_shape).clone() if tuple(value.shape) != out_shape else value
+        pad = None
+        if layout == Layout.TILE and padding_is_defined(out_shape, (A, B)):
+            pad = compute(True).reshape(-1)[0]
+        return value, pad
+
+    value, pad = result()
     if output_tensor is None:
         memory_config = binary_memory_config(op, memory_config, A.tensor, B.tensor, out_shape)
-    return emit(op, device, value, out_dtype, layout, memory_config, rounding=rounding, pad=pad,
-                output_tensor=output_tensor, like=lead.tensor)
+    out = emit(op, device, value, out_dtype, layout, memory_config, rounding=rounding, pad=pad,
+               output_tensor=output_tensor, like=lead.tensor)
+    if trace.REPLAYING and output_tensor is None:
+        trace.offer_kernel(op, _replay_kernel(result, [o for o in (A, B) if o.is_tensor], out_dtype, layout,
+                                              rounding, device))
+    return out
+
+
+def _replay_kernel(result, operands: list, dtype: DataType, layout: Layout, rounding: str, device):
+    """What a trace replay runs of a binary op (trace.offer_kernel): `result` (the op's arithmetic on its
+    operands' current values) and the output's rounding. The operands hold their tensors only during a call."""
+    tensors, ideal = trace.weak_tensors(*[o.tensor for o in operands]), device.ideal
+    for o in operands:
+        o.tensor = None
+
+    def kernel():
+        held = tensors()
+        if held is None or device.ideal != ideal:
+            return None
+        for o, t in zip(operands, held):
+            o.tensor = t
+        try:
+            value, pad = result()
+        finally:
+            for o in operands:
+                o.tensor = None
+        value, rnd, final, pad = _for_packer(value, dtype, rounding, pad, device)
+        return stored(value, dtype, layout, device, rounding=rnd, pad=pad, rounded=final)
+    return kernel

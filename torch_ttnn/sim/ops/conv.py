@@ -43,14 +43,14 @@ import torch
 import torch.nn.functional as F
 
 from ...conv_rules import out_dim  # noqa: F401  (shared with the compiler; pool.py takes it from here)
-from .. import numerics
+from .. import numerics, trace
 from .._memo import TensorMemo
 from .._op import ttnn_op
 from ..device import Device
 from ..tensor import Tensor
 from ..types import (BufferType, Conv2dConfig, DataType, Layout, MathFidelity, MemoryConfig, Op2DSliceConfig,
                      PaddingMode, TensorMemoryLayout)
-from ._common import fail, kernel_config, make_output, out_memory_config, require_tensor, round_to
+from ._common import fail, kernel_config, make_output, out_memory_config, require_tensor, round_to, stored
 
 log = logging.getLogger(__name__)
 
@@ -552,6 +552,11 @@ def _run_conv(op: str, *, input_tensor, weight_tensor, device, in_channels, out_
             else:
                 mc = out_memory_config(memory_config, dev_input)
             out = make_output(op, device, value, out_dtype, out_layout, mc, rounding=rounding, rounded=rounded)
+        if (trace.REPLAYING and not input_was_host and w_dev is weight_tensor and b_dev is bias_tensor
+                and not cfg.deallocate_activation):
+            geometry = (cin, cout, n, h, w, cfg, transpose, (sh, sw), pads, (dh, dw), (kh, kw), groups)
+            trace.offer_kernel(op, _replay_kernel(geometry, input_tensor, weight_tensor, bias_tensor, mu,
+                                                  fp32_acc, act_fn, act_sfpu, out_dtype, out_layout, device))
         if (cfg.deallocate_activation and not input_was_host and input_tensor._memory_config is not None
                 and input_tensor._memory_config.buffer_type != BufferType.DRAM):
             input_tensor.deallocate()
@@ -559,6 +564,27 @@ def _run_conv(op: str, *, input_tensor, weight_tensor, device, in_channels, out_
         prep.release()
         raise
     return out, oh, ow, w_dev, b_dev, prep
+
+
+def _replay_kernel(geometry: tuple, x, weight, bias, mu, fp32_acc: bool, act_fn, act_sfpu: bool,
+                   out_dtype: DataType, out_layout: Layout, device: Device):
+    """What a trace replay runs of a convolution of a device input with prepared device weights
+    (trace.offer_kernel): the products, bias, activation and the output's rounding."""
+    cin, cout, n, h, w, cfg, transpose, stride, pads, dilation, (kh, kw), groups = geometry
+    tensors, ideal = trace.weak_tensors(x, weight, bias), device.ideal
+
+    def kernel():
+        held = tensors()
+        if held is None or device.ideal != ideal:
+            return None
+        x, weight, bias = held
+        b_vals = None if bias is None else bias._value.to(torch.float32).reshape(cout)
+        value, rounding, rounded = _conv_values(
+            x._value.to(torch.float32).reshape(n, h, w, cin), _cached_weight_from_prepared(weight, kh, kw), b_vals,
+            cfg, transpose, stride, pads, dilation, (kh, kw), groups, mu, fp32_acc or ideal, act_fn, act_sfpu,
+            fp32_acc, out_dtype, out_layout)
+        return stored(value, out_dtype, out_layout, device, rounding=rounding, rounded=rounded)
+    return kernel
 
 
 def _own_shards(device, cfg, cin, cout, out_pixels, kernel, stride, pads, dilation, groups, transposed, in_w):

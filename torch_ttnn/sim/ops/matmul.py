@@ -20,11 +20,11 @@ import math
 
 import torch
 
-from .. import numerics
+from .. import numerics, trace
 from .._op import ttnn_op
 from ..types import DataType, Layout, UnaryOpType, UnaryWithParam
 from ._common import (fail, kernel_config, make_output, on_device, out_memory_config, require_dtype,
-                      require_layout, require_tensor)
+                      require_layout, require_tensor, stored)
 
 log = logging.getLogger(__name__)
 
@@ -195,8 +195,21 @@ def _k_padding(op: str, a, b, K: int, transpose_a: bool, transpose_b: bool):
 
 
 def _compute(op: str, a, b, transpose_a: bool, transpose_b: bool, compute_kernel_config, device):
-    """The Dst content of the product (float32, batch-broadcast) and the output's logical shape."""
+    """The Dst content of the product (float32, batch-broadcast, in the output's logical shape), whether Dst is
+    32-bit, whether the approximate mode is on."""
+    plan = _compute_plan(op, a, b, transpose_a, transpose_b, compute_kernel_config)
+    return _compute_values(op, plan, a, b, transpose_a, transpose_b, device), plan[4], plan[5]
+
+
+def _compute_plan(op: str, a, b, transpose_a: bool, transpose_b: bool, compute_kernel_config) -> tuple:
+    """What _compute decides from the operands' metadata: (a view shape, b view shape, output shape, fidelity,
+    fp32 Dst, approximate mode)."""
     a2, b2, out_shape = _plan(op, a.shape, b.shape, transpose_a, transpose_b)
+    return (a2, b2, out_shape, *kernel_config(compute_kernel_config, a._dtype, b._dtype))
+
+
+def _compute_values(op: str, plan: tuple, a, b, transpose_a: bool, transpose_b: bool, device) -> torch.Tensor:
+    a2, b2, out_shape, fid, fp32_acc, _ = plan
     av = _operand_values(a, transpose_a, a2)
     bv = _operand_values(b, transpose_b, b2)
     K = a2[-1]
@@ -205,11 +218,10 @@ def _compute(op: str, a, b, transpose_a: bool, transpose_b: bool, compute_kernel
         pad_a, pad_b, count = kp
         av = torch.cat([av, torch.full((*av.shape[:-1], count), pad_a)], dim=-1)
         bv = torch.cat([bv, torch.full((*bv.shape[:-2], count, bv.shape[-1]), pad_b)], dim=-2)
-    fid, fp32_acc, approx = kernel_config(compute_kernel_config, a._dtype, b._dtype)
     bf16_values = (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B)   # K padding may hold any pad
     dst = numerics.fpu_matmul(av, bv, fid, fp32_acc, device.ideal, a_bf16=kp is None and a._dtype in bf16_values,
                               b_bf16=kp is None and b._dtype in bf16_values)
-    return dst.reshape(out_shape), fp32_acc, approx
+    return dst.reshape(out_shape)
 
 
 def _epilogue(op: str, dst: torch.Tensor, bias, activation, fp32_acc: bool, device):
@@ -354,12 +366,35 @@ def _matmul_impl(op, input_tensor_a, input_tensor_b, *, bias, transpose_a, trans
         _, fp32_cfg, _ = kernel_config(compute_kernel_config, input_tensor_a._dtype, input_tensor_b._dtype)
         check_program_config(op, program_config, input_tensor_a, input_tensor_b, transpose_a, transpose_b,
                              out_dtype, fp32_cfg, device)
-    dst, fp32_acc, _ = _compute(op, input_tensor_a, input_tensor_b, transpose_a, transpose_b,
-                                compute_kernel_config, device)
-    zero_pads = input_tensor_a._pad == 0.0 and input_tensor_b._pad == 0.0
-    value, pad = _epilogue(op, dst, bias, _fused_activation(program_config, activation), fp32_acc, device)
-    return _deliver(op, device, value, out_dtype, memory_config, pad if zero_pads else None,
-                    optional_output_tensor)
+    plan = _compute_plan(op, input_tensor_a, input_tensor_b, transpose_a, transpose_b, compute_kernel_config)
+    activation = _fused_activation(program_config, activation)
+    value, pad = _product(op, plan, input_tensor_a, input_tensor_b, bias, transpose_a, transpose_b, activation,
+                          device)
+    if trace.REPLAYING and optional_output_tensor is None:
+        trace.offer_kernel(op, _replay_kernel(op, plan, input_tensor_a, input_tensor_b, bias, transpose_a,
+                                              transpose_b, activation, out_dtype, device))
+    return _deliver(op, device, value, out_dtype, memory_config, pad, optional_output_tensor)
+
+
+def _product(op: str, plan: tuple, a, b, bias, transpose_a: bool, transpose_b: bool, activation, device) -> tuple:
+    """(values before the output's rounding, output padding or None) of a checked matmul / linear."""
+    dst = _compute_values(op, plan, a, b, transpose_a, transpose_b, device)
+    value, pad = _epilogue(op, dst, bias, activation, plan[4], device)
+    return value, (pad if a._pad == 0.0 and b._pad == 0.0 else None)
+
+
+def _replay_kernel(op: str, plan: tuple, a, b, bias, transpose_a: bool, transpose_b: bool, activation,
+                   out_dtype: DataType, device):
+    """What a trace replay runs of this matmul / linear call (trace.offer_kernel)."""
+    tensors, ideal = trace.weak_tensors(a, b, bias), device.ideal
+
+    def kernel():
+        held = tensors()
+        if held is None or device.ideal != ideal:
+            return None
+        value, pad = _product(op, plan, *held, transpose_a, transpose_b, activation, device)
+        return stored(value, out_dtype, Layout.TILE, device, pad=pad)
+    return kernel
 
 
 @ttnn_op("matmul", golden=_golden_matmul)

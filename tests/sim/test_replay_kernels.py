@@ -1,0 +1,101 @@
+"""Replay kernels (sim/trace.py offer_kernel): from the second replay of a trace, an op with a kernel runs only
+its arithmetic. What it computes must be, bit for bit, what the whole op computes on the same inputs, and it must
+step aside when what it was built on changes (the numerics mode)."""
+import pytest
+import torch
+
+import torch_ttnn.sim as ttnn
+from torch_ttnn.sim import trace as sim_trace
+
+
+@pytest.fixture
+def dev():
+    d = ttnn.open_device(device_id=6, l1_small_size=16384, trace_region_size=1 << 20)
+    yield d
+    d.numerics = "hardware"
+    ttnn.close_device(d)
+
+
+def _tt(x, d=None, dtype=ttnn.bfloat16):
+    return ttnn.from_torch(x, dtype=dtype, layout=ttnn.TILE_LAYOUT, device=d)
+
+
+def _conv_inputs(dev, groups):
+    n, c, h, o = 1, 32, 10, 64
+    w = ttnn.from_torch(torch.randn(o, c // groups, 3, 3) * 0.2, dtype=ttnn.bfloat16)
+    b = ttnn.from_torch(torch.randn(1, 1, 1, o), dtype=ttnn.bfloat16)
+    x = _tt(torch.randn(1, 1, n * h * h, c), dev)
+    cfg = ttnn.Conv2dConfig(weights_dtype=ttnn.bfloat8_b, activation=ttnn.UnaryWithParam(ttnn.UnaryOpType.RELU))
+    args = dict(device=dev, in_channels=c, out_channels=o, batch_size=n, input_height=h, input_width=h,
+                kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), groups=groups, conv_config=cfg)
+    _, (w_dev, b_dev) = ttnn.conv2d(input_tensor=x, weight_tensor=w, bias_tensor=b, return_weights_and_bias=True,
+                                    **args)
+    return x, lambda x: ttnn.conv2d(input_tensor=x, weight_tensor=w_dev, bias_tensor=b_dev, **args), (1, 1, 100, c)
+
+
+def _matmul_inputs(dev, kind):
+    x = _tt(torch.randn(64, 96), dev)
+    w = _tt(torch.randn(96, 128) * 0.1, dev, ttnn.bfloat8_b)
+    b = _tt(torch.randn(1, 128), dev)
+    hifi2 = ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi2)
+    if kind == "linear":
+        return x, lambda x: ttnn.linear(x, w, bias=b, activation="gelu", compute_kernel_config=hifi2), (64, 96)
+    return x, lambda x: ttnn.matmul(x, w, transpose_b=False), (64, 96)
+
+
+def _binary_inputs(dev, kind):
+    x = _tt(torch.randn(2, 64, 96), dev)
+    row = _tt(torch.randn(1, 1, 96), dev)
+    if kind == "add_row":          # broadcast along rows, a fused activation
+        return x, lambda x: ttnn.add(x, row, activations=[ttnn.UnaryWithParam(ttnn.UnaryOpType.RELU)]), (2, 64, 96)
+    if kind == "multiply_scalar":
+        return x, lambda x: ttnn.multiply(x, 0.37), (2, 64, 96)
+    y = _tt(torch.randn(2, 64, 96), dev)
+    return x, lambda x: ttnn.subtract(x, y, dtype=ttnn.bfloat8_b), (2, 64, 96)
+
+
+CASES = {
+    "add_row": lambda d: _binary_inputs(d, "add_row"),
+    "multiply_scalar": lambda d: _binary_inputs(d, "multiply_scalar"),
+    "subtract_bfp8": lambda d: _binary_inputs(d, "subtract"),
+    "linear": lambda d: _matmul_inputs(d, "linear"),
+    "matmul": lambda d: _matmul_inputs(d, "matmul"),
+    "conv2d": lambda d: _conv_inputs(d, 1),
+    "conv2d_grouped": lambda d: _conv_inputs(d, 4),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_replay_kernel_computes_what_the_op_computes(dev, case):
+    x, body, shape = CASES[case](dev)
+    tid = ttnn.begin_trace_capture(dev, cq_id=0)
+    out = body(x)
+    ttnn.end_trace_capture(dev, tid, cq_id=0)
+    tr = sim_trace._trace_of(dev, tid, "test")
+    for i in range(3):
+        ttnn.copy_host_to_device_tensor(_tt(torch.randn(shape) * (1 + i)), x)
+        ttnn.execute_trace(dev, tid, cq_id=0)
+        if i == 0:        # the first replay runs the whole op, which offers the kernel the next ones run
+            assert any(e.kernel for e in tr.entries), "the op offered no replay kernel"
+        got = ttnn.to_torch(out)
+        expect = body(x)
+        assert torch.equal(got.view(torch.int16), ttnn.to_torch(expect).view(torch.int16))
+        assert out._pad == expect._pad
+        ttnn.deallocate(expect)
+    ttnn.release_trace(dev, tid)
+
+
+def test_replay_kernel_steps_aside_when_the_numerics_mode_changes(dev):
+    x, body, shape = _matmul_inputs(dev, "linear")
+    tid = ttnn.begin_trace_capture(dev, cq_id=0)
+    out = body(x)
+    ttnn.end_trace_capture(dev, tid, cq_id=0)
+    ttnn.execute_trace(dev, tid)
+    ttnn.execute_trace(dev, tid)
+    hardware = ttnn.to_torch(out)
+    dev.numerics = "ideal"
+    ttnn.execute_trace(dev, tid)
+    ideal = ttnn.to_torch(out)
+    assert not torch.equal(ideal, hardware)
+    assert torch.equal(ideal, ttnn.to_torch(body(x)))
+    ttnn.release_trace(dev, tid)
