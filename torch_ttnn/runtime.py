@@ -7,7 +7,6 @@ import weakref
 import zlib
 
 import torch
-from torch.utils.weak import WeakTensorKeyDictionary
 
 from .portable import narrow_for_device  # noqa: F401  (compiled graphs call runtime.narrow_for_device)
 
@@ -154,11 +153,12 @@ except ImportError:       # an environment without it: CRC32, split over the cor
     _xxh3 = None
 
 
-# tensor -> ((data pointer, shape, strides), its bytes as a numpy array over the same memory): a parameter is hashed
-# on every call of a compiled graph, and building the array is most of the cost for the small ones. The array sees every
-# write to the storage; a different storage (p.data = ..., set_) has a different address, and the cached array
-# keeps the old storage alive, so its address cannot be reused behind our back.
-_BYTE_VIEWS = WeakTensorKeyDictionary()
+# id(tensor) -> (weak reference to it, (data pointer, shape, strides), its bytes as a numpy array over the same
+# memory): a parameter is hashed on every call of a compiled graph, and building the array is most of the cost
+# for the small ones. The array sees every write to the storage; a different storage (p.data = ..., set_) has a
+# different address, and the cached array keeps the old storage alive, so its address cannot be reused behind
+# our back. An entry goes when its tensor is collected (before its id can be reused).
+_BYTE_VIEWS: dict = {}
 
 
 def _bytes_of(x: torch.Tensor):
@@ -166,17 +166,18 @@ def _bytes_of(x: torch.Tensor):
     if x.device.type != "cpu" or x.layout != torch.strided or x.is_quantized:
         return None
     key = (x.data_ptr(), x.shape, x.stride())
-    hit = _BYTE_VIEWS.get(x)
-    if hit is not None and hit[0] == key:
-        return hit[1]
+    hit = _BYTE_VIEWS.get(id(x))
+    if hit is not None and hit[0]() is x and hit[1] == key:
+        return hit[2]
     t = x.detach()
     if t.numel() == 0 or not t.is_contiguous():
         return t.contiguous().reshape(-1).view(torch.uint8).numpy() if t.numel() else None
     data = t.reshape(-1).view(torch.uint8).numpy()
     try:
-        _BYTE_VIEWS[x] = (key, data)
-    except TypeError:          # a tensor subclass without weak references: not cached
-        pass
+        ref = weakref.ref(x, lambda _, i=id(x): _BYTE_VIEWS.pop(i, None))
+    except TypeError:          # a tensor without weak references: not cached
+        return data
+    _BYTE_VIEWS[id(x)] = (ref, key, data)
     return data
 
 
