@@ -230,15 +230,19 @@ def _to_dtype_domain(value: torch.Tensor, dtype: DataType) -> torch.Tensor:
 
 def _for_packer(value: torch.Tensor, dtype: DataType, rounding: str, pad, device) -> tuple:
     """(values, rounding make_output applies, whether they are final, padding scalar) of a computed result."""
-    value = _to_dtype_domain(value, dtype)
-    value, rnd, final = _pre_round(value, dtype, rounding, device)
-    if pad is not None:
-        p = _to_dtype_domain(torch.as_tensor(pad).reshape(1), dtype)
-        p, _, _ = _pre_round(p, dtype, rounding, device)
-        if dtype in INT_DTYPES:
-            p = formats.wrap_int(p, dtype)
-        pad = p[0].item()
-    return value, rnd, final, pad
+    value, rnd, final = _pre_round(_to_dtype_domain(value, dtype), dtype, rounding, device)
+    return value, rnd, final, _packer_pad(pad, dtype, rounding, device)
+
+
+def _packer_pad(pad, dtype: DataType, rounding: str, device):
+    """The padding scalar of a computed result as `_for_packer` hands it to make_output."""
+    if pad is None:
+        return None
+    p = _to_dtype_domain(torch.as_tensor(pad).reshape(1), dtype)
+    p, _, _ = _pre_round(p, dtype, rounding, device)
+    if dtype in INT_DTYPES:
+        p = formats.wrap_int(p, dtype)
+    return p[0].item()
 
 
 def emit(op: str, device, value: torch.Tensor, dtype: DataType, layout: Layout, memory_config, *,
@@ -430,31 +434,40 @@ def run_binary(op: str, spec: Spec, a, b, *, names=("input_tensor_a", "input_ten
         r = _to_dtype_domain(r, out_dtype) if r.dtype == torch.bool else r
         return apply_activations(r, activations)
 
-    def result() -> tuple:
+    def result() -> torch.Tensor:
         value = compute(False)
-        value = torch.broadcast_to(value, out_shape).clone() if tuple(value.shape) != out_shape else value
-        pad = None
-        if layout == Layout.TILE and padding_is_defined(out_shape, (A, B)):
-            pad = compute(True).reshape(-1)[0]
-        return value, pad
+        return torch.broadcast_to(value, out_shape).clone() if tuple(value.shape) != out_shape else value
 
-    value, pad = result()
+    def result_pad():
+        if layout == Layout.TILE and padding_is_defined(out_shape, (A, B)):
+            return compute(True).reshape(-1)[0]
+        return None
+
+    value, pad = result(), result_pad()
     if output_tensor is None:
         memory_config = binary_memory_config(op, memory_config, A.tensor, B.tensor, out_shape)
     out = emit(op, device, value, out_dtype, layout, memory_config, rounding=rounding, pad=pad,
                output_tensor=output_tensor, like=lead.tensor)
     if trace.REPLAYING and output_tensor is None:
-        trace.offer_kernel(op, _replay_kernel(result, [o for o in (A, B) if o.is_tensor], out_dtype, layout,
-                                              rounding, device))
+        trace.offer_kernel(op, _replay_kernel(result, result_pad, [o for o in (A, B) if o.is_tensor], out_dtype,
+                                              layout, rounding, device))
     return out
 
 
-def _replay_kernel(result, operands: list, dtype: DataType, layout: Layout, rounding: str, device):
+def _pad_key(pad):
+    """A padding scalar as a dict key that tells 0.0 from -0.0."""
+    return None if pad is None else (pad, math.copysign(1.0, pad))
+
+
+def _replay_kernel(result, result_pad, operands: list, dtype: DataType, layout: Layout, rounding: str, device):
     """What a trace replay runs of a binary op (trace.offer_kernel): `result` (the op's arithmetic on its
-    operands' current values) and the output's rounding. The operands hold their tensors only during a call."""
+    operands' current values) and the output's rounding; the output's padding scalar, a function of the
+    operands' padding scalars, is computed again only when those change. The operands hold their tensors only
+    during a call."""
     tensors, ideal = trace.weak_tensors(*[o.tensor for o in operands]), device.ideal
     for o in operands:
         o.tensor = None
+    last_pad: list = [None, None]       # (operands' padding scalars, output padding) of the previous call
 
     def kernel():
         held = tensors()
@@ -463,10 +476,13 @@ def _replay_kernel(result, operands: list, dtype: DataType, layout: Layout, roun
         for o, t in zip(operands, held):
             o.tensor = t
         try:
-            value, pad = result()
+            value = result()
+            key = tuple(_pad_key(o.pad()) for o in operands)
+            if last_pad[0] != key:
+                last_pad[:] = key, _packer_pad(result_pad(), dtype, rounding, device)
         finally:
             for o in operands:
                 o.tensor = None
-        value, rnd, final, pad = _for_packer(value, dtype, rounding, pad, device)
-        return stored(value, dtype, layout, device, rounding=rnd, pad=pad, rounded=final)
+        value, rnd, final = _pre_round(_to_dtype_domain(value, dtype), dtype, rounding, device)
+        return stored(value, dtype, layout, device, rounding=rnd, pad=last_pad[1], rounded=final)
     return kernel
