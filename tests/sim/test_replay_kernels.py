@@ -99,3 +99,18 @@ def test_replay_kernel_steps_aside_when_the_numerics_mode_changes(dev):
     assert not torch.equal(ideal, hardware)
     assert torch.equal(ideal, ttnn.to_torch(body(x)))
     ttnn.release_trace(dev, tid)
+
+
+def test_binary_replay_kernel_follows_a_change_of_the_operands_padding(dev):
+    x = _tt(torch.randn(2, 60, 90), dev)          # tiles padded beyond 60 x 90
+    tid = ttnn.begin_trace_capture(dev, cq_id=0)
+    out = ttnn.add(x, 1.5)
+    ttnn.end_trace_capture(dev, tid, cq_id=0)
+    for pad in (0.0, 0.0, 2.0, -0.0):
+        x._pad = pad                               # what the tile padding holds (white box: no public setter)
+        ttnn.execute_trace(dev, tid)
+        expect = ttnn.add(x, 1.5)
+        assert torch.equal(ttnn.to_torch(out), ttnn.to_torch(expect))
+        assert str(out._pad) == str(expect._pad) and out._pad is not None
+        ttnn.deallocate(expect)
+    ttnn.release_trace(dev, tid)
