@@ -28,10 +28,12 @@ from typing import Optional, Sequence
 
 import torch
 
+from .. import trace
 from .._op import launched, ttnn_op
 from ..tensor import Tensor, bind_ops, padded_shape_of, tile_hw
 from ..types import TILE_HEIGHT, BLOCK_FLOAT_DTYPES, FLOAT_DTYPES, DataType, Layout
-from ._common import fail, make_output, on_device, out_memory_config, padded_values, require_layout, require_tensor
+from ._common import (fail, make_output, on_device, out_memory_config, padded_values, require_layout, require_tensor,
+                      stored)
 
 TILE = TILE_HEIGHT         # tiles are square: TILE_HEIGHT == TILE_WIDTH
 _pyslice = builtins.slice  # this module defines the op `slice`
@@ -78,10 +80,17 @@ def _output(op: str, device, value: torch.Tensor, like: Tensor, memory_config=No
     layout = like._layout if layout is None else Layout(layout)
     if layout != Layout.TILE:
         pad = None
-    mc = out_memory_config(memory_config, like)
+    value, rounded = _as_stored(value, dtype)
+    return make_output(op, device, value, dtype, layout, out_memory_config(memory_config, like), pad=pad,
+                       rounded=rounded)
+
+
+def _as_stored(value: torch.Tensor, dtype: DataType) -> tuple:
+    """(values, whether they are already what `dtype` stores) of moved values: copied as they are, but block
+    floats are quantized again (their blocks regroup)."""
     if dtype in BLOCK_FLOAT_DTYPES:
-        return make_output(op, device, value.to(torch.float32), dtype, layout, mc, rounding="packer", pad=pad)
-    return make_output(op, device, value, dtype, layout, mc, pad=pad, rounded=True)
+        return value.to(torch.float32), False
+    return value, True
 
 
 def _view_of(t: Tensor, value: torch.Tensor) -> Tensor:
@@ -167,12 +176,33 @@ def _reshape(op: str, t: Tensor, shape, memory_config=None, pad_value=None, skip
         return Tensor._new(t._value.reshape(new), t._dtype, t._layout, None, None, None, t._pad)
     device = on_device(op, input_tensor=t)
     if is_view_reshape(t, new, memory_config):
+        if trace.REPLAYING:
+            trace.offer_kernel(op, _reshape_kernel(t, new, None, device, view=True))
         return _view_of(t, t._value.reshape(new))
     _launch(device, op)
     pad = None
     if t._layout == Layout.TILE and (not skip_padding_fill or _is_block(t)):
         pad = 0.0 if pad_value is None else float(pad_value)
+    if trace.REPLAYING:
+        trace.offer_kernel(op, _reshape_kernel(t, new, pad, device))
     return _output(op, device, t._value.reshape(new), t, memory_config, pad=pad)
+
+
+def _reshape_kernel(t: Tensor, new: tuple, pad, device, view: bool = False):
+    """What a trace replay runs of a reshape (trace.offer_kernel): a view's values and padding are its
+    input's; a data-moving reshape stores its values again."""
+    held, ideal = trace.weak_tensors(t), device.ideal
+    dtype, layout = t._dtype, t._layout
+
+    def kernel():
+        got = held()
+        if got is None or device.ideal != ideal:
+            return None
+        if view:
+            return got[0]._value.reshape(new), got[0]._pad
+        value, rounded = _as_stored(got[0]._value.reshape(new), dtype)
+        return stored(value, dtype, layout, device, pad=pad if layout == Layout.TILE else None, rounded=rounded)
+    return kernel
 
 
 def _golden_reshape(input_tensor, shape, *args, **kwargs):
