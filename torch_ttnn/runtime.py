@@ -162,16 +162,14 @@ _BYTE_VIEWS: dict = {}
 
 
 def _bytes_of(x: torch.Tensor):
-    """x's bytes as a uint8 numpy array (a view when x is contiguous), or None where there is nothing to hash."""
-    if x.device.type != "cpu" or x.layout != torch.strided or x.is_quantized:
-        return None
+    """The bytes of a non-empty strided CPU tensor as a uint8 numpy array (a view when x is contiguous)."""
     key = (x.data_ptr(), x.shape, x.stride())
     hit = _BYTE_VIEWS.get(id(x))
     if hit is not None and hit[0]() is x and hit[1] == key:
         return hit[2]
     t = x.detach()
-    if t.numel() == 0 or not t.is_contiguous():
-        return t.contiguous().reshape(-1).view(torch.uint8).numpy() if t.numel() else None
+    if not t.is_contiguous():
+        return t.contiguous().reshape(-1).view(torch.uint8).numpy()
     data = t.reshape(-1).view(torch.uint8).numpy()
     try:
         ref = weakref.ref(x, lambda _, i=id(x): _BYTE_VIEWS.pop(i, None))

@@ -32,6 +32,7 @@ from . import memory as _memory
 log = logging.getLogger(__name__)
 
 REPLAYING = False            # inside execute_trace: ops compute, nothing is allocated, counted or modelled
+CAPTURING: dict = {}         # device -> the Trace being captured on it
 
 _OFFERED: Optional[tuple] = None   # (op name, kernel) offered by the op execute_trace is running whole
 
@@ -58,7 +59,6 @@ def weak_tensors(*tensors):
         out = tuple(None if r is None else r() for r in refs)
         return None if any(o is None and r is not None for o, r in zip(out, refs)) else out
     return get
-CAPTURING: dict = {}         # device -> the Trace being captured on it
 
 
 class MeshTraceId:
@@ -98,7 +98,7 @@ class _Entry:
     args: tuple
     kwargs: dict
     out: object              # the result's structure, device tensors as slots
-    plan: object = None      # (positions of args holding slots, keys of kwargs holding slots), made at first replay
+    plan: object = None      # _replay_plan(): (args, kwargs holding slots, output shadow), made at first replay
     kernel: object = None    # the kernel the op offered at a replay (offer_kernel); False: it offered none
 
 

@@ -40,7 +40,7 @@ from ..tensor import Tensor
 from ..types import (BLOCK_FLOAT_DTYPES, FLOAT_DTYPES, INT_DTYPES, SUPPORTED_DTYPES, DataType, Layout,
                      MathFidelity)
 from ._common import (binary_memory_config, fail, make_output, on_device, out_memory_config, require_dtype,
-                      round_to, stored)
+                      round_scalar, round_to, stored)
 
 BF16, FP32, BFP8, BFP4 = DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B, DataType.BFLOAT4_B
 INT32, UINT32, UINT16, UINT8 = DataType.INT32, DataType.UINT32, DataType.UINT16, DataType.UINT8
@@ -285,21 +285,10 @@ def scalar_as(x, dtype: DataType, int_domain: bool) -> torch.Tensor:
     """A Python scalar operand as the device holds it next to a tensor of `dtype`."""
     if int_domain:
         return torch.tensor(int(x), dtype=torch.int64)
-    x = float(x)
     if dtype == FP32:
-        return torch.tensor(x, dtype=torch.float32)
-    key = (x, math.copysign(1.0, x))        # -0.0 == 0.0 as a dict key: the sign kept apart
-    got = _BF16_SCALARS.get(key)
-    if got is None:
-        got = float(formats.round_bf16_rne(torch.tensor([x], dtype=torch.float32))[0])
-        if x == x:                          # a NaN key would never be found again
-            if len(_BF16_SCALARS) > 4096:
-                _BF16_SCALARS.clear()
-            _BF16_SCALARS[key] = got
-    return torch.tensor(got, dtype=torch.float32)
-
-
-_BF16_SCALARS: dict = {}   # (Python float, its sign) -> the float32 value of its bfloat16 (round to nearest even)
+        return torch.tensor(float(x), dtype=torch.float32)
+    # bfloat16, rounded to nearest even as the host converts it (remembered by round_scalar)
+    return torch.tensor(round_scalar(float(x), BF16, None, rounding="host"), dtype=torch.float32)
 
 
 # ------------------------------------------------------------------------------------------------

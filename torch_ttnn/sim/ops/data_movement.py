@@ -201,7 +201,7 @@ def _reshape_kernel(t: Tensor, new: tuple, pad, device, view: bool = False):
         if view:
             return got[0]._value.reshape(new), got[0]._pad
         value, rounded = _as_stored(got[0]._value.reshape(new), dtype)
-        return stored(value, dtype, layout, device, pad=pad if layout == Layout.TILE else None, rounded=rounded)
+        return stored(value, dtype, layout, device, pad=pad, rounded=rounded)
     return kernel
 
 
