@@ -328,3 +328,76 @@ def test_sfpu_table_lookup_same_values_as_the_torch_gather(monkeypatch):
     assert got is not None
     monkeypatch.setattr(_native, "table_lookup", lambda *a: None)
     _same_bits(sfpu._lookup(table, v), got)
+
+
+def _weights_from_register(monkeypatch):
+    """Make the slice memo's budget too small for any cut slice: weights then keep only their bfloat16 source
+    register, which the kernel cuts (Slices.keep_source16). A fresh memo, so nothing cut before is reused."""
+    memo = numerics.TensorMemo(budget_bytes=1 << 30, size=numerics._slices_bytes, evict=False)
+    monkeypatch.setattr(memo, "room", lambda: 0)
+    monkeypatch.setattr(numerics, "_WEIGHT_SLICES", memo)
+
+
+@needs_native
+@pytest.mark.parametrize("fid", [F.LoFi, F.HiFi2, F.HiFi3, F.HiFi4])
+@pytest.mark.parametrize("b_bf16", [False, True])
+def test_weights_cut_by_the_kernel_from_their_bfloat16_register_give_the_same_bits(monkeypatch, fid, b_bf16):
+    """Weights past the slice memo's budget are kept as their bfloat16 source register and cut by the kernel as
+    it reads them: the bits of the float32 slices cut beforehand, special values included, for a matmul with
+    weights shared by a batch, a convolution (windows read in place) and a narrow-group one."""
+    from torch_ttnn.sim.ops import conv
+    g = torch.Generator().manual_seed(int(fid) * 2 + b_bf16)
+    a = torch.randn(3, 37, 70, generator=g) * torch.exp(2 * torch.randn(3, 37, 70, generator=g))
+    b = torch.randn(70, 45, generator=g) * torch.exp(torch.randn(70, 45, generator=g))
+    b[0, :8] = torch.tensor([float("inf"), -float("inf"), float("nan"), 0.0, -0.0, 1e-40, 3.3e38, -2.0 ** -126])
+    if b_bf16:
+        b = b.bfloat16().float()
+    x = torch.randn(2, 9, 9, 32, generator=g) * 3
+    w = torch.randn(48, 32, 3, 3, generator=g)
+    wg = torch.randn(32, 2, 3, 3, generator=g)
+
+    def run():
+        return [numerics.fpu_matmul(a, b.clone(), fid, False, b_bf16=b_bf16),
+                numerics.fpu_conv_windows(x, w.clone(), lambda: conv._weight_matrix(w, 1), 1, 3, 3, (1, 1), (1, 1),
+                                          fid),
+                numerics.fpu_conv_windows(x, wg.clone(), lambda: conv._weight_matrix(wg, 16), 16, 3, 3, (2, 2),
+                                          (1, 1), fid)]
+    ref = run()
+    _weights_from_register(monkeypatch)
+    got = run()
+    kept = [v for v in numerics._WEIGHT_SLICES._entries.values()]
+    for r, o in zip(ref, got):
+        _same_bits(r, o)
+    assert kept == [] or all(numerics._X16 in e[2]._cache for e in kept)
+
+
+@needs_native
+def test_large_models_keep_the_bfloat16_register_of_the_weights_past_the_budget(monkeypatch):
+    """With a budget that holds the cut slices of one weight, the first weight keeps its cut slices; the second
+    does not fit, so every weight keeps only its bfloat16 register from then on (a quarter of the size), the
+    first one too: all three are remembered, and the next call gives the same bits. Once the memo is empty
+    again, weights that fit keep their cut slices."""
+    g = torch.Generator().manual_seed(5)
+    ws = [torch.randn(64, 64, generator=g) for _ in range(3)]
+    ws[0][3, 5] = float("inf")
+    a = torch.randn(8, 64, generator=g)
+    ref = [numerics.fpu_matmul(a, w.clone(), F.HiFi2, False) for w in ws]     # cut slices, remembered or not
+    cut, register = 64 * 64 * 4 * 2, 64 * 64 * 2
+    memo = numerics.TensorMemo(budget_bytes=cut + 100, size=numerics._slices_bytes, evict=False)
+    monkeypatch.setattr(numerics, "_WEIGHT_SLICES", memo)
+    monkeypatch.setattr(numerics, "_REGISTERS_ONLY", [False])
+
+    def kept():
+        return {slot[0]: numerics._X16 in entry[2]._cache for slot, entry in memo._entries.items()}
+    numerics.fpu_matmul(a, ws[0], F.HiFi2, False)
+    memo.clear()
+    numerics.fpu_matmul(a, ws[0], F.HiFi2, False)
+    assert kept() == {id(ws[0]): False}
+    got = [numerics.fpu_matmul(a, w, F.HiFi2, False) for w in ws]
+    assert kept() == {id(w): True for w in ws} and memo.bytes == 3 * register
+    got += [numerics.fpu_matmul(a, w, F.HiFi2, False) for w in ws]
+    for r, o in zip(ref + ref, got):
+        _same_bits(r, o)
+    memo.clear()
+    numerics.fpu_matmul(a, ws[1], F.HiFi2, False)
+    assert kept() == {id(ws[1]): False}

@@ -53,6 +53,19 @@ class TensorMemo:
             self._drop(next(iter(self._entries)))
         return value
 
+    def shrink(self, change: Callable[[object], None]) -> None:
+        """Apply `change` (which makes a value smaller in place, keeping what it derives) to every remembered
+        value, and count their sizes again."""
+        for slot, (ref, version, value, _) in list(self._entries.items()):
+            change(value)
+            nbytes = self._size(value)
+            self.bytes += nbytes - self._entries[slot][3]
+            self._entries[slot] = (ref, version, value, nbytes)
+
+    def room(self) -> Optional[int]:
+        """Bytes the budget has left (None: no budget)."""
+        return None if self.budget is None else self.budget - self.bytes
+
     def _drop(self, slot) -> None:
         entry = self._entries.pop(slot, None)
         if entry is not None:

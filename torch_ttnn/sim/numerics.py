@@ -59,6 +59,7 @@ _B_HI_MASK = -0x20000         # 0xFFFE0000: hidden + 6 mantissa bits
 _B_FULL_MASK = -0x2000        # 0xFFFFE000: hidden + 10 mantissa bits (B_hi + B_lo)
 
 K_STEP = 16                   # one matrix-unit step accumulates 16 products into Dst
+_X16 = "x16"                  # Slices cache key of the padded bfloat16 source register (Slices.keep_source16)
 
 
 def _mask(x: torch.Tensor, mask: int) -> torch.Tensor:
@@ -127,6 +128,60 @@ class Slices:
             self._cache[name] = v
         return self._cache[name]
 
+    def for_kernel(self, names: Sequence[str]) -> tuple[list, Optional[tuple]]:
+        """The weight operands of the native kernel for passes that read the slices `names` (this being an "A"
+        operand cut for it): each pass's padded float32 slice and None, or, when only the bfloat16 source
+        register was kept (`keep_source16`), that register for every pass and the kernel's `cut` argument."""
+        x16 = self._cache.get(_X16)
+        if x16 is None:
+            return [self.padded(p, _native.KSTEP, _native.NR) for p in names], None
+        return [x16] * len(names), (list(names), *self.masks())
+
+    def keep_source16(self, names: Sequence[str]) -> None:
+        """Keep, instead of the padded float32 slices `names` (the passes' weights), only the source register,
+        padded, as its bfloat16 bit patterns (int16): the native kernel cuts the slices as it reads them. A
+        quarter of the memory of two cut slices, for weights beyond the slice memo's budget. The zero/finite
+        flags of the slices are kept. Only for a 16-bit Dst, whose source register holds bfloat16 values."""
+        if self.fp32_acc:
+            raise ValueError("keep_source16: the source register holds bfloat16 values only with a 16-bit Dst")
+        src = -1 if self.bf16_exact else _BF16_MASK
+        bits = _native.pack_masked(self.raw.to(torch.float32), src, _native.KSTEP, _native.NR)
+        if bits is None:
+            bits = _native.padded(self.x, _native.KSTEP, _native.NR)
+        x16 = bits.view(torch.int32).bitwise_right_shift_(16).to(torch.int16)
+        del bits
+        self._cache = {_X16: x16}
+        self.raw = None
+        parts = x16.view(-1).split(1 << 22)      # the flags a few MiB at a time: no whole float32 slice is made
+        for name in names:
+            flags = [_finite_nonzero(self._from_source16(name, part)) for part in parts]
+            self._cache[name + "?"] = (all(f for f, _ in flags), any(n for _, n in flags))
+
+    def to_source16(self) -> None:
+        """`keep_source16` for slices already cut for the kernel (padded hi and lo, as `weight_slices` keeps
+        them), from those slices: hi + lo is the register where hi is finite, hi itself where it is not (an inf,
+        or a NaN whose payload the hi mask dropped: hi is then what the kernel cuts from it either way)."""
+        hi = self._cache.get(("hi", _native.KSTEP, _native.NR))
+        lo = self._cache.get(("lo", _native.KSTEP, _native.NR))
+        if _X16 in self._cache or self.fp32_acc or (hi is None and lo is None) or self.raw is not None:
+            return
+        x = lo if hi is None else hi if lo is None else torch.where(torch.isfinite(hi), hi + lo, hi)
+        self._cache = {k: v for k, v in self._cache.items() if not isinstance(v, torch.Tensor)}
+        self._cache[_X16] = (x.view(torch.int32) >> 16).to(torch.int16)
+
+    def _from_source16(self, name: str, x16: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Padded float32 slice `name` cut from the kept bfloat16 source register (as the kernel cuts it), or
+        from `x16`, a part of it."""
+        u = (self._cache[_X16] if x16 is None else x16).to(torch.int32).bitwise_left_shift_(16)
+        hi_mask, full_mask = self.masks()
+        hi = (u & hi_mask).view(torch.float32)
+        if name == "hi":
+            return hi
+        full = u.bitwise_and_(full_mask).view(torch.float32)
+        if name == "full":
+            return full
+        return torch.where(torch.isfinite(hi), full - hi, torch.zeros_like(hi))
+
     def compact(self) -> None:
         """Keep only the padded slices and the zero/finite flags computed so far (what the native kernel
         reads); the source register and the unpadded slices go."""
@@ -138,6 +193,8 @@ class Slices:
         layout of the native kernel), kept with the other slices. The hi and full slices of values not yet
         read into the source register are cut straight into the padded buffer (one pass, no copies)."""
         key = (name, rows, cols)
+        if _X16 in self._cache and (rows, cols) == (_native.KSTEP, _native.NR):
+            return self._from_source16(name)       # cut again on each use: not kept (keep_source16)
         if key not in self._cache:
             if name in ("hi", "full") and self.raw is not None and "x" not in self._cache:
                 mask = self.masks()[0 if name == "hi" else 1]
@@ -248,6 +305,11 @@ _WEIGHT_SLICES = TensorMemo(budget_bytes=int(os.environ.get("TT_SIM_WEIGHT_CACHE
                             size=_slices_bytes, evict=False)
 
 
+# True once the slice memo ran out of room for cut slices (weight_slices): weights then keep their bfloat16 source
+# register only, until the memo is empty again
+_REGISTERS_ONLY = [False]
+
+
 def weight_slices(w, fp32_acc: bool, bf16_exact: bool = False, fidelity=None, *, owner=None,
                   key=None) -> "Slices":
     """`Slices(w, "A", ...)`, remembered per weight tensor (a view of it keys on its base and its geometry).
@@ -265,7 +327,19 @@ def weight_slices(w, fp32_acc: bool, bf16_exact: bool = False, fidelity=None, *,
     def cut(_):
         s = Slices(w if owner is None else w(), "A", fp32_acc, bf16_exact)
         if compact:
-            for pa in sorted({pa for _, pa in phases(fidelity)}, key=("hi", "full", "lo").index):
+            names = sorted({pa for _, pa in phases(fidelity)}, key=("hi", "full", "lo").index)
+            room = _WEIGHT_SLICES.room()
+            if _WEIGHT_SLICES.bytes == 0:
+                _REGISTERS_ONLY[0] = False
+            if room is not None and (_REGISTERS_ONLY[0] or len(names) * _padded_numel(s.shape) * 4 > room):
+                # the cut slices would not be remembered: from now on every weight keeps only its register (a
+                # quarter of two slices), the ones remembered so far too, so that more of a large model fits
+                if not _REGISTERS_ONLY[0]:
+                    _REGISTERS_ONLY[0] = True
+                    _WEIGHT_SLICES.shrink(Slices.to_source16)
+                s.keep_source16(names)
+                return s
+            for pa in names:
                 slice_ = s.padded(pa, _native.KSTEP, _native.NR)
                 s._cache[pa + "?"] = _finite_nonzero(slice_)      # the padding adds only zeros
                 if not s._cache[pa + "?"][1]:
@@ -275,6 +349,12 @@ def weight_slices(w, fp32_acc: bool, bf16_exact: bool = False, fidelity=None, *,
             s._cache["x"] = s.x.clone()   # a remembered value must not keep its source alive (the memo's weak key)
         return s
     return _WEIGHT_SLICES.get(base, key, cut)
+
+
+def _padded_numel(shape) -> int:
+    """Elements of a weight of `shape` padded for the native kernel."""
+    k, n = shape[-2], shape[-1]
+    return math.prod(shape[:-2]) * (k + -k % _native.KSTEP) * (n + -n % _native.NR)
 
 
 def _broadcast_batch(a: torch.Tensor, b: torch.Tensor):
@@ -349,17 +429,19 @@ def fpu_conv_windows(xh: torch.Tensor, w_oihw: torch.Tensor, weight_matrix, grou
         oh = (h - dilation[0] * (kh - 1) - 1) // stride[0] + 1
         ow = (w - dilation[1] * (kw - 1) - 1) // stride[1] + 1
         return torch.zeros(groups, n * oh * ow, ng, dtype=torch.float32)
-    slices = [sa.padded(pa, _native.KSTEP, _native.NR) for _, pa in used]
     # narrow groups (depthwise among them), every output channel at once: where the lanes read the activations
     # in place (one output channel a group, or groups filling blocks of 16 lanes), or a copy of at most 4x them
     if groups > 1 and ng < _native.NR and (ng == 1 or groups % 16 == 0 or ng <= 4):
         k = kh * kw * (xh.shape[-1] // groups)
-        lanes = [s_[:, :k, :ng].permute(1, 2, 0).reshape(k, ng * groups) for s_ in slices]   # [K, o * G + g]
+        lanes = [sa.padded(pa, _native.KSTEP, _native.NR)[:, :k, :ng].permute(1, 2, 0).reshape(k, ng * groups)
+                 for _, pa in used]                                                     # [K, o * G + g]
         y = _native.dst16_narrow_groups(xh, groups, ng, kh, kw, stride, dilation, [pb for pb, _ in used],
                                         *sb.masks(), lanes)
         if y is not None:
             return y.reshape(-1, groups, ng).transpose(0, 1)   # [G, M, Ng], a view of [M, C_out]
-    return _native.dst16_conv(xh, groups, kh, kw, stride, dilation, [pb for pb, _ in used], *sb.masks(), slices, ng)
+    weights, cut = sa.for_kernel([pa for _, pa in used])
+    return _native.dst16_conv(xh, groups, kh, kw, stride, dilation, [pb for pb, _ in used], *sb.masks(), weights, ng,
+                              cut)
 
 
 def _bf16_dst_matmul(sb: Slices, sa: Slices, fid, native: bool = True) -> torch.Tensor:
@@ -372,13 +454,13 @@ def _bf16_dst_matmul(sb: Slices, sa: Slices, fid, native: bool = True) -> torch.
         # +0 to a Dst that is never -0, so it is run rather than detected (same bits)
         used = [(pb, pa) for pb, pa in phases(fid) if sa.nonzero(pa)]
         a = sb.raw if sb.raw.dim() == 3 else sb.raw.unsqueeze(0)
-        w = [sa.padded(pa, _native.KSTEP, _native.NR) for _, pa in used]
-        w = [x if x.dim() == 3 else x.unsqueeze(0) for x in w]
         n = sa.shape[-1]
         out_shape = (*sb.raw.shape[:-1], n)
         if not used or a.shape[-1] == 0:
             return torch.zeros(out_shape, dtype=torch.float32)
-        got = _native.dst16_matmul(a, [pb for pb, _ in used], *sb.masks(), w, n)
+        w, cut = sa.for_kernel([pa for _, pa in used])
+        w = [x if x.dim() == 3 else x.unsqueeze(0) for x in w]
+        got = _native.dst16_matmul(a, [pb for pb, _ in used], *sb.masks(), w, n, cut)
         if got is not None:
             return got.reshape(out_shape)
     used = [(pb, pa) for pb, pa in phases(fid) if sb.nonzero(pb) and sa.nonzero(pa)]

@@ -97,7 +97,8 @@ def load(path: Path):
     lib = ctypes.CDLL(str(path))
     p, i, c, u = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_uint32
     signatures = {
-        "tt_dst16_matmul": [c, ctypes.POINTER(c), u, u, p, p, p, ctypes.POINTER(p), i, i, i, i, p, i, i, i, i, i],
+        "tt_dst16_matmul": [c, ctypes.POINTER(c), u, u, p, p, p, ctypes.POINTER(p), i, i, i, i, p, i, i, i, i, i,
+                            c, ctypes.POINTER(c), u, u],
         "tt_quantize_bfp": [p, p, i, c, c, c],
         "tt_quantize_bfp_rows": [p, p, i, i, u, c, c, c],
         "tt_conv_epilogue": [p, p, p, i, i, c, c, c],
@@ -157,29 +158,31 @@ SLICE_KINDS = {"hi": 0, "full": 1, "lo": 2}
 
 
 def dst16_matmul(a: torch.Tensor, kinds: Sequence[str], hi_mask: int, full_mask: int,
-                 b: Sequence[torch.Tensor], n: int) -> Optional[torch.Tensor]:
+                 b: Sequence[torch.Tensor], n: int, cut=None) -> Optional[torch.Tensor]:
     """Dst after the 16-bit accumulation of sum over passes p of slice_p(a) @ b[p], or None if the library is
     unavailable.
 
     a: activations [B, M, K] (the kernel cuts their slices `kinds[p]`, "hi"/"full"/"lo", with the two masks,
     as numerics.Slices does); b: the weight slice of each pass, `padded` to [B or 1, K', N'] (K' a multiple of
-    KSTEP, N' of NR; batch 1 is shared by every batch). Returns float32 [B, M, n]."""
+    KSTEP, N' of NR; batch 1 is shared by every batch). Returns float32 [B, M, n].
+    cut: None, or (weight slice kinds, hi mask, full mask) when b holds, for every pass, the same int16 tensor of
+    the weights' bfloat16 bit patterns, which the kernel cuts as it reads them (numerics.Slices.for_kernel)."""
     a = a.to(torch.float32).contiguous()
     batch, m, k = a.shape
-    return _run(a, _offsets(m, k), _offsets(k, 1), m * k, batch, m, k, kinds, hi_mask, full_mask, b, n)
+    return _run(a, _offsets(m, k), _offsets(k, 1), m * k, batch, m, k, kinds, hi_mask, full_mask, b, n, cut)
 
 
 def dst16_conv(x_nhwc: torch.Tensor, groups: int, kh: int, kw: int, stride, dilation, kinds: Sequence[str],
-               hi_mask: int, full_mask: int, b: Sequence[torch.Tensor], n: int) -> Optional[torch.Tensor]:
+               hi_mask: int, full_mask: int, b: Sequence[torch.Tensor], n: int, cut=None) -> Optional[torch.Tensor]:
     """The convolution of the (already padded) NHWC input as the matmul of its windows, read in place.
 
     Rows are the output pixels (n, oy, ox), K is ordered (ky, kx, c) within a group as TT-NN lays out conv
     weights; b: each pass's weight slice padded to [G, K', N'] (N' >= channels per group). Returns float32
-    [G, N*OH*OW, n]."""
+    [G, N*OH*OW, n]. cut: as dst16_matmul's."""
     x = x_nhwc.to(torch.float32).contiguous()
     cg = x.shape[-1] // groups
     rows, ks, m, k = _windows(tuple(x.shape), cg, kh, kw, tuple(stride), tuple(dilation))
-    return _run(x, rows, ks, cg, groups, m, k, kinds, hi_mask, full_mask, b, n)
+    return _run(x, rows, ks, cg, groups, m, k, kinds, hi_mask, full_mask, b, n, cut)
 
 
 def dst16_narrow_groups(x_nhwc: torch.Tensor, groups: int, og: int, kh: int, kw: int, stride, dilation,
@@ -255,7 +258,7 @@ def _offsets(count: int, step: int) -> torch.Tensor:
 
 
 def _run(a: torch.Tensor, roff: torch.Tensor, koff: torch.Tensor, sa: int, batch: int, m: int, k: int,
-         kinds: Sequence[str], hi_mask: int, full_mask: int, b: Sequence[torch.Tensor], n: int):
+         kinds: Sequence[str], hi_mask: int, full_mask: int, b: Sequence[torch.Tensor], n: int, cut=None):
     lib = library()
     if lib is None or not b or len(b) > MAX_PASSES:
         return None
@@ -271,8 +274,19 @@ def _run(a: torch.Tensor, roff: torch.Tensor, koff: torch.Tensor, sa: int, batch
     kind = (ctypes.c_int * len(b))(*[SLICE_KINDS[x] for x in kinds])
     arr = ctypes.c_void_p * len(b)
     masks = (ctypes.c_uint32(hi_mask & 0xFFFFFFFF), ctypes.c_uint32(full_mask & 0xFFFFFFFF))
+    if cut is None:
+        weights = (0, None, ctypes.c_uint32(0), ctypes.c_uint32(0))
+        if any(w.dtype != torch.float32 or not w.is_contiguous() for w in b):
+            raise ValueError("cut weight slices must be contiguous float32")
+    else:
+        wkinds, whi, wfull = cut
+        if len(wkinds) != len(b) or any(w.dtype != torch.int16 or not w.is_contiguous() for w in b):
+            raise ValueError("uncut weights must be one contiguous int16 tensor of bfloat16 bit patterns a pass")
+        weights = (1, (ctypes.c_int * len(b))(*[SLICE_KINDS[x] for x in wkinds]),
+                   ctypes.c_uint32(whi & 0xFFFFFFFF), ctypes.c_uint32(wfull & 0xFFFFFFFF))
     lib.tt_dst16_matmul(len(b), kind, *masks, a.data_ptr(), roff.data_ptr(), koff.data_ptr(),
-                        arr(*[w.data_ptr() for w in b]), batch, m, k, np_, d.data_ptr(), np_, np_, sa, sb, m * np_)
+                        arr(*[w.data_ptr() for w in b]), batch, m, k, np_, d.data_ptr(), np_, np_, sa, sb, m * np_,
+                        *weights)
     return d[..., :n]
 
 

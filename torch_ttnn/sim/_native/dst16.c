@@ -6,8 +6,10 @@
  * bf16 as the FPU writes a 16-bit Dst (torch_ttnn/sim/numerics.py, round_dst_).
  *
  * a_p is a bit slice of the activations a, cut here as each value is loaded (numerics.Slices): HI = a & hi_mask,
- * FULL = a & full_mask, LO = FULL - HI (0 where HI is not finite). The weight slices b_p arrive cut and padded:
- * K a multiple of 16 and N of NR, zeros beyond the logical size. Activations are addressed through row and K
+ * FULL = a & full_mask, LO = FULL - HI (0 where HI is not finite). The weight slices b_p arrive padded (K a
+ * multiple of 16 and N of NR, zeros beyond the logical size), either cut (float32, one array a pass) or as one
+ * array of the weights' bfloat16 source register (their bit patterns, a quarter of two cut float32 slices'
+ * memory), which the kernel cuts the same way, with the weights' masks, as it reads each row of NR values. Activations are addressed through row and K
  * offset tables (below), any M and K. d is [batch][M][N padded], fully written (Dst starts at zero).
  *
  * The pure-torch path of numerics._bf16_dst_matmul computes the same bits (tests/sim/test_native.py). */
@@ -75,12 +77,34 @@ static inline void cut_run(float *dst, const float *src, int kind, uint32_t hi_m
     }
 }
 
+/* NR weights of one K row, cut from their bfloat16 bit patterns: the slice `kind` of each (as cut_run). */
+static inline void cut_row16(float *dst, const uint16_t *src, int kind, uint32_t hi_mask, uint32_t full_mask)
+{
+    for (int j = 0; j < NR; j++) {
+        const uint32_t u = (uint32_t)src[j] << 16, h = u & hi_mask, f = u & full_mask;
+        float hv, fv;
+        memcpy(&hv, &h, sizeof hv);
+        memcpy(&fv, &f, sizeof fv);
+        dst[j] = kind == SLICE_HI ? hv : kind == SLICE_FULL ? fv : (h & 0x7F800000u) == 0x7F800000u ? 0.0f : fv - hv;
+    }
+}
+
+/* The weights of one call: `b` a pass's cut float32 slice (w16 = 0), or the bfloat16 source register cut here
+ * with `kind[p]` and the two masks (w16 = 1). */
+struct weights {
+    const void *const *b;
+    int w16;
+    const int *kind;
+    uint32_t hi_mask, full_mask;
+};
+
 /* One nr x NR block of Dst (nr <= MR). rows[i]: the activations of output row i, element k at rows[i][koff[k]].
  * Inlined into tile_full with nr = MR (the loops unrolled for whole tiles) and into tile_part for the last rows of
  * a product, which it computes alone (a one-row product does one row's work, not MR rows'). */
 static inline __attribute__((always_inline)) void tile_rows(
-    const int nr, int npass, const int *kind, uint32_t hi_mask, uint32_t full_mask, const float *const *rows,
-    const int64_t *koff, const float *const *b, int64_t K, int64_t ldb, float *d, int64_t ldd)
+    const int nr, const int w16, int npass, const int *kind, uint32_t hi_mask, uint32_t full_mask,
+    const float *const *rows, const int64_t *koff, const struct weights *wt, const void *const *b, int64_t K,
+    int64_t ldb, float *d, int64_t ldd)
 {
     float acc[MR][NR];
     memset(acc, 0, sizeof acc);
@@ -99,9 +123,16 @@ static inline __attribute__((always_inline)) void tile_rows(
             }
             float s[MR][NR];
             memset(s, 0, sizeof s);
-            const float *bp = b[p] + k0 * ldb;
             for (int64_t k = 0; k < kk; k++) {
-                const float *bk = bp + k * ldb;
+                float cutb[NR];
+                const float *bk;
+                if (w16) {
+                    cut_row16(cutb, (const uint16_t *)b[p] + (k0 + k) * ldb, wt->kind[p], wt->hi_mask,
+                              wt->full_mask);
+                    bk = cutb;
+                } else {
+                    bk = (const float *)b[p] + (k0 + k) * ldb;
+                }
                 for (int i = 0; i < nr; i++) {
                     const float a = av[i][k];
                     for (int j = 0; j < NR; j++)
@@ -117,47 +148,54 @@ static inline __attribute__((always_inline)) void tile_rows(
         memcpy(d + i * ldd, acc[i], sizeof acc[i]);
 }
 
-static void tile_full(int npass, const int *kind, uint32_t hi_mask, uint32_t full_mask, const float *const *rows,
-                      const int64_t *koff, const float *const *b, int64_t K, int64_t ldb, float *d, int64_t ldd)
-{
-    tile_rows(MR, npass, kind, hi_mask, full_mask, rows, koff, b, K, ldb, d, ldd);
-}
-
-static void tile_part(int nr, int npass, const int *kind, uint32_t hi_mask, uint32_t full_mask,
-                      const float *const *rows, const int64_t *koff, const float *const *b, int64_t K, int64_t ldb,
-                      float *d, int64_t ldd)
-{
-    tile_rows(nr, npass, kind, hi_mask, full_mask, rows, koff, b, K, ldb, d, ldd);
-}
+/* The copies the compiler specialises: whole tiles of MR rows or the last rows alone, float32 or bfloat16
+ * weights (each a constant inside its copy, so the unrolled loops keep no branch). */
+#define TILE(name, NROWS, W16)                                                                                    \
+    static void name(int nr, int npass, const int *kind, uint32_t hi_mask, uint32_t full_mask,                  \
+                     const float *const *rows, const int64_t *koff, const struct weights *wt,                    \
+                     const void *const *b, int64_t K, int64_t ldb, float *d, int64_t ldd)                        \
+    {                                                                                                             \
+        (void)nr;                                                                                                 \
+        tile_rows(NROWS, W16, npass, kind, hi_mask, full_mask, rows, koff, wt, b, K, ldb, d, ldd);                \
+    }
+TILE(tile_full, MR, 0)
+TILE(tile_part, nr, 0)
+TILE(tile_full16, MR, 1)
+TILE(tile_part16, nr, 1)
 
 /* Activation element (t, m, k) is a[t * sa + roff[m] + koff[k]]: a plain matrix has roff[m] = m * lda and
  * koff[k] = k; a convolution reads its windows straight from the padded NHWC input (no im2col copy).
  * The blocks run on the OpenMP threads; built with -fopenmp and loaded into a process that has torch, the
  * runtime is torch's own libgomp (same soname), so the kernel and torch's ops share one thread pool. */
 void tt_dst16_matmul(int npass, const int *kind, uint32_t hi_mask, uint32_t full_mask, const float *a,
-                     const int64_t *roff, const int64_t *koff, const float *const *b, int64_t batch, int64_t M,
-                     int64_t K, int64_t N, float *d, int64_t ldb, int64_t ldd, int64_t sa, int64_t sb, int64_t sd)
+                     const int64_t *roff, const int64_t *koff, const void *const *b, int64_t batch, int64_t M,
+                     int64_t K, int64_t N, float *d, int64_t ldb, int64_t ldd, int64_t sa, int64_t sb, int64_t sd,
+                     int w16, const int *wkind, uint32_t whi_mask, uint32_t wfull_mask)
 {
     if (npass > 8 || M <= 0 || N <= 0 || batch <= 0)
         return;
+    const struct weights wt = {b, w16, wkind, whi_mask, wfull_mask};
+    const int64_t esize = w16 ? 2 : 4;
     const int64_t mtiles = (M + MR - 1) / MR, nblocks = N / NR;
 #pragma omp parallel for collapse(3) schedule(static)
     for (int64_t t = 0; t < batch; t++) {
         for (int64_t nb = 0; nb < nblocks; nb++) {
             for (int64_t mt = 0; mt < mtiles; mt++) {
-                const float *bb[8];
+                const void *bb[8];
                 const float *rows[MR];
                 const int64_t m0 = mt * MR, n0 = nb * NR;
                 const int64_t valid = M - m0 < MR ? M - m0 : MR;
                 for (int p = 0; p < npass; p++)
-                    bb[p] = b[p] + t * sb + n0;
+                    bb[p] = (const char *)b[p] + (t * sb + n0) * esize;
                 for (int i = 0; i < valid; i++)
                     rows[i] = a + t * sa + roff[m0 + i];
+                float *dt = d + t * sd + m0 * ldd + n0;
                 if (valid == MR)
-                    tile_full(npass, kind, hi_mask, full_mask, rows, koff, bb, K, ldb, d + t * sd + m0 * ldd + n0, ldd);
+                    (w16 ? tile_full16 : tile_full)(MR, npass, kind, hi_mask, full_mask, rows, koff, &wt, bb, K, ldb,
+                                                    dt, ldd);
                 else
-                    tile_part((int)valid, npass, kind, hi_mask, full_mask, rows, koff, bb, K, ldb,
-                              d + t * sd + m0 * ldd + n0, ldd);
+                    (w16 ? tile_part16 : tile_part)((int)valid, npass, kind, hi_mask, full_mask, rows, koff, &wt, bb,
+                                                    K, ldb, dt, ldd);
             }
         }
     }
