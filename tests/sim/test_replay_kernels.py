@@ -61,7 +61,26 @@ def _reshape_inputs(dev, kind):
     return x, lambda x: ttnn.reshape(x, (96, 64)), (64, 96)      # the last dim changes: data moves
 
 
+def _norm_inputs(dev, kind):
+    x = _tt(torch.randn(2, 40, 96), dev)                       # rows padded beyond 40: the output's padding too
+    gamma = _tt(torch.randn(1, 96), dev)
+    beta = ttnn.from_torch(torch.randn(3, 32), dtype=ttnn.bfloat16, layout=ttnn.ROW_MAJOR_LAYOUT, device=dev)
+    res = _tt(torch.randn(2, 40, 96), dev)
+    if kind == "layer_norm":       # fp32 Dst (the default), a residual, a TILE weight, a ROW_MAJOR bias
+        return x, lambda x: ttnn.layer_norm(x, epsilon=1e-5, weight=gamma, bias=beta, residual_input_tensor=res), \
+            (2, 40, 96)
+    if kind == "rms_norm":         # 16-bit Dst
+        return x, lambda x: ttnn.rms_norm(x, epsilon=1e-6, weight=gamma), (2, 40, 96)
+    if kind == "softmax_dim1":
+        return x, lambda x: ttnn.softmax(x, dim=1), (2, 40, 96)
+    return x, lambda x: ttnn.softmax(x, dim=-1, numeric_stable=False), (2, 40, 96)
+
+
 CASES = {
+    "layer_norm": lambda d: _norm_inputs(d, "layer_norm"),
+    "rms_norm": lambda d: _norm_inputs(d, "rms_norm"),
+    "softmax_dim1": lambda d: _norm_inputs(d, "softmax_dim1"),
+    "softmax_unstable": lambda d: _norm_inputs(d, "softmax"),
     "reshape_view": lambda d: _reshape_inputs(d, "view"),
     "reshape_moving_bfp8": lambda d: _reshape_inputs(d, "moving"),
     "add_row": lambda d: _binary_inputs(d, "add_row"),

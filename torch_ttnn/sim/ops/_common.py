@@ -314,6 +314,26 @@ def stored(value: torch.Tensor, dtype: DataType, layout: Layout, device: Optiona
     return value, pad
 
 
+def offer_values_kernel(op: str, compute, tensors: tuple, dtype: DataType, layout: Layout, device: Device, *,
+                        rounding: str = "packer") -> None:
+    """While a trace replays, offer it (trace.offer_kernel) the kernel of an op whose output is
+    `make_output(op, device, compute(*tensors), dtype, layout, rounding=rounding)`: `compute` is the op's
+    arithmetic, reading the values of the tensors it is given, with everything the op decided from metadata
+    (checks, configs, shapes) already bound; it must hold no tensor itself. None entries of `tensors` stay
+    None. The kernel steps aside when a tensor is gone or the device's numerics mode changed."""
+    from .. import trace
+    if not trace.REPLAYING:
+        return
+    held, ideal = trace.weak_tensors(*tensors), device.ideal
+
+    def kernel():
+        ts = held()
+        if ts is None or device.ideal != ideal:
+            return None
+        return stored(compute(*ts), dtype, layout, device, rounding=rounding)
+    trace.offer_kernel(op, kernel)
+
+
 def compute_dtype(*tensors: Tensor) -> torch.dtype:
     return torch.float32 if all(t is None or t._dtype in FLOAT_DTYPES for t in tensors) else torch.int64
 

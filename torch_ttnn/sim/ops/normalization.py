@@ -27,6 +27,7 @@ softmax_in_place / scale_mask_softmax_in_place compute the same values and write
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Optional
 
@@ -35,8 +36,8 @@ import torch
 from .. import formats, numerics
 from .._op import ttnn_op
 from ..types import (DataType, Layout, MathFidelity, ShardOrientation, TensorMemoryLayout)
-from ._common import (fail, kernel_config, make_output, on_device, out_memory_config, require_dtype,
-                      require_layout, require_rank, require_tensor)
+from ._common import (fail, kernel_config, make_output, offer_values_kernel, on_device, out_memory_config,
+                      require_dtype, require_layout, require_rank, require_tensor)
 
 from ._softmax import SoftmaxDefaultProgramConfig, softmax_config, softmax_core
 
@@ -120,6 +121,7 @@ def _f32(t) -> torch.Tensor:
     return t._value.to(torch.float32)
 
 
+@functools.lru_cache(maxsize=256)
 def _scaler(s: float, dtype: DataType, ideal: bool) -> float:
     """A scaler tile value (1/W): bf16, truncated on the host, unless the input is FLOAT32."""
     if ideal or dtype == DataType.FLOAT32:
@@ -132,6 +134,11 @@ def _scaler(s: float, dtype: DataType, ideal: bool) -> float:
 # ------------------------------------------------------------------------------------------------
 
 def _softmax_values(op: str, t, dim, compute_kernel_config, numeric_stable, device) -> torch.Tensor:
+    return _softmax_compute(op, t, dim, compute_kernel_config, numeric_stable, device)(t)
+
+
+def _softmax_compute(op: str, t, dim, compute_kernel_config, numeric_stable, device):
+    """The checks of a softmax of `t`, and its arithmetic on a tensor's values (for offer_values_kernel)."""
     _check_input(op, "input_tensor", t)
     rank = len(t.shape)
     require_rank(op, "input_tensor", t, 1)
@@ -139,8 +146,11 @@ def _softmax_values(op: str, t, dim, compute_kernel_config, numeric_stable, devi
         fail(op, f"dim {dim!r} is out of range for a tensor of rank {rank}")
     d = dim % rank
     fp32_acc, approx = softmax_config(compute_kernel_config, t._dtype)
-    x = _f32(t).movedim(d, -1)
-    return softmax_core(x, numeric_stable, fp32_acc, approx, device.ideal).movedim(-1, d)
+    ideal = device.ideal
+
+    def compute(t):
+        return softmax_core(_f32(t).movedim(d, -1), numeric_stable, fp32_acc, approx, ideal).movedim(-1, d)
+    return compute
 
 
 def _write_in_place(op: str, device, t, y: torch.Tensor):
@@ -156,8 +166,11 @@ def softmax(input_tensor, dim=-1, *, memory_config=None, compute_kernel_config=N
     """Softmax along `dim` of a TILE device tensor."""
     op = "softmax"
     device = on_device(op, input_tensor=input_tensor)
-    y = _softmax_values(op, input_tensor, dim, compute_kernel_config, numeric_stable, device)
-    return make_output(op, device, y, input_tensor._dtype, Layout.TILE, out_memory_config(memory_config, input_tensor))
+    compute = _softmax_compute(op, input_tensor, dim, compute_kernel_config, numeric_stable, device)
+    out = make_output(op, device, compute(input_tensor), input_tensor._dtype, Layout.TILE,
+                      out_memory_config(memory_config, input_tensor))
+    offer_values_kernel(op, compute, (input_tensor,), input_tensor._dtype, Layout.TILE, device)
+    return out
 
 
 @ttnn_op("softmax_in_place", golden=_golden_softmax)
@@ -233,17 +246,23 @@ def _gamma_beta(op: str, arg: str, p, width: int) -> Optional[torch.Tensor]:
         return None
     require_tensor(op, arg, p)
     require_dtype(op, arg, p, (BF16, FP32))
-    v = _f32(p)
+    shape = tuple(p.shape)
     if p._layout == Layout.TILE:
-        rows = math.prod(v.shape[:-1]) if v.dim() > 1 else 1
-        if v.dim() == 0 or v.shape[-1] != width or rows != 1:
+        if len(shape) == 0 or shape[-1] != width or math.prod(shape[:-1]) != 1:
             fail(op, f"{arg} in TILE layout must be a single row of width {width} (e.g. [1, {width}]), "
                      f"got {list(p.shape)}")
-        return v.reshape(width)
-    if v.dim() == 0 or v.shape[-1] != 32 or v.numel() != -(-width // 32) * 32:
+    elif len(shape) == 0 or shape[-1] != 32 or math.prod(shape) != -(-width // 32) * 32:
         fail(op, f"{arg} in ROW_MAJOR layout must be [..., {-(-width // 32)}, 32] (the width {width} as 32-wide "
                  f"sticks), got {list(p.shape)}")
-    return v.reshape(-1)[:width]
+    return _param_values(p, width)
+
+
+def _param_values(p, width: int) -> Optional[torch.Tensor]:
+    """The `width` values of a norm's weight or bias (checked by _gamma_beta), None for None."""
+    if p is None:
+        return None
+    v = _f32(p)
+    return v.reshape(width) if p._layout == Layout.TILE else v.reshape(-1)[:width]
 
 
 def _norm(op: str, rms: bool, input_tensor, epsilon, weight, bias, residual_input_tensor, memory_config,
@@ -254,29 +273,33 @@ def _norm(op: str, rms: bool, input_tensor, epsilon, weight, bias, residual_inpu
     _check_input(op, "input_tensor", t)
     require_rank(op, "input_tensor", t, 1)
     w = t.shape[-1]
-    gamma = _gamma_beta(op, "weight", weight, w)
-    beta = _gamma_beta(op, "bias", bias, w)
+    _gamma_beta(op, "weight", weight, w)
+    _gamma_beta(op, "bias", bias, w)
     fid, fp32_acc, _ = kernel_config(compute_kernel_config, t._dtype, fidelity_default=MathFidelity.HiFi4,
                                      fp32_acc_default=not rms)
     ideal = device.ideal
-    x = _f32(t)
     x_bf16 = t._dtype in (BF16, BFP8)           # x holds bf16 values (numerics.Slices)
     if residual_input_tensor is not None:
         _check_input(op, "residual_input_tensor", residual_input_tensor)
         if tuple(residual_input_tensor.shape) != tuple(t.shape):
             fail(op, f"residual_input_tensor {list(residual_input_tensor.shape)} must match input_tensor "
                      f"{list(t.shape)}")
-        x = numerics.dst_store(x + _f32(residual_input_tensor), fp32_acc, ideal)
         x_bf16 = not fp32_acc
-    if ideal:
-        xc = x if rms else x - x.mean(-1, keepdim=True)
-        y = xc * torch.rsqrt((xc * xc).mean(-1, keepdim=True) + epsilon)
-        if gamma is not None:
-            y = y * gamma
-        if beta is not None:
-            y = y + beta
-    else:
-        winv = _scaler(1.0 / w, t._dtype, False) if w else 0.0
+    winv = _scaler(1.0 / w, t._dtype, False) if w else 0.0
+
+    def compute(t, residual, weight, bias):
+        gamma, beta = _param_values(weight, w), _param_values(bias, w)
+        x = _f32(t)
+        if residual is not None:
+            x = numerics.dst_store(x + _f32(residual), fp32_acc, ideal)
+        if ideal:
+            xc = x if rms else x - x.mean(-1, keepdim=True)
+            y = xc * torch.rsqrt((xc * xc).mean(-1, keepdim=True) + epsilon)
+            if gamma is not None:
+                y = y * gamma
+            if beta is not None:
+                y = y + beta
+            return y
         if rms:
             xc = x
         else:
@@ -291,7 +314,11 @@ def _norm(op: str, rms: bool, input_tensor, epsilon, weight, bias, residual_inpu
             y = numerics.dst_store(y * gamma, fp32_acc)
         if beta is not None:
             y = numerics.dst_store(y + beta, fp32_acc)
-    return make_output(op, device, y, t._dtype, Layout.TILE, out_memory_config(memory_config, t))
+        return y
+    tensors = (input_tensor, residual_input_tensor, weight, bias)
+    out = make_output(op, device, compute(*tensors), t._dtype, Layout.TILE, out_memory_config(memory_config, t))
+    offer_values_kernel(op, compute, tensors, t._dtype, Layout.TILE, device)
+    return out
 
 
 @ttnn_op("layer_norm", golden=_golden_layer_norm)
