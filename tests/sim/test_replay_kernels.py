@@ -76,7 +76,24 @@ def _norm_inputs(dev, kind):
     return x, lambda x: ttnn.softmax(x, dim=-1, numeric_stable=False), (2, 40, 96)
 
 
+def _unary_inputs(dev, kind):
+    if kind == "relu_int32":          # integer values, ROW_MAJOR
+        x = ttnn.from_torch(torch.randint(-50, 50, (40, 96), dtype=torch.int32), dtype=ttnn.int32,
+                            layout=ttnn.ROW_MAJOR_LAYOUT, device=dev)
+        return x, lambda x: ttnn.relu(x), None
+    x = _tt(torch.randn(2, 40, 96), dev, ttnn.bfloat8_b if kind == "exp_bfp8" else ttnn.bfloat16)
+    if kind == "gelu":               # a table of the bf16 patterns
+        return x, lambda x: ttnn.gelu(x), (2, 40, 96)
+    if kind == "exp_bfp8":
+        return x, lambda x: ttnn.exp(x, fast_and_approximate_mode=True), (2, 40, 96)
+    return x, lambda x: ttnn.leaky_relu(x, 0.13), (2, 40, 96)   # a float parameter: evaluated, no table
+
+
 CASES = {
+    "gelu": lambda d: _unary_inputs(d, "gelu"),
+    "exp_bfp8": lambda d: _unary_inputs(d, "exp_bfp8"),
+    "leaky_relu": lambda d: _unary_inputs(d, "leaky_relu"),
+    "relu_int32": lambda d: _unary_inputs(d, "relu_int32"),
     "layer_norm": lambda d: _norm_inputs(d, "layer_norm"),
     "rms_norm": lambda d: _norm_inputs(d, "rms_norm"),
     "softmax_dim1": lambda d: _norm_inputs(d, "softmax_dim1"),
@@ -101,7 +118,11 @@ def test_replay_kernel_computes_what_the_op_computes(dev, case):
     ttnn.end_trace_capture(dev, tid, cq_id=0)
     tr = sim_trace._trace_of(dev, tid, "test")
     for i in range(3):
-        ttnn.copy_host_to_device_tensor(_tt(torch.randn(shape) * (1 + i), None, x.dtype), x)
+        if shape is None:            # an int32 ROW_MAJOR input
+            new = torch.randint(-50 * (1 + i), 50, tuple(x.shape), dtype=torch.int32)
+            ttnn.copy_host_to_device_tensor(ttnn.from_torch(new, dtype=x.dtype, layout=x.layout), x)
+        else:
+            ttnn.copy_host_to_device_tensor(_tt(torch.randn(shape) * (1 + i), None, x.dtype), x)
         ttnn.execute_trace(dev, tid, cq_id=0)
         if i == 0:        # the first replay runs the whole op, which offers the kernel the next ones run
             assert any(e.kernel for e in tr.entries), "the op offered no replay kernel"

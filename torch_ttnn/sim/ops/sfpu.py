@@ -31,10 +31,11 @@ from typing import Callable, Optional
 
 import torch
 
-from .. import _native, formats
+from .. import _native, formats, trace
 from ..tensor import Tensor
 from ..types import BLOCK_FLOAT_DTYPES, INT_DTYPES, DataType, Layout
-from ._common import fail, make_output, on_device, out_memory_config, require_dtype, round_to, same_shape_memory_config
+from ._common import (fail, make_output, on_device, out_memory_config, require_dtype, round_to,
+                      same_shape_memory_config, stored)
 
 BF16, FP32, BFP8 = DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B
 INT32, UINT32, UINT16, UINT8 = DataType.INT32, DataType.UINT32, DataType.UINT16, DataType.UINT8
@@ -344,28 +345,50 @@ def _unary(op: str, input_tensor, f: Callable, *, memory_config=None, output_ten
     `key`: the table key of `f` (see `table_key`), when f is a pure element function."""
     device = on_device(op, **{arg: input_tensor, "output_tensor": output_tensor})
     require_dtype(op, arg, input_tensor, SUPPORTED_DTYPES[op])
-    pad = input_tensor._pad if input_tensor._layout == Layout.TILE else None
-    in_dst = False
-    if input_tensor._dtype in INT_DTYPES:
-        if int_f is None:  # a table inconsistency, not a user error
-            raise AssertionError(f"ttnn.{op} lists {input_tensor._dtype.name} but has no integer function")
-        value = int_f(input_tensor._value).to(torch.int64)
-        if pad is not None:
-            pad = float(int_f(torch.tensor([int(pad)], dtype=torch.int64)).to(torch.int64)[0])
-    else:
+    if input_tensor._dtype in INT_DTYPES and int_f is None:    # a table inconsistency, not a user error
+        raise AssertionError(f"ttnn.{op} lists {input_tensor._dtype.name} but has no integer function")
+    out_dtype = output_tensor._dtype if output_tensor is not None else input_tensor._dtype
+    ideal = device.ideal
+
+    def compute(t):
+        """(values, padding scalar, whether the values are already stored as a 16-bit Dst holds them)."""
+        pad = t._pad if t._layout == Layout.TILE else None
+        if t._dtype in INT_DTYPES:
+            value = int_f(t._value).to(torch.int64)
+            if pad is not None:
+                pad = float(int_f(torch.tensor([int(pad)], dtype=torch.int64)).to(torch.int64)[0])
+            return value, pad, False
         table = None
-        out_dtype = output_tensor._dtype if output_tensor is not None else input_tensor._dtype
-        if (key is not None and not device.ideal and input_tensor._dtype in _TABLE_FORMATS
-                and out_dtype in _TABLE_FORMATS):
-            table = _sfpu_table(key, f, build=_worth_a_table(key, input_tensor._value.numel()))
-        if table is not None:
-            value, in_dst = _lookup(table, input_tensor._value), True
-        else:
-            value = _eval_float(f, input_tensor._value, device.ideal)
+        if key is not None and not ideal and t._dtype in _TABLE_FORMATS and out_dtype in _TABLE_FORMATS:
+            table = _sfpu_table(key, f, build=_worth_a_table(key, t._value.numel()))
         if pad is not None:
-            pad = _pad_value(f, pad, device.ideal, key)
-    return _emit(op, device, input_tensor, value, pad, memory_config=memory_config, output_tensor=output_tensor,
-                 in_dst=in_dst)
+            pad = _pad_value(f, pad, ideal, key)
+        if table is not None:
+            return _lookup(table, t._value), pad, True
+        return _eval_float(f, t._value, ideal), pad, False
+
+    value, pad, in_dst = compute(input_tensor)
+    out = _emit(op, device, input_tensor, value, pad, memory_config=memory_config, output_tensor=output_tensor,
+                in_dst=in_dst)
+    if trace.REPLAYING and output_tensor is None:
+        trace.offer_kernel(op, _replay_kernel(compute, input_tensor, out._dtype, out._layout, device))
+    return out
+
+
+def _replay_kernel(compute, input_tensor, dtype: DataType, layout: Layout, device):
+    """What a trace replay runs of a unary op (trace.offer_kernel): `compute` on the input's current values and
+    padding, then `_emit`'s storing without the checks and the buffer."""
+    held, ideal = trace.weak_tensors(input_tensor), device.ideal
+
+    def kernel():
+        t = held()
+        if t is None or device.ideal != ideal:
+            return None
+        value, pad, in_dst = compute(t[0])
+        pad = _store_pad(pad if layout == Layout.TILE else None, dtype, ideal, "sfpu")
+        return stored(_store(value, dtype, ideal, "sfpu", pad, in_dst), dtype, layout, device, rounding="sfpu",
+                      pad=pad, rounded=True)
+    return kernel
 
 
 _PAD_VALUES: dict = {}          # (table key, bits of the pad, ideal) -> f(pad)
