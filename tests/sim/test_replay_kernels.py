@@ -89,7 +89,19 @@ def _unary_inputs(dev, kind):
     return x, lambda x: ttnn.leaky_relu(x, 0.13), (2, 40, 96)   # a float parameter: evaluated, no table
 
 
+def _sdpa_inputs(dev, kind):
+    q = _tt(torch.randn(1, 4, 40, 64), dev)
+    k, v = _tt(torch.randn(1, 2, 40, 64), dev), _tt(torch.randn(1, 2, 40, 64), dev)     # grouped heads
+    if kind == "sdpa_mask":
+        mask = _tt(torch.where(torch.rand(1, 1, 40, 40) < 0.2, -1e9, 0.0), dev)
+        return q, lambda q: ttnn.transformer.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=False,
+                                                                          output_concat_heads=True), (1, 4, 40, 64)
+    return q, lambda q: ttnn.transformer.scaled_dot_product_attention(q, k, v, is_causal=True), (1, 4, 40, 64)
+
+
 CASES = {
+    "sdpa_causal": lambda d: _sdpa_inputs(d, "sdpa_causal"),
+    "sdpa_mask": lambda d: _sdpa_inputs(d, "sdpa_mask"),
     "gelu": lambda d: _unary_inputs(d, "gelu"),
     "exp_bfp8": lambda d: _unary_inputs(d, "exp_bfp8"),
     "leaky_relu": lambda d: _unary_inputs(d, "leaky_relu"),
@@ -163,4 +175,30 @@ def test_binary_replay_kernel_follows_a_change_of_the_operands_padding(dev):
         assert torch.equal(ttnn.to_torch(out), ttnn.to_torch(expect))
         assert str(out._pad) == str(expect._pad) and out._pad is not None
         ttnn.deallocate(expect)
+    ttnn.release_trace(dev, tid)
+
+
+def test_sdpa_replay_kernel_reads_the_window_bounds_of_each_call(dev):
+    """Windowed attention's allowed pairs come from the values of cu_window_seqlens: a replay after the bounds
+    changed computes with the new ones, as the whole op does."""
+    q, k, v = (_tt(torch.randn(1, 2, 64, 32), dev) for _ in range(3))
+
+    def bounds(values):
+        return ttnn.from_torch(torch.tensor(values, dtype=torch.int32), dtype=ttnn.int32,
+                               layout=ttnn.ROW_MAJOR_LAYOUT)
+    cu = ttnn.to_device(bounds([0, 20, 64]), dev)
+    tid = ttnn.begin_trace_capture(dev, cq_id=0)
+    out = ttnn.transformer.scaled_dot_product_attention(q, k, v, is_causal=False, cu_window_seqlens=cu)
+    ttnn.end_trace_capture(dev, tid, cq_id=0)
+    seen = []
+    for values in ([0, 20, 64], [0, 20, 64], [0, 50, 64], [0, 8, 64]):
+        ttnn.copy_host_to_device_tensor(bounds(values), cu)
+        ttnn.execute_trace(dev, tid)
+        expect = ttnn.transformer.scaled_dot_product_attention(q, k, v, is_causal=False, cu_window_seqlens=cu)
+        got = ttnn.to_torch(out)
+        assert torch.equal(got, ttnn.to_torch(expect))
+        seen.append(got)
+        ttnn.deallocate(expect)
+    assert not torch.equal(seen[1], seen[2])
+    assert all(e.kernel for e in sim_trace._trace_of(dev, tid, "test").entries)   # the later replays ran it
     ttnn.release_trace(dev, tid)

@@ -25,8 +25,8 @@ from .. import numerics
 from .._op import ttnn_op
 from ..tensor import Tensor
 from ..types import TILE_HEIGHT, BLOCK_FLOAT_DTYPES, BufferType, DataType, Layout, MathFidelity
-from ._common import (fail, kernel_config, make_output, on_device, out_memory_config, require_dtype,
-                      require_layout, require_rank, round_to)
+from ._common import (fail, kernel_config, make_output, offer_values_kernel, on_device, out_memory_config,
+                      require_dtype, require_layout, require_rank, round_to)
 
 from ._softmax import SoftmaxDefaultProgramConfig, softmax_config, softmax_core
 
@@ -130,7 +130,6 @@ def scaled_dot_product_attention(input_tensor_q, input_tensor_k, input_tensor_v,
             fail(op, f"Causal SDPA requires Q and K to have the same sequence length. Got Q: {sq}, K: {sk}")
         if sliding_window_size and attn_mask is not None:
             fail(op, "sliding_window_size and attn_mask cannot both be present")
-    mask = None
     if attn_mask is not None:
         require_layout(op, "attn_mask", attn_mask, Layout.TILE)
         require_dtype(op, "attn_mask", attn_mask, _SDPA_DTYPES)
@@ -139,27 +138,36 @@ def scaled_dot_product_attention(input_tensor_q, input_tensor_k, input_tensor_v,
         ms = tuple(attn_mask.shape)
         if len(ms) != 4 or ms[0] not in (1, b) or ms[1] not in (1, nqh) or ms[2] != sq or ms[3] != sk:
             fail(op, f"attn_mask shape {list(ms)} must be [1|{b}, 1|{nqh}, {sq}, {sk}]")
-        mask = _f32(attn_mask)
-    sink = None
     if attention_sink is not None:
         require_layout(op, "attention_sink", attention_sink, Layout.TILE)
         require_dtype(op, "attention_sink", attention_sink, _SDPA_DTYPES)
         if tuple(attention_sink.shape) != (1, nqh, 1, 1):
             fail(op, f"attention_sink must have shape [1, {nqh}, 1, 1], got {list(attention_sink.shape)}")
-        sink = _f32(attention_sink)
-    q_offset = int(windowed_q_token_offset)
-    if windowed_q_token_offset_tensor is not None:
-        q_offset = int(windowed_q_token_offset_tensor._value.flatten()[0])
-    allowed = _position_mask(sq, sk, bool(is_causal), sliding_window_size or None,
-                             cu_window_seqlens._value if windowed else None, q_offset)
 
+    def positions(cu, offset_tensor):
+        """The allowed (query, key) pairs: from metadata, and the values of the window tensors if any."""
+        q_offset = int(windowed_q_token_offset)
+        if offset_tensor is not None:
+            q_offset = int(offset_tensor._value.flatten()[0])
+        return _position_mask(sq, sk, bool(is_causal), sliding_window_size or None,
+                              cu._value if cu is not None else None, q_offset)
+    by_values = windowed or windowed_q_token_offset_tensor is not None
+    fixed = None if by_values else positions(None, None)
     fid, fp32_acc, _ = kernel_config(compute_kernel_config, q._dtype, k._dtype,
                                      fidelity_default=MathFidelity.HiFi2, fp32_acc_default=False)
     scale = 1.0 / math.sqrt(dh) if scale is None else float(scale)
-    o = _attention(_f32(q), _f32(k), _f32(v), scale, mask, allowed, sink, fid, fp32_acc, device)
-    if output_concat_heads:
-        o = o.permute(0, 2, 1, 3).reshape(b, 1, sq, nqh * dh)
-    return make_output(op, device, o, q._dtype, Layout.TILE, out_memory_config(memory_config, q))
+
+    def compute(q, k, v, attn_mask, attention_sink, cu, offset_tensor):
+        allowed = positions(cu, offset_tensor) if by_values else fixed
+        o = _attention(_f32(q), _f32(k), _f32(v), scale, None if attn_mask is None else _f32(attn_mask), allowed,
+                       None if attention_sink is None else _f32(attention_sink), fid, fp32_acc, device)
+        if output_concat_heads:
+            o = o.permute(0, 2, 1, 3).reshape(b, 1, sq, nqh * dh)
+        return o
+    tensors = (q, k, v, attn_mask, attention_sink, cu_window_seqlens, windowed_q_token_offset_tensor)
+    out = make_output(op, device, compute(*tensors), q._dtype, Layout.TILE, out_memory_config(memory_config, q))
+    offer_values_kernel(op, compute, tensors, q._dtype, Layout.TILE, device)
+    return out
 
 
 def _attention(qv, kv, vv, scale: float, mask, allowed, sink, fid, fp32_acc: bool, device) -> torch.Tensor:
