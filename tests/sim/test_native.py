@@ -401,3 +401,37 @@ def test_large_models_keep_the_bfloat16_register_of_the_weights_past_the_budget(
     memo.clear()
     numerics.fpu_matmul(a, ws[1], F.HiFi2, False)
     assert kept() == {id(ws[1]): False}
+
+
+@needs_native
+@pytest.mark.parametrize("fp32_acc", [False, True])
+@pytest.mark.parametrize("affine", [False, True])
+@pytest.mark.parametrize("training", [False, True])
+def test_batch_norm_in_one_pass_same_bits(monkeypatch, fp32_acc, affine, training):
+    """batch_norm's per-channel steps in the C pass (tt_channel_norm) against its torch steps: bfloat16 and fp32
+    inputs, with and without weight and bias, running or batch statistics, special values among the inputs."""
+    import torch_ttnn.sim as ttnn
+    dev = ttnn.open_device(device_id=7)
+    try:
+        g = torch.Generator().manual_seed(int(fp32_acc) * 4 + int(affine) * 2 + int(training))
+        x = torch.randn(2, 5, 9, 13, generator=g) * 4
+        x[0, 1, 2, :4] = torch.tensor([float("inf"), -float("inf"), float("nan"), 1e-39])
+        dtype = ttnn.float32 if fp32_acc else ttnn.bfloat16
+
+        def t(v):
+            return ttnn.from_torch(v, dtype=dtype, layout=ttnn.TILE_LAYOUT, device=dev)
+        cfg = ttnn.WormholeComputeKernelConfig(fp32_dest_acc_en=fp32_acc)
+        params = [torch.randn(1, 5, 1, 1, generator=g) for _ in range(4)]
+
+        def run():
+            rm, rv, w, b = (t(p.abs() if i == 1 else p) for i, p in enumerate(params))
+            out = ttnn.batch_norm(t(x), running_mean=rm, running_var=rv, training=training,
+                                  weight=w if affine else None, bias=b if affine else None,
+                                  compute_kernel_config=cfg)
+            return ttnn.to_torch(out).float(), ttnn.to_torch(rm).float(), ttnn.to_torch(rv).float()
+        got = run()
+        monkeypatch.setattr(_native, "channel_norm", lambda *a, **k: None)
+        for r, o in zip(run(), got):
+            _same_bits(r, o)
+    finally:
+        ttnn.close_device(dev)

@@ -107,6 +107,7 @@ def load(path: Path):
         "tt_round_bf16": [p, p, i, c],
         "tt_dst16_accumulate": [p, i, i, p],
         "tt_table_lookup": [p, p, p, i],
+        "tt_channel_norm": [p, p, i, i, i, p, p, p, p, c],
     }
     for name, args in signatures.items():
         fn = getattr(lib, name)
@@ -374,6 +375,25 @@ def conv_epilogue(y: torch.Tensor, bias: Optional[torch.Tensor], round16: bool, 
     out = torch.empty_like(y)
     lib.tt_conv_epilogue(y.data_ptr(), b.data_ptr() if b is not None else None, out.data_ptr(), rows, cols,
                          int(round16), int(relu), int(bfp8))
+    return out
+
+
+def channel_norm(x: torch.Tensor, mean: torch.Tensor, rstd: torch.Tensor, weight: Optional[torch.Tensor],
+                 bias: Optional[torch.Tensor], round16: bool) -> Optional[torch.Tensor]:
+    """A batch norm's per-channel steps in one pass (bfp.c tt_channel_norm: (x - mean) * rstd * weight + bias,
+    each step rounded as a 16-bit Dst stores it when round16); None if the library is unavailable. x: float32
+    [N, C, ...]; the others: C values each (weight, bias may be None)."""
+    lib = library()
+    if lib is None or x.dim() < 2 or x.dtype != torch.float32:
+        return None
+    c = x.shape[1]
+    per = [None if v is None else v.to(torch.float32).reshape(-1).contiguous() for v in (mean, rstd, weight, bias)]
+    if any(v is not None and v.numel() != c for v in per):
+        raise ValueError(f"channel_norm: per-channel values must have {c} elements")
+    src = x.contiguous()
+    out = torch.empty_like(src)
+    lib.tt_channel_norm(src.data_ptr(), out.data_ptr(), x.shape[0], c, src.numel() // max(x.shape[0] * c, 1),
+                        *[None if v is None else v.data_ptr() for v in per], int(round16))
     return out
 
 

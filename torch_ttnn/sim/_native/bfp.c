@@ -284,3 +284,41 @@ void tt_table_lookup(const uint32_t *in, const uint32_t *table, uint32_t *out, i
     for (int64_t i = 0; i < n; i++)
         out[i] = table[in[i] >> 16];
 }
+
+/* The per-channel arithmetic of a batch norm, one pass over x [outer][C][inner] (NCHW: outer = N, inner = H*W):
+ * for an element of channel c, v = x - mean[c], v = v * rstd[c], v = v * weight[c] (when weight is given),
+ * v = v + bias[c] (when bias is given), each result rounded as a 16-bit Dst stores it ((b + 0x9000) &
+ * 0xFFFF0000) when round16. The fp32 operations and roundings of normalization.batch_norm's torch steps, in
+ * their order (built with -ffp-contract=off: no fused multiply-add). */
+static inline float dst_r16(float v, int round16)
+{
+    if (!round16)
+        return v;
+    uint32_t b;
+    __builtin_memcpy(&b, &v, 4);
+    b = (b + 0x9000u) & 0xFFFF0000u;
+    __builtin_memcpy(&v, &b, 4);
+    return v;
+}
+
+void tt_channel_norm(const float *x, float *y, int64_t outer, int64_t C, int64_t inner, const float *mean,
+                     const float *rstd, const float *weight, const float *bias, int round16)
+{
+#pragma omp parallel for collapse(2) schedule(static) if (outer * C * inner > (1 << 16))
+    for (int64_t o = 0; o < outer; o++) {
+        for (int64_t c = 0; c < C; c++) {
+            const float *xs = x + (o * C + c) * inner;
+            float *ys = y + (o * C + c) * inner;
+            const float m = mean[c], s = rstd[c], w = weight ? weight[c] : 1.0f, bb = bias ? bias[c] : 0.0f;
+            for (int64_t i = 0; i < inner; i++) {
+                float v = dst_r16(xs[i] - m, round16);
+                v = dst_r16(v * s, round16);
+                if (weight)
+                    v = dst_r16(v * w, round16);
+                if (bias)
+                    v = dst_r16(v + bb, round16);
+                ys[i] = v;
+            }
+        }
+    }
+}

@@ -33,7 +33,7 @@ from typing import Optional
 
 import torch
 
-from .. import formats, numerics
+from .. import _native, formats, numerics
 from .._op import ttnn_op
 from ..types import (DataType, Layout, MathFidelity, ShardOrientation, TensorMemoryLayout)
 from ._common import (fail, kernel_config, make_output, offer_values_kernel, on_device, out_memory_config,
@@ -496,13 +496,17 @@ def batch_norm(input, *, running_mean=None, running_var=None, training=False, ep
         if b is not None:
             y = y + b
     else:
-        xc = numerics.dst_store(x - mean, fp32_acc)
         rstd = numerics.sfpu_store(torch.rsqrt(numerics.dst_store(var + eps, fp32_acc)), fp32_acc)
-        y = numerics.dst_store(xc * rstd, fp32_acc)
-        if w is not None:
-            y = numerics.dst_store(y * w, fp32_acc)
-        if b is not None:
-            y = numerics.dst_store(y + b, fp32_acc)
+        y = None
+        if x.numel() and tuple(mean.shape) == (1, c, 1, 1):     # the same steps in one pass
+            y = _native.channel_norm(x, mean, rstd, w, b, round16=not fp32_acc)
+        if y is None:
+            xc = numerics.dst_store(x - mean, fp32_acc)
+            y = numerics.dst_store(xc * rstd, fp32_acc)
+            if w is not None:
+                y = numerics.dst_store(y * w, fp32_acc)
+            if b is not None:
+                y = numerics.dst_store(y + b, fp32_acc)
     res = make_output(op, device, y, t._dtype, Layout.TILE, out_memory_config(memory_config, t))
     if output is not None:
         _check_input(op, "output", output, dtypes=(BF16, FP32))
