@@ -266,6 +266,14 @@ def dst_store(x: torch.Tensor, fp32_acc: bool, ideal: bool = False) -> torch.Ten
     return round_dst(x)
 
 
+def dst_store_(x: torch.Tensor, fp32_acc: bool, ideal: bool = False) -> torch.Tensor:
+    """`dst_store` of a fresh result the caller owns (an arithmetic expression's value): rounded in place
+    instead of in a copy. Never pass a tensor something else holds (an operand, a stored value)."""
+    if ideal or fp32_acc or x.dtype != torch.float32:
+        return dst_store(x, fp32_acc, ideal)
+    return round_dst_(x)
+
+
 def sfpu_store(x: torch.Tensor, fp32_acc: bool, ideal: bool = False) -> torch.Tensor:
     """An SFPU result (computed in fp32) stored to Dst: truncated to bf16 in a 16-bit Dst."""
     if ideal or fp32_acc:

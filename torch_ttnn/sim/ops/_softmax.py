@@ -30,12 +30,12 @@ def softmax_core(x: torch.Tensor, numeric_stable: bool, fp32_acc: bool, approx: 
     if x.shape[-1] == 0:
         return x.clone()
     if numeric_stable:
-        x = numerics.dst_store(x - x.amax(dim=-1, keepdim=True), fp32_acc)
+        x = numerics.dst_store_(x - x.amax(dim=-1, keepdim=True), fp32_acc)
     e = numerics.sfpu_store(torch.exp(x), fp32_acc)
     s = numerics.fpu_reduce_sum(e, [-1], 1.0, MathFidelity.HiFi4, fp32_acc, False, input_operand="A",
                                 bf16_exact=not fp32_acc)   # a 16-bit Dst holds bf16 values
     r = numerics.sfpu_store(numerics.sfpu_reciprocal(s, approx), fp32_acc)
-    return numerics.dst_store(e * r, fp32_acc)
+    return numerics.dst_store_(e * r, fp32_acc)
 
 
 def softmax_config(cfg, dtype):

@@ -241,7 +241,7 @@ def _epilogue(op: str, dst: torch.Tensor, bias, activation, fp32_acc: bool, devi
         else:
             fail(op, f"bias must be a row [1, N] (or [1, 1, 1, N], [N]) or a full [M, N] tile block, "
                      f"got {list(bias.shape)} for an output of shape {list(dst.shape)}")
-        dst = numerics.dst_store(dst + bv, fp32_acc, ideal)
+        dst = numerics.dst_store_(dst + bv, fp32_acc, ideal)
         pad = None
     if activation is not None:
         name, params = _activation_spec(activation, op)
@@ -457,10 +457,10 @@ def addmm(input_tensor, mat1_tensor, mat2_tensor, *, alpha=1.0, beta=1.0, memory
     out_dtype = _out_dtype(op, dtype, mat1_tensor._dtype)
     dst, fp32_acc, _ = _compute(op, mat1_tensor, mat2_tensor, False, False, compute_kernel_config, device)
     ideal = device.ideal
-    value = numerics.dst_store(dst * float(alpha), fp32_acc, ideal) if alpha != 1.0 else dst
+    value = numerics.dst_store_(dst * float(alpha), fp32_acc, ideal) if alpha != 1.0 else dst
     if use_input:
         c = input_tensor._value.to(torch.float32)
         if beta != 1.0:
-            c = numerics.dst_store(c * float(beta), fp32_acc, ideal)
-        value = numerics.dst_store(value + c, fp32_acc, ideal)
+            c = numerics.dst_store_(c * float(beta), fp32_acc, ideal)
+        value = numerics.dst_store_(value + c, fp32_acc, ideal)
     return _deliver(op, device, value, out_dtype, memory_config, None, optional_output_tensor)

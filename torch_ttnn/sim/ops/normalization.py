@@ -211,9 +211,9 @@ def _scale_mask_softmax_values(op, t, scale, mask, compute_kernel_config, numeri
     ideal = device.ideal
     x = _f32(t)
     if scale is not None:
-        x = numerics.dst_store(x * float(scale), fp32_acc, ideal)
+        x = numerics.dst_store_(x * float(scale), fp32_acc, ideal)
     if mask is not None:
-        x = numerics.dst_store(x + _mask_values(op, mask, t.shape), fp32_acc, ideal)
+        x = numerics.dst_store_(x + _mask_values(op, mask, t.shape), fp32_acc, ideal)
     return softmax_core(x, numeric_stable, fp32_acc, approx, ideal)
 
 
@@ -291,7 +291,7 @@ def _norm(op: str, rms: bool, input_tensor, epsilon, weight, bias, residual_inpu
         gamma, beta = _param_values(weight, w), _param_values(bias, w)
         x = _f32(t)
         if residual is not None:
-            x = numerics.dst_store(x + _f32(residual), fp32_acc, ideal)
+            x = numerics.dst_store_(x + _f32(residual), fp32_acc, ideal)
         if ideal:
             xc = x if rms else x - x.mean(-1, keepdim=True)
             y = xc * torch.rsqrt((xc * xc).mean(-1, keepdim=True) + epsilon)
@@ -304,16 +304,16 @@ def _norm(op: str, rms: bool, input_tensor, epsilon, weight, bias, residual_inpu
             xc = x
         else:
             mu = numerics.fpu_reduce_sum(x, [-1], winv, fid, fp32_acc, input_operand="A", bf16_exact=x_bf16)
-            xc = numerics.dst_store(x - mu, fp32_acc)
-        sq = numerics.dst_store(xc * xc, fp32_acc)
+            xc = numerics.dst_store_(x - mu, fp32_acc)
+        sq = numerics.dst_store_(xc * xc, fp32_acc)
         var = numerics.fpu_reduce_sum(sq, [-1], winv, fid, fp32_acc, input_operand="A", bf16_exact=not fp32_acc)
-        var = numerics.dst_store(var + epsilon, fp32_acc)
+        var = numerics.dst_store_(var + epsilon, fp32_acc)
         rstd = numerics.sfpu_store(torch.rsqrt(var), fp32_acc)
-        y = numerics.dst_store(xc * rstd, fp32_acc)
+        y = numerics.dst_store_(xc * rstd, fp32_acc)
         if gamma is not None:
-            y = numerics.dst_store(y * gamma, fp32_acc)
+            y = numerics.dst_store_(y * gamma, fp32_acc)
         if beta is not None:
-            y = numerics.dst_store(y + beta, fp32_acc)
+            y = numerics.dst_store_(y + beta, fp32_acc)
         return y
     tensors = (input_tensor, residual_input_tensor, weight, bias)
     out = make_output(op, device, compute(*tensors), t._dtype, Layout.TILE, out_memory_config(memory_config, t))
@@ -418,13 +418,13 @@ def group_norm(input_tensor, *, num_groups, epsilon=1e-12, input_mask=None, weig
         if beta is not None:
             y = y + beta
     else:
-        xc = numerics.dst_store(g - mu, fp32_acc)
-        rstd = numerics.sfpu_store(torch.rsqrt(numerics.dst_store(var + epsilon, fp32_acc)), fp32_acc)
-        y = numerics.dst_store(xc * rstd, fp32_acc).reshape(n, 1, hw, c)
+        xc = numerics.dst_store_(g - mu, fp32_acc)
+        rstd = numerics.sfpu_store(torch.rsqrt(numerics.dst_store_(var + epsilon, fp32_acc)), fp32_acc)
+        y = numerics.dst_store_(xc * rstd, fp32_acc).reshape(n, 1, hw, c)
         if gamma is not None:
-            y = numerics.dst_store(y * gamma, fp32_acc)
+            y = numerics.dst_store_(y * gamma, fp32_acc)
         if beta is not None:
-            y = numerics.dst_store(y + beta, fp32_acc)
+            y = numerics.dst_store_(y + beta, fp32_acc)
     layout = t._layout if output_layout is None else Layout(output_layout)
     return make_output(op, device, y, t._dtype, layout, out_memory_config(memory_config, t))
 
@@ -478,8 +478,8 @@ def batch_norm(input, *, running_mean=None, running_var=None, training=False, ep
             # PR #15665); the deviations are Dst-rounded before they are squared and summed
             inv = 1.0 / count
             mean = numerics.fpu_reduce_sum(x, [0, 2, 3], inv, MathFidelity.HiFi4, True)
-            dev = numerics.dst_store(x - mean, fp32_acc)
-            var = numerics.fpu_reduce_sum(numerics.dst_store(dev * dev, fp32_acc), [0, 2, 3], inv,
+            dev = numerics.dst_store_(x - mean, fp32_acc)
+            var = numerics.fpu_reduce_sum(numerics.dst_store_(dev * dev, fp32_acc), [0, 2, 3], inv,
                                           MathFidelity.HiFi4, True)
         unbiased = var * count / (count - 1) if count > 1 else var
         for arg, p, new in (("running_mean", running_mean, mean), ("running_var", running_var, unbiased)):
@@ -496,17 +496,17 @@ def batch_norm(input, *, running_mean=None, running_var=None, training=False, ep
         if b is not None:
             y = y + b
     else:
-        rstd = numerics.sfpu_store(torch.rsqrt(numerics.dst_store(var + eps, fp32_acc)), fp32_acc)
+        rstd = numerics.sfpu_store(torch.rsqrt(numerics.dst_store_(var + eps, fp32_acc)), fp32_acc)
         y = None
         if x.numel() and tuple(mean.shape) == (1, c, 1, 1):     # the same steps in one pass
             y = _native.channel_norm(x, mean, rstd, w, b, round16=not fp32_acc)
         if y is None:
-            xc = numerics.dst_store(x - mean, fp32_acc)
-            y = numerics.dst_store(xc * rstd, fp32_acc)
+            xc = numerics.dst_store_(x - mean, fp32_acc)
+            y = numerics.dst_store_(xc * rstd, fp32_acc)
             if w is not None:
-                y = numerics.dst_store(y * w, fp32_acc)
+                y = numerics.dst_store_(y * w, fp32_acc)
             if b is not None:
-                y = numerics.dst_store(y + b, fp32_acc)
+                y = numerics.dst_store_(y + b, fp32_acc)
     res = make_output(op, device, y, t._dtype, Layout.TILE, out_memory_config(memory_config, t))
     if output is not None:
         _check_input(op, "output", output, dtypes=(BF16, FP32))

@@ -359,8 +359,8 @@ def _attention_softmax(op: str, tensor, head_size, attention_mask, causal_mask) 
         if causal_mask and (len(ms) < 2 or ms[-2] != tensor.shape[-2]):
             fail(op, f"a causal attention_mask must be [.., {tensor.shape[-2]}, {tensor.shape[-1]}], got {list(ms)}")
         # scale_mask_softmax: the scaled input and the masked sum are FPU results written to Dst
-        x = numerics.dst_store(x * scale, fp32_acc, ideal)
-        x = numerics.dst_store(x + _f32(attention_mask), fp32_acc, ideal)
+        x = numerics.dst_store_(x * scale, fp32_acc, ideal)
+        x = numerics.dst_store_(x + _f32(attention_mask), fp32_acc, ideal)
     return softmax_core(x, False, fp32_acc, approx, ideal)
 
 
