@@ -380,8 +380,12 @@ def test_large_models_keep_the_bfloat16_register_of_the_weights_past_the_budget(
     g = torch.Generator().manual_seed(5)
     ws = [torch.randn(64, 64, generator=g) for _ in range(3)]
     ws[0][3, 5] = float("inf")
+    # denormals between 2^-133 and 2^-130 only: the register keeps them, their hi slice is all zero, lo is not
+    tiny = (torch.rand(64, 64, generator=g) * 5e-40 + 1e-40) * torch.randn(64, 64, generator=g).sign()
     a = torch.randn(8, 64, generator=g)
     ref = [numerics.fpu_matmul(a, w.clone(), F.HiFi2, False) for w in ws]     # cut slices, remembered or not
+    ref_tiny = numerics.fpu_matmul(a * 1e30, tiny.clone(), F.HiFi2, False)
+    assert ref_tiny.abs().max() > 0
     cut, register = 64 * 64 * 4 * 2, 64 * 64 * 2
     memo = numerics.TensorMemo(budget_bytes=cut + 100, size=numerics._slices_bytes, evict=False)
     monkeypatch.setattr(numerics, "_WEIGHT_SLICES", memo)
@@ -401,6 +405,11 @@ def test_large_models_keep_the_bfloat16_register_of_the_weights_past_the_budget(
     memo.clear()
     numerics.fpu_matmul(a, ws[1], F.HiFi2, False)
     assert kept() == {id(ws[1]): False}
+    memo.clear()                    # denormal weights cut first, shrunk to their register when the switch comes
+    numerics.fpu_matmul(a * 1e30, tiny, F.HiFi2, False)
+    numerics.fpu_matmul(a, ws[2], F.HiFi2, False)
+    assert numerics._REGISTERS_ONLY[0] and kept()[id(tiny)]
+    _same_bits(ref_tiny, numerics.fpu_matmul(a * 1e30, tiny, F.HiFi2, False))
 
 
 @needs_native
