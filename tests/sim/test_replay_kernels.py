@@ -99,7 +99,19 @@ def _sdpa_inputs(dev, kind):
     return q, lambda q: ttnn.transformer.scaled_dot_product_attention(q, k, v, is_causal=True), (1, 4, 40, 64)
 
 
+def _reduce_inputs(dev, kind):
+    x = _tt(torch.randn(1, 14, 14, 96), dev)
+    if kind == "mean_hw":            # a squeeze-and-excitation pool: the spatial dims, kept
+        return x, lambda x: ttnn.mean(x, dim=[1, 2], keepdim=True), (1, 14, 14, 96)
+    if kind == "sum_w":              # the last dim, dropped
+        return x, lambda x: ttnn.sum(x, dim=-1), (1, 14, 14, 96)
+    return x, lambda x: ttnn.max(x, dim=1, keepdim=False, scalar=0.5), (1, 14, 14, 96)
+
+
 CASES = {
+    "mean_hw": lambda d: _reduce_inputs(d, "mean_hw"),
+    "sum_w": lambda d: _reduce_inputs(d, "sum_w"),
+    "max_scaled": lambda d: _reduce_inputs(d, "max"),
     "sdpa_causal": lambda d: _sdpa_inputs(d, "sdpa_causal"),
     "sdpa_mask": lambda d: _sdpa_inputs(d, "sdpa_mask"),
     "gelu": lambda d: _unary_inputs(d, "gelu"),

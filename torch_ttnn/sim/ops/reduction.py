@@ -28,8 +28,8 @@ from .. import formats, numerics
 from .._op import ttnn_op
 from ..tensor import padded_shape_of
 from ..types import (BLOCK_FLOAT_DTYPES, DataType, Layout, MathFidelity, TensorMemoryLayout)
-from ._common import (fail, kernel_config, make_output, on_device, out_memory_config, require_dtype, round_to,
-                      require_layout, require_rank)
+from ._common import (fail, kernel_config, make_output, offer_values_kernel, on_device, out_memory_config,
+                      require_dtype, require_layout, require_rank, round_to)
 
 BF16, FP32, BFP8, BFP4 = DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B, DataType.BFLOAT4_B
 INT32, UINT32, UINT16 = DataType.INT32, DataType.UINT32, DataType.UINT16
@@ -179,10 +179,15 @@ def _fpu_sum_values(x, dtype, dims, scaler: float, compute_kernel_config, fast_a
                                    input_operand=operand, bf16_exact=dtype in (BF16, *BLOCK_FLOAT_DTYPES))
 
 
+def _squeezed(value: torch.Tensor, dims) -> torch.Tensor:
+    for d in sorted(dims, reverse=True):
+        value = value.squeeze(d) if value.dim() > d else value
+    return value
+
+
 def _finish(op: str, device, value: torch.Tensor, dims, keepdim: bool, dtype, layout, memory_config, like):
     if not keepdim:
-        for d in sorted(dims, reverse=True):
-            value = value.squeeze(d) if value.dim() > d else value
+        value = _squeezed(value, dims)
     return make_output(op, device, value, dtype, layout, out_memory_config(memory_config, like))
 
 
@@ -226,16 +231,21 @@ def _reduce(kind: str, input_tensor, dim, keepdim, memory_config, compute_kernel
         if scalar != 1.0:
             v = (v.to(torch.float32) * scalar).trunc()
         return _finish(op, device, v, dims, keepdim, t._dtype, layout, memory_config, t)
-    if kind in ("sum", "mean"):
-        s = float(scalar) if kind == "sum" else (float(scalar) / n if n else float("nan"))
-        v = _fpu_sum(t, dims, s, compute_kernel_config, fast_and_approximate_mode, device)
-    else:
-        if x.numel() == 0:
-            fail(op, "cannot reduce an empty tensor")
-        v = (x.amax if kind == "max" else x.amin)(dim=dims, keepdim=True)
-        if scalar != 1.0:
-            v = v * float(scalar)
-    return _finish(op, device, v, dims, keepdim, t._dtype, layout, memory_config, t)
+    if kind not in ("sum", "mean") and x.numel() == 0:
+        fail(op, "cannot reduce an empty tensor")
+    s = float(scalar) if kind == "sum" else (float(scalar) / n if n else float("nan"))
+
+    def compute(t):
+        if kind in ("sum", "mean"):
+            v = _fpu_sum(t, dims, s, compute_kernel_config, fast_and_approximate_mode, device)
+        else:
+            v = (_values(t).amax if kind == "max" else _values(t).amin)(dim=dims, keepdim=True)
+            if scalar != 1.0:
+                v = v * float(scalar)
+        return v if keepdim else _squeezed(v, dims)
+    out = _finish(op, device, compute(t), dims, True, t._dtype, layout, memory_config, t)
+    offer_values_kernel(op, compute, (t,), t._dtype, layout, device)
+    return out
 
 
 @ttnn_op("sum", golden=_make_golden("sum"))
