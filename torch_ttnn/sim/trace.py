@@ -37,28 +37,28 @@ CAPTURING: dict = {}         # device -> the Trace being captured on it
 _OFFERED: Optional[tuple] = None   # (op name, kernel) offered by the op execute_trace is running whole
 
 
-def offer_kernel(op: str, kernel) -> None:
-    """Called by op `op` while a trace replays: `kernel()` recomputes what this call just computed, from the
-    current values of the same tensors, returning (values, padding) of its output, or None when something it
-    was made with no longer holds (a tensor gone, the numerics mode changed); the op then runs whole again.
+def offer_kernel(op: str, tensors: tuple, device, kernel) -> None:
+    """Called by op `op` while a trace replays: `kernel(*tensors)` recomputes what this call just computed, from
+    the current values of the same tensors (None entries stay None), returning (values, padding) of its output.
 
     A replay calls the same ops on the same tensors with the same metadata, so what an op decides from metadata
     (its checks, shapes, configs, output buffer) is decided once: execute_trace runs the whole op at the first
     replay and the kernel it offers at the next ones. A kernel is made of the op's own functions (the same bits)
-    and holds its tensors by weak reference (a trace does not keep its inputs alive)."""
+    and must hold no tensor itself: the trace holds `tensors` by weak reference (it does not keep its inputs
+    alive), and when one of them is gone or the device's numerics mode changed, the op runs whole again and
+    offers a new kernel."""
     global _OFFERED
-    if REPLAYING:
-        _OFFERED = (op, kernel)
-
-
-def weak_tensors(*tensors):
-    """A function returning `tensors` (None entries kept) while all of them are alive, else None."""
+    if not REPLAYING:
+        return
     refs = [None if t is None else weakref.ref(t) for t in tensors]
+    ideal = device.ideal
 
-    def get():
-        out = tuple(None if r is None else r() for r in refs)
-        return None if any(o is None and r is not None for o, r in zip(out, refs)) else out
-    return get
+    def run():
+        held = tuple(None if r is None else r() for r in refs)
+        if device.ideal != ideal or any(h is None and r is not None for h, r in zip(held, refs)):
+            return None
+        return kernel(*held)
+    _OFFERED = (op, run)
 
 
 class MeshTraceId:

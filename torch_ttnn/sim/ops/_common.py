@@ -322,16 +322,9 @@ def offer_values_kernel(op: str, compute, tensors: tuple, dtype: DataType, layou
     (checks, configs, shapes) already bound; it must hold no tensor itself. None entries of `tensors` stay
     None. The kernel steps aside when a tensor is gone or the device's numerics mode changed."""
     from .. import trace
-    if not trace.REPLAYING:
-        return
-    held, ideal = trace.weak_tensors(*tensors), device.ideal
-
-    def kernel():
-        ts = held()
-        if ts is None or device.ideal != ideal:
-            return None
-        return stored(compute(*ts), dtype, layout, device, rounding=rounding)
-    trace.offer_kernel(op, kernel)
+    if trace.REPLAYING:
+        trace.offer_kernel(op, tensors, device,
+                           lambda *ts: stored(compute(*ts), dtype, layout, device, rounding=rounding))
 
 
 def compute_dtype(*tensors: Tensor) -> torch.dtype:

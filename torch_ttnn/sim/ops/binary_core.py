@@ -438,8 +438,9 @@ def run_binary(op: str, spec: Spec, a, b, *, names=("input_tensor_a", "input_ten
     out = emit(op, device, value, out_dtype, layout, memory_config, rounding=rounding, pad=pad,
                output_tensor=output_tensor, like=lead.tensor)
     if trace.REPLAYING and output_tensor is None:
-        trace.offer_kernel(op, _replay_kernel(result, result_pad, [o for o in (A, B) if o.is_tensor], out_dtype,
-                                              layout, rounding, device))
+        operands = [o for o in (A, B) if o.is_tensor]
+        trace.offer_kernel(op, tuple(o.tensor for o in operands), device,
+                           _replay_kernel(result, result_pad, operands, out_dtype, layout, rounding, device))
     return out
 
 
@@ -451,17 +452,13 @@ def _pad_key(pad):
 def _replay_kernel(result, result_pad, operands: list, dtype: DataType, layout: Layout, rounding: str, device):
     """What a trace replay runs of a binary op (trace.offer_kernel): `result` (the op's arithmetic on its
     operands' current values) and the output's rounding; the output's padding scalar, a function of the
-    operands' padding scalars, is computed again only when those change. The operands hold their tensors only
-    during a call."""
-    tensors, ideal = trace.weak_tensors(*[o.tensor for o in operands]), device.ideal
+    operands' padding scalars, is computed again only when those change. The operands hold the tensors the
+    kernel is given only during a call."""
     for o in operands:
         o.tensor = None
     last_pad: list = [None, None]       # (operands' padding scalars, output padding) of the previous call
 
-    def kernel():
-        held = tensors()
-        if held is None or device.ideal != ideal:
-            return None
+    def kernel(*held):
         for o, t in zip(operands, held):
             o.tensor = t
         try:

@@ -555,8 +555,8 @@ def _run_conv(op: str, *, input_tensor, weight_tensor, device, in_channels, out_
         if (trace.REPLAYING and not input_was_host and w_dev is weight_tensor and b_dev is bias_tensor
                 and not cfg.deallocate_activation):
             geometry = (cin, cout, n, h, w, cfg, transpose, (sh, sw), pads, (dh, dw), (kh, kw), groups)
-            trace.offer_kernel(op, _replay_kernel(geometry, input_tensor, weight_tensor, bias_tensor, mu,
-                                                  fp32_acc, act_fn, act_sfpu, out_dtype, out_layout, device))
+            trace.offer_kernel(op, (input_tensor, weight_tensor, bias_tensor), device,
+                               _replay_kernel(geometry, mu, fp32_acc, act_fn, act_sfpu, out_dtype, out_layout, device))
         if (cfg.deallocate_activation and not input_was_host and input_tensor._memory_config is not None
                 and input_tensor._memory_config.buffer_type != BufferType.DRAM):
             input_tensor.deallocate()
@@ -566,18 +566,14 @@ def _run_conv(op: str, *, input_tensor, weight_tensor, device, in_channels, out_
     return out, oh, ow, w_dev, b_dev, prep
 
 
-def _replay_kernel(geometry: tuple, x, weight, bias, mu, fp32_acc: bool, act_fn, act_sfpu: bool,
-                   out_dtype: DataType, out_layout: Layout, device: Device):
-    """What a trace replay runs of a convolution of a device input with prepared device weights
-    (trace.offer_kernel): the products, bias, activation and the output's rounding."""
+def _replay_kernel(geometry: tuple, mu, fp32_acc: bool, act_fn, act_sfpu: bool, out_dtype: DataType,
+                   out_layout: Layout, device: Device):
+    """What a trace replay runs of a convolution of a device input with prepared device weights, on (input,
+    weight, bias) (trace.offer_kernel): the products, bias, activation and the output's rounding."""
     cin, cout, n, h, w, cfg, transpose, stride, pads, dilation, (kh, kw), groups = geometry
-    tensors, ideal = trace.weak_tensors(x, weight, bias), device.ideal
+    ideal = device.ideal
 
-    def kernel():
-        held = tensors()
-        if held is None or device.ideal != ideal:
-            return None
-        x, weight, bias = held
+    def kernel(x, weight, bias):
         b_vals = None if bias is None else bias._value.to(torch.float32).reshape(cout)
         value, rounding, rounded = _conv_values(
             x._value.to(torch.float32).reshape(n, h, w, cin), _cached_weight_from_prepared(weight, kh, kw), b_vals,

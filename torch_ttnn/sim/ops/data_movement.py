@@ -177,30 +177,26 @@ def _reshape(op: str, t: Tensor, shape, memory_config=None, pad_value=None, skip
     device = on_device(op, input_tensor=t)
     if is_view_reshape(t, new, memory_config):
         if trace.REPLAYING:
-            trace.offer_kernel(op, _reshape_kernel(t, new, None, device, view=True))
+            trace.offer_kernel(op, (t,), device, _reshape_kernel(t, new, None, device, view=True))
         return _view_of(t, t._value.reshape(new))
     _launch(device, op)
     pad = None
     if t._layout == Layout.TILE and (not skip_padding_fill or _is_block(t)):
         pad = 0.0 if pad_value is None else float(pad_value)
     if trace.REPLAYING:
-        trace.offer_kernel(op, _reshape_kernel(t, new, pad, device))
+        trace.offer_kernel(op, (t,), device, _reshape_kernel(t, new, pad, device))
     return _output(op, device, t._value.reshape(new), t, memory_config, pad=pad)
 
 
 def _reshape_kernel(t: Tensor, new: tuple, pad, device, view: bool = False):
-    """What a trace replay runs of a reshape (trace.offer_kernel): a view's values and padding are its
-    input's; a data-moving reshape stores its values again."""
-    held, ideal = trace.weak_tensors(t), device.ideal
+    """What a trace replay runs of a reshape of a tensor like `t` (trace.offer_kernel): a view's values and
+    padding are its input's; a data-moving reshape stores its values again."""
     dtype, layout = t._dtype, t._layout
 
-    def kernel():
-        got = held()
-        if got is None or device.ideal != ideal:
-            return None
+    def kernel(t):
         if view:
-            return got[0]._value.reshape(new), got[0]._pad
-        value, rounded = _as_stored(got[0]._value.reshape(new), dtype)
+            return t._value.reshape(new), t._pad
+        value, rounded = _as_stored(t._value.reshape(new), dtype)
         return stored(value, dtype, layout, device, pad=pad, rounded=rounded)
     return kernel
 

@@ -371,8 +371,8 @@ def _matmul_impl(op, input_tensor_a, input_tensor_b, *, bias, transpose_a, trans
     value, pad = _product(op, plan, input_tensor_a, input_tensor_b, bias, transpose_a, transpose_b, activation,
                           device)
     if trace.REPLAYING and optional_output_tensor is None:
-        trace.offer_kernel(op, _replay_kernel(op, plan, input_tensor_a, input_tensor_b, bias, transpose_a,
-                                              transpose_b, activation, out_dtype, device))
+        trace.offer_kernel(op, (input_tensor_a, input_tensor_b, bias), device,
+                           _replay_kernel(op, plan, transpose_a, transpose_b, activation, out_dtype, device))
     return _deliver(op, device, value, out_dtype, memory_config, pad, optional_output_tensor)
 
 
@@ -383,16 +383,11 @@ def _product(op: str, plan: tuple, a, b, bias, transpose_a: bool, transpose_b: b
     return value, (pad if a._pad == 0.0 and b._pad == 0.0 else None)
 
 
-def _replay_kernel(op: str, plan: tuple, a, b, bias, transpose_a: bool, transpose_b: bool, activation,
-                   out_dtype: DataType, device):
-    """What a trace replay runs of this matmul / linear call (trace.offer_kernel)."""
-    tensors, ideal = trace.weak_tensors(a, b, bias), device.ideal
-
-    def kernel():
-        held = tensors()
-        if held is None or device.ideal != ideal:
-            return None
-        value, pad = _product(op, plan, *held, transpose_a, transpose_b, activation, device)
+def _replay_kernel(op: str, plan: tuple, transpose_a: bool, transpose_b: bool, activation, out_dtype: DataType,
+                   device):
+    """What a trace replay runs of this matmul / linear call on (a, b, bias) (trace.offer_kernel)."""
+    def kernel(a, b, bias):
+        value, pad = _product(op, plan, a, b, bias, transpose_a, transpose_b, activation, device)
         return stored(value, out_dtype, Layout.TILE, device, pad=pad)
     return kernel
 

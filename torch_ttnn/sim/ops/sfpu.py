@@ -371,20 +371,17 @@ def _unary(op: str, input_tensor, f: Callable, *, memory_config=None, output_ten
     out = _emit(op, device, input_tensor, value, pad, memory_config=memory_config, output_tensor=output_tensor,
                 in_dst=in_dst)
     if trace.REPLAYING and output_tensor is None:
-        trace.offer_kernel(op, _replay_kernel(compute, input_tensor, out._dtype, out._layout, device))
+        trace.offer_kernel(op, (input_tensor,), device, _replay_kernel(compute, out._dtype, out._layout, device))
     return out
 
 
-def _replay_kernel(compute, input_tensor, dtype: DataType, layout: Layout, device):
-    """What a trace replay runs of a unary op (trace.offer_kernel): `compute` on the input's current values and
-    padding, then `_emit`'s storing without the checks and the buffer."""
-    held, ideal = trace.weak_tensors(input_tensor), device.ideal
+def _replay_kernel(compute, dtype: DataType, layout: Layout, device):
+    """What a trace replay runs of a unary op on its input (trace.offer_kernel): `compute` on the input's current
+    values and padding, then `_emit`'s storing without the checks and the buffer."""
+    ideal = device.ideal
 
-    def kernel():
-        t = held()
-        if t is None or device.ideal != ideal:
-            return None
-        value, pad, in_dst = compute(t[0])
+    def kernel(t):
+        value, pad, in_dst = compute(t)
         pad = _store_pad(pad if layout == Layout.TILE else None, dtype, ideal, "sfpu")
         return stored(_store(value, dtype, ideal, "sfpu", pad, in_dst), dtype, layout, device, rounding="sfpu",
                       pad=pad, rounded=True)
