@@ -89,11 +89,8 @@ static inline void cut_row16(float *dst, const uint16_t *src, int kind, uint32_t
     }
 }
 
-/* The weights of one call: `b` a pass's cut float32 slice (w16 = 0), or the bfloat16 source register cut here
- * with `kind[p]` and the two masks (w16 = 1). */
+/* How bfloat16 weights are cut (tile_rows with w16 = 1): pass p reads slice kind[p], cut with the two masks. */
 struct weights {
-    const void *const *b;
-    int w16;
     const int *kind;
     uint32_t hi_mask, full_mask;
 };
@@ -174,7 +171,7 @@ void tt_dst16_matmul(int npass, const int *kind, uint32_t hi_mask, uint32_t full
 {
     if (npass > 8 || M <= 0 || N <= 0 || batch <= 0)
         return;
-    const struct weights wt = {b, w16, wkind, whi_mask, wfull_mask};
+    const struct weights wt = {wkind, whi_mask, wfull_mask};
     const int64_t esize = w16 ? 2 : 4;
     const int64_t mtiles = (M + MR - 1) / MR, nblocks = N / NR;
 #pragma omp parallel for collapse(3) schedule(static)
